@@ -1,0 +1,1 @@
+"""Activities: each one HTTP step or compensation against a downstream API, with errors classified for Temporal."""

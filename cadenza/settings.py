@@ -1,0 +1,86 @@
+"""Every setting Cadenza reads from the environment, in one place.
+
+Defaults describe the embedded stack (`cadenza up`): Temporal dev server on 7233 with its Web UI on 8233, the three
+simulated services on 8101-8103. Each can be overridden by an environment variable, which is how the same code
+runs against a Temporal cluster, Temporal Cloud or the docker-compose topology.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+TASK_QUEUE = os.environ.get("CADENZA_TASK_QUEUE", "cadenza-orders")
+
+DEFAULT_TEMPORAL_ADDRESS = "localhost:7233"
+DEFAULT_SERVICE_TOKEN = "cadenza-dev-token"
+
+SERVICE_NAMES = ("erp", "payment", "inventory")
+_DEFAULT_SERVICE_PORTS = {"erp": 8101, "payment": 8102, "inventory": 8103}
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"{name}={raw!r} is not a whole number; set it to a port number or unset it.") from None
+
+
+@dataclass(frozen=True)
+class ServiceEndpoint:
+    """Where one downstream API lives and how to authenticate to it."""
+
+    name: str
+    base_url: str
+    token: str
+
+    @property
+    def port(self) -> int:
+        return int(self.base_url.rsplit(":", 1)[1].split("/", 1)[0])
+
+
+def service_endpoint(name: str) -> ServiceEndpoint:
+    """The endpoint of service `name`, from `CADENZA_<NAME>_URL` / `CADENZA_<NAME>_TOKEN` or the embedded defaults."""
+    upper = name.upper()
+    port = _env_int(f"CADENZA_{upper}_PORT", _DEFAULT_SERVICE_PORTS[name])
+    return ServiceEndpoint(
+        name=name,
+        base_url=os.environ.get(f"CADENZA_{upper}_URL", f"http://127.0.0.1:{port}"),
+        # One shared development token by default; production deployments set one secret per service.
+        token=os.environ.get(f"CADENZA_{upper}_TOKEN", os.environ.get("CADENZA_SERVICE_TOKEN", DEFAULT_SERVICE_TOKEN)),
+    )
+
+
+def service_endpoints() -> dict[str, ServiceEndpoint]:
+    return {name: service_endpoint(name) for name in SERVICE_NAMES}
+
+
+def state_dir() -> Path:
+    """Folder holding the embedded stack's SQLite files and logs (`CADENZA_STATE_DIR`, default `./.cadenza`)."""
+    return Path(os.environ.get("CADENZA_STATE_DIR", ".cadenza")).resolve()
+
+
+@dataclass(frozen=True)
+class DevServerPorts:
+    frontend: int
+    ui: int
+
+
+def dev_server_ports() -> DevServerPorts:
+    return DevServerPorts(
+        frontend=_env_int("CADENZA_TEMPORAL_PORT", 7233),
+        ui=_env_int("CADENZA_TEMPORAL_UI_PORT", 8233),
+    )
+
+
+def web_ui_base() -> str:
+    """Base URL of the Temporal Web UI (`CADENZA_WEB_UI`), for the links the CLI prints."""
+    return os.environ.get("CADENZA_WEB_UI", f"http://localhost:{dev_server_ports().ui}").rstrip("/")
+
+
+def workflow_ui_link(namespace: str, workflow_id: str) -> str:
+    return f"{web_ui_base()}/namespaces/{namespace}/workflows/{workflow_id}"

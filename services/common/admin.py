@@ -1,0 +1,29 @@
+"""``/admin`` routes for steering fault injection and reading counters at run time."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from services.common.fault_middleware import ADMIN_PATH_PREFIX
+from services.common.faults import FaultConfig, FaultInjector
+from services.common.stats import ServiceStats
+
+
+def build_admin_router(injector: FaultInjector, stats: ServiceStats) -> APIRouter:
+    """Routes to read and replace the fault configuration and to read the counters."""
+    router = APIRouter(prefix=ADMIN_PATH_PREFIX, tags=["admin"])
+
+    @router.get("/faults", summary="Current fault configuration (remaining script entries only)")
+    async def read_faults() -> FaultConfig:
+        return injector.config
+
+    @router.put("/faults", summary="Replace the fault configuration; `{}` turns every fault off")
+    async def replace_faults(config: FaultConfig) -> FaultConfig:
+        injector.replace(config)
+        return injector.config
+
+    @router.get("/stats", summary="Request and injected-fault counters since start-up")
+    async def read_stats() -> ServiceStats:
+        return stats
+
+    return router

@@ -1,0 +1,147 @@
+"""Running a state-changing request exactly once, whatever the caller retries.
+
+Every POST route hands its effect to :class:`IdempotentMutation.apply`, which
+
+1. takes the process-wide mutation lock,
+2. opens one SQLite transaction,
+3. replays the stored answer if the ``Idempotency-Key`` was seen before
+   (or rejects the key if it was used for a different request),
+4. otherwise runs the effect and stores its answer under the key,
+5. commits — effect and stored answer together.
+
+Business-rule failures (``ServiceError`` raised by the effect, e.g. 402 or
+409) are answers too: they are stored and replayed, with any writes the
+effect made before raising rolled back. Unexpected exceptions roll back
+everything and store nothing, so the retry runs afresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from services.common.database import Database
+from services.common.errors import ServiceError
+from services.common.idempotency import IdempotencyStore, RequestIdentity, StoredAnswer, request_hash
+from services.common.stats import ServiceStats
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+"""Set to ``true`` on answers served from the idempotency store."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The answer a mutation produced: status code and JSON body."""
+
+    status_code: int
+    body: dict[str, Any]
+
+    @classmethod
+    def ok(cls, resource: BaseModel) -> Outcome:
+        """200 with the resource as body."""
+        return cls(200, resource.model_dump(mode="json"))
+
+    @classmethod
+    def created(cls, resource: BaseModel) -> Outcome:
+        """201 with the new resource as body."""
+        return cls(201, resource.model_dump(mode="json"))
+
+    @classmethod
+    def failed(cls, error: ServiceError) -> Outcome:
+        """The answer for a business-rule failure."""
+        return cls(error.status_code, error.body())
+
+
+Effect = Callable[[], Outcome]
+"""Applies a mutation through the service's store and says how to answer; may raise ServiceError."""
+
+
+class MutationRunner:
+    """Serialises a service's mutations and makes them idempotent. One per app."""
+
+    def __init__(self, database: Database, stats: ServiceStats) -> None:
+        self._database = database
+        self._answers = IdempotencyStore(database)
+        self._stats = stats
+        # The effects themselves are synchronous, so today nothing can
+        # interleave; the lock keeps check-apply-store atomic even if an
+        # effect ever awaits. GET routes never take it.
+        self._lock = asyncio.Lock()
+
+    async def run(self, key: str | None, request: RequestIdentity, effect: Effect) -> JSONResponse:
+        """Apply ``effect`` once for ``key`` (or unconditionally when there is no key)."""
+        async with self._lock:
+            with self._database.transaction():
+                stored = self._answers.find(key) if key is not None else None
+                if stored is not None:
+                    return self._replay(key, stored, request)
+                outcome = self._apply(effect)
+                if key is not None:
+                    self._answers.save(key, request, outcome.status_code, outcome.body)
+        return JSONResponse(outcome.body, status_code=outcome.status_code)
+
+    def _apply(self, effect: Effect) -> Outcome:
+        try:
+            with self._database.savepoint():
+                return effect()
+        except ServiceError as error:
+            return Outcome.failed(error)
+
+    def _replay(self, key: str | None, stored: StoredAnswer, request: RequestIdentity) -> JSONResponse:
+        if stored.request != request:
+            original = stored.request
+            raise ServiceError(
+                422,
+                "idempotency_key_reuse",
+                f"Idempotency-Key {key!r} was already used for a different request "
+                f"({original.method} {original.path} with another body); use a new key",
+            )
+        self._stats.idempotent_replays += 1
+        return JSONResponse(stored.body, status_code=stored.status_code, headers={REPLAYED_HEADER: "true"})
+
+
+class IdempotentMutation:
+    """One incoming POST, ready to have its effect applied exactly once."""
+
+    def __init__(self, runner: MutationRunner, key: str | None, method: str, path: str) -> None:
+        self._runner = runner
+        self._key = key
+        self._method = method
+        self._path = path
+
+    async def apply(self, payload: BaseModel | None, effect: Effect) -> JSONResponse:
+        """Run ``effect`` unless this key already has an answer; ``payload`` is the validated body."""
+        body = None if payload is None else payload.model_dump(mode="json")
+        identity = RequestIdentity(self._method, self._path, request_hash(body))
+        return await self._runner.run(self._key, identity, effect)
+
+
+def mutation_runner(request: Request) -> MutationRunner:
+    """The app's runner, installed by :meth:`services.common.app_factory.ServiceDefinition.create_app`."""
+    runner: MutationRunner = request.app.state.mutation_runner
+    return runner
+
+
+async def _incoming_mutation(
+    request: Request,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=255,
+            description="Retrying with the same key and body replays the first answer instead of acting twice",
+        ),
+    ] = None,
+) -> IdempotentMutation:
+    return IdempotentMutation(mutation_runner(request), idempotency_key, request.method, request.url.path)
+
+
+Mutation = Annotated[IdempotentMutation, Depends(_incoming_mutation)]
+"""Route parameter type for POST handlers: ``async def create(body: X, mutation: Mutation)``."""

@@ -1,0 +1,65 @@
+"""HTTP routes of the inventory service."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from services.common.database import Database
+from services.common.mutations import Mutation, Outcome
+from services.common.pagination import PageQuery
+from services.inventory.models import CreateReservationRequest, Reservation, ReservationList, StockLevel, StockList
+from services.inventory.store import Warehouse
+
+
+def build_router(database: Database) -> APIRouter:
+    """The ``/reservations`` and ``/stock`` routes over the given database."""
+    warehouse = Warehouse(database)
+    router = APIRouter()
+    router.include_router(_reservation_routes(warehouse))
+    router.include_router(_stock_routes(warehouse))
+    return router
+
+
+def _reservation_routes(warehouse: Warehouse) -> APIRouter:
+    router = APIRouter(prefix="/reservations", tags=["reservations"])
+
+    @router.post("", status_code=201, response_model=Reservation, summary="Hold stock for an order, all lines or none")
+    async def create_reservation(body: CreateReservationRequest, mutation: Mutation) -> JSONResponse:
+        return await mutation.apply(body, lambda: Outcome.created(warehouse.reserve(body)))
+
+    @router.post("/{reservation_id}/commit", response_model=Reservation, summary="Ship held stock (no-op if committed)")
+    async def commit_reservation(reservation_id: str, mutation: Mutation) -> JSONResponse:
+        return await mutation.apply(None, lambda: Outcome.ok(warehouse.commit(reservation_id)))
+
+    @router.post("/{reservation_id}/release", response_model=Reservation, summary="Put held or committed stock back")
+    async def release_reservation(reservation_id: str, mutation: Mutation) -> JSONResponse:
+        return await mutation.apply(None, lambda: Outcome.ok(warehouse.release(reservation_id)))
+
+    @router.get("/{reservation_id}", summary="Read one reservation")
+    async def read_reservation(reservation_id: str) -> Reservation:
+        return warehouse.get_reservation(reservation_id)
+
+    @router.get("", summary="List reservations, oldest first")
+    async def list_reservations(
+        page: PageQuery, order_id: Annotated[str | None, Query(max_length=64)] = None
+    ) -> ReservationList:
+        return ReservationList(reservations=warehouse.list_reservations(page, order_id))
+
+    return router
+
+
+def _stock_routes(warehouse: Warehouse) -> APIRouter:
+    router = APIRouter(prefix="/stock", tags=["stock"])
+
+    @router.get("", summary="Stock of every SKU")
+    async def list_stock() -> StockList:
+        return StockList(stock=warehouse.list_stock())
+
+    @router.get("/{sku}", summary="Stock of one SKU")
+    async def read_stock(sku: str) -> StockLevel:
+        return warehouse.get_stock(sku)
+
+    return router

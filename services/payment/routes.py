@@ -1,0 +1,65 @@
+"""HTTP routes of the payment provider."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query
+from fastapi.responses import JSONResponse
+
+from services.common.database import Database
+from services.common.errors import ErrorResponse, ServiceError
+from services.common.mutations import Mutation, Outcome
+from services.common.pagination import PageQuery
+from services.payment.cards import card_for_token
+from services.payment.models import Charge, ChargeList, CreateChargeRequest, CreateRefundRequest, Refund, RefundList
+from services.payment.store import PaymentLedger
+
+
+def build_router(database: Database) -> APIRouter:
+    """The ``/charges`` and ``/refunds`` routes over the given database."""
+    ledger = PaymentLedger(database)
+    router = APIRouter(tags=["payments"])
+
+    def charge_card(body: CreateChargeRequest) -> Outcome:
+        charge = ledger.charge(body, card_for_token(body.payment_token))
+        if charge.failure_code is None:
+            return Outcome.created(charge)
+        # Like Stripe: the declined attempt exists as a failed charge, and the
+        # caller gets a 402 card error that names it.
+        decline = ServiceError(402, charge.failure_code, charge.failure_message or "", charge=charge.id)
+        return Outcome.failed(decline)
+
+    @router.post(
+        "/charges",
+        status_code=201,
+        response_model=Charge,
+        responses={402: {"model": ErrorResponse, "description": "Card declined; recorded as a failed charge"}},
+        summary="Charge a card",
+    )
+    async def create_charge(body: CreateChargeRequest, mutation: Mutation) -> JSONResponse:
+        return await mutation.apply(body, lambda: charge_card(body))
+
+    @router.post("/charges/{charge_id}/refunds", status_code=201, response_model=Refund, summary="Refund a charge")
+    async def create_refund(
+        charge_id: str, mutation: Mutation, body: Annotated[CreateRefundRequest | None, Body()] = None
+    ) -> JSONResponse:
+        # An empty body and {} mean the same request, so they must hash the same.
+        body = body or CreateRefundRequest()
+        return await mutation.apply(body, lambda: Outcome.created(ledger.refund(charge_id, body.amount)))
+
+    @router.get("/charges/{charge_id}", summary="Read one charge")
+    async def read_charge(charge_id: str) -> Charge:
+        return ledger.get_charge(charge_id)
+
+    @router.get("/charges", summary="List charges of every status, oldest first")
+    async def list_charges(page: PageQuery, order_id: Annotated[str | None, Query(max_length=64)] = None) -> ChargeList:
+        return ChargeList(charges=ledger.list_charges(page, order_id))
+
+    @router.get("/refunds", summary="List refunds, oldest first")
+    async def list_refunds(
+        page: PageQuery, charge_id: Annotated[str | None, Query(max_length=64)] = None
+    ) -> RefundList:
+        return RefundList(refunds=ledger.list_refunds(page, charge_id))
+
+    return router

@@ -1,0 +1,63 @@
+"""Fake activities with the real activities' names: they record calls and fail on cue."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from workflows.models import ChargeRecord, CompensationOutcome, ErpOrderRecord, ReservationRecord
+
+_RESULTS: dict[str, Callable[[], Any]] = {
+    "create_erp_order": lambda: ErpOrderRecord(order_id="o", status="pending"),
+    "charge_payment": lambda: ChargeRecord(charge_id="ch_fake", amount=4200, currency="EUR"),
+    "reserve_inventory": lambda: ReservationRecord(reservation_id="res_fake", status="held"),
+    "confirm_erp_order": lambda: ErpOrderRecord(order_id="o", status="confirmed"),
+    "commit_inventory": lambda: ReservationRecord(reservation_id="res_fake", status="committed"),
+    "cancel_erp_order": lambda: CompensationOutcome(undone=True, detail="cancelled"),
+    "refund_payment": lambda: CompensationOutcome(undone=True, detail="refunded"),
+    "release_inventory": lambda: CompensationOutcome(undone=True, detail="released"),
+}
+
+
+def permanent(error_type: str = "CardDeclined") -> ApplicationError:
+    return ApplicationError(f"service refused: {error_type}", type=error_type, non_retryable=True)
+
+
+def unavailable() -> ApplicationError:
+    return ApplicationError("payment answered 503", type="ServiceUnavailable")
+
+
+class FakeServices:
+    """`failures[name]` is a list of errors raised by successive calls of activity `name` (then it succeeds);
+    `delays[name]` makes a call take that many real seconds, long enough to cancel the workflow meanwhile."""
+
+    def __init__(
+        self,
+        failures: dict[str, list[BaseException]] | None = None,
+        delays: dict[str, float] | None = None,
+    ) -> None:
+        self.failures = {name: list(errors) for name, errors in (failures or {}).items()}
+        self.delays = delays or {}
+        self.calls: list[str] = []
+        self.started: dict[str, asyncio.Event] = {name: asyncio.Event() for name in _RESULTS}
+
+    def activities(self) -> list[Callable[..., Any]]:
+        return [self._fake(name) for name in _RESULTS]
+
+    def _fake(self, name: str) -> Callable[..., Any]:
+        @activity.defn(name=name)
+        async def fake(_: Any) -> Any:
+            self.calls.append(name)
+            self.started[name].set()
+            if name in self.delays:
+                await asyncio.sleep(self.delays[name])
+            pending = self.failures.get(name)
+            if pending:
+                raise pending.pop(0)
+            return _RESULTS[name]()
+
+        return fake

@@ -1,0 +1,141 @@
+"""OrderWorkflow's control flow: step order, compensation order, retries, cancellation, operator recovery."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from temporalio.client import WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import CancelledError
+from temporalio.worker import Worker
+
+from tests.conftest import make_order
+from tests.unit.fakes import FakeServices, permanent, unavailable
+from workflows.models import CompensationStatus, OrderProgress, OrderResult, OrderState, Step
+from workflows.order import OrderWorkflow
+
+FORWARD = ["create_erp_order", "charge_payment", "reserve_inventory", "confirm_erp_order", "commit_inventory"]
+
+
+def _worker(env, task_queue: str, fakes: FakeServices) -> Worker:
+    # Any exception in workflow code fails the execution (instead of retrying the task forever), so a bug fails
+    # the test at once.
+    return Worker(
+        env.client,
+        task_queue=task_queue,
+        workflows=[OrderWorkflow],
+        activities=fakes.activities(),
+        workflow_failure_exception_types=[Exception],
+    )
+
+
+async def _start(env, task_queue: str) -> WorkflowHandle:
+    order = make_order()
+    return await env.client.start_workflow(OrderWorkflow.run, order, id=order.workflow_id, task_queue=task_queue)
+
+
+async def test_happy_path_runs_every_step_once_and_no_compensation(time_skipping_env, task_queue):
+    fakes = FakeServices()
+    async with _worker(time_skipping_env, task_queue, fakes):
+        result: OrderResult = await (await _start(time_skipping_env, task_queue)).result()
+    assert result.state == OrderState.COMPLETED
+    assert result.completed_steps == list(Step)
+    assert result.compensations == []
+    assert (result.charge_id, result.reservation_id) == ("ch_fake", "res_fake")
+    assert fakes.calls == FORWARD
+
+
+async def test_declined_card_compensates_completed_steps_in_reverse(time_skipping_env, task_queue):
+    fakes = FakeServices(failures={"charge_payment": [permanent()]})
+    async with _worker(time_skipping_env, task_queue, fakes):
+        result = await (await _start(time_skipping_env, task_queue)).result()
+    assert result.state == OrderState.COMPENSATED
+    assert result.failed_step == Step.CHARGE_PAYMENT
+    assert result.error_type == "CardDeclined"
+    assert "CardDeclined" in result.reason
+    # Non-retryable: one attempt. The refund runs too, because a charge whose reply is lost looks just like this.
+    assert fakes.calls == ["create_erp_order", "charge_payment", "refund_payment", "cancel_erp_order"]
+    assert [(c.action, c.status) for c in result.compensations] == [
+        ("refund_payment", CompensationStatus.DONE),
+        ("cancel_erp_order", CompensationStatus.DONE),
+    ]
+
+
+async def test_out_of_stock_unwinds_all_three_steps(time_skipping_env, task_queue):
+    fakes = FakeServices(failures={"reserve_inventory": [permanent("OutOfStock")]})
+    async with _worker(time_skipping_env, task_queue, fakes):
+        result = await (await _start(time_skipping_env, task_queue)).result()
+    assert result.failed_step == Step.RESERVE_INVENTORY
+    assert [c.action for c in result.compensations] == ["release_inventory", "refund_payment", "cancel_erp_order"]
+    assert result.completed_steps == [Step.CREATE_ERP_ORDER, Step.CHARGE_PAYMENT]
+
+
+async def test_transient_errors_are_retried_by_the_server(time_skipping_env, task_queue):
+    fakes = FakeServices(failures={"charge_payment": [unavailable(), unavailable()]})
+    async with _worker(time_skipping_env, task_queue, fakes):
+        result = await (await _start(time_skipping_env, task_queue)).result()
+    assert result.state == OrderState.COMPLETED
+    assert fakes.calls.count("charge_payment") == 3
+
+
+async def test_step_that_keeps_failing_gives_up_at_its_deadline_and_compensates(time_skipping_env, task_queue):
+    fakes = FakeServices(failures={"reserve_inventory": [unavailable() for _ in range(100)]})
+    async with _worker(time_skipping_env, task_queue, fakes):
+        result = await (await _start(time_skipping_env, task_queue)).result()
+    assert result.state == OrderState.COMPENSATED
+    assert result.failed_step == Step.RESERVE_INVENTORY
+    assert result.reason.startswith("gave up retrying")
+    assert 5 <= fakes.calls.count("reserve_inventory") < 100
+
+
+async def test_cancel_mid_step_waits_for_the_call_then_compensates_everything(time_skipping_env, task_queue):
+    # The reservation is in flight when the cancel arrives and still succeeds: it must be released too.
+    fakes = FakeServices(delays={"reserve_inventory": 1.0})
+    async with _worker(time_skipping_env, task_queue, fakes):
+        handle = await _start(time_skipping_env, task_queue)
+        await asyncio.wait_for(fakes.started["reserve_inventory"].wait(), 10)
+        await handle.cancel()
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+        progress: OrderProgress = await handle.query(OrderWorkflow.status)
+    assert isinstance(failure.value.cause, CancelledError)
+    assert progress.state == OrderState.COMPENSATED
+    assert progress.reason == "cancelled on request"
+    assert fakes.calls[-3:] == ["release_inventory", "refund_payment", "cancel_erp_order"]
+    assert "commit_inventory" not in fakes.calls
+
+
+async def test_failed_compensation_waits_for_an_operator_then_retries_only_what_failed(time_skipping_env, task_queue):
+    fakes = FakeServices(
+        failures={"charge_payment": [permanent()], "refund_payment": [permanent("ChargeNotRefundable")]}
+    )
+    async with _worker(time_skipping_env, task_queue, fakes):
+        handle = await _start(time_skipping_env, task_queue)
+        for _ in range(100):
+            progress: OrderProgress = await handle.query(OrderWorkflow.status)
+            if progress.state == OrderState.NEEDS_ATTENTION:
+                break
+            await asyncio.sleep(0.05)
+        assert progress.state == OrderState.NEEDS_ATTENTION
+        # The other compensation still ran; the failure is recorded, not dropped.
+        assert [(c.action, c.status) for c in progress.compensations] == [
+            ("refund_payment", CompensationStatus.FAILED),
+            ("cancel_erp_order", CompensationStatus.DONE),
+        ]
+        await handle.execute_update(OrderWorkflow.retry_compensation)
+        result = await handle.result()
+    assert result.state == OrderState.COMPENSATED
+    assert fakes.calls.count("refund_payment") == 2
+    assert fakes.calls.count("cancel_erp_order") == 1
+
+
+async def test_status_query_reports_the_step_in_progress(time_skipping_env, task_queue):
+    fakes = FakeServices(delays={"charge_payment": 0.5})
+    async with _worker(time_skipping_env, task_queue, fakes):
+        handle = await _start(time_skipping_env, task_queue)
+        await asyncio.wait_for(fakes.started["charge_payment"].wait(), 10)
+        progress: OrderProgress = await handle.query(OrderWorkflow.status)
+        await handle.result()
+    assert progress.state == OrderState.RUNNING
+    assert progress.current_step == Step.CHARGE_PAYMENT
+    assert progress.completed_steps == [Step.CREATE_ERP_ORDER]

@@ -1,0 +1,1 @@
+"""The worker process: polls the task queue and runs `OrderWorkflow` and its activities."""

@@ -1,0 +1,43 @@
+"""Building and running a Cadenza worker. Scale out by running more of them against the same task queue."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.http import ServiceClients, new_http_client
+from activities.orders import OrderActivities
+from cadenza.settings import TASK_QUEUE, ServiceEndpoint, service_endpoints
+from workflows.order import OrderWorkflow
+
+log = logging.getLogger("cadenza.worker")
+
+WORKFLOWS = [OrderWorkflow]
+
+
+@asynccontextmanager
+async def order_worker(
+    client: Client,
+    *,
+    task_queue: str = TASK_QUEUE,
+    endpoints: Mapping[str, ServiceEndpoint] | None = None,
+) -> AsyncIterator[Worker]:
+    """A running worker with the real activities and one shared HTTP client, closed on exit."""
+    async with new_http_client() as http:
+        activities = OrderActivities(ServiceClients(http, endpoints or service_endpoints()))
+        worker = Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=activities.all())
+        async with worker:
+            yield worker
+
+
+async def run_worker(client: Client, *, task_queue: str = TASK_QUEUE, stop: asyncio.Event | None = None) -> None:
+    """Run until `stop` is set (or forever); in-flight activities finish before the worker shuts down."""
+    async with order_worker(client, task_queue=task_queue):
+        log.info("worker polling task queue %r", task_queue)
+        await (stop or asyncio.Event()).wait()

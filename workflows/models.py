@@ -1,0 +1,217 @@
+"""The data contract shared by starters, the workflow and activities.
+
+Money is always an integer amount of minor units (cents) with an ISO-4217 currency: no floats ever touch a price.
+An `Order` carries a payment *token* (as issued by the payment provider's client-side tokenisation), never card
+data: card-number-like input is refused here, before anything reaches Temporal's history.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# Largest amount any single order may total, in minor units (10 billion in major units): beyond it we refuse the
+# order rather than risk overflow in a downstream system that stores 64-bit cents.
+MAX_AMOUNT = 10**12
+CURRENCIES = frozenset({"EUR", "USD", "GBP", "CHF", "JPY", "SEK", "NOK", "DKK", "PLN", "CAD", "AUD"})
+WORKFLOW_ID_PREFIX = "order-"
+
+_CARD_NUMBER = re.compile(r"^[\d\s-]{12,23}$")
+
+Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]
+Sku = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Z0-9][A-Z0-9_-]*$")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OrderLine(_Model):
+    sku: Sku
+    quantity: int = Field(ge=1, le=10_000)
+    unit_price: int = Field(ge=0, le=MAX_AMOUNT, description="Price of one unit, in minor units (cents).")
+
+
+class Order(_Model):
+    """An order as placed by a customer: the workflow's only input."""
+
+    order_id: Identifier
+    customer_id: Identifier
+    currency: str = Field(description="ISO-4217 code, e.g. EUR.")
+    payment_token: str = Field(repr=False, description="A payment-provider token such as tok_visa; never a card number.")
+    lines: list[OrderLine] = Field(min_length=1, max_length=100)
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        if value not in CURRENCIES:
+            raise ValueError(f"unknown currency {value!r}; use one of {', '.join(sorted(CURRENCIES))}")
+        return value
+
+    @field_validator("payment_token")
+    @classmethod
+    def _token_not_card(cls, value: str) -> str:
+        if _CARD_NUMBER.match(value):
+            raise ValueError("looks like a card number; pass the payment provider's token (e.g. tok_visa) instead")
+        if not re.fullmatch(r"tok_[A-Za-z0-9_]{1,64}", value):
+            raise ValueError("must be a payment token such as tok_visa")
+        return value
+
+    @model_validator(mode="after")
+    def _lines_consistent(self) -> Order:
+        skus = [line.sku for line in self.lines]
+        duplicates = sorted({sku for sku in skus if skus.count(sku) > 1})
+        if duplicates:
+            raise ValueError(f"lines: SKU {', '.join(duplicates)} appears more than once; merge the quantities")
+        if self.total_amount <= 0:
+            raise ValueError("lines: the order totals 0; a charge needs a positive amount")
+        if self.total_amount > MAX_AMOUNT:
+            raise ValueError(f"lines: the order totals {self.total_amount}, above the limit of {MAX_AMOUNT} minor units")
+        return self
+
+    # A plain property, not a field: the total is derived from the lines, never sent alongside them to disagree.
+    @property
+    def total_amount(self) -> int:
+        return sum(line.quantity * line.unit_price for line in self.lines)
+
+    @property
+    def workflow_id(self) -> str:
+        return workflow_id_for(self.order_id)
+
+    def describe(self) -> str:
+        """One line for humans and the Web UI, free of payment data."""
+        items = sum(line.quantity for line in self.lines)
+        return f"{items} item{'s' if items != 1 else ''}, {format_money(self.total_amount, self.currency)}, customer {self.customer_id}"
+
+
+def workflow_id_for(order_id: str) -> str:
+    """The workflow id is derived from the order id, so placing the same order twice can never start a second run."""
+    return f"{WORKFLOW_ID_PREFIX}{order_id}"
+
+
+def format_money(amount: int, currency: str) -> str:
+    # JPY has no minor unit; every other allowed currency has two decimals.
+    if currency == "JPY":
+        return f"{amount} {currency}"
+    return f"{amount // 100}.{amount % 100:02d} {currency}"
+
+
+class Step(StrEnum):
+    """The forward steps of fulfilment, in the order they run."""
+
+    CREATE_ERP_ORDER = "create_erp_order"
+    CHARGE_PAYMENT = "charge_payment"
+    RESERVE_INVENTORY = "reserve_inventory"
+    CONFIRM_ORDER = "confirm_order"
+
+
+class Compensation(StrEnum):
+    CANCEL_ERP_ORDER = "cancel_erp_order"
+    REFUND_PAYMENT = "refund_payment"
+    RELEASE_INVENTORY = "release_inventory"
+
+
+class OrderState(StrEnum):
+    RUNNING = "running"
+    COMPENSATING = "compensating"
+    COMPLETED = "completed"
+    COMPENSATED = "compensated"
+    NEEDS_ATTENTION = "needs_attention"
+
+
+class CompensationStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+# ---- activity inputs and outputs: one model in, one model out ------------------------------------------------
+
+
+class StockLine(_Model):
+    sku: Sku
+    quantity: int = Field(ge=1)
+
+
+class ErpOrderRequest(_Model):
+    order_id: str
+    customer_id: str
+    currency: str
+    total_amount: int
+    lines: list[OrderLine]
+
+
+class ErpOrderRecord(_Model):
+    order_id: str
+    status: str
+
+
+class ChargeRequest(_Model):
+    order_id: str
+    amount: int
+    currency: str
+    payment_token: str = Field(repr=False)
+
+
+class ChargeRecord(_Model):
+    charge_id: str
+    amount: int
+    currency: str
+
+
+class ReservationRequest(_Model):
+    order_id: str
+    lines: list[StockLine]
+
+
+class ReservationRecord(_Model):
+    reservation_id: str
+    status: str
+
+
+class ReservationRef(_Model):
+    reservation_id: str
+
+
+class OrderRef(_Model):
+    """Input of every compensation: they find what to undo by order id, so they also work when the step's reply
+    was lost and the workflow never learnt the charge or reservation id."""
+
+    order_id: str
+
+
+class CompensationOutcome(_Model):
+    undone: bool = Field(description="False when there was nothing to undo (the step never took effect).")
+    detail: str
+
+
+# ---- what the workflow reports --------------------------------------------------------------------------------
+
+
+class CompensationRecord(BaseModel):
+    action: Compensation
+    status: CompensationStatus = CompensationStatus.PENDING
+    detail: str | None = None
+
+
+class OrderProgress(BaseModel):
+    """What the `status` query answers, and (once the order has closed) what the workflow returns."""
+
+    order_id: str
+    state: OrderState = OrderState.RUNNING
+    current_step: Step | None = None
+    completed_steps: list[Step] = Field(default_factory=list)
+    failed_step: Step | None = None
+    reason: str | None = None
+    error_type: str | None = None
+    compensations: list[CompensationRecord] = Field(default_factory=list)
+    charge_id: str | None = None
+    reservation_id: str | None = None
+
+
+class OrderResult(OrderProgress):
+    """The workflow's result: `state` is `completed` or `compensated`."""

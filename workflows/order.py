@@ -1,0 +1,214 @@
+"""`OrderWorkflow`: create the ERP order → charge the payment → reserve stock → confirm; compensate on failure.
+
+Deterministic by construction: no I/O, clocks or randomness here — every effect is an activity. Models and the
+activity definitions are imported through the sandbox rather than re-imported per run (pydantic is heavy).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.orders import OrderActivities
+    from workflows.errors import describe_failure
+    from workflows.models import (
+        ChargeRequest,
+        Compensation,
+        CompensationOutcome,
+        ErpOrderRequest,
+        Order,
+        OrderProgress,
+        OrderRef,
+        OrderResult,
+        OrderState,
+        ReservationRef,
+        ReservationRequest,
+        Step,
+        StockLine,
+        format_money,
+    )
+    from workflows.policies import activity_options
+    from workflows.saga import Saga
+
+T = TypeVar("T")
+
+
+class NotAwaitingOperator(Exception):
+    pass
+
+
+@workflow.defn
+class OrderWorkflow:
+    @workflow.init
+    def __init__(self, order: Order) -> None:
+        self._order = order
+        self._progress = OrderProgress(order_id=order.order_id)
+        self._saga = Saga(self._progress.compensations)
+        self._operator_retry_requested = False
+
+    @workflow.run
+    async def run(self, order: Order) -> OrderResult:
+        try:
+            await self._fulfil()
+        except ActivityError as err:
+            failure = describe_failure(err)
+            self._progress.failed_step = self._progress.current_step
+            self._progress.reason, self._progress.error_type = failure.reason, failure.error_type
+            await self._compensate()
+        except asyncio.CancelledError:
+            # Cancellation reaches us as CancelledError (a BaseException). Undo what was done, then let the
+            # execution end as Cancelled so the Web UI tells the truth.
+            self._progress.failed_step = self._progress.current_step
+            self._progress.reason, self._progress.error_type = "cancelled on request", "Cancelled"
+            await self._compensate_despite_cancellation()
+            raise
+        else:
+            self._set_state(OrderState.COMPLETED, "completed")
+        return OrderResult.model_validate(self._progress.model_dump())
+
+    # ---- queries and updates ------------------------------------------------------------------------------------
+
+    @workflow.query
+    def status(self) -> OrderProgress:
+        """Where the order is: current step, completed steps, compensation progress."""
+        return self._progress
+
+    @workflow.update
+    async def retry_compensation(self) -> OrderProgress:
+        """Operator's go-ahead to try the failed compensations again (after fixing their cause)."""
+        self._operator_retry_requested = True
+        return self._progress
+
+    @retry_compensation.validator
+    def _only_when_stuck(self) -> None:
+        if self._progress.state != OrderState.NEEDS_ATTENTION:
+            raise NotAwaitingOperator(f"order {self._order.order_id} is {self._progress.state}, not needs_attention")
+
+    # ---- the process --------------------------------------------------------------------------------------------
+
+    async def _fulfil(self) -> None:
+        order, ref = self._order, OrderRef(order_id=self._order.order_id)
+        money = format_money(order.total_amount, order.currency)
+
+        await self._step(
+            Step.CREATE_ERP_ORDER,
+            undo=(Compensation.CANCEL_ERP_ORDER, lambda: self._call(OrderActivities.cancel_erp_order, ref, "cancel ERP order")),
+            do=lambda: self._call(
+                OrderActivities.create_erp_order,
+                ErpOrderRequest(
+                    order_id=order.order_id,
+                    customer_id=order.customer_id,
+                    currency=order.currency,
+                    total_amount=order.total_amount,
+                    lines=order.lines,
+                ),
+                f"create ERP order {order.order_id}",
+            ),
+        )
+        charge = await self._step(
+            Step.CHARGE_PAYMENT,
+            undo=(Compensation.REFUND_PAYMENT, lambda: self._call(OrderActivities.refund_payment, ref, "refund charges")),
+            do=lambda: self._call(
+                OrderActivities.charge_payment,
+                ChargeRequest(
+                    order_id=order.order_id,
+                    amount=order.total_amount,
+                    currency=order.currency,
+                    payment_token=order.payment_token,
+                ),
+                f"charge {money}",
+            ),
+        )
+        self._progress.charge_id = charge.charge_id
+        reservation = await self._step(
+            Step.RESERVE_INVENTORY,
+            undo=(Compensation.RELEASE_INVENTORY, lambda: self._call(OrderActivities.release_inventory, ref, "release stock")),
+            do=lambda: self._call(
+                OrderActivities.reserve_inventory,
+                ReservationRequest(
+                    order_id=order.order_id,
+                    lines=[StockLine(sku=line.sku, quantity=line.quantity) for line in order.lines],
+                ),
+                f"reserve {len(order.lines)} SKU(s)",
+            ),
+        )
+        self._progress.reservation_id = reservation.reservation_id
+        # Confirming needs no compensation of its own: cancelling the ERP order and releasing the reservation
+        # (already registered) also undo a confirmed order and a committed reservation.
+        await self._step(Step.CONFIRM_ORDER, undo=None, do=lambda: self._confirm(ref, reservation.reservation_id))
+
+    async def _confirm(self, ref: OrderRef, reservation_id: str) -> None:
+        await self._call(OrderActivities.confirm_erp_order, ref, f"confirm ERP order {ref.order_id}")
+        await self._call(
+            OrderActivities.commit_inventory, ReservationRef(reservation_id=reservation_id), f"commit {reservation_id}"
+        )
+
+    async def _step(
+        self,
+        step: Step,
+        *,
+        do: Callable[[], Awaitable[T]],
+        undo: tuple[Compensation, Callable[[], Awaitable[CompensationOutcome]]] | None,
+    ) -> T:
+        self._progress.current_step = step
+        self._set_details(f"step {list(Step).index(step) + 1}/{len(Step)}: {step.value}")
+        if undo is not None:
+            # Registered before the step: see workflows/saga.py for why.
+            self._saga.register(*undo)
+        result = await do()
+        self._progress.completed_steps.append(step)
+        return result
+
+    async def _call(self, activity: Callable[[Any, Any], Awaitable[T]], arg: Any, summary: str) -> T:
+        handle = workflow.start_activity_method(activity, arg, summary=summary, **activity_options(activity.__name__))
+        try:
+            # Shielded: a workflow cancellation must not be absorbed by the activity's own cancel handling (which,
+            # when the call then succeeds, would swallow it and let the order carry on).
+            return await asyncio.shield(handle)
+        except asyncio.CancelledError:
+            # Stop further retries, but let an attempt already in flight finish: its request may still commit, and
+            # the compensations must run after it to see it.
+            handle.cancel()
+            with contextlib.suppress(BaseException):
+                await handle
+            raise
+
+    # ---- compensation -------------------------------------------------------------------------------------------
+
+    async def _compensate(self) -> None:
+        self._set_state(OrderState.COMPENSATING, f"compensating: {self._progress.reason}")
+        await self._saga.compensate(on_stuck=self._wait_for_operator)
+        self._progress.current_step = None
+        self._set_state(OrderState.COMPENSATED, f"compensated: {self._progress.reason}")
+
+    async def _compensate_despite_cancellation(self) -> None:
+        # Shielded so that a further cancellation cannot interrupt the compensations half-way.
+        compensation = asyncio.ensure_future(self._compensate())
+        while not compensation.done():
+            try:
+                await asyncio.shield(compensation)
+            except asyncio.CancelledError:
+                continue
+        compensation.result()
+
+    async def _wait_for_operator(self) -> None:
+        failed = [r.action.value for r in self._progress.compensations if r.status == "failed"]
+        self._set_state(OrderState.NEEDS_ATTENTION, f"needs attention: compensation failed ({', '.join(failed)})")
+        workflow.logger.error("Order %s needs an operator: compensations %s failed", self._order.order_id, failed)
+        await workflow.wait_condition(lambda: self._operator_retry_requested)
+        self._operator_retry_requested = False
+        self._set_state(OrderState.COMPENSATING, "compensating: operator asked for a retry")
+
+    def _set_state(self, state: OrderState, details: str) -> None:
+        self._progress.state = state
+        self._set_details(details)
+
+    def _set_details(self, details: str) -> None:
+        workflow.set_current_details(f"{self._order.describe()} — {details}")

@@ -1,0 +1,69 @@
+"""A saga: the compensations of an order's steps, run in reverse when the order cannot complete.
+
+Compensations are registered *before* their step runs, on purpose. A step whose request committed but whose reply
+was lost (timeout, crashed worker, cancellation mid-flight) looks failed to the workflow; had we registered only on
+success, it would never be undone. The price is that every compensation must tolerate "the step never happened" —
+ours look up what to undo by order id and report `undone=False` when there is nothing.
+
+A compensation error is never swallowed (unlike Java's `Saga` with `continueWithError`): every compensation is still
+attempted, the failure is recorded, and the order waits for an operator (`on_stuck`) before trying the failed ones
+again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from temporalio.exceptions import ActivityError
+
+from workflows.errors import describe_failure
+from workflows.models import Compensation, CompensationOutcome, CompensationRecord, CompensationStatus
+
+CompensationFn = Callable[[], Awaitable[CompensationOutcome]]
+
+
+@dataclass
+class _Entry:
+    record: CompensationRecord
+    run: CompensationFn
+
+
+class Saga:
+    def __init__(self, records: list[CompensationRecord]) -> None:
+        """`records` is the list the workflow reports in its status: empty unless compensation started, then every
+        compensation in the order it runs, with its progress."""
+        self._records = records
+        self._entries: list[_Entry] = []
+
+    def register(self, action: Compensation, run: CompensationFn) -> None:
+        self._entries.append(_Entry(CompensationRecord(action=action), run))
+
+    async def compensate(self, on_stuck: Callable[[], Awaitable[None]]) -> None:
+        """Run every registered compensation, last registered first.
+
+        Each compensation retries on its own (see workflows/policies.py). If one still fails, the rest are attempted
+        anyway, then `on_stuck` is awaited (it returns when an operator asks for another try) and only the failed
+        ones run again. Returns once every compensation has succeeded.
+        """
+        pending = list(reversed(self._entries))
+        self._records.extend(entry.record for entry in pending)
+        while True:
+            failed = [entry for entry in pending if not await self._attempt(entry)]
+            if not failed:
+                return
+            await on_stuck()
+            pending = failed
+
+    @staticmethod
+    async def _attempt(entry: _Entry) -> bool:
+        entry.record.status = CompensationStatus.RUNNING
+        try:
+            outcome = await entry.run()
+        except ActivityError as err:
+            entry.record.status = CompensationStatus.FAILED
+            entry.record.detail = describe_failure(err).reason
+            return False
+        entry.record.status = CompensationStatus.DONE
+        entry.record.detail = outcome.detail
+        return True
