@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from datetime import timedelta
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from collections.abc import AsyncIterator
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.http import ServiceClients, new_http_client
 from activities.orders import OrderActivities
+from cadenza.connection import connect
 from cadenza.settings import TASK_QUEUE, ServiceEndpoint, service_endpoints
+from cadenza.signals import run_until_signalled
 from workflows.order import OrderWorkflow
 
 log = logging.getLogger("cadenza.worker")
 
 WORKFLOWS = [OrderWorkflow]
+GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 
 
 @asynccontextmanager
@@ -31,7 +34,15 @@ async def order_worker(
     """A running worker with the real activities and one shared HTTP client, closed on exit."""
     async with new_http_client() as http:
         activities = OrderActivities(ServiceClients(http, endpoints or service_endpoints()))
-        worker = Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=activities.all())
+        worker = Worker(
+            client,
+            task_queue=task_queue,
+            workflows=WORKFLOWS,
+            activities=activities.all(),
+            # On SIGTERM, let in-flight HTTP calls finish rather than abandon them mid-request for another worker to
+            # retry: an HTTP call is bounded by its 5 s timeout.
+            graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        )
         async with worker:
             yield worker
 
@@ -41,3 +52,17 @@ async def run_worker(client: Client, *, task_queue: str = TASK_QUEUE, stop: asyn
     async with order_worker(client, task_queue=task_queue):
         log.info("worker polling task queue %r", task_queue)
         await (stop or asyncio.Event()).wait()
+
+
+def configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def main() -> None:
+    """Entry point of `python -m workers` and `cadenza worker`."""
+    configure_logging()
+
+    async def serve(stop: asyncio.Event) -> None:
+        await run_worker(await connect(), stop=stop)
+
+    run_until_signalled(serve)

@@ -195,6 +195,7 @@ class CompensationOutcome(_Model):
 class CompensationRecord(BaseModel):
     action: Compensation
     status: CompensationStatus = CompensationStatus.PENDING
+    undone: bool | None = Field(default=None, description="Once done: whether there was anything to undo.")
     detail: str | None = None
 
 

@@ -65,5 +65,5 @@ class Saga:
             entry.record.detail = describe_failure(err).reason
             return False
         entry.record.status = CompensationStatus.DONE
-        entry.record.detail = outcome.detail
+        entry.record.undone, entry.record.detail = outcome.undone, outcome.detail
         return True

@@ -1,0 +1,128 @@
+"""Child processes that never outlive their parent, and waiting until they are ready."""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    # Linux only: if the supervisor is killed outright (SIGKILL, crash), the kernel sends the child SIGTERM, so no
+    # dev server or service is left holding a port. Elsewhere this is a no-op and Ctrl-C handling still applies.
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class PortInUse(RuntimeError):
+    pass
+
+
+class ProcessFailed(RuntimeError):
+    pass
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((host, port)) == 0
+
+
+def free_port() -> int:
+    """A port nothing listens on right now (for tests and benchmarks that must not touch the user's stack)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ChildProcess:
+    """One supervised child: started in its own session (so a terminal's Ctrl-C reaches only the supervisor, which
+    then stops the children in order), logging to a file."""
+
+    name: str
+    argv: Sequence[str]
+    log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                list(self.argv),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **self.env},
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def exit_code(self) -> int | None:
+        return self.process.poll() if self.process else None
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL if it has not exited within `timeout` seconds."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    async def wait_until(self, ready: Callable[[], Awaitable[bool]], timeout: float) -> None:
+        """Poll `ready` until it holds; fail fast, with the log's tail, if the process exits meanwhile."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if (code := self.exit_code()) is not None:
+                raise ProcessFailed(
+                    f"{self.name} exited with code {code} while starting. Last lines of {self.log_path}:\n{self.log_tail()}"
+                )
+            if await ready():
+                return
+            if time.monotonic() > deadline:
+                raise ProcessFailed(
+                    f"{self.name} was not ready after {timeout:.0f} s. Last lines of {self.log_path}:\n{self.log_tail()}"
+                )
+            await asyncio.sleep(0.1)
+
+
+def http_ok(url: str) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        try:
+            async with httpx.AsyncClient(timeout=1.0) as client:
+                return (await client.get(url)).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    return check

@@ -1,0 +1,221 @@
+"""The embedded stack: Temporal dev server (+ Web UI), the three simulated services and a worker, as child
+processes of one supervisor. `cadenza up` runs it in the foreground; `cadenza demo` and the tests start one on demand.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from temporalio.client import Client
+
+from cadenza.binaries import temporal_cli
+from cadenza.processes import ChildProcess, PortInUse, http_ok, port_in_use
+from cadenza.settings import (
+    DEFAULT_SERVICE_TOKEN,
+    SERVICE_NAMES,
+    TASK_QUEUE,
+    ServiceEndpoint,
+    dev_server_ports,
+    service_endpoint,
+    state_dir,
+)
+
+# The dev server's defaults are tuned for a laptop demo, not throughput: with one history shard and the transfer
+# queue polled at most 20 times a second, every workflow-task hand-off can wait up to 50 ms. See issue on performance.
+TUNED_DYNAMIC_CONFIG = ("history.transferProcessorMaxPollRPS=1000",)
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    state_dir: Path
+    temporal_port: int
+    ui_port: int | None
+    service_ports: dict[str, int]
+    token: str = DEFAULT_SERVICE_TOKEN
+    task_queue: str = TASK_QUEUE
+    with_worker: bool = True
+    # History in a SQLite file survives restarts of the dev server; None keeps it in memory (tests, benchmarks).
+    persistent_history: bool = True
+    dynamic_config: tuple[str, ...] = TUNED_DYNAMIC_CONFIG
+    service_faults: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls) -> StackConfig:
+        ports = dev_server_ports()
+        return cls(
+            state_dir=state_dir(),
+            temporal_port=ports.frontend,
+            ui_port=ports.ui,
+            service_ports={name: service_endpoint(name).port for name in SERVICE_NAMES},
+            token=service_endpoint("erp").token,
+        )
+
+    def with_(self, **changes: object) -> StackConfig:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def temporal_address(self) -> str:
+        return f"127.0.0.1:{self.temporal_port}"
+
+    def service_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.service_ports[name]}"
+
+    def endpoints(self) -> dict[str, ServiceEndpoint]:
+        return {name: ServiceEndpoint(name, self.service_url(name), self.token) for name in SERVICE_NAMES}
+
+    def client_env(self) -> dict[str, str]:
+        """Environment under which Cadenza's own processes (worker, CLI) talk to this stack."""
+        env = {
+            "TEMPORAL_ADDRESS": self.temporal_address,
+            "TEMPORAL_NAMESPACE": "default",
+            "CADENZA_TASK_QUEUE": self.task_queue,
+            "CADENZA_SERVICE_TOKEN": self.token,
+        }
+        for name in SERVICE_NAMES:
+            env[f"CADENZA_{name.upper()}_URL"] = self.service_url(name)
+        return env
+
+    def ports(self) -> dict[str, int]:
+        named = {"Temporal": self.temporal_port, **{name: port for name, port in self.service_ports.items()}}
+        if self.ui_port is not None:
+            named["Temporal Web UI"] = self.ui_port
+        return named
+
+
+class EmbeddedStack:
+    """Starts the stack's processes in dependency order and stops them in reverse."""
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.temporal_binary, self.temporal_origin = temporal_cli()
+        self.children: list[ChildProcess] = []
+        self._logs = config.state_dir / "logs"
+
+    # ---- lifecycle ------------------------------------------------------------------------------------------------
+
+    def check_ports_free(self, only: Mapping[str, int] | None = None) -> None:
+        ports = self.config.ports() if only is None else only
+        taken = [f"{port} ({name})" for name, port in ports.items() if port_in_use(port)]
+        if taken:
+            raise PortInUse(
+                f"Port {', '.join(taken)} already in use. Another `cadenza up` may be running: stop it (Ctrl-C in its "
+                "terminal), or move this stack with CADENZA_TEMPORAL_PORT, CADENZA_TEMPORAL_UI_PORT, "
+                "CADENZA_ERP_PORT, CADENZA_PAYMENT_PORT, CADENZA_INVENTORY_PORT."
+            )
+
+    async def start(self, progress: Progress = lambda _: None) -> None:
+        """Temporal, then the services, then (if configured) the worker; on any failure, stop what started."""
+        self.check_ports_free()
+        await self._starting(self._start_all(progress))
+
+    async def start_services(self, progress: Progress = lambda _: None) -> None:
+        """Only the three simulated services (`cadenza services`)."""
+        self.check_ports_free(only=self.config.service_ports)
+        await self._starting(self._start_services(progress))
+
+    async def _starting(self, steps: Awaitable[None]) -> None:
+        self.config.state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            await steps
+        except BaseException:
+            self.stop()
+            raise
+
+    async def _start_all(self, progress: Progress) -> None:
+        progress(f"Starting Temporal dev server ({self.temporal_binary}, {self.temporal_origin})")
+        await self._start_temporal()
+        await self._start_services(progress)
+        if self.config.with_worker:
+            progress(f"Starting worker on task queue {self.config.task_queue}")
+            await self._start_worker()
+
+    async def _start_services(self, progress: Progress) -> None:
+        for name in SERVICE_NAMES:
+            progress(f"Starting {name} service on port {self.config.service_ports[name]}")
+            await self._start_service(name)
+
+    def stop(self) -> None:
+        """Worker first (it finishes in-flight activities), then the services, then Temporal."""
+        for child in reversed(self.children):
+            child.stop()
+        self.children.clear()
+
+    async def __aenter__(self) -> EmbeddedStack:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self.stop()
+
+    def exited_child(self) -> ChildProcess | None:
+        """A child that died on its own, if any (the supervisor then shuts everything down)."""
+        return next((child for child in self.children if child.exit_code() is not None), None)
+
+    def child(self, name: str) -> ChildProcess:
+        return next(child for child in self.children if child.name == name)
+
+    # ---- the children ---------------------------------------------------------------------------------------------
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> ChildProcess:
+        child = ChildProcess(name=name, argv=argv, log_path=self._logs / f"{name}.log", env=env or {})
+        child.start()
+        self.children.append(child)
+        return child
+
+    def temporal_argv(self) -> list[str]:
+        config = self.config
+        argv = [str(self.temporal_binary), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(config.temporal_port)]
+        argv += ["--log-level", "warn", "--namespace", "default"]
+        if config.ui_port is None:
+            argv.append("--headless")
+        else:
+            argv += ["--ui-port", str(config.ui_port)]
+        if config.persistent_history:
+            argv += ["--db-filename", str(config.state_dir / "temporal.db")]
+        for setting in config.dynamic_config:
+            argv += ["--dynamic-config-value", setting]
+        return argv
+
+    async def _start_temporal(self) -> None:
+        child = self._spawn("temporal", self.temporal_argv())
+
+        async def serving() -> bool:
+            if not port_in_use(self.config.temporal_port):
+                return False
+            try:
+                client = await Client.connect(self.config.temporal_address)
+                return await client.service_client.check_health()
+            except Exception:
+                return False
+
+        await child.wait_until(serving, timeout=60)
+
+    async def _start_service(self, name: str) -> None:
+        port = self.config.service_ports[name]
+        argv = [sys.executable, "-m", "services", name, "--port", str(port)]
+        argv += ["--db", str(self.config.state_dir / f"{name}.db"), "--token", self.config.token]
+        if name in self.config.service_faults:
+            argv += ["--faults", self.config.service_faults[name]]
+        child = self._spawn(name, argv)
+        await child.wait_until(http_ok(f"{self.config.service_url(name)}/health"), timeout=30)
+
+    async def _start_worker(self, name: str = "worker") -> ChildProcess:
+        child = self._spawn(name, [sys.executable, "-m", "workers"], env=self.config.client_env())
+        await child.wait_until(self._worker_polling(child), timeout=30)
+        return child
+
+    async def add_worker(self, name: str) -> ChildProcess:
+        """One more worker process on the same task queue (scaling out, crash tests)."""
+        return await self._start_worker(name)
+
+    @staticmethod
+    def _worker_polling(child: ChildProcess):  # noqa: ANN205
+        async def polling() -> bool:
+            return "polling task queue" in child.log_tail(50)
+
+        return polling

@@ -1,0 +1,129 @@
+"""Placing, inspecting and cancelling orders through a Temporal client: what the CLI and the demo share."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from cadenza.settings import TASK_QUEUE
+from workflows.models import Order, OrderProgress, OrderResult, workflow_id_for
+from workflows.order import OrderWorkflow
+
+
+class InvalidOrder(ValueError):
+    """The order was refused before anything started; the message names each offending field."""
+
+
+def parse_order(raw: str | bytes, source: str = "order") -> Order:
+    try:
+        return Order.model_validate_json(raw)
+    except ValidationError as err:
+        raise InvalidOrder(f"{source} is not a valid order:\n{format_validation_error(err)}") from None
+
+
+def load_order(path: Path) -> Order:
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise InvalidOrder(f"cannot read {path}: {err.strerror}") from None
+    return parse_order(raw, str(path))
+
+
+def format_validation_error(err: ValidationError) -> str:
+    lines = []
+    for error in err.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "(whole document)"
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "json_invalid":
+            message = f"malformed JSON ({error.get('ctx', {}).get('error', message)})"
+        lines.append(f"  - {where}: {message}")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    handle: WorkflowHandle[OrderWorkflow, OrderResult]
+    duplicate: bool
+    """True when this order id had been placed before: nothing new was started."""
+
+
+async def place_order(client: Client, order: Order, *, task_queue: str = TASK_QUEUE) -> PlacedOrder:
+    """Start the order's workflow, or find the one already started for the same order id."""
+    try:
+        handle = await client.start_workflow(
+            OrderWorkflow.run,
+            order,
+            id=order.workflow_id,
+            task_queue=task_queue,
+            # Never a second run for the same order id, even after the first one closed.
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            static_summary=order.describe(),
+        )
+        return PlacedOrder(handle, duplicate=False)
+    except WorkflowAlreadyStartedError as err:
+        existing = client.get_workflow_handle_for(
+            OrderWorkflow.run, order.workflow_id, run_id=err.run_id
+        )
+        return PlacedOrder(existing, duplicate=True)
+
+
+def order_handle(client: Client, order_id: str) -> WorkflowHandle[OrderWorkflow, OrderResult]:
+    return client.get_workflow_handle_for(OrderWorkflow.run, workflow_id_for(order_id))
+
+
+class OrderNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class OrderView:
+    """What `order status` shows: the workflow's own progress plus Temporal's view of the execution."""
+
+    order_id: str
+    workflow_id: str
+    execution_status: str
+    progress: OrderProgress | None
+    note: str | None = None
+
+
+async def describe_order(client: Client, order_id: str) -> OrderView:
+    handle = order_handle(client, order_id)
+    try:
+        description = await handle.describe()
+    except RPCError as err:
+        raise OrderNotFound(
+            f"No order {order_id!r} (workflow {handle.id}) in namespace {client.namespace}. "
+            "Check the id, or place it with `cadenza order place FILE`."
+        ) from err
+    status = description.status.name if description.status else "UNKNOWN"
+    try:
+        progress = await handle.query(OrderWorkflow.status)
+        return OrderView(order_id, handle.id, status, progress)
+    except RPCError:
+        pass
+    # Queries need a running worker. A completed workflow's result is in its history, so it is readable without one.
+    if description.status == WorkflowExecutionStatus.COMPLETED:
+        result = await handle.result()
+        return OrderView(order_id, handle.id, status, result, note="no worker running; shown from the workflow result")
+    return OrderView(
+        order_id, handle.id, status, None, note="no worker is answering queries: start one with `cadenza worker`"
+    )
+
+
+async def wait_for_result(handle: WorkflowHandle[OrderWorkflow, OrderResult]) -> OrderProgress:
+    """The final state: the result, or (for a cancelled order, which has none) the status query's answer."""
+    try:
+        return await handle.result()
+    except WorkflowFailureError:
+        return await handle.query(OrderWorkflow.status)
+
+
+def order_json(progress: OrderProgress) -> str:
+    return json.dumps(progress.model_dump(mode="json"), indent=2)

@@ -1,0 +1,76 @@
+"""Getting a stack to talk to: the one already running, or an embedded one for the length of a command."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client
+
+from cadenza.connection import connect
+from cadenza.processes import port_in_use
+from cadenza.settings import SERVICE_NAMES, TASK_QUEUE, service_endpoint
+from cadenza.stack import EmbeddedStack, StackConfig
+from starters.console import console
+from workers.worker import order_worker
+
+
+async def services_healthy() -> bool:
+    async with httpx.AsyncClient(timeout=1.0) as http:
+        for name in SERVICE_NAMES:
+            try:
+                if (await http.get(f"{service_endpoint(name).base_url}/health")).status_code != 200:
+                    return False
+            except httpx.HTTPError:
+                return False
+    return True
+
+
+async def has_workers(client: Client, task_queue: str = TASK_QUEUE) -> bool:
+    response = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace,
+            task_queue=TaskQueue(name=task_queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        )
+    )
+    return len(response.pollers) > 0
+
+
+@asynccontextmanager
+async def stack_for_command() -> AsyncIterator[Client]:
+    """A client of a complete stack: reuse what runs (e.g. `cadenza up` in another terminal), start the rest.
+
+    Temporal and the services are reused when they answer; if none of the embedded ports answer, the whole embedded
+    stack is started and stopped again afterwards. A worker is started in-process when none polls the task queue.
+    """
+    config = StackConfig.from_settings()
+    stack: EmbeddedStack | None = None
+    temporal_up = port_in_use(config.temporal_port)
+    if not temporal_up and not await services_healthy():
+        stack = EmbeddedStack(config.with_(with_worker=False))
+        with console.status("Starting the embedded stack (stopped again when this command ends)…") as status:
+            await stack.start(progress=lambda message: status.update(message + "…"))
+        console.print(f"Embedded stack started: Temporal dev server {stack.temporal_origin}, state in {config.state_dir}")
+    elif not await services_healthy():
+        raise RuntimeError(
+            "Temporal is running but the ERP, payment and inventory services are not answering. "
+            "Start them with `cadenza services` (or the whole stack with `cadenza up`)."
+        )
+    try:
+        client = await connect()
+        if await has_workers(client):
+            yield client
+        else:
+            console.print("No worker polls the task queue: running one inside this command.")
+            async with order_worker(client):
+                yield client
+    finally:
+        if stack is not None:
+            with console.status("Stopping the embedded stack…"):
+                await asyncio.to_thread(stack.stop)

