@@ -13,6 +13,7 @@ from temporalio.client import Client
 
 from cadenza.binaries import temporal_cli
 from cadenza.processes import ChildProcess, PortInUse, http_ok, port_in_use
+from workflows.search_attributes import dev_server_flags
 from cadenza.settings import (
     DEFAULT_SERVICE_TOKEN,
     SERVICE_NAMES,
@@ -179,7 +180,7 @@ class EmbeddedStack:
             argv += ["--db-filename", str(config.state_dir / "temporal.db")]
         for setting in config.dynamic_config:
             argv += ["--dynamic-config-value", setting]
-        return argv
+        return argv + dev_server_flags()
 
     async def _start_temporal(self) -> None:
         child = self._spawn("temporal", self.temporal_argv())

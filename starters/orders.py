@@ -13,7 +13,8 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from cadenza.settings import TASK_QUEUE
-from workflows.models import Order, OrderProgress, OrderResult, workflow_id_for
+from workflows.models import Order, OrderProgress, OrderResult, OrderState, workflow_id_for
+from workflows.search_attributes import initial_search_attributes
 from workflows.order import OrderWorkflow
 
 
@@ -65,6 +66,7 @@ async def place_order(client: Client, order: Order, *, task_queue: str = TASK_QU
             # Never a second run for the same order id, even after the first one closed.
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             static_summary=order.describe(),
+            search_attributes=initial_search_attributes(order.customer_id, order.total_amount, OrderState.RUNNING),
         )
         return PlacedOrder(handle, duplicate=False)
     except WorkflowAlreadyStartedError as err:

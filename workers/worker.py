@@ -16,6 +16,7 @@ from activities.orders import OrderActivities
 from cadenza.connection import connect
 from cadenza.settings import TASK_QUEUE, ServiceEndpoint, service_endpoints
 from cadenza.signals import run_until_signalled
+from workers.search_attributes import ensure_search_attributes
 from workflows.order import OrderWorkflow
 
 log = logging.getLogger("cadenza.worker")
@@ -32,6 +33,7 @@ async def order_worker(
     endpoints: Mapping[str, ServiceEndpoint] | None = None,
 ) -> AsyncIterator[Worker]:
     """A running worker with the real activities and one shared HTTP client, closed on exit."""
+    await ensure_search_attributes(client)
     async with new_http_client() as http:
         activities = OrderActivities(ServiceClients(http, endpoints or service_endpoints()))
         worker = Worker(

@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.policies import activity_options
     from workflows.saga import Saga
+    from workflows.search_attributes import ORDER_STATUS
 
 T = TypeVar("T")
 
@@ -52,6 +53,7 @@ class OrderWorkflow:
         self._progress = OrderProgress(order_id=order.order_id)
         self._saga = Saga(self._progress.compensations)
         self._operator_retry_requested = False
+        self._indexed = ORDER_STATUS in workflow.info().typed_search_attributes
 
     @workflow.run
     async def run(self, order: Order) -> OrderResult:
@@ -208,6 +210,10 @@ class OrderWorkflow:
 
     def _set_state(self, state: OrderState, details: str) -> None:
         self._progress.state = state
+        # Only executions started with Cadenza's search attributes keep them up to date: one started without them
+        # (a namespace where they are not registered, the time-skipping test server) must not fail on the upsert.
+        if self._indexed:
+            workflow.upsert_search_attributes([ORDER_STATUS.value_set(state.value)])
         self._set_details(details)
 
     def _set_details(self, details: str) -> None:

@@ -141,3 +141,17 @@ async def test_cancel_while_a_step_is_in_flight_compensates_what_it_did(harness,
     assert [r["status"] for r in records.reservations] == ["released"]
     assert [c["refunded"] for c in records.charges] == [True]
     assert records.erp_order["status"] == "cancelled"
+
+
+async def test_orders_are_filterable_by_status_in_visibility(harness):
+    completed, compensated = make_order(), make_order(token="tok_insufficientFunds")
+    for order in (completed, compensated):
+        await _fulfil(harness, order)
+    query = f'OrderStatus="compensated" AND CustomerId="c-17" AND OrderTotal={compensated.total_amount}'
+    for _ in range(50):  # visibility is eventually consistent
+        found = {execution.id async for execution in harness.client.list_workflows(query)}
+        if compensated.workflow_id in found:
+            break
+        await asyncio.sleep(0.1)
+    assert compensated.workflow_id in found
+    assert completed.workflow_id not in found
