@@ -7,6 +7,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 import httpx
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
 from activities.errors import error_for_response, error_for_transport
 from cadenza.settings import ServiceEndpoint
@@ -18,8 +19,11 @@ HTTP_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50)
 
 
 def new_http_client() -> httpx.AsyncClient:
-    """The one client a worker process uses for all downstream calls (connection pooling, keep-alive)."""
-    return httpx.AsyncClient(timeout=HTTP_TIMEOUT, limits=HTTP_LIMITS)
+    """The one client a worker process uses for all downstream calls (connection pooling, keep-alive), traced:
+    each call is a client span under its activity attempt, and carries `traceparent` to the service."""
+    client = httpx.AsyncClient(timeout=HTTP_TIMEOUT, limits=HTTP_LIMITS)
+    HTTPXClientInstrumentor.instrument_client(client)
+    return client
 
 
 class ServiceClient:

@@ -11,6 +11,7 @@ from temporalio import activity
 
 from activities.http import ServiceClients
 from activities.idempotency import idempotency_key
+from activities.risk import assess, rejection
 from workflows.models import (
     ChargeRecord,
     ChargeRequest,
@@ -21,6 +22,8 @@ from workflows.models import (
     ReservationRecord,
     ReservationRef,
     ReservationRequest,
+    RiskAssessment,
+    RiskAssessmentRequest,
 )
 
 _NOT_FOUND = (404,)
@@ -47,6 +50,14 @@ class OrderActivities:
         )
         body = response.json()
         return ErpOrderRecord(order_id=body["order_id"], status=body["status"])
+
+    @activity.defn
+    async def assess_risk(self, request: RiskAssessmentRequest) -> RiskAssessment:
+        """Approve a large order before its charge, or refuse it with a non-retryable `RiskRejected` error."""
+        assessment = assess(request)
+        if not assessment.approved:
+            raise rejection(request, assessment)
+        return assessment
 
     @activity.defn
     async def charge_payment(self, request: ChargeRequest) -> ChargeRecord:
@@ -122,6 +133,7 @@ class OrderActivities:
         """Every activity, for registering with a worker."""
         return [
             self.create_erp_order,
+            self.assess_risk,
             self.charge_payment,
             self.reserve_inventory,
             self.confirm_erp_order,

@@ -14,7 +14,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfigProfile
 from temporalio.service import RPCError
 
+from temporalio.runtime import Runtime
+
 from cadenza.settings import dev_server_ports
+from cadenza.telemetry import setup_tracing, temporal_plugins
 
 # Workers, starters and the replayer must agree on this, or payloads would not decode.
 DATA_CONVERTER = pydantic_data_converter
@@ -32,11 +35,15 @@ def connect_config() -> dict[str, Any]:
     return config
 
 
-async def connect() -> Client:
-    """Connect to Temporal with Cadenza's data converter, or raise `TemporalUnavailable` with a next step."""
+async def connect(*, service_name: str = "cadenza-cli", runtime: Runtime | None = None) -> Client:
+    """Connect to Temporal with Cadenza's data converter and tracing plugin, or raise `TemporalUnavailable` with a
+    next step. `runtime` carries a worker's metrics configuration (see cadenza.telemetry)."""
     config = connect_config()
+    setup_tracing(service_name)
     try:
-        return await Client.connect(**config, data_converter=DATA_CONVERTER)
+        return await Client.connect(
+            **config, data_converter=DATA_CONVERTER, plugins=temporal_plugins(), runtime=runtime
+        )
     except (RPCError, RuntimeError) as err:
         raise TemporalUnavailable(
             f"Cannot reach Temporal at {config['target_host']} (namespace {config['namespace']}): {err}. "

@@ -77,6 +77,12 @@ def dev_server_ports() -> DevServerPorts:
     )
 
 
+def metrics_port() -> int | None:
+    """Where `cadenza up`'s worker serves Prometheus metrics (`CADENZA_METRICS_PORT`, default 9464; 0 = off)."""
+    port = _env_int("CADENZA_METRICS_PORT", 9464)
+    return port or None
+
+
 def web_ui_base() -> str:
     """Base URL of the Temporal Web UI (`CADENZA_WEB_UI`), for the links the CLI prints."""
     return os.environ.get("CADENZA_WEB_UI", f"http://localhost:{dev_server_ports().ui}").rstrip("/")

@@ -20,6 +20,7 @@ from cadenza.settings import (
     TASK_QUEUE,
     ServiceEndpoint,
     dev_server_ports,
+    metrics_port,
     service_endpoint,
     state_dir,
 )
@@ -44,6 +45,8 @@ class StackConfig:
     persistent_history: bool = True
     dynamic_config: tuple[str, ...] = TUNED_DYNAMIC_CONFIG
     service_faults: dict[str, str] = field(default_factory=dict)
+    # Prometheus endpoint of the (first) worker; None serves no metrics (tests, chaos runs with several workers).
+    metrics_port: int | None = None
 
     @classmethod
     def from_settings(cls) -> StackConfig:
@@ -54,6 +57,7 @@ class StackConfig:
             ui_port=ports.ui,
             service_ports={name: service_endpoint(name).port for name in SERVICE_NAMES},
             token=service_endpoint("erp").token,
+            metrics_port=metrics_port(),
         )
 
     def with_(self, **changes: object) -> StackConfig:
@@ -85,6 +89,8 @@ class StackConfig:
         named = {"Temporal": self.temporal_port, **{name: port for name, port in self.service_ports.items()}}
         if self.ui_port is not None:
             named["Temporal Web UI"] = self.ui_port
+        if self.with_worker and self.metrics_port is not None:
+            named["worker metrics"] = self.metrics_port
         return named
 
 
@@ -162,10 +168,13 @@ class EmbeddedStack:
 
     # ---- the children ---------------------------------------------------------------------------------------------
 
-    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> ChildProcess:
+    def _spawn(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None, *, position: int | None = None
+    ) -> ChildProcess:
         child = ChildProcess(name=name, argv=argv, log_path=self._logs / f"{name}.log", env=env or {})
         child.start()
-        self.children.append(child)
+        # `children` is in start order, which `stop` reverses: a restarted Temporal goes back to the front.
+        self.children.insert(len(self.children) if position is None else position, child)
         return child
 
     def temporal_argv(self) -> list[str]:
@@ -182,8 +191,16 @@ class EmbeddedStack:
             argv += ["--dynamic-config-value", setting]
         return argv + dev_server_flags()
 
-    async def _start_temporal(self) -> None:
-        child = self._spawn("temporal", self.temporal_argv())
+    async def restart_temporal(self) -> None:
+        """Stop the dev server and start it again on the same port and history file (chaos runs)."""
+        old = self.child("temporal")
+        position = self.children.index(old)
+        old.stop()
+        self.children.remove(old)
+        await self._start_temporal(position=position)
+
+    async def _start_temporal(self, position: int | None = None) -> None:
+        child = self._spawn("temporal", self.temporal_argv(), position=position)
 
         async def serving() -> bool:
             if not port_in_use(self.config.temporal_port):
@@ -206,7 +223,10 @@ class EmbeddedStack:
         await child.wait_until(http_ok(f"{self.config.service_url(name)}/health"), timeout=30)
 
     async def _start_worker(self, name: str = "worker") -> ChildProcess:
-        child = self._spawn(name, [sys.executable, "-m", "workers"], env=self.config.client_env())
+        env = self.config.client_env()
+        if name == "worker" and self.config.metrics_port is not None:
+            env["CADENZA_METRICS_PORT"] = str(self.config.metrics_port)
+        child = self._spawn(name, [sys.executable, "-m", "workers"], env=env)
         await child.wait_until(self._worker_polling(child), timeout=30)
         return child
 

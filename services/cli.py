@@ -15,6 +15,7 @@ from pathlib import Path
 import uvicorn
 from pydantic import ValidationError
 
+from cadenza.telemetry import setup_tracing
 from services.common.app_factory import AppFactory
 from services.common.faults import FaultConfig
 
@@ -55,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         faults = FaultConfig.model_validate_json(faults_json) if faults_json else None
     except ValidationError as error:
         parser.error(f"invalid fault configuration: {error}")
+    setup_tracing(f"cadenza-{service}")
     app = load_app_factory(service)(
         db_path=args.db or Path(".cadenza") / f"{service}.db",
         token=args.token or os.environ.get(TOKEN_ENV_VAR) or DEFAULT_TOKEN,

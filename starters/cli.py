@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -13,12 +14,26 @@ from rich.live import Live
 
 from cadenza.binaries import BinaryNotFound
 from cadenza.connection import TemporalUnavailable, connect
+from cadenza.process_exit import run_and_exit
 from cadenza.processes import PortInUse
-from cadenza.settings import workflow_ui_link
+from cadenza.settings import web_ui_base, workflow_ui_link
 from cadenza.signals import run_until_signalled
 from cadenza.stack import StackConfig
 from starters.console import EXIT_BAD_INPUT, EXIT_PROBLEM, console, fail
 from starters.demo import Demo
+from starters.history_files import HistoryFileError
+from starters.replay import (
+    BadReplayInput,
+    ReplayReport,
+    default_query,
+    default_workers,
+    histories_from_files,
+    histories_from_server,
+    parse_since,
+    replay as replay_histories,
+)
+from starters.replay_view import failures_table, replay_progress, summary
+from starters.record_histories import DEFAULT_OUT, HistoriesExist, Recorder, RecordingFailed, check_out_folder
 from starters.orders import (
     InvalidOrder,
     OrderNotFound,
@@ -29,6 +44,7 @@ from starters.orders import (
     place_order,
     wait_for_result,
 )
+from starters.preflight import check_skus_exist
 from starters.stack_session import stack_for_command
 from starters.status_view import status_panel
 from starters.up import run_stack
@@ -49,10 +65,12 @@ def _run(coro: Awaitable[T]) -> T:
     """Run a command's coroutine, turning the errors a user can act on into one clear line each."""
     try:
         return asyncio.run(coro)  # type: ignore[arg-type]
-    except (TemporalUnavailable, PortInUse, BinaryNotFound, OrderNotFound) as err:
+    except (TemporalUnavailable, PortInUse, BinaryNotFound, OrderNotFound, RecordingFailed) as err:
         fail(str(err))
     except InvalidOrder as err:
         fail(f"{err}\nNothing was started. Fix the file and place it again.", EXIT_BAD_INPUT)
+    except (HistoryFileError, HistoriesExist, BadReplayInput) as err:
+        fail(str(err), EXIT_BAD_INPUT)
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
 
@@ -87,7 +105,9 @@ def worker() -> None:
 
 
 @app.command()
-def demo() -> None:
+def demo(
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the stack up afterwards (until Ctrl-C) to browse the Web UI")] = False,
+) -> None:
     """Place one order per scenario (happy, declined card, out of stock, flaky payment, duplicate) and check each
     against the services' own records. Starts the embedded stack if it is not running. Exit 0 only if all pass."""
 
@@ -99,6 +119,10 @@ def demo() -> None:
             console.print("Each order in the Temporal Web UI:\n" + demo.links())
             for problem in demo.stock_problems:
                 console.print(f"[red]✗ {problem}[/]")
+            if keep:
+                console.print(f"Stack kept running: Web UI at {web_ui_base()}. Press Ctrl-C to stop it.")
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.Event().wait()
             return demo.passed
 
     if not _run(main()):
@@ -115,6 +139,7 @@ def order_place(
     order = _run(_load(file))
 
     async def main() -> None:
+        await check_skus_exist(order)
         client = await connect()
         placed = await place_order(client, order)
         link = workflow_ui_link(client.namespace, order.workflow_id)
@@ -175,8 +200,154 @@ def order_retry_compensation(order_id: Annotated[str, typer.Argument(help="The o
     _run(main())
 
 
+@app.command()
+def load(
+    orders: Annotated[int, typer.Option("--orders", min=1, help="How many orders to place")] = 100,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="At most this many in flight")] = 20,
+    faults: Annotated[str | None, typer.Option("--faults", help="e.g. 'payment:error_rate=0.3,stall_rate=0.1;erp:rate_limit=0.1'")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the order mix")] = 1,
+    json_file: Annotated[Path | None, typer.Option("--json", help="Write the report to this file")] = None,
+) -> None:
+    """Place generated orders (good and declined cards, in- and out-of-stock SKUs) against the running stack and
+    report outcomes and end-to-end latency. --faults applies fault injection for the run only."""
+    from starters.loadrun import run_load_command
+
+    fault_settings = _fault_spec(faults)
+    _run(run_load_command(orders, concurrency, fault_settings, seed, json_file))
+
+
+@app.command()
+def audit(
+    prefix: Annotated[str, typer.Option("--prefix", help="Only orders whose id starts with this")] = "",
+) -> None:
+    """Reconcile every order's outcome with the ERP, payment and inventory records; exit 1 on any inconsistency."""
+    from starters.audit import run_audit
+    from starters.records import ServiceRecords
+    from starters.reports import print_audit
+
+    async def main() -> bool:
+        client = await connect()
+        async with httpx.AsyncClient(timeout=30) as http:
+            with console.status("Auditing orders against the services' records…"):
+                report = await run_audit(client, ServiceRecords(http), prefix=prefix)
+        print_audit(report)
+        return report.clean
+
+    if not _run(main()):
+        raise typer.Exit(EXIT_PROBLEM)
+
+
+@app.command()
+def chaos(
+    orders: Annotated[int, typer.Option("--orders", min=1)] = 500,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1)] = 50,
+    faults: Annotated[str, typer.Option("--faults")] = (
+        "payment:error_rate=0.3,stall_rate=0.1;inventory:error_rate=0.2;erp:rate_limit=0.1"
+    ),
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes at any time")] = 2,
+    kill_every: Annotated[float, typer.Option("--kill-every", help="Seconds between worker SIGKILLs")] = 15.0,
+    restart_server: Annotated[bool, typer.Option("--restart-server/--no-restart-server")] = True,
+    seed: Annotated[int, typer.Option("--seed")] = 1,
+    json_file: Annotated[Path | None, typer.Option("--json")] = None,
+) -> None:
+    """The large run on a stack of its own: load with faults, workers killed on a schedule, one dev-server restart,
+    then the audit. Exit 0 only if every order closed and the audit is clean."""
+    from starters.chaos import ChaosPlan
+    from starters.loadrun import run_chaos_command
+
+    plan = ChaosPlan(orders, concurrency, _fault_spec(faults), workers, kill_every, restart_server, seed)
+    if not _run(run_chaos_command(plan, json_file)):
+        raise typer.Exit(EXIT_PROBLEM)
+
+
+def _fault_spec(spec: str | None) -> dict:
+    from starters.faultspec import InvalidFaultSpec, parse_fault_spec
+
+    try:
+        return parse_fault_spec(spec or "")
+    except InvalidFaultSpec as err:
+        fail(f"--faults: {err}", EXIT_BAD_INPUT)
+
+
+@app.command()
+def replay(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="History files or folders of them; none: the server's executions")
+    ] = None,
+    query: Annotated[
+        str | None, typer.Option("--query", help='Visibility query, e.g. \'WorkflowType="OrderWorkflow"\'')
+    ] = None,
+    since: Annotated[str, typer.Option("--since", help="Without --query: executions started within (30m, 12h, 7d)")] = "7d",
+    workers: Annotated[int, typer.Option("--workers", "-j", help="Replay processes (default: one per core)")] = default_workers(),
+) -> None:
+    """Replay histories against the current workflow code: from files, or open and closed executions from the
+    server. Exit 1 if the code cannot replay one of them (a non-deterministic change)."""
+
+    async def main() -> ReplayReport:
+        if paths:
+            source = histories_from_files(paths)
+        else:
+            source = await histories_from_server(await connect(), query or default_query(parse_since(since)))
+        with replay_progress(console, source.total, source.description) as advance:
+            return await replay_histories(source.items, total=source.total, workers=workers, on_replayed=advance)
+
+    report = _run(main())
+    console.print(summary(report))
+    if report.failures:
+        console.print(failures_table(report.failures))
+        fail(
+            f"{len(report.failures)} of {report.replayed} histories cannot be replayed by this code: a worker running it "
+            "would get stuck on those executions. Guard the change with workflow.patched() (README: Changing a "
+            "workflow safely), or revert it."
+        )
+
+
+@app.command("replay-record")
+def replay_record(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the history files")] = DEFAULT_OUT,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace histories already in the folder")] = False,
+) -> None:
+    """Play every scenario (demo ones, cancelled, large, needs_attention) and save each execution's history as JSON
+    for the replay tests. Uses a running stack, or starts one for its duration. Record before changing the workflow."""
+
+    async def main() -> list[Path]:
+        check_out_folder(out, overwrite=overwrite)
+        async with stack_for_command() as client, httpx.AsyncClient(timeout=10) as http:
+            with console.status("Recording…") as status:
+                recorder = Recorder(client, http, out, overwrite=overwrite, on_progress=lambda m: status.update(m + "…"))
+                return await recorder.record()
+
+    written = _run(main())
+    console.print(f"Recorded {len(written)} histories in {out}:\n" + "\n".join(f"  {path.name}" for path in written))
+    console.print(f"Check they replay with `cadenza replay {out}`, then commit them.")
+
+
+@app.command()
+def bench(
+    sequential: Annotated[int, typer.Option("--sequential", help="Orders placed one at a time (latency)")] = 50,
+    burst: Annotated[int, typer.Option("--burst", help="Orders started at once (throughput, CPU, memory)")] = 500,
+    curve: Annotated[
+        str | None, typer.Option("--curve", help="Levels of orders started at once, e.g. 10,100,1000 (cadenza profile)")
+    ] = None,
+    profile: Annotated[
+        list[str] | None,
+        typer.Option("--profile", help="direct, cadenza, cadenza-in-process or untuned; repeatable (default: "
+                     "direct, cadenza, untuned)"),
+    ] = None,
+    warmup: Annotated[int, typer.Option("--warmup", help="Unmeasured orders first, per profile")] = 5,
+    json_file: Annotated[Path | None, typer.Option("--json", help="Write every figure to this file")] = None,
+) -> None:
+    """Measure what orchestration costs: the same order's HTTP calls made directly, by Cadenza as shipped and by
+    an untuned sample-style setup, each on a stack of its own (temporary folder, free ports; never your data)."""
+    from starters.bench.command import bench_command
+
+    bench_command(
+        sequential=sequential, burst=burst, warmup=warmup, curve=curve, profiles=profile or [], json_file=json_file
+    )
+
+
 def main() -> None:
-    app()
+    run_and_exit(app)
 
 
 if __name__ == "__main__":

@@ -38,3 +38,9 @@ class FaultAdmin:
         config = await self.get(service)
         config["script"] = [*config.get("script", []), {"kind": kind, "times": times, "match": match}]
         await self.set(service, config)
+
+    async def unscript(self, service: str, match: str) -> None:
+        """Drop whatever is left of the scripted faults for `match` (a scenario that ended before consuming them)."""
+        config = await self.get(service)
+        config["script"] = [entry for entry in config.get("script", []) if entry.get("match") != match]
+        await self.set(service, config)

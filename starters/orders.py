@@ -55,8 +55,16 @@ class PlacedOrder:
     """True when this order id had been placed before: nothing new was started."""
 
 
-async def place_order(client: Client, order: Order, *, task_queue: str = TASK_QUEUE) -> PlacedOrder:
-    """Start the order's workflow, or find the one already started for the same order id."""
+async def place_order(
+    client: Client, order: Order, *, task_queue: str = TASK_QUEUE, eager_start: bool = True
+) -> PlacedOrder:
+    """Start the order's workflow, or find the one already started for the same order id.
+
+    `eager_start`: when this process also runs a worker on `task_queue` (the demo without `cadenza up`, the tests, a
+    benchmark profile), the server hands the first workflow task straight back to it in the start response instead of
+    through matching. The SDK only asks for it when such a local worker has a free slot, so for `cadenza order place`
+    against `cadenza up`'s separate worker process it changes nothing.
+    """
     try:
         handle = await client.start_workflow(
             OrderWorkflow.run,
@@ -67,6 +75,7 @@ async def place_order(client: Client, order: Order, *, task_queue: str = TASK_QU
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             static_summary=order.describe(),
             search_attributes=initial_search_attributes(order.customer_id, order.total_amount, OrderState.RUNNING),
+            request_eager_start=eager_start,
         )
         return PlacedOrder(handle, duplicate=False)
     except WorkflowAlreadyStartedError as err:
@@ -92,6 +101,7 @@ class OrderView:
     workflow_id: str
     execution_status: str
     progress: OrderProgress | None
+    summary: str | None = None
     note: str | None = None
 
 
@@ -105,17 +115,18 @@ async def describe_order(client: Client, order_id: str) -> OrderView:
             "Check the id, or place it with `cadenza order place FILE`."
         ) from err
     status = description.status.name if description.status else "UNKNOWN"
+    summary = await description.static_summary()
     try:
         progress = await handle.query(OrderWorkflow.status)
-        return OrderView(order_id, handle.id, status, progress)
+        return OrderView(order_id, handle.id, status, progress, summary)
     except RPCError:
         pass
     # Queries need a running worker. A completed workflow's result is in its history, so it is readable without one.
     if description.status == WorkflowExecutionStatus.COMPLETED:
         result = await handle.result()
-        return OrderView(order_id, handle.id, status, result, note="no worker running; shown from the workflow result")
+        return OrderView(order_id, handle.id, status, result, summary, "no worker running; shown from the workflow result")
     return OrderView(
-        order_id, handle.id, status, None, note="no worker is answering queries: start one with `cadenza worker`"
+        order_id, handle.id, status, None, summary, "no worker is answering queries: start one with `cadenza worker`"
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -63,10 +64,39 @@ class ServiceRecords:
     async def stock(self) -> dict[str, dict[str, Any]]:
         return {row["sku"]: row for row in (await self._json("inventory", "/stock"))["stock"]}
 
-    async def all_reservations(self, page_size: int = 1000) -> list[dict[str, Any]]:
-        reservations: list[dict[str, Any]] = []
+    async def _all(self, service: str, path: str, key: str, page_size: int = 1000) -> list[dict[str, Any]]:
+        """Every item of a paged listing."""
+        items: list[dict[str, Any]] = []
         while True:
-            page = await self._json("inventory", "/reservations", limit=str(page_size), offset=str(len(reservations)))
-            reservations += page["reservations"]
-            if len(page["reservations"]) < page_size:
-                return reservations
+            page = (await self._json(service, path, limit=str(page_size), offset=str(len(items))))[key]
+            items += page
+            if len(page) < page_size:
+                return items
+
+    async def all_reservations(self) -> list[dict[str, Any]]:
+        return await self._all("inventory", "/reservations", "reservations")
+
+    async def everything(self) -> dict[str, OrderRecords]:
+        """Every order any service knows of, with all its records: what an audit reconciles."""
+        erp_orders = await self._all("erp", "/orders", "orders")
+        charges = await self._all("payment", "/charges", "charges")
+        reservations = await self._all("inventory", "/reservations", "reservations")
+        erp_by_order = {o["order_id"]: o for o in erp_orders}
+        charges_by_order, reservations_by_order = _group(charges), _group(reservations)
+        order_ids = erp_by_order.keys() | charges_by_order.keys() | reservations_by_order.keys()
+        return {
+            order_id: OrderRecords(
+                order_id=order_id,
+                erp_order=erp_by_order.get(order_id),
+                charges=charges_by_order.get(order_id, []),
+                reservations=reservations_by_order.get(order_id, []),
+            )
+            for order_id in order_ids
+        }
+
+
+def _group(items: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for item in items:
+        grouped[item["order_id"]].append(item)
+    return grouped

@@ -74,3 +74,7 @@ async def stack_for_command() -> AsyncIterator[Client]:
         if stack is not None:
             with console.status("Stopping the embedded stack…"):
                 await asyncio.to_thread(stack.stop)
+            console.print(
+                f"Stopped the embedded stack. Its history stays in {config.state_dir / 'temporal.db'}: "
+                "run `cadenza up` to browse these orders in the Web UI (or use `cadenza demo --keep`)."
+            )

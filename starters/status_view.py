@@ -15,11 +15,17 @@ _STATE_STYLE = {"completed": "green", "compensated": "yellow", "needs_attention"
 def status_panel(view: OrderView, link: str) -> Panel:
     summary = Table(show_header=False, box=None, padding=(0, 2))
     summary.add_row("workflow", f"{view.workflow_id} ({view.execution_status.lower()})")
+    if view.summary:
+        summary.add_row("order", view.summary)
     parts: list = [summary]
     progress = view.progress
     if progress is not None:
         style = _STATE_STYLE.get(progress.state.value, "cyan")
         summary.add_row("state", f"[{style}]{progress.state.value}[/]")
+        if progress.reason:
+            summary.add_row("reason", f"{progress.reason} ({progress.error_type})")
+        if progress.risk is not None:
+            summary.add_row("risk check", f"approved (score {progress.risk.score}/100)")
         steps = Table("step", "status", box=None, padding=(0, 2))
         for step in Step:
             if step in progress.completed_steps:

@@ -22,6 +22,8 @@ def _endpoints_table(stack: EmbeddedStack) -> Table:
         table.add_row(name, config.service_url(name), f"OpenAPI: {config.service_url(name)}/docs")
     if config.with_worker:
         table.add_row("worker", f"task queue {config.task_queue}", "scale out: run `cadenza worker` elsewhere")
+        if config.metrics_port is not None:
+            table.add_row("metrics", f"http://localhost:{config.metrics_port}/metrics", "Prometheus: SDK + cadenza_*")
     table.add_row("state", str(config.state_dir), f"logs in {config.state_dir / 'logs'}")
     return table
 

@@ -14,6 +14,7 @@ def make_order(
     token: str = "tok_visa",
     skus: tuple[str, ...] = ("SKU-BOOK", "SKU-MUG"),
     order_id: str | None = None,
+    unit_price: int = 1050,
 ) -> Order:
     """A valid order with one line per SKU; each test gets its own order id unless it names one."""
     return Order(
@@ -21,7 +22,7 @@ def make_order(
         customer_id="c-17",
         currency="EUR",
         payment_token=token,
-        lines=[OrderLine(sku=sku, quantity=2, unit_price=1050) for sku in skus],
+        lines=[OrderLine(sku=sku, quantity=2, unit_price=unit_price) for sku in skus],
     )
 
 

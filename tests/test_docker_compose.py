@@ -18,7 +18,9 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 
-EXPECTED_SERVICES = {"postgresql", "temporal", "temporal-ui", "erp", "payment", "inventory", "worker"}
+EXPECTED_SERVICES = {
+    "postgresql", "temporal", "temporal-ui", "erp", "payment", "inventory", "worker", "jaeger", "prometheus"
+}
 
 INSTALL_HINT = (
     "docker-compose is not installed, so docker-compose.yml cannot be validated. Install it with "

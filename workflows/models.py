@@ -16,6 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 # Largest amount any single order may total, in minor units (10 billion in major units): beyond it we refuse the
 # order rather than risk overflow in a downstream system that stores 64-bit cents.
 MAX_AMOUNT = 10**12
+# Orders totalling at least this many minor units (1,000.00 in a two-decimal currency) are risk-checked before the
+# charge (activities/risk.py). Below it, a fraud-service call would cost more than the losses it prevents.
+RISK_CHECK_THRESHOLD = 100_000
 CURRENCIES = frozenset({"EUR", "USD", "GBP", "CHF", "JPY", "SEK", "NOK", "DKK", "PLN", "CAD", "AUD"})
 WORKFLOW_ID_PREFIX = "order-"
 
@@ -177,6 +180,36 @@ class ReservationRef(_Model):
     reservation_id: str
 
 
+class RiskAssessmentRequest(_Model):
+    """What the risk check looks at: who pays how much for what, and with which payment token."""
+
+    order_id: str
+    customer_id: str
+    currency: str
+    total_amount: int
+    payment_token: str = Field(repr=False)
+    lines: list[OrderLine]
+
+    @classmethod
+    def of(cls, order: Order) -> RiskAssessmentRequest:
+        return cls(
+            order_id=order.order_id,
+            customer_id=order.customer_id,
+            currency=order.currency,
+            total_amount=order.total_amount,
+            payment_token=order.payment_token,
+            lines=order.lines,
+        )
+
+
+class RiskAssessment(_Model):
+    """An approval (a rejection is a `RiskRejected` error instead): the score and what raised it, for the record."""
+
+    approved: bool
+    score: int = Field(ge=0, le=100, description="0 = no risk seen; 100 = at the limit of what is approved.")
+    reasons: list[str] = Field(default_factory=list)
+
+
 class OrderRef(_Model):
     """Input of every compensation: they find what to undo by order id, so they also work when the step's reply
     was lost and the workflow never learnt the charge or reservation id."""
@@ -212,6 +245,7 @@ class OrderProgress(BaseModel):
     compensations: list[CompensationRecord] = Field(default_factory=list)
     charge_id: str | None = None
     reservation_id: str | None = None
+    risk: RiskAssessment | None = Field(default=None, description="Set once a large order's risk check approved it.")
 
 
 class OrderResult(OrderProgress):

@@ -1,4 +1,5 @@
-"""`OrderWorkflow`: create the ERP order → charge the payment → reserve stock → confirm; compensate on failure.
+"""`OrderWorkflow`: create the ERP order → charge the payment (large orders: risk check first) → reserve stock →
+confirm; compensate on failure.
 
 Deterministic by construction: no I/O, clocks or randomness here — every effect is an activity. Models and the
 activity definitions are imported through the sandbox rather than re-imported per run (pydantic is heavy).
@@ -19,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.orders import OrderActivities
     from workflows.errors import describe_failure
     from workflows.models import (
+        ChargeRecord,
         ChargeRequest,
         Compensation,
         CompensationOutcome,
@@ -30,15 +32,23 @@ with workflow.unsafe.imports_passed_through():
         OrderState,
         ReservationRef,
         ReservationRequest,
+        RISK_CHECK_THRESHOLD,
+        RiskAssessmentRequest,
         Step,
         StockLine,
         format_money,
     )
-    from workflows.policies import activity_options
+    from workflows.policies import PARALLEL_COMPENSATION, activity_options
+    from workflows import metrics
     from workflows.saga import Saga
     from workflows.search_attributes import ORDER_STATUS
 
 T = TypeVar("T")
+
+# The patch id of the risk check. Its lifecycle: `patched()` now; `deprecate_patch()` (and the check unconditional)
+# once no open execution started before the check and no recorded history without it is kept; then neither, once
+# none started before `deprecate_patch` is open either.
+RISK_CHECK_PATCH = "risk-check-before-charge"
 
 
 class NotAwaitingOperator(Exception):
@@ -51,7 +61,7 @@ class OrderWorkflow:
     def __init__(self, order: Order) -> None:
         self._order = order
         self._progress = OrderProgress(order_id=order.order_id)
-        self._saga = Saga(self._progress.compensations)
+        self._saga = Saga(self._progress.compensations, parallel=PARALLEL_COMPENSATION)
         self._operator_retry_requested = False
         self._indexed = ORDER_STATUS in workflow.info().typed_search_attributes
 
@@ -70,9 +80,11 @@ class OrderWorkflow:
             self._progress.failed_step = self._progress.current_step
             self._progress.reason, self._progress.error_type = "cancelled on request", "Cancelled"
             await self._compensate_despite_cancellation()
+            metrics.order_closed("cancelled")
             raise
         else:
             self._set_state(OrderState.COMPLETED, "completed")
+        metrics.order_closed(self._progress.state.value)
         return OrderResult.model_validate(self._progress.model_dump())
 
     # ---- queries and updates ------------------------------------------------------------------------------------
@@ -117,16 +129,7 @@ class OrderWorkflow:
         charge = await self._step(
             Step.CHARGE_PAYMENT,
             undo=(Compensation.REFUND_PAYMENT, lambda: self._call(OrderActivities.refund_payment, ref, "refund charges")),
-            do=lambda: self._call(
-                OrderActivities.charge_payment,
-                ChargeRequest(
-                    order_id=order.order_id,
-                    amount=order.total_amount,
-                    currency=order.currency,
-                    payment_token=order.payment_token,
-                ),
-                f"charge {money}",
-            ),
+            do=lambda: self._charge(money),
         )
         self._progress.charge_id = charge.charge_id
         reservation = await self._step(
@@ -146,6 +149,26 @@ class OrderWorkflow:
         # (already registered) also undo a confirmed order and a committed reservation.
         await self._step(Step.CONFIRM_ORDER, undo=None, do=lambda: self._confirm(ref, reservation.reservation_id))
 
+    async def _charge(self, money: str) -> ChargeRecord:
+        order = self._order
+        if self._risk_check_applies():
+            # Part of the charge step, not a step of its own: it gates the charge, a refusal is reported as the
+            # charge step failing with `RiskRejected`, and small orders keep the same four steps.
+            self._progress.risk = await self._call(
+                OrderActivities.assess_risk, RiskAssessmentRequest.of(order), f"risk check of {money}"
+            )
+        request = ChargeRequest(
+            order_id=order.order_id, amount=order.total_amount, currency=order.currency, payment_token=order.payment_token
+        )
+        return await self._call(OrderActivities.charge_payment, request, f"charge {money}")
+
+    def _risk_check_applies(self) -> bool:
+        """Large orders are risk-checked before their charge — but only executions that reached this point with the
+        check in place. One that started earlier has charged without it, and must replay that way: `patched()` is
+        False on replay of a history without the patch marker, True (recording the marker) otherwise. Asked only
+        for large orders, so small orders' histories are unchanged. See README, "Changing a workflow safely"."""
+        return self._order.total_amount >= RISK_CHECK_THRESHOLD and workflow.patched(RISK_CHECK_PATCH)
+
     async def _confirm(self, ref: OrderRef, reservation_id: str) -> None:
         await self._call(OrderActivities.confirm_erp_order, ref, f"confirm ERP order {ref.order_id}")
         await self._call(
@@ -164,7 +187,14 @@ class OrderWorkflow:
         if undo is not None:
             # Registered before the step: see workflows/saga.py for why.
             self._saga.register(*undo)
-        result = await do()
+        workflow.logger.info("step %s started", step.value, extra={"step": step.value})
+        started = workflow.now()
+        try:
+            result = await do()
+        except BaseException:
+            metrics.step_took(step, workflow.now() - started, "failed")
+            raise
+        metrics.step_took(step, workflow.now() - started, "ok")
         self._progress.completed_steps.append(step)
         return result
 
@@ -187,6 +217,7 @@ class OrderWorkflow:
     async def _compensate(self) -> None:
         self._set_state(OrderState.COMPENSATING, f"compensating: {self._progress.reason}")
         await self._saga.compensate(on_stuck=self._wait_for_operator)
+        metrics.compensations_ran(self._progress.compensations)
         self._progress.current_step = None
         self._set_state(OrderState.COMPENSATED, f"compensated: {self._progress.reason}")
 
@@ -201,7 +232,9 @@ class OrderWorkflow:
         compensation.result()
 
     async def _wait_for_operator(self) -> None:
-        failed = [r.action.value for r in self._progress.compensations if r.status == "failed"]
+        failed_records = [r for r in self._progress.compensations if r.status == "failed"]
+        metrics.compensations_ran(failed_records)
+        failed = [r.action.value for r in failed_records]
         self._set_state(OrderState.NEEDS_ATTENTION, f"needs attention: compensation failed ({', '.join(failed)})")
         workflow.logger.error("Order %s needs an operator: compensations %s failed", self._order.order_id, failed)
         await workflow.wait_condition(lambda: self._operator_retry_requested)
@@ -210,6 +243,7 @@ class OrderWorkflow:
 
     def _set_state(self, state: OrderState, details: str) -> None:
         self._progress.state = state
+        workflow.logger.info("order %s", details, extra={"state": state.value})
         # Only executions started with Cadenza's search attributes keep them up to date: one started without them
         # (a namespace where they are not registered, the time-skipping test server) must not fail on the upsert.
         if self._indexed:

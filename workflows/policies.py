@@ -27,9 +27,15 @@ STEP_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=10),
 )
 
-# Compensations never give up on their own: an order left half-applied is worse than one that is late. They retry
-# with backoff until they succeed; a compensation that keeps failing stays visible as a pending activity with its
-# last failure in the Web UI and in `cadenza order status`.
+# Compensations retry with backoff for up to COMPENSATION_DEADLINE; one still failing then (or failing permanently
+# earlier) is recorded and the order waits in `needs_attention` for an operator (`cadenza order retry-compensation`),
+# visible in the Web UI (OrderStatus="needs_attention") and in `cadenza order status`. Never dropped.
+COMPENSATION_DEADLINE = timedelta(minutes=30)
+
+# Reverse order is the safe default (undo the newest first, as a stack). Ours are independent of one another — each
+# finds its own records by order id — so they may also run all at once, which shortens compensation to its slowest.
+PARALLEL_COMPENSATION = False
+
 COMPENSATION_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
@@ -44,10 +50,15 @@ _STEP = {
     # request may still commit, and a compensation that ran before it would miss it.
     "cancellation_type": ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 }
-_COMPENSATION = {"start_to_close_timeout": ATTEMPT_TIMEOUT, "retry_policy": COMPENSATION_RETRY}
+_COMPENSATION = {
+    "start_to_close_timeout": ATTEMPT_TIMEOUT,
+    "schedule_to_close_timeout": COMPENSATION_DEADLINE,
+    "retry_policy": COMPENSATION_RETRY,
+}
 
 ACTIVITY_OPTIONS: dict[str, dict[str, Any]] = {
     "create_erp_order": _STEP,
+    "assess_risk": _STEP,
     "charge_payment": _STEP,
     "reserve_inventory": _STEP,
     "confirm_erp_order": _STEP,

@@ -12,6 +12,7 @@ again.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -30,11 +31,13 @@ class _Entry:
 
 
 class Saga:
-    def __init__(self, records: list[CompensationRecord]) -> None:
+    def __init__(self, records: list[CompensationRecord], *, parallel: bool = False) -> None:
         """`records` is the list the workflow reports in its status: empty unless compensation started, then every
-        compensation in the order it runs, with its progress."""
+        compensation in the order it runs, with its progress. `parallel` runs them all at once instead of one by
+        one in reverse (only for compensations that do not depend on one another)."""
         self._records = records
         self._entries: list[_Entry] = []
+        self._parallel = parallel
 
     def register(self, action: Compensation, run: CompensationFn) -> None:
         self._entries.append(_Entry(CompensationRecord(action=action), run))
@@ -49,7 +52,11 @@ class Saga:
         pending = list(reversed(self._entries))
         self._records.extend(entry.record for entry in pending)
         while True:
-            failed = [entry for entry in pending if not await self._attempt(entry)]
+            if self._parallel:
+                succeeded = await asyncio.gather(*(self._attempt(entry) for entry in pending))
+            else:
+                succeeded = [await self._attempt(entry) for entry in pending]
+            failed = [entry for entry, ok in zip(pending, succeeded) if not ok]
             if not failed:
                 return
             await on_stuck()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Protocol
 
 from fastapi import APIRouter, Depends, FastAPI
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from services.common.admin import build_admin_router
 from services.common.auth import bearer_token_guard
@@ -67,6 +68,11 @@ class ServiceDefinition:
         app.include_router(_health_router(self.name, database))
         app.include_router(self.build_router(database), dependencies=requires_token, responses=ERROR_RESPONSES_FOR_DOCS)
         app.include_router(build_admin_router(injector, stats), dependencies=requires_token)
+        # Server spans, continuing the caller's trace from its `traceparent` header. Health checks and the admin API
+        # are left out: they would drown the orders' traces.
+        FastAPIInstrumentor.instrument_app(
+            app, excluded_urls="health,admin,openapi.json,docs", exclude_spans=["receive", "send"]
+        )
         return app
 
 

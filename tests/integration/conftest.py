@@ -42,7 +42,7 @@ async def stack(tmp_path_factory) -> AsyncIterator[EmbeddedStack]:
     config = StackConfig(
         state_dir=tmp_path_factory.mktemp("stack"),
         temporal_port=free_port(),
-        ui_port=None,
+        ui_port=free_port(),  # the Web UI, for the browser checks
         service_ports={name: free_port() for name in ("erp", "payment", "inventory")},
         token=f"test-{uuid.uuid4().hex}",
         task_queue=f"it-{uuid.uuid4().hex}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import os
 import signal
 import subprocess
@@ -12,6 +13,7 @@ import time
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
 from cadenza.processes import free_port, port_in_use
@@ -67,6 +69,8 @@ async def test_order_place_wait_prints_the_result_and_status_shows_it(harness: H
         ({"lines": [{"sku": "SKU-BOOK", "quantity": 0, "unit_price": 100}]}, "lines.0.quantity"),
         ({"payment_token": "4242424242424242"}, "payment_token"),
         ({"lines": [{"sku": "SKU-BOOK", "quantity": 1, "unit_price": 1}] * 2}, "appears more than once"),
+        ({"lines": [{"sku": "SKU-NOPE", "quantity": 1, "unit_price": 100}]}, "lines.0.sku: unknown SKU"),
+        ({"lines": [{"sku": "SKU-BOOK", "quantity": 10_000, "unit_price": 10**12}]}, "above the limit"),
     ],
 )
 async def test_invalid_orders_are_refused_before_anything_starts(harness: Harness, tmp_path, changes, field):
@@ -88,7 +92,7 @@ async def test_malformed_json_is_refused_with_exit_2(harness: Harness, tmp_path)
 
 
 def _stack_env(tmp_path: Path) -> dict[str, str]:
-    ports = {name: free_port() for name in ("TEMPORAL", "TEMPORAL_UI", "ERP", "PAYMENT", "INVENTORY")}
+    ports = {name: free_port() for name in ("TEMPORAL", "TEMPORAL_UI", "ERP", "PAYMENT", "INVENTORY", "METRICS")}
     return {
         "CADENZA_STATE_DIR": str(tmp_path / "state"),
         **{f"CADENZA_{name}_PORT": str(port) for name, port in ports.items()},
@@ -119,6 +123,18 @@ def test_up_serves_until_ctrl_c_then_leaves_nothing_running(tmp_path):
     assert "Ready." in text, text
     assert "Temporal CLI:" in text.splitlines()[0]
     assert all(port_in_use(port) for port in _stack_ports(env))
+
+    # Orders against it, then the worker's Prometheus endpoint reports them next to the SDK's own metrics.
+    for token in ("tok_visa", "tok_chargeDeclined"):
+        _, path = _example_order(tmp_path, payment_token=token)
+        assert _cadenza(["order", "place", str(path), "--wait"], env).returncode == 0
+    metrics = httpx.get(f"http://127.0.0.1:{env['CADENZA_METRICS_PORT']}/metrics").text
+    assert re.search(r'cadenza_orders\{[^}]*outcome="completed"[^}]*\} 1', metrics), metrics
+    assert re.search(r'cadenza_orders\{[^}]*outcome="compensated"[^}]*\} 1', metrics)
+    assert 'cadenza_compensations{' in metrics and 'cadenza_step_duration' in metrics
+    assert re.search(r'cadenza_activity_attempts\{[^}]*activity="charge_payment"[^}]*outcome="CardDeclined"', metrics)
+    assert "temporal_workflow_completed" in metrics
+
     up.send_signal(signal.SIGINT)
     rest, _ = up.communicate(timeout=60)
     assert up.returncode == 0, text + rest
@@ -147,3 +163,27 @@ def test_demo_starts_its_own_stack_passes_every_scenario_and_stops_it(tmp_path):
         assert scenario in demo.stdout
     assert "Every scenario ended as expected" in demo.stdout
     assert not any(port_in_use(port) for port in _stack_ports(env))
+
+
+async def test_audit_exits_1_and_names_the_order_when_records_disagree(harness: Harness):
+    prefix = f"cli-audit-{uuid.uuid4().hex[:6]}-"
+    payment = harness.config.endpoints()["payment"]
+    orphan = {"order_id": f"{prefix}x", "amount": 100, "currency": "EUR", "payment_token": "tok_visa"}
+    created = await harness.records._http.post(  # noqa: SLF001
+        f"{payment.base_url}/charges", json=orphan, headers={"Authorization": f"Bearer {payment.token}"}
+    )
+    assert created.status_code == 201
+    audit = await _cadenza_async(["audit", "--prefix", prefix], harness.config.client_env())
+    assert audit.returncode == 1
+    assert f"{prefix}x" in audit.stdout and "never saw" in audit.stdout
+
+
+async def test_load_command_reports_outcomes_and_latency(harness: Harness, tmp_path):
+    report_file = tmp_path / "load.json"
+    load = await _cadenza_async(["load", "--orders", "6", "--concurrency", "3", "--json", str(report_file)],
+                                harness.config.client_env())
+    assert load.returncode == 0, load.stderr
+    report = json.loads(report_file.read_text())
+    assert sum(report["outcomes"].values()) == 6 and report["latency_ms"]["p50"] > 0
+    audit = await _cadenza_async(["audit", "--prefix", f"load-{report['run_id']}"], harness.config.client_env())
+    assert audit.returncode == 0, audit.stdout

@@ -9,10 +9,11 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from workflows.models import ChargeRecord, CompensationOutcome, ErpOrderRecord, ReservationRecord
+from workflows.models import ChargeRecord, CompensationOutcome, ErpOrderRecord, ReservationRecord, RiskAssessment
 
 _RESULTS: dict[str, Callable[[], Any]] = {
     "create_erp_order": lambda: ErpOrderRecord(order_id="o", status="pending"),
+    "assess_risk": lambda: RiskAssessment(approved=True, score=24),
     "charge_payment": lambda: ChargeRecord(charge_id="ch_fake", amount=4200, currency="EUR"),
     "reserve_inventory": lambda: ReservationRecord(reservation_id="res_fake", status="held"),
     "confirm_erp_order": lambda: ErpOrderRecord(order_id="o", status="confirmed"),

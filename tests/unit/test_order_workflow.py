@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
-from temporalio.client import WorkflowFailureError, WorkflowHandle
+from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import CancelledError
 from temporalio.worker import Worker
 
@@ -13,6 +14,7 @@ from tests.conftest import make_order
 from tests.unit.fakes import FakeServices, permanent, unavailable
 from workflows.models import CompensationStatus, OrderProgress, OrderResult, OrderState, Step
 from workflows.order import OrderWorkflow
+from workflows.policies import COMPENSATION_DEADLINE
 
 FORWARD = ["create_erp_order", "charge_payment", "reserve_inventory", "confirm_erp_order", "commit_inventory"]
 
@@ -139,3 +141,42 @@ async def test_status_query_reports_the_step_in_progress(time_skipping_env, task
     assert progress.state == OrderState.RUNNING
     assert progress.current_step == Step.CHARGE_PAYMENT
     assert progress.completed_steps == [Step.CREATE_ERP_ORDER]
+
+
+async def _wait_for_state(handle: WorkflowHandle, state: OrderState) -> OrderProgress:
+    for _ in range(400):
+        progress: OrderProgress = await handle.query(OrderWorkflow.status)
+        if progress.state == state:
+            return progress
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"order never reached {state}; last seen {progress.state}")
+
+
+async def test_compensation_failing_past_its_deadline_needs_attention_until_an_operator_retries(
+    time_skipping_env, task_queue
+):
+    # The refund keeps answering 503 (retryable): after COMPENSATION_DEADLINE of retries it is recorded as failed
+    # and the order waits, visibly, instead of closing half-compensated.
+    fakes = FakeServices(failures={"charge_payment": [permanent()], "refund_payment": [unavailable()] * 10_000})
+    async with _worker(time_skipping_env, task_queue, fakes):
+        handle = await _start(time_skipping_env, task_queue)
+        await time_skipping_env.sleep(COMPENSATION_DEADLINE + timedelta(minutes=5))  # skips time: no real wait
+        progress = await _wait_for_state(handle, OrderState.NEEDS_ATTENTION)
+        refund = progress.compensations[0]
+        assert (refund.action, refund.status) == ("refund_payment", CompensationStatus.FAILED)
+        assert "gave up retrying" in refund.detail
+        fakes.failures["refund_payment"].clear()  # the operator fixed the cause
+        await handle.execute_update(OrderWorkflow.retry_compensation)
+        result = await handle.result()
+    assert result.state == OrderState.COMPENSATED
+    assert all(c.status == CompensationStatus.DONE for c in result.compensations)
+
+
+async def test_retry_compensation_is_refused_unless_the_order_needs_attention(time_skipping_env, task_queue):
+    fakes = FakeServices(delays={"charge_payment": 1.0})
+    async with _worker(time_skipping_env, task_queue, fakes):
+        handle = await _start(time_skipping_env, task_queue)
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(OrderWorkflow.retry_compensation)
+        await handle.result()
+    assert "not needs_attention" in str(refused.value.cause)

@@ -1,0 +1,44 @@
+"""The risk check of large orders, before their card is charged: a stand-in for a call to a fraud service.
+
+The rules are local and deterministic on purpose (the same order always gets the same answer, in a test as in a
+retry); a real integration would replace `assess` with an HTTP call mapped through `activities/errors.py`.
+
+Rules, applied to orders the workflow sends here (those totalling `RISK_CHECK_THRESHOLD` or more):
+- a total above `REVIEW_LIMIT` (10,000.00) is refused: that much on one card needs a person to review it;
+- `BULK_QUANTITY` or more units of one SKU are refused: the pattern of resellers and of stolen-card cash-out.
+Amounts are compared in minor units whatever the currency, like every limit in Cadenza.
+The score says how close an approved order came to the amount limit (0–100).
+"""
+
+from __future__ import annotations
+
+from temporalio.exceptions import ApplicationError
+
+from workflows.models import RiskAssessment, RiskAssessmentRequest, format_money
+
+REVIEW_LIMIT = 1_000_000
+BULK_QUANTITY = 50
+REJECTED = "RiskRejected"
+
+
+def assess(request: RiskAssessmentRequest) -> RiskAssessment:
+    """Apply the rules; a refusal comes back with `approved=False` and the reasons."""
+    reasons = []
+    if request.total_amount > REVIEW_LIMIT:
+        limit = format_money(REVIEW_LIMIT, request.currency)
+        reasons.append(f"total {format_money(request.total_amount, request.currency)} is above the {limit} limit")
+    bulk = [line.sku for line in request.lines if line.quantity >= BULK_QUANTITY]
+    if bulk:
+        reasons.append(f"{BULK_QUANTITY} or more units of {', '.join(bulk)}")
+    score = min(100, request.total_amount * 100 // REVIEW_LIMIT)
+    return RiskAssessment(approved=not reasons, score=score, reasons=reasons)
+
+
+def rejection(request: RiskAssessmentRequest, assessment: RiskAssessment) -> ApplicationError:
+    """Non-retryable: asking again gets the same answer. The workflow compensates the order."""
+    return ApplicationError(
+        f"risk check refused order {request.order_id}: {'; '.join(assessment.reasons)}",
+        {"score": assessment.score, "reasons": assessment.reasons},
+        type=REJECTED,
+        non_retryable=True,
+    )

@@ -1,0 +1,53 @@
+"""Structured logs: one JSON object per line, with the order id, workflow id and step on every line that concerns an
+order (from the context Temporal's replay-safe `workflow.logger` and `activity.logger` attach to their records)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from typing import Any
+
+from temporalio import activity, workflow
+
+from workflows.models import WORKFLOW_ID_PREFIX
+
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "temporal_workflow", "temporal_activity"}
+
+
+class JsonFormatter(logging.Formatter):
+    converter = time.gmtime  # timestamps in UTC, whatever the host's zone
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        context = getattr(record, "temporal_activity", None) or getattr(record, "temporal_workflow", None) or {}
+        if workflow_id := context.get("workflow_id"):
+            line["workflow_id"] = workflow_id
+            if workflow_id.startswith(WORKFLOW_ID_PREFIX):
+                line["order_id"] = workflow_id.removeprefix(WORKFLOW_ID_PREFIX)
+        if "activity_type" in context:
+            line["step"] = context["activity_type"]
+            line["attempt"] = context.get("attempt")
+        # Anything passed with `extra=` (e.g. the workflow's current step) rides along.
+        line.update({k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")})
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """JSON lines by default; `CADENZA_LOG_FORMAT=text` for plain human-readable lines."""
+    handler = logging.StreamHandler()
+    if os.environ.get("CADENZA_LOG_FORMAT", "json").lower() == "text":
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    else:
+        handler.setFormatter(JsonFormatter())
+        # The context goes into fields; appending it to every message as well would only repeat it.
+        workflow.logger.workflow_info_on_message = False
+        activity.logger.activity_info_on_message = False
+    logging.basicConfig(level=level, handlers=[handler], force=True)

@@ -1,0 +1,70 @@
+"""Tracing and metrics, configured the standard way, in one place for every Cadenza process.
+
+Traces: one trace per order, from `cadenza order place` through the workflow, every activity attempt, every HTTP
+call and the service that answered it (W3C `traceparent` over HTTP). The exporter follows the standard OTEL_*
+variables: OTLP over HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set or
+`OTEL_TRACES_EXPORTER=otlp`; spans on stdout with `OTEL_TRACES_EXPORTER=console`; otherwise none (context still
+propagates, so a downstream that does export stays linked).
+
+Metrics: the Temporal SDK's own metrics plus Cadenza's (orders by outcome, compensations, per-step latency and
+attempts, emitted through the SDK's replay-safe meters) on one Prometheus endpoint per worker process, when
+`CADENZA_METRICS_PORT` is set (`cadenza up` sets 9464 for its worker).
+"""
+
+from __future__ import annotations
+
+import os
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from temporalio.contrib.opentelemetry import OpenTelemetryPlugin, create_tracer_provider
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+
+_configured: TracerProvider | None = None
+
+
+def _exporter_from_env() -> SpanExporter | None:
+    choice = os.environ.get("OTEL_TRACES_EXPORTER", "").strip().lower()
+    endpoint_set = any(os.environ.get(v) for v in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+    if choice == "console":
+        return ConsoleSpanExporter()
+    if choice == "otlp" or (endpoint_set and choice in ("", "otlp")):
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter()  # reads the endpoint, headers and timeout from OTEL_EXPORTER_OTLP_*
+    return None
+
+
+def setup_tracing(service_name: str, *, processor: SpanProcessor | None = None) -> TracerProvider:
+    """Install the process-wide tracer provider once (replay-safe, as the Temporal plugin requires).
+
+    `processor` adds a span processor of the caller's (tests use an in-memory exporter)."""
+    global _configured
+    if _configured is None:
+        resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", service_name)})
+        provider = create_tracer_provider(resource=resource)
+        exporter = _exporter_from_env()
+        if exporter is not None:
+            provider.add_span_processor(BatchSpanProcessor(exporter))
+        trace.set_tracer_provider(provider)
+        _configured = provider
+    if processor is not None:
+        _configured.add_span_processor(processor)
+    return _configured
+
+
+def temporal_plugins() -> list[OpenTelemetryPlugin]:
+    """Plugins for every Temporal client, worker and replayer: they must agree, or replay would differ."""
+    # Temporal's own spans (start workflow, run workflow, start/run activity) make the trace read like the process.
+    return [OpenTelemetryPlugin(add_temporal_spans=True)]
+
+
+def metrics_runtime() -> Runtime | None:
+    """A Temporal runtime that serves Prometheus metrics on `CADENZA_METRICS_PORT`, or None for the default."""
+    port = os.environ.get("CADENZA_METRICS_PORT", "").strip()
+    if not port or port == "0":
+        return None
+    host = os.environ.get("CADENZA_METRICS_HOST", "0.0.0.0")
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"{host}:{port}")))

@@ -1,0 +1,90 @@
+"""`cadenza audit`: reconcile every order's workflow outcome with what the three services recorded.
+
+The services' records are the ground truth; Temporal's visibility store says how each order ended (execution status
+plus the `OrderStatus` and `OrderTotal` search attributes, so no history has to be fetched). Invariants:
+- a `completed` order: ERP order confirmed, exactly one live charge for the total, one committed reservation;
+- a `compensated` order: no live ERP order, every charge refunded, no reservation holding stock;
+- every order is closed (an open one is stuck, or waiting for an operator in `needs_attention`);
+- no service holds records of an order Temporal never saw; no charge is ever duplicated;
+- every SKU's stock equals its seed minus what committed reservations shipped.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
+
+from starters.consistency import inconsistencies, stock_inconsistencies
+from starters.records import OrderRecords, ServiceRecords
+from workflows.models import WORKFLOW_ID_PREFIX, OrderState
+from workflows.search_attributes import ORDER_STATUS, ORDER_TOTAL
+
+
+@dataclass(frozen=True)
+class Problem:
+    order_id: str
+    message: str
+
+
+@dataclass
+class AuditReport:
+    orders: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    state: OrderState | None
+    total_amount: int | None
+    description: str
+
+
+def _outcome(execution: WorkflowExecution) -> _Outcome:
+    attributes = execution.typed_search_attributes
+    status_attr, total = attributes.get(ORDER_STATUS), attributes.get(ORDER_TOTAL)
+    status = execution.status
+    if status == WorkflowExecutionStatus.COMPLETED and status_attr in (OrderState.COMPLETED, OrderState.COMPENSATED):
+        return _Outcome(OrderState(status_attr), total, status_attr)
+    if status == WorkflowExecutionStatus.CANCELED:
+        # A cancelled order ends as Cancelled after running its compensations.
+        return _Outcome(OrderState.COMPENSATED, total, "cancelled")
+    name = status.name.lower() if status else "unknown"
+    return _Outcome(None, total, f"{name} ({status_attr or 'no OrderStatus'})")
+
+
+async def run_audit(client: Client, records: ServiceRecords, *, prefix: str = "") -> AuditReport:
+    """Reconcile the orders whose id starts with `prefix` (all by default)."""
+    report = AuditReport()
+    query = 'WorkflowType="OrderWorkflow"'
+    if prefix:
+        query += f' AND WorkflowId STARTS_WITH "{WORKFLOW_ID_PREFIX}{prefix}"'
+    outcomes: dict[str, _Outcome] = {}
+    async for execution in client.list_workflows(query):
+        outcomes[execution.id.removeprefix(WORKFLOW_ID_PREFIX)] = _outcome(execution)
+    service_records = {k: v for k, v in (await records.everything()).items() if k.startswith(prefix)}
+
+    report.orders = len(outcomes)
+    for order_id, outcome in sorted(outcomes.items()):
+        report.outcomes[outcome.description] += 1
+        order_records = service_records.get(order_id) or OrderRecords(order_id, None, [], [])
+        if outcome.state is None:
+            report.problems.append(Problem(order_id, f"not closed as completed or compensated: {outcome.description}"))
+        elif outcome.total_amount is None:
+            report.problems.append(Problem(order_id, "no OrderTotal search attribute: cannot check the amount"))
+        else:
+            for message in inconsistencies(outcome.state, outcome.total_amount, order_records):
+                report.problems.append(Problem(order_id, message))
+    for order_id in sorted(service_records.keys() - outcomes.keys()):
+        report.problems.append(Problem(order_id, "services hold records of an order Temporal never saw"))
+    if not prefix:  # stock is shared by every order: only meaningful over all of them
+        stock = await records.stock()
+        for message in stock_inconsistencies(stock, await records.all_reservations()):
+            report.problems.append(Problem("(stock)", message))
+    return report

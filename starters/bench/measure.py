@@ -1,0 +1,86 @@
+"""The phases of one profile: warm-up, sequential latency, a metered burst and (optionally) the load curve."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from starters.bench.load import Burst, run_burst, run_sequential
+from starters.bench.procstats import CpuSnapshot, peak_rss_mib, reset_peak_rss, rss_mib
+from starters.bench.progress import BenchProgress
+from starters.bench.report import CurvePoint, ProfileResult
+from starters.bench.rig import Rig
+from starters.bench.workload import OrderSource
+from workflows.models import Order
+
+RSS_SAMPLE_INTERVAL_S = 0.05
+
+
+@dataclass(frozen=True)
+class Plan:
+    warmup: int
+    sequential: int
+    burst: int
+
+
+class PeakMemory:
+    """Peak resident memory of one process over a block: VmHWM reset at the start, or RSS sampled where the kernel
+    refuses the reset."""
+
+    def __init__(self, pid: int) -> None:
+        self._pid = pid
+        self._sampled = 0.0
+        self._sampler: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> PeakMemory:
+        if not reset_peak_rss(self._pid):
+            self._sampler = asyncio.create_task(self._sample())
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        if self._sampler is not None:
+            self._sampler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sampler
+
+    async def _sample(self) -> None:
+        while True:
+            self._sampled = max(self._sampled, rss_mib(self._pid))
+            await asyncio.sleep(RSS_SAMPLE_INTERVAL_S)
+
+    @property
+    def mib(self) -> float:
+        return self._sampled if self._sampler is not None else peak_rss_mib(self._pid)
+
+
+async def _metered_burst(rig: Rig, orders: Sequence[Order], progress: BenchProgress) -> tuple[Burst, dict[str, float], float]:
+    advance = progress.phase(f"{rig.profile.name}: {len(orders)} started at once", len(orders))
+    async with PeakMemory(rig.worker_pid) as memory:
+        before = CpuSnapshot.take(rig.roles)
+        burst = await run_burst(rig.fulfil, orders, advance)
+        cpu = CpuSnapshot.take(rig.roles).since(before)
+    return burst, cpu, memory.mib
+
+
+async def measure_profile(rig: Rig, orders: OrderSource, plan: Plan, progress: BenchProgress) -> ProfileResult:
+    name = rig.profile.name
+    # Not measured: the first orders pay for connections, imports and caches that every later order finds warm.
+    await run_sequential(rig.fulfil, orders.take(plan.warmup), progress.phase(f"{name}: warm-up", plan.warmup))
+    sequential = await run_sequential(
+        rig.fulfil, orders.take(plan.sequential), progress.phase(f"{name}: one at a time", plan.sequential)
+    )
+    burst, cpu, peak = await _metered_burst(rig, orders.take(plan.burst), progress)
+    return ProfileResult.of(
+        name, rig.profile.summary, sequential, burst, cpu, peak, worker_in_starter=rig.roles["starter"] == []
+    )
+
+
+async def measure_curve(rig: Rig, orders: OrderSource, levels: Sequence[int], progress: BenchProgress) -> list[CurvePoint]:
+    """Throughput and latency at each level of orders started at once, lowest first."""
+    points = []
+    for level in sorted(levels):
+        advance = progress.phase(f"{rig.profile.name}: curve, {level} at once", level)
+        points.append(CurvePoint.of(await run_burst(rig.fulfil, orders.take(level), advance)))
+    return points

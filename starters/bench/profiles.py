@@ -1,0 +1,39 @@
+"""What each benchmark profile runs. A profile is data; `rig` turns it into running processes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    summary: str
+    temporal: bool = True
+    """False for the baseline: the services only, called directly."""
+    tuned_server: bool = True
+    """The dev server with Cadenza's dynamic config (cadenza.stack.TUNED_DYNAMIC_CONFIG), else its defaults."""
+    worker_in_starter: bool = False
+    """The worker runs inside the benchmark's own process (like samples-python), not in its own (like `cadenza up`)."""
+    sdk_default_worker: bool = False
+    """The worker with the SDK's default options and sandbox instead of Cadenza's (workers.worker.worker_options)."""
+    eager_start: bool = True
+    """Ask for eager workflow start (effective only when the starting process runs a worker, see starters/orders.py)."""
+
+
+DIRECT = Profile("direct", "the same HTTP calls from a plain asyncio function, no Temporal", temporal=False)
+CADENZA = Profile("cadenza", "as shipped: `cadenza up` (tuned dev server, worker in its own process) + order place")
+CADENZA_IN_PROCESS = Profile(
+    "cadenza-in-process", "as shipped, but the worker in the starter's process with eager start", worker_in_starter=True
+)
+UNTUNED = Profile(
+    "untuned",
+    "sample-style: default dev server, SDK-default worker (sandboxed) in the starter's process, no eager start",
+    tuned_server=False,
+    worker_in_starter=True,
+    sdk_default_worker=True,
+    eager_start=False,
+)
+
+PROFILES = {profile.name: profile for profile in (DIRECT, CADENZA, CADENZA_IN_PROCESS, UNTUNED)}
+DEFAULT_PROFILES = (DIRECT.name, CADENZA.name, UNTUNED.name)

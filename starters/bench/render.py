@@ -1,0 +1,110 @@
+"""The benchmark's tables, as printed at the end of a run (and pasted into the README)."""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.table import Table
+
+from starters.bench.report import CPU_ROLES, RATIO_METRICS, BenchReport, ProfileResult
+
+# Above this share of the machine taken by other processes during a burst, the run says its timings are unreliable.
+BUSY_MACHINE_SHARE = 0.05
+
+_RATIO_LABELS = {
+    "sequential_p50_ms": "one at a time, p50",
+    "sequential_p99_ms": "one at a time, p99",
+    "throughput": "throughput (higher is better)",
+    "burst_p99_ms": "burst p99",
+    "cpu_total_ms_per_order": "CPU per order, all processes",
+    "cpu_worker_ms_per_order": "CPU per order, worker",
+    "worker_peak_mib": "worker peak memory",
+}
+
+
+def _profile_label(result: ProfileResult) -> str:
+    return result.profile + (" *" if result.worker_in_starter else "")
+
+
+def _speed_table(report: BenchReport) -> Table:
+    table = Table(title="Latency and throughput")
+    table.add_column("profile")
+    for column in ("one at a time\np50 ms", "one at a time\np99 ms", "at once\norders/s", "at once\np50 ms", "at once\np99 ms"):
+        table.add_column(column, justify="right")
+    for result in report.profiles:
+        table.add_row(
+            _profile_label(result),
+            f"{result.sequential_p50_ms:.1f}",
+            f"{result.sequential_p99_ms:.1f}",
+            f"{result.throughput:.1f}",
+            f"{result.burst_p50_ms:.0f}",
+            f"{result.burst_p99_ms:.0f}",
+        )
+    return table
+
+
+def _cost_table(report: BenchReport) -> Table:
+    burst = report.profiles[0].burst_orders if report.profiles else 0
+    table = Table(title=f"CPU ms per order and worker memory, over the {burst} orders started at once")
+    table.add_column("profile")
+    for role in (*CPU_ROLES, "total"):
+        table.add_column(role, justify="right")
+    table.add_column("worker peak\nMiB", justify="right")
+    for result in report.profiles:
+        cpu = result.cpu_ms_per_order
+        table.add_row(
+            _profile_label(result), *(f"{cpu[role]:.1f}" for role in (*CPU_ROLES, "total")), f"{result.worker_peak_mib:.0f}"
+        )
+    table.caption = (
+        "* the worker (for direct: the calling code) ran in the benchmark's own process, so its CPU and memory "
+        "include the load generator's."
+    )
+    return table
+
+
+def _busy_machine_warning(report: BenchReport) -> str | None:
+    busy = [f"{r.profile} {r.others_cpu_share:.0%}" for r in report.profiles if r.others_cpu_share > BUSY_MACHINE_SHARE]
+    if not busy:
+        return None
+    return (
+        f"[yellow]Other processes used part of the machine during the bursts ({', '.join(busy)} of its CPU): "
+        "latency and throughput are understated; CPU per order is still sound. Re-run on a quiet machine.[/]"
+    )
+
+
+def _ratios_table(report: BenchReport) -> Table | None:
+    ratios = report.ratios
+    if not ratios:
+        return None
+    table = Table(title="Ratios")
+    table.add_column("metric")
+    for pair in ratios:
+        table.add_column(pair, justify="right")
+    for metric in RATIO_METRICS:
+        cells = [ratios[pair][metric] for pair in ratios]
+        table.add_row(_RATIO_LABELS[metric], *("—" if value is None else f"{value:.2f}×" for value in cells))
+    return table
+
+
+def _curve_table(report: BenchReport) -> Table | None:
+    if not report.curve:
+        return None
+    table = Table(title="Load curve (cadenza profile)")
+    for column in ("started at once", "seconds", "orders/s", "p50 ms", "p99 ms"):
+        table.add_column(column, justify="right")
+    for point in report.curve:
+        table.add_row(
+            str(point.in_flight), f"{point.seconds:.1f}", f"{point.throughput:.1f}", f"{point.p50_ms:.0f}", f"{point.p99_ms:.0f}"
+        )
+    return table
+
+
+def print_report(report: BenchReport, console: Console) -> None:
+    machine = report.machine
+    console.print(
+        f"Machine: {machine['nproc']} CPUs ({machine['cpu_model']}), {machine['ram_gib']} GiB RAM, Python "
+        f"{machine['python']}; Temporal: {report.temporal}\nCommand: {report.command}"
+    )
+    tables = (_speed_table(report), _cost_table(report), _ratios_table(report), _curve_table(report))
+    console.print(Group(*(table for table in tables if table is not None)))
+    if (warning := _busy_machine_warning(report)) is not None:
+        console.print(warning)

@@ -1,0 +1,162 @@
+"""The figures of a benchmark run, their ratios, and the JSON `--json FILE` writes."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import platform
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from starters.bench.load import Burst, Latencies
+from starters.bench.procstats import cpu_count
+
+CPU_ROLES = ("server", "worker", "services", "starter")
+
+# The ratios worth a line: each is (profile A's figure) / (profile B's figure).
+RATIO_METRICS = (
+    "sequential_p50_ms",
+    "sequential_p99_ms",
+    "throughput",
+    "burst_p99_ms",
+    "cpu_total_ms_per_order",
+    "cpu_worker_ms_per_order",
+    "worker_peak_mib",
+)
+RATIO_PAIRS = (("cadenza", "direct"), ("cadenza", "untuned"))
+
+
+@dataclass(frozen=True)
+class ProfileResult:
+    profile: str
+    summary: str
+    sequential_orders: int
+    sequential_p50_ms: float
+    sequential_p99_ms: float
+    burst_orders: int
+    burst_seconds: float
+    throughput: float
+    """Orders completed per second with `burst_orders` started at once."""
+    burst_p50_ms: float
+    burst_p99_ms: float
+    cpu_ms_per_order: dict[str, float]
+    """Per role (server, worker, services, starter) and in total, over the burst."""
+    worker_peak_mib: float
+    worker_in_starter: bool
+    """The worker ran in the benchmark's own process: its CPU and memory include the load generator's."""
+    others_cpu_share: float
+    """Share of the machine's CPU capacity that processes outside the benchmark used during the burst: above a few
+    percent, latency and throughput were measured on a busy machine (CPU per order is still sound)."""
+
+    @classmethod
+    def of(
+        cls, profile: str, summary: str, sequential: Latencies, burst: Burst, cpu_seconds: dict[str, float],
+        worker_peak_mib: float, worker_in_starter: bool,
+    ) -> ProfileResult:
+        per_order = {role: cpu_seconds.get(role, 0.0) * 1000 / burst.orders for role in CPU_ROLES}
+        return cls(
+            profile=profile,
+            summary=summary,
+            sequential_orders=len(sequential.samples_ms),
+            sequential_p50_ms=sequential.p50,
+            sequential_p99_ms=sequential.p99,
+            burst_orders=burst.orders,
+            burst_seconds=burst.elapsed_s,
+            throughput=burst.throughput,
+            burst_p50_ms=burst.latencies.p50,
+            burst_p99_ms=burst.latencies.p99,
+            cpu_ms_per_order={**per_order, "total": sum(per_order.values())},
+            worker_peak_mib=worker_peak_mib,
+            worker_in_starter=worker_in_starter,
+            others_cpu_share=cpu_seconds.get("others", 0.0) / (burst.elapsed_s * cpu_count()) if burst.elapsed_s else 0.0,
+        )
+
+    def metric(self, name: str) -> float:
+        if name.startswith("cpu_") and name.endswith("_ms_per_order"):
+            return self.cpu_ms_per_order[name.removeprefix("cpu_").removesuffix("_ms_per_order")]
+        return float(getattr(self, name))
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """One level of the load curve: `in_flight` orders started at once."""
+
+    in_flight: int
+    seconds: float
+    throughput: float
+    p50_ms: float
+    p99_ms: float
+
+    @classmethod
+    def of(cls, burst: Burst) -> CurvePoint:
+        return cls(burst.orders, burst.elapsed_s, burst.throughput, burst.latencies.p50, burst.latencies.p99)
+
+
+def ratios(results: list[ProfileResult]) -> dict[str, dict[str, float | None]]:
+    """`"cadenza/direct"` -> metric -> ratio, for each pair whose two profiles ran (None where B's figure is 0)."""
+    by_name = {result.profile: result for result in results}
+    table: dict[str, dict[str, float | None]] = {}
+    for a, b in RATIO_PAIRS:
+        if a in by_name and b in by_name:
+            table[f"{a}/{b}"] = {
+                metric: (by_name[a].metric(metric) / by_name[b].metric(metric)) if by_name[b].metric(metric) else None
+                for metric in RATIO_METRICS
+            }
+    return table
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _ram_gib() -> float:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) / 1024**2, 1)
+    except OSError:
+        pass
+    return 0.0
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "nproc": cpu_count(),
+        "cpu_model": _cpu_model(),
+        "ram_gib": _ram_gib(),
+        "python": platform.python_version(),
+        "load_average_at_start": round(os.getloadavg()[0], 2),
+        # Two known costs on machines like these (README, "Performance"): without sniffio httpcore pays a failed import
+        # per request; without .pyc files a sandboxed worker recompiles workflow modules per run.
+        "sniffio_installed": importlib.util.find_spec("sniffio") is not None,
+        "PYTHONDONTWRITEBYTECODE": os.environ.get("PYTHONDONTWRITEBYTECODE", ""),
+    }
+
+
+@dataclass
+class BenchReport:
+    run_id: str
+    command: str
+    options: dict[str, Any]
+    machine: dict[str, Any] = field(default_factory=machine)
+    temporal: str = ""
+    profiles: list[ProfileResult] = field(default_factory=list)
+    curve: list[CurvePoint] = field(default_factory=list)
+
+    @property
+    def ratios(self) -> dict[str, dict[str, float | None]]:
+        return ratios(self.profiles)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ratios": self.ratios}
+
+    def write_json(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")

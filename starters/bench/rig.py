@@ -1,0 +1,107 @@
+"""Starting one profile's stack, and handing back what the measurements need: the order function and the pids.
+
+Each profile gets a stack of its own — its own state folder, free ports (never 7233/8233/8101-8103 or a user's
+data), fault injection explicitly off, history in memory — because profiles differ in the dev server's dynamic
+config and in where the worker runs, and because no profile should inherit another's history or database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from temporalio.client import Client
+
+from activities.http import ServiceClients, new_http_client
+from cadenza.connection import DATA_CONVERTER
+from cadenza.processes import free_port
+from cadenza.settings import SERVICE_NAMES
+from cadenza.stack import TUNED_DYNAMIC_CONFIG, EmbeddedStack, StackConfig
+from starters.bench.direct import direct_fulfil
+from starters.bench.profiles import Profile
+from starters.bench.workload import Fulfil, temporal_fulfil
+from workers.worker import order_worker
+
+# Passed explicitly so that a CADENZA_FAULTS_<SERVICE> in the user's environment cannot slow the services down.
+NO_FAULTS = "{}"
+
+
+@dataclass(frozen=True)
+class Rig:
+    """A running profile: how to fulfil an order, and which processes play which role (for CPU and memory)."""
+
+    profile: Profile
+    fulfil: Fulfil
+    roles: dict[str, list[int]]
+    """"server", "worker", "services", "starter" -> pids. The worker role is this process when the worker (or, for
+    the direct baseline, the calling code) runs here; "starter" is then empty, its cost being in "worker"."""
+    logs: Path
+
+    @property
+    def worker_pid(self) -> int:
+        return self.roles["worker"][0]
+
+
+def stack_config(profile: Profile, state_dir: Path, run_id: str) -> StackConfig:
+    return StackConfig(
+        state_dir=state_dir,
+        temporal_port=free_port(),
+        ui_port=None,
+        service_ports={name: free_port() for name in SERVICE_NAMES},
+        token=f"bench-{run_id}",
+        task_queue=f"bench-{run_id}-{profile.name}",
+        with_worker=profile.temporal and not profile.worker_in_starter,
+        persistent_history=False,
+        dynamic_config=TUNED_DYNAMIC_CONFIG if profile.tuned_server else (),
+        service_faults={name: NO_FAULTS for name in SERVICE_NAMES},
+    )
+
+
+def _roles(stack: EmbeddedStack, profile: Profile) -> dict[str, list[int]]:
+    here = os.getpid()
+    separate_worker = profile.temporal and not profile.worker_in_starter
+
+    def pid(name: str) -> int:
+        found = stack.child(name).pid
+        assert found is not None, f"{name} is not running"
+        return found
+
+    return {
+        "server": [pid("temporal")] if profile.temporal else [],
+        "worker": [pid("worker")] if separate_worker else [here],
+        "services": [pid(name) for name in SERVICE_NAMES],
+        "starter": [here] if separate_worker else [],
+    }
+
+
+async def _fulfil(profile: Profile, config: StackConfig, resources: AsyncExitStack) -> Fulfil:
+    if not profile.temporal:
+        http = await resources.enter_async_context(new_http_client())
+        return direct_fulfil(ServiceClients(http, config.endpoints()))
+    client = await Client.connect(config.temporal_address, data_converter=DATA_CONVERTER)
+    if profile.worker_in_starter:
+        await resources.enter_async_context(
+            order_worker(
+                client, task_queue=config.task_queue, endpoints=config.endpoints(), sdk_defaults=profile.sdk_default_worker
+            )
+        )
+    return temporal_fulfil(client, config.task_queue, eager_start=profile.eager_start)
+
+
+@asynccontextmanager
+async def running(profile: Profile, state_dir: Path, run_id: str, status: Callable[[str], None]) -> AsyncIterator[Rig]:
+    """The profile's stack, up for the length of the block; everything it started is stopped on the way out."""
+    config = stack_config(profile, state_dir, run_id)
+    stack = EmbeddedStack(config)
+    try:
+        await (stack.start(status) if profile.temporal else stack.start_services(status))
+        async with AsyncExitStack() as resources:
+            fulfil = await _fulfil(profile, config, resources)
+            yield Rig(profile, fulfil, _roles(stack, profile), state_dir / "logs")
+    finally:
+        status(f"Stopping the {profile.name} stack")
+        await asyncio.to_thread(stack.stop)

@@ -1,0 +1,124 @@
+"""`cadenza load`: place many generated orders with bounded concurrency and report outcomes and latency."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import statistics
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, TypeVar
+
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from cadenza.settings import TASK_QUEUE
+from starters.orders import place_order, wait_for_result
+from workflows.models import Order, OrderLine
+
+T = TypeVar("T")
+
+IN_STOCK = ("SKU-BOOK", "SKU-MUG", "SKU-TSHIRT", "SKU-POSTER", "SKU-LAMP")
+# The mix of a run: mostly good cards, some declines, a few out-of-stock lines.
+TOKENS = (("tok_visa", 0.6), ("tok_mastercard", 0.25), ("tok_chargeDeclined", 0.1), ("tok_insufficientFunds", 0.05))
+OUT_OF_STOCK_SHARE = 0.08
+
+
+def generate_orders(count: int, seed: int, run_id: str) -> list[Order]:
+    """The same `seed` gives the same mix of cards, SKUs and quantities (ids differ per run)."""
+    rng = random.Random(seed)
+    tokens, weights = zip(*TOKENS)
+    orders = []
+    for n in range(count):
+        skus = rng.sample(IN_STOCK, rng.randint(1, 3))
+        if rng.random() < OUT_OF_STOCK_SHARE:
+            skus.append("SKU-OOS")
+        orders.append(
+            Order(
+                order_id=f"load-{run_id}-{n:05d}",
+                customer_id=f"c-{rng.randint(1, 200)}",
+                currency="EUR",
+                payment_token=rng.choices(tokens, weights)[0],
+                lines=[OrderLine(sku=sku, quantity=rng.randint(1, 3), unit_price=rng.randint(100, 9_999)) for sku in skus],
+            )
+        )
+    return orders
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+@dataclass
+class LoadReport:
+    run_id: str
+    orders: int
+    concurrency: int
+    seed: int
+    wall_time_s: float = 0.0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def percentile(self, p: float) -> float | None:
+        if not self.latencies_ms:
+            return None
+        if len(self.latencies_ms) == 1:
+            return self.latencies_ms[0]
+        return statistics.quantiles(self.latencies_ms, n=100, method="inclusive")[int(p) - 1]
+
+    def summary(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("latencies_ms")
+        data["outcomes"] = dict(self.outcomes)
+        data["throughput_per_s"] = self.orders / self.wall_time_s if self.wall_time_s else None
+        data["latency_ms"] = {f"p{p}": self.percentile(p) for p in (50, 95, 99)}
+        return data
+
+
+async def retrying(call: Callable[[], Awaitable[T]], *, give_up_after: float = 120.0) -> T:
+    """Ride out a Temporal server that is briefly away (restarted during a chaos run)."""
+    deadline = time.monotonic() + give_up_after
+    delay = 0.2
+    while True:
+        try:
+            return await call()
+        except RPCError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+async def run_load(
+    client: Client,
+    orders: list[Order],
+    *,
+    concurrency: int,
+    report: LoadReport,
+    on_done: Callable[[str], None] = lambda _: None,
+    task_queue: str = TASK_QUEUE,
+) -> LoadReport:
+    """Place every order (at most `concurrency` in flight), wait for each outcome, record latency end to end."""
+    limit = asyncio.Semaphore(concurrency)
+
+    async def one(order: Order) -> None:
+        async with limit:
+            started = time.monotonic()
+            try:
+                placed = await retrying(lambda: place_order(client, order, task_queue=task_queue))
+                outcome = (await retrying(lambda: wait_for_result(placed.handle))).state.value
+                report.latencies_ms.append((time.monotonic() - started) * 1000)
+            except Exception as err:  # reported, never hidden: a load run's job is to show what went wrong
+                outcome = "error"
+                report.errors.append(f"{order.order_id}: {type(err).__name__}: {err}")
+            report.outcomes[outcome] += 1
+            on_done(outcome)
+
+    began = time.monotonic()
+    await asyncio.gather(*(one(order) for order in orders))
+    report.wall_time_s = time.monotonic() - began
+    return report

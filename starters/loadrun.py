@@ -1,0 +1,70 @@
+"""The `load` and `chaos` commands: wiring runs to the terminal."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from cadenza.connection import connect
+from cadenza.settings import SERVICE_NAMES, state_dir
+from starters.chaos import ChaosPlan, run_chaos
+from starters.console import console
+from starters.faults import FaultAdmin
+from starters.load import LoadReport, generate_orders, new_run_id, run_load
+from starters.reports import load_table, order_progress, print_audit, stats_table, write_json
+
+
+async def run_load_command(
+    orders: int, concurrency: int, faults: dict[str, dict[str, Any]], seed: int, json_file: Path | None
+) -> None:
+    client = await connect()
+    async with httpx.AsyncClient(timeout=30) as http:
+        admin = FaultAdmin(http)
+        before = {service: await admin.get(service) for service in SERVICE_NAMES}
+        stats_before = {service: await admin.stats(service) for service in SERVICE_NAMES}
+        for service, settings in faults.items():
+            await admin.set(service, settings)
+        run_id = new_run_id()
+        report = LoadReport(run_id, orders, concurrency, seed)
+        try:
+            with order_progress(orders, f"load {run_id}") as done:
+                await run_load(client, generate_orders(orders, seed, run_id), concurrency=concurrency, report=report,
+                               on_done=done)
+        finally:
+            for service in faults:  # the run's faults end with the run
+                await admin.set(service, before[service])
+        stats = {
+            service: {k: v - stats_before[service].get(k, 0) for k, v in (await admin.stats(service)).items()}
+            for service in SERVICE_NAMES
+        }
+    console.print(load_table(report))
+    console.print(stats_table(stats))
+    for error in report.errors[:20]:
+        console.print(f"[red]{error}[/]")
+    console.print(f"Check the services' records: `cadenza audit --prefix load-{run_id}`")
+    if json_file:
+        write_json(json_file, {**report.summary(), "service_stats": stats})
+
+
+async def run_chaos_command(plan: ChaosPlan, json_file: Path | None) -> bool:
+    root = state_dir() / "chaos"
+    root.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="run-", dir=root))
+    console.print(f"Chaos run on its own stack (state and logs in {folder})")
+    with order_progress(plan.orders, "chaos") as done:
+        report = await run_chaos(plan, folder, log=lambda m: console.print(f"[magenta]chaos:[/] {m}"), on_done=done)
+    console.print(load_table(report.load))
+    console.print(stats_table(report.service_stats))
+    console.print(f"worker kills: {report.worker_kills}, server restarts: {report.server_restarts}")
+    assert report.audit is not None
+    print_audit(report.audit)
+    closed = report.load.outcomes.get("completed", 0) + report.load.outcomes.get("compensated", 0)
+    if json_file:
+        write_json(json_file, {
+            **report.load.summary(), "service_stats": report.service_stats, "worker_kills": report.worker_kills,
+            "server_restarts": report.server_restarts, "audit_problems": [p.__dict__ for p in report.audit.problems],
+        })
+    return report.audit.clean and closed == plan.orders

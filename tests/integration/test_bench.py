@@ -1,0 +1,63 @@
+"""`cadenza bench` end to end with tiny numbers, so the command cannot rot.
+
+Figures are checked for presence and sanity, never against targets: timings depend on the machine, a test's outcome
+must not. The bench starts stacks of its own on free ports, so it runs beside the session's stack untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+PROFILES = ["direct", "cadenza", "untuned"]
+POSITIVE_FIGURES = (
+    "sequential_p50_ms",
+    "sequential_p99_ms",
+    "burst_seconds",
+    "throughput",
+    "burst_p50_ms",
+    "burst_p99_ms",
+    "worker_peak_mib",
+)
+
+
+def test_bench_reports_every_figure_of_every_profile(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "starters.cli", "bench", "--sequential", "3", "--burst", "10", "--warmup", "1",
+         "--curve", "2,4", "--json", str(out)],
+        env={**os.environ, "COLUMNS": "200"}, capture_output=True, text=True, timeout=150, cwd=REPO,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    for title in ("Latency and throughput", "CPU ms per order", "Ratios", "Load curve"):
+        assert title in run.stdout
+
+    report = json.loads(out.read_text())
+    assert report["command"].startswith("cadenza bench --sequential 3")
+    assert report["machine"]["nproc"] > 0 and report["machine"]["ram_gib"] > 0 and report["machine"]["cpu_model"]
+    assert [profile["profile"] for profile in report["profiles"]] == PROFILES
+    for profile in report["profiles"]:
+        assert (profile["sequential_orders"], profile["burst_orders"]) == (3, 10)
+        for figure in POSITIVE_FIGURES:
+            assert profile[figure] > 0, (profile["profile"], figure)
+        assert profile["sequential_p99_ms"] >= profile["sequential_p50_ms"]
+        cpu = profile["cpu_ms_per_order"]
+        assert set(cpu) == {"server", "worker", "services", "starter", "total"}
+        assert cpu["worker"] > 0 and cpu["services"] > 0
+        assert (cpu["server"] > 0) == (profile["profile"] != "direct")
+        assert cpu["total"] == pytest.approx(sum(value for role, value in cpu.items() if role != "total"))
+    # The untuned reference and the direct baseline run their orders in the benchmark's own process.
+    assert [profile["worker_in_starter"] for profile in report["profiles"]] == [True, False, True]
+
+    for pair in ("cadenza/direct", "cadenza/untuned"):
+        assert all(value > 0 for value in report["ratios"][pair].values()), pair
+    assert [point["in_flight"] for point in report["curve"]] == [2, 4]
+    assert all(point["throughput"] > 0 and point["p99_ms"] >= point["p50_ms"] > 0 for point in report["curve"])

@@ -1,0 +1,99 @@
+"""`cadenza replay` on files: what it counts, what it reports for a history the code cannot replay, its process pool,
+and its exit codes. (Against a server: tests/integration/test_replay_cli.py.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+import starters.replay as replay_module
+from starters.history_files import history_files
+from starters.replay import BadReplayInput, default_query, histories_from_files, parse_since, replay
+
+REPO = Path(__file__).resolve().parents[2]
+HISTORIES = REPO / "tests" / "histories"
+
+
+def _broken_history(tmp_path: Path) -> tuple[Path, str, int]:
+    """happy_path.json with its charge renamed: no version of the code can replay it. (path, workflow id, event id)"""
+    data = json.loads((HISTORIES / "happy_path.json").read_text())
+    workflow_id = data["events"][0]["workflowExecutionStartedEventAttributes"]["workflowId"]
+    for event in data["events"]:
+        scheduled = event.get("activityTaskScheduledEventAttributes")
+        if scheduled and scheduled["activityType"]["name"] == "charge_payment":
+            scheduled["activityType"]["name"] = "charge_card"
+            break
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(data))
+    return path, workflow_id, int(event["eventId"])
+
+
+async def _replay(paths: list[Path], workers: int = 1):
+    source = histories_from_files(paths)
+    return source.total, await replay(source.items, total=source.total, workers=workers)
+
+
+async def test_a_history_the_code_cannot_replay_is_reported_with_its_workflow_and_event(tmp_path):
+    broken, workflow_id, event_id = _broken_history(tmp_path)
+    total, report = await _replay([HISTORIES, broken])
+    assert report.replayed == total and report.rate > 0
+    [failure] = report.failures
+    assert (failure.workflow_id, failure.event_id) == (workflow_id, event_id)
+    assert failure.error.startswith("[TMPRL1100] Nondeterminism error: Activity type of scheduled event 'charge_card'")
+
+
+async def test_an_unreadable_file_is_reported_not_fatal(tmp_path):
+    (tmp_path / "empty.json").write_text("{}")
+    _, report = await _replay([tmp_path])
+    assert report.replayed == 1 and "empty.json is not a workflow history" in report.failures[0].error
+
+
+async def test_a_process_pool_replays_what_one_process_does(tmp_path, monkeypatch):
+    monkeypatch.setattr(replay_module, "POOL_THRESHOLD", 10)  # a pool even for a few histories: a quick test
+    for path in history_files([HISTORIES]):
+        shutil.copy(path, tmp_path / f"{path.parent.name}-{path.name}")
+    broken, workflow_id, _ = _broken_history(tmp_path)
+    total, report = await _replay([tmp_path], workers=2)
+    assert report.processes == 2 and report.replayed == total > 10
+    assert [failure.workflow_id for failure in report.failures] == [workflow_id]
+
+
+def test_the_default_query_takes_open_and_closed_orders_started_within_since():
+    now = datetime(2026, 1, 8, 12, 0, tzinfo=UTC)
+    assert default_query(parse_since("7d"), now) == 'WorkflowType="OrderWorkflow" AND StartTime > "2026-01-01T12:00:00Z"'
+    assert parse_since("90m") == timedelta(minutes=90)
+    with pytest.raises(BadReplayInput, match="30m, 12h, 7d"):
+        parse_since("a week")
+
+
+def _cadenza_replay(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "starters.cli", "replay", *args], env={**os.environ, "COLUMNS": "200"},
+        capture_output=True, text=True, timeout=120, cwd=REPO,
+    )
+
+
+def test_cli_exits_0_when_every_history_replays():
+    replayed = _cadenza_replay("tests/histories")
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert f"{len(list(HISTORIES.rglob('*.json')))} ok" in replayed.stdout and "histories/s" in replayed.stdout
+
+
+def test_cli_exits_1_naming_each_history_it_cannot_replay(tmp_path):
+    broken, workflow_id, event_id = _broken_history(tmp_path)
+    failed = _cadenza_replay(str(broken), "tests/histories/happy_path.json")
+    assert failed.returncode == 1
+    assert workflow_id in failed.stdout and f" {event_id} " in failed.stdout and "charge_card" in failed.stdout
+    assert "1 of 2 histories cannot be replayed" in failed.stderr
+
+
+def test_cli_refuses_a_path_that_does_not_exist_with_exit_2():
+    refused = _cadenza_replay("tests/no-such-folder")
+    assert refused.returncode == 2 and "tests/no-such-folder does not exist" in refused.stderr

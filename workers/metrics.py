@@ -1,0 +1,37 @@
+"""Cadenza's own metrics on the worker side, next to the SDK's (`temporal_activity_execution_latency`, …).
+
+Emitted through the SDK's meters, so they reach the same Prometheus endpoint (cadenza.telemetry.metrics_runtime)
+and, inside workflows, are suppressed during replay.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
+
+
+class ActivityAttempts(Interceptor):
+    """Counts every activity attempt by activity and outcome (`ok`, or the error type): retries become visible
+    per step, e.g. `cadenza_activity_attempts{activity="charge_payment",outcome="ServiceUnavailable"}`."""
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:  # noqa: A002
+        return _CountingInbound(next)
+
+
+class _CountingInbound(ActivityInboundInterceptor):
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:  # noqa: A002
+        counter = activity.metric_meter().create_counter("cadenza_activity_attempts", "Activity attempts by outcome")
+        name = activity.info().activity_type
+        try:
+            result = await super().execute_activity(input)
+        except ApplicationError as err:
+            counter.add(1, {"activity": name, "outcome": err.type or "ApplicationError"})
+            raise
+        except BaseException as err:
+            counter.add(1, {"activity": name, "outcome": type(err).__name__})
+            raise
+        counter.add(1, {"activity": name, "outcome": "ok"})
+        return result
