@@ -136,9 +136,9 @@ def order_place(
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the outcome and print the OrderResult as JSON")] = False,
 ) -> None:
     """Validate an order and start its workflow. Placing the same order id again starts nothing new."""
-    order = _run(_load(file))
 
     async def main() -> None:
+        order = load_order(file)
         await check_skus_exist(order)
         client = await connect()
         placed = await place_order(client, order)
@@ -151,10 +151,6 @@ def order_place(
         print(order_json(await wait_for_result(placed.handle)))
 
     _run(main())
-
-
-async def _load(file: Path):  # noqa: ANN202 - async only so that _run reports its errors
-    return load_order(file)
 
 
 @order_app.command("status")

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
+from temporalio.worker import PollerBehaviorSimpleMaximum, UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.http import ServiceClients, new_http_client
@@ -34,9 +34,9 @@ def workflow_runner() -> WorkflowRunner:
 
     Unsandboxed, because the sandbox is the largest cost of running OrderWorkflow that Cadenza controls: it builds an
     isolated module environment for every workflow run and routes every activation and every payload conversion
-    through it. Replaying the happy-path history costs 8.2 ms of CPU sandboxed (even with Cadenza's modules and
-    pydantic passed through) and 4.6 ms unsandboxed; under `cadenza bench` the worker's CPU per order drops by about
-    a quarter (README, "Performance").
+    through it. Replaying the happy-path history costs 8.8 ms of CPU sandboxed (even with Cadenza's modules and
+    pydantic passed through; 11.7 ms with the SDK's default sandbox) and 5.4 ms unsandboxed; under `cadenza bench` the
+    worker's CPU per order drops by about a quarter (README, "Performance").
 
     The determinism trade-off: the sandbox's run-time guard is gone. Workflow code that read the clock or `random`,
     did I/O, or kept state at module level would no longer be stopped when it runs; it would show up later, on replay
@@ -61,7 +61,23 @@ def worker_options(*, sdk_defaults: bool = False) -> dict[str, Any]:
     """
     if sdk_defaults:
         return {"workflow_runner": SandboxedWorkflowRunner()}
-    return {"workflow_runner": workflow_runner()}
+    return {
+        "workflow_runner": workflow_runner(),
+        # Sized with `cadenza bench` on 2 cores shared with the server and the services (README, "Performance"). One
+        # cached workflow per order in flight: 1000 started at once ran without evictions (no history replays) at
+        # ~150 MiB peak. Fewer slots (16 workflow tasks, 32 activities), more pollers (10, 20) and autoscaling pollers
+        # all moved throughput and CPU per order less than the run-to-run noise (about ±10 %), so slots and pollers
+        # keep the SDK's values; they are spelled out so that a new SDK default cannot change Cadenza unnoticed.
+        "max_cached_workflows": 1000,
+        "max_concurrent_workflow_tasks": 100,
+        "max_concurrent_activities": 100,
+        "workflow_task_poller_behavior": PollerBehaviorSimpleMaximum(maximum=5),
+        "activity_task_poller_behavior": PollerBehaviorSimpleMaximum(maximum=5),
+        # Eager activity dispatch: the first attempt of each activity comes back with the workflow task's reply instead
+        # of through matching, while the server still schedules, times and retries it (cadenza.stack enables it on
+        # the dev server).
+        "disable_eager_activity_execution": False,
+    }
 
 
 @asynccontextmanager
@@ -74,11 +90,13 @@ async def order_worker(
 ) -> AsyncIterator[Worker]:
     """A running worker with the real activities and one shared HTTP client, closed on exit.
 
-    Options come from `worker_options` (`sdk_defaults` only for the benchmark's untuned reference).
+    Options come from `worker_options`. `sdk_defaults` is only for the benchmark's untuned, sample-style reference:
+    SDK-default options and no tracing of HTTP calls.
     """
     await ensure_search_attributes(client)
-    async with new_http_client() as http:
-        activities = OrderActivities(ServiceClients(http, endpoints or service_endpoints()))
+    endpoints = endpoints or service_endpoints()
+    async with new_http_client(endpoints, traced=not sdk_defaults) as http:
+        activities = OrderActivities(ServiceClients(http, endpoints))
         worker = Worker(
             client,
             task_queue=task_queue,

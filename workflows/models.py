@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -140,7 +140,15 @@ class StockLine(_Model):
     quantity: int = Field(ge=1)
 
 
-class ErpOrderRequest(_Model):
+class _OrderExcerpt(_Model):
+    """An activity input made of some of the order's own fields, under the same names: `of(order)` copies them."""
+
+    @classmethod
+    def of(cls, order: Order) -> Self:
+        return cls(**{name: getattr(order, name) for name in cls.model_fields})
+
+
+class ErpOrderRequest(_OrderExcerpt):
     order_id: str
     customer_id: str
     currency: str
@@ -159,6 +167,15 @@ class ChargeRequest(_Model):
     currency: str
     payment_token: str = Field(repr=False)
 
+    @classmethod
+    def of(cls, order: Order) -> ChargeRequest:
+        return cls(
+            order_id=order.order_id,
+            amount=order.total_amount,
+            currency=order.currency,
+            payment_token=order.payment_token,
+        )
+
 
 class ChargeRecord(_Model):
     charge_id: str
@@ -170,6 +187,12 @@ class ReservationRequest(_Model):
     order_id: str
     lines: list[StockLine]
 
+    @classmethod
+    def of(cls, order: Order) -> ReservationRequest:
+        return cls(
+            order_id=order.order_id, lines=[StockLine(sku=line.sku, quantity=line.quantity) for line in order.lines]
+        )
+
 
 class ReservationRecord(_Model):
     reservation_id: str
@@ -180,7 +203,7 @@ class ReservationRef(_Model):
     reservation_id: str
 
 
-class RiskAssessmentRequest(_Model):
+class RiskAssessmentRequest(_OrderExcerpt):
     """What the risk check looks at: who pays how much for what, and with which payment token."""
 
     order_id: str
@@ -189,17 +212,6 @@ class RiskAssessmentRequest(_Model):
     total_amount: int
     payment_token: str = Field(repr=False)
     lines: list[OrderLine]
-
-    @classmethod
-    def of(cls, order: Order) -> RiskAssessmentRequest:
-        return cls(
-            order_id=order.order_id,
-            customer_id=order.customer_id,
-            currency=order.currency,
-            total_amount=order.total_amount,
-            payment_token=order.payment_token,
-            lines=order.lines,
-        )
 
 
 class RiskAssessment(_Model):

@@ -35,7 +35,6 @@ with workflow.unsafe.imports_passed_through():
         RISK_CHECK_THRESHOLD,
         RiskAssessmentRequest,
         Step,
-        StockLine,
         format_money,
     )
     from workflows.policies import PARALLEL_COMPENSATION, activity_options
@@ -115,15 +114,7 @@ class OrderWorkflow:
             Step.CREATE_ERP_ORDER,
             undo=(Compensation.CANCEL_ERP_ORDER, lambda: self._call(OrderActivities.cancel_erp_order, ref, "cancel ERP order")),
             do=lambda: self._call(
-                OrderActivities.create_erp_order,
-                ErpOrderRequest(
-                    order_id=order.order_id,
-                    customer_id=order.customer_id,
-                    currency=order.currency,
-                    total_amount=order.total_amount,
-                    lines=order.lines,
-                ),
-                f"create ERP order {order.order_id}",
+                OrderActivities.create_erp_order, ErpOrderRequest.of(order), f"create ERP order {order.order_id}"
             ),
         )
         charge = await self._step(
@@ -136,12 +127,7 @@ class OrderWorkflow:
             Step.RESERVE_INVENTORY,
             undo=(Compensation.RELEASE_INVENTORY, lambda: self._call(OrderActivities.release_inventory, ref, "release stock")),
             do=lambda: self._call(
-                OrderActivities.reserve_inventory,
-                ReservationRequest(
-                    order_id=order.order_id,
-                    lines=[StockLine(sku=line.sku, quantity=line.quantity) for line in order.lines],
-                ),
-                f"reserve {len(order.lines)} SKU(s)",
+                OrderActivities.reserve_inventory, ReservationRequest.of(order), f"reserve {len(order.lines)} SKU(s)"
             ),
         )
         self._progress.reservation_id = reservation.reservation_id
@@ -157,10 +143,7 @@ class OrderWorkflow:
             self._progress.risk = await self._call(
                 OrderActivities.assess_risk, RiskAssessmentRequest.of(order), f"risk check of {money}"
             )
-        request = ChargeRequest(
-            order_id=order.order_id, amount=order.total_amount, currency=order.currency, payment_token=order.payment_token
-        )
-        return await self._call(OrderActivities.charge_payment, request, f"charge {money}")
+        return await self._call(OrderActivities.charge_payment, ChargeRequest.of(order), f"charge {money}")
 
     def _risk_check_applies(self) -> bool:
         """Large orders are risk-checked before their charge — but only executions that reached this point with the

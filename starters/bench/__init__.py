@@ -11,7 +11,8 @@ CPU per order and worker memory side by side. Modules, each with one job:
 - `load`      — sequential and burst load against any order function, with latency percentiles;
 - `procstats` — CPU time and peak memory of processes, from /proc;
 - `measure`   — the phases of one profile (warm-up, sequential, burst, curve);
-- `report`    — the figures, ratios and JSON; `render` prints them; `runner` ties it all together.
+- `report`    — the figures, ratios and JSON; `render` prints them;
+- `progress`  — the bars while it runs; `runner` ties it all together; `command` is `cadenza bench` itself.
 """
 
 from starters.bench.report import BenchReport

@@ -55,7 +55,9 @@ class PeakMemory:
         return self._sampled if self._sampler is not None else peak_rss_mib(self._pid)
 
 
-async def _metered_burst(rig: Rig, orders: Sequence[Order], progress: BenchProgress) -> tuple[Burst, dict[str, float], float]:
+async def _metered_burst(
+    rig: Rig, orders: Sequence[Order], progress: BenchProgress
+) -> tuple[Burst, dict[str, float], float]:
     advance = progress.phase(f"{rig.profile.name}: {len(orders)} started at once", len(orders))
     async with PeakMemory(rig.worker_pid) as memory:
         before = CpuSnapshot.take(rig.roles)
@@ -73,11 +75,13 @@ async def measure_profile(rig: Rig, orders: OrderSource, plan: Plan, progress: B
     )
     burst, cpu, peak = await _metered_burst(rig, orders.take(plan.burst), progress)
     return ProfileResult.of(
-        name, rig.profile.summary, sequential, burst, cpu, peak, worker_in_starter=rig.roles["starter"] == []
+        name, rig.profile.summary, sequential, burst, cpu, peak, worker_in_starter=rig.worker_in_this_process
     )
 
 
-async def measure_curve(rig: Rig, orders: OrderSource, levels: Sequence[int], progress: BenchProgress) -> list[CurvePoint]:
+async def measure_curve(
+    rig: Rig, orders: OrderSource, levels: Sequence[int], progress: BenchProgress
+) -> list[CurvePoint]:
     """Throughput and latency at each level of orders started at once, lowest first."""
     points = []
     for level in sorted(levels):

@@ -1,7 +1,8 @@
 """CPU time and peak memory of processes, read from /proc (Linux).
 
 CPU is `utime + stime` of every thread of a process and of its descendants, so a binary that forks helpers is still
-counted whole. Differences of two snapshots give the CPU a phase cost, whatever else the machine was doing.
+counted whole. The difference of two snapshots is what a phase cost each process; other processes' CPU is not in it,
+though on a busy machine everything runs slower and costs more.
 """
 
 from __future__ import annotations

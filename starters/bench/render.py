@@ -28,8 +28,10 @@ def _profile_label(result: ProfileResult) -> str:
 def _speed_table(report: BenchReport) -> Table:
     table = Table(title="Latency and throughput")
     table.add_column("profile")
-    for column in ("one at a time\np50 ms", "one at a time\np99 ms", "at once\norders/s", "at once\np50 ms", "at once\np99 ms"):
-        table.add_column(column, justify="right")
+    for column in ("p50 ms", "p99 ms"):
+        table.add_column(f"one at a time\n{column}", justify="right")
+    for column in ("orders/s", "p50 ms", "p99 ms"):
+        table.add_column(f"at once\n{column}", justify="right")
     for result in report.profiles:
         table.add_row(
             _profile_label(result),
@@ -52,7 +54,9 @@ def _cost_table(report: BenchReport) -> Table:
     for result in report.profiles:
         cpu = result.cpu_ms_per_order
         table.add_row(
-            _profile_label(result), *(f"{cpu[role]:.1f}" for role in (*CPU_ROLES, "total")), f"{result.worker_peak_mib:.0f}"
+            _profile_label(result),
+            *(f"{cpu[role]:.1f}" for role in (*CPU_ROLES, "total")),
+            f"{result.worker_peak_mib:.0f}",
         )
     table.caption = (
         "* the worker (for direct: the calling code) ran in the benchmark's own process, so its CPU and memory "
@@ -67,7 +71,7 @@ def _busy_machine_warning(report: BenchReport) -> str | None:
         return None
     return (
         f"[yellow]Other processes used part of the machine during the bursts ({', '.join(busy)} of its CPU): "
-        "latency and throughput are understated; CPU per order is still sound. Re-run on a quiet machine.[/]"
+        "every figure is worse than the machine can do, latency and throughput most. Re-run on a quiet machine.[/]"
     )
 
 
@@ -93,7 +97,11 @@ def _curve_table(report: BenchReport) -> Table | None:
         table.add_column(column, justify="right")
     for point in report.curve:
         table.add_row(
-            str(point.in_flight), f"{point.seconds:.1f}", f"{point.throughput:.1f}", f"{point.p50_ms:.0f}", f"{point.p99_ms:.0f}"
+            str(point.in_flight),
+            f"{point.seconds:.1f}",
+            f"{point.throughput:.1f}",
+            f"{point.p50_ms:.0f}",
+            f"{point.p99_ms:.0f}",
         )
     return table
 
@@ -102,7 +110,10 @@ def print_report(report: BenchReport, console: Console) -> None:
     machine = report.machine
     console.print(
         f"Machine: {machine['nproc']} CPUs ({machine['cpu_model']}), {machine['ram_gib']} GiB RAM, Python "
-        f"{machine['python']}; Temporal: {report.temporal}\nCommand: {report.command}"
+        f"{machine['python']}, load average {machine['load_average_at_start']} at the start",
+        f"Temporal: {report.temporal}",
+        f"Command: {report.command}",
+        sep="\n",
     )
     tables = (_speed_table(report), _cost_table(report), _ratios_table(report), _curve_table(report))
     console.print(Group(*(table for table in tables if table is not None)))

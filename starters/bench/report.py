@@ -47,8 +47,9 @@ class ProfileResult:
     worker_in_starter: bool
     """The worker ran in the benchmark's own process: its CPU and memory include the load generator's."""
     others_cpu_share: float
-    """Share of the machine's CPU capacity that processes outside the benchmark used during the burst: above a few
-    percent, latency and throughput were measured on a busy machine (CPU per order is still sound)."""
+    """Share of the machine's CPU capacity that processes outside the benchmark used during the burst. Above a few
+    percent the figures come from a busy machine: latency and throughput suffer first, but CPU per order grows too
+    (shared caches and cores: on this project's 2-CPU VM up to +50 % with the machine half taken)."""
 
     @classmethod
     def of(
@@ -70,7 +71,7 @@ class ProfileResult:
             cpu_ms_per_order={**per_order, "total": sum(per_order.values())},
             worker_peak_mib=worker_peak_mib,
             worker_in_starter=worker_in_starter,
-            others_cpu_share=cpu_seconds.get("others", 0.0) / (burst.elapsed_s * cpu_count()) if burst.elapsed_s else 0.0,
+            others_cpu_share=cpu_seconds.get("others", 0.0) / (burst.elapsed_s * cpu_count()),
         )
 
     def metric(self, name: str) -> float:

@@ -21,6 +21,7 @@ from cadenza.connection import DATA_CONVERTER
 from cadenza.processes import free_port
 from cadenza.settings import SERVICE_NAMES
 from cadenza.stack import TUNED_DYNAMIC_CONFIG, EmbeddedStack, StackConfig
+from cadenza.telemetry import setup_tracing, temporal_plugins
 from starters.bench.direct import direct_fulfil
 from starters.bench.profiles import Profile
 from starters.bench.workload import Fulfil, temporal_fulfil
@@ -37,13 +38,16 @@ class Rig:
     profile: Profile
     fulfil: Fulfil
     roles: dict[str, list[int]]
-    """"server", "worker", "services", "starter" -> pids. The worker role is this process when the worker (or, for
-    the direct baseline, the calling code) runs here; "starter" is then empty, its cost being in "worker"."""
-    logs: Path
+    """Role (server, worker, services, starter) -> pids. The worker role is this process when the worker (or, for the
+    direct baseline, the calling code) runs here; the starter role is then empty, its cost being in the worker's."""
 
     @property
     def worker_pid(self) -> int:
         return self.roles["worker"][0]
+
+    @property
+    def worker_in_this_process(self) -> bool:
+        return self.worker_pid == os.getpid()
 
 
 def stack_config(profile: Profile, state_dir: Path, run_id: str) -> StackConfig:
@@ -80,13 +84,21 @@ def _roles(stack: EmbeddedStack, profile: Profile) -> dict[str, list[int]]:
 
 async def _fulfil(profile: Profile, config: StackConfig, resources: AsyncExitStack) -> Fulfil:
     if not profile.temporal:
-        http = await resources.enter_async_context(new_http_client())
+        # The same pools and requests as the worker's, without its tracing: the script Cadenza replaces.
+        http = await resources.enter_async_context(new_http_client(config.endpoints(), traced=False))
         return direct_fulfil(ServiceClients(http, config.endpoints()))
-    client = await Client.connect(config.temporal_address, data_converter=DATA_CONVERTER)
+    # Cadenza's client is traced as `cadenza order place` and `cadenza worker` are; the sample-style one is not.
+    plugins = [] if profile.sdk_default_worker else temporal_plugins()
+    if plugins:
+        setup_tracing("cadenza-bench")
+    client = await Client.connect(config.temporal_address, data_converter=DATA_CONVERTER, plugins=plugins)
     if profile.worker_in_starter:
         await resources.enter_async_context(
             order_worker(
-                client, task_queue=config.task_queue, endpoints=config.endpoints(), sdk_defaults=profile.sdk_default_worker
+                client,
+                task_queue=config.task_queue,
+                endpoints=config.endpoints(),
+                sdk_defaults=profile.sdk_default_worker,
             )
         )
     return temporal_fulfil(client, config.task_queue, eager_start=profile.eager_start)
@@ -101,7 +113,7 @@ async def running(profile: Profile, state_dir: Path, run_id: str, status: Callab
         await (stack.start(status) if profile.temporal else stack.start_services(status))
         async with AsyncExitStack() as resources:
             fulfil = await _fulfil(profile, config, resources)
-            yield Rig(profile, fulfil, _roles(stack, profile), state_dir / "logs")
+            yield Rig(profile, fulfil, _roles(stack, profile))
     finally:
         status(f"Stopping the {profile.name} stack")
         await asyncio.to_thread(stack.stop)

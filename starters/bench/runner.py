@@ -42,7 +42,9 @@ class BenchOptions:
         if not self.profiles:
             raise BadBenchOptions(f"no profile to run; choose from {', '.join(PROFILES)}")
         if self.sequential < 1 or self.burst < 1 or self.warmup < 0 or any(level < 1 for level in self.curve):
-            raise BadBenchOptions("--sequential, --burst and every --curve level must be at least 1 (--warmup at least 0)")
+            raise BadBenchOptions(
+                "--sequential, --burst and every --curve level must be at least 1 (--warmup at least 0)"
+            )
         if self.curve and CADENZA.name not in self.profiles:
             raise BadBenchOptions(f"--curve measures the {CADENZA.name} profile; add --profile {CADENZA.name}")
 
@@ -54,7 +56,9 @@ class BenchOptions:
         try:
             return tuple(int(part) for part in text.split(",") if part.strip())
         except ValueError:
-            raise BadBenchOptions(f"--curve {text!r}: give whole numbers separated by commas, e.g. 10,100,1000") from None
+            raise BadBenchOptions(
+                f"--curve {text!r}: give whole numbers separated by commas, e.g. 10,100,1000"
+            ) from None
 
     @property
     def plan(self) -> Plan:

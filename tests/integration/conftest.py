@@ -31,6 +31,8 @@ class Harness:
     records: ServiceRecords
     faults: FaultAdmin
     task_queue: str
+    http: httpx.AsyncClient
+    """For talking to the services directly, as something other than Cadenza would."""
 
     @property
     def config(self) -> StackConfig:
@@ -71,6 +73,7 @@ async def harness(stack: EmbeddedStack) -> AsyncIterator[Harness]:
             records=ServiceRecords(http, config.endpoints()),
             faults=FaultAdmin(http, config.endpoints()),
             task_queue=config.task_queue,
+            http=http,
         )
 
 

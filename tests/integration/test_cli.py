@@ -169,7 +169,7 @@ async def test_audit_exits_1_and_names_the_order_when_records_disagree(harness: 
     prefix = f"cli-audit-{uuid.uuid4().hex[:6]}-"
     payment = harness.config.endpoints()["payment"]
     orphan = {"order_id": f"{prefix}x", "amount": 100, "currency": "EUR", "payment_token": "tok_visa"}
-    created = await harness.records._http.post(  # noqa: SLF001
+    created = await harness.http.post(
         f"{payment.base_url}/charges", json=orphan, headers={"Authorization": f"Bearer {payment.token}"}
     )
     assert created.status_code == 201

@@ -140,7 +140,7 @@ async def test_audit_names_orders_whose_records_disagree_and_records_temporal_ne
     await wait_for_result((await place_order(harness.client, order, task_queue=harness.task_queue)).handle)
     payment = harness.config.endpoints()["payment"]
     headers = {"Authorization": f"Bearer {payment.token}"}
-    http = harness.records._http  # noqa: SLF001 - the same pooled client
+    http = harness.http
     charge_id = (await harness.records.for_order(order.order_id)).charges[0]["id"]
     assert (await http.post(f"{payment.base_url}/charges/{charge_id}/refunds", json={}, headers=headers)).status_code == 201
     orphan = {"order_id": f"{prefix}never-placed", "amount": 500, "currency": "EUR", "payment_token": "tok_visa"}
