@@ -56,7 +56,7 @@ class ServiceClient:
     def __init__(self, http: httpx.AsyncClient, endpoint: ServiceEndpoint) -> None:
         self._http = http
         self._endpoint = endpoint
-        self._auth = {"Authorization": f"Bearer {endpoint.token}"}
+        self._auth = endpoint.auth_headers
 
     @property
     def name(self) -> str:

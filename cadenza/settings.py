@@ -39,6 +39,11 @@ class ServiceEndpoint:
     token: str
 
     @property
+    def auth_headers(self) -> dict[str, str]:
+        """The bearer-token header every request to this service carries."""
+        return {"Authorization": f"Bearer {self.token}"}
+
+    @property
     def port(self) -> int:
         return int(self.base_url.rsplit(":", 1)[1].split("/", 1)[0])
 

@@ -18,7 +18,7 @@ async def check_skus_exist(order: Order, inventory: ServiceEndpoint | None = Non
     inventory = inventory or service_endpoint("inventory")
     try:
         async with httpx.AsyncClient(timeout=5) as http:
-            response = await http.get(f"{inventory.base_url}/stock", headers={"Authorization": f"Bearer {inventory.token}"})
+            response = await http.get(f"{inventory.base_url}/stock", headers=inventory.auth_headers)
             response.raise_for_status()
     except httpx.HTTPError as err:
         errors.print(f"[yellow]warning:[/] could not check SKUs against the inventory ({err}); placing the order anyway")

@@ -6,14 +6,13 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 from cadenza.connection import connect
-from cadenza.processes import port_in_use
+from cadenza.processes import http_ok, port_in_use
 from cadenza.settings import SERVICE_NAMES, TASK_QUEUE, service_endpoint
 from cadenza.stack import EmbeddedStack, StackConfig
 from starters.console import console
@@ -21,13 +20,9 @@ from workers.worker import order_worker
 
 
 async def services_healthy() -> bool:
-    async with httpx.AsyncClient(timeout=1.0) as http:
-        for name in SERVICE_NAMES:
-            try:
-                if (await http.get(f"{service_endpoint(name).base_url}/health")).status_code != 200:
-                    return False
-            except httpx.HTTPError:
-                return False
+    for name in SERVICE_NAMES:
+        if not await http_ok(f"{service_endpoint(name).base_url}/health")():
+            return False
     return True
 
 
