@@ -11,8 +11,15 @@ import httpx
 from temporalio.exceptions import ApplicationError
 
 # Answers that will be the same however often we ask: a declined card, an out-of-stock SKU, a request the service
-# considers invalid, credentials it refuses. Retrying would only delay the compensation.
-_PERMANENT_STATUSES = frozenset({400, 401, 402, 403, 404, 409, 410, 422})
+# considers invalid, a request fenced by its compensation. Retrying would only delay the compensation.
+_PERMANENT_STATUSES = frozenset({400, 402, 404, 409, 410, 422})
+# A 404 is the service's own "no such record" only when it says so in its error body (`order_not_found`, ...). A bare
+# 404 — a wrong base URL, a proxy or gateway without the route — says nothing about the record: were it permanent, a
+# misconfigured service would turn every step into a compensation and every compensation into "nothing to undo".
+_ROUTE_NOT_FOUND_CODES = frozenset({"not_found", "http_404"})
+# 401/403 are not permanent either: a rotated token or a permissions change is fixed by an operator within minutes,
+# and the step's retry budget (workflows/policies.py) is that while. Then the step fails, or the compensation waits in
+# needs_attention, with the service's own message.
 _DEFAULT_RETRY_AFTER = timedelta(seconds=1)
 _MAX_RETRY_AFTER = timedelta(seconds=60)
 
@@ -46,11 +53,16 @@ def error_for_response(service: str, response: httpx.Response) -> ApplicationErr
     if response.status_code == 429:
         # Honour the server's back-off instead of our own exponential schedule for this one attempt.
         return ApplicationError(text, type="RateLimited", next_retry_delay=_retry_after(response))
+    permanent = response.status_code in _PERMANENT_STATUSES and not (
+        response.status_code == 404 and code in _ROUTE_NOT_FOUND_CODES
+    )
+    if response.status_code == 404 and not permanent:
+        text += f" — the route does not exist there: check CADENZA_{service.upper()}_URL"
     return ApplicationError(
         text,
         {"service": service, "status": response.status_code, "code": code},
-        type=error_type(code),
-        non_retryable=response.status_code in _PERMANENT_STATUSES,
+        type="RouteNotFound" if response.status_code == 404 and not permanent else error_type(code),
+        non_retryable=permanent,
     )
 
 

@@ -4,6 +4,8 @@ error."""
 
 from __future__ import annotations
 
+import asyncio
+
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -13,9 +15,13 @@ from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from activities.errors import error_for_response, error_for_transport
 from cadenza.settings import ServiceEndpoint
 
-# Well under each step's start-to-close timeout (workflows/policies.py), so a hung call fails as a retryable
-# ServiceTimeout inside the attempt rather than as an opaque activity timeout.
+# Each phase (pool wait, connect, write, read) has its own timeout, so on their own they add up to well past an
+# attempt's 10 s start-to-close timeout (workflows/policies.py). HTTP_DEADLINE bounds the whole call below it, so a
+# slow call fails as a retryable ServiceTimeout inside the attempt rather than as an opaque activity timeout while
+# the abandoned request is still being sent. (A request already on the wire may still arrive later: the fences of
+# services/common/fences.py, not timeouts, are what make that harmless.)
 HTTP_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
+HTTP_DEADLINE = 8.0
 HTTP_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50)
 
 # Each service gets a pool of its own, and a small one. httpcore re-examines every connection of a pool (a socket
@@ -77,11 +83,14 @@ class ServiceClient:
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
         try:
-            response = await self._http.request(
-                method, self._endpoint.base_url + path, json=json, params=params, headers=headers
-            )
+            async with asyncio.timeout(HTTP_DEADLINE):
+                response = await self._http.request(
+                    method, self._endpoint.base_url + path, json=json, params=params, headers=headers
+                )
         except httpx.TransportError as err:
             raise error_for_transport(self.name, err) from None
+        except TimeoutError:
+            raise error_for_transport(self.name, httpx.TimeoutException(f"no answer within {HTTP_DEADLINE:g} s")) from None
         if response.is_success or response.status_code in accept:
             return response
         raise error_for_response(self.name, response)
@@ -89,6 +98,11 @@ class ServiceClient:
     async def post(self, path: str, body: Mapping[str, Any] | None, *, idempotency_key: str, **kwargs: Any) -> httpx.Response:
         # Every mutating call carries a key: there is deliberately no way to POST without one.
         return await self.request("POST", path, json=body, idempotency_key=idempotency_key, **kwargs)
+
+    async def fence(self, key: str, *, idempotency_key: str) -> dict[str, Any]:
+        """`POST /fences` for the request with `key` (services/common/fences.py). A fence is idempotent by the key it
+        fences; it carries a key of its own like every mutating call, which the service accepts and ignores."""
+        return (await self.post("/fences", {"key": key}, idempotency_key=idempotency_key)).json()
 
     async def get_json(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
         return (await self.request("GET", path, params=params)).json()

@@ -1,15 +1,17 @@
 """One activity per fulfilment step and per compensation.
 
-Every mutating call carries an idempotency key derived from the workflow id and the operation, so a retry after a
-lost reply replays the first answer instead of acting twice. Compensations look up what to undo by order id and
-succeed when there is nothing to undo: the saga registers them *before* their step runs (see workflows/saga.py).
+Every mutating call carries the idempotency key the workflow made for it (one execution of one order, one
+operation), so a retry after a lost reply replays the first answer instead of acting twice. Each compensation fences
+its step's key at the service (services/common/fences.py): the service undoes exactly what that request did, or,
+if it has not arrived yet, refuses it when it does. That is why compensations can be registered *before* their step
+(see workflows/saga.py) and still never touch anything the step did not do.
 """
 
 from __future__ import annotations
 
 from temporalio import activity
 
-from activities.http import ServiceClients
+from activities.http import ServiceClient, ServiceClients
 from activities.idempotency import idempotency_key
 from activities.risk import assess, rejection
 from workflows.models import (
@@ -24,15 +26,15 @@ from workflows.models import (
     ReservationRequest,
     RiskAssessment,
     RiskAssessmentRequest,
+    StepFence,
+    Step,
 )
 
-_NOT_FOUND = (404,)
-# A refund that another attempt already made is no error for a compensation.
-_ALREADY_REFUNDED = (409,)
 
-
-def _key(operation: str, *qualifiers: str) -> str:
-    return idempotency_key(activity.info().workflow_id, operation, *qualifiers)
+def _key(given: str | None, operation: str) -> str:
+    """The key the workflow gave, or — for an input recorded before keys travelled with it — the key such an
+    execution used: workflow id + operation."""
+    return given or idempotency_key(activity.info().workflow_id, operation)
 
 
 class OrderActivities:
@@ -46,7 +48,7 @@ class OrderActivities:
     @activity.defn
     async def create_erp_order(self, request: ErpOrderRequest) -> ErpOrderRecord:
         response = await self._clients.erp.post(
-            "/orders", request.model_dump(mode="json"), idempotency_key=_key("create_erp_order")
+            "/orders", request.body(), idempotency_key=_key(request.idempotency_key, Step.CREATE_ERP_ORDER)
         )
         body = response.json()
         return ErpOrderRecord(order_id=body["order_id"], status=body["status"])
@@ -62,7 +64,7 @@ class OrderActivities:
     @activity.defn
     async def charge_payment(self, request: ChargeRequest) -> ChargeRecord:
         response = await self._clients.payment.post(
-            "/charges", request.model_dump(mode="json"), idempotency_key=_key("charge_payment")
+            "/charges", request.body(), idempotency_key=_key(request.idempotency_key, Step.CHARGE_PAYMENT)
         )
         body = response.json()
         return ChargeRecord(charge_id=body["id"], amount=body["amount"], currency=body["currency"])
@@ -70,7 +72,7 @@ class OrderActivities:
     @activity.defn
     async def reserve_inventory(self, request: ReservationRequest) -> ReservationRecord:
         response = await self._clients.inventory.post(
-            "/reservations", request.model_dump(mode="json"), idempotency_key=_key("reserve_inventory")
+            "/reservations", request.body(), idempotency_key=_key(request.idempotency_key, Step.RESERVE_INVENTORY)
         )
         body = response.json()
         return ReservationRecord(reservation_id=body["id"], status=body["status"])
@@ -78,56 +80,32 @@ class OrderActivities:
     @activity.defn
     async def confirm_erp_order(self, order: OrderRef) -> ErpOrderRecord:
         response = await self._clients.erp.post(
-            f"/orders/{order.order_id}/confirm", None, idempotency_key=_key("confirm_erp_order")
+            f"/orders/{order.order_id}/confirm", None, idempotency_key=_key(order.idempotency_key, "confirm_erp_order")
         )
         return ErpOrderRecord(order_id=order.order_id, status=response.json()["status"])
 
     @activity.defn
     async def commit_inventory(self, reservation: ReservationRef) -> ReservationRecord:
         response = await self._clients.inventory.post(
-            f"/reservations/{reservation.reservation_id}/commit", None, idempotency_key=_key("commit_inventory")
+            f"/reservations/{reservation.reservation_id}/commit",
+            None,
+            idempotency_key=_key(reservation.idempotency_key, "commit_inventory"),
         )
         return ReservationRecord(reservation_id=reservation.reservation_id, status=response.json()["status"])
 
-    # ---- compensations ------------------------------------------------------------------------------------------
+    # ---- compensations: each fences the key of the step it undoes ---------------------------------------------
 
     @activity.defn
-    async def cancel_erp_order(self, order: OrderRef) -> CompensationOutcome:
-        response = await self._clients.erp.post(
-            f"/orders/{order.order_id}/cancel", None, idempotency_key=_key("cancel_erp_order"), accept=_NOT_FOUND
-        )
-        if response.status_code == 404:
-            return CompensationOutcome(undone=False, detail="no ERP order to cancel")
-        return CompensationOutcome(undone=True, detail=f"ERP order {order.order_id} cancelled")
+    async def cancel_erp_order(self, fence: StepFence) -> CompensationOutcome:
+        return await _fence(self._clients.erp, fence, Step.CREATE_ERP_ORDER, "cancel_erp_order")
 
     @activity.defn
-    async def refund_payment(self, order: OrderRef) -> CompensationOutcome:
-        listing = await self._clients.payment.get_json("/charges", {"order_id": order.order_id})
-        refundable = [c for c in listing["charges"] if c["status"] == "succeeded" and not c["refunded"]]
-        for charge in refundable:
-            await self._clients.payment.post(
-                f"/charges/{charge['id']}/refunds",
-                {},
-                idempotency_key=_key("refund_payment", charge["id"]),
-                accept=_ALREADY_REFUNDED,
-            )
-        if not refundable:
-            return CompensationOutcome(undone=False, detail="no charge to refund")
-        return CompensationOutcome(undone=True, detail="refunded " + ", ".join(c["id"] for c in refundable))
+    async def refund_payment(self, fence: StepFence) -> CompensationOutcome:
+        return await _fence(self._clients.payment, fence, Step.CHARGE_PAYMENT, "refund_payment")
 
     @activity.defn
-    async def release_inventory(self, order: OrderRef) -> CompensationOutcome:
-        listing = await self._clients.inventory.get_json("/reservations", {"order_id": order.order_id})
-        releasable = [r for r in listing["reservations"] if r["status"] in ("held", "committed")]
-        for reservation in releasable:
-            await self._clients.inventory.post(
-                f"/reservations/{reservation['id']}/release",
-                None,
-                idempotency_key=_key("release_inventory", reservation["id"]),
-            )
-        if not releasable:
-            return CompensationOutcome(undone=False, detail="no reservation to release")
-        return CompensationOutcome(undone=True, detail="released " + ", ".join(r["id"] for r in releasable))
+    async def release_inventory(self, fence: StepFence) -> CompensationOutcome:
+        return await _fence(self._clients.inventory, fence, Step.RESERVE_INVENTORY, "release_inventory")
 
     def all(self) -> list:
         """Every activity, for registering with a worker."""
@@ -142,3 +120,10 @@ class OrderActivities:
             self.refund_payment,
             self.release_inventory,
         ]
+
+
+async def _fence(service: ServiceClient, fence: StepFence, step: Step, compensation: str) -> CompensationOutcome:
+    """Undo what the step's request did, and make sure it never does it later. A repeat (after a lost reply) answers
+    what the first fence undid, so the outcome is the same however often this runs."""
+    outcome = await service.fence(_key(fence.step_key, step), idempotency_key=_key(fence.idempotency_key, compensation))
+    return CompensationOutcome(undone=outcome["undone"], detail=outcome["detail"])

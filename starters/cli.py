@@ -36,7 +36,9 @@ from starters.replay_view import failures_table, replay_progress, summary
 from starters.record_histories import DEFAULT_OUT, HistoriesExist, Recorder, RecordingFailed, check_out_folder
 from starters.orders import (
     InvalidOrder,
+    OrderClosed,
     OrderNotFound,
+    cancel_order,
     describe_order,
     load_order,
     order_handle,
@@ -65,7 +67,7 @@ def _run(coro: Awaitable[T]) -> T:
     """Run a command's coroutine, turning the errors a user can act on into one clear line each."""
     try:
         return asyncio.run(coro)  # type: ignore[arg-type]
-    except (TemporalUnavailable, PortInUse, BinaryNotFound, OrderNotFound, RecordingFailed) as err:
+    except (TemporalUnavailable, PortInUse, BinaryNotFound, OrderNotFound, OrderClosed, RecordingFailed) as err:
         fail(str(err))
     except InvalidOrder as err:
         fail(f"{err}\nNothing was started. Fix the file and place it again.", EXIT_BAD_INPUT)
@@ -171,10 +173,7 @@ def order_cancel(order_id: Annotated[str, typer.Argument(help="The order id")]) 
 
     async def main() -> None:
         client = await connect()
-        await describe_order(client, order_id)  # a clear error for an unknown id
-        await order_handle(client, order_id).cancel()
-        console.print(f"Cancellation requested for {order_id}; its steps are being compensated. "
-                      f"Follow it with `cadenza order status {order_id}`.")
+        console.print(f"{await cancel_order(client, order_id)} Follow it with `cadenza order status {order_id}`.")
 
     _run(main())
 

@@ -130,6 +130,29 @@ async def describe_order(client: Client, order_id: str) -> OrderView:
     )
 
 
+class OrderClosed(RuntimeError):
+    """The order's execution has ended: there is nothing left to cancel or retry."""
+
+
+async def cancel_order(client: Client, order_id: str) -> str:
+    """Ask the order's workflow to cancel; returns what will happen, in one sentence. Refuses a closed order with
+    its state (`OrderClosed`): cancelling it would be a silent no-op, and its outcome is final."""
+    view = await describe_order(client, order_id)  # a clear error for an unknown id
+    state = view.progress.state if view.progress else None
+    if view.execution_status != WorkflowExecutionStatus.RUNNING.name:
+        raise OrderClosed(
+            f"Order {order_id} has already ended ({state or view.execution_status.lower()}); nothing was cancelled. "
+            f"See `cadenza order status {order_id}`."
+        )
+    await order_handle(client, order_id).cancel()
+    if state in (OrderState.COMPENSATING, OrderState.NEEDS_ATTENTION):
+        return (
+            f"Order {order_id} is already {state}: the cancellation is recorded, and its compensations run to the end "
+            "first" + (" (it waits for `cadenza order retry-compensation`)." if state == OrderState.NEEDS_ATTENTION else ".")
+        )
+    return f"Cancellation requested for {order_id}; its steps are being compensated."
+
+
 async def wait_for_result(handle: WorkflowHandle[OrderWorkflow, OrderResult]) -> OrderProgress:
     """The final state: the result, or (for a cancelled order, which has none) the status query's answer."""
     try:

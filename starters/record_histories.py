@@ -33,7 +33,7 @@ from starters.faults import FaultAdmin
 from starters.history_files import SUFFIX, write_history
 from starters.orders import place_order, wait_for_result
 from workers.worker import WORKFLOWS, worker_options
-from workflows.models import CompensationOutcome, Order, OrderLine, OrderProgress, OrderRef, OrderState, Step
+from workflows.models import CompensationOutcome, Order, OrderLine, OrderProgress, OrderState, Step, StepFence
 from workflows.order import OrderWorkflow
 
 DEFAULT_OUT = Path("tests/histories")
@@ -206,14 +206,14 @@ def _worker_refusing_first_refund(client: Client, http: httpx.AsyncClient, task_
     refused: set[str] = set()
 
     @activity.defn(name="refund_payment")
-    async def refund_payment(order: OrderRef) -> CompensationOutcome:
-        if order.order_id not in refused:
-            refused.add(order.order_id)
+    async def refund_payment(fence: StepFence) -> CompensationOutcome:
+        if fence.order_id not in refused:
+            refused.add(fence.order_id)
             raise ApplicationError(
                 "simulated for the recording: the payment provider refused the refund", type="RefundRefused",
                 non_retryable=True,
             )
-        return await real.refund_payment(order)
+        return await real.refund_payment(fence)
 
     activities = [fn for fn in real.all() if fn.__name__ != "refund_payment"] + [refund_payment]
     return Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=activities, **worker_options())

@@ -8,7 +8,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError,
 
 _GAVE_UP = {
     RetryState.TIMEOUT: "gave up retrying at the step's deadline",
-    RetryState.MAXIMUM_ATTEMPTS_REACHED: "gave up after the maximum number of attempts",
+    RetryState.MAXIMUM_ATTEMPTS_REACHED: "gave up retrying after the step's last attempt",
 }
 
 

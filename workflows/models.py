@@ -140,12 +140,26 @@ class StockLine(_Model):
     quantity: int = Field(ge=1)
 
 
-class _OrderExcerpt(_Model):
+class _KeyedCall(_Model):
+    """An activity input for a call that changes something: it carries the call's idempotency key.
+
+    The workflow makes the key (activities/idempotency.py), so it names one execution of one order. `None` only in
+    inputs recorded before keys travelled this way; the activity then derives the key it used to."""
+
+    idempotency_key: str | None = Field(default=None, description="Sent as the Idempotency-Key header, not in the body.")
+
+    def body(self) -> dict:
+        """The HTTP request body: the input without its key."""
+        return self.model_dump(mode="json", exclude={"idempotency_key"})
+
+
+class _OrderExcerpt(_KeyedCall):
     """An activity input made of some of the order's own fields, under the same names: `of(order)` copies them."""
 
     @classmethod
-    def of(cls, order: Order) -> Self:
-        return cls(**{name: getattr(order, name) for name in cls.model_fields})
+    def of(cls, order: Order, idempotency_key: str | None = None) -> Self:
+        fields = {name: getattr(order, name) for name in cls.model_fields if name != "idempotency_key"}
+        return cls(**fields, idempotency_key=idempotency_key)
 
 
 class ErpOrderRequest(_OrderExcerpt):
@@ -161,19 +175,20 @@ class ErpOrderRecord(_Model):
     status: str
 
 
-class ChargeRequest(_Model):
+class ChargeRequest(_KeyedCall):
     order_id: str
     amount: int
     currency: str
     payment_token: str = Field(repr=False)
 
     @classmethod
-    def of(cls, order: Order) -> ChargeRequest:
+    def of(cls, order: Order, idempotency_key: str | None = None) -> ChargeRequest:
         return cls(
             order_id=order.order_id,
             amount=order.total_amount,
             currency=order.currency,
             payment_token=order.payment_token,
+            idempotency_key=idempotency_key,
         )
 
 
@@ -183,14 +198,16 @@ class ChargeRecord(_Model):
     currency: str
 
 
-class ReservationRequest(_Model):
+class ReservationRequest(_KeyedCall):
     order_id: str
     lines: list[StockLine]
 
     @classmethod
-    def of(cls, order: Order) -> ReservationRequest:
+    def of(cls, order: Order, idempotency_key: str | None = None) -> ReservationRequest:
         return cls(
-            order_id=order.order_id, lines=[StockLine(sku=line.sku, quantity=line.quantity) for line in order.lines]
+            order_id=order.order_id,
+            lines=[StockLine(sku=line.sku, quantity=line.quantity) for line in order.lines],
+            idempotency_key=idempotency_key,
         )
 
 
@@ -199,7 +216,7 @@ class ReservationRecord(_Model):
     status: str
 
 
-class ReservationRef(_Model):
+class ReservationRef(_KeyedCall):
     reservation_id: str
 
 
@@ -222,11 +239,22 @@ class RiskAssessment(_Model):
     reasons: list[str] = Field(default_factory=list)
 
 
-class OrderRef(_Model):
-    """Input of every compensation: they find what to undo by order id, so they also work when the step's reply
-    was lost and the workflow never learnt the charge or reservation id."""
+class OrderRef(_KeyedCall):
+    """An order by id: the input of confirming it."""
 
     order_id: str
+
+
+class StepFence(_KeyedCall):
+    """Input of every compensation: the idempotency key of the step it undoes. The service undoes exactly what the
+    request with that key did — nothing of another execution of the same order id — and refuses that request from
+    then on, so it also works when the step's reply was lost or its request has not even arrived yet.
+    (`idempotency_key` is the compensation's own call key, like every mutating call's.)"""
+
+    order_id: str
+    step_key: str | None = Field(
+        default=None, description="None only in inputs recorded before fencing: then the step's key is derived."
+    )
 
 
 class CompensationOutcome(_Model):

@@ -34,8 +34,10 @@ with workflow.unsafe.imports_passed_through():
         RISK_CHECK_THRESHOLD,
         RiskAssessmentRequest,
         Step,
+        StepFence,
         format_money,
     )
+    from activities.idempotency import idempotency_key
     from workflows.policies import PARALLEL_COMPENSATION, activity_options
     from workflows import metrics
     from workflows.saga import Saga
@@ -47,6 +49,11 @@ T = TypeVar("T")
 # once no open execution started before the check and no recorded history without it is kept; then neither, once
 # none started before `deprecate_patch` is open either.
 RISK_CHECK_PATCH = "risk-check-before-charge"
+
+# The patch id of idempotency keys per execution (workflow id + operation + first run id) and compensations that fence
+# those keys. Executions that started before it keep the keys they used (workflow id + operation): their in-flight
+# retries must still hit the requests they already made.
+EXECUTION_KEYS_PATCH = "keys-per-execution"
 
 
 class NotAwaitingOperator(Exception):
@@ -65,13 +72,19 @@ class OrderWorkflow:
 
     @workflow.run
     async def run(self, order: Order) -> OrderResult:
+        # The first run id survives retries and resets of this execution but not a new execution of the same order
+        # id (one placed again after the first was deleted), so keys made with it name exactly this execution.
+        if workflow.patched(EXECUTION_KEYS_PATCH):
+            self._execution: str | None = workflow.info().first_execution_run_id
+        else:
+            self._execution = None
         try:
             await self._fulfil()
         except ActivityError as err:
             failure = describe_failure(err)
             self._progress.failed_step = self._progress.current_step
             self._progress.reason, self._progress.error_type = failure.reason, failure.error_type
-            await self._compensate()
+            await self._compensate_despite_cancellation()
         except asyncio.CancelledError:
             # Cancellation reaches us as CancelledError (a BaseException). Undo what was done, then let the
             # execution end as Cancelled so the Web UI tells the truth.
@@ -106,33 +119,51 @@ class OrderWorkflow:
     # ---- the process --------------------------------------------------------------------------------------------
 
     async def _fulfil(self) -> None:
-        order, ref = self._order, OrderRef(order_id=self._order.order_id)
+        order = self._order
         money = format_money(order.total_amount, order.currency)
+        create, charge_, reserve = (
+            OrderActivities.create_erp_order,
+            OrderActivities.charge_payment,
+            OrderActivities.reserve_inventory,
+        )
 
         await self._step(
             Step.CREATE_ERP_ORDER,
-            undo=(Compensation.CANCEL_ERP_ORDER, lambda: self._call(OrderActivities.cancel_erp_order, ref, "cancel ERP order")),
+            undo=(Compensation.CANCEL_ERP_ORDER, self._fence(OrderActivities.cancel_erp_order, create, "cancel ERP order")),
             do=lambda: self._call(
-                OrderActivities.create_erp_order, ErpOrderRequest.of(order), f"create ERP order {order.order_id}"
+                create, ErpOrderRequest.of(order, self._key(create)), f"create ERP order {order.order_id}"
             ),
         )
         charge = await self._step(
             Step.CHARGE_PAYMENT,
-            undo=(Compensation.REFUND_PAYMENT, lambda: self._call(OrderActivities.refund_payment, ref, "refund charges")),
+            undo=(Compensation.REFUND_PAYMENT, self._fence(OrderActivities.refund_payment, charge_, "refund charges")),
             do=lambda: self._charge(money),
         )
         self._progress.charge_id = charge.charge_id
         reservation = await self._step(
             Step.RESERVE_INVENTORY,
-            undo=(Compensation.RELEASE_INVENTORY, lambda: self._call(OrderActivities.release_inventory, ref, "release stock")),
+            undo=(Compensation.RELEASE_INVENTORY, self._fence(OrderActivities.release_inventory, reserve, "release stock")),
             do=lambda: self._call(
-                OrderActivities.reserve_inventory, ReservationRequest.of(order), f"reserve {len(order.lines)} SKU(s)"
+                reserve, ReservationRequest.of(order, self._key(reserve)), f"reserve {len(order.lines)} SKU(s)"
             ),
         )
         self._progress.reservation_id = reservation.reservation_id
         # Confirming needs no compensation of its own: cancelling the ERP order and releasing the reservation
         # (already registered) also undo a confirmed order and a committed reservation.
-        await self._step(Step.CONFIRM_ORDER, undo=None, do=lambda: self._confirm(ref, reservation.reservation_id))
+        await self._step(Step.CONFIRM_ORDER, undo=None, do=lambda: self._confirm(reservation.reservation_id))
+
+    def _key(self, activity: Callable[..., Any]) -> str:
+        """The idempotency key of `activity`'s call in this execution (see activities/idempotency.py)."""
+        execution = (self._execution,) if self._execution else ()
+        return idempotency_key(workflow.info().workflow_id, activity.__name__, *execution)
+
+    def _fence(
+        self, compensation: Callable[..., Awaitable[CompensationOutcome]], step: Callable[..., Any], summary: str
+    ) -> Callable[[], Awaitable[CompensationOutcome]]:
+        """The compensation of `step`: fence the step's key, so the service undoes exactly that request or refuses
+        it should it arrive later."""
+        fence = StepFence(order_id=self._order.order_id, step_key=self._key(step), idempotency_key=self._key(compensation))
+        return lambda: self._call(compensation, fence, summary)
 
     async def _charge(self, money: str) -> ChargeRecord:
         order = self._order
@@ -142,7 +173,8 @@ class OrderWorkflow:
             self._progress.risk = await self._call(
                 OrderActivities.assess_risk, RiskAssessmentRequest.of(order), f"risk check of {money}"
             )
-        return await self._call(OrderActivities.charge_payment, ChargeRequest.of(order), f"charge {money}")
+        charge = OrderActivities.charge_payment
+        return await self._call(charge, ChargeRequest.of(order, self._key(charge)), f"charge {money}")
 
     def _risk_check_applies(self) -> bool:
         """Large orders are risk-checked before their charge — but only executions that reached this point with the
@@ -151,10 +183,16 @@ class OrderWorkflow:
         for large orders, so small orders' histories are unchanged. See README, "Changing a workflow safely"."""
         return self._order.total_amount >= RISK_CHECK_THRESHOLD and workflow.patched(RISK_CHECK_PATCH)
 
-    async def _confirm(self, ref: OrderRef, reservation_id: str) -> None:
-        await self._call(OrderActivities.confirm_erp_order, ref, f"confirm ERP order {ref.order_id}")
+    async def _confirm(self, reservation_id: str) -> None:
+        confirm, commit = OrderActivities.confirm_erp_order, OrderActivities.commit_inventory
+        order_id = self._order.order_id
         await self._call(
-            OrderActivities.commit_inventory, ReservationRef(reservation_id=reservation_id), f"commit {reservation_id}"
+            confirm, OrderRef(order_id=order_id, idempotency_key=self._key(confirm)), f"confirm ERP order {order_id}"
+        )
+        await self._call(
+            commit,
+            ReservationRef(reservation_id=reservation_id, idempotency_key=self._key(commit)),
+            f"commit {reservation_id}",
         )
 
     async def _step(
@@ -204,12 +242,17 @@ class OrderWorkflow:
         self._set_state(OrderState.COMPENSATED, f"compensated: {self._progress.reason}")
 
     async def _compensate_despite_cancellation(self) -> None:
-        # Shielded so that a further cancellation cannot interrupt the compensations half-way.
+        """Run the compensations to the end whatever interrupts them: a cancel of an order that is already
+        compensating (or waiting for an operator in needs_attention), a second cancel, an update. The execution never
+        closes while a compensation is pending — closing would abandon the charge it has yet to refund."""
         compensation = asyncio.ensure_future(self._compensate())
         while not compensation.done():
             try:
                 await asyncio.shield(compensation)
             except asyncio.CancelledError:
+                workflow.logger.warning(
+                    "cancel of order %s while compensating: the compensations finish first", self._order.order_id
+                )
                 continue
         compensation.result()
 

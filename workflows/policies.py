@@ -13,18 +13,23 @@ from typing import Any
 from temporalio.common import RetryPolicy
 from temporalio.workflow import ActivityCancellationType
 
-# Forward steps give up after this long, and the order is compensated: a customer should not wait an hour for a
-# payment provider that is down. Long enough to ride out a few minutes of 5xx/429.
-STEP_DEADLINE = timedelta(minutes=2)
-
-# HTTP calls time out after 5 s (activities/http.py); an attempt gets a little more, so the server notices a crashed
-# worker within seconds.
+# HTTP calls give up after 8 s in all (activities/http.py); an attempt gets a little more, so the server notices a
+# crashed worker within seconds.
 ATTEMPT_TIMEOUT = timedelta(seconds=10)
+
+# A forward step gives up after this many attempts, and the order is compensated: a customer should not wait an hour
+# for a payment provider that is down. With the backoff below that is about two minutes of a failing service
+# (0.5 + 1 + 2 + 4 + 8 + 10 × 9 s of waits, plus the attempts themselves; longer when a 429's Retry-After asks for
+# it). The budget is counted in attempts, not in time since the step was scheduled, on purpose: an attempt is only
+# made when a worker picks the step up, so an outage of the *workers* delays orders but never compensates them — a
+# `schedule_to_close` deadline would count the time the step waited for a worker and undo healthy orders.
+STEP_ATTEMPTS = 15
 
 STEP_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=500),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=10),
+    maximum_attempts=STEP_ATTEMPTS,
 )
 
 # Compensations retry with backoff for up to COMPENSATION_DEADLINE; one still failing then (or failing permanently
@@ -33,7 +38,7 @@ STEP_RETRY = RetryPolicy(
 COMPENSATION_DEADLINE = timedelta(minutes=30)
 
 # Reverse order is the safe default (undo the newest first, as a stack). Ours are independent of one another — each
-# finds its own records by order id — so they may also run all at once, which shortens compensation to its slowest.
+# fences its own step's key — so they may also run all at once, which shortens compensation to its slowest.
 PARALLEL_COMPENSATION = False
 
 COMPENSATION_RETRY = RetryPolicy(
@@ -44,10 +49,10 @@ COMPENSATION_RETRY = RetryPolicy(
 
 _STEP = {
     "start_to_close_timeout": ATTEMPT_TIMEOUT,
-    "schedule_to_close_timeout": STEP_DEADLINE,
     "retry_policy": STEP_RETRY,
-    # When the order is cancelled mid-step, wait for the in-flight attempt to finish before compensating: its
-    # request may still commit, and a compensation that ran before it would miss it.
+    # When the order is cancelled mid-step, let the in-flight attempt finish before compensating: most requests
+    # arrive within it, and the compensation then undoes a known result instead of fencing one still on its way.
+    # Correctness does not depend on it — a request that arrives after its compensation is refused by the fence.
     "cancellation_type": ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
 }
 _COMPENSATION = {

@@ -4,10 +4,17 @@ Every POST route hands its effect to :class:`IdempotentMutation.apply`, which
 
 1. takes the process-wide mutation lock,
 2. opens one SQLite transaction,
-3. replays the stored answer if the ``Idempotency-Key`` was seen before
+3. refuses the request if its ``Idempotency-Key`` was fenced by a
+   compensation (:mod:`services.common.fences`) — before anything else, so
+   neither a late delivery nor a stale replay can revive a compensated step,
+4. replays the stored answer if the key was seen before
    (or rejects the key if it was used for a different request),
-4. otherwise runs the effect and stores its answer under the key,
-5. commits — effect and stored answer together.
+5. otherwise runs the effect and stores its answer under the key,
+6. commits — effect and stored answer together.
+
+:meth:`MutationRunner.fence` runs a fence under the same lock and in the
+same kind of transaction, so a request and the fence of its key are strictly
+ordered: one of them sees the other.
 
 Business-rule failures (``ServiceError`` raised by the effect, e.g. 402 or
 409) are answers too: they are stored and replayed, with any writes the
@@ -28,6 +35,7 @@ from pydantic import BaseModel
 
 from services.common.database import Database
 from services.common.errors import ServiceError
+from services.common.fences import FenceOutcome, FenceStore, Undoer, fenced_error
 from services.common.idempotency import IdempotencyStore, RequestIdentity, StoredAnswer, request_hash
 from services.common.stats import ServiceStats
 
@@ -68,6 +76,7 @@ class MutationRunner:
     def __init__(self, database: Database, stats: ServiceStats) -> None:
         self._database = database
         self._answers = IdempotencyStore(database)
+        self._fences = FenceStore(database)
         self._stats = stats
         # The effects themselves are synchronous, so today nothing can
         # interleave; the lock keeps check-apply-store atomic even if an
@@ -78,6 +87,9 @@ class MutationRunner:
         """Apply ``effect`` once for ``key`` (or unconditionally when there is no key)."""
         async with self._lock:
             with self._database.transaction():
+                if key is not None and (fence := self._fences.find(key)) is not None:
+                    self._stats.fenced_requests += 1
+                    raise fenced_error(key, fence)
                 stored = self._answers.find(key) if key is not None else None
                 if stored is not None:
                     return self._replay(key, stored, request)
@@ -85,6 +97,18 @@ class MutationRunner:
                 if key is not None:
                     self._answers.save(key, request, outcome.status_code, outcome.body)
         return JSONResponse(outcome.body, status_code=outcome.status_code)
+
+    async def fence(self, key: str, undo: Undoer) -> tuple[FenceOutcome, bool]:
+        """Fence ``key`` (undoing what its request did); returns the outcome and whether it is a repeat."""
+        async with self._lock:
+            with self._database.transaction():
+                existing = self._fences.find(key)
+                if existing is not None:
+                    return existing, True
+                # A ServiceError from `undo` (a key it cannot void) rolls the whole fence back.
+                outcome = self._fences.fence(key, self._answers.find(key), undo)
+        self._stats.fences += 1
+        return outcome, False
 
     def _apply(self, effect: Effect) -> Outcome:
         try:

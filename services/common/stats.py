@@ -18,3 +18,7 @@ class ServiceStats(BaseModel):
     rate_limits_injected: int = 0
     stalls_injected: int = 0
     idempotent_replays: int = 0
+    fences: int = 0
+    """Keys fenced by a compensation (repeats of a fence not counted)."""
+    fenced_requests: int = 0
+    """Requests refused with 409 ``request_fenced``: late deliveries, retries or resets of a compensated step."""

@@ -8,9 +8,19 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from services.common.database import Database
+from services.common.fence_routes import build_fence_router
+from services.common.fences import Undo, cannot_void
+from services.common.idempotency import StoredAnswer
 from services.common.mutations import Mutation, Outcome
 from services.common.pagination import PageQuery
-from services.inventory.models import CreateReservationRequest, Reservation, ReservationList, StockLevel, StockList
+from services.inventory.models import (
+    CreateReservationRequest,
+    Reservation,
+    ReservationList,
+    ReservationStatus,
+    StockLevel,
+    StockList,
+)
 from services.inventory.store import Warehouse
 
 
@@ -20,6 +30,22 @@ def build_router(database: Database) -> APIRouter:
     router = APIRouter()
     router.include_router(_reservation_routes(warehouse))
     router.include_router(_stock_routes(warehouse))
+
+    def void_reservation(stored: StoredAnswer) -> Undo:
+        """A fenced reservation is released: held stock back to available, shipped stock back on the shelf."""
+        if stored.request.path != "/reservations":
+            raise cannot_void(stored)
+        reservation = warehouse.get_reservation(stored.body["id"])
+        if reservation.status is ReservationStatus.RELEASED:
+            return Undo(resource_id=reservation.id, undone=False, detail=f"reservation {reservation.id} was already released")
+        warehouse.release(reservation.id)
+        return Undo(
+            resource_id=reservation.id,
+            undone=True,
+            detail=f"released {reservation.id} (was {reservation.status.value})",
+        )
+
+    router.include_router(build_fence_router(void_reservation))
     return router
 
 

@@ -9,6 +9,9 @@ from fastapi.responses import JSONResponse
 
 from services.common.database import Database
 from services.common.errors import ErrorResponse, ServiceError
+from services.common.fence_routes import build_fence_router
+from services.common.fences import Undo, cannot_void
+from services.common.idempotency import StoredAnswer
 from services.common.mutations import Mutation, Outcome
 from services.common.pagination import PageQuery
 from services.payment.cards import card_for_token
@@ -20,6 +23,18 @@ def build_router(database: Database) -> APIRouter:
     """The ``/charges`` and ``/refunds`` routes over the given database."""
     ledger = PaymentLedger(database)
     router = APIRouter(tags=["payments"])
+
+    def void_charge(stored: StoredAnswer) -> Undo:
+        """A fenced charge is refunded in full (whatever is left of it)."""
+        if stored.request.path != "/charges":
+            raise cannot_void(stored)
+        charge = ledger.get_charge(stored.body["id"])
+        if charge.refundable_amount == 0:
+            return Undo(resource_id=charge.id, undone=False, detail=f"charge {charge.id} was already refunded")
+        refund = ledger.refund(charge.id, None)
+        return Undo(resource_id=charge.id, undone=True, detail=f"refunded {charge.id} ({refund.amount} {refund.currency})")
+
+    router.include_router(build_fence_router(void_charge))
 
     def charge_card(body: CreateChargeRequest) -> Outcome:
         charge = ledger.charge(body, card_for_token(body.payment_token))

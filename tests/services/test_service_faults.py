@@ -190,4 +190,6 @@ async def test_stats_count_requests_and_faults(make_client: ClientFactory) -> No
         "rate_limits_injected": 0,
         "stalls_injected": 0,
         "idempotent_replays": 1,
+        "fences": 0,
+        "fenced_requests": 0,
     }

@@ -14,7 +14,7 @@ from tests.conftest import make_order
 from tests.unit.fakes import FakeServices, permanent, unavailable
 from workflows.models import CompensationStatus, OrderProgress, OrderResult, OrderState, Step
 from workflows.order import OrderWorkflow
-from workflows.policies import COMPENSATION_DEADLINE
+from workflows.policies import COMPENSATION_DEADLINE, STEP_ATTEMPTS, activity_options
 
 FORWARD = ["create_erp_order", "charge_payment", "reserve_inventory", "confirm_erp_order", "commit_inventory"]
 
@@ -80,14 +80,24 @@ async def test_transient_errors_are_retried_by_the_server(time_skipping_env, tas
     assert fakes.calls.count("charge_payment") == 3
 
 
-async def test_step_that_keeps_failing_gives_up_at_its_deadline_and_compensates(time_skipping_env, task_queue):
+async def test_step_that_keeps_failing_gives_up_after_its_attempts_and_compensates(time_skipping_env, task_queue):
     fakes = FakeServices(failures={"reserve_inventory": [unavailable() for _ in range(100)]})
     async with _worker(time_skipping_env, task_queue, fakes):
         result = await (await _start(time_skipping_env, task_queue)).result()
     assert result.state == OrderState.COMPENSATED
     assert result.failed_step == Step.RESERVE_INVENTORY
-    assert result.reason.startswith("gave up retrying")
-    assert 5 <= fakes.calls.count("reserve_inventory") < 100
+    assert result.reason.startswith("gave up retrying after the step's last attempt; last error: payment answered 503")
+    assert fakes.calls.count("reserve_inventory") == STEP_ATTEMPTS
+
+
+@pytest.mark.parametrize("activity", FORWARD)
+def test_a_step_budget_counts_attempts_not_time_waiting_for_a_worker(activity):
+    # A schedule-to-close (or schedule-to-start) deadline counts the time a step waits for a worker: a worker outage
+    # longer than it would compensate healthy orders. The budget is the attempts, which only a worker makes.
+    options = activity_options(activity)
+    assert "schedule_to_close_timeout" not in options and "schedule_to_start_timeout" not in options
+    assert options["retry_policy"].maximum_attempts == STEP_ATTEMPTS
+    assert options["start_to_close_timeout"] < timedelta(minutes=1)
 
 
 async def test_cancel_mid_step_waits_for_the_call_then_compensates_everything(time_skipping_env, task_queue):

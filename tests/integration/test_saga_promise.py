@@ -1,0 +1,155 @@
+"""The saga's promise, tried the way an operator would break it: cancelling an order that is already compensating,
+placing an order id again after its execution is gone, resetting a compensated order. Every outcome is asserted on
+the services' own records: nothing live, nothing of another execution touched, nothing refunded that was never
+charged."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest, ResetWorkflowExecutionRequest
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.service import RPCError
+
+from starters.consistency import inconsistencies
+from starters.orders import OrderClosed, cancel_order, place_order, wait_for_result
+from tests.conftest import make_order
+from tests.integration.conftest import Harness
+from workflows.models import Order, OrderProgress, OrderState, Step
+from workflows.order import OrderWorkflow
+
+pytestmark = pytest.mark.integration
+
+
+async def _place(harness: Harness, order: Order) -> WorkflowHandle:
+    return (await place_order(harness.client, order, task_queue=harness.task_queue)).handle
+
+
+async def _until_state(handle: WorkflowHandle, *states: OrderState, seconds: float = 30) -> OrderProgress:
+    async with asyncio.timeout(seconds):
+        while (progress := await handle.query(OrderWorkflow.status)).state not in states:
+            await asyncio.sleep(0.05)
+    return progress
+
+
+async def _nothing_live(harness: Harness, order: Order) -> None:
+    records = await harness.records.for_order(order.order_id)
+    assert inconsistencies(OrderState.COMPENSATED, order.total_amount, records) == []
+    for charge in records.charges:  # refunded once if it succeeded; a failed charge is never "refunded"
+        assert charge["amount_refunded"] == (charge["amount"] if charge["status"] == "succeeded" else 0)
+
+
+async def test_cancelling_an_order_that_is_compensating_lets_its_compensations_finish(harness, no_faults):
+    # Out of stock after the charge: the order compensates, and its refund fails for a while (503 from the fence).
+    order = make_order(skus=("SKU-MUG", "SKU-OOS"))
+    await harness.faults.script("payment", "error", times=3, match=f"{order.workflow_id}/refund_payment")
+    handle = await _place(harness, order)
+    await _until_state(handle, OrderState.COMPENSATING)
+
+    for _ in range(2):  # the natural move for a stuck order, made twice
+        await cancel_order(harness.client, order.order_id)
+        await asyncio.sleep(0.3)
+
+    progress = await wait_for_result(handle)
+    assert progress.state == OrderState.COMPENSATED and progress.error_type == "OutOfStock"
+    assert [(c.action.value, c.status.value, c.undone) for c in progress.compensations] == [
+        ("release_inventory", "done", False),  # the reservation was refused: nothing to release
+        ("refund_payment", "done", True),
+        ("cancel_erp_order", "done", True),
+    ]
+    assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
+    await _nothing_live(harness, order)
+    records = await harness.records.for_order(order.order_id)
+    assert records.erp_order["status"] == "cancelled" and len(records.charges) == 1
+
+
+async def test_cancelling_a_closed_order_is_refused_with_its_state(harness):
+    order = make_order()
+    await wait_for_result(await _place(harness, order))
+    with pytest.raises(OrderClosed, match=r"already ended \(completed\)"):
+        await cancel_order(harness.client, order.order_id)
+    records = await harness.records.for_order(order.order_id)
+    assert inconsistencies(OrderState.COMPLETED, order.total_amount, records) == []
+
+
+async def test_placing_an_order_id_again_after_its_execution_is_gone_touches_nothing_of_the_first(harness):
+    first = make_order()
+    assert (await wait_for_result(await _place(harness, first))).state == OrderState.COMPLETED
+    await harness.client.workflow_service.delete_workflow_execution(
+        DeleteWorkflowExecutionRequest(
+            namespace=harness.client.namespace, workflow_execution=WorkflowExecution(workflow_id=first.workflow_id)
+        )
+    )
+    async with asyncio.timeout(30):  # deletion is asynchronous
+        while True:
+            try:
+                await harness.client.get_workflow_handle(first.workflow_id).describe()
+            except RPCError:
+                break
+            await asyncio.sleep(0.2)
+
+    again = make_order(order_id=first.order_id, skus=("SKU-BOOK",), unit_price=999)
+    progress = await wait_for_result(await _place(harness, again))
+
+    # Refused at its first step, before anything was applied; its compensation touched nothing of the first order.
+    assert progress.state == OrderState.COMPENSATED and progress.failed_step == Step.CREATE_ERP_ORDER
+    assert progress.error_type == "OrderExists"
+    assert [(c.action.value, c.undone) for c in progress.compensations] == [("cancel_erp_order", False)]
+    records = await harness.records.for_order(first.order_id)
+    assert inconsistencies(OrderState.COMPLETED, first.total_amount, records) == []
+
+
+async def _reset_to_first_workflow_task(harness: Harness, handle: WorkflowHandle) -> WorkflowHandle:
+    """What the Web UI's Reset button does with "first workflow task": a new run replays from the start."""
+    first_task_completed = [
+        event.event_id
+        async for event in handle.fetch_history_events()
+        if event.HasField("workflow_task_completed_event_attributes")
+    ][0]
+    response = await harness.client.workflow_service.reset_workflow_execution(
+        ResetWorkflowExecutionRequest(
+            namespace=harness.client.namespace,
+            workflow_execution=WorkflowExecution(workflow_id=handle.id),
+            reason="test: reset a closed order",
+            workflow_task_finish_event_id=first_task_completed,
+            request_id=str(uuid.uuid4()),
+        )
+    )
+    return harness.client.get_workflow_handle_for(OrderWorkflow.run, handle.id, run_id=response.run_id)
+
+
+async def test_resetting_a_compensated_order_cannot_revive_it(harness):
+    order = make_order(token="tok_chargeDeclined")
+    handle = await _place(harness, order)
+    assert (await wait_for_result(handle)).state == OrderState.COMPENSATED
+    before = await harness.records.for_order(order.order_id)
+
+    progress = await wait_for_result(await _reset_to_first_workflow_task(harness, handle))
+
+    assert progress.state == OrderState.COMPENSATED
+    assert progress.error_type == "RequestFenced"  # the services refused the compensated step's key
+    await _nothing_live(harness, order)
+    assert await harness.records.for_order(order.order_id) == before  # nothing applied, nothing undone twice
+
+
+async def test_resetting_an_order_cancelled_in_its_last_step_ends_compensated_not_completed(harness, no_faults):
+    order = make_order()
+    # The confirmation is held back long enough to cancel while it is in flight.
+    await harness.faults.script("erp", "stall", times=1, match=f"{order.workflow_id}/confirm_erp_order")
+    handle = await _place(harness, order)
+    async with asyncio.timeout(30):
+        while ((await harness.records.for_order(order.order_id)).erp_order or {}).get("status") != "confirmed":
+            await asyncio.sleep(0.05)
+    await handle.cancel()
+    assert (await wait_for_result(handle)).reason == "cancelled on request"
+    await _nothing_live(harness, order)
+
+    progress = await wait_for_result(await _reset_to_first_workflow_task(harness, handle))
+
+    assert progress.state == OrderState.COMPENSATED  # before fencing: `completed`, with nothing live
+    await _nothing_live(harness, order)
+    records = await harness.records.for_order(order.order_id)
+    assert [r["status"] for r in records.reservations] == ["released"] and len(records.charges) == 1
