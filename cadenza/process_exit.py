@@ -16,6 +16,8 @@ from collections.abc import Callable
 from opentelemetry import trace
 from temporalio.service import RPCError, RPCStatusCode
 
+from cadenza.signals import EXIT_INTERRUPTED
+
 SPAN_FLUSH_TIMEOUT_SECONDS = 5.0
 """How long leaving may wait for the last spans to be sent (part of a worker's stop time, see cadenza.shutdown)."""
 
@@ -39,7 +41,7 @@ def run_and_exit(entry_point: Callable[[], object]) -> None:
             print(exit_.code, file=sys.stderr)
             code = 1
     except KeyboardInterrupt:
-        code = 130
+        code = EXIT_INTERRUPTED
     except BaseException as err:  # noqa: BLE001 - reaching os._exit is the point; the error is reported
         code = 1
         _report(err)
