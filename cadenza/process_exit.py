@@ -2,20 +2,35 @@
 
 The SDK's Rust bridge keeps Tokio threads that can outlive the event loop; when CPython finalizes while one of them
 still touches the GIL, the process dies with SIGSEGV or SIGABRT *after* doing its work (temporalio/sdk-python#300).
-A CLI whose exit code scripts rely on cannot afford that, so our entry points flush and leave with `os._exit`.
+A CLI whose exit code scripts rely on cannot afford that, so our entry points flush and leave with `os._exit` —
+whatever the entry point raised, since an error that escaped to finalization would crash the same way.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import traceback
 from collections.abc import Callable
 
 from opentelemetry import trace
+from temporalio.service import RPCError, RPCStatusCode
+
+from cadenza.signals import EXIT_INTERRUPTED
+
+SPAN_FLUSH_TIMEOUT_SECONDS = 5.0
+"""How long leaving may wait for the last spans to be sent (part of a worker's stop time, see cadenza.shutdown)."""
+
+DEBUG_ENV = "CADENZA_DEBUG"
+
+# RPC statuses that mean "Temporal is not there (any more)" rather than "Temporal refused this request".
+_UNREACHABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED}
 
 
 def run_and_exit(entry_point: Callable[[], object]) -> None:
-    """Run `entry_point` (which may `sys.exit`), then end the process with its exit code, skipping finalization."""
+    """Run `entry_point` (which may `sys.exit`), then end the process with its exit code, skipping finalization.
+
+    Any other exception becomes one line on stderr and exit code 1 (the traceback too with CADENZA_DEBUG=1)."""
     code = 0
     try:
         entry_point()
@@ -26,7 +41,10 @@ def run_and_exit(entry_point: Callable[[], object]) -> None:
             print(exit_.code, file=sys.stderr)
             code = 1
     except KeyboardInterrupt:
-        code = 130
+        code = EXIT_INTERRUPTED
+    except BaseException as err:  # noqa: BLE001 - reaching os._exit is the point; the error is reported
+        code = 1
+        _report(err)
     finally:
         _flush_spans()
         sys.stdout.flush()
@@ -34,8 +52,35 @@ def run_and_exit(entry_point: Callable[[], object]) -> None:
     os._exit(code)
 
 
+def _report(err: BaseException) -> None:
+    if os.environ.get(DEBUG_ENV):
+        traceback.print_exception(err)
+        return
+    try:
+        line = f"error: {_first_line(err)} {_next_step(err)}"
+    except Exception:  # noqa: BLE001 - a broken __str__ must not stop us from exiting
+        line = f"error: {type(err).__name__}. Rerun with {DEBUG_ENV}=1 to see the traceback."
+    print(line, file=sys.stderr)
+
+
+def _first_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return f"{lines[0].rstrip('.')}." if lines else f"{type(err).__name__}."
+
+
+def _next_step(err: BaseException) -> str:
+    if isinstance(err, RPCError) and err.status in _UNREACHABLE:
+        return (
+            f"Temporal did not answer ({err.status.name}): check it is running (`cadenza up` starts one) or that "
+            f"TEMPORAL_ADDRESS points at it, then retry; {DEBUG_ENV}=1 shows the traceback."
+        )
+    if isinstance(err, RPCError):
+        return f"Temporal refused the request ({err.status.name}); rerun with {DEBUG_ENV}=1 to see the traceback."
+    return f"Rerun with {DEBUG_ENV}=1 to see the traceback."
+
+
 def _flush_spans() -> None:
     # os._exit skips atexit, where the batch span processor would otherwise send the last spans (this command's).
     provider = trace.get_tracer_provider()
     if hasattr(provider, "force_flush"):
-        provider.force_flush(timeout_millis=5000)
+        provider.force_flush(timeout_millis=int(SPAN_FLUSH_TIMEOUT_SECONDS * 1000))

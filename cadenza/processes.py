@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 
 _PR_SET_PDEATHSIG = 1
+_TAIL_BYTES = 64 * 1024
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
@@ -57,10 +58,16 @@ class ChildProcess:
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    # Where this run's output starts in the log. The log is appended to, so an earlier run's lines stay readable, but
+    # they must not count for this run: a stale "polling task queue" would pass the worker's readiness at once.
+    log_offset: int = 0
+    # How long `stop` waits after SIGTERM before SIGKILL: longer for a child that drains work on the way out.
+    stop_timeout: float = 10.0
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
+            self.log_offset = log.tell()
             self.process = subprocess.Popen(
                 list(self.argv),
                 stdin=subprocess.DEVNULL,
@@ -79,18 +86,22 @@ class ChildProcess:
         return self.process.poll() if self.process else None
 
     def log_tail(self, lines: int = 15) -> str:
+        """The last `lines` lines this run wrote (readiness checks poll it, so it reads at most the last 64 KiB)."""
         try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+            with self.log_path.open("rb") as log:
+                log.seek(max(self.log_offset, log.seek(0, os.SEEK_END) - _TAIL_BYTES))
+                text = log.read().decode(errors="replace")
         except OSError:
             return ""
+        return "\n".join(text.splitlines()[-lines:])
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM, then SIGKILL if it has not exited within `timeout` seconds."""
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it has not exited within `stop_timeout` seconds."""
         if self.process is None or self.process.poll() is not None:
             return
         self.process.send_signal(signal.SIGTERM)
         try:
-            self.process.wait(timeout)
+            self.process.wait(self.stop_timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 T = TypeVar("T")
+
+EXIT_INTERRUPTED = 128 + signal.SIGINT
+"""Exit code of a command stopped by Ctrl-C before it could finish, as shells report a process killed by SIGINT."""
+
+
+class Interrupted(Exception):
+    """`stop` was set (Ctrl-C, SIGTERM) before the awaited work finished; the work was cancelled and has unwound."""
 
 
 def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[T]]) -> T:
@@ -21,3 +29,25 @@ def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[T]]) -> T:
         return await main(stop)
 
     return asyncio.run(runner())
+
+
+async def unless_stopped(work: Awaitable[T], stop: asyncio.Event) -> T:
+    """Await `work`, but cancel it as soon as `stop` is set and raise `Interrupted` once it has unwound.
+
+    The signal handlers above only set `stop`; code busy with something long (starting a stack) would not look at it
+    until done, so Ctrl-C would seem ignored. Cancelling lets the work's own cleanup run (stop what it started)."""
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    finally:
+        stopped.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    raise Interrupted

@@ -13,6 +13,7 @@ from temporalio.client import Client
 
 from cadenza.binaries import temporal_cli
 from cadenza.processes import ChildProcess, PortInUse, http_ok, port_in_use
+from cadenza.shutdown import WORKER_STOP_TIMEOUT_SECONDS
 from workflows.search_attributes import dev_server_flags
 from cadenza.settings import (
     DEFAULT_SERVICE_TOKEN,
@@ -178,9 +179,16 @@ class EmbeddedStack:
     # ---- the children ---------------------------------------------------------------------------------------------
 
     def _spawn(
-        self, name: str, argv: list[str], env: dict[str, str] | None = None, *, position: int | None = None
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str] | None = None,
+        *,
+        position: int | None = None,
+        stop_timeout: float = ChildProcess.stop_timeout,
     ) -> ChildProcess:
-        child = ChildProcess(name=name, argv=argv, log_path=self._logs / f"{name}.log", env=env or {})
+        log_path = self._logs / f"{name}.log"
+        child = ChildProcess(name=name, argv=argv, log_path=log_path, env=env or {}, stop_timeout=stop_timeout)
         child.start()
         # `children` is in start order, which `stop` reverses: a restarted Temporal goes back to the front.
         self.children.insert(len(self.children) if position is None else position, child)
@@ -235,7 +243,8 @@ class EmbeddedStack:
         env = self.config.client_env()
         if name == "worker" and self.config.metrics_port is not None:
             env["CADENZA_METRICS_PORT"] = str(self.config.metrics_port)
-        child = self._spawn(name, [sys.executable, "-m", "workers"], env=env)
+        # A stopping worker drains its in-flight activities first: SIGKILL only once that has clearly overrun.
+        child = self._spawn(name, [sys.executable, "-m", "workers"], env=env, stop_timeout=WORKER_STOP_TIMEOUT_SECONDS)
         await child.wait_until(self._worker_polling(child), timeout=30)
         return child
 

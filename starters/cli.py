@@ -17,7 +17,7 @@ from cadenza.connection import TemporalUnavailable, connect
 from cadenza.process_exit import run_and_exit
 from cadenza.processes import PortInUse
 from cadenza.settings import web_ui_base, workflow_ui_link
-from cadenza.signals import run_until_signalled
+from cadenza.signals import EXIT_INTERRUPTED, run_until_signalled
 from cadenza.stack import StackConfig
 from starters.console import EXIT_BAD_INPUT, EXIT_PROBLEM, console, fail
 from starters.demo import Demo
@@ -74,7 +74,7 @@ def _run(coro: Awaitable[T]) -> T:
     except (HistoryFileError, HistoriesExist, BadReplayInput) as err:
         fail(str(err), EXIT_BAD_INPUT)
     except KeyboardInterrupt:
-        raise typer.Exit(130) from None
+        raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
 def _run_signalled(main: Callable[[asyncio.Event], Awaitable[int]]) -> None:

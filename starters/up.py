@@ -7,6 +7,7 @@ import asyncio
 from rich.table import Table
 
 from cadenza.processes import ProcessFailed
+from cadenza.signals import EXIT_INTERRUPTED, Interrupted, unless_stopped
 from cadenza.stack import EmbeddedStack, StackConfig
 from starters.console import console, errors
 
@@ -36,10 +37,14 @@ async def run_stack(config: StackConfig, stop: asyncio.Event, *, services_only: 
     try:
         with console.status("Starting…") as status:
             start = stack.start_services() if services_only else stack.start(lambda m: status.update(m + "…"))
-            await start
+            await unless_stopped(start, stop)
     except ProcessFailed as err:
         errors.print(f"[bold red]error:[/] {err}")
         return 1
+    except Interrupted:
+        # The stack stopped whatever had started before the cancellation reached us.
+        errors.print("Interrupted during start-up; stopped what had started.")
+        return EXIT_INTERRUPTED
     try:
         console.print(_endpoints_table(stack))
         console.print("[green]Ready.[/] Press Ctrl-C to stop everything.")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,6 +15,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from activities.http import ServiceClients, new_http_client
 from activities.orders import OrderActivities
 from cadenza.connection import connect
+from cadenza.shutdown import WORKER_GRACEFUL_SHUTDOWN
 from cadenza.settings import TASK_QUEUE, ServiceEndpoint, service_endpoints
 from cadenza.signals import run_until_signalled
 from cadenza.logs import configure_logging
@@ -47,9 +47,6 @@ def workflow_runner() -> WorkflowRunner:
     guard back while debugging, return `SandboxedWorkflowRunner()` here: the code runs unchanged under both.
     """
     return UnsandboxedWorkflowRunner()
-
-
-GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 
 
 def worker_options(*, sdk_defaults: bool = False) -> dict[str, Any]:
@@ -104,7 +101,7 @@ async def order_worker(
             activities=activities.all(),
             # On SIGTERM, let in-flight HTTP calls finish rather than abandon them mid-request for another worker to
             # retry: an HTTP call is bounded by its 5 s timeout.
-            graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+            graceful_shutdown_timeout=WORKER_GRACEFUL_SHUTDOWN,
             interceptors=[ActivityAttempts()],
             **worker_options(sdk_defaults=sdk_defaults),
         )

@@ -42,6 +42,11 @@ class Database:
         if self.fetch_value("PRAGMA user_version") == _INITIALISED_VERSION:
             return
         with self.transaction():
+            # Two processes starting on one fresh file both get here; the write
+            # lock taken by BEGIN IMMEDIATE lets only one in at a time, so the
+            # second must look again or it would create and seed a second time.
+            if self.fetch_value("PRAGMA user_version") == _INITIALISED_VERSION:
+                return
             # Schema, seed and version stamp commit together: a crash half-way
             # leaves a file that is initialised again from scratch next time.
             for statement in _split_statements(schema):
@@ -58,10 +63,19 @@ class Database:
         self._connection.execute("BEGIN IMMEDIATE")
         try:
             yield
+            # Inside the try: a COMMIT can fail too (a deferred constraint, a
+            # full disk) and then SQLite leaves the transaction open; without
+            # the rollback every later BEGIN on this connection would fail.
+            self._connection.execute("COMMIT")
         except BaseException:
-            self._connection.execute("ROLLBACK")
+            self._rollback()
             raise
-        self._connection.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        # Some errors (SQLITE_FULL, IOERR, BUSY in places) already rolled the
+        # transaction back; a second ROLLBACK would raise and hide the cause.
+        if self._connection.in_transaction:
+            self._connection.execute("ROLLBACK")
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
