@@ -141,6 +141,49 @@ async def test_failed_compensation_waits_for_an_operator_then_retries_only_what_
     assert fakes.calls.count("cancel_erp_order") == 1
 
 
+async def test_cancel_of_an_order_waiting_for_an_operator_keeps_it_open_until_its_compensations_finish(
+    time_skipping_env, task_queue
+):
+    # The failure path (a declined card), not a cancel, started the compensation; a refund refused once leaves the
+    # order in needs_attention. Two cancels must not close it: the refund has yet to happen.
+    fakes = FakeServices(
+        failures={"charge_payment": [permanent()], "refund_payment": [permanent("ChargeNotRefundable")]}
+    )
+    async with _worker(time_skipping_env, task_queue, fakes):
+        handle = await _start(time_skipping_env, task_queue)
+        await _until_state(handle, OrderState.NEEDS_ATTENTION)
+        await handle.cancel()
+        await handle.cancel()
+        await asyncio.sleep(0.5)
+        assert (await handle.query(OrderWorkflow.status)).state == OrderState.NEEDS_ATTENTION
+        await handle.execute_update(OrderWorkflow.retry_compensation)
+        result = await handle.result()
+    assert result.state == OrderState.COMPENSATED and result.error_type == "CardDeclined"
+    assert [(c.action, c.status) for c in result.compensations] == [
+        ("refund_payment", CompensationStatus.DONE),
+        ("cancel_erp_order", CompensationStatus.DONE),
+    ]
+
+
+async def test_cancel_while_compensating_after_a_failure_lets_the_compensations_finish(time_skipping_env, task_queue):
+    fakes = FakeServices(failures={"charge_payment": [permanent()]}, delays={"refund_payment": 1.0})
+    async with _worker(time_skipping_env, task_queue, fakes):
+        handle = await _start(time_skipping_env, task_queue)
+        await asyncio.wait_for(fakes.started["refund_payment"].wait(), 10)
+        await handle.cancel()
+        result = await handle.result()
+    assert result.state == OrderState.COMPENSATED
+    assert fakes.calls[-2:] == ["refund_payment", "cancel_erp_order"]
+
+
+async def _until_state(handle: WorkflowHandle, state: OrderState) -> None:
+    for _ in range(200):
+        if (await handle.query(OrderWorkflow.status)).state == state:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the order never reached {state}")
+
+
 async def test_status_query_reports_the_step_in_progress(time_skipping_env, task_queue):
     fakes = FakeServices(delays={"charge_payment": 0.5})
     async with _worker(time_skipping_env, task_queue, fakes):
