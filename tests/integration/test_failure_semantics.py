@@ -100,6 +100,9 @@ async def test_lost_reply_on_a_compensation_has_one_effect(harness, no_faults, o
     records = await _consistent(harness, order, OrderState.COMPENSATED)
     [charge] = records.charges
     assert charge["amount_refunded"] == order.total_amount  # refunded once, not twice
+    # The retried fence answers what the first (unanswered) one undid: the order says what was undone, not "nothing".
+    undone = {c.action.value: (c.undone, c.detail) for c in result.compensations}[operation]
+    assert undone[0] is True and undone[1].startswith(("refunded ch_", "cancelled ERP order")), undone
 
 
 async def test_lost_reply_on_release_after_a_cancel_puts_stock_back_once(harness, no_faults):

@@ -1,0 +1,43 @@
+"""The one HTTP → Temporal error mapping (activities/errors.py): what is retried, what is final."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from activities.errors import error_for_response
+
+
+def _answer(status: int, code: str | None = None, text: str | None = None) -> httpx.Response:
+    if code is not None:
+        return httpx.Response(status, json={"error": {"code": code, "message": "service says no"}})
+    return httpx.Response(status, text=text or "")
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "error_type"),
+    [(402, "card_declined", "CardDeclined"), (409, "out_of_stock", "OutOfStock"),
+     (409, "request_fenced", "RequestFenced"), (404, "order_not_found", "OrderNotFound"),
+     (422, "validation_error", "ValidationError")],
+)
+def test_a_services_own_refusal_is_final(status, code, error_type):
+    error = error_for_response("erp", _answer(status, code))
+    assert (error.type, error.non_retryable) == (error_type, True)
+
+
+@pytest.mark.parametrize(
+    "response",
+    [_answer(404, "not_found"), _answer(404, text="<html>404 Not Found</html>")],
+    ids=["route-level 404 from the service", "404 from a gateway"],
+)
+def test_a_404_that_names_no_record_is_retried_and_says_to_check_the_url(response):
+    # A wrong base URL must not make every compensation a silent "nothing to undo".
+    error = error_for_response("payment", response)
+    assert (error.type, error.non_retryable) == ("RouteNotFound", False)
+    assert "CADENZA_PAYMENT_URL" in error.message
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_auth_failures_are_retried_for_the_steps_budget(status):
+    # A rotated token is an operator's fix within minutes, not a reason to compensate every order in flight.
+    assert error_for_response("erp", _answer(status, "unauthorized")).non_retryable is False
