@@ -17,4 +17,6 @@ class ServiceStats(BaseModel):
     errors_injected: int = 0
     rate_limits_injected: int = 0
     stalls_injected: int = 0
+    slow_commits_injected: int = 0
+    """Requests held before being applied (they still commit, late)."""
     idempotent_replays: int = 0
