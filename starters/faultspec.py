@@ -1,21 +1,20 @@
-"""Parsing `--faults` specs: `payment:error_rate=0.3,stall_rate=0.1;inventory:latency_ms=50;erp:rate_limit=0.1`."""
+"""Parsing `--faults` specs: `payment:error_rate=0.3,stall_rate=0.1;inventory:latency_ms=50;erp:rate_limit=0.1`.
+
+Fields and their bounds come from the services' own `FaultConfig`, so a spec is refused here, before a run starts,
+for exactly the reasons the services' `PUT /admin/faults` would refuse it mid-run.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from cadenza.settings import SERVICE_NAMES
+from pydantic import ValidationError
 
-# Field name → type, as the services' FaultConfig defines them (see services/common/faults.py).
-FAULT_FIELDS: dict[str, type] = {
-    "error_rate": float,
-    "rate_limit": float,
-    "stall_rate": float,
-    "latency_ms": int,
-    "retry_after_s": float,
-    "stall_ms": int,
-    "seed": int,
-}
+from cadenza.settings import SERVICE_NAMES
+from services.common.faults import FaultConfig
+
+# Every FaultConfig field but the script (a list, which `field=value` cannot spell; use `FaultAdmin.script`).
+FAULT_FIELDS: tuple[str, ...] = tuple(name for name in FaultConfig.model_fields if name != "script")
 
 
 class InvalidFaultSpec(ValueError):
@@ -23,7 +22,7 @@ class InvalidFaultSpec(ValueError):
 
 
 def parse_fault_spec(spec: str) -> dict[str, dict[str, Any]]:
-    """`{service: {field: value}}`; raises `InvalidFaultSpec` naming the offending part."""
+    """`{service: {field: value}}`; raises `InvalidFaultSpec` naming the offending part and what would be accepted."""
     result: dict[str, dict[str, Any]] = {}
     for part in filter(None, (p.strip() for p in spec.split(";"))):
         service, sep, settings = part.partition(":")
@@ -32,16 +31,18 @@ def parse_fault_spec(spec: str) -> dict[str, dict[str, Any]]:
             raise InvalidFaultSpec(f"{part!r}: expected SERVICE:field=value,… with SERVICE one of {', '.join(SERVICE_NAMES)}")
         config = result.setdefault(service, {})
         for setting in filter(None, (s.strip() for s in settings.split(","))):
-            name, eq, raw = setting.partition("=")
-            kind = FAULT_FIELDS.get(name.strip())
-            if not eq or kind is None:
+            name, eq, raw = (text.strip() for text in setting.partition("="))
+            if not eq or name not in FAULT_FIELDS:
                 raise InvalidFaultSpec(f"{setting!r} in {service}: expected one of {', '.join(FAULT_FIELDS)} =value")
-            try:
-                value = kind(raw.strip())
-            except ValueError:
-                raise InvalidFaultSpec(f"{setting!r} in {service}: {raw.strip()!r} is not a {kind.__name__}") from None
-            if name.endswith("_rate") or name == "rate_limit":
-                if not 0 <= value <= 1:
-                    raise InvalidFaultSpec(f"{setting!r} in {service}: a rate is between 0 and 1")
-            config[name.strip()] = value
+            config[name] = _field_value(name, raw, f"{setting!r} in {service}")
     return result
+
+
+def _field_value(name: str, raw: str, where: str) -> Any:
+    try:
+        # Lax validation turns the text into the field's type ("0.3" → 0.3) and checks its bounds.
+        return getattr(FaultConfig.model_validate({name: raw}), name)
+    except ValidationError as err:
+        field = FaultConfig.model_fields[name]
+        described = f" ({field.description})" if field.description else ""
+        raise InvalidFaultSpec(f"{where}: {err.errors()[0]['msg'].lower()}{described}") from None

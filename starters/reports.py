@@ -15,7 +15,9 @@ from starters.audit import AuditReport
 from starters.console import console
 from starters.load import LoadReport
 
-_STAT_COLUMNS = ("errors_injected", "rate_limits_injected", "stalls_injected", "idempotent_replays")
+_STAT_COLUMNS = (
+    "errors_injected", "rate_limits_injected", "stalls_injected", "slow_commits_injected", "idempotent_replays"
+)
 
 
 @contextmanager

@@ -2,7 +2,9 @@
 
 It is plain ASGI rather than Starlette's ``BaseHTTPMiddleware`` because the
 stall has to sit between "the handler has committed" and "the response starts",
-which is exactly where wrapping ``send`` puts it.
+which is exactly where wrapping ``send`` puts it, and the slow commit between
+"the request has arrived" and "the handler runs", which is where wrapping
+``receive`` puts it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ ADMIN_PATH_PREFIX = "/admin"
 
 
 class FaultInjectionMiddleware:
-    """Injects latency, 503s, 429s and commit-then-stall into non-admin requests."""
+    """Injects latency, 503s, 429s, commit-then-stall and wait-then-commit into non-admin requests."""
 
     def __init__(self, app: ASGIApp, injector: FaultInjector, stats: ServiceStats) -> None:
         self._app = app
@@ -59,6 +61,13 @@ class FaultInjectionMiddleware:
         elif decision.fault is FaultKind.STALL:
             self._stats.stalls_injected += 1
             await self._app(scope, receive, _stall_before_answering(send, self._injector.config.stall_ms / 1000))
+        elif decision.fault is FaultKind.SLOW_COMMIT:
+            self._stats.slow_commits_injected += 1
+            # The wait is an asyncio.sleep before the handler (and so before the mutation lock): other requests are
+            # served meanwhile, and this one is applied afterwards like any other.
+            delayed_receive = await _received_in_full(receive)
+            await asyncio.sleep(self._injector.config.slow_commit_ms / 1000)
+            await self._app(scope, delayed_receive, send)
         else:
             await self._app(scope, receive, send)
 
@@ -76,6 +85,27 @@ def _stall_before_answering(send: Send, stall_s: float) -> Send:
         await send(message)
 
     return send_after_stall
+
+
+async def _received_in_full(receive: Receive) -> Receive:
+    """Read the whole request body now and return a ``receive`` that replays it.
+
+    The caller may hang up while the request waits; uvicorn then answers every
+    later ``receive()`` with ``http.disconnect`` and the body would be lost. A
+    request that has fully arrived is the provider's to apply, whoever still
+    listens for the answer — that is what makes the commit late rather than lost.
+    """
+    messages: list[Message] = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            break
+
+    async def replay() -> Message:
+        return messages.pop(0) if messages else await receive()
+
+    return replay
 
 
 def _is_admin(path: str) -> bool:

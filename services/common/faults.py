@@ -8,6 +8,10 @@ retries, timeouts and compensations get exercised:
 * ``stall`` — the request is applied and committed, then the answer is held
   back for longer than the caller waits. The caller sees a timeout although
   the effect happened: only an idempotent retry avoids doing it twice.
+* ``slow_commit`` — the request is received in full, then waits before it is
+  applied (a queue at the provider, a slow network path), then commits. A
+  caller that gave up meanwhile — and perhaps compensated "nothing" — sees the
+  effect appear *after* it moved on: the late commit a saga must fence.
 
 Random faults hit POST requests only, so audits through GET stay reliable;
 latency applies to every request. This module decides; the middleware in
@@ -33,6 +37,7 @@ class FaultKind(StrEnum):
     ERROR = "error"
     RATE_LIMIT = "rate_limit"
     STALL = "stall"
+    SLOW_COMMIT = "slow_commit"
 
 
 class ScriptedFault(BaseModel):
@@ -44,7 +49,7 @@ class ScriptedFault(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["error", "rate_limit", "stall"]
+    kind: Literal["error", "rate_limit", "stall", "slow_commit"]
     times: int = Field(default=1, ge=1, le=1_000_000)
     match: str | None = Field(default=None, min_length=1, max_length=255)
 
@@ -60,6 +65,14 @@ class FaultConfig(BaseModel):
     retry_after_s: float = Field(default=1.0, ge=0.0, le=3600.0, description="Retry-After sent with a 429")
     stall_rate: float = Field(default=0.0, ge=0.0, le=1.0, description="Chance a POST is applied, then its answer held")
     stall_ms: int = Field(default=15_000, ge=0, le=_MAX_DELAY_MS, description="How long a stalled answer is held")
+    slow_commit_rate: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="Chance a POST waits `slow_commit_ms` before it is applied"
+    )
+    # Longer than the worker's 5 s HTTP timeout, shorter than a step's retries: the caller has given up and retried
+    # (or compensated) by the time the first request commits.
+    slow_commit_ms: int = Field(
+        default=8_000, ge=0, le=_MAX_DELAY_MS, description="How long a slow-committed request waits before it is applied"
+    )
     seed: int | None = Field(default=None, description="Seed for the random faults, for reproducible runs")
     script: list[ScriptedFault] = Field(default_factory=list, max_length=1000)
 
@@ -117,6 +130,8 @@ class FaultInjector:
             (FaultKind.ERROR, self._config.error_rate),
             (FaultKind.RATE_LIMIT, self._config.rate_limit),
             (FaultKind.STALL, self._config.stall_rate),
+            # Last, so runs seeded before this kind existed draw the same sequence (a zero rate draws nothing).
+            (FaultKind.SLOW_COMMIT, self._config.slow_commit_rate),
         )
         for kind, chance in chances:
             if chance > 0 and self._random.random() < chance:

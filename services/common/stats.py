@@ -17,6 +17,8 @@ class ServiceStats(BaseModel):
     errors_injected: int = 0
     rate_limits_injected: int = 0
     stalls_injected: int = 0
+    slow_commits_injected: int = 0
+    """Requests held before being applied (they still commit, late)."""
     idempotent_replays: int = 0
     fences: int = 0
     """Keys fenced by a compensation (repeats of a fence not counted)."""

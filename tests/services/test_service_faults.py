@@ -1,15 +1,21 @@
-"""Fault injection: outages, rate limits, latency, commit-then-stall, scripts, and the admin API."""
+"""Fault injection: outages, rate limits, latency, commit-then-stall, wait-then-commit, scripts, the admin API."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
 from services.common.faults import FaultConfig, ScriptedFault
 from tests.services.service_helpers import ClientFactory, charge_body, error_code, key, order_body, reservation_body
+from tests.services.test_service_cli import REPO_ROOT, free_port, wait_for_health
 
 
 async def charges_of(client: httpx.AsyncClient) -> list[dict[str, object]]:
@@ -95,6 +101,71 @@ async def test_a_patient_caller_gets_the_stalled_answer(make_client: ClientFacto
 
     assert response.status_code == 201
     assert time.monotonic() - started >= 0.2
+
+
+async def test_slow_commit_applies_late_while_other_requests_are_answered(make_client: ClientFactory) -> None:
+    script = [ScriptedFault(kind="slow_commit", match="order-slow")]
+    client = make_client("payment", faults=FaultConfig(script=script, slow_commit_ms=800))
+
+    started = time.monotonic()
+    slow = asyncio.create_task(
+        client.post("/charges", json=charge_body("order-slow"), headers=key("order-slow/charge_payment"))
+    )
+    await asyncio.sleep(0.1)  # the slow request is now waiting inside the service
+    other = await client.post("/charges", json=charge_body("order-other"), headers=key("order-other/charge_payment"))
+    during = await charges_of(client)
+    answered_meanwhile_s = time.monotonic() - started
+    late = await slow
+
+    assert other.status_code == 201
+    assert [charge["order_id"] for charge in during] == ["order-other"]  # not applied yet: nothing to find
+    assert answered_meanwhile_s < 0.5  # neither the event loop nor the mutation lock was held by the wait
+    assert late.status_code == 201 and "Idempotent-Replayed" not in late.headers
+    assert time.monotonic() - started >= 0.8
+    assert sorted(charge["order_id"] for charge in await charges_of(client)) == ["order-other", "order-slow"]
+    assert (await client.get("/admin/stats")).json()["slow_commits_injected"] == 1
+
+
+async def test_slow_commit_rate_delays_writes_only(make_client: ClientFactory) -> None:
+    client = make_client("erp", faults=FaultConfig(slow_commit_rate=1.0, slow_commit_ms=300))
+
+    started = time.monotonic()
+    read = await client.get("/orders")
+    read_s = time.monotonic() - started
+    written = await client.post("/orders", json=order_body())
+
+    assert read.status_code == 200 and read_s < 0.3
+    assert written.status_code == 201 and time.monotonic() - started >= 0.3
+    assert (await client.get("/admin/stats")).json()["slow_commits_injected"] == 1
+
+
+def test_a_slow_commit_still_commits_after_the_caller_hung_up(tmp_path: Path) -> None:
+    """Over real HTTP (uvicorn): the caller's timeout closes the connection while the request waits, and the request,
+    which had fully arrived, is applied anyway — the late commit a saga's compensation can miss."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    faults = {"slow_commit_ms": 1000, "script": [{"kind": "slow_commit", "match": "order-late"}]}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services", "payment", "--port", str(port), "--db", str(tmp_path / "payment.db")],
+        cwd=REPO_ROOT,
+        env=os.environ | {"CADENZA_SERVICE_TOKEN": "t", "CADENZA_FAULTS_PAYMENT": json.dumps(faults)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for_health(base_url, process)
+        with httpx.Client(base_url=base_url, headers={"Authorization": "Bearer t"}, timeout=5.0) as client:
+            with pytest.raises(httpx.ReadTimeout):
+                client.post("/charges", json=charge_body("order-late"), headers=key("order-late/charge"), timeout=0.3)
+            right_after_giving_up = client.get("/charges").json()["charges"]
+            time.sleep(1.2)
+            later = client.get("/charges").json()["charges"]
+
+        assert right_after_giving_up == []
+        assert [(charge["order_id"], charge["status"]) for charge in later] == [("order-late", "succeeded")]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 async def test_scripted_faults_match_key_or_path_and_are_consumed_exactly(make_client: ClientFactory) -> None:
@@ -189,6 +260,7 @@ async def test_stats_count_requests_and_faults(make_client: ClientFactory) -> No
         "errors_injected": 1,
         "rate_limits_injected": 0,
         "stalls_injected": 0,
+        "slow_commits_injected": 0,
         "idempotent_replays": 1,
         "fences": 0,
         "fenced_requests": 0,

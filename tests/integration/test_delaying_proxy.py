@@ -1,0 +1,78 @@
+"""The delaying proxy itself, against the real payment service: a request held past its client's timeout still
+reaches the service later and commits; everything else passes at once."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from cadenza.stack import EmbeddedStack
+from tests.integration.delaying_proxy import DelayingProxy
+
+pytestmark = pytest.mark.integration
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def payment_proxy(stack: EmbeddedStack) -> AsyncIterator[DelayingProxy]:
+    async with DelayingProxy(stack.config.service_url("payment")) as proxy:
+        yield proxy
+
+
+def charge(order_id: str) -> dict[str, object]:
+    return {"order_id": order_id, "amount": 1200, "currency": "EUR", "payment_token": "tok_visa"}
+
+
+async def charges_at_the_service(stack: EmbeddedStack, order_id: str) -> list[dict[str, object]]:
+    endpoint = stack.config.endpoints()["payment"]
+    async with httpx.AsyncClient(base_url=endpoint.base_url, headers=endpoint.auth_headers) as direct:
+        charges: list[dict[str, object]] = (await direct.get("/charges", params={"order_id": order_id})).json()["charges"]
+        return charges
+
+
+async def test_a_request_held_past_the_client_timeout_reaches_the_service_later(
+    stack: EmbeddedStack, payment_proxy: DelayingProxy
+) -> None:
+    order_id = f"order-px-{uuid.uuid4().hex[:8]}"
+    idempotency_key = f"{order_id}/charge_payment/run-1"
+    payment_proxy.delay(idempotency_key, seconds=1.5)
+    headers = stack.config.endpoints()["payment"].auth_headers | {"Idempotency-Key": idempotency_key}
+
+    async with httpx.AsyncClient(base_url=payment_proxy.url, headers=headers, timeout=0.5) as client:
+        with pytest.raises(httpx.ReadTimeout):
+            await client.post("/charges", json=charge(order_id))
+    after_the_timeout = await charges_at_the_service(stack, order_id)
+    late = await payment_proxy.answered(idempotency_key, timeout=10)
+    after_forwarding = await charges_at_the_service(stack, order_id)
+
+    assert after_the_timeout == []  # the client gave up and the service has seen nothing yet
+    assert late.status == 201
+    assert late.forwarded_at is not None and late.forwarded_at - late.received_at >= 1.5
+    assert [(c["order_id"], c["status"]) for c in after_forwarding] == [(order_id, "succeeded")]
+
+
+async def test_only_matching_heads_are_held_and_only_as_often_as_asked(
+    stack: EmbeddedStack, payment_proxy: DelayingProxy
+) -> None:
+    order_id = f"order-px-{uuid.uuid4().hex[:8]}"
+    payment_proxy.delay("Idempotency-Key: held-once", seconds=1.0, times=1)
+    auth = stack.config.endpoints()["payment"].auth_headers
+
+    async with httpx.AsyncClient(base_url=payment_proxy.url, headers=auth, timeout=5) as client:
+        # The order id is in the body only: the head does not match, so this passes at once.
+        body_only = await client.post("/charges", json=charge(order_id), headers={"Idempotency-Key": "other"})
+        fast = payment_proxy.requests[-1]
+        first = await client.post("/charges", json=charge(order_id), headers={"Idempotency-Key": "held-once"})
+        held = payment_proxy.requests[-1]
+        again = await client.post("/charges", json=charge(order_id), headers={"Idempotency-Key": "held-once"})
+        not_held = payment_proxy.requests[-1]
+    await payment_proxy.idle(timeout=5)
+
+    assert (body_only.status_code, first.status_code, again.status_code) == (201, 201, 201)
+    assert again.headers["Idempotent-Replayed"] == "true"  # the bytes went through untouched, key and all
+    assert (fast.delay_s, held.delay_s, not_held.delay_s) == (0.0, 1.0, 0.0)
+    assert [r.status for r in (fast, held, not_held)] == [201, 201, 201]
+    assert len(await charges_at_the_service(stack, order_id)) == 2
