@@ -25,8 +25,8 @@ Usage::
 * ``stop()`` (or leaving the ``async with``) closes everything; requests still held are then never forwarded.
 
 HTTP/1.1 only, framed by ``Content-Length`` or chunked encoding — what httpx and uvicorn speak; a connection's
-requests are forwarded in order on one upstream connection, so a held request also holds the ones behind it, as a
-slow path would.
+requests are forwarded one after the other, each on an upstream connection of its own, so a held request also holds
+the ones behind it, as a slow path would.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -155,46 +154,36 @@ class DelayingProxy:
             client_writer.close()
 
     async def _relay(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        while (message := await _read_message(client_reader)) is not None:
+            head, raw = message
+            request = ProxiedRequest(head, delay_s=self._delay_for(head))
+            self.requests.append(request)
+            if request.delay_s:
+                await asyncio.sleep(request.delay_s)  # the client may time out and hang up meanwhile
+            answer = await self._forward(request, raw)
+            if answer is not None and not client_writer.is_closing():
+                with contextlib.suppress(ConnectionError):  # the client gave up: the answer is lost, as on a real path
+                    client_writer.write(answer)
+                    await client_writer.drain()
+
+    async def _forward(self, request: ProxiedRequest, raw: bytes) -> bytes | None:
+        """Send one request on a connection of its own and wait for the service's answer. A fresh connection each
+        time: a request held longer than the service's keep-alive timeout would otherwise go out on a connection the
+        service has already closed, and never be answered."""
         upstream_reader, upstream_writer = await asyncio.open_connection(*self._upstream)
-        awaiting_answer: deque[ProxiedRequest] = deque()
-        answers = asyncio.create_task(self._relay_answers(upstream_reader, client_writer, awaiting_answer))
         try:
-            while (message := await _read_message(client_reader)) is not None:
-                head, raw = message
-                request = ProxiedRequest(head, delay_s=self._delay_for(head))
-                self.requests.append(request)
-                if request.delay_s:
-                    await asyncio.sleep(request.delay_s)  # the client may time out and hang up meanwhile
-                awaiting_answer.append(request)
-                upstream_writer.write(raw)
-                await upstream_writer.drain()
-                request.forwarded_at = time.monotonic()
-            # The client is gone or done: wait for the service to answer what was forwarded, then let go.
-            for request in list(awaiting_answer):
-                await request.answered_event.wait()
+            upstream_writer.write(raw)
+            await upstream_writer.drain()
+            request.forwarded_at = time.monotonic()
+            message = await _read_message(upstream_reader, response_to=request.method)
         finally:
             upstream_writer.close()
-            answers.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-                await answers
-
-    @staticmethod
-    async def _relay_answers(
-        upstream_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter, awaiting: deque[ProxiedRequest]
-    ) -> None:
-        while True:
-            method = awaiting[0].method if awaiting else "GET"
-            message = await _read_message(upstream_reader, response_to=method)
-            if message is None or not awaiting:  # closed, or an answer to nothing we sent: stop relaying
-                return
-            head, raw = message
-            request = awaiting.popleft()
-            request.status = int(head.split(" ", 2)[1])
-            request.answered_event.set()
-            if not client_writer.is_closing():
-                with contextlib.suppress(ConnectionError):  # the client gave up: the answer is lost, as on a real path
-                    client_writer.write(raw)
-                    await client_writer.drain()
+        if message is None:
+            return None
+        head, answer = message
+        request.status = int(head.split(" ", 2)[1])
+        request.answered_event.set()
+        return answer
 
 
 async def _read_message(reader: asyncio.StreamReader, response_to: str | None = None) -> tuple[str, bytes] | None:

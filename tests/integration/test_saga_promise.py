@@ -6,6 +6,8 @@ charged."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import uuid
 
 import pytest
@@ -14,11 +16,14 @@ from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest, Re
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError
 
+from cadenza.settings import SERVICE_NAMES
 from starters.consistency import inconsistencies
 from starters.orders import OrderClosed, cancel_order, place_order, wait_for_result
 from tests.conftest import make_order
 from tests.integration.conftest import Harness
+from tests.integration.delaying_proxy import DelayingProxy
 from workflows.models import Order, OrderProgress, OrderState, Step
+from workers.worker import order_worker
 from workflows.order import OrderWorkflow
 
 pytestmark = pytest.mark.integration
@@ -153,3 +158,60 @@ async def test_resetting_an_order_cancelled_in_its_last_step_ends_compensated_no
     await _nothing_live(harness, order)
     records = await harness.records.for_order(order.order_id)
     assert [r["status"] for r in records.reservations] == ["released"] and len(records.charges) == 1
+
+
+# ---- requests that reach a service after the worker gave up on them ---------------------------------------------
+
+# Each forward request, and its service. The delay is past the worker's HTTP timeout, so the order is cancelled and
+# compensated while the request is still on its way; then it arrives.
+FORWARD_REQUESTS = {
+    "create_erp_order": "erp",
+    "charge_payment": "payment",
+    "reserve_inventory": "inventory",
+    "confirm_erp_order": "erp",
+    "commit_inventory": "inventory",
+}
+LATE_BY_S = 9.0
+
+
+async def test_a_request_arriving_after_its_order_was_cancelled_and_compensated_changes_nothing(harness: Harness):
+    proxies = {name: DelayingProxy(harness.config.service_url(name)) for name in SERVICE_NAMES}
+    async with contextlib.AsyncExitStack() as stack:
+        for proxy in proxies.values():
+            await stack.enter_async_context(proxy)
+        endpoints = {
+            name: dataclasses.replace(endpoint, base_url=proxies[name].url)
+            for name, endpoint in harness.config.endpoints().items()
+        }
+        task_queue = f"late-{uuid.uuid4().hex}"
+        await stack.enter_async_context(order_worker(harness.client, task_queue=task_queue, endpoints=endpoints))
+        orders = {operation: make_order() for operation in FORWARD_REQUESTS}
+        outcomes = await asyncio.gather(
+            *(
+                _cancel_while_held(harness, proxies[service], orders[operation], operation, task_queue)
+                for operation, service in FORWARD_REQUESTS.items()
+            )
+        )
+
+    for (operation, late_status), order in zip(outcomes, orders.values()):
+        # The late request was refused (fenced creation, or a confirm/commit of a record already undone)...
+        assert late_status == 409, f"{operation} arrived late and was answered {late_status}"
+        # ...and after it, nothing is live at any service.
+        await _nothing_live(harness, order)
+
+
+async def _cancel_while_held(
+    harness: Harness, proxy: DelayingProxy, order: Order, operation: str, task_queue: str
+) -> tuple[str, int | None]:
+    match = f"{order.workflow_id}/{operation}"
+    proxy.delay(match, LATE_BY_S)
+    handle = (await place_order(harness.client, order, task_queue=task_queue)).handle
+    async with asyncio.timeout(30):
+        while not any(match in request.head for request in proxy.requests):
+            await asyncio.sleep(0.05)
+    await handle.cancel()
+    progress = await wait_for_result(handle)
+    assert (progress.state, progress.reason) == (OrderState.COMPENSATED, "cancelled on request")
+    late = await proxy.answered(match, timeout=LATE_BY_S + 20)
+    assert late.forwarded_at is not None
+    return operation, late.status
