@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 
 from rich.table import Table
+from temporalio.client import Client
 
+from cadenza.connection import DATA_CONVERTER
 from cadenza.processes import ProcessFailed
 from cadenza.stack import EmbeddedStack, StackConfig
 from starters.console import console, errors
+from starters.reconcile.schedule import DEFAULT_EVERY, SCHEDULE_ID, ensure_reconcile_schedule
+from workflows.reconcile_models import short_duration
 
 
 def _endpoints_table(stack: EmbeddedStack) -> Table:
@@ -28,6 +32,14 @@ def _endpoints_table(stack: EmbeddedStack) -> Table:
     return table
 
 
+async def schedule_reconciler(config: StackConfig) -> None:
+    """The reconciler's schedule on the embedded stack (README: "The reconciler"), created or brought up to date."""
+    client = await Client.connect(config.temporal_address, data_converter=DATA_CONVERTER)
+    result = await ensure_reconcile_schedule(client, task_queue=config.task_queue)
+    console.print(f"Reconciler: schedule {SCHEDULE_ID} {result}, a run every {short_duration(DEFAULT_EVERY)} "
+                  "(`cadenza reconcile run` runs it now).")
+
+
 async def run_stack(config: StackConfig, stop: asyncio.Event, *, services_only: bool = False) -> int:
     """Start the stack, show where everything is, and keep it up until `stop` is set or a child dies."""
     stack = EmbeddedStack(config)
@@ -42,6 +54,8 @@ async def run_stack(config: StackConfig, stop: asyncio.Event, *, services_only: 
         return 1
     try:
         console.print(_endpoints_table(stack))
+        if not services_only:
+            await schedule_reconciler(config)
         console.print("[green]Ready.[/] Press Ctrl-C to stop everything.")
         while not stop.is_set():
             if (dead := stack.exited_child()) is not None:
