@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 from temporalio import activity
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -64,6 +65,13 @@ async def latest_execution(client: Client, order_id: str) -> WorkflowExecution |
         raise
 
 
+async def retention(client: Client) -> timedelta | None:
+    """How long the namespace keeps closed executions; None if it keeps them for ever."""
+    described = await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace=client.namespace))
+    ttl = described.config.workflow_execution_retention_ttl
+    return ttl.ToTimedelta() if ttl.seconds or ttl.nanos else None
+
+
 class ReconcileActivities:
     def __init__(self, http: httpx.AsyncClient, endpoints: Mapping[str, ServiceEndpoint]) -> None:
         self._records = ServiceRecords(http, endpoints)
@@ -95,6 +103,7 @@ class ReconcileActivities:
             records,
             now=now,
             grace=params.grace,
+            retention=await retention(client),
         )
         findings, notes = [], []
         if stock is not None:

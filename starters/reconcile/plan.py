@@ -25,7 +25,7 @@ from starters.audit import OrderOutcome, order_problems
 from starters.consistency import stock_inconsistencies
 from starters.records import OrderRecords
 from workflows.models import OrderState
-from workflows.reconcile_models import MAX_LISTED, Finding, Repair, RepairAction, Survey
+from workflows.reconcile_models import MAX_LISTED, Finding, Repair, RepairAction, Survey, short_duration
 
 NEVER_SEEN = "never seen"
 _LIVE_ERP = ("pending", "confirmed")
@@ -62,8 +62,15 @@ def last_change(records: OrderRecords) -> datetime | None:
 
 
 def plan_reconciliation(
-    views: Iterable[OrderView], records: Mapping[str, OrderRecords], *, now: datetime, grace: timedelta
+    views: Iterable[OrderView],
+    records: Mapping[str, OrderRecords],
+    *,
+    now: datetime,
+    grace: timedelta,
+    retention: timedelta | None = None,
 ) -> Plan:
+    """`retention`: the namespace's; an order whose records are older may have had its execution deleted, so
+    "Temporal never saw it" is no longer known, and its charges are not refunded on that ground."""
     plan = Plan()
     for view in sorted(views, key=lambda v: v.order_id):
         order_records = records.get(view.order_id) or OrderRecords(view.order_id, None, [], [])
@@ -75,6 +82,11 @@ def plan_reconciliation(
             plan.deferred += 1
             continue
         plan.orders += 1
+        if view.outcome is None and retention is not None and (settled is None or settled < now - retention):
+            plan.problems.append(Finding(order_id=view.order_id, message=(
+                f"Temporal has no execution of it and its records are older than the namespace's retention "
+                f"({short_duration(retention)}): its execution may have been deleted; check it by hand")))
+            continue
         repairs, problems = judge(view, order_records)
         plan.repairs += repairs
         plan.problems += [Finding(order_id=view.order_id, message=message) for message in problems]

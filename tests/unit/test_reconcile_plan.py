@@ -151,3 +151,14 @@ def test_survey_is_bounded_whatever_the_services_hold():
     survey = survey_of(plan_reconciliation(views, records, now=NOW, grace=GRACE), max_repairs=7, stock=[], notes=[])
     assert len(survey.repairs) == 7 and survey.repairs_postponed == MAX_LISTED + 3
     assert len(survey.problems) == MAX_LISTED and survey.problems_total == MAX_LISTED + 10
+
+
+def test_an_order_older_than_the_namespace_retention_is_not_taken_for_one_temporal_never_saw():
+    # Its execution may simply have been deleted: a completed order's charge must not be refunded on a guess.
+    two_days_ago = NOW - timedelta(days=2)
+    records = _records(_erp("confirmed", two_days_ago), [_charge("ch_1", when=two_days_ago)])
+    plan = plan_reconciliation([OrderView("o-1", None)], {"o-1": records}, now=NOW, grace=GRACE,
+                               retention=timedelta(days=1))
+    assert plan.repairs == []
+    [finding] = plan.problems
+    assert "older than the namespace's retention" in finding.message
