@@ -13,6 +13,7 @@ import pytest
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client, ScheduleIntervalSpec, ScheduleOverlapPolicy
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Worker
 
 from activities.reconcile import ReconcileActivities
@@ -27,7 +28,7 @@ from tests.integration.conftest import Harness
 from tests.integration.test_cli import _cadenza_async
 from workflows.models import Order
 from workflows.reconcile import ReconcileWorkflow
-from workflows.reconcile_models import ReconcileInput, RepairAction, RepairStatus
+from workflows.reconcile_models import ReconcileInput, Repair, RepairAction, RepairStatus
 from workflows.search_attributes import RECONCILE_UNREPAIRED
 
 pytestmark = pytest.mark.integration
@@ -173,3 +174,33 @@ async def test_a_completed_order_without_its_charge_is_raised_not_repaired(harne
     assert done.returncode == 1, done.stdout + done.stderr
     assert order.order_id in done.stdout and "0 live charges, expected exactly 1" in done.stdout
     assert "0 repaired, 1 left unrepaired" in done.stdout
+
+
+async def test_a_repair_acts_once_and_never_on_an_order_that_no_longer_looks_as_judged(harness):
+    prefix = _prefix()
+    order = make_order(order_id=f"{prefix}completed")
+    await _closed(harness, order)
+    [charge] = (await harness.records.for_order(order.order_id)).charges
+    activities = ReconcileActivities(harness.http, harness.config.endpoints())
+    env = ActivityEnvironment(client=harness.client)
+
+    # Planned while the order looked compensated, made once it is completed (e.g. reset and run again): skipped.
+    stale = Repair(action=RepairAction.REFUND_CHARGE, order_id=order.order_id, target=charge["id"],
+                   reason="live charge; order ended compensated", judged_as="compensated")
+    skipped = await env.run(activities.repair, stale)
+    assert skipped.status == RepairStatus.SKIPPED and "is completed now" in skipped.detail
+    assert await _refunds(harness, charge["id"]) == []
+
+    # The same repair twice (two runs, or an attempt retried after a lost reply): one refund.
+    current = stale.model_copy(update={"judged_as": "completed"})
+    assert [(await env.run(activities.repair, current)).status for _ in range(2)] == [RepairStatus.REPAIRED] * 2
+    assert len(await _refunds(harness, charge["id"])) == 1
+    # Refunded meanwhile by someone else, under another key: nothing left to do, and said so.
+    other = make_order(order_id=f"{prefix}refunded-meanwhile")
+    await _closed(harness, other)
+    [other_charge] = (await harness.records.for_order(other.order_id)).charges
+    await _behind_our_back(harness, "POST", "payment", f"/charges/{other_charge['id']}/refunds")
+    late = await env.run(activities.repair, current.model_copy(update={"order_id": other.order_id,
+                                                                       "target": other_charge["id"]}))
+    assert late.status == RepairStatus.ALREADY_DONE and "already fully refunded" in late.detail
+    assert len(await _refunds(harness, other_charge["id"])) == 1
