@@ -134,7 +134,8 @@ class ReconcileActivities:
             if error.get("code") != request.already_done:
                 raise error_for_response(client.name, response)
             return RepairOutcome(repair=repair, status=RepairStatus.ALREADY_DONE, detail=error.get("message", ""))
-        return RepairOutcome(repair=repair, status=RepairStatus.REPAIRED, detail=f"{repair.describe()}: {repair.reason}")
+        detail = f"{repair.describe()}: {repair.reason}"
+        return RepairOutcome(repair=repair, status=RepairStatus.REPAIRED, detail=detail)
 
     def all(self) -> list:
         return [self.check_orders, self.repair]

@@ -22,7 +22,7 @@ from cadenza.stack import StackConfig
 from starters.console import EXIT_BAD_INPUT, EXIT_PROBLEM, console, fail
 from starters.demo import Demo
 from starters.history_files import HistoryFileError
-from starters.reconcile.command import BadReconcileInput
+from starters.reconcile.command import BadReconcileInput, ReconcileFailed
 from starters.replay import (
     BadReplayInput,
     ReplayReport,
@@ -71,7 +71,7 @@ def _run(coro: Awaitable[T]) -> T:
     """Run a command's coroutine, turning the errors a user can act on into one clear line each."""
     try:
         return asyncio.run(coro)  # type: ignore[arg-type]
-    except (TemporalUnavailable, PortInUse, BinaryNotFound, OrderNotFound, RecordingFailed) as err:
+    except (TemporalUnavailable, PortInUse, BinaryNotFound, OrderNotFound, RecordingFailed, ReconcileFailed) as err:
         fail(str(err))
     except InvalidOrder as err:
         fail(f"{err}\nNothing was started. Fix the file and place it again.", EXIT_BAD_INPUT)
@@ -276,8 +276,10 @@ def reconcile_schedule(
         interval = parse_duration("--every", every, allow_zero=False)
         client = await connect()
         result = await ensure_reconcile_schedule(client, task_queue=TASK_QUEUE, every=interval)
-        console.print(f"Schedule {SCHEDULE_ID} {result}: a reconcile run every {short_duration(interval)} on task queue {TASK_QUEUE}.\n"
-                      f"Web UI: {web_ui_base()}/namespaces/{client.namespace}/schedules/{SCHEDULE_ID}")
+        console.print(
+            f"Schedule {SCHEDULE_ID} {result}: a reconcile run every {short_duration(interval)} on task queue "
+            f"{TASK_QUEUE}.\nWeb UI: {web_ui_base()}/namespaces/{client.namespace}/schedules/{SCHEDULE_ID}"
+        )
 
     _run(main())
 
@@ -290,7 +292,7 @@ def reconcile_run(
 ) -> None:
     """Run the reconciler once now (needs a worker: `cadenza up` or `cadenza worker`) and print what it repaired
     and what it left for a person; exit 1 if something is left."""
-    from starters.reconcile.command import parse_duration, repairs_table, run_once, unrepaired_table
+    from starters.reconcile.command import parse_duration, print_report, run_once
     from workflows.reconcile_models import ReconcileInput
 
     async def main() -> bool:
@@ -301,13 +303,7 @@ def reconcile_run(
         client = await connect()
         with console.status(f"Reconciling: waiting for a worker on task queue {TASK_QUEUE} to run it…"):
             workflow_id, report = await run_once(client, params)
-        if report.repairs:
-            console.print(repairs_table(report))
-        if report.unrepaired:
-            console.print(unrepaired_table(report))
-        for note in report.notes:
-            console.print(f"[dim]{note}[/]")
-        console.print(f"{report.summary()}.\nWeb UI: {workflow_ui_link(client.namespace, workflow_id)}")
+        print_report(report, workflow_ui_link(client.namespace, workflow_id))
         return report.clean
 
     if not _run(main()):

@@ -59,7 +59,10 @@ class ReconcileWorkflow:
     async def run(self, params: ReconcileInput) -> ReconcileReport:
         workflow.set_current_details(f"Checking the orders of the last {short_duration(params.window)}…")
         survey: Survey = await workflow.execute_activity(
-            ReconcileActivities.check_orders, params, summary=f"check orders of the last {short_duration(params.window)}", **_CHECK
+            ReconcileActivities.check_orders,
+            params,
+            summary=f"check orders of the last {short_duration(params.window)}",
+            **_CHECK,
         )
         self._start_repairs(survey)
         for index, outcome in enumerate(self._report.repairs):

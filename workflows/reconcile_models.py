@@ -39,7 +39,9 @@ class ReconcileInput(_Model):
     )
     prefix: str = Field(default="", description="Only orders whose id starts with this (tests, one tenant).")
     max_repairs: int = Field(
-        default=500, ge=0, description="Repairs per run; the rest wait for the next run, so one run cannot flood a service."
+        default=500,
+        ge=0,
+        description="Repairs per run; the rest wait for the next run, so one run cannot flood a service.",
     )
 
 

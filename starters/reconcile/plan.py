@@ -100,7 +100,9 @@ def judge(view: OrderView, records: OrderRecords) -> tuple[list[Repair], list[st
         repairs = [_repair(RepairAction.REFUND_CHARGE, view, c["id"], "charge of an order Temporal never saw")
                    for c in records.live_charges]
         left = _live_leftovers(after_repairs(records, repairs))
-        return repairs, [f"services hold live records of an order Temporal never saw: {', '.join(left)}"] if left else []
+        if not left:
+            return repairs, []
+        return repairs, [f"services hold live records of an order Temporal never saw: {', '.join(left)}"]
     if outcome.state == OrderState.COMPENSATED:
         repairs = _undo_everything(view, records)
     elif outcome.state == OrderState.COMPLETED and outcome.total_amount is not None:
@@ -150,7 +152,8 @@ def after_repairs(records: OrderRecords, repairs: Iterable[Repair]) -> OrderReco
         records,
         erp_order=erp,
         charges=[
-            {**c, "amount_refunded": c["amount"], "refunded": True} if c["id"] in targets[RepairAction.REFUND_CHARGE] else c
+            {**c, "amount_refunded": c["amount"], "refunded": True}
+            if c["id"] in targets[RepairAction.REFUND_CHARGE] else c
             for c in records.charges
         ],
         reservations=[

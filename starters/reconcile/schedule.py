@@ -61,7 +61,7 @@ def reconcile_schedule(task_queue: str, every: timedelta = DEFAULT_EVERY) -> Sch
         spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
         # Two runs at once would plan the same repairs twice (harmless, the keys match) and halve nothing: skip.
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
-        state=ScheduleState(note="Created by Cadenza: checks recent orders against the services, repairs what is safe."),
+        state=ScheduleState(note="Created by Cadenza: checks recent orders against the services, repairs what is safe"),
     )
 
 

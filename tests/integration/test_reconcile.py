@@ -4,6 +4,7 @@ payment service's own records), and an inconsistency it must raise rather than r
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import uuid
 from datetime import timedelta
@@ -20,7 +21,7 @@ from activities.reconcile import ReconcileActivities
 from cadenza.connection import DATA_CONVERTER
 from cadenza.processes import free_port
 from starters.orders import place_order, wait_for_result
-from starters.reconcile.command import run_once
+from starters.reconcile.command import ReconcileFailed, run_once
 from starters.reconcile.schedule import SCHEDULE_ID
 from starters.up import schedule_reconciler
 from tests.conftest import make_order
@@ -204,3 +205,13 @@ async def test_a_repair_acts_once_and_never_on_an_order_that_no_longer_looks_as_
                                                                        "target": other_charge["id"]}))
     assert late.status == RepairStatus.ALREADY_DONE and "already fully refunded" in late.detail
     assert len(await _refunds(harness, other_charge["id"])) == 1
+
+
+async def test_a_run_that_cannot_read_the_services_fails_with_what_to_check(harness):
+    endpoints = {**harness.config.endpoints()}
+    endpoints["payment"] = dataclasses.replace(endpoints["payment"], base_url=f"http://127.0.0.1:{free_port()}")
+    task_queue = f"reconcile-{uuid.uuid4().hex}"
+    async with Worker(harness.client, task_queue=task_queue, workflows=[ReconcileWorkflow],
+                      activities=ReconcileActivities(harness.http, endpoints).all()):
+        with pytest.raises(ReconcileFailed, match="Check that the ERP, payment and inventory services answer"):
+            await run_once(harness.client, _now(_prefix()), task_queue=task_queue)
