@@ -40,23 +40,32 @@ class AuditReport:
 
 
 @dataclass(frozen=True)
-class _Outcome:
+class OrderOutcome:
     state: OrderState | None
     total_amount: int | None
     description: str
 
 
-def _outcome(execution: WorkflowExecution) -> _Outcome:
+def order_outcome(execution: WorkflowExecution) -> OrderOutcome:
     attributes = execution.typed_search_attributes
     status_attr, total = attributes.get(ORDER_STATUS), attributes.get(ORDER_TOTAL)
     status = execution.status
     if status == WorkflowExecutionStatus.COMPLETED and status_attr in (OrderState.COMPLETED, OrderState.COMPENSATED):
-        return _Outcome(OrderState(status_attr), total, status_attr)
+        return OrderOutcome(OrderState(status_attr), total, status_attr)
     if status == WorkflowExecutionStatus.CANCELED:
         # A cancelled order ends as Cancelled after running its compensations.
-        return _Outcome(OrderState.COMPENSATED, total, "cancelled")
+        return OrderOutcome(OrderState.COMPENSATED, total, "cancelled")
     name = status.name.lower() if status else "unknown"
-    return _Outcome(None, total, f"{name} ({status_attr or 'no OrderStatus'})")
+    return OrderOutcome(None, total, f"{name} ({status_attr or 'no OrderStatus'})")
+
+
+def order_problems(outcome: OrderOutcome, records: OrderRecords) -> list[str]:
+    """Every way an order's records contradict how its execution ended (shared with the reconciler)."""
+    if outcome.state is None:
+        return [f"not closed as completed or compensated: {outcome.description}"]
+    if outcome.total_amount is None:
+        return ["no OrderTotal search attribute: cannot check the amount"]
+    return inconsistencies(outcome.state, outcome.total_amount, records)
 
 
 async def run_audit(client: Client, records: ServiceRecords, *, prefix: str = "") -> AuditReport:
@@ -65,22 +74,17 @@ async def run_audit(client: Client, records: ServiceRecords, *, prefix: str = ""
     query = 'WorkflowType="OrderWorkflow"'
     if prefix:
         query += f' AND WorkflowId STARTS_WITH "{WORKFLOW_ID_PREFIX}{prefix}"'
-    outcomes: dict[str, _Outcome] = {}
+    outcomes: dict[str, OrderOutcome] = {}
     async for execution in client.list_workflows(query):
-        outcomes[execution.id.removeprefix(WORKFLOW_ID_PREFIX)] = _outcome(execution)
+        outcomes[execution.id.removeprefix(WORKFLOW_ID_PREFIX)] = order_outcome(execution)
     service_records = {k: v for k, v in (await records.everything()).items() if k.startswith(prefix)}
 
     report.orders = len(outcomes)
     for order_id, outcome in sorted(outcomes.items()):
         report.outcomes[outcome.description] += 1
         order_records = service_records.get(order_id) or OrderRecords(order_id, None, [], [])
-        if outcome.state is None:
-            report.problems.append(Problem(order_id, f"not closed as completed or compensated: {outcome.description}"))
-        elif outcome.total_amount is None:
-            report.problems.append(Problem(order_id, "no OrderTotal search attribute: cannot check the amount"))
-        else:
-            for message in inconsistencies(outcome.state, outcome.total_amount, order_records):
-                report.problems.append(Problem(order_id, message))
+        for message in order_problems(outcome, order_records):
+            report.problems.append(Problem(order_id, message))
     for order_id in sorted(service_records.keys() - outcomes.keys()):
         report.problems.append(Problem(order_id, "services hold records of an order Temporal never saw"))
     if not prefix:  # stock is shared by every order: only meaningful over all of them

@@ -16,12 +16,13 @@ from cadenza.binaries import BinaryNotFound
 from cadenza.connection import TemporalUnavailable, connect
 from cadenza.process_exit import run_and_exit
 from cadenza.processes import PortInUse
-from cadenza.settings import web_ui_base, workflow_ui_link
+from cadenza.settings import TASK_QUEUE, web_ui_base, workflow_ui_link
 from cadenza.signals import EXIT_INTERRUPTED, run_until_signalled
 from cadenza.stack import StackConfig
 from starters.console import EXIT_BAD_INPUT, EXIT_PROBLEM, console, fail
 from starters.demo import Demo
 from starters.history_files import HistoryFileError
+from starters.reconcile.command import BadReconcileInput, ReconcileFailed
 from starters.replay import (
     BadReplayInput,
     ReplayReport,
@@ -59,6 +60,11 @@ app = typer.Typer(
 )
 order_app = typer.Typer(help="Place, inspect and cancel orders.", no_args_is_help=True)
 app.add_typer(order_app, name="order")
+reconcile_app = typer.Typer(
+    help="The reconciler: checks recent orders against the services, repairs what is safe, raises the rest.",
+    no_args_is_help=True,
+)
+app.add_typer(reconcile_app, name="reconcile")
 
 T = TypeVar("T")
 
@@ -67,11 +73,13 @@ def _run(coro: Awaitable[T]) -> T:
     """Run a command's coroutine, turning the errors a user can act on into one clear line each."""
     try:
         return asyncio.run(coro)  # type: ignore[arg-type]
-    except (TemporalUnavailable, PortInUse, BinaryNotFound, OrderNotFound, OrderClosed, RecordingFailed) as err:
+    except (
+        TemporalUnavailable, PortInUse, BinaryNotFound, OrderNotFound, OrderClosed, RecordingFailed, ReconcileFailed
+    ) as err:
         fail(str(err))
     except InvalidOrder as err:
         fail(f"{err}\nNothing was started. Fix the file and place it again.", EXIT_BAD_INPUT)
-    except (HistoryFileError, HistoriesExist, BadReplayInput) as err:
+    except (HistoryFileError, HistoriesExist, BadReplayInput, BadReconcileInput) as err:
         fail(str(err), EXIT_BAD_INPUT)
     except KeyboardInterrupt:
         raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -252,6 +260,54 @@ def chaos(
 
     plan = ChaosPlan(orders, concurrency, _fault_spec(faults), workers, kill_every, restart_server, seed)
     if not _run(run_chaos_command(plan, json_file)):
+        raise typer.Exit(EXIT_PROBLEM)
+
+
+@reconcile_app.command("schedule")
+def reconcile_schedule(
+    every: Annotated[str, typer.Option("--every", help="Interval between runs: 30s, 5m, 1h")] = "5m",
+) -> None:
+    """Create the reconciler's Temporal Schedule (cadenza-reconcile) on the configured cluster, or update it:
+    running it again is safe and keeps a paused schedule paused."""
+    from starters.reconcile.command import parse_duration
+    from starters.reconcile.schedule import SCHEDULE_ID, ensure_reconcile_schedule
+    from workflows.reconcile_models import short_duration
+
+    async def main() -> None:
+        interval = parse_duration("--every", every, allow_zero=False)
+        client = await connect()
+        result = await ensure_reconcile_schedule(client, task_queue=TASK_QUEUE, every=interval)
+        console.print(
+            f"Schedule {SCHEDULE_ID} {result}: a reconcile run every {short_duration(interval)} on task queue "
+            f"{TASK_QUEUE}.\nWeb UI: {web_ui_base()}/namespaces/{client.namespace}/schedules/{SCHEDULE_ID}"
+        )
+
+    _run(main())
+
+
+@reconcile_app.command("run")
+def reconcile_run(
+    window: Annotated[str, typer.Option("--window", help="Orders started or changed within: 30m, 24h, 7d")] = "24h",
+    grace: Annotated[str, typer.Option("--grace", help="Leave orders that closed or changed more recently")] = "2m",
+    prefix: Annotated[str, typer.Option("--prefix", help="Only orders whose id starts with this")] = "",
+) -> None:
+    """Run the reconciler once now (needs a worker: `cadenza up` or `cadenza worker`) and print what it repaired
+    and what it left for a person; exit 1 if something is left."""
+    from starters.reconcile.command import parse_duration, print_report, run_once
+    from workflows.reconcile_models import ReconcileInput
+
+    async def main() -> bool:
+        params = ReconcileInput(
+            window=parse_duration("--window", window, allow_zero=False), grace=parse_duration("--grace", grace),
+            prefix=prefix,
+        )
+        client = await connect()
+        with console.status(f"Reconciling: waiting for a worker on task queue {TASK_QUEUE} to run it…"):
+            workflow_id, report = await run_once(client, params)
+        print_report(report, workflow_ui_link(client.namespace, workflow_id))
+        return report.clean
+
+    if not _run(main()):
         raise typer.Exit(EXIT_PROBLEM)
 
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 
 from rich.table import Table
+from temporalio.client import Client
 
+from cadenza.connection import DATA_CONVERTER
 from cadenza.processes import ProcessFailed
 from cadenza.signals import EXIT_INTERRUPTED, Interrupted, unless_stopped
 from cadenza.stack import EmbeddedStack, StackConfig
 from starters.console import console, errors
+from starters.reconcile.schedule import DEFAULT_EVERY, SCHEDULE_ID, ensure_reconcile_schedule
+from workflows.reconcile_models import short_duration
 
 
 def _endpoints_table(stack: EmbeddedStack) -> Table:
@@ -27,6 +31,14 @@ def _endpoints_table(stack: EmbeddedStack) -> Table:
             table.add_row("metrics", f"http://localhost:{config.metrics_port}/metrics", "Prometheus: SDK + cadenza_*")
     table.add_row("state", str(config.state_dir), f"logs in {config.state_dir / 'logs'}")
     return table
+
+
+async def schedule_reconciler(config: StackConfig) -> None:
+    """The reconciler's schedule on the embedded stack (README: "The reconciler"), created or brought up to date."""
+    client = await Client.connect(config.temporal_address, data_converter=DATA_CONVERTER)
+    result = await ensure_reconcile_schedule(client, task_queue=config.task_queue)
+    console.print(f"Reconciler: schedule {SCHEDULE_ID} {result}, a run every {short_duration(DEFAULT_EVERY)} "
+                  "(`cadenza reconcile run` runs it now).")
 
 
 async def run_stack(config: StackConfig, stop: asyncio.Event, *, services_only: bool = False) -> int:
@@ -47,6 +59,8 @@ async def run_stack(config: StackConfig, stop: asyncio.Event, *, services_only: 
         return EXIT_INTERRUPTED
     try:
         console.print(_endpoints_table(stack))
+        if not services_only:
+            await schedule_reconciler(config)
         console.print("[green]Ready.[/] Press Ctrl-C to stop everything.")
         while not stop.is_set():
             if (dead := stack.exited_child()) is not None:

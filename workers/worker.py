@@ -14,6 +14,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.http import ServiceClients, new_http_client
 from activities.orders import OrderActivities
+from activities.reconcile import ReconcileActivities
 from cadenza.connection import connect
 from cadenza.shutdown import WORKER_GRACEFUL_SHUTDOWN
 from cadenza.settings import TASK_QUEUE, ServiceEndpoint, service_endpoints
@@ -23,10 +24,11 @@ from cadenza.telemetry import metrics_runtime
 from workers.metrics import ActivityAttempts
 from workers.search_attributes import ensure_search_attributes
 from workflows.order import OrderWorkflow
+from workflows.reconcile import ReconcileWorkflow
 
 log = logging.getLogger("cadenza.worker")
 
-WORKFLOWS = [OrderWorkflow]
+WORKFLOWS = [OrderWorkflow, ReconcileWorkflow]
 
 
 def workflow_runner() -> WorkflowRunner:
@@ -98,7 +100,7 @@ async def order_worker(
             client,
             task_queue=task_queue,
             workflows=WORKFLOWS,
-            activities=activities.all(),
+            activities=activities.all() + ReconcileActivities(http, endpoints).all(),
             # On SIGTERM, let in-flight HTTP calls finish rather than abandon them mid-request for another worker to
             # retry: an HTTP call is bounded by its 5 s timeout.
             graceful_shutdown_timeout=WORKER_GRACEFUL_SHUTDOWN,

@@ -8,8 +8,10 @@ from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSear
 ORDER_STATUS = SearchAttributeKey.for_keyword("OrderStatus")
 CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
 ORDER_TOTAL = SearchAttributeKey.for_int("OrderTotal")  # minor units, like every amount in Cadenza
+# Set by each reconcile run (workflows/reconcile.py) to what it could not repair: `ReconcileUnrepaired > 0`.
+RECONCILE_UNREPAIRED = SearchAttributeKey.for_int("ReconcileUnrepaired")
 
-ALL_KEYS: tuple[SearchAttributeKey, ...] = (ORDER_STATUS, CUSTOMER_ID, ORDER_TOTAL)
+ALL_KEYS: tuple[SearchAttributeKey, ...] = (ORDER_STATUS, CUSTOMER_ID, ORDER_TOTAL, RECONCILE_UNREPAIRED)
 
 
 def initial_search_attributes(customer_id: str, total_amount: int, status: str) -> TypedSearchAttributes:

@@ -1,0 +1,217 @@
+"""The reconciler against the real stack: its schedule, a repair of a charge made behind Cadenza's back (proven by the
+payment service's own records), and an inconsistency it must raise rather than repair."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import re
+import uuid
+from datetime import timedelta
+
+import httpx
+import pytest
+from temporalio.api.sdk.v1 import WorkflowMetadata
+from temporalio.client import Client, ScheduleIntervalSpec, ScheduleOverlapPolicy
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.testing import ActivityEnvironment
+from temporalio.worker import Worker
+
+from activities.reconcile import ReconcileActivities
+from cadenza.connection import DATA_CONVERTER
+from cadenza.processes import free_port
+from starters.orders import place_order, wait_for_result
+from starters.reconcile.command import ReconcileFailed, run_once
+from starters.reconcile.schedule import SCHEDULE_ID
+from starters.up import schedule_reconciler
+from tests.conftest import make_order
+from tests.integration.conftest import Harness
+from tests.integration.test_cli import _cadenza_async
+from workflows.models import Order
+from workflows.reconcile import ReconcileWorkflow
+from workflows.reconcile_models import ReconcileInput, Repair, RepairAction, RepairStatus
+from workflows.search_attributes import RECONCILE_UNREPAIRED
+
+pytestmark = pytest.mark.integration
+
+
+def _prefix() -> str:
+    return f"rec-{uuid.uuid4().hex[:8]}-"
+
+
+def _now(prefix: str) -> ReconcileInput:
+    # No grace period: the test's orders closed a moment ago and are meant to be judged right away.
+    return ReconcileInput(prefix=prefix, grace=timedelta(0))
+
+
+async def _closed(harness: Harness, order: Order) -> None:
+    """Placed, finished, and visible as finished (visibility trails the execution by a few milliseconds)."""
+    await wait_for_result((await place_order(harness.client, order, task_queue=harness.task_queue)).handle)
+    query = f'WorkflowId="{order.workflow_id}" AND ExecutionStatus!="Running"'
+    for _ in range(200):
+        if (await harness.client.count_workflows(query)).count:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{order.workflow_id} never showed as closed in visibility")
+
+
+async def _behind_our_back(harness: Harness, method: str, service: str, path: str, **json: object) -> dict:
+    """A call to a service that Cadenza did not make (an operator, another system)."""
+    endpoint = harness.config.endpoints()[service]
+    response = await harness.http.request(method, endpoint.base_url + path, json=json or None,
+                                          headers=endpoint.auth_headers)
+    response.raise_for_status()
+    return response.json()
+
+
+async def _refunds(harness: Harness, charge_id: str) -> list[dict]:
+    return (await _behind_our_back(harness, "GET", "payment", f"/refunds?charge_id={charge_id}"))["refunds"]
+
+
+async def _details(client: Client, workflow_id: str) -> str:
+    """What the Web UI shows as the run's current details."""
+    metadata = await client.get_workflow_handle(workflow_id).query("__temporal_workflow_metadata",
+                                                                    result_type=WorkflowMetadata)
+    return metadata.current_details
+
+
+async def _unrepaired_attribute(client: Client, workflow_id: str) -> int | None:
+    async for execution in client.list_workflows(f'WorkflowId="{workflow_id}"'):
+        return execution.typed_search_attributes.get(RECONCILE_UNREPAIRED)
+    return None
+
+
+async def test_cadenza_up_schedules_the_reconciler_and_scheduling_again_updates_it(harness):
+    client = harness.client
+    handle = client.get_schedule_handle(SCHEDULE_ID)
+    try:
+        await schedule_reconciler(harness.config)  # what `cadenza up` calls once its stack is up
+        schedule = (await handle.describe()).schedule
+        assert schedule.action.workflow == "ReconcileWorkflow"
+        assert schedule.action.task_queue == harness.task_queue
+        assert schedule.spec.intervals == [ScheduleIntervalSpec(every=timedelta(minutes=5))]
+        assert schedule.policy.overlap == ScheduleOverlapPolicy.SKIP
+        # Each run starts indexed, so it can report what it left unrepaired as ReconcileUnrepaired.
+        assert schedule.action.typed_search_attributes.get(RECONCILE_UNREPAIRED) == 0
+
+        # An operator pauses it; `cadenza reconcile schedule` (twice) changes the interval, never errs, keeps the pause.
+        await handle.pause(note="maintenance")
+        for _ in range(2):
+            done = await _cadenza_async(["reconcile", "schedule", "--every", "10m"], harness.config.client_env())
+            assert done.returncode == 0, done.stderr
+            assert f"Schedule {SCHEDULE_ID} updated: a reconcile run every 10m" in done.stdout
+        schedule = (await handle.describe()).schedule
+        assert schedule.spec.intervals == [ScheduleIntervalSpec(every=timedelta(minutes=10))]
+        assert schedule.state.paused and schedule.state.note == "maintenance"
+
+        refused = await _cadenza_async(["reconcile", "schedule", "--every", "0m"], harness.config.client_env())
+        assert refused.returncode == 2 and "--every '0m'" in refused.stderr
+    finally:
+        # Other tests share this stack: a run every few minutes must not judge their orders behind their back.
+        await handle.delete()
+
+
+async def test_charges_made_behind_cadenzas_back_are_refunded_exactly_once(harness):
+    prefix = _prefix()
+    declined = make_order(order_id=f"{prefix}compensated", token="tok_chargeDeclined")
+    await _closed(harness, declined)
+    # A charge that lands after the order was compensated, and one for an order id Temporal never saw.
+    late = await _behind_our_back(harness, "POST", "payment", "/charges", order_id=declined.order_id, amount=2100,
+                                  currency="EUR", payment_token="tok_visa")
+    orphan = await _behind_our_back(harness, "POST", "payment", "/charges", order_id=f"{prefix}never-placed",
+                                    amount=500, currency="EUR", payment_token="tok_visa")
+
+    workflow_id, report = await run_once(harness.client, _now(prefix), task_queue=harness.task_queue)
+
+    assert sorted((o.repair.action, o.repair.target, o.status) for o in report.repairs) == sorted([
+        (RepairAction.REFUND_CHARGE, late["id"], RepairStatus.REPAIRED),
+        (RepairAction.REFUND_CHARGE, orphan["id"], RepairStatus.REPAIRED),
+    ])
+    assert report.unrepaired == [] and report.clean
+    reasons = {o.repair.target: o.repair.reason for o in report.repairs}
+    assert reasons[orphan["id"]] == "charge of an order Temporal never saw"
+    assert reasons[late["id"]] == "live charge; order ended compensated"
+    for charge in (late, orphan):  # the payment service's own records: refunded, by one refund
+        assert (await _behind_our_back(harness, "GET", "payment", f"/charges/{charge['id']}"))["refunded"]
+        assert [r["amount"] for r in await _refunds(harness, charge["id"])] == [charge["amount"]]
+    assert "2 repaired, 0 left unrepaired" in await _details(harness.client, workflow_id)
+    assert await _unrepaired_attribute(harness.client, workflow_id) == 0
+
+    _, again = await run_once(harness.client, _now(prefix), task_queue=harness.task_queue)
+    assert again.repairs == [] and again.clean
+    for charge in (late, orphan):
+        assert len(await _refunds(harness, charge["id"])) == 1
+
+
+async def test_a_completed_order_without_its_charge_is_raised_not_repaired(harness):
+    prefix = _prefix()
+    order = make_order(order_id=f"{prefix}refunded-behind-our-back")
+    await _closed(harness, order)
+    [charge] = (await harness.records.for_order(order.order_id)).charges
+    await _behind_our_back(harness, "POST", "payment", f"/charges/{charge['id']}/refunds")
+    before = await harness.records.for_order(order.order_id)
+
+    # On a worker of its own that serves Prometheus metrics, to read the gauge as an operator's dashboard would.
+    port = free_port()
+    runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"127.0.0.1:{port}")))
+    client = await Client.connect(harness.config.temporal_address, data_converter=DATA_CONVERTER, runtime=runtime)
+    task_queue = f"reconcile-{uuid.uuid4().hex}"
+    async with Worker(client, task_queue=task_queue, workflows=[ReconcileWorkflow],
+                      activities=ReconcileActivities(harness.http, harness.config.endpoints()).all()):
+        workflow_id, report = await run_once(client, _now(prefix), task_queue=task_queue)
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        details = await _details(client, workflow_id)  # a query: answered by a worker
+
+    assert report.repairs == [] and not report.clean
+    assert [(f.order_id, f.message) for f in report.unrepaired] == [
+        (order.order_id, "0 live charges, expected exactly 1")]
+    assert await harness.records.for_order(order.order_id) == before  # nothing touched
+    assert re.search(r"cadenza_inconsistencies\{[^}]*\} 1\b", metrics), metrics
+    assert f"order {order.order_id}: 0 live charges, expected exactly 1" in details
+    assert await _unrepaired_attribute(client, workflow_id) == 1
+
+    # The command an operator runs: it names the order and exits 1.
+    done = await _cadenza_async(["reconcile", "run", "--prefix", prefix, "--grace", "0s"], harness.config.client_env())
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert order.order_id in done.stdout and "0 live charges, expected exactly 1" in done.stdout
+    assert "0 repaired, 1 left unrepaired" in done.stdout
+
+
+async def test_a_repair_acts_once_and_never_on_an_order_that_no_longer_looks_as_judged(harness):
+    prefix = _prefix()
+    order = make_order(order_id=f"{prefix}completed")
+    await _closed(harness, order)
+    [charge] = (await harness.records.for_order(order.order_id)).charges
+    activities = ReconcileActivities(harness.http, harness.config.endpoints())
+    env = ActivityEnvironment(client=harness.client)
+
+    # Planned while the order looked compensated, made once it is completed (e.g. reset and run again): skipped.
+    stale = Repair(action=RepairAction.REFUND_CHARGE, order_id=order.order_id, target=charge["id"],
+                   reason="live charge; order ended compensated", judged_as="compensated")
+    skipped = await env.run(activities.repair, stale)
+    assert skipped.status == RepairStatus.SKIPPED and "is completed now" in skipped.detail
+    assert await _refunds(harness, charge["id"]) == []
+
+    # The same repair twice (two runs, or an attempt retried after a lost reply): one refund.
+    current = stale.model_copy(update={"judged_as": "completed"})
+    assert [(await env.run(activities.repair, current)).status for _ in range(2)] == [RepairStatus.REPAIRED] * 2
+    assert len(await _refunds(harness, charge["id"])) == 1
+    # Refunded meanwhile by someone else, under another key: nothing left to do, and said so.
+    other = make_order(order_id=f"{prefix}refunded-meanwhile")
+    await _closed(harness, other)
+    [other_charge] = (await harness.records.for_order(other.order_id)).charges
+    await _behind_our_back(harness, "POST", "payment", f"/charges/{other_charge['id']}/refunds")
+    late = await env.run(activities.repair, current.model_copy(update={"order_id": other.order_id,
+                                                                       "target": other_charge["id"]}))
+    assert late.status == RepairStatus.ALREADY_DONE and "already fully refunded" in late.detail
+    assert len(await _refunds(harness, other_charge["id"])) == 1
+
+
+async def test_a_run_that_cannot_read_the_services_fails_with_what_to_check(harness):
+    endpoints = {**harness.config.endpoints()}
+    endpoints["payment"] = dataclasses.replace(endpoints["payment"], base_url=f"http://127.0.0.1:{free_port()}")
+    task_queue = f"reconcile-{uuid.uuid4().hex}"
+    async with Worker(harness.client, task_queue=task_queue, workflows=[ReconcileWorkflow],
+                      activities=ReconcileActivities(harness.http, endpoints).all()):
+        with pytest.raises(ReconcileFailed, match="Check that the ERP, payment and inventory services answer"):
+            await run_once(harness.client, _now(_prefix()), task_queue=task_queue)

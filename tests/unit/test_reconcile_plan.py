@@ -1,0 +1,164 @@
+"""The reconciler's rules (starters/reconcile/plan.py), on records shaped as the services answer them: what is
+repaired, what is raised, and what is left alone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from starters.audit import OrderOutcome
+from starters.records import OrderRecords
+from starters.reconcile.plan import NEVER_SEEN, OrderView, plan_reconciliation, stock_findings, survey_of
+from workflows.models import OrderState
+from workflows.reconcile_models import MAX_LISTED, Finding, RepairAction
+
+NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+GRACE = timedelta(minutes=2)
+LONG_AGO = NOW - timedelta(hours=1)
+TOTAL = 2100
+
+
+def _stamp(when: datetime) -> str:
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _charge(charge_id: str, amount: int = TOTAL, *, refunded: bool = False, when: datetime = LONG_AGO) -> dict[str, Any]:
+    return {"id": charge_id, "order_id": "o-1", "amount": amount, "status": "succeeded", "refunded": refunded,
+            "amount_refunded": amount if refunded else 0, "created_at": _stamp(when)}
+
+
+def _reservation(reservation_id: str, status: str, when: datetime = LONG_AGO) -> dict[str, Any]:
+    return {"id": reservation_id, "order_id": "o-1", "status": status, "created_at": _stamp(when),
+            "updated_at": _stamp(when), "lines": [{"sku": "SKU-BOOK", "quantity": 2}]}
+
+
+def _erp(status: str, when: datetime = LONG_AGO) -> dict[str, Any]:
+    return {"order_id": "o-1", "status": status, "created_at": _stamp(when), "updated_at": _stamp(when)}
+
+
+def _records(erp=None, charges=(), reservations=()) -> OrderRecords:
+    return OrderRecords("o-1", erp, list(charges), list(reservations))
+
+
+def _ended(description: str, state: OrderState | None = None, *, closed_at: datetime = LONG_AGO, **kw) -> OrderView:
+    if state is None and description in {s.value for s in OrderState}:
+        state = OrderState(description)
+    return OrderView("o-1", OrderOutcome(state, TOTAL, description), closed_at=closed_at, **kw)
+
+
+def _plan(view: OrderView, records: OrderRecords):
+    return plan_reconciliation([view], {"o-1": records}, now=NOW, grace=GRACE)
+
+
+def _repairs(plan) -> list[tuple[RepairAction, str]]:
+    return [(r.action, r.target) for r in plan.repairs]
+
+
+def test_compensated_order_gets_every_live_record_undone_and_nothing_raised():
+    records = _records(_erp("pending"), [_charge("ch_1"), _charge("ch_2", refunded=True)],
+                       [_reservation("res_1", "held"), _reservation("res_0", "released")])
+    plan = _plan(_ended("compensated"), records)
+    assert _repairs(plan) == [(RepairAction.REFUND_CHARGE, "ch_1"), (RepairAction.RELEASE_RESERVATION, "res_1"),
+                              (RepairAction.CANCEL_ERP_ORDER, "o-1")]
+    assert plan.problems == []
+    assert plan.repairs[0].idempotency_key == "reconcile/refund_charge/ch_1"
+    assert plan.repairs[0].judged_as == "compensated" and "order ended compensated" in plan.repairs[0].reason
+
+
+def test_cancelled_order_is_repaired_like_a_compensated_one():
+    plan = _plan(_ended("cancelled", OrderState.COMPENSATED), _records(_erp("confirmed"), [_charge("ch_1")],
+                                                                       [_reservation("res_1", "committed")]))
+    assert {action for action, _ in _repairs(plan)} == set(RepairAction)
+    assert plan.repairs[0].judged_as == "cancelled"
+
+
+def test_consistent_orders_need_nothing():
+    completed = _plan(_ended("completed"), _records(_erp("confirmed"), [_charge("ch_1")],
+                                                    [_reservation("res_1", "committed")]))
+    compensated = _plan(_ended("compensated"), _records(_erp("cancelled"), [_charge("ch_1", refunded=True)]))
+    for plan in (completed, compensated):
+        assert (plan.repairs, plan.problems, plan.orders) == ([], [], 1)
+
+
+def test_charge_of_an_order_temporal_never_saw_is_refunded():
+    plan = _plan(OrderView("o-1", None), _records(charges=[_charge("ch_1", 500)]))
+    assert _repairs(plan) == [(RepairAction.REFUND_CHARGE, "ch_1")]
+    assert plan.repairs[0].judged_as == NEVER_SEEN
+    assert plan.problems == []
+
+
+def test_other_live_records_of_an_unseen_order_are_raised_not_touched():
+    plan = _plan(OrderView("o-1", None), _records(_erp("pending"), [_charge("ch_1")], [_reservation("res_1", "held")]))
+    assert _repairs(plan) == [(RepairAction.REFUND_CHARGE, "ch_1")]
+    [finding] = plan.problems
+    assert finding.message == "services hold live records of an order Temporal never saw: ERP order pending, " \
+                              "reservation res_1 held"
+
+
+def test_second_live_charge_of_a_completed_order_is_refunded_keeping_the_one_for_the_total():
+    records = _records(_erp("confirmed"), [_charge("ch_odd", 999), _charge("ch_1"), _charge("ch_2")],
+                       [_reservation("res_1", "committed")])
+    plan = _plan(_ended("completed"), records)
+    assert _repairs(plan) == [(RepairAction.REFUND_CHARGE, "ch_odd"), (RepairAction.REFUND_CHARGE, "ch_2")]
+    assert "kept ch_1" in plan.repairs[0].reason
+    assert plan.problems == []
+
+
+def test_completed_order_without_a_live_charge_is_raised_and_nothing_repaired():
+    plan = _plan(_ended("completed"), _records(_erp("confirmed"), [_charge("ch_1", refunded=True)],
+                                               [_reservation("res_1", "committed")]))
+    assert plan.repairs == []
+    assert plan.problems == [Finding(order_id="o-1", message="0 live charges, expected exactly 1")]
+
+
+def test_completed_order_whose_charges_are_all_for_the_wrong_amount_is_not_guessed_at():
+    plan = _plan(_ended("completed"), _records(_erp("confirmed"), [_charge("ch_1", 5), _charge("ch_2", 7)],
+                                               [_reservation("res_1", "committed")]))
+    assert plan.repairs == []
+    assert [p.message for p in plan.problems] == ["charged 2 times (double charge)", "2 live charges, expected exactly 1"]
+
+
+def test_order_terminated_half_way_is_raised_and_not_repaired():
+    plan = _plan(_ended("terminated (running)"), _records(_erp("pending"), [_charge("ch_1")]))
+    assert plan.repairs == []
+    assert [p.message for p in plan.problems] == ["not closed as completed or compensated: terminated (running)"]
+
+
+def test_open_orders_and_recent_changes_are_left_alone():
+    records = _records(_erp("pending"), [_charge("ch_1")])
+    running = _plan(_ended("running (compensating)", open=True, closed_at=None), records)
+    assert (running.repairs, running.problems, running.open_orders, running.orders) == ([], [], 1, 0)
+
+    just_closed = _plan(_ended("compensated", closed_at=NOW - timedelta(seconds=30)), records)
+    fresh_charge = _plan(OrderView("o-1", None), _records(charges=[_charge("ch_1", when=NOW - timedelta(seconds=5))]))
+    for plan in (just_closed, fresh_charge):
+        assert (plan.repairs, plan.problems, plan.deferred) == ([], [], 1)
+
+
+def test_stock_is_checked_only_when_no_reservation_just_changed():
+    stock = {"SKU-BOOK": {"on_hand": 90, "seed_quantity": 100}}  # 10 gone, but nothing committed ships them
+    quiet = [_reservation("res_1", "released")]
+    findings, notes = stock_findings(stock, quiet, now=NOW, grace=GRACE)
+    assert [f.order_id for f in findings] == ["(stock)"] and notes == []
+    busy = quiet + [_reservation("res_2", "committed", when=NOW - timedelta(seconds=1))]
+    assert stock_findings(stock, busy, now=NOW, grace=GRACE) == ([], [
+        "stock not checked: reservations changed within the grace period"])
+
+
+def test_survey_is_bounded_whatever_the_services_hold():
+    views = [OrderView(f"o-{i}", None) for i in range(MAX_LISTED + 10)]
+    records = {f"o-{i}": OrderRecords(f"o-{i}", _erp("pending"), [_charge(f"ch_{i}")], []) for i in range(MAX_LISTED + 10)}
+    survey = survey_of(plan_reconciliation(views, records, now=NOW, grace=GRACE), max_repairs=7, stock=[], notes=[])
+    assert len(survey.repairs) == 7 and survey.repairs_postponed == MAX_LISTED + 3
+    assert len(survey.problems) == MAX_LISTED and survey.problems_total == MAX_LISTED + 10
+
+
+def test_an_order_older_than_the_namespace_retention_is_not_taken_for_one_temporal_never_saw():
+    # Its execution may simply have been deleted: a completed order's charge must not be refunded on a guess.
+    two_days_ago = NOW - timedelta(days=2)
+    records = _records(_erp("confirmed", two_days_ago), [_charge("ch_1", when=two_days_ago)])
+    plan = plan_reconciliation([OrderView("o-1", None)], {"o-1": records}, now=NOW, grace=GRACE,
+                               retention=timedelta(days=1))
+    assert plan.repairs == []
+    [finding] = plan.problems
+    assert "older than the namespace's retention" in finding.message
