@@ -52,6 +52,7 @@ def order_view(order_id: str, execution: WorkflowExecution | None) -> OrderView:
         order_outcome(execution),
         open=execution.status == WorkflowExecutionStatus.RUNNING,
         closed_at=execution.close_time,
+        started_at=execution.start_time,
     )
 
 

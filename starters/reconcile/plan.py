@@ -16,7 +16,7 @@ what is *live*: a double charge already refunded is history, reported by `cadenz
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,6 +41,8 @@ class OrderView:
     """How its execution ended (starters.audit.order_outcome); None when Temporal never saw the order."""
     open: bool = False
     closed_at: datetime | None = None
+    started_at: datetime | None = None
+    """When its current run started: records created earlier are not its own (see `_undo_everything`)."""
 
     @property
     def judged_as(self) -> str:
@@ -113,13 +115,20 @@ def judge(view: OrderView, records: OrderRecords) -> tuple[list[Repair], list[st
 
 
 def _undo_everything(view: OrderView, records: OrderRecords) -> list[Repair]:
+    """Only records created since the order's current run started are undone. An older one belongs to an earlier
+    execution of the same order id (placed again after its execution was deleted: a completed order that must not be
+    undone) or to the run before a reset: not for a program to tell apart, so it is left for the audit to raise."""
     why = f"order ended {view.judged_as}"
-    repairs = [_repair(RepairAction.REFUND_CHARGE, view, c["id"], f"live charge; {why}") for c in records.live_charges]
+    ours = _since(view.started_at)
+    repairs = [
+        _repair(RepairAction.REFUND_CHARGE, view, c["id"], f"live charge; {why}") for c in records.live_charges if ours(c)
+    ]
     repairs += [
         _repair(RepairAction.RELEASE_RESERVATION, view, r["id"], f"reservation {r['status']}; {why}")
         for r in records.reservations_in(*_HOLDING)
+        if ours(r)
     ]
-    if records.erp_order and records.erp_order["status"] in _LIVE_ERP:
+    if records.erp_order and records.erp_order["status"] in _LIVE_ERP and ours(records.erp_order):
         status = records.erp_order["status"]
         repairs.append(_repair(RepairAction.CANCEL_ERP_ORDER, view, view.order_id, f"ERP order {status}; {why}"))
     return repairs
@@ -134,6 +143,13 @@ def _refund_extra_charges(view: OrderView, records: OrderRecords, total: int) ->
         return []
     why = f"second live charge of a completed order (kept {kept['id']})"
     return [_repair(RepairAction.REFUND_CHARGE, view, c["id"], why) for c in live if c is not kept]
+
+
+def _since(started_at: datetime | None) -> Callable[[Mapping[str, Any]], bool]:
+    def created_since(record: Mapping[str, Any]) -> bool:
+        return started_at is None or datetime.fromisoformat(record["created_at"]) >= started_at
+
+    return created_since
 
 
 def _repair(action: RepairAction, view: OrderView, target: str, reason: str) -> Repair:

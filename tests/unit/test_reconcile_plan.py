@@ -72,6 +72,17 @@ def test_cancelled_order_is_repaired_like_a_compensated_one():
     assert plan.repairs[0].judged_as == "cancelled"
 
 
+def test_records_older_than_the_orders_execution_are_raised_never_undone():
+    # The order id was placed again after its first (completed) execution was deleted; the new execution was refused
+    # at its first step and ended compensated. The live records are the first order's: undoing them would cancel a
+    # real, completed order.
+    started = LONG_AGO + timedelta(minutes=10)
+    first_order = _records(_erp("confirmed"), [_charge("ch_1")], [_reservation("res_1", "committed")])
+    plan = _plan(_ended("compensated", started_at=started), first_order)
+    assert plan.repairs == []
+    assert plan.problems and all(p.order_id == "o-1" for p in plan.problems)
+
+
 def test_consistent_orders_need_nothing():
     completed = _plan(_ended("completed"), _records(_erp("confirmed"), [_charge("ch_1")],
                                                     [_reservation("res_1", "committed")]))
