@@ -288,5 +288,51 @@ class OrderProgress(BaseModel):
     risk: RiskAssessment | None = Field(default=None, description="Set once a large order's risk check approved it.")
 
 
+class ProgressKind(StrEnum):
+    STEP_STARTED = "step_started"
+    STEP_DONE = "step_done"
+    STEP_FAILED = "step_failed"
+    COMPENSATION_STARTED = "compensation_started"
+    COMPENSATION_DONE = "compensation_done"
+    COMPENSATION_FAILED = "compensation_failed"
+    STATE = "state"
+
+
+class ProgressEvent(BaseModel):
+    """One change of an order's progress, numbered from 1: what the Order API's event stream sends."""
+
+    seq: int
+    kind: ProgressKind
+    state: OrderState
+    step: Step | None = None
+    compensation: Compensation | None = None
+    detail: str | None = None
+    at: str = Field(description="Workflow time of the change, ISO-8601 UTC.")
+
+
+class PaymentOutcome(StrEnum):
+    CHARGED = "charged"
+    DECLINED = "declined"
+    """The payment provider refused the card."""
+    REFUSED = "refused"
+    """Cadenza refused to charge (the risk check, or the charge failed for another reason)."""
+    NOT_CHARGED = "not_charged"
+    """The order ended (failed or cancelled) before its charge was attempted."""
+
+
+# Error types of a charge step that mean the customer's card was refused, as the payment service names them
+# (activities/errors.py turns `card_declined` into `CardDeclined`).
+DECLINE_TYPES = frozenset({"CardDeclined", "InsufficientFunds", "ExpiredCard", "IncorrectCvc"})
+
+
+class PaymentDecision(BaseModel):
+    """What a checkout tells the customer at once, while fulfilment carries on."""
+
+    outcome: PaymentOutcome
+    charge_id: str | None = None
+    reason: str | None = None
+    error_type: str | None = None
+
+
 class OrderResult(OrderProgress):
     """The workflow's result: `state` is `completed` or `compensated`."""

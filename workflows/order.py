@@ -23,12 +23,19 @@ with workflow.unsafe.imports_passed_through():
         ChargeRequest,
         Compensation,
         CompensationOutcome,
+        CompensationRecord,
+        CompensationStatus,
+        DECLINE_TYPES,
         ErpOrderRequest,
         Order,
         OrderProgress,
         OrderRef,
         OrderResult,
         OrderState,
+        PaymentDecision,
+        PaymentOutcome,
+        ProgressEvent,
+        ProgressKind,
         ReservationRef,
         ReservationRequest,
         RISK_CHECK_THRESHOLD,
@@ -66,7 +73,9 @@ class OrderWorkflow:
     def __init__(self, order: Order) -> None:
         self._order = order
         self._progress = OrderProgress(order_id=order.order_id)
-        self._saga = Saga(self._progress.compensations, parallel=PARALLEL_COMPENSATION)
+        self._events: list[ProgressEvent] = []
+        self._payment: PaymentDecision | None = None
+        self._saga = Saga(self._progress.compensations, parallel=PARALLEL_COMPENSATION, on_change=self._compensation_changed)
         self._operator_retry_requested = False
         self._indexed = ORDER_STATUS in workflow.info().typed_search_attributes
 
@@ -84,12 +93,14 @@ class OrderWorkflow:
             failure = describe_failure(err)
             self._progress.failed_step = self._progress.current_step
             self._progress.reason, self._progress.error_type = failure.reason, failure.error_type
+            self._decide_payment(PaymentOutcome.NOT_CHARGED, reason=failure.reason)
             await self._compensate_despite_cancellation()
         except asyncio.CancelledError:
             # Cancellation reaches us as CancelledError (a BaseException). Undo what was done, then let the
             # execution end as Cancelled so the Web UI tells the truth.
             self._progress.failed_step = self._progress.current_step
             self._progress.reason, self._progress.error_type = "cancelled on request", "Cancelled"
+            self._decide_payment(PaymentOutcome.NOT_CHARGED, reason="cancelled on request")
             await self._compensate_despite_cancellation()
             metrics.order_closed("cancelled")
             raise
@@ -104,6 +115,20 @@ class OrderWorkflow:
     def status(self) -> OrderProgress:
         """Where the order is: current step, completed steps, compensation progress."""
         return self._progress
+
+    @workflow.query
+    def events(self, after: int) -> list[ProgressEvent]:
+        """The changes of progress numbered above `after` (0: all of them), oldest first."""
+        return self._events[after:]
+
+    @workflow.update
+    async def payment_decision(self) -> PaymentDecision:
+        """Returns as soon as the charge is decided — charged, declined or refused — or the order ended without one:
+        what a checkout tells its customer while fulfilment carries on (the Order API's `Prefer: wait=payment`, with
+        update-with-start). Updates leave a record in history only when they are sent, so existing histories replay."""
+        await workflow.wait_condition(lambda: self._payment is not None)
+        assert self._payment is not None
+        return self._payment
 
     @workflow.update
     async def retry_compensation(self) -> OrderProgress:
@@ -140,6 +165,7 @@ class OrderWorkflow:
             do=lambda: self._charge(money),
         )
         self._progress.charge_id = charge.charge_id
+        self._decide_payment(PaymentOutcome.CHARGED, charge_id=charge.charge_id)
         reservation = await self._step(
             Step.RESERVE_INVENTORY,
             undo=(Compensation.RELEASE_INVENTORY, self._fence(OrderActivities.release_inventory, reserve, "release stock")),
@@ -208,14 +234,22 @@ class OrderWorkflow:
             # Registered before the step: see workflows/saga.py for why.
             self._saga.register(*undo)
         workflow.logger.info("step %s started", step.value, extra={"step": step.value})
+        self._record(ProgressKind.STEP_STARTED, step=step)
         started = workflow.now()
         try:
             result = await do()
-        except BaseException:
+        except BaseException as err:
             metrics.step_took(step, workflow.now() - started, "failed")
+            failure = describe_failure(err) if isinstance(err, ActivityError) else None
+            self._record(ProgressKind.STEP_FAILED, step=step, detail=failure.reason if failure else "cancelled")
+            if step == Step.CHARGE_PAYMENT and failure is not None:
+                declined = failure.error_type in DECLINE_TYPES
+                outcome = PaymentOutcome.DECLINED if declined else PaymentOutcome.REFUSED
+                self._decide_payment(outcome, reason=failure.reason, error_type=failure.error_type)
             raise
         metrics.step_took(step, workflow.now() - started, "ok")
         self._progress.completed_steps.append(step)
+        self._record(ProgressKind.STEP_DONE, step=step)
         return result
 
     async def _call(self, activity: Callable[[Any, Any], Awaitable[T]], arg: Any, summary: str) -> T:
@@ -266,8 +300,31 @@ class OrderWorkflow:
         self._operator_retry_requested = False
         self._set_state(OrderState.COMPENSATING, "compensating: operator asked for a retry")
 
+    def _record(self, kind: ProgressKind, *, detail: str | None = None, **about: Any) -> None:
+        self._events.append(
+            ProgressEvent(
+                seq=len(self._events) + 1, kind=kind, state=self._progress.state, detail=detail,
+                at=workflow.now().isoformat(timespec="milliseconds").replace("+00:00", "Z"), **about,
+            )
+        )
+
+    def _compensation_changed(self, record: CompensationRecord) -> None:
+        kind = {
+            CompensationStatus.RUNNING: ProgressKind.COMPENSATION_STARTED,
+            CompensationStatus.DONE: ProgressKind.COMPENSATION_DONE,
+            CompensationStatus.FAILED: ProgressKind.COMPENSATION_FAILED,
+        }.get(record.status)
+        if kind is not None:
+            self._record(kind, compensation=record.action, detail=record.detail)
+
+    def _decide_payment(self, outcome: PaymentOutcome, **details: Any) -> None:
+        """The first decision stands: a charge later refunded was still charged when the checkout asked."""
+        if self._payment is None:
+            self._payment = PaymentDecision(outcome=outcome, **details)
+
     def _set_state(self, state: OrderState, details: str) -> None:
         self._progress.state = state
+        self._record(ProgressKind.STATE, detail=details)
         workflow.logger.info("order %s", details, extra={"state": state.value})
         # Only executions started with Cadenza's search attributes keep them up to date: one started without them
         # (a namespace where they are not registered, the time-skipping test server) must not fail on the upsert.

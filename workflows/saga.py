@@ -31,13 +31,20 @@ class _Entry:
 
 
 class Saga:
-    def __init__(self, records: list[CompensationRecord], *, parallel: bool = False) -> None:
+    def __init__(
+        self,
+        records: list[CompensationRecord],
+        *,
+        parallel: bool = False,
+        on_change: Callable[[CompensationRecord], None] = lambda _: None,
+    ) -> None:
         """`records` is the list the workflow reports in its status: empty unless compensation started, then every
         compensation in the order it runs, with its progress. `parallel` runs them all at once instead of one by
         one in reverse (only for compensations that do not depend on one another)."""
         self._records = records
         self._entries: list[_Entry] = []
         self._parallel = parallel
+        self._on_change = on_change
 
     def register(self, action: Compensation, run: CompensationFn) -> None:
         self._entries.append(_Entry(CompensationRecord(action=action), run))
@@ -62,15 +69,17 @@ class Saga:
             await on_stuck()
             pending = failed
 
-    @staticmethod
-    async def _attempt(entry: _Entry) -> bool:
+    async def _attempt(self, entry: _Entry) -> bool:
         entry.record.status = CompensationStatus.RUNNING
+        self._on_change(entry.record)
         try:
             outcome = await entry.run()
         except ActivityError as err:
             entry.record.status = CompensationStatus.FAILED
             entry.record.detail = describe_failure(err).reason
+            self._on_change(entry.record)
             return False
         entry.record.status = CompensationStatus.DONE
         entry.record.undone, entry.record.detail = outcome.undone, outcome.detail
+        self._on_change(entry.record)
         return True

@@ -233,3 +233,45 @@ async def test_retry_compensation_is_refused_unless_the_order_needs_attention(ti
             await handle.execute_update(OrderWorkflow.retry_compensation)
         await handle.result()
     assert "not needs_attention" in str(refused.value.cause)
+
+
+async def test_every_change_of_progress_is_an_event_numbered_in_order(time_skipping_env, task_queue):
+    fakes = FakeServices(failures={"reserve_inventory": [permanent("OutOfStock")]})
+    async with _worker(time_skipping_env, task_queue, fakes):
+        handle = await _start(time_skipping_env, task_queue)
+        await handle.result()
+        events = await handle.query(OrderWorkflow.events, 0)
+        later = await handle.query(OrderWorkflow.events, 3)
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert later == events[3:]
+    assert [(e.kind.value, (e.step or e.compensation or e.state).value) for e in events] == [
+        ("step_started", "create_erp_order"), ("step_done", "create_erp_order"),
+        ("step_started", "charge_payment"), ("step_done", "charge_payment"),
+        ("step_started", "reserve_inventory"), ("step_failed", "reserve_inventory"),
+        ("state", "compensating"),
+        ("compensation_started", "release_inventory"), ("compensation_done", "release_inventory"),
+        ("compensation_started", "refund_payment"), ("compensation_done", "refund_payment"),
+        ("compensation_started", "cancel_erp_order"), ("compensation_done", "cancel_erp_order"),
+        ("state", "compensated"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("failures", "outcome"),
+    [({}, "charged"), ({"charge_payment": [permanent("CardDeclined")]}, "declined"),
+     ({"create_erp_order": [permanent("OrderExists")]}, "not_charged"),
+     ({"reserve_inventory": [permanent("OutOfStock")]}, "charged")],
+    ids=["charged", "declined", "failed before the charge", "charged, then compensated"],
+)
+async def test_the_payment_decision_is_answered_as_soon_as_the_charge_is_decided(
+    time_skipping_env, task_queue, failures, outcome
+):
+    fakes = FakeServices(failures=failures, delays={"confirm_erp_order": 2.0})
+    async with _worker(time_skipping_env, task_queue, fakes):
+        handle = await _start(time_skipping_env, task_queue)
+        decision = await handle.execute_update(OrderWorkflow.payment_decision)
+        answered_before_the_end = "commit_inventory" not in fakes.calls
+        await handle.result()
+    assert decision.outcome.value == outcome
+    assert answered_before_the_end
+    assert (decision.charge_id == "ch_fake") == (outcome == "charged")
