@@ -286,6 +286,9 @@ class OrderProgress(BaseModel):
     charge_id: str | None = None
     reservation_id: str | None = None
     risk: RiskAssessment | None = Field(default=None, description="Set once a large order's risk check approved it.")
+    payment: PaymentDecision | None = Field(
+        default=None, description="Set once the charge is decided (or the order ended before it): what a checkout shows."
+    )
 
 
 class ProgressKind(StrEnum):
@@ -336,3 +339,7 @@ class PaymentDecision(BaseModel):
 
 class OrderResult(OrderProgress):
     """The workflow's result: `state` is `completed` or `compensated`."""
+
+
+OrderProgress.model_rebuild()
+OrderResult.model_rebuild()

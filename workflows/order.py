@@ -74,7 +74,6 @@ class OrderWorkflow:
         self._order = order
         self._progress = OrderProgress(order_id=order.order_id)
         self._events: list[ProgressEvent] = []
-        self._payment: PaymentDecision | None = None
         self._saga = Saga(self._progress.compensations, parallel=PARALLEL_COMPENSATION, on_change=self._compensation_changed)
         self._operator_retry_requested = False
         self._indexed = ORDER_STATUS in workflow.info().typed_search_attributes
@@ -126,9 +125,9 @@ class OrderWorkflow:
         """Returns as soon as the charge is decided — charged, declined or refused — or the order ended without one:
         what a checkout tells its customer while fulfilment carries on (the Order API's `Prefer: wait=payment`, with
         update-with-start). Updates leave a record in history only when they are sent, so existing histories replay."""
-        await workflow.wait_condition(lambda: self._payment is not None)
-        assert self._payment is not None
-        return self._payment
+        await workflow.wait_condition(lambda: self._progress.payment is not None)
+        assert self._progress.payment is not None
+        return self._progress.payment
 
     @workflow.update
     async def retry_compensation(self) -> OrderProgress:
@@ -319,8 +318,8 @@ class OrderWorkflow:
 
     def _decide_payment(self, outcome: PaymentOutcome, **details: Any) -> None:
         """The first decision stands: a charge later refunded was still charged when the checkout asked."""
-        if self._payment is None:
-            self._payment = PaymentDecision(outcome=outcome, **details)
+        if self._progress.payment is None:
+            self._progress.payment = PaymentDecision(outcome=outcome, **details)
 
     def _set_state(self, state: OrderState, details: str) -> None:
         self._progress.state = state
