@@ -88,6 +88,12 @@ def metrics_port() -> int | None:
     return port or None
 
 
+def api_port() -> int | None:
+    """Where `cadenza up` serves the Order API (`CADENZA_API_PORT`, default 8100; 0 = no API)."""
+    port = _env_int("CADENZA_API_PORT", 8100)
+    return port or None
+
+
 def web_ui_base() -> str:
     """Base URL of the Temporal Web UI (`CADENZA_WEB_UI`), for the links the CLI prints."""
     return os.environ.get("CADENZA_WEB_UI", f"http://localhost:{dev_server_ports().ui}").rstrip("/")

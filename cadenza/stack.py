@@ -21,6 +21,7 @@ from cadenza.settings import (
     TASK_QUEUE,
     ServiceEndpoint,
     dev_server_ports,
+    api_port,
     metrics_port,
     service_endpoint,
     state_dir,
@@ -57,6 +58,8 @@ class StackConfig:
     service_faults: dict[str, str] = field(default_factory=dict)
     # Prometheus endpoint of the (first) worker; None serves no metrics (tests, chaos runs with several workers).
     metrics_port: int | None = None
+    # Where the Order API listens; None runs no API (tests that start it in-process, chaos runs, benchmarks).
+    api_port: int | None = None
 
     @classmethod
     def from_settings(cls) -> StackConfig:
@@ -68,6 +71,7 @@ class StackConfig:
             service_ports={name: service_endpoint(name).port for name in SERVICE_NAMES},
             token=service_endpoint("erp").token,
             metrics_port=metrics_port(),
+            api_port=api_port(),
         )
 
     def with_(self, **changes: object) -> StackConfig:
@@ -101,7 +105,13 @@ class StackConfig:
             named["Temporal Web UI"] = self.ui_port
         if self.with_worker and self.metrics_port is not None:
             named["worker metrics"] = self.metrics_port
+        if self.api_port is not None:
+            named["Order API"] = self.api_port
         return named
+
+    @property
+    def api_url(self) -> str | None:
+        return None if self.api_port is None else f"http://127.0.0.1:{self.api_port}"
 
 
 class EmbeddedStack:
@@ -150,6 +160,9 @@ class EmbeddedStack:
         if self.config.with_worker:
             progress(f"Starting worker on task queue {self.config.task_queue}")
             await self._start_worker()
+        if self.config.api_port is not None:
+            progress(f"Starting the Order API on port {self.config.api_port}")
+            await self._start_api()
 
     async def _start_services(self, progress: Progress) -> None:
         for name in SERVICE_NAMES:
@@ -247,6 +260,13 @@ class EmbeddedStack:
         child = self._spawn(name, [sys.executable, "-m", "workers"], env=env, stop_timeout=WORKER_STOP_TIMEOUT_SECONDS)
         await child.wait_until(self._worker_polling(child), timeout=30)
         return child
+
+    async def _start_api(self) -> None:
+        # The API's development keys live with the stack's state (`cadenza api-key create` writes them there).
+        env = {**self.config.client_env(), "CADENZA_STATE_DIR": str(self.config.state_dir)}
+        argv = [sys.executable, "-m", "api", "--port", str(self.config.api_port)]
+        child = self._spawn("api", argv, env=env)
+        await child.wait_until(http_ok(f"{self.config.api_url}/healthz"), timeout=30)
 
     async def add_worker(self, name: str) -> ChildProcess:
         """One more worker process on the same task queue (scaling out, crash tests)."""

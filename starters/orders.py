@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+)
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
@@ -48,6 +56,42 @@ def format_validation_error(err: ValidationError) -> str:
     return "\n".join(lines)
 
 
+def order_fingerprint(order: Order) -> str:
+    """A digest of the order as placed: kept in the execution's memo, so placing the same id again can tell "the same
+    order again" (answer with it) from "another order under a used id" (refuse) without reading its history."""
+    canonical = json.dumps(order.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+FINGERPRINT_MEMO = "order_fingerprint"
+
+
+def start_options(order: Order, task_queue: str) -> dict[str, Any]:
+    """How every order's execution is started — by `place_order` and by the Order API's update-with-start alike."""
+    return {
+        "id": order.workflow_id,
+        "task_queue": task_queue,
+        # Never a second run for the same order id, even after the first one closed.
+        "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        "static_summary": order.describe(),
+        "search_attributes": initial_search_attributes(order.customer_id, order.total_amount, OrderState.RUNNING),
+        "memo": {FINGERPRINT_MEMO: order_fingerprint(order)},
+    }
+
+
+async def is_same_order(handle: WorkflowHandle, order: Order) -> bool:
+    """Whether the execution behind `handle` was started for exactly `order` (from its memo; executions started
+    before fingerprints were kept are compared by the input their history recorded)."""
+    description = await handle.describe()
+    fingerprint = await description.memo_value(FINGERPRINT_MEMO, None)
+    if fingerprint is None:
+        history = await handle.fetch_history()
+        started = history.events[0].workflow_execution_started_event_attributes
+        [recorded] = await handle.data_converter.decode(started.input.payloads, [Order])
+        fingerprint = order_fingerprint(recorded)
+    return fingerprint == order_fingerprint(order)
+
+
 @dataclass(frozen=True)
 class PlacedOrder:
     handle: WorkflowHandle[OrderWorkflow, OrderResult]
@@ -67,15 +111,7 @@ async def place_order(
     """
     try:
         handle = await client.start_workflow(
-            OrderWorkflow.run,
-            order,
-            id=order.workflow_id,
-            task_queue=task_queue,
-            # Never a second run for the same order id, even after the first one closed.
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=order.describe(),
-            search_attributes=initial_search_attributes(order.customer_id, order.total_amount, OrderState.RUNNING),
-            request_eager_start=eager_start,
+            OrderWorkflow.run, order, **start_options(order, task_queue), request_eager_start=eager_start
         )
         return PlacedOrder(handle, duplicate=False)
     except WorkflowAlreadyStartedError as err:
@@ -116,18 +152,22 @@ async def describe_order(client: Client, order_id: str) -> OrderView:
         ) from err
     status = description.status.name if description.status else "UNKNOWN"
     summary = await description.static_summary()
+    progress, note = await progress_of(handle, description)
+    return OrderView(order_id, handle.id, status, progress, summary, note)
+
+
+async def progress_of(
+    handle: WorkflowHandle, description: WorkflowExecutionDescription
+) -> tuple[OrderProgress | None, str | None]:
+    """The order's progress and, when some of it cannot be had, why (a note for people)."""
     try:
-        progress = await handle.query(OrderWorkflow.status)
-        return OrderView(order_id, handle.id, status, progress, summary)
+        return await handle.query(OrderWorkflow.status), None
     except RPCError:
         pass
     # Queries need a running worker. A completed workflow's result is in its history, so it is readable without one.
     if description.status == WorkflowExecutionStatus.COMPLETED:
-        result = await handle.result()
-        return OrderView(order_id, handle.id, status, result, summary, "no worker running; shown from the workflow result")
-    return OrderView(
-        order_id, handle.id, status, None, summary, "no worker is answering queries: start one with `cadenza worker`"
-    )
+        return await handle.result(), "no worker running; shown from the workflow result"
+    return None, "no worker is answering queries: start one with `cadenza worker`"
 
 
 class OrderClosed(RuntimeError):

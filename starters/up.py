@@ -29,6 +29,9 @@ def _endpoints_table(stack: EmbeddedStack) -> Table:
         table.add_row("worker", f"task queue {config.task_queue}", "scale out: run `cadenza worker` elsewhere")
         if config.metrics_port is not None:
             table.add_row("metrics", f"http://localhost:{config.metrics_port}/metrics", "Prometheus: SDK + cadenza_*")
+    if config.api_url is not None:
+        table.add_row("Order API", f"http://localhost:{config.api_port}", f"OpenAPI: http://localhost:{config.api_port}/docs"
+                      " · keys: `cadenza api-key create`")
     table.add_row("state", str(config.state_dir), f"logs in {config.state_dir / 'logs'}")
     return table
 

@@ -1,0 +1,22 @@
+"""`python -m api --port 8100`: the Order API under uvicorn (what `cadenza api` and `cadenza up` run)."""
+
+from __future__ import annotations
+
+import argparse
+
+import uvicorn
+
+from api.app import create_app
+from cadenza.process_exit import run_and_exit
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m api", description="Serve the Cadenza Order API")
+    parser.add_argument("--host", default="127.0.0.1", help="Address to listen on (0.0.0.0 in a container)")
+    parser.add_argument("--port", type=int, default=8100)
+    args = parser.parse_args()
+    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    run_and_exit(main)

@@ -1,0 +1,177 @@
+"""The Order API application: `create_app()` wires the routes, the one Temporal client, auth, and the guards every
+request passes (request id, body size, problem+json errors).
+
+Stateless: every order's state lives in Temporal, API keys in a file or secret, so any number of replicas can run
+behind a load balancer (the rate limit is per replica).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI, Request
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from pydantic import BaseModel
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+from temporalio.client import Client
+
+from api import orders
+from api.keys import load_key_store
+from api.catalogue import SkuCatalogue
+from api.problems import Problem, install_problem_handlers, problem_responses
+from api.temporal import TemporalGate, unavailable_as_503
+from cadenza.connection import connect
+from cadenza.settings import TASK_QUEUE, ServiceEndpoint, service_endpoint
+from workflows.search_attributes import ALL_KEYS
+
+MAX_BODY_BYTES = 1024 * 1024
+REQUEST_ID = "X-Request-ID"
+_log = logging.getLogger("cadenza.api")
+
+
+class Health(BaseModel):
+    status: str
+    detail: str | None = None
+
+
+def create_app(
+    *,
+    connect_temporal: Callable[[], Awaitable[Client]] | None = None,
+    task_queue: str = TASK_QUEUE,
+    inventory: ServiceEndpoint | None = None,
+) -> FastAPI:
+    """The Order API. `connect_temporal` defaults to the standard connection (envconfig: TEMPORAL_ADDRESS, …)."""
+    gate = TemporalGate(connect_temporal or (lambda: connect(service_name="cadenza-api")))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with httpx.AsyncClient(timeout=5) as http:
+            app.state.skus = SkuCatalogue(inventory or service_endpoint("inventory"), http)
+            await gate.start()
+            yield
+
+    app = FastAPI(
+        title="Cadenza Order API",
+        version="1.0.0",
+        description=(
+            "Place orders and follow them to the end: fulfilment across ERP, payment and inventory, orchestrated by "
+            "Temporal. Authenticate with `Authorization: Bearer <API key>` (`cadenza api-key create`). Errors are "
+            "RFC 9457 problems (`application/problem+json`)."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.temporal = gate
+    app.state.task_queue = task_queue
+    app.state.api_keys = load_key_store()
+    install_problem_handlers(app)
+    app.include_router(orders.router)
+    app.include_router(_health_router())
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(RequestId)
+    # The HTTP request is the root of the order's trace: FastAPI's server span → StartWorkflow → … → the services.
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,openapi.json,docs", exclude_spans=["receive", "send"])
+    return app
+
+
+def _health_router():  # noqa: ANN202
+    from fastapi import APIRouter
+
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", summary="The process is alive (needs no key, asks nothing of Temporal)")
+    async def healthz() -> Health:
+        return Health(status="ok")
+
+    @router.get(
+        "/readyz",
+        responses=problem_responses(503),
+        summary="Ready for orders: Temporal reachable, its namespace and Cadenza's search attributes present",
+    )
+    async def readyz(request: Request) -> Health:
+        gate: TemporalGate = request.app.state.temporal
+        client = await gate.client()
+        with unavailable_as_503():
+            registered = await client.operator_service.list_search_attributes(
+                ListSearchAttributesRequest(namespace=client.namespace)
+            )
+        missing = [key.name for key in ALL_KEYS if key.name not in registered.custom_attributes]
+        if missing:
+            raise Problem(
+                503, "Not ready", f"Search attributes {', '.join(missing)} are not registered in namespace "
+                f"{client.namespace}: start a worker once (it registers them), or see README, \"Search attributes\".",
+                headers={"Retry-After": "5"},
+            )
+        return Health(status="ready", detail=f"namespace {client.namespace}")
+
+    return router
+
+
+class RequestId:
+    """Accepts the caller's `X-Request-ID` (or makes one), echoes it, and names it in the request's log lines."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        given = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if 0 < len(given) <= 128 and given.isprintable() else uuid.uuid4().hex
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode("latin-1"))]
+                _log.info(
+                    "%s %s → %s", scope["method"], scope["path"], message["status"], extra={"request_id": request_id}
+                )
+            await send(message)
+
+        await self._app(scope, receive, send_with_id)
+
+
+class BodyLimit:
+    """Refuses bodies over `max_bytes` with 413 before the app reads them — by Content-Length when it is given, by
+    counting when the body is chunked."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self._app = app
+        self._max = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self._app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self._max:
+            await self._too_large(scope, receive, send)
+            return
+        body, more = b"", True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self._max:
+                await self._too_large(scope, receive, send)
+                return
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if delivered:
+                return await receive()
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self._app(scope, replay, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        problem = Problem(413, "Request body too large", f"Bodies are limited to {self._max} bytes.")
+        await problem.response(scope.get("path"))(scope, receive, send)
