@@ -29,7 +29,8 @@ def charge(order_id: str) -> dict[str, object]:
 async def charges_at_the_service(stack: EmbeddedStack, order_id: str) -> list[dict[str, object]]:
     endpoint = stack.config.endpoints()["payment"]
     async with httpx.AsyncClient(base_url=endpoint.base_url, headers=endpoint.auth_headers) as direct:
-        charges: list[dict[str, object]] = (await direct.get("/charges", params={"order_id": order_id})).json()["charges"]
+        response = await direct.get("/charges", params={"order_id": order_id})
+        charges: list[dict[str, object]] = response.json()["charges"]
         return charges
 
 
