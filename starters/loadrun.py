@@ -67,4 +67,4 @@ async def run_chaos_command(plan: ChaosPlan, json_file: Path | None) -> bool:
             **report.load.summary(), "service_stats": report.service_stats, **report.disruptions.counts(),
             "events": report.events, "audit_problems": [p.__dict__ for p in report.audit.problems],
         })
-    return report.audit.clean and closed == plan.orders
+    return report.audit.clean and closed == plan.orders and not report.disruptions.failed

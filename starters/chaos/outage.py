@@ -20,6 +20,7 @@ async def run_outage(
     before = await faults.get(outage.service)
     await faults.set(outage.service, {**before, "error_rate": 1.0})
     report.disruptions.outages += 1
+    timeline.outage_started.set()
     timeline.event(f"outage: {outage.service} answers 503 to every write for {outage.seconds:g} s")
     try:
         await asyncio.sleep(outage.seconds)

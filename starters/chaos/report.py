@@ -21,6 +21,8 @@ class Disruptions:
     """Orders seen compensating or in needs_attention at least once (visibility, polled every second)."""
     cancelled_mid_compensation: list[str] = field(default_factory=list)
     """Workflow ids of the orders cancelled (twice) while compensating or in needs_attention."""
+    failed: int = 0
+    """Disruptions that stopped on an error (each one's error is in the events): the run did less than planned."""
 
     def counts(self) -> dict[str, int]:
         """Every counter, the cancelled orders as their number; for the final output and the JSON file."""

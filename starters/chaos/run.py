@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -65,7 +64,11 @@ async def run_chaos(
             background = [watch.run(), Monkey(stack, plan, report, timeline, watch).run()]
             if plan.outage is not None:
                 background.append(run_outage(plan.outage, plan.outage_after, faults, timeline, report))
+            else:
+                timeline.outage_started.set()
             tasks = [asyncio.create_task(coroutine) for coroutine in background]
+            for task in tasks:  # a disruption that breaks is announced and counted at once, and the run goes on
+                task.add_done_callback(lambda done: _count_failure(done, timeline, report))
 
             def closed(outcome: str) -> None:
                 timeline.order_closed()
@@ -79,9 +82,7 @@ async def run_chaos(
             finally:
                 for task in tasks:
                     task.cancel()
-                for task in tasks:
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                await asyncio.gather(*tasks, return_exceptions=True)  # failures are already counted
                 await canceller.stop()
             report.disruptions.orders_seen_compensating = len(watch.seen)
             for service in SERVICE_NAMES:
@@ -92,3 +93,9 @@ async def run_chaos(
             return report
     finally:
         stack.stop()
+
+
+def _count_failure(task: asyncio.Task[None], timeline: Timeline, report: ChaosReport) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        report.disruptions.failed += 1
+        timeline.event(f"a disruption stopped on an error (the run goes on without it): {task.exception()!r}")

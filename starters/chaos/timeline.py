@@ -15,6 +15,8 @@ class Timeline:
     def __init__(self, total: int, report: ChaosReport, log: Callable[[str], None]) -> None:
         self.total, self.done = total, 0
         self.halfway = asyncio.Event()
+        self.outage_started = asyncio.Event()
+        """Set when the planned outage begins (at once when none is planned): the big compensation wave follows it."""
         self._report, self._log = report, log
         self._started = time.monotonic()
 
