@@ -245,20 +245,41 @@ def chaos(
     orders: Annotated[int, typer.Option("--orders", min=1)] = 500,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1)] = 50,
     faults: Annotated[str, typer.Option("--faults")] = (
-        "payment:error_rate=0.3,stall_rate=0.1;inventory:error_rate=0.2;erp:rate_limit=0.1"
+        "payment:error_rate=0.3,stall_rate=0.1,slow_commit_rate=0.05;inventory:error_rate=0.2,slow_commit_rate=0.05;"
+        "erp:rate_limit=0.1,slow_commit_rate=0.05"
     ),
     workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes at any time")] = 2,
-    kill_every: Annotated[float, typer.Option("--kill-every", help="Seconds between worker SIGKILLs")] = 15.0,
-    restart_server: Annotated[bool, typer.Option("--restart-server/--no-restart-server")] = True,
+    kill_every: Annotated[
+        float, typer.Option("--kill-every", min=0, help="Seconds between worker SIGKILLs (0: none); one more as soon "
+                            "as orders are compensating")
+    ] = 15.0,
+    restart_server: Annotated[bool, typer.Option(
+        "--restart-server/--no-restart-server", help="Restart the dev server once, while orders are compensating")
+    ] = True,
+    outage: Annotated[str | None, typer.Option(
+        "--outage", metavar="SERVICE:SECONDS", help="One service answers 503 to every write for that long, from 10% "
+        "of the orders on; default payment:150 (longer than the 2-minute step deadline); 'none' for no outage")
+    ] = None,
+    cancel_every: Annotated[int, typer.Option(
+        "--cancel-every", min=0, help="Cancel (twice) every Nth order seen compensating or in needs_attention; 0: none")
+    ] = 5,
     seed: Annotated[int, typer.Option("--seed")] = 1,
     json_file: Annotated[Path | None, typer.Option("--json")] = None,
 ) -> None:
-    """The large run on a stack of its own: load with faults, workers killed on a schedule, one dev-server restart,
-    then the audit. Exit 0 only if every order closed and the audit is clean."""
-    from starters.chaos import ChaosPlan
+    """The large run on a stack of its own: load with faults (slow commits included), an outage of one service,
+    cancels mid-compensation, workers killed on a schedule and during compensation, one dev-server restart during
+    compensation, then the audit. Exit 0 only if every order closed and the audit is clean."""
+    from starters.chaos import DEFAULT_OUTAGE, ChaosPlan, InvalidOutage, parse_outage
     from starters.loadrun import run_chaos_command
 
-    plan = ChaosPlan(orders, concurrency, _fault_spec(faults), workers, kill_every, restart_server, seed)
+    try:
+        planned_outage = DEFAULT_OUTAGE if outage is None else parse_outage(outage)
+    except InvalidOutage as err:
+        fail(f"--outage: {err}", EXIT_BAD_INPUT)
+    plan = ChaosPlan(
+        orders=orders, concurrency=concurrency, faults=_fault_spec(faults), workers=workers, kill_every_s=kill_every,
+        restart_server=restart_server, seed=seed, outage=planned_outage, cancel_every=cancel_every,
+    )
     if not _run(run_chaos_command(plan, json_file)):
         raise typer.Exit(EXIT_PROBLEM)
 

@@ -58,13 +58,13 @@ async def run_chaos_command(plan: ChaosPlan, json_file: Path | None) -> bool:
         report = await run_chaos(plan, folder, log=lambda m: console.print(f"[magenta]chaos:[/] {m}"), on_done=done)
     console.print(load_table(report.load))
     console.print(stats_table(report.service_stats))
-    console.print(f"worker kills: {report.worker_kills}, server restarts: {report.server_restarts}")
+    console.print(report.disruptions.summary())
     assert report.audit is not None
     print_audit(report.audit)
     closed = report.load.outcomes.get("completed", 0) + report.load.outcomes.get("compensated", 0)
     if json_file:
         write_json(json_file, {
-            **report.load.summary(), "service_stats": report.service_stats, "worker_kills": report.worker_kills,
-            "server_restarts": report.server_restarts, "audit_problems": [p.__dict__ for p in report.audit.problems],
+            **report.load.summary(), "service_stats": report.service_stats, **report.disruptions.counts(),
+            "events": report.events, "audit_problems": [p.__dict__ for p in report.audit.problems],
         })
-    return report.audit.clean and closed == plan.orders
+    return report.audit.clean and closed == plan.orders and not report.disruptions.failed

@@ -1,0 +1,101 @@
+"""Running a chaos plan on a stack of its own: load, disruptions, then the audit."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+from temporalio.client import Client
+
+from cadenza.connection import DATA_CONVERTER
+from cadenza.processes import free_port
+from cadenza.settings import SERVICE_NAMES
+from cadenza.stack import EmbeddedStack, StackConfig
+from starters.audit import run_audit
+from starters.chaos.cancels import MidCompensationCanceller
+from starters.chaos.monkey import Monkey
+from starters.chaos.outage import run_outage
+from starters.chaos.plan import ChaosPlan
+from starters.chaos.report import ChaosReport
+from starters.chaos.timeline import Timeline
+from starters.chaos.watch import CompensationWatch
+from starters.faults import FaultAdmin
+from starters.load import LoadReport, generate_orders, new_run_id, run_load
+from starters.records import ServiceRecords
+
+
+def chaos_stack_config(state_dir: Path) -> StackConfig:
+    """Fresh ports and state: the audit then reconciles exactly this run, and a user's stack is never touched."""
+    return StackConfig(
+        state_dir=state_dir,
+        temporal_port=free_port(),
+        ui_port=free_port(),
+        service_ports={name: free_port() for name in SERVICE_NAMES},
+        task_queue="cadenza-chaos",
+        persistent_history=True,  # a server restart must not lose anything
+    )
+
+
+async def run_chaos(
+    plan: ChaosPlan,
+    state_dir: Path,
+    *,
+    log: Callable[[str], None] = print,
+    on_done: Callable[[str], None] = lambda _: None,
+) -> ChaosReport:
+    stack = EmbeddedStack(chaos_stack_config(state_dir))
+    await stack.start(progress=log)
+    try:
+        for n in range(2, plan.workers + 1):
+            await stack.add_worker(f"worker-{n}")
+        config = stack.config
+        client = await Client.connect(config.temporal_address, data_converter=DATA_CONVERTER)
+        async with httpx.AsyncClient(timeout=30) as http:
+            faults = FaultAdmin(http, config.endpoints())
+            for service, settings in plan.faults.items():
+                await faults.set(service, settings)
+            run_id = new_run_id()
+            report = ChaosReport(LoadReport(run_id, plan.orders, plan.concurrency, plan.seed))
+            timeline = Timeline(plan.orders, report, log)
+            canceller = MidCompensationCanceller(client, plan.cancel_every, timeline, report)
+            watch = CompensationWatch(client, on_new=canceller.offer)
+            background = [watch.run(), Monkey(stack, plan, report, timeline, watch).run()]
+            if plan.outage is not None:
+                background.append(run_outage(plan.outage, plan.outage_after, faults, timeline, report))
+            else:
+                timeline.outage_started.set()
+            tasks = [asyncio.create_task(coroutine) for coroutine in background]
+            for task in tasks:  # a disruption that breaks is announced and counted at once, and the run goes on
+                task.add_done_callback(lambda done: _count_failure(done, timeline, report))
+
+            def closed(outcome: str) -> None:
+                timeline.order_closed()
+                on_done(outcome)
+
+            try:
+                await run_load(
+                    client, generate_orders(plan.orders, plan.seed, run_id), concurrency=plan.concurrency,
+                    report=report.load, on_done=closed, task_queue=config.task_queue,
+                )
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)  # failures are already counted
+                await canceller.stop()
+            report.disruptions.orders_seen_compensating = len(watch.seen)
+            for service in SERVICE_NAMES:
+                report.service_stats[service] = await faults.stats(service)
+                await faults.set(service, {})
+            log("auditing every order against the services' records")
+            report.audit = await run_audit(client, ServiceRecords(http, config.endpoints()))
+            return report
+    finally:
+        stack.stop()
+
+
+def _count_failure(task: asyncio.Task[None], timeline: Timeline, report: ChaosReport) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        report.disruptions.failed += 1
+        timeline.event(f"a disruption stopped on an error (the run goes on without it): {task.exception()!r}")
