@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 
 from starters.chaos import ChaosPlan, Outage, run_chaos
-from workflows.models import workflow_id_for
 
 pytestmark = pytest.mark.integration
 
@@ -48,13 +47,6 @@ async def test_chaos_every_order_closes_and_the_audit_is_clean(tmp_path):
     assert len(cancelled) == 1
     assert report.events == [line for line in events if " closed: " in line]  # every event printed as it happened
     assert report.audit is not None and report.audit.orders == 50
-    problems_elsewhere = [p for p in report.audit.problems if workflow_id_for(p.order_id) not in cancelled]
-    assert problems_elsewhere == []
-    unclosed = 50 - report.load.outcomes["completed"] - report.load.outcomes["compensated"]
-    if unclosed or report.audit.problems:
-        # EXPECTED TO FAIL until the saga's fix for issue 9 item 2 lands: a cancel during compensation ends the
-        # execution at once and abandons its compensations, so the cancelled order reports "compensating" (and may
-        # leave records live). Every other order is held to the full standard above. Delete this xfail with the fix.
-        assert unclosed <= len(cancelled), report.load.outcomes
-        pytest.xfail(f"issue 9 item 2: {cancelled} cancelled mid-compensation: {report.load.outcomes}, "
-                     f"{report.audit.problems}")
+    # The order cancelled mid-compensation too: its compensations finish first, and it closes with nothing live.
+    assert report.audit.problems == []
+    assert report.load.outcomes["completed"] + report.load.outcomes["compensated"] == 50, report.load.outcomes
