@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-import uvicorn
-
-from api.app import create_app
+from api.app import serve
 from cadenza.process_exit import run_and_exit
 
 
@@ -15,7 +13,7 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1", help="Address to listen on (0.0.0.0 in a container)")
     parser.add_argument("--port", type=int, default=8100)
     args = parser.parse_args()
-    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="warning", access_log=False)
+    serve(args.host, args.port)
 
 
 if __name__ == "__main__":

@@ -175,3 +175,10 @@ class BodyLimit:
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         problem = Problem(413, "Request body too large", f"Bodies are limited to {self._max} bytes.")
         await problem.response(scope.get("path"))(scope, receive, send)
+
+
+def serve(host: str, port: int) -> None:
+    """Run the Order API under uvicorn until interrupted (`cadenza api`, `python -m api`)."""
+    import uvicorn
+
+    uvicorn.run(create_app(), host=host, port=port, log_level="warning", access_log=False)

@@ -35,10 +35,15 @@ def connect_config() -> dict[str, Any]:
     return config
 
 
-async def connect(*, service_name: str = "cadenza-cli", runtime: Runtime | None = None) -> Client:
+async def connect(
+    *, service_name: str = "cadenza-cli", runtime: Runtime | None = None, address: str | None = None
+) -> Client:
     """Connect to Temporal with Cadenza's data converter and tracing plugin, or raise `TemporalUnavailable` with a
-    next step. `runtime` carries a worker's metrics configuration (see cadenza.telemetry)."""
+    next step. `runtime` carries a worker's metrics configuration (see cadenza.telemetry); `address` overrides the
+    configured one (a stack of the caller's own, as in tests)."""
     config = connect_config()
+    if address is not None:
+        config["target_host"] = address
     setup_tracing(service_name)
     try:
         return await Client.connect(

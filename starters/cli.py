@@ -115,6 +115,18 @@ def worker() -> None:
 
 
 @app.command()
+def api(
+    port: Annotated[int, typer.Option("--port", help="Port to listen on (CADENZA_API_PORT for `cadenza up`)")] = 8100,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (0.0.0.0 in a container)")] = "127.0.0.1",
+) -> None:
+    """Serve the Order API (HTTP front door: place, follow, list and cancel orders) against the configured Temporal.
+    API keys: `cadenza api-key create`; docs at http://HOST:PORT/docs."""
+    from api.app import serve
+
+    serve(host, port)
+
+
+@app.command()
 def demo(
     keep: Annotated[bool, typer.Option("--keep", help="Keep the stack up afterwards (until Ctrl-C) to browse the Web UI")] = False,
 ) -> None:
@@ -258,7 +270,7 @@ def chaos(
     ] = True,
     outage: Annotated[str | None, typer.Option(
         "--outage", metavar="SERVICE:SECONDS", help="One service answers 503 to every write for that long, from 10% "
-        "of the orders on; default payment:150 (longer than the 2-minute step deadline); 'none' for no outage")
+        "of the orders on; default payment:135 (longer than a step's 105 s of retries); 'none' for no outage")
     ] = None,
     cancel_every: Annotated[int, typer.Option(
         "--cancel-every", min=0, help="Cancel (twice) every Nth order seen compensating or in needs_attention; 0: none")

@@ -47,6 +47,21 @@ COMPENSATION_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=30),
 )
 
+
+
+def _waits_between_attempts(policy: RetryPolicy) -> timedelta:
+    assert policy.maximum_interval is not None and policy.maximum_attempts
+    waits = (
+        min(policy.initial_interval * policy.backoff_coefficient**attempt, policy.maximum_interval)
+        for attempt in range(policy.maximum_attempts - 1)
+    )
+    return sum(waits, timedelta())
+
+
+# How long a step keeps retrying a service that fails at once (503s): the backoff's waits, attempts not counted
+# (105.5 s). A service down for longer compensates the orders at that step — what `cadenza chaos --outage` provokes.
+STEP_RETRY_BUDGET = _waits_between_attempts(STEP_RETRY)
+
 _STEP = {
     "start_to_close_timeout": ATTEMPT_TIMEOUT,
     "retry_policy": STEP_RETRY,

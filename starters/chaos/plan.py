@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cadenza.settings import SERVICE_NAMES
-from workflows.policies import STEP_DEADLINE
+from workflows.policies import STEP_RETRY_BUDGET
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class Outage:
 
 # Longer than a forward step's deadline: orders waiting on the service give up and compensate while it is still
 # down, so their compensations retry through the rest of the outage.
-DEFAULT_OUTAGE = Outage("payment", STEP_DEADLINE.total_seconds() + 30)
+DEFAULT_OUTAGE = Outage("payment", STEP_RETRY_BUDGET.total_seconds() + 30)
 
 
 class InvalidOutage(ValueError):

@@ -13,11 +13,11 @@ from starters.chaos.cancels import MidCompensationCanceller
 from starters.chaos.timeline import Timeline
 from starters.cli import app
 from starters.load import LoadReport
-from workflows.policies import STEP_DEADLINE
+from workflows.policies import STEP_RETRY_BUDGET
 
 
 def test_the_default_outage_outlasts_the_step_deadline() -> None:
-    assert DEFAULT_OUTAGE.seconds > STEP_DEADLINE.total_seconds()
+    assert DEFAULT_OUTAGE.seconds > STEP_RETRY_BUDGET.total_seconds()
 
 
 @pytest.mark.parametrize(

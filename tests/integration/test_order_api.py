@@ -1,0 +1,281 @@
+"""The Order API over real HTTP (uvicorn on a free port) against the real stack: every endpoint, the auth matrix,
+one execution per order, the event stream, and 503 while Temporal cannot be reached. Outcomes are checked on the
+services' own records."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+import uvicorn
+
+from api.app import create_app
+from api.keys import KeyStoreSettings, load_key_store
+from cadenza.connection import connect
+from cadenza.processes import free_port
+from starters.consistency import inconsistencies
+from tests.conftest import make_order
+from tests.integration.conftest import Harness
+from workflows.models import Order, OrderState
+
+pytestmark = pytest.mark.integration
+
+ALL_SCOPES = ["orders:write", "orders:read", "orders:operate"]
+
+
+@dataclass
+class Api:
+    url: str
+    keys: object
+    http: httpx.AsyncClient
+
+    def key(self, *scopes: str, customer: str | None = None) -> dict[str, str]:
+        key, _ = self.keys.create(name=f"test-{uuid.uuid4().hex[:6]}", scopes=scopes or ALL_SCOPES, customer_id=customer)
+        return {"Authorization": f"Bearer {key}"}
+
+    async def place(self, order: Order, headers: dict[str, str], **extra: str) -> httpx.Response:
+        return await self.http.post(f"{self.url}/orders", json=order.model_dump(mode="json"), headers=headers | extra)
+
+
+async def _serve(app, port: int) -> tuple[uvicorn.Server, asyncio.Task]:
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    async with asyncio.timeout(20):
+        while not server.started:
+            await asyncio.sleep(0.05)
+    return server, task
+
+
+def _app(harness: Harness, state_dir: Path, address: Callable[[], str]):
+    app = create_app(
+        connect_temporal=lambda: connect(service_name="cadenza-api-test", address=address()),
+        task_queue=harness.task_queue,
+        inventory=harness.config.endpoints()["inventory"],
+    )
+    app.state.api_keys = load_key_store(KeyStoreSettings(keys_file=None, keys_json=None, state_dir=state_dir))
+    return app
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def api(harness: Harness, tmp_path_factory) -> AsyncIterator[Api]:
+    app = _app(harness, tmp_path_factory.mktemp("api"), lambda: harness.config.temporal_address)
+    port = free_port()
+    server, task = await _serve(app, port)
+    async with httpx.AsyncClient(timeout=30) as http:
+        yield Api(f"http://127.0.0.1:{port}", app.state.api_keys, http)
+    server.should_exit = True
+    await task
+
+
+async def _until_closed(api: Api, order_id: str, headers: dict[str, str]) -> dict:
+    async with asyncio.timeout(60):
+        while not (body := (await api.http.get(f"{api.url}/orders/{order_id}", headers=headers)).json())["closed"]:
+            await asyncio.sleep(0.1)
+    return body
+
+
+def _problem(response: httpx.Response, status: int) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == status and body["title"]
+    return body
+
+
+async def test_an_order_placed_over_http_is_fulfilled_and_readable(api: Api, harness: Harness):
+    headers = api.key()
+    order = make_order()
+
+    placed = await api.place(order, headers)
+
+    assert placed.status_code == 202 and placed.headers["location"] == f"/orders/{order.order_id}"
+    body = placed.json()
+    assert (body["state"], body["closed"]) == ("running", False)
+    assert body["links"] == {
+        "self": f"/orders/{order.order_id}", "events": f"/orders/{order.order_id}/events",
+        "web_ui": body["links"]["web_ui"],
+    } and body["links"]["web_ui"].endswith(f"/workflows/order-{order.order_id}")
+    closed = await _until_closed(api, order.order_id, headers)
+    assert closed["state"] == "completed" and closed["payment"]["outcome"] == "charged"
+    records = await harness.records.for_order(order.order_id)
+    assert inconsistencies(OrderState.COMPLETED, order.total_amount, records) == []
+    assert placed.headers["x-request-id"]
+
+
+async def test_placing_the_same_order_twice_starts_one_execution_and_another_body_is_a_409(api: Api, harness: Harness):
+    headers = api.key()
+    order = make_order()
+    first = await api.place(order, headers, Prefer="wait=30")
+    again = await api.place(order, headers)
+
+    assert first.status_code == 200 and first.json()["state"] == "completed"
+    assert again.status_code == 200 and again.json()["state"] == "completed"  # the existing, closed order
+    runs = [e async for e in harness.client.list_workflows(f'WorkflowId="{order.workflow_id}"')]
+    assert len(runs) == 1
+    other = order.model_copy(update={"payment_token": "tok_mastercard"})
+    conflict = _problem(await api.place(other, headers), 409)
+    assert "different body" in conflict["detail"]
+    assert len((await harness.records.for_order(order.order_id)).charges) == 1
+
+
+async def test_who_may_do_what(api: Api):
+    order = make_order()  # customer c-17
+    writer = api.key()
+    await api.place(order, writer, Prefer="wait=30")
+    url = f"{api.url}/orders/{order.order_id}"
+
+    assert _problem(await api.http.get(url), 401)["title"]
+    assert _problem(await api.http.get(url, headers={"Authorization": "Bearer cdz_not-a-key"}), 401)
+    assert "orders:read" in _problem(await api.http.get(url, headers=api.key("orders:write")), 403)["detail"]
+    other_customer = api.key("orders:read", "orders:write", customer="c-99")
+    assert _problem(await api.http.get(url, headers=other_customer), 404)
+    listed = (await api.http.get(f"{api.url}/orders", headers=other_customer)).json()["orders"]
+    assert all(o["customer_id"] == "c-99" for o in listed)
+    assert _problem(await api.place(make_order(), other_customer), 403)  # may place for c-99 only
+    own = api.key("orders:read", customer="c-17")
+    assert (await api.http.get(url, headers=own)).status_code == 200
+
+
+async def test_a_declined_card_is_answered_at_the_payment_decision_and_compensated_without_a_refund(api: Api, harness):
+    headers = api.key()
+    order = make_order(token="tok_chargeDeclined")
+
+    decided = await api.place(order, headers, Prefer="wait=payment")
+
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["payment"]["outcome"] == "declined"
+    assert decided.json()["payment"]["error_type"] == "CardDeclined"
+    closed = await _until_closed(api, order.order_id, headers)
+    assert closed["state"] == "compensated"
+    refund = next(c for c in closed["compensations"] if c["action"] == "refund_payment")
+    assert refund["undone"] is False  # the charge never happened: nothing refunded
+    assert (await harness.records.for_order(order.order_id)).charges[0]["amount_refunded"] == 0
+
+
+async def test_the_payment_decision_answers_before_fulfilment_ends(api: Api, harness):
+    headers = api.key()
+    order = make_order()
+    await harness.faults.script("erp", "stall", times=1, match=f"{order.workflow_id}/confirm_erp_order")
+    try:
+        decided = await api.place(order, headers, Prefer="wait=payment")
+        assert decided.status_code == 200 and decided.json()["payment"]["outcome"] == "charged"
+        assert decided.json()["closed"] is False
+        assert (await _until_closed(api, order.order_id, headers))["state"] == "completed"
+    finally:
+        await harness.faults.set("erp", {})
+
+
+async def test_the_event_stream_delivers_every_step_and_ends_and_resumes(api: Api):
+    headers = api.key()
+    order = make_order()
+    await api.place(order, headers)
+    url = f"{api.url}/orders/{order.order_id}/events"
+
+    events = await _read_stream(api, url, headers)
+
+    kinds = [(e["event"], json.loads(e["data"]).get("step") or json.loads(e["data"]).get("state")) for e in events]
+    assert kinds[0] == ("step_started", "create_erp_order")
+    assert ("step_done", "charge_payment") in kinds and kinds[-1] == ("state", "completed")
+    assert [int(e["id"]) for e in events] == list(range(1, len(events) + 1))
+    resumed = await _read_stream(api, url, headers | {"Last-Event-ID": "3"})
+    assert [int(e["id"]) for e in resumed] == list(range(4, len(events) + 1))
+
+
+async def _read_stream(api: Api, url: str, headers: dict[str, str]) -> list[dict[str, str]]:
+    events, current = [], {}
+    async with asyncio.timeout(60), api.http.stream("GET", url, headers=headers) as response:
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+        async for line in response.aiter_lines():
+            if not line:
+                if "data" in current:
+                    events.append(current)
+                current = {}
+            elif not line.startswith(":"):
+                field, _, value = line.partition(":")
+                current[field] = value.strip()
+    return events
+
+
+async def test_cancel_and_operator_actions_answer_with_the_orders_state(api: Api, harness):
+    headers = api.key()
+    order = make_order()
+    await harness.faults.script("payment", "error", times=50, match=f"{order.workflow_id}/charge_payment")
+    try:
+        await api.place(order, headers)
+        cancelled = await api.http.post(f"{api.url}/orders/{order.order_id}/cancel", headers=headers)
+        assert cancelled.status_code == 202
+        closed = await _until_closed(api, order.order_id, headers)
+        assert (closed["state"], closed["reason"]) == ("compensated", "cancelled on request")
+    finally:
+        await harness.faults.unscript("payment", f"{order.workflow_id}/charge_payment")
+    again = _problem(await api.http.post(f"{api.url}/orders/{order.order_id}/cancel", headers=headers), 409)
+    assert "already ended" in again["detail"]
+    retry = _problem(await api.http.post(f"{api.url}/orders/{order.order_id}/retry-compensation", headers=headers), 409)
+    assert "not needs_attention" in retry["detail"]
+    assert _problem(await api.http.post(f"{api.url}/orders/nope-{uuid.uuid4().hex[:6]}/cancel", headers=headers), 404)
+
+
+async def test_listing_filters_by_state_and_pages(api: Api):
+    headers = api.key()
+    for _ in range(3):
+        await api.place(make_order(), headers, Prefer="wait=30")
+    first = (await api.http.get(f"{api.url}/orders", params={"state": "completed", "page_size": 2}, headers=headers)).json()
+    assert len(first["orders"]) == 2 and all(o["state"] == "completed" for o in first["orders"])
+    assert first["orders"][0]["started_at"] >= first["orders"][1]["started_at"]  # newest first
+    second = (await api.http.get(f"{api.url}/orders", params={"state": "completed", "page_size": 2,
+                                                                "page_token": first["next_page_token"]},
+                                 headers=headers)).json()
+    assert {o["order_id"] for o in second["orders"]}.isdisjoint(o["order_id"] for o in first["orders"])
+    assert _problem(await api.http.get(f"{api.url}/orders", params={"state": "lost"}, headers=headers), 422)
+
+
+async def test_bad_requests_are_problems_that_name_the_field_and_start_nothing(api: Api, harness):
+    headers = api.key()
+    order = make_order().model_dump(mode="json")
+    url = f"{api.url}/orders"
+
+    invalid = _problem(await api.http.post(url, json={**order, "lines": [{"sku": "SKU-BOOK", "quantity": 0,
+                                                                          "unit_price": 5}]}, headers=headers), 422)
+    assert invalid["errors"][0]["field"] == "lines.0.quantity"
+    assert _problem(await api.http.post(url, json={**order, "coupon": "x"}, headers=headers), 422)["errors"][0]["field"] == "coupon"
+    unknown_sku = {**order, "lines": [{"sku": "SKU-NOPE", "quantity": 1, "unit_price": 5}]}
+    assert _problem(await api.http.post(url, json=unknown_sku, headers=headers), 422)["errors"][0]["field"] == "lines.0.sku"
+    card = {**order, "payment_token": "4242 4242 4242 4242"}
+    assert "card number" in _problem(await api.http.post(url, json=card, headers=headers), 422)["detail"]
+    assert _problem(await api.http.post(url, content=b"{oops", headers=headers | {"Content-Type": "application/json"}), 422)
+    assert _problem(await api.http.post(url, content=b"a=1", headers=headers | {"Content-Type": "text/plain"}), 415)
+    assert _problem(await api.http.post(url, content=b"x" * (1024 * 1024 + 1),
+                                        headers=headers | {"Content-Type": "application/json"}), 413)
+    assert (await harness.records.for_order(order["order_id"])).erp_order is None
+
+
+async def test_temporal_unreachable_is_a_503_with_retry_after_and_the_api_recovers(harness: Harness, tmp_path):
+    target = {"address": f"127.0.0.1:{free_port()}"}  # nothing listens there
+    app = _app(harness, tmp_path, lambda: target["address"])
+    port = free_port()
+    server, task = await _serve(app, port)
+    key, _ = app.state.api_keys.create(name="t", scopes=ALL_SCOPES, customer_id=None)
+    headers = {"Authorization": f"Bearer {key}"}
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(timeout=30) as http:
+            assert (await http.get(f"{url}/healthz")).status_code == 200
+            down = await http.post(f"{url}/orders", json=make_order().model_dump(mode="json"), headers=headers)
+            assert _problem(down, 503) and down.headers["retry-after"] == "5"
+            assert _problem(await http.get(f"{url}/readyz"), 503)
+            target["address"] = harness.config.temporal_address  # Temporal is back
+            async with asyncio.timeout(20):
+                while (await http.get(f"{url}/readyz")).status_code != 200:
+                    await asyncio.sleep(0.5)
+            up = await http.post(f"{url}/orders", json=make_order().model_dump(mode="json"), headers=headers)
+            assert up.status_code == 202
+    finally:
+        server.should_exit = True
+        await task
