@@ -328,7 +328,10 @@ def replay(
     query: Annotated[
         str | None, typer.Option("--query", help='Visibility query, e.g. \'WorkflowType="OrderWorkflow"\'')
     ] = None,
-    since: Annotated[str, typer.Option("--since", help="Without --query: executions started within (30m, 12h, 7d)")] = "7d",
+    since: Annotated[
+        str,
+        typer.Option("--since", help="Without --query: closed executions started within (30m, 12h, 7d), and every open one"),
+    ] = "7d",
     workers: Annotated[int, typer.Option("--workers", "-j", help="Replay processes (default: one per core)")] = default_workers(),
 ) -> None:
     """Replay histories against the current workflow code: from files, or open and closed executions from the
