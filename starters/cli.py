@@ -212,11 +212,13 @@ def load(
     json_file: Annotated[Path | None, typer.Option("--json", help="Write the report to this file")] = None,
 ) -> None:
     """Place generated orders (good and declined cards, in- and out-of-stock SKUs) against the running stack and
-    report outcomes and end-to-end latency. --faults applies fault injection for the run only."""
+    report outcomes and end-to-end latency. --faults applies fault injection for the run only. Exit 1 if an order
+    did not end completed or compensated (an error placing or awaiting it, or any other end)."""
     from starters.loadrun import run_load_command
 
     fault_settings = _fault_spec(faults)
-    _run(run_load_command(orders, concurrency, fault_settings, seed, json_file))
+    if not _run(run_load_command(orders, concurrency, fault_settings, seed, json_file)):
+        raise typer.Exit(EXIT_PROBLEM)
 
 
 @app.command()
