@@ -2,17 +2,24 @@
 
 The services' records are the ground truth; Temporal's visibility store says how each order ended (execution status
 plus the `OrderStatus` and `OrderTotal` search attributes, so no history has to be fetched). Invariants:
-- a `completed` order: ERP order confirmed, exactly one live charge for the total, one committed reservation;
+- a `completed` order: ERP order confirmed, exactly one live charge keeping the total net of refunds, one committed
+  reservation;
 - a `compensated` order: no live ERP order, every charge refunded, no reservation holding stock;
 - every order is closed (an open one is stuck, or waiting for an operator in `needs_attention`);
 - no service holds records of an order Temporal never saw; no charge is ever duplicated;
-- every SKU's stock equals its seed minus what committed reservations shipped.
+- every SKU's stock equals its seed minus what committed reservations shipped, and its reserved count equals what
+  held reservations set aside.
+
+An order is judged by its current run: a reset (or any other new run of the same workflow id) supersedes the runs
+before it, and visibility lists every run, the superseded ones too.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 
@@ -68,15 +75,30 @@ def order_problems(outcome: OrderOutcome, records: OrderRecords) -> list[str]:
     return inconsistencies(outcome.state, outcome.total_amount, records)
 
 
+def current_runs(executions: Iterable[WorkflowExecution]) -> dict[str, WorkflowExecution]:
+    """The run of each workflow id that decides its order's fate: the open one if there is one (a workflow id has at
+    most one), otherwise the newest. An older run's outcome must never mask the current one: after a reset, the reset
+    run is the order, whatever the run it replaced had reached."""
+    current: dict[str, WorkflowExecution] = {}
+    for execution in executions:
+        kept = current.get(execution.id)
+        if kept is None or _recency(execution) > _recency(kept):
+            current[execution.id] = execution
+    return current
+
+
+def _recency(execution: WorkflowExecution) -> tuple[bool, datetime]:
+    return execution.status == WorkflowExecutionStatus.RUNNING, execution.start_time
+
+
 async def run_audit(client: Client, records: ServiceRecords, *, prefix: str = "") -> AuditReport:
     """Reconcile the orders whose id starts with `prefix` (all by default)."""
     report = AuditReport()
     query = 'WorkflowType="OrderWorkflow"'
     if prefix:
         query += f' AND WorkflowId STARTS_WITH "{WORKFLOW_ID_PREFIX}{prefix}"'
-    outcomes: dict[str, OrderOutcome] = {}
-    async for execution in client.list_workflows(query):
-        outcomes[execution.id.removeprefix(WORKFLOW_ID_PREFIX)] = order_outcome(execution)
+    runs = current_runs([execution async for execution in client.list_workflows(query)])
+    outcomes = {workflow_id.removeprefix(WORKFLOW_ID_PREFIX): order_outcome(run) for workflow_id, run in runs.items()}
     service_records = {k: v for k, v in (await records.everything()).items() if k.startswith(prefix)}
 
     report.orders = len(outcomes)

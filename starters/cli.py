@@ -224,11 +224,13 @@ def load(
     json_file: Annotated[Path | None, typer.Option("--json", help="Write the report to this file")] = None,
 ) -> None:
     """Place generated orders (good and declined cards, in- and out-of-stock SKUs) against the running stack and
-    report outcomes and end-to-end latency. --faults applies fault injection for the run only."""
+    report outcomes and end-to-end latency. --faults applies fault injection for the run only. Exit 1 if an order
+    did not end completed or compensated (an error placing or awaiting it, or any other end)."""
     from starters.loadrun import run_load_command
 
     fault_settings = _fault_spec(faults)
-    _run(run_load_command(orders, concurrency, fault_settings, seed, json_file))
+    if not _run(run_load_command(orders, concurrency, fault_settings, seed, json_file)):
+        raise typer.Exit(EXIT_PROBLEM)
 
 
 @app.command()
@@ -361,7 +363,10 @@ def replay(
     query: Annotated[
         str | None, typer.Option("--query", help='Visibility query, e.g. \'WorkflowType="OrderWorkflow"\'')
     ] = None,
-    since: Annotated[str, typer.Option("--since", help="Without --query: executions started within (30m, 12h, 7d)")] = "7d",
+    since: Annotated[
+        str,
+        typer.Option("--since", help="Without --query: closed executions started within (30m, 12h, 7d), and every open one"),
+    ] = "7d",
     workers: Annotated[int, typer.Option("--workers", "-j", help="Replay processes (default: one per core)")] = default_workers(),
 ) -> None:
     """Replay histories against the current workflow code: from files, or open and closed executions from the

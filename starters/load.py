@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
 from temporalio.client import Client
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from cadenza.settings import TASK_QUEUE
 from starters.orders import place_order, wait_for_result
@@ -25,6 +25,10 @@ IN_STOCK = ("SKU-BOOK", "SKU-MUG", "SKU-TSHIRT", "SKU-POSTER", "SKU-LAMP")
 # The mix of a run: mostly good cards, some declines, a few out-of-stock lines.
 TOKENS = (("tok_visa", 0.6), ("tok_mastercard", 0.25), ("tok_chargeDeclined", 0.1), ("tok_insufficientFunds", 0.05))
 OUT_OF_STOCK_SHARE = 0.08
+# How an order of a load run may end: the declined cards and out-of-stock lines of the mix end compensated. Anything
+# else (an "error": placing or waiting for it failed; or a state it stopped in, e.g. terminated while running) is a
+# failure of the run.
+CLOSED_OUTCOMES = frozenset({"completed", "compensated"})
 
 
 def generate_orders(count: int, seed: int, run_id: str) -> list[Order]:
@@ -63,6 +67,16 @@ class LoadReport:
     latencies_ms: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
+    @property
+    def closed(self) -> int:
+        """Orders that ended completed or compensated."""
+        return sum(count for outcome, count in self.outcomes.items() if outcome in CLOSED_OUTCOMES)
+
+    @property
+    def unfinished(self) -> Counter[str]:
+        """Orders per outcome that did not end completed or compensated; empty for a run that went as planned."""
+        return Counter({outcome: n for outcome, n in self.outcomes.items() if outcome not in CLOSED_OUTCOMES})
+
     def percentile(self, p: float) -> float | None:
         if not self.latencies_ms:
             return None
@@ -74,20 +88,30 @@ class LoadReport:
         data = asdict(self)
         data.pop("latencies_ms")
         data["outcomes"] = dict(self.outcomes)
+        data["unfinished"] = dict(self.unfinished)
         data["throughput_per_s"] = self.orders / self.wall_time_s if self.wall_time_s else None
         data["latency_ms"] = {f"p{p}": self.percentile(p) for p in (50, 95, 99)}
         return data
 
 
+# Answers that no retry can change (e.g. querying an order terminated before its first workflow task): retrying them
+# would only hold the run's report back by `give_up_after` and hide what happened.
+PERMANENT_RPC_ERRORS = frozenset({
+    RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.FAILED_PRECONDITION, RPCStatusCode.ALREADY_EXISTS,
+    RPCStatusCode.PERMISSION_DENIED, RPCStatusCode.UNAUTHENTICATED, RPCStatusCode.UNIMPLEMENTED,
+    RPCStatusCode.OUT_OF_RANGE,
+})
+
+
 async def retrying(call: Callable[[], Awaitable[T]], *, give_up_after: float = 120.0) -> T:
-    """Ride out a Temporal server that is briefly away (restarted during a chaos run)."""
+    """Ride out a Temporal server that is briefly away (restarted during a chaos run); permanent errors raise at once."""
     deadline = time.monotonic() + give_up_after
     delay = 0.2
     while True:
         try:
             return await call()
-        except RPCError:
-            if time.monotonic() > deadline:
+        except RPCError as err:
+            if err.status in PERMANENT_RPC_ERRORS or time.monotonic() > deadline:
                 raise
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)

@@ -19,7 +19,8 @@ from starters.reports import load_table, order_progress, print_audit, stats_tabl
 
 async def run_load_command(
     orders: int, concurrency: int, faults: dict[str, dict[str, Any]], seed: int, json_file: Path | None
-) -> None:
+) -> bool:
+    """Run the load and print its report; True when every order ended completed or compensated."""
     client = await connect()
     async with httpx.AsyncClient(timeout=30) as http:
         admin = FaultAdmin(http)
@@ -44,9 +45,18 @@ async def run_load_command(
     console.print(stats_table(stats))
     for error in report.errors[:20]:
         console.print(f"[red]{error}[/]")
-    console.print(f"Check the services' records: `cadenza audit --prefix load-{run_id}`")
     if json_file:
         write_json(json_file, {**report.summary(), "service_stats": stats})
+    if report.unfinished:
+        counts = ", ".join(f"{count} {outcome}" for outcome, count in sorted(report.unfinished.items()))
+        console.print(
+            f"[red]{sum(report.unfinished.values())} of {report.orders} orders did not end completed or compensated[/] "
+            f"({counts}). See the errors above and `cadenza order status ORDER_ID`; then check what they left "
+            f"behind with `cadenza audit --prefix load-{run_id}`."
+        )
+        return False
+    console.print(f"Check the services' records: `cadenza audit --prefix load-{run_id}`")
+    return True
 
 
 async def run_chaos_command(plan: ChaosPlan, json_file: Path | None) -> bool:
@@ -61,10 +71,9 @@ async def run_chaos_command(plan: ChaosPlan, json_file: Path | None) -> bool:
     console.print(report.disruptions.summary())
     assert report.audit is not None
     print_audit(report.audit)
-    closed = report.load.outcomes.get("completed", 0) + report.load.outcomes.get("compensated", 0)
     if json_file:
         write_json(json_file, {
             **report.load.summary(), "service_stats": report.service_stats, **report.disruptions.counts(),
             "events": report.events, "audit_problems": [p.__dict__ for p in report.audit.problems],
         })
-    return report.audit.clean and closed == plan.orders and not report.disruptions.failed
+    return report.audit.clean and report.load.closed == plan.orders and not report.disruptions.failed

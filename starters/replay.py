@@ -117,9 +117,16 @@ def parse_since(text: str) -> timedelta:
 
 
 def default_query(since: timedelta = DEFAULT_SINCE, now: datetime | None = None) -> str:
-    """Every order workflow, open or closed, started within `since`."""
+    """Every open order workflow whatever its age, and every closed one started within `since`.
+
+    Open orders are the ones a deployment replays for real: the orders waiting days in `needs_attention` for an
+    operator are exactly those a new worker (or `order retry-compensation`) will replay, so `since` never drops them.
+    """
     start = (now or datetime.now(UTC)) - since
-    return f'WorkflowType="{WORKFLOW_TYPE}" AND StartTime > "{start.strftime("%Y-%m-%dT%H:%M:%SZ")}"'
+    return (
+        f'WorkflowType="{WORKFLOW_TYPE}" AND '
+        f'(StartTime > "{start.strftime("%Y-%m-%dT%H:%M:%SZ")}" OR ExecutionStatus="Running")'
+    )
 
 
 @dataclass(frozen=True)

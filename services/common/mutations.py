@@ -25,7 +25,8 @@ everything and store nothing, so the retry runs afresh.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import inspect
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -66,8 +67,9 @@ class Outcome:
         return cls(error.status_code, error.body())
 
 
-Effect = Callable[[], Outcome]
-"""Applies a mutation through the service's store and says how to answer; may raise ServiceError."""
+Effect = Callable[[], Outcome | Awaitable[Outcome]]
+"""Applies a mutation through the service's store and says how to answer; may raise ServiceError. The services'
+effects are synchronous; an awaiting one (tests/services/test_service_idempotency.py) relies on the lock."""
 
 
 class MutationRunner:
@@ -93,7 +95,7 @@ class MutationRunner:
                 stored = self._answers.find(key) if key is not None else None
                 if stored is not None:
                     return self._replay(key, stored, request)
-                outcome = self._apply(effect)
+                outcome = await self._apply(effect)
                 if key is not None:
                     self._answers.save(key, request, outcome.status_code, outcome.body)
         return JSONResponse(outcome.body, status_code=outcome.status_code)
@@ -110,10 +112,11 @@ class MutationRunner:
         self._stats.fences += 1
         return outcome, False
 
-    def _apply(self, effect: Effect) -> Outcome:
+    async def _apply(self, effect: Effect) -> Outcome:
         try:
             with self._database.savepoint():
-                return effect()
+                outcome = effect()
+                return await outcome if inspect.isawaitable(outcome) else outcome
         except ServiceError as error:
             return Outcome.failed(error)
 

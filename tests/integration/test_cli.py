@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -184,6 +185,31 @@ async def test_load_command_reports_outcomes_and_latency(harness: Harness, tmp_p
                                 harness.config.client_env())
     assert load.returncode == 0, load.stderr
     report = json.loads(report_file.read_text())
-    assert sum(report["outcomes"].values()) == 6 and report["latency_ms"]["p50"] > 0
+    # Every order ended as planned: an "error" outcome (or any other end) is not an outcome of the mix.
+    assert report["outcomes"].get("completed", 0) + report["outcomes"].get("compensated", 0) == 6, report["outcomes"]
+    assert report["unfinished"] == {} and report["latency_ms"]["p50"] > 0
     audit = await _cadenza_async(["audit", "--prefix", f"load-{report['run_id']}"], harness.config.client_env())
     assert audit.returncode == 0, audit.stdout
+
+
+async def test_a_load_whose_orders_do_not_all_close_says_so_and_exits_1(harness: Harness, tmp_path):
+    # Slow charges keep the orders in flight; the test terminates them, as an operator might, so none can end
+    # completed or compensated.
+    report_file = tmp_path / "load.json"
+    started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    args = ["load", "--orders", "2", "--concurrency", "2", "--faults", "payment:latency_ms=4000", "--json", str(report_file)]
+    load = asyncio.create_task(_cadenza_async(args, harness.config.client_env()))
+    in_flight = f'WorkflowId STARTS_WITH "order-load-" AND ExecutionStatus="Running" AND StartTime > "{started}"'
+    terminated: set[str] = set()
+    while len(terminated) < 2 and not load.done():
+        async for execution in harness.client.list_workflows(in_flight):
+            if execution.id not in terminated:
+                await harness.client.get_workflow_handle(execution.id).terminate("test: an order that never closes")
+                terminated.add(execution.id)
+        await asyncio.sleep(0.1)
+    finished = await load
+    assert len(terminated) == 2, finished.stdout
+    assert finished.returncode == 1, finished.stdout
+    assert "2 of 2 orders did not end completed or compensated" in finished.stdout
+    report = json.loads(report_file.read_text())
+    assert sum(report["unfinished"].values()) == 2 and report["outcomes"].get("completed", 0) == 0

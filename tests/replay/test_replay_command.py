@@ -65,9 +65,11 @@ async def test_a_process_pool_replays_what_one_process_does(tmp_path, monkeypatc
     assert [failure.workflow_id for failure in report.failures] == [workflow_id]
 
 
-def test_the_default_query_takes_open_and_closed_orders_started_within_since():
+def test_the_default_query_takes_every_open_order_and_closed_ones_started_within_since():
     now = datetime(2026, 1, 8, 12, 0, tzinfo=UTC)
-    assert default_query(parse_since("7d"), now) == 'WorkflowType="OrderWorkflow" AND StartTime > "2026-01-01T12:00:00Z"'
+    assert default_query(parse_since("7d"), now) == (
+        'WorkflowType="OrderWorkflow" AND (StartTime > "2026-01-01T12:00:00Z" OR ExecutionStatus="Running")'
+    )
     assert parse_since("90m") == timedelta(minutes=90)
     with pytest.raises(BadReplayInput, match="30m, 12h, 7d"):
         parse_since("a week")

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.responses import JSONResponse
 
+from services.common.database import Database
+from services.common.idempotency import IDEMPOTENCY_SCHEMA, RequestIdentity, request_hash
+from services.common.mutations import REPLAYED_HEADER, MutationRunner, Outcome
+from services.common.stats import ServiceStats
 from tests.services.service_helpers import ClientFactory, charge_body, error_code, key, order_body, reservation_body
 
 # (service, path, body) of one creating POST per service.
@@ -128,6 +135,8 @@ async def test_empty_and_empty_object_refund_bodies_are_the_same_request(payment
 async def test_concurrent_requests_with_one_key_apply_once(
     service: str, path: str, body: dict[str, object], make_client: ClientFactory
 ) -> None:
+    # Through HTTP the services' effects are synchronous, so the event loop alone serialises these requests: this
+    # proves the answers, not the lock. The lock is proven below with an effect that awaits.
     client = make_client(service)
 
     responses = await asyncio.gather(*(client.post(path, json=body, headers=key("same")) for _ in range(8)))
@@ -136,6 +145,54 @@ async def test_concurrent_requests_with_one_key_apply_once(
     assert len({response.json()["created_at"] for response in responses}) == 1
     assert sum(response.headers.get("Idempotent-Replayed") == "true" for response in responses) == 7
     assert await count_records(client, service) == 1
+
+
+class _AwaitingEffect:
+    """A test-only effect that awaits between the runner's key check and its store of the answer: the window in
+    which a second request with the same key would find no answer yet and apply the mutation again."""
+
+    def __init__(self) -> None:
+        self.applied = 0
+
+    async def __call__(self) -> Outcome:
+        self.applied += 1
+        applied = self.applied
+        await asyncio.sleep(0.01)  # another request runs here, unless the runner holds it back
+        return Outcome(201, {"applied": applied})
+
+
+async def _same_key_at_once(runner: MutationRunner, effect: _AwaitingEffect) -> list[object]:
+    identity = RequestIdentity("POST", "/things", request_hash({"n": 1}))
+    return await asyncio.gather(*(runner.run("same", identity, effect) for _ in range(8)), return_exceptions=True)
+
+
+def _runner(tmp_path: Path) -> MutationRunner:
+    return MutationRunner(Database(tmp_path / "mutations.db", IDEMPOTENCY_SCHEMA), ServiceStats())
+
+
+async def test_concurrent_mutations_with_one_key_apply_once_even_when_the_effect_awaits(tmp_path: Path) -> None:
+    effect = _AwaitingEffect()
+
+    responses = await _same_key_at_once(_runner(tmp_path), effect)
+
+    assert effect.applied == 1
+    assert all(isinstance(response, JSONResponse) for response in responses), responses
+    assert {bytes(response.body) for response in responses} == {b'{"applied":1}'}
+    assert sum(response.headers.get(REPLAYED_HEADER) == "true" for response in responses) == 7
+
+
+async def test_without_the_lock_concurrent_mutations_with_one_key_go_wrong(tmp_path: Path) -> None:
+    # The test above can fail: take the runner's lock away and the requests interleave in the awaiting effect. With
+    # the service's one SQLite connection, every later BEGIN then fails ("cannot start a transaction within a
+    # transaction": a 500 to its caller) while the first request is still inside its effect.
+    runner = _runner(tmp_path)
+    runner._lock = contextlib.nullcontext()  # type: ignore[assignment]
+    effect = _AwaitingEffect()
+
+    responses = await _same_key_at_once(runner, effect)
+
+    answered_once = effect.applied == 1 and all(isinstance(response, JSONResponse) for response in responses)
+    assert not answered_once, "without the lock every request still got the one answer: the test above proves nothing"
 
 
 async def test_replay_survives_a_restart(make_client: ClientFactory) -> None:

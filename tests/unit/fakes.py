@@ -34,15 +34,18 @@ def unavailable() -> ApplicationError:
 
 class FakeServices:
     """`failures[name]` is a list of errors raised by successive calls of activity `name` (then it succeeds);
-    `delays[name]` makes a call take that many real seconds, long enough to cancel the workflow meanwhile."""
+    `delays[name]` makes a call take that many real seconds, long enough to cancel the workflow meanwhile;
+    `results[name]` replaces what activity `name` answers (e.g. a shape the workflow cannot decode)."""
 
     def __init__(
         self,
         failures: dict[str, list[BaseException]] | None = None,
         delays: dict[str, float] | None = None,
+        results: dict[str, Callable[[], Any]] | None = None,
     ) -> None:
         self.failures = {name: list(errors) for name, errors in (failures or {}).items()}
         self.delays = delays or {}
+        self.results = {**_RESULTS, **(results or {})}
         self.calls: list[str] = []
         self.started: dict[str, asyncio.Event] = {name: asyncio.Event() for name in _RESULTS}
 
@@ -59,6 +62,6 @@ class FakeServices:
             pending = self.failures.get(name)
             if pending:
                 raise pending.pop(0)
-            return _RESULTS[name]()
+            return self.results[name]()
 
         return fake

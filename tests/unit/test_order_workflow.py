@@ -12,6 +12,7 @@ from temporalio.worker import Worker
 
 from tests.conftest import make_order
 from tests.unit.fakes import FakeServices, permanent, unavailable
+from tests.unit.production_worker import production_worker, result_of
 from workflows.models import CompensationStatus, OrderProgress, OrderResult, OrderState, Step
 from workflows.order import OrderWorkflow
 from workflows.policies import COMPENSATION_DEADLINE, STEP_ATTEMPTS, activity_options
@@ -20,15 +21,8 @@ FORWARD = ["create_erp_order", "charge_payment", "reserve_inventory", "confirm_e
 
 
 def _worker(env, task_queue: str, fakes: FakeServices) -> Worker:
-    # Any exception in workflow code fails the execution (instead of retrying the task forever), so a bug fails
-    # the test at once.
-    return Worker(
-        env.client,
-        task_queue=task_queue,
-        workflows=[OrderWorkflow],
-        activities=fakes.activities(),
-        workflow_failure_exception_types=[Exception],
-    )
+    # As production runs it: Cadenza's workflow runner and failure semantics (tests.unit.production_worker).
+    return production_worker(env.client, task_queue, fakes.activities())
 
 
 async def _start(env, task_queue: str) -> WorkflowHandle:
@@ -39,7 +33,7 @@ async def _start(env, task_queue: str) -> WorkflowHandle:
 async def test_happy_path_runs_every_step_once_and_no_compensation(time_skipping_env, task_queue):
     fakes = FakeServices()
     async with _worker(time_skipping_env, task_queue, fakes):
-        result: OrderResult = await (await _start(time_skipping_env, task_queue)).result()
+        result: OrderResult = await result_of(await _start(time_skipping_env, task_queue))
     assert result.state == OrderState.COMPLETED
     assert result.completed_steps == list(Step)
     assert result.compensations == []
@@ -50,7 +44,7 @@ async def test_happy_path_runs_every_step_once_and_no_compensation(time_skipping
 async def test_declined_card_compensates_completed_steps_in_reverse(time_skipping_env, task_queue):
     fakes = FakeServices(failures={"charge_payment": [permanent()]})
     async with _worker(time_skipping_env, task_queue, fakes):
-        result = await (await _start(time_skipping_env, task_queue)).result()
+        result = await result_of(await _start(time_skipping_env, task_queue))
     assert result.state == OrderState.COMPENSATED
     assert result.failed_step == Step.CHARGE_PAYMENT
     assert result.error_type == "CardDeclined"
@@ -66,7 +60,7 @@ async def test_declined_card_compensates_completed_steps_in_reverse(time_skippin
 async def test_out_of_stock_unwinds_all_three_steps(time_skipping_env, task_queue):
     fakes = FakeServices(failures={"reserve_inventory": [permanent("OutOfStock")]})
     async with _worker(time_skipping_env, task_queue, fakes):
-        result = await (await _start(time_skipping_env, task_queue)).result()
+        result = await result_of(await _start(time_skipping_env, task_queue))
     assert result.failed_step == Step.RESERVE_INVENTORY
     assert [c.action for c in result.compensations] == ["release_inventory", "refund_payment", "cancel_erp_order"]
     assert result.completed_steps == [Step.CREATE_ERP_ORDER, Step.CHARGE_PAYMENT]
@@ -75,7 +69,7 @@ async def test_out_of_stock_unwinds_all_three_steps(time_skipping_env, task_queu
 async def test_transient_errors_are_retried_by_the_server(time_skipping_env, task_queue):
     fakes = FakeServices(failures={"charge_payment": [unavailable(), unavailable()]})
     async with _worker(time_skipping_env, task_queue, fakes):
-        result = await (await _start(time_skipping_env, task_queue)).result()
+        result = await result_of(await _start(time_skipping_env, task_queue))
     assert result.state == OrderState.COMPLETED
     assert fakes.calls.count("charge_payment") == 3
 
@@ -83,7 +77,7 @@ async def test_transient_errors_are_retried_by_the_server(time_skipping_env, tas
 async def test_step_that_keeps_failing_gives_up_after_its_attempts_and_compensates(time_skipping_env, task_queue):
     fakes = FakeServices(failures={"reserve_inventory": [unavailable() for _ in range(100)]})
     async with _worker(time_skipping_env, task_queue, fakes):
-        result = await (await _start(time_skipping_env, task_queue)).result()
+        result = await result_of(await _start(time_skipping_env, task_queue))
     assert result.state == OrderState.COMPENSATED
     assert result.failed_step == Step.RESERVE_INVENTORY
     assert result.reason.startswith("gave up retrying after the step's last attempt; last error: payment answered 503")
@@ -108,7 +102,7 @@ async def test_cancel_mid_step_waits_for_the_call_then_compensates_everything(ti
         await asyncio.wait_for(fakes.started["reserve_inventory"].wait(), 10)
         await handle.cancel()
         with pytest.raises(WorkflowFailureError) as failure:
-            await handle.result()
+            await result_of(handle)
         progress: OrderProgress = await handle.query(OrderWorkflow.status)
     assert isinstance(failure.value.cause, CancelledError)
     assert progress.state == OrderState.COMPENSATED
@@ -135,7 +129,7 @@ async def test_failed_compensation_waits_for_an_operator_then_retries_only_what_
             ("cancel_erp_order", CompensationStatus.DONE),
         ]
         await handle.execute_update(OrderWorkflow.retry_compensation)
-        result = await handle.result()
+        result = await result_of(handle)
     assert result.state == OrderState.COMPENSATED
     assert fakes.calls.count("refund_payment") == 2
     assert fakes.calls.count("cancel_erp_order") == 1
@@ -190,7 +184,7 @@ async def test_status_query_reports_the_step_in_progress(time_skipping_env, task
         handle = await _start(time_skipping_env, task_queue)
         await asyncio.wait_for(fakes.started["charge_payment"].wait(), 10)
         progress: OrderProgress = await handle.query(OrderWorkflow.status)
-        await handle.result()
+        await result_of(handle)
     assert progress.state == OrderState.RUNNING
     assert progress.current_step == Step.CHARGE_PAYMENT
     assert progress.completed_steps == [Step.CREATE_ERP_ORDER]
@@ -220,7 +214,7 @@ async def test_compensation_failing_past_its_deadline_needs_attention_until_an_o
         assert "gave up retrying" in refund.detail
         fakes.failures["refund_payment"].clear()  # the operator fixed the cause
         await handle.execute_update(OrderWorkflow.retry_compensation)
-        result = await handle.result()
+        result = await result_of(handle)
     assert result.state == OrderState.COMPENSATED
     assert all(c.status == CompensationStatus.DONE for c in result.compensations)
 
@@ -231,7 +225,7 @@ async def test_retry_compensation_is_refused_unless_the_order_needs_attention(ti
         handle = await _start(time_skipping_env, task_queue)
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await handle.execute_update(OrderWorkflow.retry_compensation)
-        await handle.result()
+        await result_of(handle)
     assert "not needs_attention" in str(refused.value.cause)
 
 

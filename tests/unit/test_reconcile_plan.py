@@ -147,7 +147,7 @@ def test_open_orders_and_recent_changes_are_left_alone():
 
 
 def test_stock_is_checked_only_when_no_reservation_just_changed():
-    stock = {"SKU-BOOK": {"on_hand": 90, "seed_quantity": 100}}  # 10 gone, but nothing committed ships them
+    stock = {"SKU-BOOK": {"on_hand": 90, "reserved": 0, "seed_quantity": 100}}  # 10 gone, but nothing committed ships them
     quiet = [_reservation("res_1", "released")]
     findings, notes = stock_findings(stock, quiet, now=NOW, grace=GRACE)
     assert [f.order_id for f in findings] == ["(stock)"] and notes == []

@@ -8,6 +8,7 @@ from temporalio.exceptions import ApplicationError
 from activities.risk import BULK_QUANTITY, REJECTED, REVIEW_LIMIT, assess, rejection
 from tests.conftest import make_order
 from tests.unit.fakes import FakeServices, permanent
+from tests.unit.production_worker import result_of
 from tests.unit.test_order_workflow import FORWARD, _worker
 from workflows.models import RISK_CHECK_THRESHOLD, Order, OrderLine, OrderState, RiskAssessmentRequest, Step
 from workflows.order import OrderWorkflow
@@ -48,7 +49,7 @@ def test_an_order_above_the_limit_or_in_bulk_is_refused_with_a_non_retryable_err
 async def _run(env, task_queue: str, fakes: FakeServices, order: Order):
     async with _worker(env, task_queue, fakes):
         handle = await env.client.start_workflow(OrderWorkflow.run, order, id=order.workflow_id, task_queue=task_queue)
-        return await handle.result()
+        return await result_of(handle)
 
 
 async def test_a_large_order_is_risk_checked_right_before_its_charge(time_skipping_env, task_queue):
