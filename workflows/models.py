@@ -29,17 +29,66 @@ Sku = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Z0-9][A-Z0
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Models recorded in workflow history (activity inputs and results) and read back on every replay. Tolerant on
+    purpose: a field a newer activity adds is ignored rather than failing an open order's replay."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
 
-class OrderLine(_Model):
+# What a client sends is validated at the edge (CLI, Order API), where unknown fields are refused.
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---- the order: tolerant as stored in history, strict where it is placed ----------------------------------------------
+#
+# The workflow's input is decoded — and validated — again on every replay of an open order. A business rule tightened
+# later (a currency dropped, a stricter token pattern, a lower limit) must not wedge an order placed under the old rule:
+# the workflow takes a `StoredOrder` (types only), and the rules live in `Order`, which the CLI and the API validate
+# before anything starts. Both serialise to the same JSON.
+
+
+class StoredOrderLine(_Model):
+    sku: str
+    quantity: int
+    unit_price: int = Field(description="Price of one unit, in minor units (cents).")
+
+
+class StoredOrder(_Model):
+    """An order as the workflow receives it (and history keeps it): its shape, none of the business rules."""
+
+    order_id: str
+    customer_id: str
+    currency: str
+    payment_token: str = Field(repr=False)
+    lines: list[StoredOrderLine]
+
+    # A plain property, not a field: the total is derived from the lines, never sent alongside them to disagree.
+    @property
+    def total_amount(self) -> int:
+        return sum(line.quantity * line.unit_price for line in self.lines)
+
+    @property
+    def workflow_id(self) -> str:
+        return workflow_id_for(self.order_id)
+
+    def describe(self) -> str:
+        """One line for humans and the Web UI, free of payment data."""
+        items = sum(line.quantity for line in self.lines)
+        return f"{items} item{'s' if items != 1 else ''}, {format_money(self.total_amount, self.currency)}, customer {self.customer_id}"
+
+
+class OrderLine(StoredOrderLine):
+    model_config = _STRICT
+
     sku: Sku
     quantity: int = Field(ge=1, le=10_000)
     unit_price: int = Field(ge=0, le=MAX_AMOUNT, description="Price of one unit, in minor units (cents).")
 
 
-class Order(_Model):
-    """An order as placed by a customer: the workflow's only input."""
+class Order(StoredOrder):
+    """An order as placed by a customer, with every business rule: what the CLI and the Order API accept."""
+
+    model_config = _STRICT
 
     order_id: Identifier
     customer_id: Identifier
@@ -74,20 +123,6 @@ class Order(_Model):
         if self.total_amount > MAX_AMOUNT:
             raise ValueError(f"lines: the order totals {self.total_amount}, above the limit of {MAX_AMOUNT} minor units")
         return self
-
-    # A plain property, not a field: the total is derived from the lines, never sent alongside them to disagree.
-    @property
-    def total_amount(self) -> int:
-        return sum(line.quantity * line.unit_price for line in self.lines)
-
-    @property
-    def workflow_id(self) -> str:
-        return workflow_id_for(self.order_id)
-
-    def describe(self) -> str:
-        """One line for humans and the Web UI, free of payment data."""
-        items = sum(line.quantity for line in self.lines)
-        return f"{items} item{'s' if items != 1 else ''}, {format_money(self.total_amount, self.currency)}, customer {self.customer_id}"
 
 
 def workflow_id_for(order_id: str) -> str:
@@ -136,8 +171,8 @@ class CompensationStatus(StrEnum):
 
 
 class StockLine(_Model):
-    sku: Sku
-    quantity: int = Field(ge=1)
+    sku: str
+    quantity: int
 
 
 class _KeyedCall(_Model):
@@ -157,7 +192,7 @@ class _OrderExcerpt(_KeyedCall):
     """An activity input made of some of the order's own fields, under the same names: `of(order)` copies them."""
 
     @classmethod
-    def of(cls, order: Order, idempotency_key: str | None = None) -> Self:
+    def of(cls, order: StoredOrder, idempotency_key: str | None = None) -> Self:
         fields = {name: getattr(order, name) for name in cls.model_fields if name != "idempotency_key"}
         return cls(**fields, idempotency_key=idempotency_key)
 
@@ -167,7 +202,7 @@ class ErpOrderRequest(_OrderExcerpt):
     customer_id: str
     currency: str
     total_amount: int
-    lines: list[OrderLine]
+    lines: list[StoredOrderLine]
 
 
 class ErpOrderRecord(_Model):
@@ -182,7 +217,7 @@ class ChargeRequest(_KeyedCall):
     payment_token: str = Field(repr=False)
 
     @classmethod
-    def of(cls, order: Order, idempotency_key: str | None = None) -> ChargeRequest:
+    def of(cls, order: StoredOrder, idempotency_key: str | None = None) -> ChargeRequest:
         return cls(
             order_id=order.order_id,
             amount=order.total_amount,
@@ -203,7 +238,7 @@ class ReservationRequest(_KeyedCall):
     lines: list[StockLine]
 
     @classmethod
-    def of(cls, order: Order, idempotency_key: str | None = None) -> ReservationRequest:
+    def of(cls, order: StoredOrder, idempotency_key: str | None = None) -> ReservationRequest:
         return cls(
             order_id=order.order_id,
             lines=[StockLine(sku=line.sku, quantity=line.quantity) for line in order.lines],
@@ -228,7 +263,7 @@ class RiskAssessmentRequest(_OrderExcerpt):
     currency: str
     total_amount: int
     payment_token: str = Field(repr=False)
-    lines: list[OrderLine]
+    lines: list[StoredOrderLine]
 
 
 class RiskAssessment(_Model):

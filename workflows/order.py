@@ -27,7 +27,6 @@ with workflow.unsafe.imports_passed_through():
         CompensationStatus,
         DECLINE_TYPES,
         ErpOrderRequest,
-        Order,
         OrderProgress,
         OrderRef,
         OrderResult,
@@ -42,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         RiskAssessmentRequest,
         Step,
         StepFence,
+        StoredOrder,
         format_money,
     )
     from activities.idempotency import idempotency_key
@@ -70,7 +70,7 @@ class NotAwaitingOperator(Exception):
 @workflow.defn
 class OrderWorkflow:
     @workflow.init
-    def __init__(self, order: Order) -> None:
+    def __init__(self, order: StoredOrder) -> None:
         self._order = order
         self._progress = OrderProgress(order_id=order.order_id)
         self._events: list[ProgressEvent] = []
@@ -79,7 +79,7 @@ class OrderWorkflow:
         self._indexed = ORDER_STATUS in workflow.info().typed_search_attributes
 
     @workflow.run
-    async def run(self, order: Order) -> OrderResult:
+    async def run(self, order: StoredOrder) -> OrderResult:
         # The first run id survives retries and resets of this execution but not a new execution of the same order
         # id (one placed again after the first was deleted), so keys made with it name exactly this execution.
         if workflow.patched(EXECUTION_KEYS_PATCH):

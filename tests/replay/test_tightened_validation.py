@@ -39,13 +39,8 @@ async def test_the_open_order_replays_with_todays_rules():
     await new_replayer().replay_workflow(_waiting_for_an_operator())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeError,  # the replayer's "Failed decoding arguments: 1 validation error for Order ... 'EUR'"
-    reason="Order re-validates its business rules on every replay: a currency dropped from CURRENCIES wedges every "
-    "open order placed in it. Passes once the rules are enforced at the edge (CLI, API) and the workflow decodes "
-    "its stored input tolerantly; then remove this marker.",
-)
+# Before the workflow took a `StoredOrder`, this failed: "Failed decoding arguments: 1 validation error for Order …
+# unknown currency 'EUR'" — every open EUR order wedged.
 async def test_dropping_a_currency_cannot_wedge_an_open_order_placed_in_it(monkeypatch):
     monkeypatch.setattr(models, "CURRENCIES", models.CURRENCIES - {"EUR"})  # the tightened rule: EUR no longer sold
     # The edge applies it: a new EUR order is refused before anything starts.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-from workflows.models import RISK_CHECK_THRESHOLD, Order, OrderResult
+from workflows.models import RISK_CHECK_THRESHOLD, OrderResult, StoredOrder
 from workflows.order import RISK_CHECK_PATCH, OrderWorkflow
 
 
@@ -21,7 +21,7 @@ from workflows.order import RISK_CHECK_PATCH, OrderWorkflow
 @workflow.defn(name="OrderWorkflow")
 class UnguardedOrderWorkflow(OrderWorkflow):
     @workflow.run
-    async def run(self, order: Order) -> OrderResult:
+    async def run(self, order: StoredOrder) -> OrderResult:
         return await super().run(order)
 
     def _risk_check_applies(self) -> bool:
@@ -31,7 +31,7 @@ class UnguardedOrderWorkflow(OrderWorkflow):
 @workflow.defn(name="OrderWorkflow")
 class DeprecatedPatchOrderWorkflow(OrderWorkflow):
     @workflow.run
-    async def run(self, order: Order) -> OrderResult:
+    async def run(self, order: StoredOrder) -> OrderResult:
         return await super().run(order)
 
     def _risk_check_applies(self) -> bool:
