@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import stat
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,15 @@ def test_keys_from_an_environment_variable(tmp_path, monkeypatch):
     monkeypatch.setenv("CADENZA_API_KEYS_FILE", str(tmp_path / KEYS_FILE_NAME))
     with pytest.raises(KeyStoreError, match="keep one of them"):
         KeyStore.from_environment()
+
+
+def test_keys_created_at_the_same_time_are_all_kept(tmp_path):
+    # Several `cadenza api-key create` at once (a provisioning script): each reads, adds and writes the file; the
+    # lock makes those read-modify-writes take turns instead of overwriting each other.
+    def create_five(worker: int) -> None:
+        for i in range(5):
+            dev_store(tmp_path).create(name=f"w{worker}-{i}", scopes=["orders:read"])
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(create_five, range(4)))
+    assert len(dev_store(tmp_path).entries()) == 20
