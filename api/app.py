@@ -22,6 +22,7 @@ from temporalio.client import Client
 
 from api import orders
 from api.keys import load_key_store
+from api.ratelimit import RateLimiter
 from api.catalogue import SkuCatalogue
 from api.problems import Problem, install_problem_handlers, problem_responses
 from api.temporal import TemporalGate, unavailable_as_503
@@ -67,7 +68,8 @@ def create_app(
     )
     app.state.temporal = gate
     app.state.task_queue = task_queue
-    app.state.api_keys = load_key_store()
+    app.state.api_keys = load_key_store()  # a broken key secret stops the process here, not at the first request
+    app.state.api_rate_limiter = RateLimiter.from_environment()  # likewise a bad CADENZA_API_RATE_LIMIT
     install_problem_handlers(app)
     app.include_router(orders.router)
     app.include_router(_health_router())
