@@ -274,8 +274,10 @@ async def test_temporal_unreachable_is_a_503_with_retry_after_and_the_api_recove
             async with asyncio.timeout(20):
                 while (await http.get(f"{url}/readyz")).status_code != 200:
                     await asyncio.sleep(0.5)
-            up = await http.post(f"{url}/orders", json=make_order().model_dump(mode="json"), headers=headers)
-            assert up.status_code == 202
+            up = await http.post(
+                f"{url}/orders", json=make_order().model_dump(mode="json"), headers=headers | {"Prefer": "wait=30"}
+            )
+            assert up.status_code == 200 and up.json()["state"] == "completed"  # closed before the next test runs
     finally:
         server.should_exit = True
         await task

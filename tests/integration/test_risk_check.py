@@ -21,7 +21,7 @@ async def test_a_large_order_is_risk_checked_before_its_charge_and_records_the_p
     assert result.state == OrderState.COMPLETED and result.risk is not None and result.risk.approved
     history = await placed.handle.fetch_history()
     assert scheduled_activities(history)[:3] == ["create_erp_order", "assess_risk", "charge_payment"]
-    assert patch_ids(history) == [RISK_CHECK_PATCH]
+    assert RISK_CHECK_PATCH in patch_ids(history)
     await _assert_consistent(harness, order, OrderState.COMPLETED)
 
 
@@ -38,4 +38,4 @@ async def test_a_small_order_is_not_risk_checked_and_records_no_patch(harness):
     placed = await place_order(harness.client, make_order(), task_queue=harness.task_queue)
     await wait_for_result(placed.handle)
     history = await placed.handle.fetch_history()
-    assert "assess_risk" not in scheduled_activities(history) and patch_ids(history) == []
+    assert "assess_risk" not in scheduled_activities(history) and RISK_CHECK_PATCH not in patch_ids(history)
