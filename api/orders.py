@@ -64,8 +64,10 @@ async def _client(request: Request) -> Client:
 Temporal = Annotated[Client, Depends(_client)]
 
 
-def _json_body(content_type: Annotated[str | None, Header()] = None) -> None:
-    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+def _json_body(request: Request) -> None:
+    # Read from the request rather than declared as a header parameter: Content-Type describes the body, it is not an
+    # input of its own (and the 415 is in the operation's documented answers).
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
         raise Problem(415, "Unsupported media type", f"Send the order as application/json, not {media_type or 'no type'}.")
 
