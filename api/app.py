@@ -22,6 +22,7 @@ from temporalio.client import Client
 
 from api import orders
 from api.keys import load_key_store
+from api.metrics import ApiMetrics, RequestMetrics
 from api.ratelimit import RateLimiter
 from api.catalogue import SkuCatalogue
 from api.problems import Problem, install_problem_handlers, problem_responses
@@ -73,7 +74,10 @@ def create_app(
     install_problem_handlers(app)
     app.include_router(orders.router)
     app.include_router(_health_router())
+    metrics = ApiMetrics()
+    app.add_route("/metrics", metrics.exposition, include_in_schema=False)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(RequestMetrics, metrics=metrics)
     app.add_middleware(RequestId)
     # The HTTP request is the root of the order's trace: FastAPI's server span → StartWorkflow → … → the services.
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,openapi.json,docs", exclude_spans=["receive", "send"])

@@ -281,3 +281,11 @@ async def test_temporal_unreachable_is_a_503_with_retry_after_and_the_api_recove
     finally:
         server.should_exit = True
         await task
+
+
+async def test_request_metrics_count_answers_by_route_template(api: Api):
+    headers = api.key()
+    await api.http.get(f"{api.url}/orders/unknown-{uuid.uuid4().hex[:6]}", headers=headers)
+    text = (await api.http.get(f"{api.url}/metrics")).text
+    assert 'cadenza_api_requests_total{method="GET",route="/orders/{order_id}",status="404"}' in text
+    assert "cadenza_api_request_duration_seconds_bucket" in text
