@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from pydantic import ConfigDict
 
 from services.common.fault_middleware import ADMIN_PATH_PREFIX
 from services.common.faults import FaultConfig, FaultInjector
 from services.common.stats import ServiceStats
+
+
+class FaultConfigUpdate(FaultConfig):
+    """Body of ``PUT /admin/faults``: a :class:`FaultConfig`, its types checked as strictly as any request body.
+
+    ``FaultConfig`` itself stays lax because ``cadenza --faults`` specs spell values as text (``error_rate=0.3``).
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 def build_admin_router(injector: FaultInjector, stats: ServiceStats) -> APIRouter:
@@ -18,7 +28,7 @@ def build_admin_router(injector: FaultInjector, stats: ServiceStats) -> APIRoute
         return injector.config
 
     @router.put("/faults", summary="Replace the fault configuration; `{}` turns every fault off")
-    async def replace_faults(config: FaultConfig) -> FaultConfig:
+    async def replace_faults(config: FaultConfigUpdate) -> FaultConfig:
         injector.replace(config)
         return injector.config
 

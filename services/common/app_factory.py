@@ -14,7 +14,8 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from services.common.admin import build_admin_router
 from services.common.auth import bearer_token_guard
 from services.common.database import Database, SeedData
-from services.common.errors import ERROR_RESPONSES_FOR_DOCS, install_error_handlers
+from services.common.error_docs import AUTHENTICATED, FAULTED, VALIDATED, error_docs
+from services.common.errors import install_error_handlers
 from services.common.fault_middleware import FaultInjectionMiddleware
 from services.common.faults import FaultConfig, FaultInjector
 from services.common.idempotency import IDEMPOTENCY_SCHEMA
@@ -66,8 +67,18 @@ class ServiceDefinition:
         install_error_handlers(app)
         app.add_middleware(FaultInjectionMiddleware, injector=injector, stats=stats)
         app.include_router(_health_router(self.name, database))
-        app.include_router(self.build_router(database), dependencies=requires_token, responses=ERROR_RESPONSES_FOR_DOCS)
-        app.include_router(build_admin_router(injector, stats), dependencies=requires_token)
+        # Routes document their own 404s and conflicts; these are what any of them may answer. Admin requests are
+        # never faulted (see fault_middleware), so they do not document 429 and 503.
+        app.include_router(
+            self.build_router(database),
+            dependencies=requires_token,
+            responses=error_docs(AUTHENTICATED, VALIDATED, FAULTED),
+        )
+        app.include_router(
+            build_admin_router(injector, stats),
+            dependencies=requires_token,
+            responses=error_docs(AUTHENTICATED, VALIDATED),
+        )
         # Server spans, continuing the caller's trace from its `traceparent` header. Health checks and the admin API
         # are left out: they would drown the orders' traces.
         FastAPIInstrumentor.instrument_app(

@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 # Validation answers list at most this many problems; a junk body can produce
 # hundreds and nobody reads past the first few.
@@ -84,15 +85,6 @@ def error_response(
     return JSONResponse(error_body(code, message, **extra), status_code=status_code, headers=headers)
 
 
-ERROR_RESPONSES_FOR_DOCS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorResponse, "description": "Missing or wrong bearer token"},
-    422: {"model": ErrorResponse, "description": "Invalid request (`validation_error`) or a business rule"},
-    429: {"model": ErrorResponse, "description": "Injected rate limit; honour `Retry-After`"},
-    503: {"model": ErrorResponse, "description": "Injected outage; nothing was applied"},
-}
-"""Responses every authenticated route can give, merged into the OpenAPI document."""
-
-
 def install_error_handlers(app: FastAPI) -> None:
     """Route every exception type an app can raise to the canonical error shape."""
     app.add_exception_handler(ServiceError, _answer_service_error)
@@ -124,8 +116,27 @@ async def _answer_framework_error(request: Request, exc: Exception) -> JSONRespo
         # FastAPI raises a bare 400 when a body is not decodable at all (bad
         # UTF-8, absurd nesting); to callers that is just another invalid body.
         return error_response(422, "validation_error", "body: request body could not be parsed as JSON")
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
     code = _snake_case(HTTPStatus(exc.status_code).phrase) if exc.status_code in _KNOWN_STATUSES else "http_error"
-    return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+    return error_response(exc.status_code, code, str(exc.detail), headers=headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route answers at this path, asked of the routes themselves.
+
+    Starlette builds ``Allow`` from the first route whose path matched, but FastAPI registers one route per method
+    (``GET /orders`` and ``POST /orders`` are two routes, possibly in two included routers), so its header names only
+    one of them.
+    """
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in _HTTP_METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
+    return ", ".join(allowed)
 
 
 async def _answer_unexpected_error(_: Request, __: Exception) -> JSONResponse:
@@ -133,6 +144,7 @@ async def _answer_unexpected_error(_: Request, __: Exception) -> JSONResponse:
 
 
 _KNOWN_STATUSES = frozenset(status.value for status in HTTPStatus)
+_HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 def _describe_problem(problem: Mapping[str, Any]) -> dict[str, str]:

@@ -27,6 +27,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.common.fields import WholeNumber
+
 # Long enough for any test scenario, short enough that asyncio.sleep() never overflows.
 _MAX_DELAY_MS = 3_600_000
 
@@ -47,10 +49,11 @@ class ScriptedFault(BaseModel):
     contains ``match`` (every POST matches when ``match`` is null).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    # Strict: a script only ever arrives as JSON or from typed code, and "2" is not the integer its schema promises.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     kind: Literal["error", "rate_limit", "stall", "slow_commit"]
-    times: int = Field(default=1, ge=1, le=1_000_000)
+    times: WholeNumber = Field(default=1, ge=1, le=1_000_000)
     match: str | None = Field(default=None, min_length=1, max_length=255)
 
 
@@ -60,21 +63,22 @@ class FaultConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     error_rate: float = Field(default=0.0, ge=0.0, le=1.0, description="Chance a POST answers 503")
-    latency_ms: int = Field(default=0, ge=0, le=_MAX_DELAY_MS, description="Delay added to every request")
+    latency_ms: WholeNumber = Field(default=0, ge=0, le=_MAX_DELAY_MS, description="Delay added to every request")
     rate_limit: float = Field(default=0.0, ge=0.0, le=1.0, description="Chance a POST answers 429")
     retry_after_s: float = Field(default=1.0, ge=0.0, le=3600.0, description="Retry-After sent with a 429")
     stall_rate: float = Field(default=0.0, ge=0.0, le=1.0, description="Chance a POST is applied, then its answer held")
-    stall_ms: int = Field(default=15_000, ge=0, le=_MAX_DELAY_MS, description="How long a stalled answer is held")
+    stall_ms: WholeNumber = Field(
+        default=15_000, ge=0, le=_MAX_DELAY_MS, description="How long a stalled answer is held"
+    )
     slow_commit_rate: float = Field(
         default=0.0, ge=0.0, le=1.0, description="Chance a POST waits `slow_commit_ms` before it is applied"
     )
     # Longer than the worker's 5 s HTTP timeout, shorter than a step's retries: the caller has given up and retried
     # (or compensated) by the time the first request commits.
-    slow_commit_ms: int = Field(
-        default=8_000, ge=0, le=_MAX_DELAY_MS,
-        description="How long a slow-committed request waits before it is applied",
+    slow_commit_ms: WholeNumber = Field(
+        default=8_000, ge=0, le=_MAX_DELAY_MS, description="How long a slow-committed request waits before it is applied"
     )
-    seed: int | None = Field(default=None, description="Seed for the random faults, for reproducible runs")
+    seed: WholeNumber | None = Field(default=None, description="Seed for the random faults, for reproducible runs")
     script: list[ScriptedFault] = Field(default_factory=list, max_length=1000)
 
 

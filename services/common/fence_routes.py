@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
-from services.common.errors import ErrorResponse
+from services.common.error_docs import VALIDATED, error_docs
 from services.common.fences import FenceOutcome, FenceRequest, Undoer
 from services.common.mutations import REPLAYED_HEADER, mutation_runner
 
@@ -22,7 +22,9 @@ def build_fence_router(undo: Undoer) -> APIRouter:
         response_model=FenceOutcome,
         responses={
             200: {"model": FenceOutcome, "description": "The key was fenced before: the first fence's outcome"},
-            422: {"model": ErrorResponse, "description": "The key belongs to a request that is not a creation"},
+            **error_docs(
+                VALIDATED, {422: "`not_voidable`: the key belongs to a request that is not a creation; nothing changed"}
+            ),
         },
         summary="Undo the request with this Idempotency-Key if it committed, and refuse it from now on",
     )

@@ -6,9 +6,17 @@ import secrets
 from datetime import UTC, datetime
 
 
+_ID_RANDOM_BYTES = 12
+
+
 def new_id(prefix: str) -> str:
     """A random, unguessable id such as ``ch_3f9a…`` (prefix tells the object type at a glance)."""
-    return f"{prefix}_{secrets.token_hex(12)}"
+    return f"{prefix}_{secrets.token_hex(_ID_RANDOM_BYTES)}"
+
+
+def id_pattern(prefix: str) -> str:
+    """The regular expression every id :func:`new_id` makes with ``prefix`` matches, for the OpenAPI document."""
+    return f"^{prefix}_[0-9a-f]{{{2 * _ID_RANDOM_BYTES}}}$"
 
 
 def utc_now() -> str:

@@ -163,7 +163,10 @@ async def _incoming_mutation(
             alias="Idempotency-Key",
             min_length=1,
             max_length=255,
-            description="Retrying with the same key and body replays the first answer instead of acting twice",
+            description=(
+                "Retrying with the same key and body replays the first answer instead of acting twice. A key stands "
+                "for one request: sent with another method, path or body it answers 422 `idempotency_key_reuse`"
+            ),
         ),
     ] = None,
 ) -> IdempotentMutation:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from services.common.fields import MAX_AMOUNT, Amount, Currency, ExternalId, RequestModel, Sku
+from services.common.fields import MAX_AMOUNT, Amount, Currency, ExternalId, RequestModel, Sku, WholeNumber
 from services.common.lifecycle import TrackedRecord
 
 
@@ -23,8 +23,8 @@ class OrderLine(RequestModel):
     """One product line of an order."""
 
     sku: Sku
-    quantity: int = Field(ge=1, le=10_000)
-    unit_price: int = Field(ge=0, le=MAX_AMOUNT, description="Integer minor units; 0 for free items")
+    quantity: WholeNumber = Field(ge=1, le=10_000)
+    unit_price: WholeNumber = Field(ge=0, le=MAX_AMOUNT, description="Integer minor units; 0 for free items")
 
 
 class CreateOrderRequest(RequestModel):

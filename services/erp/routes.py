@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Annotated
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from fastapi.types import DecoratedCallable
 
 from services.common.database import Database
+from services.common.error_docs import IDEMPOTENT, VALIDATED, error_docs, lifecycle_move, not_found
+from services.common.fields import external_id_path
 from services.common.fence_routes import build_fence_router
 from services.common.fences import Undo, cannot_void
 from services.common.idempotency import StoredAnswer
@@ -37,23 +43,38 @@ def build_router(database: Database) -> APIRouter:
     return router
 
 
+OrderId = Annotated[str, external_id_path("order")]
+
+
 def _order_routes(orders: OrderBook) -> APIRouter:
     router = APIRouter(prefix="/orders", tags=["orders"])
 
-    @router.post("", status_code=201, response_model=Order, summary="Create a pending order")
+    def move_route(action: str, summary: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """``POST /orders/{order_id}/<action>``, documented as a lifecycle move."""
+        return router.post(
+            f"/{{order_id}}/{action}", response_model=Order, responses=lifecycle_move("order"), summary=summary
+        )
+
+    @router.post(
+        "",
+        status_code=201,
+        response_model=Order,
+        responses=error_docs(VALIDATED, IDEMPOTENT, {409: "`order_exists`: an order with this `order_id` exists"}),
+        summary="Create a pending order",
+    )
     async def create_order(body: CreateOrderRequest, mutation: Mutation) -> JSONResponse:
         return await mutation.apply(body, lambda: Outcome.created(orders.create(body)))
 
-    @router.post("/{order_id}/confirm", response_model=Order, summary="Confirm an order (no-op if confirmed)")
-    async def confirm_order(order_id: str, mutation: Mutation) -> JSONResponse:
+    @move_route("confirm", "Confirm an order (no-op if confirmed)")
+    async def confirm_order(order_id: OrderId, mutation: Mutation) -> JSONResponse:
         return await mutation.apply(None, lambda: Outcome.ok(orders.transition(order_id, OrderStatus.CONFIRMED)))
 
-    @router.post("/{order_id}/cancel", response_model=Order, summary="Cancel an order (no-op if cancelled)")
-    async def cancel_order(order_id: str, mutation: Mutation) -> JSONResponse:
+    @move_route("cancel", "Cancel an order (no-op if cancelled)")
+    async def cancel_order(order_id: OrderId, mutation: Mutation) -> JSONResponse:
         return await mutation.apply(None, lambda: Outcome.ok(orders.transition(order_id, OrderStatus.CANCELLED)))
 
-    @router.get("/{order_id}", summary="Read one order")
-    async def read_order(order_id: str) -> Order:
+    @router.get("/{order_id}", responses=error_docs(not_found("order")), summary="Read one order")
+    async def read_order(order_id: OrderId) -> Order:
         return orders.get(order_id)
 
     @router.get("", summary="List orders, oldest first")

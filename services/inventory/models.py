@@ -7,8 +7,31 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from services.common.fields import ExternalId, RequestModel, Sku
+from services.common.fields import ExternalId, RequestModel, WholeNumber
+from services.common.identifiers import id_pattern
 from services.common.lifecycle import TrackedRecord
+from services.inventory.tables import STOCKED_SKUS
+
+# The enum is published, not enforced here: the warehouse answers any other SKU with its own 422 `unknown_sku`
+# naming it (and `GET /stock/{sku}` with 404), which callers already branch on.
+StockedSku = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        description="A stocked SKU; any other answers 422 `unknown_sku`",
+        examples=["SKU-BOOK"],
+        json_schema_extra={"enum": list(STOCKED_SKUS)},
+    ),
+]
+
+# "Each SKU at most once" in JSON Schema 2020-12: for every stocked SKU, at most one line contains it.
+_EACH_SKU_ONCE = {
+    "allOf": [
+        {"contains": {"properties": {"sku": {"const": sku}}}, "minContains": 0, "maxContains": 1}
+        for sku in STOCKED_SKUS
+    ]
+}
 
 
 class ReservationStatus(StrEnum):
@@ -22,9 +45,9 @@ class ReservationStatus(StrEnum):
 class ReservationLine(RequestModel):
     """A quantity of one SKU."""
 
-    sku: Sku
+    sku: StockedSku
     # Far above any stock level, far below SQLite's 64-bit limit.
-    quantity: int = Field(ge=1, le=10**9)
+    quantity: WholeNumber = Field(ge=1, le=10**9)
 
 
 def _reject_duplicate_skus(lines: list[ReservationLine]) -> list[ReservationLine]:
@@ -40,13 +63,22 @@ class CreateReservationRequest(RequestModel):
     """Body of ``POST /reservations``."""
 
     order_id: ExternalId
-    lines: Annotated[list[ReservationLine], Field(min_length=1, max_length=100), AfterValidator(_reject_duplicate_skus)]
+    lines: Annotated[
+        list[ReservationLine],
+        Field(
+            min_length=1,
+            max_length=100,
+            description="One line per SKU; a SKU on two lines is a 422 `validation_error`",
+            json_schema_extra=_EACH_SKU_ONCE,
+        ),
+        AfterValidator(_reject_duplicate_skus),
+    ]
 
 
 class Reservation(TrackedRecord):
     """Stock set aside for one order."""
 
-    id: str
+    id: str = Field(pattern=id_pattern("res"))
     order_id: str
     status: ReservationStatus
     lines: list[ReservationLine]

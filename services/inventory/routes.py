@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
+from fastapi.types import DecoratedCallable
 
 from services.common.database import Database
+from services.common.error_docs import IDEMPOTENT, VALIDATED, error_docs, lifecycle_move, not_found
+from services.common.fields import issued_id_path, record_path
 from services.common.fence_routes import build_fence_router
 from services.common.fences import Undo, cannot_void
 from services.common.idempotency import StoredAnswer
@@ -22,6 +26,10 @@ from services.inventory.models import (
     StockList,
 )
 from services.inventory.store import Warehouse
+from services.inventory.tables import STOCKED_SKUS
+
+ReservationId = Annotated[str, issued_id_path("reservation", "res")]
+StockedSkuPath = Annotated[str, record_path("SKU", "SKU-BOOK", enum=list(STOCKED_SKUS))]
 
 
 def build_router(database: Database) -> APIRouter:
@@ -52,20 +60,43 @@ def build_router(database: Database) -> APIRouter:
 def _reservation_routes(warehouse: Warehouse) -> APIRouter:
     router = APIRouter(prefix="/reservations", tags=["reservations"])
 
-    @router.post("", status_code=201, response_model=Reservation, summary="Hold stock for an order, all lines or none")
+    def move_route(action: str, summary: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """``POST /reservations/{reservation_id}/<action>``, documented as a lifecycle move."""
+        return router.post(
+            f"/{{reservation_id}}/{action}",
+            response_model=Reservation,
+            responses=lifecycle_move("reservation"),
+            summary=summary,
+        )
+
+    @router.post(
+        "",
+        status_code=201,
+        response_model=Reservation,
+        responses=error_docs(
+            VALIDATED,
+            IDEMPOTENT,
+            {
+                409: "`reservation_exists`: the order already holds a live reservation; or `out_of_stock`: a line asks "
+                "for more than is available (`sku`, `requested`, `available`), and nothing was reserved",
+                422: "`unknown_sku`: a line names a SKU that is not stocked (`sku`)",
+            },
+        ),
+        summary="Hold stock for an order, all lines or none",
+    )
     async def create_reservation(body: CreateReservationRequest, mutation: Mutation) -> JSONResponse:
         return await mutation.apply(body, lambda: Outcome.created(warehouse.reserve(body)))
 
-    @router.post("/{reservation_id}/commit", response_model=Reservation, summary="Ship held stock (no-op if committed)")
-    async def commit_reservation(reservation_id: str, mutation: Mutation) -> JSONResponse:
+    @move_route("commit", "Ship held stock (no-op if committed)")
+    async def commit_reservation(reservation_id: ReservationId, mutation: Mutation) -> JSONResponse:
         return await mutation.apply(None, lambda: Outcome.ok(warehouse.commit(reservation_id)))
 
-    @router.post("/{reservation_id}/release", response_model=Reservation, summary="Put held or committed stock back")
-    async def release_reservation(reservation_id: str, mutation: Mutation) -> JSONResponse:
+    @move_route("release", "Put held or committed stock back")
+    async def release_reservation(reservation_id: ReservationId, mutation: Mutation) -> JSONResponse:
         return await mutation.apply(None, lambda: Outcome.ok(warehouse.release(reservation_id)))
 
-    @router.get("/{reservation_id}", summary="Read one reservation")
-    async def read_reservation(reservation_id: str) -> Reservation:
+    @router.get("/{reservation_id}", responses=error_docs(not_found("reservation")), summary="Read one reservation")
+    async def read_reservation(reservation_id: ReservationId) -> Reservation:
         return warehouse.get_reservation(reservation_id)
 
     @router.get("", summary="List reservations, oldest first")
@@ -84,8 +115,8 @@ def _stock_routes(warehouse: Warehouse) -> APIRouter:
     async def list_stock() -> StockList:
         return StockList(stock=warehouse.list_stock())
 
-    @router.get("/{sku}", summary="Stock of one SKU")
-    async def read_stock(sku: str) -> StockLevel:
+    @router.get("/{sku}", responses=error_docs(not_found("SKU")), summary="Stock of one SKU")
+    async def read_stock(sku: StockedSkuPath) -> StockLevel:
         return warehouse.get_stock(sku)
 
     return router

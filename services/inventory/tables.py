@@ -43,6 +43,9 @@ SEED_STOCK: dict[str, int] = {
 }
 """Stock every new inventory database starts with."""
 
+STOCKED_SKUS: tuple[str, ...] = tuple(SEED_STOCK)
+"""Every SKU the inventory knows: no route adds one, so these are all there will ever be."""
+
 
 def seed_stock(connection: sqlite3.Connection) -> None:
     """Put :data:`SEED_STOCK` on the shelves of a brand-new database."""

@@ -36,6 +36,10 @@ _TEST_CARDS: dict[str, TestCard] = {
 }
 
 
+TEST_TOKENS: tuple[str, ...] = tuple(_TEST_CARDS)
+"""Every token a charge accepts, as published in the OpenAPI document."""
+
+
 def card_for_token(payment_token: str) -> TestCard:
     """Resolve a token; 400 ``invalid_payment_token`` for anything unknown."""
     card = _TEST_CARDS.get(payment_token)

@@ -7,6 +7,8 @@ from enum import StrEnum
 from pydantic import BaseModel, Field, computed_field
 
 from services.common.fields import Amount, Currency, ExternalId, RequestModel
+from services.common.identifiers import id_pattern
+from services.payment.cards import TEST_TOKENS
 
 
 class ChargeStatus(StrEnum):
@@ -22,10 +24,14 @@ class CreateChargeRequest(RequestModel):
     order_id: ExternalId
     amount: Amount
     currency: Currency
+    # The enum is published, not enforced here: any other token answers 400 `invalid_payment_token` from
+    # cards.card_for_token, which never echoes it (a token is a credential).
     payment_token: str = Field(
         min_length=1,
         max_length=255,
-        description="Test token: tok_visa, tok_mastercard, tok_chargeDeclined, tok_insufficientFunds",
+        description="Test token: tok_visa, tok_mastercard (succeed), tok_chargeDeclined, tok_insufficientFunds (402)",
+        examples=["tok_visa"],
+        json_schema_extra={"enum": list(TEST_TOKENS)},
     )
 
 
@@ -38,7 +44,7 @@ class CreateRefundRequest(RequestModel):
 class Charge(BaseModel):
     """A charge attempt, successful or declined."""
 
-    id: str
+    id: str = Field(pattern=id_pattern("ch"))
     order_id: str
     amount: int
     currency: str
@@ -64,8 +70,8 @@ class Charge(BaseModel):
 class Refund(BaseModel):
     """Money returned from a charge."""
 
-    id: str
-    charge_id: str
+    id: str = Field(pattern=id_pattern("re"))
+    charge_id: str = Field(pattern=id_pattern("ch"))
     amount: int
     currency: str
     status: str = "succeeded"

@@ -8,7 +8,9 @@ from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse
 
 from services.common.database import Database
-from services.common.errors import ErrorResponse, ServiceError
+from services.common.error_docs import IDEMPOTENT, VALIDATED, error_docs, not_found
+from services.common.errors import ServiceError
+from services.common.fields import issued_id_path
 from services.common.fence_routes import build_fence_router
 from services.common.fences import Undo, cannot_void
 from services.common.idempotency import StoredAnswer
@@ -17,6 +19,11 @@ from services.common.pagination import PageQuery
 from services.payment.cards import card_for_token
 from services.payment.models import Charge, ChargeList, CreateChargeRequest, CreateRefundRequest, Refund, RefundList
 from services.payment.store import PaymentLedger
+
+
+ChargeId = Annotated[str, issued_id_path("charge", "ch")]
+
+_UNKNOWN_CHARGE = not_found("charge")
 
 
 def build_router(database: Database) -> APIRouter:
@@ -49,22 +56,43 @@ def build_router(database: Database) -> APIRouter:
         "/charges",
         status_code=201,
         response_model=Charge,
-        responses={402: {"model": ErrorResponse, "description": "Card declined; recorded as a failed charge"}},
+        responses=error_docs(
+            VALIDATED,
+            IDEMPOTENT,
+            {
+                400: "`invalid_payment_token`: not one of the test tokens; nothing was recorded",
+                402: "`card_declined` or `insufficient_funds`: recorded as a failed charge, named in `charge`",
+            },
+        ),
         summary="Charge a card",
     )
     async def create_charge(body: CreateChargeRequest, mutation: Mutation) -> JSONResponse:
         return await mutation.apply(body, lambda: charge_card(body))
 
-    @router.post("/charges/{charge_id}/refunds", status_code=201, response_model=Refund, summary="Refund a charge")
+    @router.post(
+        "/charges/{charge_id}/refunds",
+        status_code=201,
+        response_model=Refund,
+        responses=error_docs(
+            VALIDATED,
+            IDEMPOTENT,
+            _UNKNOWN_CHARGE,
+            {
+                409: "`charge_not_refundable` (the charge failed), `charge_already_refunded`, or `amount_too_large` "
+                "(more than is left on the charge; `refundable` says how much is)"
+            },
+        ),
+        summary="Refund a charge",
+    )
     async def create_refund(
-        charge_id: str, mutation: Mutation, body: Annotated[CreateRefundRequest | None, Body()] = None
+        charge_id: ChargeId, mutation: Mutation, body: Annotated[CreateRefundRequest | None, Body()] = None
     ) -> JSONResponse:
         # An empty body and {} mean the same request, so they must hash the same.
         body = body or CreateRefundRequest()
         return await mutation.apply(body, lambda: Outcome.created(ledger.refund(charge_id, body.amount)))
 
-    @router.get("/charges/{charge_id}", summary="Read one charge")
-    async def read_charge(charge_id: str) -> Charge:
+    @router.get("/charges/{charge_id}", responses=error_docs(_UNKNOWN_CHARGE), summary="Read one charge")
+    async def read_charge(charge_id: ChargeId) -> Charge:
         return ledger.get_charge(charge_id)
 
     @router.get("/charges", summary="List charges of every status, oldest first")

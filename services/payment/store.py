@@ -66,8 +66,10 @@ class PaymentLedger:
             )
         amount = charge.refundable_amount if amount is None else amount
         if amount > charge.refundable_amount:
+            # 409 like `charge_already_refunded` and the inventory's `out_of_stock`: the request is well formed and
+            # conflicts with what is left on the charge now.
             raise ServiceError(
-                422,
+                409,
                 "amount_too_large",
                 f"Refund of {amount} exceeds the {charge.refundable_amount} left on charge {charge_id!r}",
                 charge_id=charge_id,

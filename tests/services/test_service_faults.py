@@ -222,6 +222,11 @@ async def test_admin_faults_round_trip_and_partial_consumption(erp_client: httpx
         {"script": [{"kind": "explode", "times": 1}]},
         {"script": [{"kind": "error", "times": 0}]},
         {"typo_rate": 0.5},
+        # Types are as strict as in any request body: the document promises integers and numbers, not text or booleans.
+        {"seed": False},
+        {"latency_ms": "5"},
+        {"error_rate": "0.5"},
+        {"script": [{"kind": "error", "times": "2"}]},
     ],
 )
 async def test_invalid_fault_configs_are_rejected(config: dict[str, object], erp_client: httpx.AsyncClient) -> None:
