@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hashlib
 from datetime import timedelta
 from typing import Annotated
 
@@ -252,7 +253,13 @@ async def list_orders(
         query += f' AND {CUSTOMER_ID.name}="{customer_id}"'
     iterator = client.list_workflows(query, page_size=page_size, next_page_token=_decode_token(page_token))
     with unavailable_as_503():
-        await iterator.fetch_next_page()
+        try:
+            await iterator.fetch_next_page()
+        except RPCError as err:
+            # Every other input is validated; what Temporal can still refuse is a token it did not issue.
+            if page_token is None or err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+                raise
+            raise _bad_token() from None
     orders = [
         OrderSummary(
             order_id=execution.id.removeprefix(WORKFLOW_ID_PREFIX),
@@ -267,19 +274,36 @@ async def list_orders(
         for execution in iterator.current_page or []
     ]
     token = iterator.next_page_token
-    return OrderPage(orders=orders, next_page_token=base64.urlsafe_b64encode(token).decode() if token else None)
+    return OrderPage(orders=orders, next_page_token=_encode_token(token) if token else None)
+
+
+# Page tokens are Temporal's, opaque, with a checksum in front: a token this API did not give out is refused here, at
+# once, rather than sent to Temporal (which answers garbage with an internal error the client retries for seconds).
+_CHECKSUM_BYTES = 8
+
+
+def _encode_token(token: bytes) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(token).digest()[:_CHECKSUM_BYTES] + token).decode()
 
 
 def _decode_token(token: str | None) -> bytes | None:
     if not token:
         return None
     try:
-        return base64.urlsafe_b64decode(token.encode("ascii"))
+        raw = base64.urlsafe_b64decode(token.encode("ascii"))
     except (binascii.Error, UnicodeEncodeError, ValueError):
-        raise Problem(
-            422, "Invalid request", "page_token: not a token this API gave out; start again without it",
-            errors=[InvalidField(field="page_token", message="not a token this API gave out")],
-        ) from None
+        raise _bad_token() from None
+    checksum, temporal_token = raw[:_CHECKSUM_BYTES], raw[_CHECKSUM_BYTES:]
+    if not temporal_token or hashlib.sha256(temporal_token).digest()[:_CHECKSUM_BYTES] != checksum:
+        raise _bad_token()
+    return temporal_token
+
+
+def _bad_token() -> Problem:
+    return Problem(
+        422, "Invalid request", "page_token: not a token this API gave out; start again without it",
+        errors=[InvalidField(field="page_token", message="not a token this API gave out")],
+    )
 
 
 @router.get(
@@ -295,11 +319,16 @@ async def order_events(
     principal: Reader,
     client: Temporal,
     request: Request,
-    last_event_id: Annotated[int | None, Header(ge=0)] = None,
+    last_event_id: Annotated[
+        str | None,
+        Header(max_length=64, description="Resume after this event id; an id this stream never sent starts it over"),
+    ] = None,
 ) -> Response:
     with unavailable_as_503():
         handle, _ = await _visible(client, order_id, principal)
-    return event_stream(handle, after=last_event_id or 0, disconnected=request.is_disconnected)
+    # As the SSE spec has it, the id is the client's echo of ours: one we did not send means "from the start".
+    after = int(last_event_id) if last_event_id and last_event_id.isascii() and last_event_id.isdigit() else 0
+    return event_stream(handle, after=after, disconnected=request.is_disconnected)
 
 
 # ---- acting on an order ----------------------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from cadenza.allowed_methods import allowed_methods
+
 PROBLEM_JSON = "application/problem+json"
 _log = logging.getLogger("cadenza.api")
 
@@ -119,7 +121,14 @@ async def _answer_http_exception(request: Request, exc: Exception) -> JSONRespon
     assert isinstance(exc, StarletteHTTPException)
     title = _TITLES.get(exc.status_code, "Error")
     detail = f"No route for {request.method} {request.url.path}" if exc.status_code == 404 else str(exc.detail)
-    return Problem(exc.status_code, title, detail, headers=exc.headers).response(request.url.path)
+    if exc.status_code == 400:
+        # FastAPI's bare 400 for a body it cannot decode at all (bad UTF-8, absurd nesting): just another invalid body.
+        errors = [InvalidField(field="body", message="could not be parsed as JSON")]
+        return Problem(422, _TITLES[422], "body: could not be parsed as JSON", errors=errors).response(request.url.path)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = allowed_methods(request)
+    return Problem(exc.status_code, title, detail, headers=headers).response(request.url.path)
 
 
 async def _answer_unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -18,7 +18,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+
+from cadenza.allowed_methods import allowed_methods
 
 # Validation answers list at most this many problems; a junk body can produce
 # hundreds and nobody reads past the first few.
@@ -118,25 +119,9 @@ async def _answer_framework_error(request: Request, exc: Exception) -> JSONRespo
         return error_response(422, "validation_error", "body: request body could not be parsed as JSON")
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
-        headers["Allow"] = _allowed_methods(request)
+        headers["Allow"] = allowed_methods(request)
     code = _snake_case(HTTPStatus(exc.status_code).phrase) if exc.status_code in _KNOWN_STATUSES else "http_error"
     return error_response(exc.status_code, code, str(exc.detail), headers=headers)
-
-
-def _allowed_methods(request: Request) -> str:
-    """Every method some route answers at this path, asked of the routes themselves.
-
-    Starlette builds ``Allow`` from the first route whose path matched, but FastAPI registers one route per method
-    (``GET /orders`` and ``POST /orders`` are two routes, possibly in two included routers), so its header names only
-    one of them.
-    """
-    routes = request.app.router.routes
-    allowed = [
-        method
-        for method in _HTTP_METHODS
-        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
-    ]
-    return ", ".join(allowed)
 
 
 async def _answer_unexpected_error(_: Request, __: Exception) -> JSONResponse:
@@ -144,7 +129,6 @@ async def _answer_unexpected_error(_: Request, __: Exception) -> JSONResponse:
 
 
 _KNOWN_STATUSES = frozenset(status.value for status in HTTPStatus)
-_HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 def _describe_problem(problem: Mapping[str, Any]) -> dict[str, str]:

@@ -11,22 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import schemathesis
-from schemathesis import engine
 from schemathesis.config import SchemathesisConfig
-from schemathesis.engine import Status, events
-from schemathesis.engine.recorder import ScenarioRecorder
 from schemathesis.generation.case import Case
 from schemathesis.hooks import GLOBAL_HOOK_DISPATCHER, HookContext
 
+from tests.contract_checks import ContractRun, assert_contract_kept, execute
 from tests.services.service_helpers import AUTH, SERVICE_FACTORIES, TOKEN
 
 # Per operation and phase. Enough for the stateful phase to create, move and fence records on every service; small
@@ -70,20 +66,6 @@ def contract_config(*, replacing_faults: bool = False) -> SchemathesisConfig:
     )
 
 
-@dataclass
-class ContractRun:
-    """What a schemathesis run against one service did and found."""
-
-    phases: dict[str, Status] = field(default_factory=dict)
-    statuses: Counter[int] = field(default_factory=Counter)
-    failures: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-    def report(self) -> str:
-        """Every failure and engine error, one paragraph each, for the assertion message."""
-        return "\n\n".join([*self.failures, *self.errors])
-
-
 def run_contract_tests(app: Any, *, replacing_faults: bool = False) -> ContractRun:
     """Run schemathesis's engine (what its CLI runs) against ``app`` and collect what it found.
 
@@ -94,38 +76,8 @@ def run_contract_tests(app: Any, *, replacing_faults: bool = False) -> ContractR
     loaded = schemathesis.openapi.from_asgi("/openapi.json", app, config=contract_config(replacing_faults=replacing_faults))
     replace_faults = {"method": "PUT", "path": "/admin/faults"}
     schema = loaded.include(**replace_faults) if replacing_faults else loaded.exclude(**replace_faults)
-    run = ContractRun()
     with _one_key_per_request(schema):
-        for event in engine.from_schema(schema).execute():
-            if isinstance(event, events.PhaseFinished):
-                run.phases[event.phase.name.value] = event.status
-            elif isinstance(event, events.ScenarioFinished):
-                _record_scenario(event.phase.name, event.recorder, run)
-            elif isinstance(event, events.NonFatalError):
-                run.errors.append(f"[{event.phase}] {event.label}: {event.value!r}")
-            elif isinstance(event, events.FatalError):
-                run.errors.append(f"fatal: {event.exception!r}")
-    return run
-
-
-def _record_scenario(phase: str, recorder: ScenarioRecorder, run: ContractRun) -> None:
-    for interaction in recorder.interactions.values():
-        if interaction.response is not None:
-            run.statuses[interaction.response.status_code] += 1
-    for case_id, checks in recorder.checks.items():
-        for check in checks:
-            if check.status is Status.FAILURE and check.failure_info is not None:
-                run.failures.append(_describe_failure(phase, recorder, case_id, check.failure_info.failure))
-
-
-def _describe_failure(phase: str, recorder: ScenarioRecorder, case_id: str, failure: Exception) -> str:
-    interaction = recorder.interactions.get(case_id)
-    request = f"{interaction.request.method} {interaction.request.uri}" if interaction else "?"
-    response = interaction.response if interaction else None
-    answer = f"{response.status_code} {response.content[:300]!r}" if response is not None else "no response"
-    title = getattr(failure, "title", type(failure).__name__)
-    message = getattr(failure, "message", str(failure))
-    return f"[{phase}] {recorder.label}: {title}\n  {message}\n  {request}\n  -> {answer}"
+        return execute(schema)
 
 
 @contextmanager
@@ -157,15 +109,6 @@ def _one_key_per_request(schema: Any) -> Iterator[None]:
 
 def _is_positive(case: Case) -> bool:
     return case.meta is not None and case.meta.generation.mode.is_positive
-
-
-def assert_contract_kept(run: ContractRun, *, phases: tuple[str, ...], min_successes: int) -> None:
-    """Every phase in ``phases`` ran and passed, enough requests got past validation, and nothing was found."""
-    # A skipped phase (no links for the stateful one, say) would leave the rest of the checks with nothing to judge.
-    assert {phase: run.phases.get(phase) for phase in phases} == dict.fromkeys(phases, Status.SUCCESS), run.report()
-    assert run.statuses[200] + run.statuses[201] >= min_successes, run.statuses
-    assert not run.failures and not run.errors, run.report()
-    assert not [status for status in run.statuses if status >= 500], run.statuses
 
 
 @pytest.mark.parametrize("service", sorted(SERVICE_FACTORIES))
