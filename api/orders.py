@@ -106,10 +106,9 @@ async def place(
     wait = _wait_preference(prefer)
     task_queue: str = request.app.state.task_queue
     response.headers["Location"] = f"/orders/{order.order_id}"
-    fresh = False
     with unavailable_as_503():
         if wait == PAYMENT:
-            handle = await _place_until_paid(client, order, task_queue)
+            handle, fresh = await _place_until_paid(client, order, task_queue), False
         else:
             placed = await place_order(client, order, task_queue=task_queue, eager_start=False)
             handle, fresh = placed.handle, not placed.duplicate
@@ -117,9 +116,10 @@ async def place(
                 await _refuse_another_order_under_the_same_id(handle, order)
         if wait is not None:
             response.headers["Preference-Applied"] = f"wait={wait:g}" if isinstance(wait, float) else f"wait={wait}"
-        if isinstance(wait, float) and await _closed_within(handle, wait):
-            fresh = False
-        if fresh:  # just started: nothing has happened yet, no need to ask the worker
+        result = await _result_within(handle, wait) if isinstance(wait, float) else None
+        if result is not None:  # closed within the wait: its result is its final progress, no need to ask again
+            view = status_view(order.order_id, "COMPLETED", result, client.namespace)
+        elif fresh and not wait:  # just started: nothing has happened yet, no need to ask the worker
             view = status_view(order.order_id, "RUNNING", OrderProgress(order_id=order.order_id), client.namespace)
         else:
             description = await handle.describe()
@@ -156,14 +156,13 @@ async def _refuse_another_order_under_the_same_id(handle: WorkflowHandle, order:
         )
 
 
-async def _closed_within(handle: WorkflowHandle, seconds: float) -> bool:
+async def _result_within(handle: WorkflowHandle, seconds: float) -> OrderProgress | None:
+    """The order's result if it completes within `seconds`; None if it is still running — or was cancelled, which
+    leaves no result (its final progress is then read like any other order's)."""
     try:
-        await asyncio.wait_for(handle.result(), seconds)
-    except TimeoutError:
-        return False
-    except WorkflowFailureError:  # cancelled: closed all the same
-        pass
-    return True
+        return await asyncio.wait_for(handle.result(), seconds)
+    except (TimeoutError, WorkflowFailureError):
+        return None
 
 
 async def _place_until_paid(client: Client, order: Order, task_queue: str) -> WorkflowHandle:
