@@ -44,7 +44,7 @@ def api_environment() -> Iterator[None]:
 
 
 def api_fulfil(api: OrderApi) -> Fulfil:
-    """`POST /orders` with `Prefer: wait=60` (then polling, if it answered 202), as a checkout waiting for the outcome."""
+    """`POST /orders` with `Prefer: wait=60` (then polling if it answered 202): a checkout waiting for the outcome."""
 
     async def fulfil(order: Order) -> None:
         view = await api.outcome(order)

@@ -144,7 +144,11 @@ def print_report(report: BenchReport, console: Console) -> None:
         sep="\n",
     )
     tables = (
-        _speed_table(report), _cost_table(report), _ratios_table(report), _front_door_table(report), _curve_table(report)
+        _speed_table(report),
+        _cost_table(report),
+        _ratios_table(report),
+        _front_door_table(report),
+        _curve_table(report),
     )
     console.print(Group(*(table for table in tables if table is not None)))
     if (warning := _busy_machine_warning(report)) is not None:
