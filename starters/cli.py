@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -217,6 +218,11 @@ def order_retry_compensation(order_id: Annotated[str, typer.Argument(help="The o
     _run(main())
 
 
+class LoadVia(str, Enum):
+    temporal = "temporal"
+    api = "api"
+
+
 @app.command()
 def load(
     orders: Annotated[int, typer.Option("--orders", min=1, help="How many orders to place")] = 100,
@@ -224,14 +230,36 @@ def load(
     faults: Annotated[str | None, typer.Option("--faults", help="e.g. 'payment:error_rate=0.3,stall_rate=0.1;erp:rate_limit=0.1'")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the order mix")] = 1,
     json_file: Annotated[Path | None, typer.Option("--json", help="Write the report to this file")] = None,
+    via: Annotated[LoadVia, typer.Option(
+        "--via", help="temporal: place orders with a Temporal client, as `cadenza order place`; api: over HTTP "
+        "through the Order API, as a checkout would (Prefer: wait=60, then polling)")] = LoadVia.temporal,
+    api_url: Annotated[str | None, typer.Option(
+        "--api-url", help="The Order API, with --via api (default http://localhost:8100, or CADENZA_API_PORT)")] = None,
+    api_key: Annotated[str | None, typer.Option(
+        "--api-key", envvar="CADENZA_API_KEY", show_envvar=True,
+        help="A key with scopes orders:write and orders:read, not bound to a customer (with --via api)")] = None,
 ) -> None:
     """Place generated orders (good and declined cards, in- and out-of-stock SKUs) against the running stack and
     report outcomes and end-to-end latency. --faults applies fault injection for the run only. Exit 1 if an order
     did not end completed or compensated (an error placing or awaiting it, or any other end)."""
-    from starters.loadrun import run_load_command
+    from cadenza.settings import api_port
+    from starters.api_client import OrderApiError
+    from starters.loadrun import ApiTarget, run_load_command
 
     fault_settings = _fault_spec(faults)
-    if not _run(run_load_command(orders, concurrency, fault_settings, seed, json_file)):
+    target = None
+    if via is LoadVia.api:
+        if not api_key:
+            fail("--via api needs an API key: pass --api-key or set CADENZA_API_KEY (create one with "
+                 "`cadenza api-key create --scope orders:write --scope orders:read`).", EXIT_BAD_INPUT)
+        target = ApiTarget(api_url or f"http://localhost:{api_port() or 8100}", api_key)
+    elif api_url:
+        fail("--api-url is for --via api; add --via api to place the orders through the Order API.", EXIT_BAD_INPUT)
+    try:
+        closed = _run(run_load_command(orders, concurrency, fault_settings, seed, json_file, api=target))
+    except OrderApiError as err:
+        fail(f"{err}\nNothing was placed.")
+    if not closed:
         raise typer.Exit(EXIT_PROBLEM)
 
 
@@ -422,14 +450,15 @@ def bench(
     ] = None,
     profile: Annotated[
         list[str] | None,
-        typer.Option("--profile", help="direct, cadenza, cadenza-in-process or untuned; repeatable (default: "
-                     "direct, cadenza, untuned)"),
+        typer.Option("--profile", help="direct, cadenza, api, cadenza-in-process or untuned; repeatable (default: "
+                     "direct, cadenza, api, untuned)"),
     ] = None,
     warmup: Annotated[int, typer.Option("--warmup", help="Unmeasured orders first, per profile")] = 5,
     json_file: Annotated[Path | None, typer.Option("--json", help="Write every figure to this file")] = None,
 ) -> None:
-    """Measure what orchestration costs: the same order's HTTP calls made directly, by Cadenza as shipped and by
-    an untuned sample-style setup, each on a stack of its own (temporary folder, free ports; never your data)."""
+    """Measure what orchestration costs: the same order's HTTP calls made directly, by Cadenza as shipped, through
+    its Order API and by an untuned sample-style setup, each on a stack of its own (temporary folder, free ports;
+    never your data)."""
     from starters.bench.command import bench_command
 
     bench_command(

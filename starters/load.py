@@ -16,6 +16,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from cadenza.settings import TASK_QUEUE
+from starters.api_client import OrderApi, state_of
 from starters.orders import place_order, wait_for_result
 from workflows.models import Order, OrderLine
 
@@ -117,14 +118,37 @@ async def retrying(call: Callable[[], Awaitable[T]], *, give_up_after: float = 1
             delay = min(delay * 2, 5.0)
 
 
-async def run_load(
-    client: Client,
+# How one order of a run is placed and awaited; returns the state it ended in ("completed", "compensated", …). The
+# run and its report are the same whichever way orders are placed.
+PlaceAndAwait = Callable[[Order], Awaitable[str]]
+
+
+def via_temporal(client: Client, task_queue: str = TASK_QUEUE) -> PlaceAndAwait:
+    """Through a Temporal client, as `cadenza order place --wait` does."""
+
+    async def place_and_await(order: Order) -> str:
+        placed = await retrying(lambda: place_order(client, order, task_queue=task_queue))
+        return (await retrying(lambda: wait_for_result(placed.handle))).state.value
+
+    return place_and_await
+
+
+def via_api(api: OrderApi) -> PlaceAndAwait:
+    """Over HTTP through the Order API, as a checkout would: `Prefer: wait=60`, then polling until it closed."""
+
+    async def place_and_await(order: Order) -> str:
+        return state_of(await api.outcome(order))
+
+    return place_and_await
+
+
+async def run_orders(
+    place_and_await: PlaceAndAwait,
     orders: list[Order],
     *,
     concurrency: int,
     report: LoadReport,
     on_done: Callable[[str], None] = lambda _: None,
-    task_queue: str = TASK_QUEUE,
 ) -> LoadReport:
     """Place every order (at most `concurrency` in flight), wait for each outcome, record latency end to end."""
     limit = asyncio.Semaphore(concurrency)
@@ -133,8 +157,7 @@ async def run_load(
         async with limit:
             started = time.monotonic()
             try:
-                placed = await retrying(lambda: place_order(client, order, task_queue=task_queue))
-                outcome = (await retrying(lambda: wait_for_result(placed.handle))).state.value
+                outcome = await place_and_await(order)
                 report.latencies_ms.append((time.monotonic() - started) * 1000)
             except Exception as err:  # reported, never hidden: a load run's job is to show what went wrong
                 outcome = "error"
@@ -146,3 +169,18 @@ async def run_load(
     await asyncio.gather(*(one(order) for order in orders))
     report.wall_time_s = time.monotonic() - began
     return report
+
+
+async def run_load(
+    client: Client,
+    orders: list[Order],
+    *,
+    concurrency: int,
+    report: LoadReport,
+    on_done: Callable[[str], None] = lambda _: None,
+    task_queue: str = TASK_QUEUE,
+) -> LoadReport:
+    """`run_orders` through a Temporal client (the chaos run's load)."""
+    return await run_orders(
+        via_temporal(client, task_queue), orders, concurrency=concurrency, report=report, on_done=on_done
+    )

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,19 +13,41 @@ import httpx
 
 from cadenza.connection import connect
 from cadenza.settings import SERVICE_NAMES, state_dir
+from starters.api_client import OrderApi
 from starters.chaos import ChaosPlan, run_chaos
 from starters.console import console
 from starters.faults import FaultAdmin
-from starters.load import LoadReport, generate_orders, new_run_id, run_load
+from starters.load import LoadReport, PlaceAndAwait, generate_orders, new_run_id, run_orders, via_api, via_temporal
 from starters.reports import load_table, order_progress, print_audit, stats_table, write_json
 
 
+@dataclass(frozen=True)
+class ApiTarget:
+    """Where `cadenza load --via api` places its orders, and with which key."""
+
+    url: str
+    key: str
+
+
+@asynccontextmanager
+async def _placing(api: ApiTarget | None) -> AsyncIterator[PlaceAndAwait]:
+    """How the run's orders are placed: through a Temporal client, or through the Order API once it answered and took
+    the key (an `OrderApiError` saying what to do next, before anything is changed, if not)."""
+    if api is None:
+        yield via_temporal(await connect())
+        return
+    async with OrderApi.open(api.url, api.key) as client:
+        await client.check()
+        console.print(f"Placing the orders through the Order API at {client.url}")
+        yield via_api(client)
+
+
 async def run_load_command(
-    orders: int, concurrency: int, faults: dict[str, dict[str, Any]], seed: int, json_file: Path | None
+    orders: int, concurrency: int, faults: dict[str, dict[str, Any]], seed: int, json_file: Path | None,
+    api: ApiTarget | None = None,
 ) -> bool:
     """Run the load and print its report; True when every order ended completed or compensated."""
-    client = await connect()
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with _placing(api) as place_and_await, httpx.AsyncClient(timeout=30) as http:
         admin = FaultAdmin(http)
         before = {service: await admin.get(service) for service in SERVICE_NAMES}
         stats_before = {service: await admin.stats(service) for service in SERVICE_NAMES}
@@ -32,8 +57,8 @@ async def run_load_command(
         report = LoadReport(run_id, orders, concurrency, seed)
         try:
             with order_progress(orders, f"load {run_id}") as done:
-                await run_load(client, generate_orders(orders, seed, run_id), concurrency=concurrency, report=report,
-                               on_done=done)
+                await run_orders(place_and_await, generate_orders(orders, seed, run_id), concurrency=concurrency,
+                                 report=report, on_done=done)
         finally:
             for service in faults:  # the run's faults end with the run
                 await admin.set(service, before[service])

@@ -59,9 +59,18 @@ async def _timed(fulfil: Fulfil, order: Order, advance: Advance) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-async def run_sequential(fulfil: Fulfil, orders: Sequence[Order], advance: Advance = lambda: None) -> Latencies:
-    """One order at a time: each latency is the whole order with nothing else in flight."""
-    return Latencies(tuple([await _timed(fulfil, order, advance) for order in orders]))
+async def run_sequential(
+    fulfil: Fulfil, orders: Sequence[Order], advance: Advance = lambda: None, *, settle: Fulfil | None = None
+) -> Latencies:
+    """One order at a time: each latency is the whole of `fulfil` with nothing else in flight. `settle`, untimed, runs
+    after each: for a `fulfil` that answers before the order is done (its payment decision), it waits for the order
+    to finish, so that the next one again starts alone."""
+    samples = []
+    for order in orders:
+        samples.append(await _timed(fulfil, order, advance))
+        if settle is not None:
+            await settle(order)
+    return Latencies(tuple(samples))
 
 
 async def run_burst(fulfil: Fulfil, orders: Sequence[Order], advance: Advance = lambda: None) -> Burst:

@@ -73,9 +73,19 @@ async def measure_profile(rig: Rig, orders: OrderSource, plan: Plan, progress: B
     sequential = await run_sequential(
         rig.fulfil, orders.take(plan.sequential), progress.phase(f"{name}: one at a time", plan.sequential)
     )
+    decisions = None
+    if rig.decide_payment is not None:
+        # Placing the same order again answers once it has closed (one order, one execution): the settle step.
+        decisions = await run_sequential(
+            rig.decide_payment,
+            orders.take(plan.sequential),
+            progress.phase(f"{name}: payment decision, one at a time", plan.sequential),
+            settle=rig.fulfil,
+        )
     burst, cpu, peak = await _metered_burst(rig, orders.take(plan.burst), progress)
     return ProfileResult.of(
-        name, rig.profile.summary, sequential, burst, cpu, peak, worker_in_starter=rig.worker_in_this_process
+        name, rig.profile.summary, sequential, burst, cpu, peak, worker_in_starter=rig.worker_in_this_process,
+        payment_decision=decisions,
     )
 
 

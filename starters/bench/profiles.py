@@ -19,6 +19,8 @@ class Profile:
     """The worker with the SDK's default options and sandbox instead of Cadenza's (workers.worker.worker_options)."""
     eager_start: bool = True
     """Ask for eager workflow start (effective only when the starting process runs a worker, see starters/orders.py)."""
+    via_api: bool = False
+    """Orders placed over HTTP through the Order API, served by a process of its own as `cadenza up` runs it."""
 
 
 DIRECT = Profile("direct", "the same HTTP calls from a plain asyncio function, no Temporal", temporal=False)
@@ -34,6 +36,13 @@ UNTUNED = Profile(
     sdk_default_worker=True,
     eager_start=False,
 )
+# The API in its own process, not in the benchmark's: in-process uvicorn would share this process's CPU (one core at
+# most, with the GIL) with the load generator, and the figures would price the generator as much as the API.
+API = Profile(
+    "api",
+    "the cadenza profile + the Order API in its own process; orders placed over HTTP, Prefer: wait=60",
+    via_api=True,
+)
 
-PROFILES = {profile.name: profile for profile in (DIRECT, CADENZA, CADENZA_IN_PROCESS, UNTUNED)}
-DEFAULT_PROFILES = (DIRECT.name, CADENZA.name, UNTUNED.name)
+PROFILES = {profile.name: profile for profile in (DIRECT, CADENZA, API, CADENZA_IN_PROCESS, UNTUNED)}
+DEFAULT_PROFILES = (DIRECT.name, CADENZA.name, API.name, UNTUNED.name)

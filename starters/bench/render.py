@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console, Group
 from rich.table import Table
 
-from starters.bench.report import CPU_ROLES, RATIO_METRICS, BenchReport, ProfileResult
+from starters.bench.report import CPU_ROLES, RATIO_METRICS, BenchReport, FrontDoor, ProfileResult
 
 # Above this share of the machine taken by other processes during a burst, the run says its timings are unreliable.
 BUSY_MACHINE_SHARE = 0.05
@@ -30,13 +30,19 @@ def _speed_table(report: BenchReport) -> Table:
     table.add_column("profile")
     for column in ("p50 ms", "p99 ms"):
         table.add_column(f"one at a time\n{column}", justify="right")
+    # Next to the full order's p50: how soon a checkout can say "paid" (profiles behind the Order API only).
+    decisions = any(result.payment_decision_p50_ms is not None for result in report.profiles)
+    if decisions:
+        table.add_column("payment decided\np50 ms", justify="right")
     for column in ("orders/s", "p50 ms", "p99 ms"):
         table.add_column(f"at once\n{column}", justify="right")
     for result in report.profiles:
+        decided = result.payment_decision_p50_ms
         table.add_row(
             _profile_label(result),
             f"{result.sequential_p50_ms:.1f}",
             f"{result.sequential_p99_ms:.1f}",
+            *([("—" if decided is None else f"{decided:.1f}")] if decisions else []),
             f"{result.throughput:.1f}",
             f"{result.burst_p50_ms:.0f}",
             f"{result.burst_p99_ms:.0f}",
@@ -89,6 +95,28 @@ def _ratios_table(report: BenchReport) -> Table | None:
     return table
 
 
+def _front_door_table(report: BenchReport) -> Table | None:
+    front_door = report.front_door
+    if front_door is None:
+        return None
+    met = front_door.verdicts()
+    share = front_door.payment_decision_share
+    rows = [
+        ("api p50 − cadenza p50, one at a time", f"{front_door.p50_added_ms:+.1f} ms",
+         f"≤ {FrontDoor.TARGET_P50_ADDED_MS:g} ms", met["p50_added_ms"]),
+        ("api / cadenza throughput, at once", f"{front_door.throughput_share:.0%}",
+         f"≥ {FrontDoor.TARGET_THROUGHPUT_SHARE:.0%}", met["throughput_share"]),
+        ("payment decision p50 / full order p50 (api)", "—" if share is None else f"{share:.0%}",
+         f"≤ {FrontDoor.TARGET_PAYMENT_DECISION_SHARE:.0%}", met["payment_decision_share"]),
+    ]
+    table = Table(title="The Order API's cost (api vs cadenza, this run)")
+    for column in ("figure", "measured", "target", "met"):
+        table.add_column(column, justify="left" if column == "figure" else "right")
+    for label, measured, target, ok in rows:
+        table.add_row(label, measured, target, "—" if ok is None else ("[green]yes[/]" if ok else "[red]no[/]"))
+    return table
+
+
 def _curve_table(report: BenchReport) -> Table | None:
     if not report.curve:
         return None
@@ -115,7 +143,13 @@ def print_report(report: BenchReport, console: Console) -> None:
         f"Command: {report.command}",
         sep="\n",
     )
-    tables = (_speed_table(report), _cost_table(report), _ratios_table(report), _curve_table(report))
+    tables = (
+        _speed_table(report),
+        _cost_table(report),
+        _ratios_table(report),
+        _front_door_table(report),
+        _curve_table(report),
+    )
     console.print(Group(*(table for table in tables if table is not None)))
     if (warning := _busy_machine_warning(report)) is not None:
         console.print(warning)

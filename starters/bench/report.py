@@ -13,7 +13,7 @@ from typing import Any
 from starters.bench.load import Burst, Latencies
 from starters.bench.procstats import cpu_count
 
-CPU_ROLES = ("server", "worker", "services", "starter")
+CPU_ROLES = ("server", "worker", "services", "api", "starter")
 
 # The ratios worth a line: each is (profile A's figure) / (profile B's figure).
 RATIO_METRICS = (
@@ -25,7 +25,7 @@ RATIO_METRICS = (
     "cpu_worker_ms_per_order",
     "worker_peak_mib",
 )
-RATIO_PAIRS = (("cadenza", "direct"), ("cadenza", "untuned"))
+RATIO_PAIRS = (("cadenza", "direct"), ("cadenza", "untuned"), ("api", "cadenza"))
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class ProfileResult:
     burst_p50_ms: float
     burst_p99_ms: float
     cpu_ms_per_order: dict[str, float]
-    """Per role (server, worker, services, starter) and in total, over the burst."""
+    """Per role (server, worker, services, api, starter) and in total, over the burst."""
     worker_peak_mib: float
     worker_in_starter: bool
     """The worker ran in the benchmark's own process: its CPU and memory include the load generator's."""
@@ -50,11 +50,15 @@ class ProfileResult:
     """Share of the machine's CPU capacity that processes outside the benchmark used during the burst. Above a few
     percent the figures come from a busy machine: latency and throughput suffer first, but CPU per order grows too
     (shared caches and cores: on this project's 2-CPU VM up to +50 % with the machine half taken)."""
+    payment_decision_p50_ms: float | None = None
+    """One at a time, from placing an order to the API's answer at its payment decision (`Prefer: wait=payment`);
+    None for profiles that do not place orders through the API."""
+    payment_decision_p99_ms: float | None = None
 
     @classmethod
     def of(
         cls, profile: str, summary: str, sequential: Latencies, burst: Burst, cpu_seconds: dict[str, float],
-        worker_peak_mib: float, worker_in_starter: bool,
+        worker_peak_mib: float, worker_in_starter: bool, payment_decision: Latencies | None = None,
     ) -> ProfileResult:
         per_order = {role: cpu_seconds.get(role, 0.0) * 1000 / burst.orders for role in CPU_ROLES}
         return cls(
@@ -72,6 +76,8 @@ class ProfileResult:
             worker_peak_mib=worker_peak_mib,
             worker_in_starter=worker_in_starter,
             others_cpu_share=cpu_seconds.get("others", 0.0) / (burst.elapsed_s * cpu_count()),
+            payment_decision_p50_ms=payment_decision.p50 if payment_decision else None,
+            payment_decision_p99_ms=payment_decision.p99 if payment_decision else None,
         )
 
     def metric(self, name: str) -> float:
@@ -106,6 +112,48 @@ def ratios(results: list[ProfileResult]) -> dict[str, dict[str, float | None]]:
                 for metric in RATIO_METRICS
             }
     return table
+
+
+@dataclass(frozen=True)
+class FrontDoor:
+    """What placing orders through the Order API costs, against the cadenza profile of the same run (issue 10's
+    targets: at most 5 ms more one at a time, at least 90 % of the throughput, the payment decision in at most 60 % of
+    the full order's time)."""
+
+    p50_added_ms: float
+    """api one-at-a-time p50 minus cadenza's."""
+    throughput_share: float
+    """api burst throughput / cadenza's."""
+    payment_decision_share: float | None
+    """api payment-decision p50 / api full order p50 (both one at a time, both over HTTP)."""
+
+    TARGET_P50_ADDED_MS = 5.0
+    TARGET_THROUGHPUT_SHARE = 0.90
+    TARGET_PAYMENT_DECISION_SHARE = 0.60
+
+    @classmethod
+    def of(cls, results: list[ProfileResult]) -> FrontDoor | None:
+        by_name = {result.profile: result for result in results}
+        api, cadenza = by_name.get("api"), by_name.get("cadenza")
+        if api is None or cadenza is None:
+            return None
+        decided = api.payment_decision_p50_ms
+        return cls(
+            p50_added_ms=api.sequential_p50_ms - cadenza.sequential_p50_ms,
+            throughput_share=api.throughput / cadenza.throughput if cadenza.throughput else 0.0,
+            payment_decision_share=decided / api.sequential_p50_ms if decided and api.sequential_p50_ms else None,
+        )
+
+    def verdicts(self) -> dict[str, bool | None]:
+        share = self.payment_decision_share
+        return {
+            "p50_added_ms": self.p50_added_ms <= self.TARGET_P50_ADDED_MS,
+            "throughput_share": self.throughput_share >= self.TARGET_THROUGHPUT_SHARE,
+            "payment_decision_share": None if share is None else share <= self.TARGET_PAYMENT_DECISION_SHARE,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "met": self.verdicts()}
 
 
 def _cpu_model() -> str:
@@ -156,8 +204,13 @@ class BenchReport:
     def ratios(self) -> dict[str, dict[str, float | None]]:
         return ratios(self.profiles)
 
+    @property
+    def front_door(self) -> FrontDoor | None:
+        return FrontDoor.of(self.profiles)
+
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "ratios": self.ratios}
+        front_door = self.front_door
+        return {**asdict(self), "ratios": self.ratios, "front_door": front_door.to_dict() if front_door else None}
 
     def write_json(self, path: Path) -> None:
         path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")

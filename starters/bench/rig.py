@@ -8,6 +8,7 @@ config and in where the worker runs, and because no profile should inherit anoth
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -22,6 +23,8 @@ from cadenza.processes import free_port
 from cadenza.settings import SERVICE_NAMES
 from cadenza.stack import TUNED_DYNAMIC_CONFIG, EmbeddedStack, StackConfig
 from cadenza.telemetry import setup_tracing, temporal_plugins
+from starters.api_client import OrderApi
+from starters.bench.api import api_environment, api_fulfil, api_payment_decision, bench_key
 from starters.bench.direct import direct_fulfil
 from starters.bench.profiles import Profile
 from starters.bench.workload import Fulfil, temporal_fulfil
@@ -38,8 +41,10 @@ class Rig:
     profile: Profile
     fulfil: Fulfil
     roles: dict[str, list[int]]
-    """Role (server, worker, services, starter) -> pids. The worker role is this process when the worker (or, for the
-    direct baseline, the calling code) runs here; the starter role is then empty, its cost being in the worker's."""
+    """Role (server, worker, services, api, starter) -> pids. The worker role is this process when the worker (or, for
+    the direct baseline, the calling code) runs here; the starter role is then empty, its cost being in the worker's."""
+    decide_payment: Fulfil | None = None
+    """Places an order and returns at its payment decision, fulfilment going on (profiles behind the Order API)."""
 
     @property
     def worker_pid(self) -> int:
@@ -62,6 +67,7 @@ def stack_config(profile: Profile, state_dir: Path, run_id: str) -> StackConfig:
         persistent_history=False,
         dynamic_config=TUNED_DYNAMIC_CONFIG if profile.tuned_server else (),
         service_faults={name: NO_FAULTS for name in SERVICE_NAMES},
+        api_port=free_port() if profile.via_api else None,
     )
 
 
@@ -78,15 +84,12 @@ def _roles(stack: EmbeddedStack, profile: Profile) -> dict[str, list[int]]:
         "server": [pid("temporal")] if profile.temporal else [],
         "worker": [pid("worker")] if separate_worker else [here],
         "services": [pid(name) for name in SERVICE_NAMES],
+        "api": [pid("api")] if profile.via_api else [],
         "starter": [here] if separate_worker else [],
     }
 
 
-async def _fulfil(profile: Profile, config: StackConfig, resources: AsyncExitStack) -> Fulfil:
-    if not profile.temporal:
-        # The same pools and requests as the worker's, without its tracing: the script Cadenza replaces.
-        http = await resources.enter_async_context(new_http_client(config.endpoints(), traced=False))
-        return direct_fulfil(ServiceClients(http, config.endpoints()))
+async def _temporal_fulfil(profile: Profile, config: StackConfig, resources: AsyncExitStack) -> Fulfil:
     # Cadenza's client is traced as `cadenza order place` and `cadenza worker` are; the sample-style one is not.
     plugins = [] if profile.sdk_default_worker else temporal_plugins()
     if plugins:
@@ -104,16 +107,33 @@ async def _fulfil(profile: Profile, config: StackConfig, resources: AsyncExitSta
     return temporal_fulfil(client, config.task_queue, eager_start=profile.eager_start)
 
 
+async def _start(stack: EmbeddedStack, profile: Profile, status: Callable[[str], None]) -> None:
+    if not profile.temporal:
+        await stack.start_services(status)
+        return
+    with api_environment() if profile.via_api else contextlib.nullcontext():
+        await stack.start(status)
+
+
 @asynccontextmanager
 async def running(profile: Profile, state_dir: Path, run_id: str, status: Callable[[str], None]) -> AsyncIterator[Rig]:
     """The profile's stack, up for the length of the block; everything it started is stopped on the way out."""
     config = stack_config(profile, state_dir, run_id)
     stack = EmbeddedStack(config)
+    key = bench_key(config.state_dir) if profile.via_api else None
     try:
-        await (stack.start(status) if profile.temporal else stack.start_services(status))
+        await _start(stack, profile, status)
         async with AsyncExitStack() as resources:
-            fulfil = await _fulfil(profile, config, resources)
-            yield Rig(profile, fulfil, _roles(stack, profile))
+            roles = _roles(stack, profile)
+            if not profile.temporal:
+                # The same pools and requests as the worker's, without its tracing: the script Cadenza replaces.
+                http = await resources.enter_async_context(new_http_client(config.endpoints(), traced=False))
+                yield Rig(profile, direct_fulfil(ServiceClients(http, config.endpoints())), roles)
+            elif key is not None and config.api_url is not None:
+                api = await resources.enter_async_context(OrderApi.open(config.api_url, key))
+                yield Rig(profile, api_fulfil(api), roles, decide_payment=api_payment_decision(api))
+            else:
+                yield Rig(profile, await _temporal_fulfil(profile, config, resources), roles)
     finally:
         status(f"Stopping the {profile.name} stack")
         await asyncio.to_thread(stack.stop)

@@ -17,7 +17,7 @@ import pytest
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-PROFILES = ["direct", "cadenza", "untuned"]
+PROFILES = ["direct", "cadenza", "api", "untuned"]
 POSITIVE_FIGURES = (
     "sequential_p50_ms",
     "sequential_p99_ms",
@@ -34,10 +34,10 @@ def test_bench_reports_every_figure_of_every_profile(tmp_path: Path) -> None:
     run = subprocess.run(
         [sys.executable, "-m", "starters.cli", "bench", "--sequential", "3", "--burst", "10", "--warmup", "1",
          "--curve", "2,4", "--json", str(out)],
-        env={**os.environ, "COLUMNS": "200"}, capture_output=True, text=True, timeout=150, cwd=REPO,
+        env={**os.environ, "COLUMNS": "200"}, capture_output=True, text=True, timeout=240, cwd=REPO,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    for title in ("Latency and throughput", "CPU ms per order", "Ratios", "Load curve"):
+    for title in ("Latency and throughput", "CPU ms per order", "Ratios", "The Order API's cost", "Load curve"):
         assert title in run.stdout
 
     report = json.loads(out.read_text())
@@ -50,14 +50,25 @@ def test_bench_reports_every_figure_of_every_profile(tmp_path: Path) -> None:
             assert profile[figure] > 0, (profile["profile"], figure)
         assert profile["sequential_p99_ms"] >= profile["sequential_p50_ms"]
         cpu = profile["cpu_ms_per_order"]
-        assert set(cpu) == {"server", "worker", "services", "starter", "total"}
+        assert set(cpu) == {"server", "worker", "services", "api", "starter", "total"}
         assert cpu["worker"] > 0 and cpu["services"] > 0
         assert (cpu["server"] > 0) == (profile["profile"] != "direct")
+        # Only the api profile runs the Order API, in a process of its own; only it has a payment-decision figure.
+        assert (cpu["api"] > 0) == (profile["profile"] == "api")
+        decided = profile["payment_decision_p50_ms"]
+        assert (decided is not None) == (profile["profile"] == "api")
         assert cpu["total"] == pytest.approx(sum(value for role, value in cpu.items() if role != "total"))
     # The untuned reference and the direct baseline run their orders in the benchmark's own process.
-    assert [profile["worker_in_starter"] for profile in report["profiles"]] == [True, False, True]
+    assert [profile["worker_in_starter"] for profile in report["profiles"]] == [True, False, False, True]
 
-    for pair in ("cadenza/direct", "cadenza/untuned"):
+    for pair in ("cadenza/direct", "cadenza/untuned", "api/cadenza"):
         assert all(value > 0 for value in report["ratios"][pair].values()), pair
+    api = next(profile for profile in report["profiles"] if profile["profile"] == "api")
+    assert api["payment_decision_p50_ms"] > 0 and api["payment_decision_p99_ms"] >= api["payment_decision_p50_ms"]
+    front_door = report["front_door"]
+    assert front_door["throughput_share"] > 0
+    decided_share = api["payment_decision_p50_ms"] / api["sequential_p50_ms"]
+    assert front_door["payment_decision_share"] == pytest.approx(decided_share)
+    assert set(front_door["met"]) == {"p50_added_ms", "throughput_share", "payment_decision_share"}
     assert [point["in_flight"] for point in report["curve"]] == [2, 4]
     assert all(point["throughput"] > 0 and point["p99_ms"] >= point["p50_ms"] > 0 for point in report["curve"])

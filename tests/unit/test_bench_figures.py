@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from starters.bench.load import Burst, Latencies, percentile
-from starters.bench.report import ProfileResult, ratios
+from starters.bench.load import Burst, Latencies, percentile, run_sequential
+from starters.bench.report import FrontDoor, ProfileResult, ratios
+from starters.bench.workload import OrderSource
 from starters.bench.runner import BadBenchOptions, BenchOptions
 
 REPO = Path(__file__).resolve().parents[2]
@@ -22,10 +24,15 @@ def test_percentile_interpolates_between_ranks() -> None:
     assert percentile(list(range(1, 101)), 0.99) == pytest.approx(99.01)
 
 
-def _result(profile: str, p50: float, throughput: float, worker_ms: float) -> ProfileResult:
+def _result(
+    profile: str, p50: float, throughput: float, worker_ms: float, payment_decision_p50: float | None = None
+) -> ProfileResult:
     burst = Burst(orders=10, elapsed_s=10 / throughput, latencies=Latencies((p50,)))
     cpu = {"server": 0.0, "worker": worker_ms * 10 / 1000, "services": 0.0, "starter": 0.0}
-    return ProfileResult.of(profile, "", Latencies((p50,)), burst, cpu, 100.0, worker_in_starter=False)
+    decisions = None if payment_decision_p50 is None else Latencies((payment_decision_p50,))
+    return ProfileResult.of(
+        profile, "", Latencies((p50,)), burst, cpu, 100.0, worker_in_starter=False, payment_decision=decisions
+    )
 
 
 def test_ratios_compare_cadenza_with_the_baseline_and_the_untuned_reference() -> None:
@@ -43,6 +50,47 @@ def test_a_ratio_over_zero_is_none_rather_than_a_crash() -> None:
 
 def test_ratios_skip_pairs_that_did_not_run() -> None:
     assert ratios([_result("cadenza", 50, 20, 20)]) == {}
+
+
+def test_the_front_door_is_priced_against_the_cadenza_profile_of_the_same_run() -> None:
+    cadenza, api = _result("cadenza", 50, 30, 20), _result("api", 54, 28.5, 20, payment_decision_p50=30)
+
+    front_door = FrontDoor.of([cadenza, api])
+
+    assert front_door is not None
+    assert front_door.p50_added_ms == pytest.approx(4.0)
+    assert front_door.throughput_share == pytest.approx(0.95)
+    assert front_door.payment_decision_share == pytest.approx(30 / 54)  # against the api profile's own full order
+    assert front_door.verdicts() == {"p50_added_ms": True, "throughput_share": True, "payment_decision_share": True}
+    assert ratios([cadenza, api])["api/cadenza"]["throughput"] == pytest.approx(0.95)
+
+
+def test_the_front_door_fails_its_targets_when_the_api_costs_too_much() -> None:
+    slow = FrontDoor.of([_result("cadenza", 50, 30, 20), _result("api", 56, 26, 20, payment_decision_p50=34)])
+    assert slow is not None
+    assert slow.verdicts() == {"p50_added_ms": False, "throughput_share": False, "payment_decision_share": False}
+
+
+def test_no_front_door_figures_without_both_profiles() -> None:
+    assert FrontDoor.of([_result("cadenza", 50, 30, 20)]) is None
+    assert FrontDoor.of([_result("api", 54, 28, 20, payment_decision_p50=30)]) is None
+
+
+async def test_each_order_settles_before_the_next_and_settling_is_not_timed() -> None:
+    events: list[str] = []
+
+    async def answer(order: object) -> None:
+        events.append(f"answer {order.order_id}")  # type: ignore[attr-defined]
+        await asyncio.sleep(0.01)
+
+    async def settle(order: object) -> None:
+        await asyncio.sleep(0.2)
+        events.append(f"settled {order.order_id}")  # type: ignore[attr-defined]
+
+    latencies = await run_sequential(answer, OrderSource("t").take(2), settle=settle)  # type: ignore[arg-type]
+
+    assert events == ["answer bench-t-1", "settled bench-t-1", "answer bench-t-2", "settled bench-t-2"]
+    assert len(latencies.samples_ms) == 2 and max(latencies.samples_ms) < 150
 
 
 @pytest.mark.parametrize(
