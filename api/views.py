@@ -7,14 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from cadenza.settings import workflow_ui_link
-from workflows.models import (
-    CompensationRecord,
-    OrderProgress,
-    OrderState,
-    PaymentDecision,
-    Step,
-    WORKFLOW_ID_PREFIX,
-)
+from workflows.models import WORKFLOW_ID_PREFIX, OrderProgress, OrderState
 
 
 class OrderLinks(BaseModel):
@@ -23,22 +16,12 @@ class OrderLinks(BaseModel):
     web_ui: str = Field(description="The order's execution in the Temporal Web UI")
 
 
-class OrderStatusView(BaseModel):
-    """An order's progress, running or closed."""
+class OrderStatusView(OrderProgress):
+    """An order's progress (the workflow's own, as the CLI shows it), running or closed, with Temporal's view."""
 
-    order_id: str
     state: OrderState | None = Field(description="Cadenza's state; null when no worker could be asked yet")
     execution_status: str = Field(description="Temporal's execution status: RUNNING, COMPLETED, CANCELED, …")
     closed: bool
-    current_step: Step | None = None
-    completed_steps: list[Step] = Field(default_factory=list)
-    failed_step: Step | None = None
-    reason: str | None = None
-    error_type: str | None = None
-    compensations: list[CompensationRecord] = Field(default_factory=list)
-    charge_id: str | None = None
-    reservation_id: str | None = None
-    payment: PaymentDecision | None = None
     note: str | None = Field(default=None, description="Why some of the progress is missing, if it is")
     links: OrderLinks
 
@@ -80,7 +63,7 @@ def links(order_id: str, namespace: str) -> OrderLinks:
 def status_view(
     order_id: str, execution_status: str, progress: OrderProgress | None, namespace: str, note: str | None = None
 ) -> OrderStatusView:
-    known = progress.model_dump(exclude={"order_id", "risk"}) if progress else {"state": None}
+    known = progress.model_dump(exclude={"order_id"}) if progress else {"state": None}
     return OrderStatusView(
         order_id=order_id,
         execution_status=execution_status,
