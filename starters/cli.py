@@ -13,6 +13,7 @@ import typer
 from rich.live import Live
 
 from cadenza.binaries import BinaryNotFound
+from cadenza.codec import EncryptionError
 from cadenza.connection import TemporalUnavailable, connect
 from cadenza.process_exit import run_and_exit
 from cadenza.processes import PortInUse
@@ -20,6 +21,8 @@ from cadenza.settings import TASK_QUEUE, web_ui_base, workflow_ui_link
 from cadenza.signals import EXIT_INTERRUPTED, run_until_signalled
 from cadenza.stack import StackConfig
 from starters.api_keys import api_key_app
+from starters.bench.profiles import DEFAULT_PROFILES, PROFILES
+from starters.keys import keys_app
 from starters.console import EXIT_BAD_INPUT, EXIT_PROBLEM, console, fail
 from starters.demo import Demo
 from starters.history_files import HistoryFileError
@@ -67,6 +70,7 @@ reconcile_app = typer.Typer(
 )
 app.add_typer(reconcile_app, name="reconcile")
 app.add_typer(api_key_app, name="api-key")
+app.add_typer(keys_app, name="keys")
 
 T = TypeVar("T")
 
@@ -76,7 +80,8 @@ def _run(coro: Awaitable[T]) -> T:
     try:
         return asyncio.run(coro)  # type: ignore[arg-type]
     except (
-        TemporalUnavailable, PortInUse, BinaryNotFound, OrderNotFound, OrderClosed, RecordingFailed, ReconcileFailed
+        TemporalUnavailable, PortInUse, BinaryNotFound, OrderNotFound, OrderClosed, RecordingFailed, ReconcileFailed,
+        EncryptionError,
     ) as err:
         fail(str(err))
     except InvalidOrder as err:
@@ -90,7 +95,7 @@ def _run(coro: Awaitable[T]) -> T:
 def _run_signalled(main: Callable[[asyncio.Event], Awaitable[int]]) -> None:
     try:
         code = run_until_signalled(main)
-    except (PortInUse, BinaryNotFound, TemporalUnavailable) as err:
+    except (PortInUse, BinaryNotFound, TemporalUnavailable, EncryptionError) as err:
         fail(str(err))
     raise typer.Exit(code)
 
@@ -422,8 +427,7 @@ def bench(
     ] = None,
     profile: Annotated[
         list[str] | None,
-        typer.Option("--profile", help="direct, cadenza, cadenza-in-process or untuned; repeatable (default: "
-                     "direct, cadenza, untuned)"),
+        typer.Option("--profile", help=f"{', '.join(PROFILES)}; repeatable (default: {', '.join(DEFAULT_PROFILES)})"),
     ] = None,
     warmup: Annotated[int, typer.Option("--warmup", help="Unmeasured orders first, per profile")] = 5,
     json_file: Annotated[Path | None, typer.Option("--json", help="Write every figure to this file")] = None,

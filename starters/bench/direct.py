@@ -8,10 +8,6 @@ benchmark prices: durable state, server-managed retries, compensation, tracing.
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import BaseModel
-
 from activities.http import ServiceClients
 from activities.idempotency import idempotency_key
 from starters.bench.workload import Fulfil
@@ -23,14 +19,11 @@ def direct_fulfil(clients: ServiceClients) -> Fulfil:
         def key(operation: str) -> str:
             return idempotency_key(order.workflow_id, operation)
 
-        def body(request: BaseModel) -> dict[str, Any]:
-            return request.model_dump(mode="json")
-
         erp, payment, inventory = clients.erp, clients.payment, clients.inventory
-        await erp.post("/orders", body(ErpOrderRequest.of(order)), idempotency_key=key("create_erp_order"))
-        await payment.post("/charges", body(ChargeRequest.of(order)), idempotency_key=key("charge_payment"))
+        await erp.post("/orders", ErpOrderRequest.of(order).body(), idempotency_key=key("create_erp_order"))
+        await payment.post("/charges", ChargeRequest.of(order).body(), idempotency_key=key("charge_payment"))
         reservation = await inventory.post(
-            "/reservations", body(ReservationRequest.of(order)), idempotency_key=key("reserve_inventory")
+            "/reservations", ReservationRequest.of(order).body(), idempotency_key=key("reserve_inventory")
         )
         await erp.post(f"/orders/{order.order_id}/confirm", None, idempotency_key=key("confirm_erp_order"))
         reservation_id = reservation.json()["id"]

@@ -19,6 +19,8 @@ class Profile:
     """The worker with the SDK's default options and sandbox instead of Cadenza's (workers.worker.worker_options)."""
     eager_start: bool = True
     """Ask for eager workflow start (effective only when the starting process runs a worker, see starters/orders.py)."""
+    encrypted: bool = True
+    """Payloads encrypted (cadenza/codec.py) as the embedded stack always does; off only to measure the codec's cost."""
 
 
 DIRECT = Profile("direct", "the same HTTP calls from a plain asyncio function, no Temporal", temporal=False)
@@ -26,6 +28,7 @@ CADENZA = Profile("cadenza", "as shipped: `cadenza up` (tuned dev server, worker
 CADENZA_IN_PROCESS = Profile(
     "cadenza-in-process", "as shipped, but the worker in the starter's process with eager start", worker_in_starter=True
 )
+PLAINTEXT = Profile("cadenza-plaintext", "as shipped, but payloads not encrypted: the codec's cost", encrypted=False)
 UNTUNED = Profile(
     "untuned",
     "sample-style: default dev server, SDK-default worker (sandboxed) in the starter's process, no eager start",
@@ -35,5 +38,5 @@ UNTUNED = Profile(
     eager_start=False,
 )
 
-PROFILES = {profile.name: profile for profile in (DIRECT, CADENZA, CADENZA_IN_PROCESS, UNTUNED)}
+PROFILES = {profile.name: profile for profile in (DIRECT, CADENZA, PLAINTEXT, CADENZA_IN_PROCESS, UNTUNED)}
 DEFAULT_PROFILES = (DIRECT.name, CADENZA.name, UNTUNED.name)

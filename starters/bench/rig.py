@@ -17,7 +17,6 @@ from pathlib import Path
 from temporalio.client import Client
 
 from activities.http import ServiceClients, new_http_client
-from cadenza.connection import DATA_CONVERTER
 from cadenza.processes import free_port
 from cadenza.settings import SERVICE_NAMES
 from cadenza.stack import TUNED_DYNAMIC_CONFIG, EmbeddedStack, StackConfig
@@ -62,6 +61,7 @@ def stack_config(profile: Profile, state_dir: Path, run_id: str) -> StackConfig:
         persistent_history=False,
         dynamic_config=TUNED_DYNAMIC_CONFIG if profile.tuned_server else (),
         service_faults={name: NO_FAULTS for name in SERVICE_NAMES},
+        encryption=profile.encrypted,
     )
 
 
@@ -91,7 +91,7 @@ async def _fulfil(profile: Profile, config: StackConfig, resources: AsyncExitSta
     plugins = [] if profile.sdk_default_worker else temporal_plugins()
     if plugins:
         setup_tracing("cadenza-bench")
-    client = await Client.connect(config.temporal_address, data_converter=DATA_CONVERTER, plugins=plugins)
+    client = await Client.connect(config.temporal_address, data_converter=config.data_converter(), plugins=plugins)
     if profile.worker_in_starter:
         await resources.enter_async_context(
             order_worker(
