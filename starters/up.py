@@ -31,6 +31,9 @@ def _endpoints_table(stack: EmbeddedStack) -> Table:
     if config.api_url is not None:
         table.add_row("Order API", f"http://localhost:{config.api_port}", f"OpenAPI: http://localhost:{config.api_port}/docs"
                       " · keys: `cadenza api-key create`")
+    if config.with_worker:
+        ring = config.key_ring()
+        table.add_row("encryption", f"key {ring.active_id}", f"from {ring.source}: keep it with the history (docs/encryption.md)")
     table.add_row("state", str(config.state_dir), f"logs in {config.state_dir / 'logs'}")
     return table
 
