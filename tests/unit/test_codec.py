@@ -137,3 +137,43 @@ async def test_a_missing_key_failure_stays_readable_to_whoever_lacks_the_key():
     failure = Failure()
     await codec.data_converter(ring("k1")).encode_failure(UnknownEncryptionKey("k0", ["k1"]), failure)
     assert "'k0'" in failure.message and not failure.HasField("encoded_attributes")
+
+
+@pytest.fixture
+def fresh_process_keys():
+    """`cadenza.connection` reads the key ring once per process: forget it around a test that changes the env."""
+    from cadenza import connection
+
+    connection.key_ring.cache_clear()
+    connection.data_converter.cache_clear()
+    yield connection
+    connection.key_ring.cache_clear()
+    connection.data_converter.cache_clear()
+
+
+def test_the_policy_without_keys(fresh_process_keys, monkeypatch, tmp_path):
+    connection = fresh_process_keys
+    monkeypatch.delenv(codec.KEYS_FILE_ENV, raising=False)
+    monkeypatch.setenv("CADENZA_STATE_DIR", str(tmp_path))  # no embedded stack's key to fall back on either
+    assert connection.key_ring() is None
+    assert "payloads are NOT encrypted" in connection.encryption_summary()
+    assert connection.data_converter().failure_converter_class is not codec.EncodedFailureConverter
+
+    monkeypatch.setenv(codec.ENCRYPTION_ENV, "required")
+    connection.data_converter.cache_clear()
+    with pytest.raises(connection.EncryptionMissing, match="cadenza keys generate"):
+        connection.data_converter()
+
+    monkeypatch.setenv(codec.ENCRYPTION_ENV, "sometimes")
+    connection.key_ring.cache_clear()
+    with pytest.raises(codec.EncryptionError, match="use required, optional"):
+        connection.key_ring()
+
+
+def test_the_embedded_stacks_key_is_found_from_another_terminal(fresh_process_keys, monkeypatch, tmp_path):
+    # `cadenza up` in one terminal, `cadenza order status` in another: same state folder, no key configured.
+    monkeypatch.delenv(codec.KEYS_FILE_ENV, raising=False)
+    monkeypatch.setenv("CADENZA_STATE_DIR", str(tmp_path))
+    made = codec.ensure_key_file(tmp_path / codec.STATE_KEYS_FILE)
+    assert fresh_process_keys.key_ring() == made
+    assert "payloads encrypted with key 'dev-" in fresh_process_keys.encryption_summary()
