@@ -170,7 +170,8 @@ class EmbeddedStack:
 
     async def _starting(self, steps: Awaitable[None]) -> None:
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
-        self.config.key_ring()  # the development key exists before any child needs it
+        if self.config.encryption:
+            self.config.key_ring()  # the development key exists before any child needs it
         try:
             await steps
         except BaseException:

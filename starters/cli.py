@@ -14,7 +14,7 @@ from rich.live import Live
 
 from cadenza.binaries import BinaryNotFound
 from cadenza.codec import EncryptionError
-from cadenza.connection import TemporalUnavailable, connect
+from cadenza.connection import TemporalUnavailable, connect, encryption_summary, key_ring
 from cadenza.process_exit import run_and_exit
 from cadenza.processes import PortInUse
 from cadenza.settings import TASK_QUEUE, web_ui_base, workflow_ui_link
@@ -23,7 +23,7 @@ from cadenza.stack import StackConfig
 from starters.api_keys import api_key_app
 from starters.bench.profiles import DEFAULT_PROFILES, PROFILES
 from starters.keys import keys_app
-from starters.console import EXIT_BAD_INPUT, EXIT_PROBLEM, console, fail
+from starters.console import EXIT_BAD_INPUT, EXIT_PROBLEM, console, errors, fail
 from starters.demo import Demo
 from starters.history_files import HistoryFileError
 from starters.reconcile.command import BadReconcileInput, ReconcileFailed
@@ -170,6 +170,8 @@ def order_place(
         order = load_order(file)
         await check_skus_exist(order)
         client = await connect()
+        if key_ring() is None:  # never silently: this order's customer data goes to Temporal in plain text
+            errors.print(f"[yellow]warning:[/] {encryption_summary()}")
         placed = await place_order(client, order)
         link = workflow_ui_link(client.namespace, order.workflow_id)
         note = "already placed; nothing new started" if placed.duplicate else "placed"
