@@ -130,7 +130,10 @@ def api(
     API keys: `cadenza api-key create`; docs at http://HOST:PORT/docs."""
     from api.app import serve
 
-    serve(host, port)
+    try:
+        serve(host, port)
+    except EncryptionError as err:
+        fail(str(err))
 
 
 @app.command()
