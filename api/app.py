@@ -27,7 +27,7 @@ from api.ratelimit import RateLimiter
 from api.catalogue import SkuCatalogue
 from api.problems import Problem, install_problem_handlers, problem_responses
 from api.temporal import TemporalGate, unavailable_as_503
-from cadenza.connection import connect
+from cadenza.connection import connect, data_converter, encryption_summary, key_ring
 from cadenza.settings import TASK_QUEUE, ServiceEndpoint, service_endpoint
 from workflows.search_attributes import ALL_KEYS
 
@@ -186,5 +186,8 @@ class BodyLimit:
 def serve(host: str, port: int) -> None:
     """Run the Order API under uvicorn until interrupted (`cadenza api`, `python -m api`)."""
     import uvicorn
+
+    data_converter()  # keys first: with CADENZA_ENCRYPTION=required and none configured, refuse to start
+    _log.log(logging.INFO if key_ring() else logging.WARNING, "%s", encryption_summary())
 
     uvicorn.run(create_app(), host=host, port=port, log_level="warning", access_log=False)

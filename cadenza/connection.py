@@ -7,20 +7,75 @@ With none set, the embedded dev server of `cadenza up` is used.
 
 from __future__ import annotations
 
+import functools
+import os
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfigProfile
 from temporalio.service import RPCError
 
 from temporalio.runtime import Runtime
 
+from cadenza import codec
+from cadenza.codec import ENCRYPTION_ENV, EncryptionError, KeyRing
 from cadenza.settings import dev_server_ports
 from cadenza.telemetry import setup_tracing, temporal_plugins
 
-# Workers, starters and the replayer must agree on this, or payloads would not decode.
-DATA_CONVERTER = pydantic_data_converter
+# ENCRYPTION_ENV `required`: a process without keys refuses to start. Unset (or `optional`): without keys, payloads
+# stay plain text (a worker warns). The embedded stack always sets `required` and a key for its children.
+
+
+class EncryptionMissing(EncryptionError):
+    """Encryption is required here, but this process has no keys."""
+
+
+@functools.cache
+def key_ring() -> KeyRing | None:
+    """This process's key ring, read once (cadenza.codec says from where); None when no keys are configured, or
+    when `CADENZA_ENCRYPTION=off` (a benchmark measuring the codec's cost)."""
+    return None if _encryption_setting() == "off" else KeyRing.from_environment()
+
+
+def encryption_required() -> bool:
+    return _encryption_setting() == "required"
+
+
+def _encryption_setting() -> str:
+    value = os.environ.get(ENCRYPTION_ENV, "optional").strip().lower() or "optional"
+    if value not in ("required", "optional", "off"):
+        raise EncryptionError(f"{ENCRYPTION_ENV}={value!r}: use required, optional (the default) or off")
+    return value
+
+
+@functools.cache
+def data_converter() -> DataConverter:
+    """THE data converter: workers, starters, the API and the replayer must agree on it, or payloads would not decode.
+
+    Encrypts with this process's key ring (cadenza.codec) when there is one. Off by default without keys, so that a
+    deployment that has none keeps running (and keeps reading its open orders' plain-text history) after an upgrade;
+    `CADENZA_ENCRYPTION=required` turns the missing keys into a start-up error instead, and the embedded stack sets it.
+    """
+    ring = key_ring()
+    if ring is None and encryption_required():
+        raise EncryptionMissing(
+            f"{ENCRYPTION_ENV}=required but this process has no encryption keys. Set {codec.KEYS_ENV} (a line from "
+            f"`cadenza keys generate`) or {codec.KEYS_FILE_ENV} to the keys the workers use."
+        )
+    return codec.data_converter(ring)
+
+
+def encryption_summary() -> str:
+    """One line for a process's start-up log: which key encrypts, never the keys."""
+    ring = key_ring()
+    if ring is None:
+        return (
+            f"payloads are NOT encrypted: no {codec.KEYS_ENV} / {codec.KEYS_FILE_ENV}; inputs, results and failure "
+            "messages (customer names, addresses, e-mails) are stored in Temporal in plain text. "
+            "Create a key with `cadenza keys generate`."
+        )
+    return f"payloads encrypted with key {ring.active_id!r} (decrypts: {', '.join(ring.ids)}; from {ring.source})"
 
 
 class TemporalUnavailable(RuntimeError):
@@ -44,10 +99,11 @@ async def connect(
     config = connect_config()
     if address is not None:
         config["target_host"] = address
+    converter = data_converter()  # outside the try: missing keys are not an unreachable Temporal
     setup_tracing(service_name)
     try:
         return await Client.connect(
-            **config, data_converter=DATA_CONVERTER, plugins=temporal_plugins(), runtime=runtime
+            **config, data_converter=converter, plugins=temporal_plugins(), runtime=runtime
         )
     except (RPCError, RuntimeError) as err:
         raise TemporalUnavailable(

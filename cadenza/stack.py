@@ -10,7 +10,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from temporalio.client import Client
+from temporalio.converter import DataConverter
 
+from cadenza import codec
 from cadenza.binaries import temporal_cli
 from cadenza.processes import ChildProcess, PortInUse, http_ok, port_in_use
 from cadenza.shutdown import WORKER_STOP_TIMEOUT_SECONDS
@@ -60,6 +62,8 @@ class StackConfig:
     metrics_port: int | None = None
     # Where the Order API listens; None runs no API (tests that start it in-process, chaos runs, benchmarks).
     api_port: int | None = None
+    # Payloads encrypted with `key_ring()`; False only for `cadenza bench`'s codec-cost profile (CADENZA_ENCRYPTION=off).
+    encryption: bool = True
 
     @classmethod
     def from_settings(cls) -> StackConfig:
@@ -87,6 +91,20 @@ class StackConfig:
     def endpoints(self) -> dict[str, ServiceEndpoint]:
         return {name: ServiceEndpoint(name, self.service_url(name), self.token) for name in SERVICE_NAMES}
 
+    @property
+    def keys_file(self) -> Path:
+        return self.state_dir / codec.STATE_KEYS_FILE
+
+    def key_ring(self) -> codec.KeyRing:
+        """The keys this stack's processes encrypt with: those configured in the environment (a team's shared keys),
+        else the stack's own development key, created on first use and kept with its history: a history is only as
+        readable as its keys are kept."""
+        return codec.KeyRing.configured() or codec.ensure_key_file(self.keys_file)
+
+    def data_converter(self) -> DataConverter:
+        """The converter of a client of this stack in a process of its own (tests, bench, chaos)."""
+        return codec.data_converter(self.key_ring() if self.encryption else None)
+
     def client_env(self) -> dict[str, str]:
         """Environment under which Cadenza's own processes (worker, CLI) talk to this stack."""
         env = {
@@ -94,7 +112,12 @@ class StackConfig:
             "TEMPORAL_NAMESPACE": "default",
             "CADENZA_TASK_QUEUE": self.task_queue,
             "CADENZA_SERVICE_TOKEN": self.token,
+            # The stack never runs unencrypted (but for the benchmark's comparison): its children refuse to start
+            # without keys.
+            codec.ENCRYPTION_ENV: "required" if self.encryption else "off",
         }
+        if self.encryption and not codec.keys_configured():
+            env[codec.KEYS_FILE_ENV] = str(self.keys_file)
         for name in SERVICE_NAMES:
             env[f"CADENZA_{name.upper()}_URL"] = self.service_url(name)
         return env
@@ -147,6 +170,8 @@ class EmbeddedStack:
 
     async def _starting(self, steps: Awaitable[None]) -> None:
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
+        if self.config.encryption:
+            self.config.key_ring()  # the development key exists before any child needs it
         try:
             await steps
         except BaseException:

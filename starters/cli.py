@@ -14,14 +14,17 @@ import typer
 from rich.live import Live
 
 from cadenza.binaries import BinaryNotFound
-from cadenza.connection import TemporalUnavailable, connect
+from cadenza.codec import EncryptionError
+from cadenza.connection import TemporalUnavailable, connect, encryption_summary, key_ring
 from cadenza.process_exit import run_and_exit
 from cadenza.processes import PortInUse
 from cadenza.settings import TASK_QUEUE, web_ui_base, workflow_ui_link
 from cadenza.signals import EXIT_INTERRUPTED, run_until_signalled
 from cadenza.stack import StackConfig
 from starters.api_keys import api_key_app
-from starters.console import EXIT_BAD_INPUT, EXIT_PROBLEM, console, fail
+from starters.bench.profiles import DEFAULT_PROFILES, PROFILES
+from starters.keys import keys_app
+from starters.console import EXIT_BAD_INPUT, EXIT_PROBLEM, console, errors, fail
 from starters.demo import Demo
 from starters.history_files import HistoryFileError
 from starters.reconcile.command import BadReconcileInput, ReconcileFailed
@@ -68,6 +71,7 @@ reconcile_app = typer.Typer(
 )
 app.add_typer(reconcile_app, name="reconcile")
 app.add_typer(api_key_app, name="api-key")
+app.add_typer(keys_app, name="keys")
 
 T = TypeVar("T")
 
@@ -77,7 +81,8 @@ def _run(coro: Awaitable[T]) -> T:
     try:
         return asyncio.run(coro)  # type: ignore[arg-type]
     except (
-        TemporalUnavailable, PortInUse, BinaryNotFound, OrderNotFound, OrderClosed, RecordingFailed, ReconcileFailed
+        TemporalUnavailable, PortInUse, BinaryNotFound, OrderNotFound, OrderClosed, RecordingFailed, ReconcileFailed,
+        EncryptionError,
     ) as err:
         fail(str(err))
     except InvalidOrder as err:
@@ -91,7 +96,7 @@ def _run(coro: Awaitable[T]) -> T:
 def _run_signalled(main: Callable[[asyncio.Event], Awaitable[int]]) -> None:
     try:
         code = run_until_signalled(main)
-    except (PortInUse, BinaryNotFound, TemporalUnavailable) as err:
+    except (PortInUse, BinaryNotFound, TemporalUnavailable, EncryptionError) as err:
         fail(str(err))
     raise typer.Exit(code)
 
@@ -126,7 +131,10 @@ def api(
     API keys: `cadenza api-key create`; docs at http://HOST:PORT/docs."""
     from api.app import serve
 
-    serve(host, port)
+    try:
+        serve(host, port)
+    except EncryptionError as err:
+        fail(str(err))
 
 
 @app.command()
@@ -166,6 +174,8 @@ def order_place(
         order = load_order(file)
         await check_skus_exist(order)
         client = await connect()
+        if key_ring() is None:  # never silently: this order's customer data goes to Temporal in plain text
+            errors.print(f"[yellow]warning:[/] {encryption_summary()}")
         placed = await place_order(client, order)
         link = workflow_ui_link(client.namespace, order.workflow_id)
         note = "already placed; nothing new started" if placed.duplicate else "placed"
@@ -450,8 +460,7 @@ def bench(
     ] = None,
     profile: Annotated[
         list[str] | None,
-        typer.Option("--profile", help="direct, cadenza, api, cadenza-in-process or untuned; repeatable (default: "
-                     "direct, cadenza, api, untuned)"),
+        typer.Option("--profile", help=f"{', '.join(PROFILES)}; repeatable (default: {', '.join(DEFAULT_PROFILES)})"),
     ] = None,
     warmup: Annotated[int, typer.Option("--warmup", help="Unmeasured orders first, per profile")] = 5,
     json_file: Annotated[Path | None, typer.Option("--json", help="Write every figure to this file")] = None,

@@ -18,7 +18,16 @@ from starters.consistency import inconsistencies, stock_inconsistencies
 from starters.faults import FaultAdmin
 from starters.orders import place_order, wait_for_result
 from starters.records import ServiceRecords
-from workflows.models import CompensationRecord, CompensationStatus, Order, OrderLine, OrderProgress, OrderState, Step
+from workflows.models import (
+    CompensationRecord,
+    CompensationStatus,
+    Order,
+    OrderLine,
+    OrderProgress,
+    OrderState,
+    ShippingAddress,
+    Step,
+)
 from workflows.order import OrderWorkflow
 
 
@@ -71,6 +80,15 @@ class ScenarioRun:
         return self.duration is not None and not self.problems
 
 
+# The customer every generated order ships to (demo, recorded histories, benchmark): fictional, but shaped like the
+# personal data real orders carry, so that what the Web UI shows (encrypted) is what it would show for real ones.
+SAMPLE_CONTACT = {
+    "customer_name": "Ada Lovelace",
+    "customer_email": "ada@example.com",
+    "shipping_address": ShippingAddress(line1="12 St James's Square", postal_code="SW1Y 4LB", city="London", country="GB"),
+}
+
+
 def _order_for(scenario: Scenario, run_id: str) -> Order:
     slug = scenario.name.split()[0].lower()
     return Order(
@@ -79,6 +97,7 @@ def _order_for(scenario: Scenario, run_id: str) -> Order:
         currency="EUR",
         payment_token=scenario.token,
         lines=[OrderLine(sku=sku, quantity=i + 1, unit_price=1250 + 500 * i) for i, sku in enumerate(scenario.skus)],
+        **SAMPLE_CONTACT,
     )
 
 

@@ -59,7 +59,9 @@ def format_validation_error(err: ValidationError) -> str:
 def order_fingerprint(order: Order) -> str:
     """A digest of the order as placed: kept in the execution's memo, so placing the same id again can tell "the same
     order again" (answer with it) from "another order under a used id" (refuse) without reading its history."""
-    canonical = json.dumps(order.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    # Unset optional fields left out: an order placed before they existed keeps its fingerprint, and placing it again
+    # is still "the same order".
+    canonical = json.dumps(order.model_dump(mode="json", exclude_none=True), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

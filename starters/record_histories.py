@@ -28,7 +28,7 @@ from temporalio.worker import Worker
 from activities.http import ServiceClients
 from activities.orders import OrderActivities
 from cadenza.settings import TASK_QUEUE, service_endpoints
-from starters.demo import SCENARIOS, Demo
+from starters.demo import SAMPLE_CONTACT, SCENARIOS, Demo
 from starters.faults import FaultAdmin
 from starters.history_files import SUFFIX, write_history
 from starters.orders import place_order, wait_for_result
@@ -171,6 +171,7 @@ class Recorder:
             currency="EUR",
             payment_token=token,
             lines=list(lines or (OrderLine(sku="SKU-BOOK", quantity=1, unit_price=1250),)),
+            **SAMPLE_CONTACT,
         )
 
 

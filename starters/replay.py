@@ -26,7 +26,9 @@ from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, Telemetr
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer
 
-from cadenza.connection import DATA_CONVERTER
+from temporalio.converter import DataConverter
+
+from cadenza.connection import data_converter
 from cadenza.telemetry import setup_tracing, temporal_plugins
 from starters.history_files import HistoryFileError, history_files, load_history
 from workers.worker import WORKFLOWS, workflow_runner
@@ -72,18 +74,21 @@ class ReplayReport:
         self.failures += [outcome for outcome in outcomes if outcome.error]
 
 
-def new_replayer(*, workflows: Sequence[type] = WORKFLOWS, quiet: bool = False) -> Replayer:
+def new_replayer(
+    *, workflows: Sequence[type] = WORKFLOWS, quiet: bool = False, converter: DataConverter | None = None
+) -> Replayer:
     """A replayer that runs workflow code exactly as a Cadenza worker does: same workflow runner, data converter and
     plugins (a worker gets its plugins from the client, `cadenza.connection.connect`).
 
     `workflows` defaults to the worker's; tests pass variants of them. `quiet` keeps the SDK core from logging each
-    non-determinism as a warning: the report lists them anyway.
+    non-determinism as a warning: the report lists them anyway. `converter` defaults to this process's
+    (`cadenza.connection.data_converter`, i.e. its keys); tests pass one with their own keys.
     """
     setup_tracing("cadenza-replay")  # the tracing plugin requires its replay-safe tracer provider to be installed
     return Replayer(
         workflows=workflows,
         workflow_runner=workflow_runner(),
-        data_converter=DATA_CONVERTER,
+        data_converter=converter or data_converter(),
         plugins=temporal_plugins(),
         runtime=_quiet_runtime() if quiet else None,
     )

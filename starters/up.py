@@ -7,7 +7,6 @@ import asyncio
 from rich.table import Table
 from temporalio.client import Client
 
-from cadenza.connection import DATA_CONVERTER
 from cadenza.processes import ProcessFailed
 from cadenza.signals import EXIT_INTERRUPTED, Interrupted, unless_stopped
 from cadenza.stack import EmbeddedStack, StackConfig
@@ -32,13 +31,16 @@ def _endpoints_table(stack: EmbeddedStack) -> Table:
     if config.api_url is not None:
         table.add_row("Order API", f"http://localhost:{config.api_port}", f"OpenAPI: http://localhost:{config.api_port}/docs"
                       " · keys: `cadenza api-key create`")
+    if config.with_worker:
+        ring = config.key_ring()
+        table.add_row("encryption", f"key {ring.active_id}", f"from {ring.source}: keep it with the history (docs/encryption.md)")
     table.add_row("state", str(config.state_dir), f"logs in {config.state_dir / 'logs'}")
     return table
 
 
 async def schedule_reconciler(config: StackConfig) -> None:
     """The reconciler's schedule on the embedded stack (README: "The reconciler"), created or brought up to date."""
-    client = await Client.connect(config.temporal_address, data_converter=DATA_CONVERTER)
+    client = await Client.connect(config.temporal_address, data_converter=config.data_converter())
     result = await ensure_reconcile_schedule(client, task_queue=config.task_queue)
     console.print(f"Reconciler: schedule {SCHEDULE_ID} {result}, a run every {short_duration(DEFAULT_EVERY)} "
                   "(`cadenza reconcile run` runs it now).")

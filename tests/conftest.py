@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import uuid
+from pathlib import Path
 
 import pytest
 
+from cadenza.codec import KEYS_ENV, KEYS_FILE_ENV
 from workflows.models import Order, OrderLine
+
+TEST_KEYS_FILE = Path(__file__).with_name("test-only-encryption-keys")
+
+# Every test process (and every stack child it starts, which inherits the environment) encrypts payloads as a deployed
+# Cadenza does, with the committed test-only key rather than whatever keys the developer's shell holds.
+os.environ.pop(KEYS_ENV, None)
+os.environ[KEYS_FILE_ENV] = str(TEST_KEYS_FILE)
 
 
 def make_order(

@@ -15,7 +15,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from activities.http import ServiceClients, new_http_client
 from activities.orders import OrderActivities
 from activities.reconcile import ReconcileActivities
-from cadenza.connection import connect
+from cadenza.connection import connect, encryption_summary, key_ring
 from cadenza.shutdown import WORKER_GRACEFUL_SHUTDOWN
 from cadenza.settings import TASK_QUEUE, ServiceEndpoint, service_endpoints
 from cadenza.signals import run_until_signalled
@@ -123,6 +123,8 @@ def main() -> None:
     configure_logging()
 
     async def serve(stop: asyncio.Event) -> None:
-        await run_worker(await connect(service_name="cadenza-worker", runtime=metrics_runtime()), stop=stop)
+        client = await connect(service_name="cadenza-worker", runtime=metrics_runtime())
+        (log.info if key_ring() else log.warning)("%s", encryption_summary())
+        await run_worker(client, stop=stop)
 
     run_until_signalled(serve)

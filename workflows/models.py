@@ -23,6 +23,8 @@ CURRENCIES = frozenset({"EUR", "USD", "GBP", "CHF", "JPY", "SEK", "NOK", "DKK", 
 WORKFLOW_ID_PREFIX = "order-"
 
 _CARD_NUMBER = re.compile(r"^[\d\s-]{12,23}$")
+# Deliberately loose (one @, a dot in the domain, no spaces): the ERP's mail system is the judge of deliverability.
+_EMAIL = r"^[^@\s<>]{1,64}@[^@\s<>]+\.[^@\s<>]+$"
 
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]
 Sku = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Z0-9][A-Z0-9_-]*$")]
@@ -53,14 +55,30 @@ class StoredOrderLine(_Model):
     unit_price: int = Field(description="Price of one unit, in minor units (cents).")
 
 
+class StoredAddress(_Model):
+    line1: str
+    line2: str | None = None
+    postal_code: str
+    city: str
+    country: str
+
+
 class StoredOrder(_Model):
-    """An order as the workflow receives it (and history keeps it): its shape, none of the business rules."""
+    """An order as the workflow receives it (and history keeps it): its shape, none of the business rules.
+
+    The customer's name, e-mail and shipping address are personal data: they travel only inside payloads, which are
+    encrypted (cadenza/codec.py), never in the workflow id, search attributes, `describe()` (the Web UI's summary) or
+    a log line; `repr=False` keeps them out of any repr that ends up logged. Optional: orders recorded before they
+    existed have none, and must still replay."""
 
     order_id: str
     customer_id: str
     currency: str
     payment_token: str = Field(repr=False)
     lines: list[StoredOrderLine]
+    customer_name: str | None = Field(default=None, repr=False)
+    customer_email: str | None = Field(default=None, repr=False)
+    shipping_address: StoredAddress | None = Field(default=None, repr=False)
 
     # A plain property, not a field: the total is derived from the lines, never sent alongside them to disagree.
     @property
@@ -85,6 +103,16 @@ class OrderLine(StoredOrderLine):
     unit_price: int = Field(ge=0, le=MAX_AMOUNT, description="Price of one unit, in minor units (cents).")
 
 
+class ShippingAddress(StoredAddress):
+    model_config = _STRICT
+
+    line1: str = Field(min_length=1, max_length=200, description="Street and number.")
+    line2: str | None = Field(default=None, min_length=1, max_length=200)
+    postal_code: str = Field(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]*$")
+    city: str = Field(min_length=1, max_length=100)
+    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO-3166 alpha-2 code, e.g. DE.")
+
+
 class Order(StoredOrder):
     """An order as placed by a customer, with every business rule: what the CLI and the Order API accept."""
 
@@ -95,6 +123,16 @@ class Order(StoredOrder):
     currency: str = Field(description="ISO-4217 code, e.g. EUR.")
     payment_token: str = Field(repr=False, description="A payment-provider token such as tok_visa; never a card number.")
     lines: list[OrderLine] = Field(min_length=1, max_length=100)
+    customer_name: str | None = Field(default=None, min_length=1, max_length=200, repr=False)
+    customer_email: str | None = Field(default=None, max_length=254, pattern=_EMAIL, repr=False)
+    shipping_address: ShippingAddress | None = Field(default=None, repr=False)
+
+    @field_validator("customer_name")
+    @classmethod
+    def _printable_name(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or not value.isprintable()):
+            raise ValueError("must be printable text, not blank")
+        return value
 
     @field_validator("currency")
     @classmethod
@@ -197,12 +235,23 @@ class _OrderExcerpt(_KeyedCall):
         return cls(**fields, idempotency_key=idempotency_key)
 
 
+_CONTACT = frozenset({"customer_name", "customer_email", "shipping_address"})
+
+
 class ErpOrderRequest(_OrderExcerpt):
     order_id: str
     customer_id: str
     currency: str
     total_amount: int
     lines: list[StoredOrderLine]
+    # What the ERP ships with. Left out of the body when absent: orders placed before these fields existed (and ERPs
+    # that do not know them yet) see the same request as before.
+    customer_name: str | None = Field(default=None, repr=False)
+    customer_email: str | None = Field(default=None, repr=False)
+    shipping_address: StoredAddress | None = Field(default=None, repr=False)
+
+    def body(self) -> dict:
+        return {name: value for name, value in super().body().items() if value is not None or name not in _CONTACT}
 
 
 class ErpOrderRecord(_Model):

@@ -27,7 +27,27 @@ class OrderLine(RequestModel):
     unit_price: WholeNumber = Field(ge=0, le=MAX_AMOUNT, description="Integer minor units; 0 for free items")
 
 
-class CreateOrderRequest(RequestModel):
+class ShippingAddress(RequestModel):
+    """Where the order ships to."""
+
+    line1: str = Field(min_length=1, max_length=200, examples=["Hauptstr. 1"])
+    line2: str | None = Field(default=None, min_length=1, max_length=200)
+    postal_code: str = Field(min_length=1, max_length=16, examples=["10115"])
+    city: str = Field(min_length=1, max_length=100, examples=["Berlin"])
+    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO-3166 alpha-2", examples=["DE"])
+
+
+class CustomerContact(RequestModel):
+    """Who the order ships to: optional, as orders from before the ERP kept it have none."""
+
+    customer_name: str | None = Field(default=None, min_length=1, max_length=200)
+    customer_email: str | None = Field(
+        default=None, max_length=254, pattern=r"^[^@\s<>]{1,64}@[^@\s<>]+\.[^@\s<>]+$", examples=["ada@example.com"]
+    )
+    shipping_address: ShippingAddress | None = None
+
+
+class CreateOrderRequest(CustomerContact):
     """Body of ``POST /orders``."""
 
     order_id: ExternalId
@@ -46,6 +66,9 @@ class Order(TrackedRecord):
     total_amount: int
     lines: list[OrderLine]
     status: OrderStatus
+    customer_name: str | None = None
+    customer_email: str | None = None
+    shipping_address: ShippingAddress | None = None
 
 
 class OrderList(BaseModel):

@@ -11,6 +11,7 @@ from services.common.identifiers import utc_now
 from services.common.lifecycle import Lifecycle
 from services.common.pagination import Page, fetch_page
 from services.erp.models import CreateOrderRequest, Order, OrderStatus
+from services.erp.tables import ADDED_COLUMNS
 
 ORDER_LIFECYCLE: Lifecycle[Order] = Lifecycle(
     noun="order",
@@ -30,6 +31,16 @@ class OrderBook:
 
     def __init__(self, database: Database) -> None:
         self._database = database
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        # A database from before the customer's contact details existed (a kept `cadenza up` state folder) gains the
+        # columns, empty for its old orders; the version stamp of services.common.database only knows "initialised".
+        present = {row["name"] for row in self._database.fetch_all("PRAGMA table_info(orders)")}
+        with self._database.transaction():
+            for column, kind in ADDED_COLUMNS.items():
+                if column not in present:
+                    self._database.execute(f"ALTER TABLE orders ADD COLUMN {column} {kind}")
 
     def create(self, request: CreateOrderRequest) -> Order:
         """Record a new pending order; 409 ``order_exists`` if the id is taken."""
@@ -42,8 +53,11 @@ class OrderBook:
         self._database.insert(
             "orders",
             {
-                **order.model_dump(exclude={"lines"}),
+                **order.model_dump(exclude={"lines", "shipping_address"}),
                 "lines_json": json.dumps([line.model_dump() for line in order.lines]),
+                "shipping_address_json": (
+                    None if order.shipping_address is None else json.dumps(order.shipping_address.model_dump())
+                ),
             },
         )
         return order
@@ -70,4 +84,7 @@ class OrderBook:
 
 
 def _order_from_row(row: sqlite3.Row) -> Order:
-    return Order.model_validate({**dict(row), "lines": json.loads(row["lines_json"])})
+    address = row["shipping_address_json"]
+    return Order.model_validate(
+        {**dict(row), "lines": json.loads(row["lines_json"]), "shipping_address": address and json.loads(address)}
+    )

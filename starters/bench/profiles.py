@@ -21,6 +21,8 @@ class Profile:
     """Ask for eager workflow start (effective only when the starting process runs a worker, see starters/orders.py)."""
     via_api: bool = False
     """Orders placed over HTTP through the Order API, served by a process of its own as `cadenza up` runs it."""
+    encrypted: bool = True
+    """Payloads encrypted (cadenza/codec.py) as the embedded stack always does; off only to measure the codec's cost."""
 
 
 DIRECT = Profile("direct", "the same HTTP calls from a plain asyncio function, no Temporal", temporal=False)
@@ -28,6 +30,7 @@ CADENZA = Profile("cadenza", "as shipped: `cadenza up` (tuned dev server, worker
 CADENZA_IN_PROCESS = Profile(
     "cadenza-in-process", "as shipped, but the worker in the starter's process with eager start", worker_in_starter=True
 )
+PLAINTEXT = Profile("cadenza-plaintext", "as shipped, but payloads not encrypted: the codec's cost", encrypted=False)
 UNTUNED = Profile(
     "untuned",
     "sample-style: default dev server, SDK-default worker (sandboxed) in the starter's process, no eager start",
@@ -44,5 +47,5 @@ API = Profile(
     via_api=True,
 )
 
-PROFILES = {profile.name: profile for profile in (DIRECT, CADENZA, API, CADENZA_IN_PROCESS, UNTUNED)}
+PROFILES = {profile.name: profile for profile in (DIRECT, CADENZA, API, PLAINTEXT, CADENZA_IN_PROCESS, UNTUNED)}
 DEFAULT_PROFILES = (DIRECT.name, CADENZA.name, API.name, UNTUNED.name)

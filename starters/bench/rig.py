@@ -18,7 +18,6 @@ from pathlib import Path
 from temporalio.client import Client
 
 from activities.http import ServiceClients, new_http_client
-from cadenza.connection import DATA_CONVERTER
 from cadenza.processes import free_port
 from cadenza.settings import SERVICE_NAMES
 from cadenza.stack import TUNED_DYNAMIC_CONFIG, EmbeddedStack, StackConfig
@@ -68,6 +67,7 @@ def stack_config(profile: Profile, state_dir: Path, run_id: str) -> StackConfig:
         dynamic_config=TUNED_DYNAMIC_CONFIG if profile.tuned_server else (),
         service_faults={name: NO_FAULTS for name in SERVICE_NAMES},
         api_port=free_port() if profile.via_api else None,
+        encryption=profile.encrypted,
     )
 
 
@@ -94,7 +94,7 @@ async def _temporal_fulfil(profile: Profile, config: StackConfig, resources: Asy
     plugins = [] if profile.sdk_default_worker else temporal_plugins()
     if plugins:
         setup_tracing("cadenza-bench")
-    client = await Client.connect(config.temporal_address, data_converter=DATA_CONVERTER, plugins=plugins)
+    client = await Client.connect(config.temporal_address, data_converter=config.data_converter(), plugins=plugins)
     if profile.worker_in_starter:
         await resources.enter_async_context(
             order_worker(

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from temporalio.client import Client
 
+from starters.demo import SAMPLE_CONTACT
 from starters.orders import place_order
 from workflows.models import Order, OrderLine, OrderState
 
@@ -38,6 +39,7 @@ class OrderSource:
             currency="EUR",
             payment_token=GOOD_CARD,
             lines=[OrderLine(sku=sku, quantity=1, unit_price=1000) for sku in IN_STOCK_SKUS],
+            **SAMPLE_CONTACT,
         )
 
     def take(self, count: int) -> list[Order]:

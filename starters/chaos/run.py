@@ -9,7 +9,6 @@ from pathlib import Path
 import httpx
 from temporalio.client import Client
 
-from cadenza.connection import DATA_CONVERTER
 from cadenza.processes import free_port
 from cadenza.settings import SERVICE_NAMES
 from cadenza.stack import EmbeddedStack, StackConfig
@@ -51,7 +50,7 @@ async def run_chaos(
         for n in range(2, plan.workers + 1):
             await stack.add_worker(f"worker-{n}")
         config = stack.config
-        client = await Client.connect(config.temporal_address, data_converter=DATA_CONVERTER)
+        client = await Client.connect(config.temporal_address, data_converter=config.data_converter())
         async with httpx.AsyncClient(timeout=30) as http:
             faults = FaultAdmin(http, config.endpoints())
             for service, settings in plan.faults.items():

@@ -12,7 +12,6 @@ import pytest
 import pytest_asyncio
 from temporalio.client import Client
 
-from cadenza.connection import DATA_CONVERTER
 from cadenza.processes import free_port
 from cadenza.stack import EmbeddedStack, StackConfig
 from starters.faults import FaultAdmin
@@ -62,7 +61,7 @@ async def stack(tmp_path_factory) -> AsyncIterator[EmbeddedStack]:
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def harness(stack: EmbeddedStack) -> AsyncIterator[Harness]:
     config = stack.config
-    client = await Client.connect(config.temporal_address, data_converter=DATA_CONVERTER)
+    client = await Client.connect(config.temporal_address, data_converter=config.data_converter())
     async with (
         httpx.AsyncClient(timeout=10) as http,
         order_worker(client, task_queue=config.task_queue, endpoints=config.endpoints()),

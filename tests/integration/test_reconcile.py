@@ -18,7 +18,6 @@ from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Worker
 
 from activities.reconcile import ReconcileActivities
-from cadenza.connection import DATA_CONVERTER
 from cadenza.processes import free_port
 from starters.orders import place_order, wait_for_result
 from starters.reconcile.command import ReconcileFailed, run_once
@@ -154,7 +153,7 @@ async def test_a_completed_order_without_its_charge_is_raised_not_repaired(harne
     # On a worker of its own that serves Prometheus metrics, to read the gauge as an operator's dashboard would.
     port = free_port()
     runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"127.0.0.1:{port}")))
-    client = await Client.connect(harness.config.temporal_address, data_converter=DATA_CONVERTER, runtime=runtime)
+    client = await Client.connect(harness.config.temporal_address, data_converter=harness.config.data_converter(), runtime=runtime)
     task_queue = f"reconcile-{uuid.uuid4().hex}"
     async with Worker(client, task_queue=task_queue, workflows=[ReconcileWorkflow],
                       activities=ReconcileActivities(harness.http, harness.config.endpoints()).all()):

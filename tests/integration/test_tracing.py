@@ -19,7 +19,6 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 from temporalio.client import Client
 
-from cadenza.connection import DATA_CONVERTER
 from cadenza.processes import free_port
 from cadenza.settings import SERVICE_NAMES, ServiceEndpoint
 from cadenza.stack import EmbeddedStack
@@ -57,7 +56,7 @@ async def traced(stack: EmbeddedStack, tmp_path) -> AsyncIterator[Traced]:
     while not all(server.started for server, _ in servers):
         await asyncio.sleep(0.02)
     client = await Client.connect(
-        stack.config.temporal_address, data_converter=DATA_CONVERTER, plugins=temporal_plugins()
+        stack.config.temporal_address, data_converter=stack.config.data_converter(), plugins=temporal_plugins()
     )
     task_queue = f"traced-{uuid.uuid4().hex}"
     try:

@@ -8,21 +8,26 @@ from pathlib import Path
 
 import pytest
 
-from cadenza.connection import DATA_CONVERTER
+from cadenza import codec
+from cadenza.codec import KeyRing
+from cadenza.connection import data_converter
 from cadenza.telemetry import temporal_plugins
 from starters.history_files import history_files, load_history
+from tests.conftest import TEST_KEYS_FILE
 from starters.record_histories import planned_files
 from starters.replay import new_replayer
 from workers.worker import WORKFLOWS, workflow_runner
 
 HISTORIES = Path(__file__).resolve().parents[1] / "histories"
+ENCRYPTED = HISTORIES / "encrypted"
 RECORDED = history_files([HISTORIES])
 
 
 def test_every_scenario_has_a_recorded_history():
     # Recorded before the risk check existed (the top folder), with it (risk-check/), and with keys per execution and
-    # fencing compensations (keys-per-execution/): every kind of execution may be open when a new version deploys.
-    for folder in (HISTORIES, HISTORIES / "risk-check", HISTORIES / "keys-per-execution"):
+    # fencing compensations (keys-per-execution/), and with encrypted payloads and customer contacts (encrypted/, under
+    # the committed test-only key): every kind of execution may be open when a new version deploys.
+    for folder in (HISTORIES, HISTORIES / "risk-check", HISTORIES / "keys-per-execution", ENCRYPTED):
         assert [path for path in planned_files(folder) if not path.exists()] == []
 
 
@@ -30,7 +35,7 @@ def test_the_replayer_runs_workflows_as_the_worker_does():
     replayer = new_replayer()
     config = replayer.config()
     assert list(config["workflows"]) == WORKFLOWS
-    assert config["data_converter"] is DATA_CONVERTER
+    assert config["data_converter"] is data_converter()
     assert type(config["workflow_runner"]) is type(workflow_runner())
     # Sandbox restrictions only exist on a sandboxed runner (workers.worker.workflow_runner says which one runs).
     assert getattr(config["workflow_runner"], "restrictions", None) == getattr(workflow_runner(), "restrictions", None)
@@ -42,3 +47,28 @@ def test_the_replayer_runs_workflows_as_the_worker_does():
 async def test_recorded_history_replays_with_the_current_code(path: Path):
     # Raises NondeterminismError (failing the test) if the code would issue other commands than the history holds.
     await new_replayer().replay_workflow(load_history(path))
+
+
+def test_encrypted_histories_are_encrypted_and_plain_ones_are_not():
+    # What the replay of each folder below proves depends on it: decrypting with the test key, or passing through.
+    def encodings(path: Path) -> set[bytes]:
+        return {
+            event.workflow_execution_started_event_attributes.input.payloads[0].metadata["encoding"]
+            for event in load_history(path).events[:1]
+        }
+
+    assert {encoding for path in history_files([ENCRYPTED]) for encoding in encodings(path)} == {b"binary/encrypted"}
+    assert encodings(HISTORIES / "happy_path.json") == {b"json/plain"}
+
+
+@pytest.mark.parametrize("keys", ["none", "another key"])
+async def test_an_encrypted_history_without_its_key_fails_naming_the_key_id(keys: str):
+    ring = None if keys == "none" else KeyRing.parse(KeyRing.generate_line("other"), source="test")
+    replayer = new_replayer(converter=codec.data_converter(ring))
+    result = await replayer.replay_workflow(load_history(ENCRYPTED / "happy_path.json"), raise_on_replay_failure=False)
+    assert "'test-only-1'" in str(result.replay_failure)
+    assert "CADENZA_ENCRYPTION_KEYS" in str(result.replay_failure)
+
+
+def test_the_encrypted_histories_need_the_committed_test_key():
+    assert KeyRing.from_file(TEST_KEYS_FILE).active_id == "test-only-1"  # type: ignore[union-attr]

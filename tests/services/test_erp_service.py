@@ -102,3 +102,54 @@ async def test_orders_survive_a_restart(make_client: ClientFactory) -> None:
     restarted = make_client("erp", db="shared")
 
     assert (await restarted.get("/orders/order-1")).json()["status"] == "pending"
+
+
+CONTACT = {
+    "customer_name": "Ada Lovelace",
+    "customer_email": "ada@example.com",
+    "shipping_address": {"line1": "12 St James's Sq", "line2": None, "postal_code": "SW1Y 4LB", "city": "London",
+                         "country": "GB"},
+}
+
+
+async def test_the_customer_contact_is_stored_and_returned(erp_client: httpx.AsyncClient) -> None:
+    created = await erp_client.post("/orders", json=order_body("order-1", **CONTACT))
+
+    assert created.status_code == 201
+    stored = (await erp_client.get("/orders/order-1")).json()
+    assert {name: stored[name] for name in CONTACT} == CONTACT
+    # Optional: an order without them (as the worker sends for orders placed before they existed) is still taken.
+    assert (await erp_client.post("/orders", json=order_body("order-2"))).status_code == 201
+    assert (await erp_client.get("/orders/order-2")).json()["shipping_address"] is None
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"customer_email": "not-an-address"}, "customer_email"),
+        ({"customer_name": ""}, "customer_name"),
+        ({"shipping_address": {**CONTACT["shipping_address"], "country": "Britain"}}, "country"),
+        ({"shipping_address": {"line1": "x"}}, "city"),
+    ],
+)
+async def test_a_bad_contact_is_a_422_naming_the_field(erp_client: httpx.AsyncClient, change, field) -> None:
+    response = await erp_client.post("/orders", json=order_body("order-1", **change))
+
+    assert response.status_code == 422
+    assert field in response.text
+    assert "Extra inputs" not in response.text  # refused by the field's rule, not as a field the ERP does not know
+
+
+async def test_an_erp_database_from_before_contacts_gains_the_columns(make_client: ClientFactory, tmp_path) -> None:
+    import sqlite3
+
+    from services.erp.tables import ADDED_COLUMNS
+
+    make_client("erp", db="erp")
+    with sqlite3.connect(tmp_path / "erp.db") as db:  # as a database made before the columns existed
+        for column in ADDED_COLUMNS:
+            db.execute(f"ALTER TABLE orders DROP COLUMN {column}")
+    restarted = make_client("erp", db="erp")
+
+    assert (await restarted.post("/orders", json=order_body("order-1", **CONTACT))).status_code == 201
+    assert (await restarted.get("/orders/order-1")).json()["customer_email"] == CONTACT["customer_email"]

@@ -18,6 +18,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
+from cadenza.connection import data_converter
 from workers.worker import WORKFLOWS, worker_options
 
 T = TypeVar("T")
@@ -40,10 +41,14 @@ async def workflow_task_failure(handle: WorkflowHandle) -> str | None:
     "Failed decoding arguments" says little; the pydantic error under it says which model refused what)."""
     async for event in handle.fetch_history_events():
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
-            failure, messages = event.workflow_task_failed_event_attributes.failure, []
-            while failure.message:
-                messages.append(failure.message)
-                failure = failure.cause
+            # Decoded first: with encryption, messages travel encrypted ("Encoded failure" in the raw event).
+            error: BaseException | None = await data_converter().decode_failure(
+                event.workflow_task_failed_event_attributes.failure
+            )
+            messages = []
+            while error is not None and str(error):
+                messages.append(str(error))
+                error = error.__cause__
             return ": ".join(messages) or "(no message)"
     return None
 

@@ -66,3 +66,46 @@ def test_each_bad_field_is_named(change, field):
 def test_card_numbers_never_appear_in_the_order_repr():
     order = parse_order(json.dumps(VALID))
     assert "tok_visa" not in repr(order)
+
+
+CONTACT = {
+    "customer_name": "Grace Hopper",
+    "customer_email": "grace@example.com",
+    "shipping_address": {"line1": "1 Navy Way", "postal_code": "20001", "city": "Washington", "country": "US"},
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"customer_email": "grace at example.com"}, "customer_email"),
+        ({"customer_name": "   "}, "customer_name"),
+        ({"customer_name": "Grace\nHopper"}, "customer_name"),
+        ({"shipping_address": {**CONTACT["shipping_address"], "country": "usa"}}, "shipping_address.country"),
+        ({"shipping_address": {**CONTACT["shipping_address"], "planet": "Earth"}}, "shipping_address.planet"),
+    ],
+)
+def test_each_bad_contact_field_is_named(change, field):
+    with pytest.raises(InvalidOrder, match=field.replace(".", r"\.")) as err:
+        parse_order(json.dumps({**VALID, **CONTACT, **change}))
+    # Refused by the field's own rule; only an unknown field is refused as one.
+    assert ("Extra inputs" in str(err.value)) == field.endswith("planet")
+
+
+def test_the_contact_is_optional_and_never_in_the_repr_or_the_summary():
+    assert parse_order(json.dumps(VALID)).customer_email is None
+    order = parse_order(json.dumps({**VALID, **CONTACT}))
+    assert order.shipping_address is not None and order.shipping_address.city == "Washington"
+    for text in (repr(order), order.describe()):
+        assert "Grace" not in text and "grace@" not in text and "Navy" not in text
+
+
+def test_the_erp_request_carries_the_contact_and_leaves_it_out_when_absent():
+    from workflows.models import ErpOrderRequest
+
+    with_contact = ErpOrderRequest.of(parse_order(json.dumps({**VALID, **CONTACT}))).body()
+    assert with_contact["customer_email"] == "grace@example.com"
+    assert with_contact["shipping_address"]["country"] == "US"
+    assert {"customer_name", "customer_email", "shipping_address"}.isdisjoint(
+        ErpOrderRequest.of(parse_order(json.dumps(VALID))).body()
+    )
