@@ -20,6 +20,7 @@ from cadenza.settings import TASK_QUEUE, web_ui_base, workflow_ui_link
 from cadenza.signals import EXIT_INTERRUPTED, run_until_signalled
 from cadenza.stack import StackConfig
 from starters.api_keys import api_key_app
+from starters.codec_server import codec_server
 from starters.console import EXIT_BAD_INPUT, EXIT_PROBLEM, console, fail
 from starters.demo import Demo
 from starters.history_files import HistoryFileError
@@ -67,6 +68,7 @@ reconcile_app = typer.Typer(
 )
 app.add_typer(reconcile_app, name="reconcile")
 app.add_typer(api_key_app, name="api-key")
+app.command("codec-server")(codec_server)
 
 T = TypeVar("T")
 

@@ -32,6 +32,9 @@ def _endpoints_table(stack: EmbeddedStack) -> Table:
     if config.api_url is not None:
         table.add_row("Order API", f"http://localhost:{config.api_port}", f"OpenAPI: http://localhost:{config.api_port}/docs"
                       " · keys: `cadenza api-key create`")
+    if config.codec_url is not None and any(child.name == "codec-server" for child in stack.children):
+        table.add_row("codec server", config.codec_url, f"decodes orders for the Web UI; CLI: temporal workflow show "
+                      f"--codec-endpoint {config.codec_url}")
     table.add_row("state", str(config.state_dir), f"logs in {config.state_dir / 'logs'}")
     return table
 
