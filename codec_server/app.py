@@ -20,7 +20,7 @@ from temporalio.converter import PayloadCodec
 
 from api.app import BodyLimit, RequestId
 from api.problems import PROBLEM_JSON, Problem, ProblemDetails, install_problem_handlers
-from codec_server.access import Action, AuthUnavailable, Caller, Unauthenticated
+from codec_server.access import Action, Authenticator, AuthUnavailable, Caller, Unauthenticated
 from codec_server.payloads import MalformedPayloads, Payloads, parse_payloads, render_payloads
 from codec_server.settings import CodecServerSettings, check_exposure
 
@@ -113,7 +113,7 @@ _REFUSALS = {
     400: "The body is not Temporal's JSON payload format, the codec refused a payload, or X-Namespace is missing",
     401: "No token, or one that is unknown, badly signed, expired or for another audience",
     403: "The token lacks the grant <namespace>:read (decode) or <namespace>:write (encode)",
-    413: "The body is larger than 16 MiB",
+    413: f"The body is larger than {MAX_BODY_BYTES // 2**20} MiB",
     503: "The OIDC issuer's keys cannot be fetched right now; retry",
 }
 # The routes parse the body themselves (malformed → 400, not FastAPI's 422), so the document names it here.
@@ -157,7 +157,7 @@ def _guard_without_auth(action: Action) -> Guard:
     return open_access
 
 
-def _guard_with_auth(authenticator) -> Callable[[Action], Guard]:  # noqa: ANN001
+def _guard_with_auth(authenticator: Authenticator) -> Callable[[Action], Guard]:
     def guard(action: Action) -> Guard:
         async def authorised(
             credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)], namespace: Namespace = ""

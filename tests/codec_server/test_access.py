@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import httpx
+import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -12,7 +13,7 @@ from codec_server import create_codec_app
 from codec_server.access import InvalidAccessSettings, OidcSettings, StaticTokens
 from codec_server.settings import CodecServerSettings
 from tests.codec_server.conftest import (
-    OTHER_NS_TOKEN, READ_ONLY_TOKEN, READ_WRITE_TOKEN, UI_ORIGINS, Issuer, payloads_body,
+    AUDIENCE, ISSUER, OTHER_NS_TOKEN, READ_ONLY_TOKEN, READ_WRITE_TOKEN, UI_ORIGINS, Issuer, payloads_body,
 )
 from tests.codec_double import AesGcmTestCodec
 
@@ -36,6 +37,9 @@ JWT_MATRIX = {
     "expired": (lambda i: i.token(expires_in=-120), "/decode", 401),
     "other audience": (lambda i: i.token(audience="someone-else"), "/decode", 401),
     "other issuer": (lambda i: i.token(issuer="https://elsewhere.test/"), "/decode", 401),
+    "HS256 with a shared secret": (lambda i: _hs256(i), "/decode", 401),
+    "unknown key id": (lambda i: jwt.encode({"iss": ISSUER, "aud": AUDIENCE, "exp": 2**31}, i.key, algorithm="RS256",
+                                            headers={"kid": "not-in-the-jwks"}), "/decode", 401),
     "other namespace": (lambda i: i.token(permissions=("other:read", "other:write")), "/decode", 403),
     "read-only on /encode": (lambda i: i.token(permissions=("default:read",)), "/encode", 403),
     "read-only on /decode": (lambda i: i.token(permissions=("default:read",)), "/decode", 200),
@@ -45,6 +49,12 @@ JWT_MATRIX = {
     "grants as a scope string": (lambda i: i.token(permissions="openid default:read"), "/decode", 200),
     "grants claim of the wrong type": (lambda i: i.token(permissions={"default": "read"}), "/decode", 403),
 }
+
+
+def _hs256(issuer: Issuer) -> str:
+    # The classic confusion attack signs with HMAC; only asymmetric algorithms may ever pass.
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "exp": 2**31, "permissions": ["default:read"]}
+    return jwt.encode(claims, "a-shared-secret-of-32-bytes-long!", algorithm="HS256", headers={"kid": issuer.kid})
 
 
 @pytest.mark.parametrize("make, path, status", JWT_MATRIX.values(), ids=JWT_MATRIX.keys())

@@ -112,3 +112,12 @@ async def test_a_body_over_the_limit_is_413(open_client):
 
 async def test_health_needs_no_token(guarded_client):
     assert (await guarded_client.get("/healthz")).json() == {"status": "ok"}
+
+
+async def test_preflight_needs_no_token_even_where_calls_do(guarded_client):
+    # Browsers never send Authorization on a preflight: asking for it there would lock the Web UI out.
+    answer = await guarded_client.options("/encode", headers={
+        "Origin": UI_ORIGINS[0], "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type,x-namespace",
+    })
+    assert answer.status_code == 200 and answer.headers["access-control-allow-origin"] == UI_ORIGINS[0]
