@@ -3,7 +3,8 @@
 This is the proto3 JSON encoding of `temporal.api.common.v1.Payloads`, which the Web UI and the `temporal` CLI send.
 The pydantic models `Payloads` and `Payload` describe it for the OpenAPI document and check its shape strictly first
 (protobuf's own JSON parser accepts what the document forbids: `null` for a string, base64 with stray characters),
-then `google.protobuf.json_format` turns it into the protobuf messages the codec takes.
+then `google.protobuf.json_format` turns what they validated into the protobuf messages the codec takes. Fields
+the document does not name are ignored.
 """
 
 from __future__ import annotations
@@ -55,11 +56,13 @@ def parse_payloads(body: bytes) -> list[proto.Payload]:
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise MalformedPayloads(f"the body is not JSON ({err})") from None
     try:
-        Payloads.model_validate(document)
+        valid = Payloads.model_validate(document)
     except ValidationError as err:
         raise MalformedPayloads(_describe(err)) from None
+    # Only what was validated goes on: other fields are ignored, as proto3 JSON parsers may (json_format would read
+    # a key like "[x]" as a protobuf extension and fail).
     try:
-        return list(json_format.ParseDict(document, proto.Payloads(), ignore_unknown_fields=True).payloads)
+        return list(json_format.ParseDict(valid.model_dump(), proto.Payloads()).payloads)
     except json_format.ParseError as err:
         raise MalformedPayloads(f"not a Temporal Payloads message: {err}") from None
 
