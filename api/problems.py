@@ -134,8 +134,8 @@ async def _answer_http_exception(request: Request, exc: Exception) -> JSONRespon
 async def _answer_unexpected(request: Request, exc: Exception) -> JSONResponse:
     _log.exception("unexpected error answering %s %s", request.method, request.url.path)
     return Problem(
-        500, "Internal error", "The Order API hit an unexpected error; it is logged. Retry, or report it with the "
-        "X-Request-ID of this answer."
+        500, "Internal error", f"The {request.app.title} hit an unexpected error; it is logged. Retry, or report it "
+        "with the X-Request-ID of this answer."
     ).response(request.url.path)
 
 

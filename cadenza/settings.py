@@ -94,6 +94,12 @@ def api_port() -> int | None:
     return port or None
 
 
+def codec_port() -> int | None:
+    """Where `cadenza up` serves the codec server (`CADENZA_CODEC_PORT`, default 8234; 0 = none)."""
+    port = _env_int("CADENZA_CODEC_PORT", 8234)
+    return port or None
+
+
 def web_ui_base() -> str:
     """Base URL of the Temporal Web UI (`CADENZA_WEB_UI`), for the links the CLI prints."""
     return os.environ.get("CADENZA_WEB_UI", f"http://localhost:{dev_server_ports().ui}").rstrip("/")

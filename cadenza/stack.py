@@ -24,6 +24,7 @@ from cadenza.settings import (
     ServiceEndpoint,
     dev_server_ports,
     api_port,
+    codec_port,
     metrics_port,
     service_endpoint,
     state_dir,
@@ -64,6 +65,8 @@ class StackConfig:
     api_port: int | None = None
     # Payloads encrypted with `key_ring()`; False only for `cadenza bench`'s codec-cost profile (CADENZA_ENCRYPTION=off).
     encryption: bool = True
+    # Where the codec server listens (the Web UI is told to use it); None runs none (most tests, benchmarks).
+    codec_port: int | None = None
 
     @classmethod
     def from_settings(cls) -> StackConfig:
@@ -76,6 +79,7 @@ class StackConfig:
             token=service_endpoint("erp").token,
             metrics_port=metrics_port(),
             api_port=api_port(),
+            codec_port=codec_port(),
         )
 
     def with_(self, **changes: object) -> StackConfig:
@@ -130,7 +134,14 @@ class StackConfig:
             named["worker metrics"] = self.metrics_port
         if self.api_port is not None:
             named["Order API"] = self.api_port
+        if self.codec_port is not None:
+            named["codec server"] = self.codec_port
         return named
+
+    @property
+    def codec_url(self) -> str | None:
+        # `localhost`, as people type it: the Web UI's browser and `temporal --codec-endpoint` call this address.
+        return None if self.codec_port is None else f"http://localhost:{self.codec_port}"
 
     @property
     def api_url(self) -> str | None:
@@ -155,7 +166,7 @@ class EmbeddedStack:
             raise PortInUse(
                 f"Port {', '.join(taken)} already in use. Another `cadenza up` may be running: stop it (Ctrl-C in its "
                 "terminal), or move this stack with CADENZA_TEMPORAL_PORT, CADENZA_TEMPORAL_UI_PORT, "
-                "CADENZA_ERP_PORT, CADENZA_PAYMENT_PORT, CADENZA_INVENTORY_PORT."
+                "CADENZA_ERP_PORT, CADENZA_PAYMENT_PORT, CADENZA_INVENTORY_PORT, CADENZA_CODEC_PORT."
             )
 
     async def start(self, progress: Progress = lambda _: None) -> None:
@@ -188,6 +199,9 @@ class EmbeddedStack:
         if self.config.api_port is not None:
             progress(f"Starting the Order API on port {self.config.api_port}")
             await self._start_api()
+        if self.config.codec_port is not None:
+            progress(f"Starting the codec server on port {self.config.codec_port}")
+            await self._start_codec_server()
 
     async def _start_services(self, progress: Progress) -> None:
         for name in SERVICE_NAMES:
@@ -240,6 +254,8 @@ class EmbeddedStack:
             argv.append("--headless")
         else:
             argv += ["--ui-port", str(config.ui_port)]
+            if config.codec_url is not None:
+                argv += ["--ui-codec-endpoint", config.codec_url]
         if config.persistent_history:
             argv += ["--db-filename", str(config.state_dir / "temporal.db")]
         for setting in config.dynamic_config:
@@ -292,6 +308,15 @@ class EmbeddedStack:
         argv = [sys.executable, "-m", "api", "--port", str(self.config.api_port)]
         child = self._spawn("api", argv, env=env)
         await child.wait_until(http_ok(f"{self.config.api_url}/healthz"), timeout=30)
+
+    async def _start_codec_server(self) -> None:
+        # Same environment as the worker, so the codec server holds the same keys; only this stack's Web UI may call it.
+        env = {**self.config.client_env(), "CADENZA_STATE_DIR": str(self.config.state_dir)}
+        if self.config.ui_port is not None:
+            env["CADENZA_CODEC_CORS_ORIGINS"] = f"http://localhost:{self.config.ui_port},http://127.0.0.1:{self.config.ui_port}"
+        argv = [sys.executable, "-m", "codec_server", "--port", str(self.config.codec_port)]
+        child = self._spawn("codec-server", argv, env=env)
+        await child.wait_until(http_ok(f"http://127.0.0.1:{self.config.codec_port}/healthz"), timeout=30)
 
     async def add_worker(self, name: str) -> ChildProcess:
         """One more worker process on the same task queue (scaling out, crash tests)."""

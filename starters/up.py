@@ -34,6 +34,9 @@ def _endpoints_table(stack: EmbeddedStack) -> Table:
     if config.with_worker:
         ring = config.key_ring()
         table.add_row("encryption", f"key {ring.active_id}", f"from {ring.source}: keep it with the history (docs/encryption.md)")
+    if config.codec_url is not None and any(child.name == "codec-server" for child in stack.children):
+        table.add_row("codec server", config.codec_url, f"decodes orders for the Web UI; CLI: temporal workflow show "
+                      f"--codec-endpoint {config.codec_url}")
     table.add_row("state", str(config.state_dir), f"logs in {config.state_dir / 'logs'}")
     return table
 

@@ -93,7 +93,7 @@ async def test_malformed_json_is_refused_with_exit_2(harness: Harness, tmp_path)
 
 
 def _stack_env(tmp_path: Path) -> dict[str, str]:
-    ports = {name: free_port() for name in ("TEMPORAL", "TEMPORAL_UI", "ERP", "PAYMENT", "INVENTORY", "METRICS")}
+    ports = {name: free_port() for name in ("TEMPORAL", "TEMPORAL_UI", "ERP", "PAYMENT", "INVENTORY", "METRICS", "CODEC")}
     return {
         "CADENZA_STATE_DIR": str(tmp_path / "state"),
         **{f"CADENZA_{name}_PORT": str(port) for name, port in ports.items()},

@@ -1,0 +1,221 @@
+"""The codec server's HTTP surface: `create_codec_app(codec, settings)` for any `PayloadCodec`, and `serve()`.
+
+Order of the layers, outermost first: CORS (so that even a refusal reaches the Web UI as something it may read),
+the body-size limit, then the routes; each route authorises first and only then touches the codec.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+from temporalio.api.common import v1 as proto
+from temporalio.converter import PayloadCodec
+
+from api.app import BodyLimit, RequestId
+from api.problems import PROBLEM_JSON, Problem, ProblemDetails, install_problem_handlers
+from codec_server.access import Action, Authenticator, AuthUnavailable, Caller, Unauthenticated
+from codec_server.payloads import MalformedPayloads, Payloads, parse_payloads, render_payloads
+from codec_server.settings import CodecServerSettings, check_exposure
+
+# The Web UI decodes a whole history page per request; Temporal's own limit is 2 MB per payload.
+MAX_BODY_BYTES = 16 * 1024 * 1024
+ALLOWED_HEADERS = ["Content-Type", "X-Namespace", "Authorization"]
+_log = logging.getLogger("cadenza.codec_server")
+
+_bearer = HTTPBearer(
+    auto_error=False, scheme_name="CodecToken",
+    description="A static token from CADENZA_CODEC_TOKENS, or a JWT from the configured OIDC issuer, sent as "
+    "`Authorization: Bearer <token>`. Decoding needs the grant `<namespace>:read`, encoding `<namespace>:write`.",
+)
+Namespace = Annotated[
+    str,
+    Header(
+        alias="X-Namespace",
+        description="The Temporal namespace the payloads belong to (the Web UI and `temporal` send it). Required "
+        "when the server checks tokens; ignored on an unauthenticated loopback server.",
+    ),
+]
+Guard = Callable[..., Awaitable[Caller | None]]
+
+
+class Health(BaseModel):
+    status: str
+
+
+def create_codec_app(codec: PayloadCodec, settings: CodecServerSettings) -> FastAPI:
+    """The codec server for `codec` (what the workers use) under `settings` (origins, tokens, OIDC issuer)."""
+    authenticator = settings.authenticator()
+    app = FastAPI(
+        title="Cadenza codec server",
+        version="1.0.0",
+        description=(
+            "Decodes and encodes Temporal payloads with Cadenza's payload codec, for the Temporal Web UI "
+            "(`--ui-codec-endpoint`) and the `temporal` CLI (`--codec-endpoint`). Bodies are Temporal's JSON payload "
+            "format. "
+            + ("Every call needs `Authorization: Bearer <token>` and `X-Namespace`." if authenticator else
+               "This server runs without authentication: it answers on loopback only.")
+        ),
+    )
+    install_problem_handlers(app)
+    refusals = (400, 413, *((401, 403) if authenticator else ()), *((503,) if settings.oidc else ()))
+    guard = _guard_with_auth(authenticator) if authenticator else _guard_without_auth
+
+    def route(action: Action, verb: str, transform: Callable[[Sequence[proto.Payload]], Awaitable[list[proto.Payload]]]) -> None:
+        @app.post(
+            f"/{verb}",
+            summary=f"{verb.capitalize()} payloads" + (f" (needs <namespace>:{action})" if authenticator else ""),
+            response_model=Payloads,
+            response_description=f"The payloads, {verb}d, in the order given",
+            responses={status: {"model": ProblemDetails, "description": _REFUSALS[status]} for status in refusals},
+            openapi_extra=_JSON_BODY,
+            operation_id=verb,
+        )
+        async def handler(request: Request, caller: Caller | None = Depends(guard(action))) -> Any:  # noqa: B008
+            try:
+                payloads = parse_payloads(await request.body())
+            except MalformedPayloads as err:
+                raise Problem(400, "Malformed payloads", str(err)) from None
+            try:
+                result = await transform(payloads)
+            except Exception as err:  # noqa: BLE001 - whatever the codec rejects came from the caller's payloads
+                _log.info("could not %s %d payloads: %r", verb, len(payloads), err)
+                raise Problem(400, f"Payloads could not be {verb}d", f"{type(err).__name__}: {err}") from None
+            if caller is not None:
+                _log.info("%s: %d payloads for %s", verb, len(payloads), caller.name)
+            return JSONResponse(render_payloads(result))
+
+    route("read", "decode", codec.decode)
+    route("write", "encode", codec.encode)
+
+    @app.get("/healthz", summary="The process is alive (needs no token)", operation_id="healthz")
+    async def healthz() -> Health:
+        return Health(status="ok")
+
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(RequestId)  # names each call in the log, and the 500 answer (if ever) refers to it
+    # allow_credentials: the Web UI's "include cross-origin credentials" codec setting needs it; origins are explicit.
+    app.add_middleware(
+        CORSMiddleware, allow_origins=list(settings.origins), allow_methods=["POST"], allow_headers=ALLOWED_HEADERS,
+        allow_credentials=True, max_age=600,
+    )
+    app.openapi = _exact_openapi(app, namespace_required=authenticator is not None)  # type: ignore[method-assign]
+    return app
+
+
+_REFUSALS = {
+    400: "The body is not Temporal's JSON payload format, the codec refused a payload, or X-Namespace is missing",
+    401: "No token, or one that is unknown, badly signed, expired or for another audience",
+    403: "The token lacks the grant <namespace>:read (decode) or <namespace>:write (encode)",
+    413: f"The body is larger than {MAX_BODY_BYTES // 2**20} MiB",
+    503: "The OIDC issuer's keys cannot be fetched right now; retry",
+}
+# The routes parse the body themselves (malformed → 400, not FastAPI's 422), so the document names it here.
+_JSON_BODY = {
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Payloads"}}}}
+}
+
+
+def _exact_openapi(app: FastAPI, *, namespace_required: bool) -> Callable[[], dict[str, Any]]:
+    """FastAPI's document, made to say what this app does: no 422 (FastAPI adds it to routes with parameters; the
+    routes answer 400), refusals as `application/problem+json`, and X-Namespace required where tokens are checked
+    (declared optional in code so that its absence is this app's 400, not FastAPI's 422)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()
+        for operation in (op for path in document["paths"].values() for op in path.values()):
+            operation["responses"].pop("422", None)
+            for status, response in operation["responses"].items():
+                if status != "200":
+                    response["content"] = {PROBLEM_JSON: response["content"]["application/json"]}
+            for parameter in operation.get("parameters", []):
+                if parameter["name"] == "X-Namespace" and namespace_required:
+                    parameter["required"] = True
+                    parameter["schema"].pop("default", None)
+                    parameter["schema"]["minLength"] = 1
+        for unused in ("HTTPValidationError", "ValidationError"):
+            document["components"]["schemas"].pop(unused, None)
+        app.openapi_schema = document
+        return document
+
+    return openapi
+
+
+def _guard_without_auth(action: Action) -> Guard:
+    async def open_access(namespace: Namespace = "") -> None:
+        return None
+
+    return open_access
+
+
+def _guard_with_auth(authenticator: Authenticator) -> Callable[[Action], Guard]:
+    def guard(action: Action) -> Guard:
+        async def authorised(
+            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)], namespace: Namespace = ""
+        ) -> Caller:
+            if credentials is None:
+                raise _unauthorised("Send 'Authorization: Bearer <token>' (Web UI: codec settings, \"pass access "
+                                    "token\"; temporal CLI: --codec-auth 'Bearer <token>').")
+            try:
+                caller = await authenticator.caller(credentials.credentials)
+            except Unauthenticated as err:
+                raise _unauthorised(f"{str(err)[:300]}.") from None
+            except AuthUnavailable as err:
+                _log.warning("%s", err)
+                raise Problem(503, "Cannot check tokens right now", f"{err}. Retry shortly.",
+                              headers={"Retry-After": "5"}) from None
+            if not namespace:
+                raise Problem(400, "X-Namespace missing", "Name the Temporal namespace in the X-Namespace header.")
+            if not caller.may(action, namespace):
+                raise Problem(
+                    403, "Not allowed for this namespace",
+                    f"{caller.name} may not {action} payloads of namespace {namespace!r}: this needs the grant "
+                    f"{namespace}:{action}.",
+                    headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{namespace}:{action}"'},
+                )
+            return caller
+
+        return authorised
+
+    return guard
+
+
+def _unauthorised(detail: str) -> Problem:
+    return Problem(401, "Missing or invalid token", detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def default_codec() -> PayloadCodec:
+    """The codec Cadenza's workers use, with the keys from the environment — what `cadenza codec-server` serves."""
+    from cadenza.codec import EncryptionCodec, KeyRing
+
+    ring = KeyRing.from_environment()
+    if ring is None:
+        raise CodecUnavailable(
+            "No encryption keys: set CADENZA_ENCRYPTION_KEYS or CADENZA_ENCRYPTION_KEYS_FILE to the keys the workers "
+            "use (docs/encryption.md), or CADENZA_STATE_DIR to the embedded stack's state folder."
+        )
+    return EncryptionCodec(ring)
+
+
+class CodecUnavailable(RuntimeError):
+    """The payload codec could not be loaded; the message says what to do."""
+
+
+def serve(host: str, port: int, *, settings: CodecServerSettings | None = None, codec: PayloadCodec | None = None) -> None:
+    """Run the codec server under uvicorn until interrupted (`cadenza codec-server`, `python -m codec_server`).
+    Checks the exposure rule before loading any key."""
+    import uvicorn
+
+    settings = settings or CodecServerSettings.from_environment()
+    check_exposure(host, settings)
+    app = create_codec_app(codec or default_codec(), settings)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

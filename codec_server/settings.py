@@ -1,0 +1,98 @@
+"""The codec server's settings, from the environment, and the rule that keeps it from being exposed unprotected.
+
+| variable | meaning |
+| --- | --- |
+| `CADENZA_CODEC_PORT` | port (default 8234; `cadenza up` serves it there, 0 = not at all): `cadenza.settings.codec_port` |
+| `CADENZA_CODEC_CORS_ORIGINS` | comma-separated Web UI origins (default `http://localhost:<ui>,http://127.0.0.1:<ui>`, ui = `CADENZA_TEMPORAL_UI_PORT`, 8233) |
+| `CADENZA_CODEC_TOKENS` | static bearer tokens with grants (`codec_server.access`) |
+| `CADENZA_CODEC_OIDC_ISSUER`, `…_AUDIENCE`, `…_JWKS_URL` | JWTs of an OIDC issuer; all three together |
+| `CADENZA_CODEC_OIDC_PERMISSIONS_CLAIM` | the claim holding the grants (default `permissions`) |
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from cadenza.settings import dev_server_ports
+from codec_server.access import Authenticator, InvalidAccessSettings, OidcSettings, OidcVerifier, StaticTokens
+
+_OIDC = ("CADENZA_CODEC_OIDC_ISSUER", "CADENZA_CODEC_OIDC_AUDIENCE", "CADENZA_CODEC_OIDC_JWKS_URL")
+
+
+class InsecureBinding(RuntimeError):
+    """Asked to listen beyond loopback with no authentication configured."""
+
+
+@dataclass(frozen=True)
+class CodecServerSettings:
+    origins: tuple[str, ...]
+    """Browser origins (the Web UI's) allowed to call the server."""
+    tokens: StaticTokens | None = None
+    oidc: OidcSettings | None = None
+
+    def __post_init__(self) -> None:
+        if "*" in self.origins:
+            # Any web page the user visits could then read decrypted payloads from a codec server on localhost.
+            raise InvalidAccessSettings("CADENZA_CODEC_CORS_ORIGINS must list the Web UI's origins; * is refused")
+
+    @property
+    def requires_auth(self) -> bool:
+        return self.tokens is not None or self.oidc is not None
+
+    def authenticator(self) -> Authenticator | None:
+        if not self.requires_auth:
+            return None
+        return Authenticator(self.tokens, OidcVerifier(self.oidc) if self.oidc is not None else None)
+
+    @classmethod
+    def for_web_ui(cls, ui_port: int, **auth: object) -> CodecServerSettings:
+        return cls(origins=(f"http://localhost:{ui_port}", f"http://127.0.0.1:{ui_port}"), **auth)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str] | None = None) -> CodecServerSettings:
+        """Settings from `CADENZA_CODEC_*`; `InvalidAccessSettings` says what to fix."""
+        env = os.environ if env is None else env
+        default = cls.for_web_ui(dev_server_ports().ui)
+        origins = tuple(o.strip().rstrip("/") for o in env.get("CADENZA_CODEC_CORS_ORIGINS", "").split(",") if o.strip())
+        spec = env.get("CADENZA_CODEC_TOKENS", "")
+        return cls(
+            origins=origins or default.origins,
+            tokens=StaticTokens.parse(spec) if spec.strip() else None,
+            oidc=_oidc_settings(env),
+        )
+
+
+def check_exposure(host: str, settings: CodecServerSettings) -> None:
+    """Refuse to serve decrypted data beyond this machine without authentication."""
+    if settings.requires_auth or is_loopback(host):
+        return
+    raise InsecureBinding(
+        f"Refusing to serve the codec server on {host} without authentication: anyone who can reach it could read "
+        "every order in clear. Listen on 127.0.0.1 (local development), or set CADENZA_CODEC_TOKENS "
+        "(token=<namespace>:read,...) or CADENZA_CODEC_OIDC_ISSUER, CADENZA_CODEC_OIDC_AUDIENCE and "
+        "CADENZA_CODEC_OIDC_JWKS_URL (README, \"Reading encrypted orders\")."
+    )
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name might resolve anywhere
+
+
+def _oidc_settings(env: Mapping[str, str]) -> OidcSettings | None:
+    values = [env.get(name, "").strip() for name in _OIDC]
+    if not any(values):
+        return None
+    missing = [name for name, value in zip(_OIDC, values) if not value]
+    if missing:
+        raise InvalidAccessSettings(f"OIDC needs {', '.join(_OIDC)} together; set {', '.join(missing)} too")
+    issuer, audience, jwks_url = values
+    claim = env.get("CADENZA_CODEC_OIDC_PERMISSIONS_CLAIM", "").strip() or "permissions"
+    return OidcSettings(issuer=issuer, audience=audience, jwks_url=jwks_url, permissions_claim=claim)
