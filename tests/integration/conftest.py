@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -38,10 +40,11 @@ class Harness:
         return self.stack.config
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def stack(tmp_path_factory) -> AsyncIterator[EmbeddedStack]:
+@asynccontextmanager
+async def stack_of_its_own(state_dir: Path) -> AsyncIterator[EmbeddedStack]:
+    """A stack of its own on free ports (no worker: tests run theirs in-process), stopped on exit."""
     config = StackConfig(
-        state_dir=tmp_path_factory.mktemp("stack"),
+        state_dir=state_dir,
         temporal_port=free_port(),
         ui_port=free_port(),  # the Web UI, for the browser checks
         service_ports={name: free_port() for name in ("erp", "payment", "inventory")},
@@ -56,6 +59,12 @@ async def stack(tmp_path_factory) -> AsyncIterator[EmbeddedStack]:
         yield stack
     finally:
         stack.stop()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def stack(tmp_path_factory) -> AsyncIterator[EmbeddedStack]:
+    async with stack_of_its_own(tmp_path_factory.mktemp("stack")) as shared:
+        yield shared
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

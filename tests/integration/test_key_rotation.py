@@ -9,8 +9,10 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import AsyncIterator
 
 import pytest
+import pytest_asyncio
 from temporalio.client import Client
 
 from cadenza import codec
@@ -19,6 +21,7 @@ from cadenza.stack import EmbeddedStack
 from starters.orders import place_order, wait_for_result
 from starters.replay import new_replayer
 from tests.conftest import make_order
+from tests.integration.conftest import stack_of_its_own
 from workers.worker import order_worker
 from workflows.models import OrderState, ShippingAddress
 from workflows.order import OrderWorkflow
@@ -37,6 +40,14 @@ OLD, NEW = KeyRing.generate_line("k-old"), KeyRing.generate_line("k-new")
 
 async def client_with(stack: EmbeddedStack, keys: KeyRing) -> Client:
     return await Client.connect(stack.config.temporal_address, data_converter=codec.data_converter(keys))
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def stack(tmp_path_factory) -> AsyncIterator[EmbeddedStack]:
+    """A dev server of this module's own: the orders written here under keys the rest of the session does not hold
+    must not meet the later tests that list and replay every order of the shared one."""
+    async with stack_of_its_own(tmp_path_factory.mktemp("rotation")) as own:
+        yield own
 
 
 def order_with_contact():
