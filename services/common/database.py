@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +17,7 @@ SqlParams = Sequence[Any]
 # PRAGMA user_version starts at 0 in a new file; we bump it once the schema and
 # seed data are in, which is how "first creation" is told apart from a restart.
 _INITIALISED_VERSION = 1
+_BUSY_TIMEOUT_MS = 5000
 
 
 class Database:
@@ -33,10 +35,24 @@ class Database:
         # SAVEPOINT) instead of the sqlite3 module's implicit transactions.
         self._connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._connection.row_factory = sqlite3.Row
-        self._connection.execute("PRAGMA journal_mode=WAL")
+        # The busy timeout first: everything after it may meet another process opening the same file.
+        self._connection.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        self._use_wal()
         self._connection.execute("PRAGMA foreign_keys=ON")
-        self._connection.execute("PRAGMA busy_timeout=5000")
         self._initialise(schema, seed_data)
+
+    def _use_wal(self) -> None:
+        # Switching a fresh file to WAL needs it to itself, and SQLite answers "database is locked" at once (the busy
+        # timeout does not apply) while another process is switching or initialising it: wait our turn.
+        deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                self._connection.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     def _initialise(self, schema: str, seed_data: SeedData | None) -> None:
         if self.fetch_value("PRAGMA user_version") == _INITIALISED_VERSION:
