@@ -42,7 +42,7 @@ from starters.orders import (
     progress_of,
     start_options,
 )
-from workflows.models import Identifier, Order, OrderProgress, OrderState, WORKFLOW_ID_PREFIX
+from workflows.models import WORKFLOW_ID_PREFIX, Identifier, Order, OrderProgress, OrderState, PaymentDecision
 from workflows.order import OrderWorkflow
 from workflows.search_attributes import CUSTOMER_ID, ORDER_STATUS, ORDER_TOTAL
 
@@ -108,7 +108,17 @@ async def place(
     response.headers["Location"] = f"/orders/{order.order_id}"
     with unavailable_as_503():
         if wait == PAYMENT:
-            handle, fresh = await _place_until_paid(client, order, task_queue), False
+            handle, decision = await _place_until_paid(client, order, task_queue)
+            description = await handle.describe()
+            if not await is_same_order(handle, order, description):
+                raise _another_order_under_the_same_id(order)
+            if decision is not None and description.status.name == "RUNNING":
+                # The answer a checkout waits for, without asking the worker again: fulfilment carries on.
+                progress = OrderProgress(order_id=order.order_id, payment=decision)
+                response.headers["Preference-Applied"] = "wait=payment"
+                response.status_code = 200
+                return status_view(order.order_id, "RUNNING", progress, client.namespace)
+            fresh = False
         else:
             placed = await place_order(client, order, task_queue=task_queue, eager_start=False)
             handle, fresh = placed.handle, not placed.duplicate
@@ -149,11 +159,15 @@ def _wait_preference(prefer: str | None) -> float | str | None:
 
 async def _refuse_another_order_under_the_same_id(handle: WorkflowHandle, order: Order) -> None:
     if not await is_same_order(handle, order):
-        raise Problem(
-            409, "Order id already used",
-            f"Order {order.order_id} was already placed with a different body; nothing new was started. "
-            "Use a new order id for a new order.",
-        )
+        raise _another_order_under_the_same_id(order)
+
+
+def _another_order_under_the_same_id(order: Order) -> Problem:
+    return Problem(
+        409, "Order id already used",
+        f"Order {order.order_id} was already placed with a different body; nothing new was started. "
+        "Use a new order id for a new order.",
+    )
 
 
 async def _result_within(handle: WorkflowHandle, seconds: float) -> OrderProgress | None:
@@ -165,15 +179,14 @@ async def _result_within(handle: WorkflowHandle, seconds: float) -> OrderProgres
         return None
 
 
-async def _place_until_paid(client: Client, order: Order, task_queue: str) -> WorkflowHandle:
-    """Start the order (or attach to the same order already running) and wait for its payment decision, in one
-    round trip: update-with-start. A closed order answers from its result."""
+async def _place_until_paid(
+    client: Client, order: Order, task_queue: str
+) -> tuple[WorkflowHandle, PaymentDecision | None]:
+    """Start the order (or attach to the order already running under its id) and wait for its payment decision, in
+    one round trip: update-with-start. None for a closed order (REJECT_DUPLICATE refuses a new run): its progress says
+    how the payment went. Whether the order under the id is this one is the caller's check, afterwards: the update is
+    read-only, so attaching to another order changes nothing of it."""
     handle = order_handle(client, order.order_id)
-    try:
-        await _refuse_another_order_under_the_same_id(handle, order)
-    except RPCError as err:
-        if err.status != RPCStatusCode.NOT_FOUND:
-            raise
     start = WithStartWorkflowOperation(
         OrderWorkflow.run,
         order,
@@ -181,15 +194,14 @@ async def _place_until_paid(client: Client, order: Order, task_queue: str) -> Wo
         **start_options(order, task_queue),
     )
     try:
-        await client.execute_update_with_start_workflow(
+        decision = await client.execute_update_with_start_workflow(
             OrderWorkflow.payment_decision, start_workflow_operation=start, rpc_timeout=timedelta(seconds=MAX_WAIT_S)
         )
     except (WorkflowAlreadyStartedError, WorkflowUpdateFailedError, RPCError) as err:
         if isinstance(err, RPCError) and err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
             raise
-        # Closed already (REJECT_DUPLICATE refuses a new run): its progress says how the payment went.
-        return handle
-    return await start.workflow_handle()
+        return handle, None
+    return await start.workflow_handle(), decision
 
 
 # ---- reading ---------------------------------------------------------------------------------------------------------

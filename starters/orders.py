@@ -81,10 +81,12 @@ def start_options(order: Order, task_queue: str) -> dict[str, Any]:
     }
 
 
-async def is_same_order(handle: WorkflowHandle, order: Order) -> bool:
+async def is_same_order(
+    handle: WorkflowHandle, order: Order, description: WorkflowExecutionDescription | None = None
+) -> bool:
     """Whether the execution behind `handle` was started for exactly `order` (from its memo; executions started
     before fingerprints were kept are compared by the input their history recorded)."""
-    description = await handle.describe()
+    description = description or await handle.describe()
     fingerprint = await description.memo_value(FINGERPRINT_MEMO, None)
     if fingerprint is None:
         history = await handle.fetch_history()
