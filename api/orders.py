@@ -31,7 +31,7 @@ from api.auth import Principal, require
 from api.catalogue import SkuCatalogue
 from api.problems import InvalidField, Problem, problem_responses
 from api.stream import event_stream
-from api.temporal import TemporalGate, unavailable_as_503
+from api.temporal import TemporalGate, is_unreachable, unavailable_as_503
 from api.views import Accepted, OrderPage, OrderStatusView, OrderSummary, links, status_view
 from starters.orders import (
     OrderClosed,
@@ -198,7 +198,7 @@ async def _place_until_paid(
             OrderWorkflow.payment_decision, start_workflow_operation=start, rpc_timeout=timedelta(seconds=MAX_WAIT_S)
         )
     except (WorkflowAlreadyStartedError, WorkflowUpdateFailedError, RPCError) as err:
-        if isinstance(err, RPCError) and err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+        if is_unreachable(err):
             raise
         return handle, None
     return await start.workflow_handle(), decision
@@ -268,7 +268,7 @@ async def list_orders(
             await iterator.fetch_next_page()
         except RPCError as err:
             # Every other input is validated; what Temporal can still refuse is a token it did not issue.
-            if page_token is None or err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+            if page_token is None or is_unreachable(err):
                 raise
             raise _bad_token() from None
     orders = [
@@ -375,7 +375,7 @@ async def retry_compensation(order_id: OrderId, principal: Operator, client: Tem
         try:
             await handle.execute_update(OrderWorkflow.retry_compensation)
         except (WorkflowUpdateFailedError, RPCError) as err:
-            if isinstance(err, RPCError) and err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+            if is_unreachable(err):
                 raise
             state = description.typed_search_attributes.get(ORDER_STATUS) or description.status.name.lower()
             raise Problem(

@@ -63,12 +63,17 @@ class TemporalGate:
             self._last_error = str(err).split(". Start the embedded stack")[0] + "."
 
 
+def is_unreachable(err: BaseException) -> bool:
+    """Whether `err` says Temporal could not be reached (rather than refusing the request)."""
+    return isinstance(err, RPCError) and err.status in _UNAVAILABLE
+
+
 @contextmanager
 def unavailable_as_503() -> Iterator[None]:
     """An RPC that failed because Temporal is unreachable becomes the 503 problem; any other RPC error propagates."""
     try:
         yield
     except RPCError as err:
-        if err.status in _UNAVAILABLE:
+        if is_unreachable(err):
             raise temporal_down(f"Temporal did not answer ({err.message}).") from None
         raise

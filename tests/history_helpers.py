@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 from temporalio.client import WorkflowHistory
@@ -23,3 +24,22 @@ def patch_ids(history: WorkflowHistory) -> list[str]:
         if event.marker_recorded_event_attributes.marker_name == "core_patch"
         for payload in event.marker_recorded_event_attributes.details["patch-data"].payloads
     ]
+
+
+def payload_texts(history_json: str) -> list[str]:
+    """The base64-decoded `data` of every payload in a history as `temporal workflow show -o json` prints it: plain
+    JSON payloads are base64 there, so a marker in clear would not show up in the raw text."""
+    found: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("data"), str) and isinstance(node.get("metadata"), dict):
+                found.append(base64.b64decode(node["data"]).decode("utf-8", "replace"))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(json.loads(history_json))
+    return found

@@ -4,12 +4,11 @@ README documents it): without it, no payload of the history holds the order's ma
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import os
 
 import pytest
 
+from tests.history_helpers import payload_texts
 from tests.integration.codec_stack import EncryptedOrder, encrypted_order  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.integration
@@ -30,19 +29,7 @@ async def _show(order: EncryptedOrder, *flags: str, **env: str) -> str:
 
 def _payload_texts(history_json: str) -> str:
     """Every payload's data, base64-decoded: a marker inside an unencrypted payload is only visible this way."""
-    found: list[str] = []
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            if isinstance(node.get("data"), str) and "metadata" in node:
-                found.append(base64.b64decode(node["data"]).decode("utf-8", "replace"))
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(json.loads(history_json))
+    found = payload_texts(history_json)
     assert found, "no payloads found in the history: the check would pass vacuously"
     return "\n".join(found)
 

@@ -6,7 +6,6 @@ can fail. Plus: the CLI reads with the stack's key and fails naming the key id w
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import subprocess
@@ -26,6 +25,7 @@ from cadenza.codec import KeyRing
 from cadenza.processes import free_port
 from cadenza.stack import EmbeddedStack, StackConfig
 from starters.orders import place_order, wait_for_result
+from tests.history_helpers import payload_texts
 from workflows.models import Order, OrderLine, OrderState, ShippingAddress
 
 pytestmark = pytest.mark.integration
@@ -96,22 +96,8 @@ def workflow_show(stack: EmbeddedStack, workflow_id: str) -> str:
 
 
 def with_payloads_decoded(text: str) -> str:
-    """The JSON, plus the base64-decoded `data` of every payload in it: plain JSON payloads are base64 there, so a
-    marker in clear would not show up in the raw text."""
-    decoded: list[str] = [text]
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            if isinstance(node.get("data"), str) and isinstance(node.get("metadata"), dict):
-                decoded.append(base64.b64decode(node["data"]).decode(errors="replace"))
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(json.loads(text))
-    return "\n".join(decoded)
+    """The JSON, plus the base64-decoded `data` of every payload in it (tests.history_helpers.payload_texts)."""
+    return "\n".join([text, *payload_texts(text)])
 
 
 def leaks(stack: EmbeddedStack, workflow_ids: list[str], markers: Markers) -> dict[str, list[str]]:
