@@ -14,6 +14,7 @@ from temporalio import activity
 from activities.http import ServiceClient, ServiceClients
 from activities.idempotency import idempotency_key
 from activities.risk import assess, rejection
+from workflows.policies import review_deadline_from_env
 from workflows.models import (
     ChargeRecord,
     ChargeRequest,
@@ -42,6 +43,9 @@ class OrderActivities:
 
     def __init__(self, clients: ServiceClients) -> None:
         self._clients = clients
+        # Read once, so that a bad value stops the worker at start rather than failing orders one by one.
+        deadline = review_deadline_from_env()
+        self._review_deadline_s = int(deadline.total_seconds()) if deadline else None
 
     # ---- forward steps ------------------------------------------------------------------------------------------
 
@@ -55,8 +59,11 @@ class OrderActivities:
 
     @activity.defn
     async def assess_risk(self, request: RiskAssessmentRequest) -> RiskAssessment:
-        """Approve a large order before its charge, or refuse it with a non-retryable `RiskRejected` error."""
+        """Approve a large order before its charge, refer it to a person (with this worker's review deadline), or
+        refuse it with a non-retryable `RiskRejected` error."""
         assessment = assess(request)
+        if assessment.review_required:
+            return assessment.model_copy(update={"review_deadline_s": self._review_deadline_s})
         if not assessment.approved:
             raise rejection(request, assessment)
         return assessment

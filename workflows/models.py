@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -196,6 +196,8 @@ class OrderState(StrEnum):
     COMPLETED = "completed"
     COMPENSATED = "compensated"
     NEEDS_ATTENTION = "needs_attention"
+    AWAITING_REVIEW = "awaiting_review"
+    """A large order waits for a person to approve or reject it (`review`), until its review deadline."""
 
 
 class CompensationStatus(StrEnum):
@@ -229,10 +231,13 @@ class _KeyedCall(_Model):
 class _OrderExcerpt(_KeyedCall):
     """An activity input made of some of the order's own fields, under the same names: `of(order)` copies them."""
 
+    # Fields that are not the order's own: given to `of` by name.
+    _not_from_order: ClassVar[frozenset[str]] = frozenset({"idempotency_key"})
+
     @classmethod
-    def of(cls, order: StoredOrder, idempotency_key: str | None = None) -> Self:
-        fields = {name: getattr(order, name) for name in cls.model_fields if name != "idempotency_key"}
-        return cls(**fields, idempotency_key=idempotency_key)
+    def of(cls, order: StoredOrder, idempotency_key: str | None = None, **others: Any) -> Self:
+        fields = {name: getattr(order, name) for name in cls.model_fields if name not in cls._not_from_order}
+        return cls(**fields, **others, idempotency_key=idempotency_key)
 
 
 _CONTACT = frozenset({"customer_name", "customer_email", "shipping_address"})
@@ -313,14 +318,25 @@ class RiskAssessmentRequest(_OrderExcerpt):
     total_amount: int
     payment_token: str = Field(repr=False)
     lines: list[StoredOrderLine]
+    _not_from_order: ClassVar[frozenset[str]] = frozenset({"idempotency_key", "review_allowed"})
+    review_allowed: bool = Field(
+        default=False,
+        description="The workflow can wait for a person: refer orders that need one instead of refusing them. False "
+        "from workflow code that cannot (an execution started before manual review): it gets the refusal it expects.",
+    )
 
 
 class RiskAssessment(_Model):
-    """An approval (a rejection is a `RiskRejected` error instead): the score and what raised it, for the record."""
+    """An approval, or a referral to a person (`review_required`); a refusal is a `RiskRejected` error instead. The
+    score and what raised it, for the record."""
 
     approved: bool
     score: int = Field(ge=0, le=100, description="0 = no risk seen; 100 = at the limit of what is approved.")
     reasons: list[str] = Field(default_factory=list)
+    review_required: bool = Field(default=False, description="Not approved yet: a person must decide (the reasons say why).")
+    review_deadline_s: int | None = Field(
+        default=None, description="The worker's review deadline (CADENZA_REVIEW_DEADLINE) when the review was asked for."
+    )
 
 
 class OrderRef(_KeyedCall):
@@ -346,6 +362,44 @@ class CompensationOutcome(_Model):
     detail: str
 
 
+# ---- manual review ----------------------------------------------------------------------------------------------
+
+
+class ReviewVerdict(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+class ReviewDecision(_Model):
+    """A reviewer's decision: the input of the `review` update. `reviewer` is set by whoever relays it (the Order API:
+    the API key's name; the CLI: the user running it), never by the reviewer's own say-so."""
+
+    decision: ReviewVerdict
+    reason: str | None = Field(default=None, max_length=500)
+    reviewer: str = Field(min_length=1, max_length=200)
+
+
+class ReviewOutcome(StrEnum):
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    """No decision by the deadline: rejected automatically."""
+    CANCELLED = "cancelled"
+    """The order was cancelled while it waited."""
+
+
+class ReviewRecord(BaseModel):
+    """The review of one order: why it was asked for, until when, and (once decided) by whom, how and why."""
+
+    requested_at: str = Field(description="Workflow time the review was asked for, ISO-8601 UTC.")
+    deadline: str = Field(description="No decision by then rejects the order, ISO-8601 UTC.")
+    reasons: list[str] = Field(default_factory=list, description="What the risk rules saw.")
+    outcome: ReviewOutcome | None = None
+    reviewer: str | None = None
+    reason: str | None = None
+    decided_at: str | None = None
+
+
 # ---- what the workflow reports --------------------------------------------------------------------------------
 
 
@@ -369,7 +423,10 @@ class OrderProgress(BaseModel):
     compensations: list[CompensationRecord] = Field(default_factory=list)
     charge_id: str | None = None
     reservation_id: str | None = None
-    risk: RiskAssessment | None = Field(default=None, description="Set once a large order's risk check approved it.")
+    risk: RiskAssessment | None = Field(
+        default=None, description="Set once a large order's risk check approved it or referred it to a person."
+    )
+    review: ReviewRecord | None = Field(default=None, description="Set once the order was sent to manual review.")
     payment: PaymentDecision | None = Field(
         default=None, description="Set once the charge is decided (or the order ended before it): what a checkout shows."
     )
@@ -383,6 +440,8 @@ class ProgressKind(StrEnum):
     COMPENSATION_DONE = "compensation_done"
     COMPENSATION_FAILED = "compensation_failed"
     STATE = "state"
+    REVIEW_REQUESTED = "review_requested"
+    REVIEW_DECIDED = "review_decided"
 
 
 class ProgressEvent(BaseModel):
@@ -402,7 +461,9 @@ class PaymentOutcome(StrEnum):
     DECLINED = "declined"
     """The payment provider refused the card."""
     REFUSED = "refused"
-    """Cadenza refused to charge (the risk check, or the charge failed for another reason)."""
+    """Cadenza refused to charge (the risk check or its reviewer, or the charge failed for another reason)."""
+    PENDING_REVIEW = "pending_review"
+    """Not decided yet: the order waits for a person to review it (the checkout can tell the customer so)."""
     NOT_CHARGED = "not_charged"
     """The order ended (failed or cancelled) before its charge was attempted."""
 

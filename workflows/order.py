@@ -1,5 +1,5 @@
-"""`OrderWorkflow`: create the ERP order → charge the payment (large orders: risk check first) → reserve stock →
-confirm; compensate on failure.
+"""`OrderWorkflow`: create the ERP order → charge the payment (large orders: risk check first, and those the risk rules
+refer to a person wait for a reviewer's decision) → reserve stock → confirm; compensate on failure.
 
 Deterministic by construction: no I/O, clocks or randomness here — every effect is an activity. Models and the
 activity definitions are imported through the sandbox rather than re-imported per run (pydantic is heavy).
@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.orders import OrderActivities
@@ -37,7 +38,12 @@ with workflow.unsafe.imports_passed_through():
         ProgressKind,
         ReservationRef,
         ReservationRequest,
+        ReviewDecision,
+        ReviewOutcome,
+        ReviewRecord,
+        ReviewVerdict,
         RISK_CHECK_THRESHOLD,
+        RiskAssessment,
         RiskAssessmentRequest,
         Step,
         StepFence,
@@ -45,7 +51,7 @@ with workflow.unsafe.imports_passed_through():
         format_money,
     )
     from activities.idempotency import idempotency_key
-    from workflows.policies import PARALLEL_COMPENSATION, activity_options
+    from workflows.policies import DEFAULT_REVIEW_DEADLINE, PARALLEL_COMPENSATION, REVIEW_DEADLINE_MEMO, activity_options
     from workflows import metrics
     from workflows.saga import Saga
     from workflows.search_attributes import ORDER_STATUS
@@ -62,8 +68,22 @@ RISK_CHECK_PATCH = "risk-check-before-charge"
 # retries must still hit the requests they already made.
 EXECUTION_KEYS_PATCH = "keys-per-execution"
 
+# The patch id of manual review: a large order the risk rules refer to a person waits in `awaiting_review` instead of
+# being refused. Asked only for orders that are risk-checked, right before the check, so the histories of every other
+# order are unchanged; an execution replaying without the marker asks the risk check for its old answer (a refusal).
+MANUAL_REVIEW_PATCH = "manual-review"
+
+# Error types of an order refused in manual review (the order's `error_type`; its `reason` says who and why).
+REVIEW_REJECTED = "ReviewRejected"
+REVIEW_EXPIRED = "ReviewExpired"
+REVIEW_DEADLINE_PASSED = "review deadline passed"
+
 
 class NotAwaitingOperator(Exception):
+    pass
+
+
+class NotAwaitingReview(Exception):
     pass
 
 
@@ -76,6 +96,7 @@ class OrderWorkflow:
         self._events: list[ProgressEvent] = []
         self._saga = Saga(self._progress.compensations, parallel=PARALLEL_COMPENSATION, on_change=self._compensation_changed)
         self._operator_retry_requested = False
+        self._review_decision: ReviewDecision | None = None
         self._indexed = ORDER_STATUS in workflow.info().typed_search_attributes
 
     @workflow.run
@@ -88,7 +109,8 @@ class OrderWorkflow:
             self._execution = None
         try:
             await self._fulfil()
-        except ActivityError as err:
+        except (ActivityError, ApplicationError) as err:
+            # An activity that failed for good, or the workflow's own refusal (a review that rejected the order).
             failure = describe_failure(err)
             self._progress.failed_step = self._progress.current_step
             self._progress.reason, self._progress.error_type = failure.reason, failure.error_type
@@ -125,8 +147,12 @@ class OrderWorkflow:
         """Returns as soon as the charge is decided — charged, declined or refused — or the order ended without one:
         what a checkout tells its customer while fulfilment carries on (the Order API's `Prefer: wait=payment`, with
         update-with-start). Updates leave a record in history only when they are sent, so existing histories replay."""
-        await workflow.wait_condition(lambda: self._progress.payment is not None)
-        assert self._progress.payment is not None
+        await workflow.wait_condition(
+            lambda: self._progress.payment is not None or self._progress.state == OrderState.AWAITING_REVIEW
+        )
+        if self._progress.payment is None:
+            # Not a decision (so not kept): the checkout can tell the customer their order is being reviewed.
+            return PaymentDecision(outcome=PaymentOutcome.PENDING_REVIEW, reason="; ".join(self._progress.risk.reasons))
         return self._progress.payment
 
     @workflow.update
@@ -134,6 +160,23 @@ class OrderWorkflow:
         """Operator's go-ahead to try the failed compensations again (after fixing their cause)."""
         self._operator_retry_requested = True
         return self._progress
+
+    @workflow.update
+    async def review(self, decision: ReviewDecision) -> OrderProgress:
+        """A reviewer's decision on an order in `awaiting_review`: approve (charge and carry on) or reject
+        (compensate). Answers once the order has acted on it."""
+        self._review_decision = decision
+        await workflow.wait_condition(lambda: self._progress.state != OrderState.AWAITING_REVIEW)
+        return self._progress
+
+    @review.validator
+    def _only_while_awaiting_review(self, decision: ReviewDecision) -> None:
+        # Rejected updates leave no trace in history: a late or second decision changes nothing.
+        if self._progress.state != OrderState.AWAITING_REVIEW or self._review_decision is not None:
+            state = self._progress.state.value
+            decided = self._progress.review and self._progress.review.outcome
+            why = f"its review ended {decided.value}" if decided else f"it is {state}"
+            raise NotAwaitingReview(f"order {self._order.order_id} is not awaiting review: {why}")
 
     @retry_compensation.validator
     def _only_when_stuck(self) -> None:
@@ -194,10 +237,13 @@ class OrderWorkflow:
         order = self._order
         if self._risk_check_applies():
             # Part of the charge step, not a step of its own: it gates the charge, a refusal is reported as the
-            # charge step failing with `RiskRejected`, and small orders keep the same four steps.
-            self._progress.risk = await self._call(
-                OrderActivities.assess_risk, RiskAssessmentRequest.of(order), f"risk check of {money}"
-            )
+            # charge step failing with `RiskRejected` (or, after a review, `ReviewRejected`/`ReviewExpired`), and
+            # small orders keep the same four steps.
+            request = RiskAssessmentRequest.of(order, review_allowed=workflow.patched(MANUAL_REVIEW_PATCH))
+            risk = await self._call(OrderActivities.assess_risk, request, f"risk check of {money}")
+            self._progress.risk = risk
+            if risk.review_required:
+                await self._await_review(risk, money)
         charge = OrderActivities.charge_payment
         return await self._call(charge, ChargeRequest.of(order, self._key(charge)), f"charge {money}")
 
@@ -207,6 +253,62 @@ class OrderWorkflow:
         False on replay of a history without the patch marker, True (recording the marker) otherwise. Asked only
         for large orders, so small orders' histories are unchanged. See README, "Changing a workflow safely"."""
         return self._order.total_amount >= RISK_CHECK_THRESHOLD and workflow.patched(RISK_CHECK_PATCH)
+
+    async def _await_review(self, risk: RiskAssessment, money: str) -> None:
+        """Wait for a person's decision, until the order's review deadline. Returns on approval; raises (non-retryable,
+        so the order is compensated) on rejection and when the deadline passes. Nothing is charged before approval,
+        and the ERP order made so far is cancelled by the compensation of a refusal."""
+        deadline_s = (
+            workflow.memo_value(REVIEW_DEADLINE_MEMO, None, type_hint=int)
+            or risk.review_deadline_s
+            or int(DEFAULT_REVIEW_DEADLINE.total_seconds())
+        )
+        asked = workflow.now()
+        review = self._progress.review = ReviewRecord(
+            requested_at=_timestamp(asked), deadline=_timestamp(asked + timedelta(seconds=deadline_s)), reasons=risk.reasons
+        )
+        metrics.review_requested()
+        self._record(ProgressKind.REVIEW_REQUESTED, step=Step.CHARGE_PAYMENT, detail="; ".join(risk.reasons))
+        self._set_state(
+            OrderState.AWAITING_REVIEW, f"awaiting review of {money} until {review.deadline}: {'; '.join(risk.reasons)}"
+        )
+        try:
+            await workflow.wait_condition(
+                lambda: self._review_decision is not None, timeout=timedelta(seconds=deadline_s),
+                timeout_summary="review deadline",
+            )
+        except TimeoutError:
+            # A decision that arrived in the same workflow task as the deadline still counts.
+            if self._review_decision is None:
+                self._decide_review(ReviewOutcome.EXPIRED, reviewer=None, reason=REVIEW_DEADLINE_PASSED, asked=asked)
+        except asyncio.CancelledError:
+            self._decide_review(ReviewOutcome.CANCELLED, reviewer=None, reason="cancelled on request", asked=asked)
+            raise
+        decision = self._review_decision
+        if decision is not None:
+            approved = decision.decision == ReviewVerdict.APPROVE
+            outcome = ReviewOutcome.APPROVED if approved else ReviewOutcome.REJECTED
+            self._decide_review(outcome, reviewer=decision.reviewer, reason=decision.reason, asked=asked)
+        if review.outcome == ReviewOutcome.APPROVED:
+            self._set_state(OrderState.RUNNING, f"review approved by {review.reviewer}: charging {money}")
+            return
+        if review.outcome == ReviewOutcome.EXPIRED:
+            raise ApplicationError(REVIEW_DEADLINE_PASSED, type=REVIEW_EXPIRED, non_retryable=True)
+        why = f": {review.reason}" if review.reason else " (no reason given)"
+        raise ApplicationError(f"rejected in review by {review.reviewer}{why}", type=REVIEW_REJECTED, non_retryable=True)
+
+    def _decide_review(self, outcome: ReviewOutcome, *, reviewer: str | None, reason: str | None, asked: datetime) -> None:
+        review = self._progress.review
+        assert review is not None
+        decided = workflow.now()
+        review.outcome, review.reviewer, review.reason = outcome, reviewer, reason
+        review.decided_at = _timestamp(decided)
+        metrics.review_decided(outcome.value, decided - asked)
+        by = f" by {reviewer}" if reviewer else ""
+        self._record(
+            ProgressKind.REVIEW_DECIDED, step=Step.CHARGE_PAYMENT, detail=f"{outcome.value}{by}" + (f": {reason}" if reason else "")
+        )
+        workflow.logger.info("order %s review %s%s", self._order.order_id, outcome.value, by)
 
     async def _confirm(self, reservation_id: str) -> None:
         confirm, commit = OrderActivities.confirm_erp_order, OrderActivities.commit_inventory
@@ -239,7 +341,7 @@ class OrderWorkflow:
             result = await do()
         except BaseException as err:
             metrics.step_took(step, workflow.now() - started, "failed")
-            failure = describe_failure(err) if isinstance(err, ActivityError) else None
+            failure = describe_failure(err) if isinstance(err, (ActivityError, ApplicationError)) else None
             self._record(ProgressKind.STEP_FAILED, step=step, detail=failure.reason if failure else "cancelled")
             if step == Step.CHARGE_PAYMENT and failure is not None:
                 declined = failure.error_type in DECLINE_TYPES
@@ -303,7 +405,7 @@ class OrderWorkflow:
         self._events.append(
             ProgressEvent(
                 seq=len(self._events) + 1, kind=kind, state=self._progress.state, detail=detail,
-                at=workflow.now().isoformat(timespec="milliseconds").replace("+00:00", "Z"), **about,
+                at=_timestamp(workflow.now()), **about,
             )
         )
 
@@ -333,3 +435,8 @@ class OrderWorkflow:
 
     def _set_details(self, details: str) -> None:
         workflow.set_current_details(f"{self._order.describe()} — {details}")
+
+
+def _timestamp(moment: datetime) -> str:
+    """Workflow time as the progress reports it: ISO-8601 UTC to the millisecond."""
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -16,9 +16,10 @@ from workflows.order import OrderWorkflow
 LARGE = make_order(unit_price=RISK_CHECK_THRESHOLD // 4)  # two SKUs × 2 units: exactly the threshold
 
 
-def _request(quantity: int, unit_price: int) -> RiskAssessmentRequest:
+def _request(quantity: int, unit_price: int, *, review_allowed: bool = True) -> RiskAssessmentRequest:
     line = OrderLine(sku="SKU-LAMP", quantity=quantity, unit_price=unit_price)
-    return RiskAssessmentRequest.of(Order(order_id="o-1", customer_id="c-17", currency="EUR", payment_token="tok_visa", lines=[line]))
+    order = Order(order_id="o-1", customer_id="c-17", currency="EUR", payment_token="tok_visa", lines=[line])
+    return RiskAssessmentRequest.of(order, review_allowed=review_allowed)
 
 
 # ---- the rules ------------------------------------------------------------------------------------------------------
@@ -26,18 +27,30 @@ def _request(quantity: int, unit_price: int) -> RiskAssessmentRequest:
 
 def test_an_order_within_the_limits_is_approved_with_a_score():
     assessment = assess(_request(4, 30_000))
-    assert assessment.approved and assessment.reasons == []
+    assert assessment.approved and not assessment.review_required and assessment.reasons == []
     assert assessment.score == 120_000 * 100 // REVIEW_LIMIT
 
 
+def test_an_order_above_the_amount_limit_goes_to_a_person():
+    assessment = assess(_request(1, REVIEW_LIMIT + 1))
+    assert assessment.review_required and not assessment.approved
+    assert "above the 10000.00 EUR limit" in assessment.reasons[0]
+
+
 @pytest.mark.parametrize(
-    ("lines", "reason"),
-    [((1, REVIEW_LIMIT + 1), "above the"), ((BULK_QUANTITY, 2_000), f"{BULK_QUANTITY} or more units of SKU-LAMP")],
+    ("lines", "review_allowed", "reason"),
+    [
+        ((BULK_QUANTITY, 2_000), True, f"{BULK_QUANTITY} or more units of SKU-LAMP"),
+        # Bulk and above the limit: refused, review or not.
+        ((BULK_QUANTITY, REVIEW_LIMIT), True, f"{BULK_QUANTITY} or more units of SKU-LAMP"),
+        # Workflow code that cannot wait for a person (started before manual review) gets the old refusal.
+        ((1, REVIEW_LIMIT + 1), False, "above the"),
+    ],
 )
-def test_an_order_above_the_limit_or_in_bulk_is_refused_with_a_non_retryable_error(lines, reason):
-    request = _request(*lines)
+def test_a_bulk_order_or_one_that_cannot_be_reviewed_is_refused_with_a_non_retryable_error(lines, review_allowed, reason):
+    request = _request(*lines, review_allowed=review_allowed)
     assessment = assess(request)
-    assert not assessment.approved and reason in assessment.reasons[0]
+    assert not assessment.approved and not assessment.review_required and reason in assessment.reasons[0]
     error = rejection(request, assessment)
     assert isinstance(error, ApplicationError)
     assert (error.type, error.non_retryable) == (REJECTED, True)
