@@ -109,7 +109,8 @@ def _health_router():  # noqa: ANN202
         if missing:
             raise Problem(
                 503, "Not ready", f"Search attributes {', '.join(missing)} are not registered in namespace "
-                f"{client.namespace}: start a worker once (it registers them), or see README, \"Search attributes\".",
+                f"{client.namespace}: start a worker once (it registers them), or see docs/operations.md, "
+                "\"Seeing every order\".",
                 headers={"Retry-After": "5"},
             )
         return Health(status="ready", detail=f"namespace {client.namespace}")

@@ -36,7 +36,7 @@ from cadenza.settings import (
 # dispatch (the activity's first attempt handed back with the workflow task's reply, still scheduled, timed and retried
 # by the server) and eager workflow start are on by default in the bundled server but not in older ones, and a
 # `temporal` on PATH may be older. Also measured with `cadenza bench` and left out, no gain beyond the noise: search
-# attribute cache refresh off, one task-queue partition, a larger history cache (README, "Performance").
+# attribute cache refresh off, one task-queue partition, a larger history cache (docs/performance.md).
 TUNED_DYNAMIC_CONFIG = (
     "history.transferProcessorMaxPollRPS=1000",
     "system.enableActivityEagerExecution=true",

@@ -3,7 +3,8 @@
 `POST /decode` and `POST /encode` speak Temporal's remote-codec protocol (JSON payloads, proto3 JSON encoding) and
 run the payloads through the same `PayloadCodec` the workers use. Whoever can call it can decrypt: it listens on
 loopback without authentication for local development only, and anywhere else demands a bearer token
-(`codec_server.access`). README, "Reading encrypted orders", says how to point the Web UI and `temporal` at it.
+(`codec_server.access`). docs/security.md, "Reading encrypted orders", says how to point the Web UI and `temporal`
+at it.
 """
 
 from codec_server.app import create_codec_app, default_codec, serve

@@ -428,8 +428,8 @@ def replay(
         console.print(failures_table(report.failures))
         fail(
             f"{len(report.failures)} of {report.replayed} histories cannot be replayed by this code: a worker running it "
-            "would get stuck on those executions. Guard the change with workflow.patched() (README: Changing a "
-            "workflow safely), or revert it."
+            "would get stuck on those executions. Guard the change with workflow.patched() (docs/change-safety.md), "
+            "or revert it."
         )
 
 

@@ -16,7 +16,7 @@ def codec_server(
     port: Annotated[int | None, typer.Option("--port", help="Port (default CADENZA_CODEC_PORT, else 8234)")] = None,
 ) -> None:
     """Serve the codec server: the Temporal Web UI and `temporal --codec-endpoint` read encrypted orders through it.
-    Whoever can call it can decrypt: see README, "Reading encrypted orders"."""
+    Whoever can call it can decrypt: see docs/security.md, "Reading encrypted orders"."""
     from codec_server.access import InvalidAccessSettings
     from codec_server.app import CodecUnavailable, serve
     from codec_server.settings import InsecureBinding

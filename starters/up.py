@@ -42,7 +42,8 @@ def _endpoints_table(stack: EmbeddedStack) -> Table:
 
 
 async def schedule_reconciler(config: StackConfig) -> None:
-    """The reconciler's schedule on the embedded stack (README: "The reconciler"), created or brought up to date."""
+    """The reconciler's schedule on the embedded stack (docs/operations.md, "The reconciler"), created or brought up
+    to date."""
     client = await Client.connect(config.temporal_address, data_converter=config.data_converter())
     result = await ensure_reconcile_schedule(client, task_queue=config.task_queue)
     console.print(f"Reconciler: schedule {SCHEDULE_ID} {result}, a run every {short_duration(DEFAULT_EVERY)} "

@@ -38,7 +38,7 @@ def workflow_runner() -> WorkflowRunner:
     isolated module environment for every workflow run and routes every activation and every payload conversion
     through it. Replaying the happy-path history costs 8.8 ms of CPU sandboxed (even with Cadenza's modules and
     pydantic passed through; 11.7 ms with the SDK's default sandbox) and 5.4 ms unsandboxed; under `cadenza bench` the
-    worker's CPU per order drops by about a quarter (README, "Performance").
+    worker's CPU per order drops by about a quarter (docs/performance.md).
 
     The determinism trade-off: the sandbox's run-time guard is gone. Workflow code that read the clock or `random`,
     did I/O, or kept state at module level would no longer be stopped when it runs; it would show up later, on replay
@@ -62,7 +62,7 @@ def worker_options(*, sdk_defaults: bool = False) -> dict[str, Any]:
         return {"workflow_runner": SandboxedWorkflowRunner()}
     return {
         "workflow_runner": workflow_runner(),
-        # Sized with `cadenza bench` on 2 cores shared with the server and the services (README, "Performance"). One
+        # Sized with `cadenza bench` on 2 cores shared with the server and the services (docs/performance.md). One
         # cached workflow per order in flight: 1000 started at once ran without evictions (no history replays) at
         # ~150 MiB peak. Fewer slots (16 workflow tasks, 32 activities), more pollers (10, 20) and autoscaling pollers
         # all moved throughput and CPU per order less than the run-to-run noise (about ±10 %), so slots and pollers

@@ -251,7 +251,7 @@ class OrderWorkflow:
         """Large orders are risk-checked before their charge — but only executions that reached this point with the
         check in place. One that started earlier has charged without it, and must replay that way: `patched()` is
         False on replay of a history without the patch marker, True (recording the marker) otherwise. Asked only
-        for large orders, so small orders' histories are unchanged. See README, "Changing a workflow safely"."""
+        for large orders, so small orders' histories are unchanged. See docs/change-safety.md."""
         return self._order.total_amount >= RISK_CHECK_THRESHOLD and workflow.patched(RISK_CHECK_PATCH)
 
     async def _await_review(self, risk: RiskAssessment, money: str) -> None:

@@ -1,4 +1,4 @@
-"""The benchmark's tables, as printed at the end of a run (and pasted into the README)."""
+"""The benchmark's tables, as printed at the end of a run (and pasted into docs/performance.md)."""
 
 from __future__ import annotations
 

@@ -183,7 +183,7 @@ def machine() -> dict[str, Any]:
         "ram_gib": _ram_gib(),
         "python": platform.python_version(),
         "load_average_at_start": round(os.getloadavg()[0], 2),
-        # Two known costs on machines like these (README, "Performance"): without sniffio httpcore pays a failed import
+        # Two known costs on machines like these (docs/performance.md): without sniffio httpcore pays a failed import
         # per request; without .pyc files a sandboxed worker recompiles workflow modules per run.
         "sniffio_installed": importlib.util.find_spec("sniffio") is not None,
         "PYTHONDONTWRITEBYTECODE": os.environ.get("PYTHONDONTWRITEBYTECODE", ""),

@@ -1,5 +1,5 @@
-"""`temporal workflow show` reads an encrypted order only through the codec server (`--codec-endpoint`, as the
-README documents it): without it, no payload of the history holds the order's marker, even base64-decoded."""
+"""`temporal workflow show` reads an encrypted order only through the codec server (`--codec-endpoint`, as
+docs/security.md documents it): without it, no payload of the history holds the order's marker, even base64-decoded."""
 
 from __future__ import annotations
 
