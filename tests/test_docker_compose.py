@@ -168,7 +168,8 @@ def test_matches_the_compose_specification() -> None:
         [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", str(COMPOSE_FILE)],
         capture_output=True, text=True, timeout=60,
     )
-    assert result.returncode == 0, f"docker-compose.yml breaks the compose specification:\n{result.stdout}{result.stderr}"
+    report = result.stdout + result.stderr
+    assert result.returncode == 0, f"docker-compose.yml breaks the compose specification:\n{report}"
 
 
 def test_deprecated_image_is_gone_from_the_repository() -> None:
@@ -195,7 +196,8 @@ def test_every_third_party_image_is_pinned(services: dict[str, dict[str, Any]]) 
 
 def test_temporal_matches_the_bundled_dev_server(services: dict[str, dict[str, Any]]) -> None:
     """Server and admin-tools (which migrates the server's schema) on one 1.32 release, as `cadenza up` runs."""
-    tags = {services[name]["image"].rpartition(":")[2] for name in ("temporal", "temporal-schema", "temporal-namespace")}
+    temporal_images = ("temporal", "temporal-schema", "temporal-namespace")
+    tags = {services[name]["image"].rpartition(":")[2] for name in temporal_images}
     assert len(tags) == 1 and tags.pop().startswith("1.32."), "server and admin-tools must share one 1.32.x tag"
     assert services["temporal"]["image"].startswith("temporalio/server:")
     assert services["temporal-schema"]["image"].startswith("temporalio/admin-tools:")
