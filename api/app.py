@@ -23,6 +23,7 @@ from temporalio.client import Client
 from api import orders
 from api.keys import load_key_store
 from api.metrics import ApiMetrics, RequestMetrics
+from workflows.policies import review_deadline_from_env
 from api.ratelimit import RateLimiter
 from api.catalogue import SkuCatalogue
 from api.problems import Problem, install_problem_handlers, problem_responses
@@ -71,10 +72,11 @@ def create_app(
     app.state.task_queue = task_queue
     app.state.api_keys = load_key_store()  # a broken key secret stops the process here, not at the first request
     app.state.api_rate_limiter = RateLimiter.from_environment()  # likewise a bad CADENZA_API_RATE_LIMIT
+    review_deadline_from_env()  # and a bad CADENZA_REVIEW_DEADLINE (orders placed here are started with it)
     install_problem_handlers(app)
     app.include_router(orders.router)
     app.include_router(_health_router())
-    metrics = ApiMetrics()
+    metrics = ApiMetrics(gate.client)
     app.add_route("/metrics", metrics.exposition, include_in_schema=False)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(RequestMetrics, metrics=metrics)

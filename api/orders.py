@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -34,15 +35,26 @@ from api.stream import event_stream
 from api.temporal import TemporalGate, is_unreachable, unavailable_as_503
 from api.views import Accepted, OrderPage, OrderStatusView, OrderSummary, links, status_view
 from starters.orders import (
+    NotAwaitingReview,
     OrderClosed,
     cancel_order,
     is_same_order,
     order_handle,
     place_order,
     progress_of,
+    review_order,
     start_options,
 )
-from workflows.models import WORKFLOW_ID_PREFIX, Identifier, Order, OrderProgress, OrderState, PaymentDecision
+from workflows.models import (
+    WORKFLOW_ID_PREFIX,
+    Identifier,
+    Order,
+    OrderProgress,
+    OrderState,
+    PaymentDecision,
+    PaymentOutcome,
+    ReviewVerdict,
+)
 from workflows.order import OrderWorkflow
 from workflows.search_attributes import CUSTOMER_ID, ORDER_STATUS, ORDER_TOTAL
 
@@ -54,6 +66,7 @@ router = APIRouter(prefix="/orders", tags=["orders"])
 Writer = Annotated[Principal, Depends(require("orders:write"))]
 Reader = Annotated[Principal, Depends(require("orders:read"))]
 Operator = Annotated[Principal, Depends(require("orders:operate"))]
+Reviewer = Annotated[Principal, Depends(require("orders:review"))]
 OrderId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]
 
 
@@ -114,7 +127,9 @@ async def place(
                 raise _another_order_under_the_same_id(order)
             if decision is not None and description.status.name == "RUNNING":
                 # The answer a checkout waits for, without asking the worker again: fulfilment carries on.
-                progress = OrderProgress(order_id=order.order_id, payment=decision)
+                waits = decision.outcome == PaymentOutcome.PENDING_REVIEW
+                state = OrderState.AWAITING_REVIEW if waits else OrderState.RUNNING
+                progress = OrderProgress(order_id=order.order_id, payment=decision, state=state)
                 response.headers["Preference-Applied"] = "wait=payment"
                 response.status_code = 200
                 return status_view(order.order_id, "RUNNING", progress, client.namespace)
@@ -387,3 +402,33 @@ async def retry_compensation(order_id: OrderId, principal: Operator, client: Tem
         order_id=order_id, detail=f"Retrying the failed compensations of {order_id}.", links=links(order_id, client.namespace)
     )
 
+
+
+class ReviewRequest(BaseModel):
+    """A reviewer's decision on an order in `awaiting_review`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision: ReviewVerdict = Field(description="approve: charge the order and carry on; reject: compensate it")
+    reason: str | None = Field(default=None, min_length=1, max_length=500, description="Kept in the order's progress")
+
+
+@router.post(
+    "/{order_id}/review",
+    dependencies=[Depends(_json_body)],
+    response_model=OrderStatusView,
+    responses=problem_responses(401, 403, 404, 409, 415, 422, 429, 503),
+    summary="For reviewers: approve or reject an order in awaiting_review (recorded with the API key's name)",
+)
+async def review(order_id: OrderId, decision: ReviewRequest, principal: Reviewer, client: Temporal) -> OrderStatusView:
+    with unavailable_as_503():
+        await _visible(client, order_id, principal)
+        try:
+            progress = await review_order(
+                client, order_id, decision.decision, reviewer=f"api-key:{principal.name}", reason=decision.reason
+            )
+        except NotAwaitingReview as err:
+            message = str(err).replace(f"`cadenza order status {order_id}`", f"GET /orders/{order_id}")
+            raise Problem(409, "Not awaiting review", message, state=err.state) from None
+    # The update answers as soon as the order acted on the decision (charging, or compensating): it is still running.
+    return status_view(order_id, "RUNNING", progress, client.namespace)

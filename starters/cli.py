@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 from collections.abc import Awaitable, Callable
 from enum import Enum
 from pathlib import Path
@@ -226,6 +227,38 @@ def order_retry_compensation(order_id: Annotated[str, typer.Argument(help="The o
         except Exception as err:  # the validator's refusal arrives as a WorkflowUpdateFailedError
             fail(f"cannot retry compensations of {order_id}: {getattr(err, 'cause', None) or err}")
         console.print(f"Retrying the failed compensations of {order_id}.")
+
+    _run(main())
+
+
+@order_app.command("review")
+def order_review(
+    order_id: Annotated[str, typer.Argument(help="The order id")],
+    approve: Annotated[bool, typer.Option("--approve", help="Approve: charge the order and carry on")] = False,
+    reject: Annotated[bool, typer.Option("--reject", help="Reject: compensate the order")] = False,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why, kept in the order's progress")] = None,
+) -> None:
+    """Decide an order in awaiting_review (a large order the risk rules sent to a person). Recorded with your user
+    name; refused (exit 1) for an order that is not awaiting review."""
+    from starters.orders import NotAwaitingReview, review_order
+    from workflows.models import ReviewVerdict
+
+    if approve == reject:
+        fail("choose exactly one of --approve or --reject")
+    if reason is not None and not 1 <= len(reason) <= 500:
+        fail("--reason must be 1 to 500 characters")
+    verdict = ReviewVerdict.APPROVE if approve else ReviewVerdict.REJECT
+
+    async def main() -> None:
+        client = await connect()
+        try:
+            progress = await review_order(client, order_id, verdict, reviewer=f"cli:{getpass.getuser()}", reason=reason)
+        except NotAwaitingReview as err:
+            fail(str(err))
+        console.print(
+            f"Order {order_id} {progress.review.outcome.value if progress.review and progress.review.outcome else verdict.value}: "
+            f"now {progress.state.value}. Follow it with `cadenza order status {order_id}`."
+        )
 
     _run(main())
 

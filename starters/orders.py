@@ -15,13 +15,23 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
+    WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from cadenza.settings import TASK_QUEUE
-from workflows.models import Order, OrderProgress, OrderResult, OrderState, workflow_id_for
+from workflows.models import (
+    Order,
+    OrderProgress,
+    OrderResult,
+    OrderState,
+    ReviewDecision,
+    ReviewVerdict,
+    workflow_id_for,
+)
+from workflows.policies import REVIEW_DEADLINE_MEMO, review_deadline_from_env
 from workflows.search_attributes import initial_search_attributes
 from workflows.order import OrderWorkflow
 
@@ -70,6 +80,10 @@ FINGERPRINT_MEMO = "order_fingerprint"
 
 def start_options(order: Order, task_queue: str) -> dict[str, Any]:
     """How every order's execution is started — by `place_order` and by the Order API's update-with-start alike."""
+    memo: dict[str, Any] = {FINGERPRINT_MEMO: order_fingerprint(order)}
+    # Fixed at start: the order keeps this review deadline (should it need a review) whatever the setting becomes.
+    if (deadline := review_deadline_from_env()) is not None:
+        memo[REVIEW_DEADLINE_MEMO] = int(deadline.total_seconds())
     return {
         "id": order.workflow_id,
         "task_queue": task_queue,
@@ -77,7 +91,7 @@ def start_options(order: Order, task_queue: str) -> dict[str, Any]:
         "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
         "static_summary": order.describe(),
         "search_attributes": initial_search_attributes(order.customer_id, order.total_amount, OrderState.RUNNING),
-        "memo": {FINGERPRINT_MEMO: order_fingerprint(order)},
+        "memo": memo,
     }
 
 
@@ -195,6 +209,33 @@ async def cancel_order(client: Client, order_id: str) -> str:
             "first" + (" (it waits for `cadenza order retry-compensation`)." if state == OrderState.NEEDS_ATTENTION else ".")
         )
     return f"Cancellation requested for {order_id}; its steps are being compensated."
+
+
+class NotAwaitingReview(RuntimeError):
+    """The order is not waiting for a review decision: nothing was decided."""
+
+    def __init__(self, message: str, state: str) -> None:
+        super().__init__(message)
+        self.state = state
+
+
+async def review_order(
+    client: Client, order_id: str, verdict: ReviewVerdict, *, reviewer: str, reason: str | None = None
+) -> OrderProgress:
+    """Approve or reject an order in `awaiting_review` on behalf of `reviewer` (who relays it: an API key's name, a
+    CLI user); returns the order's progress once it acted on the decision. Raises `NotAwaitingReview` with the order's
+    state otherwise (a closed order, one not referred to review, one already decided) — and changes nothing."""
+    view = await describe_order(client, order_id)  # a clear error for an unknown id
+    state = view.progress.state.value if view.progress else view.execution_status.lower()
+    refused = f"Order {order_id} is {state}, not awaiting_review: nothing was decided. See `cadenza order status {order_id}`."
+    if view.execution_status != WorkflowExecutionStatus.RUNNING.name:
+        raise NotAwaitingReview(refused, state)
+    decision = ReviewDecision(decision=verdict, reviewer=reviewer, reason=reason)
+    try:
+        return await order_handle(client, order_id).execute_update(OrderWorkflow.review, decision)
+    except WorkflowUpdateFailedError as err:  # the validator's refusal: it says why (e.g. already decided)
+        why = str(err.cause) if err.cause else state
+        raise NotAwaitingReview(f"{why.rstrip('.')}: nothing was decided. See `cadenza order status {order_id}`.", state) from None
 
 
 async def wait_for_result(handle: WorkflowHandle[OrderWorkflow, OrderResult]) -> OrderProgress:

@@ -9,7 +9,10 @@ from rich.table import Table
 from starters.orders import OrderView
 from workflows.models import Step
 
-_STATE_STYLE = {"completed": "green", "compensated": "yellow", "needs_attention": "bold red", "compensating": "yellow"}
+_STATE_STYLE = {
+    "completed": "green", "compensated": "yellow", "needs_attention": "bold red", "compensating": "yellow",
+    "awaiting_review": "bold magenta",
+}
 
 
 def status_panel(view: OrderView, link: str) -> Panel:
@@ -25,7 +28,14 @@ def status_panel(view: OrderView, link: str) -> Panel:
         if progress.reason:
             summary.add_row("reason", f"{progress.reason} ({progress.error_type})")
         if progress.risk is not None:
-            summary.add_row("risk check", f"approved (score {progress.risk.score}/100)")
+            verdict = "referred to review" if progress.risk.review_required else "approved"
+            summary.add_row("risk check", f"{verdict} (score {progress.risk.score}/100)")
+        if (review := progress.review) is not None:
+            if review.outcome is None:
+                summary.add_row("review", f"waiting until {review.deadline}: {'; '.join(review.reasons)}")
+            else:
+                by = f" by {review.reviewer}" if review.reviewer else ""
+                summary.add_row("review", f"{review.outcome.value}{by}" + (f": {review.reason}" if review.reason else ""))
         steps = Table("step", "status", box=None, padding=(0, 2))
         for step in Step:
             if step in progress.completed_steps:

@@ -339,6 +339,8 @@ class OrderWorkflow:
         started = workflow.now()
         try:
             result = await do()
+        except GeneratorExit:
+            raise  # a workflow evicted while it waits is being garbage-collected: nothing to record, no loop to do it
         except BaseException as err:
             metrics.step_took(step, workflow.now() - started, "failed")
             failure = describe_failure(err) if isinstance(err, (ActivityError, ApplicationError)) else None

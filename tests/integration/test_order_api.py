@@ -31,7 +31,7 @@ from workflows.models import Order, OrderState
 
 pytestmark = pytest.mark.integration
 
-ALL_SCOPES = ["orders:write", "orders:read", "orders:operate"]
+ALL_SCOPES = ["orders:write", "orders:read", "orders:operate", "orders:review"]
 
 
 @dataclass

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from activities.risk import REJECTED, REVIEW_LIMIT
+from activities.risk import BULK_QUANTITY, REJECTED
 from starters.orders import place_order, wait_for_result
 from tests.conftest import make_order
 from tests.history_helpers import patch_ids, scheduled_activities
@@ -26,7 +26,10 @@ async def test_a_large_order_is_risk_checked_before_its_charge_and_records_the_p
 
 
 async def test_a_large_order_the_risk_check_refuses_is_never_charged(harness):
-    order = make_order(unit_price=REVIEW_LIMIT // 2)  # two SKUs × 2 units: twice the limit
+    # Bulk: the one rule that refuses outright (an order above the amount limit goes to a person instead).
+    bulk = make_order(skus=("SKU-BOOK",))
+    line = bulk.lines[0].model_copy(update={"quantity": BULK_QUANTITY, "unit_price": RISK_CHECK_THRESHOLD // BULK_QUANTITY})
+    order = bulk.model_copy(update={"lines": [line]})
     placed = await place_order(harness.client, order, task_queue=harness.task_queue)
     result = await wait_for_result(placed.handle)
     assert (result.state, result.failed_step, result.error_type) == (OrderState.COMPENSATED, Step.CHARGE_PAYMENT, REJECTED)

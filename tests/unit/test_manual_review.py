@@ -116,8 +116,9 @@ async def test_the_deadline_fixed_at_start_wins_over_the_workers(time_skipping_e
         from_worker = await _start(time_skipping_env, task_queue)
         assert _waited(await _awaiting_review(from_memo)) == timedelta(seconds=90)
         assert _waited(await _awaiting_review(from_worker)) == timedelta(hours=1)
-        for handle in (from_memo, from_worker):
+        for handle in (from_memo, from_worker):  # both decided before waiting on a result lets test time run
             await handle.execute_update(OrderWorkflow.review, _reject())
+        for handle in (from_memo, from_worker):
             await result_of(handle)
 
 
