@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
@@ -37,14 +38,15 @@ class EncryptionMissing(EncryptionError):
 def key_ring() -> KeyRing | None:
     """This process's key ring, read once (cadenza.codec says from where); None when no keys are configured, or
     when `CADENZA_ENCRYPTION=off` (a benchmark measuring the codec's cost)."""
-    return None if _encryption_setting() == "off" else KeyRing.from_environment()
+    return None if encryption_setting() == "off" else KeyRing.from_environment()
 
 
 def encryption_required() -> bool:
-    return _encryption_setting() == "required"
+    return encryption_setting() == "required"
 
 
-def _encryption_setting() -> str:
+def encryption_setting() -> str:
+    """`CADENZA_ENCRYPTION`: required, optional (the default) or off; anything else is an `EncryptionError`."""
     value = os.environ.get(ENCRYPTION_ENV, "optional").strip().lower() or "optional"
     if value not in ("required", "optional", "off"):
         raise EncryptionError(f"{ENCRYPTION_ENV}={value!r}: use required, optional (the default) or off")
@@ -98,8 +100,10 @@ def active_profile() -> str:
 
 
 def config_file() -> str:
-    """Where the profiles are read from: `TEMPORAL_CONFIG_FILE`, else the `temporal` CLI's own file."""
-    return os.environ.get(CONFIG_FILE_ENV, "").strip() or "~/.config/temporalio/temporal.toml"
+    """Where the profiles are read from (`TEMPORAL_CONFIG_FILE`, else the `temporal` CLI's own file), and whether it
+    exists: without one, only `TEMPORAL_*` variables and the defaults apply."""
+    path = os.environ.get(CONFIG_FILE_ENV, "").strip() or "~/.config/temporalio/temporal.toml"
+    return path if Path(path).expanduser().is_file() else f"{path}: no such file"
 
 
 def connect_config() -> dict[str, Any]:
