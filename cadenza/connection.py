@@ -92,6 +92,10 @@ class TemporalConfigInvalid(TemporalUnavailable):
 
 PROFILE_ENV = "TEMPORAL_PROFILE"
 CONFIG_FILE_ENV = "TEMPORAL_CONFIG_FILE"
+EMBEDDED_ENV = "CADENZA_TEMPORAL_EMBEDDED"
+"""Set by cadenza.stack for the processes of an embedded stack (they inherit the user's shell): they talk to its dev
+server by TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE alone, whatever profile, API key or certificates that shell holds for
+another Temporal (a `TEMPORAL_API_KEY` would otherwise turn on TLS against the plain-text dev server)."""
 
 
 def active_profile() -> str:
@@ -109,6 +113,11 @@ def config_file() -> str:
 def connect_config() -> dict[str, Any]:
     """Keyword arguments for `Client.connect`: the active profile of `temporalio.envconfig` (file, then `TEMPORAL_*`
     variables on top), with the embedded dev server as the default address and `default` as the namespace."""
+    if os.environ.get(EMBEDDED_ENV):
+        return embedded_config(
+            os.environ.get("TEMPORAL_ADDRESS") or f"localhost:{dev_server_ports().frontend}",
+            os.environ.get("TEMPORAL_NAMESPACE") or "default",
+        )
     try:
         config: dict[str, Any] = dict(ClientConfigProfile.load().to_client_connect_config())
     except (RuntimeError, OSError, ValueError) as err:  # the bridge's ConfigError is a RuntimeError; OSError: a cert
@@ -122,11 +131,11 @@ def connect_config() -> dict[str, Any]:
     return config
 
 
-def embedded_config(address: str) -> dict[str, Any]:
+def embedded_config(address: str, namespace: str = "default") -> dict[str, Any]:
     """Keyword arguments for `Client.connect` to a stack this process started or was handed (tests, bench, chaos,
     `cadenza up`): its own dev server, so no profile applies: a user's Temporal Cloud API key or certificates in
     `TEMPORAL_*` must not be sent to, or break, a local plain-text dev server."""
-    return {"target_host": address, "namespace": "default"}
+    return {"target_host": address, "namespace": namespace}
 
 
 async def connect(

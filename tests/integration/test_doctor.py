@@ -32,11 +32,18 @@ ALL_ROWS = [
 
 @pytest.fixture(scope="module")
 def up(tmp_path_factory) -> Iterator[dict[str, str]]:
-    """`cadenza up` in the background, on free ports; yields the environment a user's shell would have for it."""
+    """`cadenza up` in the background, on free ports; yields the environment a user's shell would have for it.
+
+    `cadenza up` itself runs in a shell that is set up for Temporal Cloud: its stack must talk to its own dev server
+    anyway (cadenza.connection.EMBEDDED_ENV), not send the key and TLS to it."""
     env = _stack_env(tmp_path_factory.mktemp("doctor"))
     env["CADENZA_API_PORT"] = str(free_port())
+    cloud_shell = {
+        "TEMPORAL_CONFIG_FILE": str(REPO / "examples" / "temporal.toml"), "TEMPORAL_PROFILE": "cloud-api-key",
+        "TEMPORAL_API_KEY": "a-cloud-key-in-the-shell",
+    }
     process = subprocess.Popen(
-        [*CADENZA, "up"], env={**os.environ, "COLUMNS": "200", **env}, stdout=subprocess.PIPE,
+        [*CADENZA, "up"], env={**os.environ, "COLUMNS": "200", **env, **cloud_shell}, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, cwd=REPO,
     )
     assert process.stdout is not None

@@ -12,6 +12,7 @@ import pytest
 from temporalio.service import TLSConfig
 
 from cadenza.connection import TemporalConfigInvalid, connect_config
+from cadenza.stack import StackConfig
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "temporal.toml"
@@ -107,6 +108,17 @@ def test_tls_can_be_switched_off_from_the_environment(profiles, monkeypatch):
     monkeypatch.setenv("TEMPORAL_PROFILE", "cloud-api-key")
     monkeypatch.setenv("TEMPORAL_TLS", "false")
     assert connect_config()["tls"] is False
+
+
+def test_an_embedded_stacks_processes_ignore_the_shells_cloud_settings(profiles, monkeypatch):
+    """`cadenza up` started from a shell set up for Temporal Cloud: its worker, API and CLI calls reach its own dev
+    server in plain text (cadenza.stack sets EMBEDDED_ENV in their environment), no API key, no TLS."""
+    monkeypatch.setenv("TEMPORAL_PROFILE", "cloud-mtls")
+    monkeypatch.setenv("TEMPORAL_API_KEY", "a-cloud-key")
+    env = StackConfig(state_dir=Path("unused"), temporal_port=7999, ui_port=None, service_ports={"erp": 1, "payment": 2, "inventory": 3}).client_env()
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert connect_config() == {"target_host": "127.0.0.1:7999", "namespace": "default"}
 
 
 def test_unknown_profile_says_what_to_check(profiles, monkeypatch):
