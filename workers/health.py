@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import os
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -39,6 +40,8 @@ from temporalio.worker import Worker
 
 from cadenza.processes import free_port
 from cadenza.telemetry import metrics_runtime
+
+log = logging.getLogger("cadenza.worker")
 
 PORT_ENV = "CADENZA_METRICS_PORT"
 HOST_ENV = "CADENZA_METRICS_HOST"
@@ -208,6 +211,7 @@ async def health_endpoint(settings: HealthSettings | None = None) -> AsyncIterat
                     f"line above); set {PORT_ENV} to a free port, or 0 for none."
                 )
             await asyncio.sleep(0.02)
+        log.info("metrics and health checks on http://%s:%d (/metrics, /healthz, /readyz)", settings.host, settings.port)
         yield health
     finally:
         ticking.cancel()

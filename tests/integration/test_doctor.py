@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 
+import httpx
 import pytest
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, RegisterNamespaceRequest
 from temporalio.client import Client
@@ -82,6 +83,15 @@ def test_passes_on_a_running_stack(up):
     assert "round trip ok" in rows["encryption keys"]["detail"]
     assert all("token accepted" in rows[name]["detail"] for name in ("erp", "payment", "inventory"))
     assert "decrypts this process's payloads" in rows["codec server"]["detail"]
+
+
+def test_the_workers_probes_in_its_own_process(up):
+    """What Kubernetes will ask `cadenza worker` (here: `cadenza up`'s worker process) on its metrics port."""
+    base = f"http://127.0.0.1:{up['CADENZA_METRICS_PORT']}"
+    ready = httpx.get(f"{base}/readyz", timeout=10)
+    assert ready.status_code == 200 and ready.json()["task_queue"] == up["CADENZA_TASK_QUEUE"], ready.text
+    assert httpx.get(f"{base}/healthz", timeout=10).json() == {"status": "alive"}
+    assert "temporal_num_pollers" in httpx.get(f"{base}/metrics", timeout=10).text
 
 
 def test_the_table_shows_every_check_and_the_verdict(up):
