@@ -14,6 +14,7 @@ from temporalio.converter import DataConverter
 
 from cadenza import codec
 from cadenza.binaries import temporal_cli
+from cadenza.connection import EMBEDDED_ENV
 from cadenza.processes import ChildProcess, PortInUse, http_ok, port_in_use
 from cadenza.shutdown import WORKER_STOP_TIMEOUT_SECONDS
 from workflows.search_attributes import dev_server_flags
@@ -114,6 +115,7 @@ class StackConfig:
         env = {
             "TEMPORAL_ADDRESS": self.temporal_address,
             "TEMPORAL_NAMESPACE": "default",
+            EMBEDDED_ENV: "1",  # this stack's dev server, not whatever Temporal the user's shell is configured for
             "CADENZA_TASK_QUEUE": self.task_queue,
             "CADENZA_SERVICE_TOKEN": self.token,
             # The stack never runs unencrypted (but for the benchmark's comparison): its children refuse to start

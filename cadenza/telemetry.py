@@ -8,7 +8,8 @@ propagates, so a downstream that does export stays linked).
 
 Metrics: the Temporal SDK's own metrics plus Cadenza's (orders by outcome, compensations, per-step latency and
 attempts, emitted through the SDK's replay-safe meters) on one Prometheus endpoint per worker process, when
-`CADENZA_METRICS_PORT` is set (`cadenza up` sets 9464 for its worker).
+`CADENZA_METRICS_PORT` is set (`cadenza up` sets 9464 for its worker); workers.health serves it there as `/metrics`
+beside `/healthz` and `/readyz`.
 """
 
 from __future__ import annotations
@@ -61,10 +62,9 @@ def temporal_plugins() -> list[OpenTelemetryPlugin]:
     return [OpenTelemetryPlugin(add_temporal_spans=True)]
 
 
-def metrics_runtime() -> Runtime | None:
-    """A Temporal runtime that serves Prometheus metrics on `CADENZA_METRICS_PORT`, or None for the default."""
-    port = os.environ.get("CADENZA_METRICS_PORT", "").strip()
-    if not port or port == "0":
-        return None
-    host = os.environ.get("CADENZA_METRICS_HOST", "0.0.0.0")
-    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"{host}:{port}")))
+def metrics_runtime(bind_address: str) -> Runtime:
+    """A Temporal runtime whose core serves Prometheus metrics at `bind_address` (`host:port`).
+
+    A worker binds it to a loopback port and serves it on `CADENZA_METRICS_PORT` next to its health checks
+    (workers.health): core's exporter answers every path with metrics and cannot serve anything else."""
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind_address)))

@@ -28,6 +28,7 @@ from starters.codec_server import codec_server
 from starters.keys import keys_app
 from starters.console import EXIT_BAD_INPUT, EXIT_PROBLEM, console, errors, fail
 from starters.demo import Demo
+from starters.doctor.command import doctor
 from starters.history_files import HistoryFileError
 from starters.reconcile.command import BadReconcileInput, ReconcileFailed
 from starters.replay import (
@@ -75,6 +76,7 @@ app.add_typer(reconcile_app, name="reconcile")
 app.add_typer(api_key_app, name="api-key")
 app.add_typer(keys_app, name="keys")
 app.command("codec-server")(codec_server)
+app.command()(doctor)
 
 T = TypeVar("T")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from rich.table import Table
-from temporalio.client import Client
 
+from cadenza.connection import connect
 from cadenza.processes import ProcessFailed
 from cadenza.signals import EXIT_INTERRUPTED, Interrupted, unless_stopped
 from cadenza.stack import EmbeddedStack, StackConfig
@@ -44,7 +44,7 @@ def _endpoints_table(stack: EmbeddedStack) -> Table:
 async def schedule_reconciler(config: StackConfig) -> None:
     """The reconciler's schedule on the embedded stack (docs/operations.md, "The reconciler"), created or brought up
     to date."""
-    client = await Client.connect(config.temporal_address, data_converter=config.data_converter())
+    client = await connect(address=config.temporal_address, converter=config.data_converter())
     result = await ensure_reconcile_schedule(client, task_queue=config.task_queue)
     console.print(f"Reconciler: schedule {SCHEDULE_ID} {result}, a run every {short_duration(DEFAULT_EVERY)} "
                   "(`cadenza reconcile run` runs it now).")

@@ -20,7 +20,7 @@ from cadenza.shutdown import WORKER_GRACEFUL_SHUTDOWN
 from cadenza.settings import TASK_QUEUE, ServiceEndpoint, service_endpoints
 from cadenza.signals import run_until_signalled
 from cadenza.logs import configure_logging
-from cadenza.telemetry import metrics_runtime
+from workers.health import health_endpoint, worker_runtime
 from workers.metrics import ActivityAttempts
 from workers.search_attributes import ensure_search_attributes
 from workflows.order import OrderWorkflow
@@ -113,7 +113,8 @@ async def order_worker(
 
 async def run_worker(client: Client, *, task_queue: str = TASK_QUEUE, stop: asyncio.Event | None = None) -> None:
     """Run until `stop` is set (or forever); in-flight activities finish before the worker shuts down."""
-    async with order_worker(client, task_queue=task_queue):
+    async with health_endpoint() as health, order_worker(client, task_queue=task_queue) as worker:
+        health.watch(worker)  # /healthz, /readyz (and /metrics) on CADENZA_METRICS_PORT: workers.health
         log.info("worker polling task queue %r", task_queue)
         await (stop or asyncio.Event()).wait()
 
@@ -123,7 +124,7 @@ def main() -> None:
     configure_logging()
 
     async def serve(stop: asyncio.Event) -> None:
-        client = await connect(service_name="cadenza-worker", runtime=metrics_runtime())
+        client = await connect(service_name="cadenza-worker", runtime=worker_runtime())
         (log.info if key_ring() else log.warning)("%s", encryption_summary())
         await run_worker(client, stop=stop)
 

@@ -15,13 +15,11 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from temporalio.client import Client
-
 from activities.http import ServiceClients, new_http_client
 from cadenza.processes import free_port
 from cadenza.settings import SERVICE_NAMES
 from cadenza.stack import TUNED_DYNAMIC_CONFIG, EmbeddedStack, StackConfig
-from cadenza.telemetry import setup_tracing, temporal_plugins
+from cadenza.connection import connect
 from starters.api_client import OrderApi
 from starters.bench.api import api_environment, api_fulfil, api_payment_decision, bench_key
 from starters.bench.direct import direct_fulfil
@@ -91,10 +89,10 @@ def _roles(stack: EmbeddedStack, profile: Profile) -> dict[str, list[int]]:
 
 async def _temporal_fulfil(profile: Profile, config: StackConfig, resources: AsyncExitStack) -> Fulfil:
     # Cadenza's client is traced as `cadenza order place` and `cadenza worker` are; the sample-style one is not.
-    plugins = [] if profile.sdk_default_worker else temporal_plugins()
-    if plugins:
-        setup_tracing("cadenza-bench")
-    client = await Client.connect(config.temporal_address, data_converter=config.data_converter(), plugins=plugins)
+    client = await connect(
+        service_name="cadenza-bench", address=config.temporal_address, converter=config.data_converter(),
+        traced=not profile.sdk_default_worker,
+    )
     if profile.worker_in_starter:
         await resources.enter_async_context(
             order_worker(

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from temporalio.client import Client
 
+from cadenza.connection import connect
 from cadenza.processes import free_port
 from cadenza.settings import SERVICE_NAMES
 from cadenza.stack import EmbeddedStack, StackConfig
@@ -50,7 +50,7 @@ async def run_chaos(
         for n in range(2, plan.workers + 1):
             await stack.add_worker(f"worker-{n}")
         config = stack.config
-        client = await Client.connect(config.temporal_address, data_converter=config.data_converter())
+        client = await connect(address=config.temporal_address, converter=config.data_converter())
         async with httpx.AsyncClient(timeout=30) as http:
             faults = FaultAdmin(http, config.endpoints())
             for service, settings in plan.faults.items():

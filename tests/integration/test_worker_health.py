@@ -1,0 +1,64 @@
+"""The worker's metrics port as Kubernetes and Prometheus use it: a real worker against a real dev server answers
+/readyz 200 only once Temporal sees it polling, /metrics with the Temporal core's metrics, /healthz 200, and 503 on
+both probes once the worker has shut down."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import httpx
+import pytest
+
+from cadenza.connection import connect
+from cadenza.processes import free_port
+from cadenza.stack import EmbeddedStack
+from workers import health as health_module
+from workers.health import HealthSettings, health_endpoint, worker_runtime
+from workers.worker import order_worker
+
+pytestmark = pytest.mark.integration
+
+
+async def _until_ready(http: httpx.AsyncClient, url: str) -> httpx.Response:
+    async with asyncio.timeout(30):
+        while (answer := await http.get(url)).status_code != 200:
+            await asyncio.sleep(0.5)
+    return answer
+
+
+async def test_probes_and_metrics_follow_the_worker(stack: EmbeddedStack, monkeypatch):
+    monkeypatch.setattr(health_module, "READY_CACHE", 0.0)  # every probe asks Temporal: the test sees each change
+    settings = HealthSettings("127.0.0.1", free_port(), free_port())
+    config = stack.config
+    client = await connect(
+        service_name="health-test", address=config.temporal_address, converter=config.data_converter(),
+        runtime=worker_runtime(settings),
+    )
+    task_queue = f"health-{uuid.uuid4().hex}"
+    base = f"http://127.0.0.1:{settings.port}"
+    async with httpx.AsyncClient(timeout=10) as http, health_endpoint(settings) as health:
+        not_yet = await http.get(f"{base}/readyz")
+        assert not_yet.status_code == 503 and "not running" in not_yet.json()["reason"]
+        assert (await http.get(f"{base}/healthz")).status_code == 200
+
+        async with order_worker(client, task_queue=task_queue, endpoints=config.endpoints()) as worker:
+            health.watch(worker)
+            ready = await _until_ready(http, f"{base}/readyz")
+            assert ready.json() == {"task_queue": task_queue, "identity": client.identity, "status": "ready"}
+            alive = await http.get(f"{base}/healthz")
+            assert (alive.status_code, alive.json()) == (200, {"status": "alive"})
+            metrics = await http.get(f"{base}/metrics")
+            assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
+            assert f'task_queue="{task_queue}"' in metrics.text and "temporal_num_pollers" in metrics.text
+
+            # Readiness is Temporal's view, not the worker object's: a poller not seen recently is not ready.
+            monkeypatch.setattr(health_module, "POLLER_FRESH", health_module.timedelta(0))
+            unseen = await http.get(f"{base}/readyz")
+            assert unseen.status_code == 503 and "has seen no workflow or activity poller" in unseen.json()["reason"]
+            monkeypatch.undo()
+
+        gone = await http.get(f"{base}/readyz")
+        assert gone.status_code == 503 and gone.json()["reason"] == "worker is not running (shut down)"
+        dead = await http.get(f"{base}/healthz")
+        assert (dead.status_code, dead.json()) == (503, {"reason": "worker has shut down"})
