@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -78,11 +79,12 @@ def order_fingerprint(order: Order) -> str:
 FINGERPRINT_MEMO = "order_fingerprint"
 
 
-def start_options(order: Order, task_queue: str) -> dict[str, Any]:
-    """How every order's execution is started — by `place_order` and by the Order API's update-with-start alike."""
+def start_options(order: Order, task_queue: str, review_deadline: timedelta | None = None) -> dict[str, Any]:
+    """How every order's execution is started — by `place_order` and by the Order API's update-with-start alike.
+    `review_deadline` defaults to CADENZA_REVIEW_DEADLINE (unset: the worker's, else 24 h)."""
     memo: dict[str, Any] = {FINGERPRINT_MEMO: order_fingerprint(order)}
     # Fixed at start: the order keeps this review deadline (should it need a review) whatever the setting becomes.
-    if (deadline := review_deadline_from_env()) is not None:
+    if (deadline := review_deadline or review_deadline_from_env()) is not None:
         memo[REVIEW_DEADLINE_MEMO] = int(deadline.total_seconds())
     return {
         "id": order.workflow_id,
@@ -118,7 +120,12 @@ class PlacedOrder:
 
 
 async def place_order(
-    client: Client, order: Order, *, task_queue: str = TASK_QUEUE, eager_start: bool = True
+    client: Client,
+    order: Order,
+    *,
+    task_queue: str = TASK_QUEUE,
+    eager_start: bool = True,
+    review_deadline: timedelta | None = None,
 ) -> PlacedOrder:
     """Start the order's workflow, or find the one already started for the same order id.
 
@@ -129,7 +136,7 @@ async def place_order(
     """
     try:
         handle = await client.start_workflow(
-            OrderWorkflow.run, order, **start_options(order, task_queue), request_eager_start=eager_start
+            OrderWorkflow.run, order, **start_options(order, task_queue, review_deadline), request_eager_start=eager_start
         )
         return PlacedOrder(handle, duplicate=False)
     except WorkflowAlreadyStartedError as err:

@@ -4,8 +4,10 @@ These files are what the replay tests (tests/replay/) hold every future version 
 could not continue one of these executions fails the suite before it reaches a worker. Record them with the code that
 runs in production *before* changing the workflow, into a folder of their own, and keep them.
 
-Scenarios: every `cadenza demo` scenario, plus a cancelled order, a large order (above the risk-check threshold), a
-very large one, and an order whose compensation failed and waited for an operator (`needs_attention`).
+Scenarios: every `cadenza demo` scenario, plus a cancelled order, a large order (above the risk-check threshold), an
+order whose compensation failed and waited for an operator (`needs_attention`), and a very large one in manual review
+four ways: approved, rejected, its deadline passed, cancelled while it waited. (Histories recorded before manual review
+have a `very_large_order` instead, which the risk check refused.)
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -33,18 +36,35 @@ from starters.faults import FaultAdmin
 from starters.history_files import SUFFIX, write_history
 from starters.orders import place_order, wait_for_result
 from workers.worker import WORKFLOWS, worker_options
-from workflows.models import CompensationOutcome, Order, OrderLine, OrderProgress, OrderState, Step, StepFence
+from workflows.models import (
+    CompensationOutcome,
+    Order,
+    OrderLine,
+    OrderProgress,
+    OrderState,
+    ReviewDecision,
+    ReviewVerdict,
+    Step,
+    StepFence,
+)
 from workflows.order import OrderWorkflow
 
 DEFAULT_OUT = Path("tests/histories")
 
 # Extra scenarios beyond the demo's, in the order they are recorded.
 CANCELLED, LARGE, VERY_LARGE, NEEDS_ATTENTION = "cancelled", "large_order", "very_large_order", "needs_attention"
-EXTRA_SCENARIOS = (CANCELLED, LARGE, VERY_LARGE, NEEDS_ATTENTION)
+REVIEW_APPROVED, REVIEW_REJECTED = "review_approved", "review_rejected"
+REVIEW_EXPIRED, REVIEW_CANCELLED = "review_expired", "review_cancelled"
+EXTRA_SCENARIOS = (CANCELLED, LARGE, NEEDS_ATTENTION, REVIEW_APPROVED, REVIEW_REJECTED, REVIEW_EXPIRED, REVIEW_CANCELLED)
+# What folders recorded before manual review hold: there, a very large order was refused by the risk check.
+SCENARIOS_BEFORE_REVIEW = (CANCELLED, LARGE, VERY_LARGE, NEEDS_ATTENTION)
 
-# 1,200.00 and 15,000.00 EUR: above the risk check's threshold (1,000.00), and above its rejection limit (10,000.00).
+# 1,200.00 and 12,000.00 EUR: above the risk check's threshold (1,000.00), and above the amount it approves without a
+# person (10,000.00).
 LARGE_LINES = (OrderLine(sku="SKU-LAMP", quantity=4, unit_price=30_000),)
-VERY_LARGE_LINES = (OrderLine(sku="SKU-LAMP", quantity=10, unit_price=150_000),)
+VERY_LARGE_LINES = (OrderLine(sku="SKU-LAMP", quantity=8, unit_price=150_000),)
+# Short enough for a recording, long enough to be seen waiting.
+_SHORT_REVIEW_DEADLINE = timedelta(seconds=2)
 
 # Scripted 503s for the cancelled order's charge: more than it can go through before the cancel arrives.
 _PAYMENT_OUTAGE = 50
@@ -63,8 +83,8 @@ def scenario_file_name(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
-def planned_files(out: Path) -> list[Path]:
-    names = [scenario_file_name(s.name) for s in SCENARIOS] + list(EXTRA_SCENARIOS)
+def planned_files(out: Path, extra: tuple[str, ...] = EXTRA_SCENARIOS) -> list[Path]:
+    names = [scenario_file_name(s.name) for s in SCENARIOS] + list(extra)
     return [out / f"{name}{SUFFIX}" for name in names]
 
 
@@ -99,8 +119,12 @@ class Recorder:
         workflow_ids = await self._demo_scenarios()
         workflow_ids[CANCELLED] = await self._cancelled()
         workflow_ids[LARGE] = await self._completed(LARGE, LARGE_LINES)
-        workflow_ids[VERY_LARGE] = await self._completed(VERY_LARGE, VERY_LARGE_LINES)
         workflow_ids[NEEDS_ATTENTION] = await self._needs_attention()
+        approve, reject = ReviewVerdict.APPROVE, ReviewVerdict.REJECT
+        workflow_ids[REVIEW_APPROVED] = await self._reviewed(REVIEW_APPROVED, OrderState.COMPLETED, decide=approve)
+        workflow_ids[REVIEW_REJECTED] = await self._reviewed(REVIEW_REJECTED, OrderState.COMPENSATED, decide=reject)
+        workflow_ids[REVIEW_EXPIRED] = await self._reviewed(REVIEW_EXPIRED, OrderState.COMPENSATED)
+        workflow_ids[REVIEW_CANCELLED] = await self._reviewed(REVIEW_CANCELLED, OrderState.COMPENSATED, cancel=True)
         written = []
         for name, workflow_id in workflow_ids.items():
             path = self.out / f"{name}{SUFFIX}"
@@ -143,6 +167,23 @@ class Recorder:
         finally:
             await self._faults.unscript("payment", match)
         _expect(CANCELLED, progress, OrderState.COMPENSATED, reason="cancelled on request")
+        return order.workflow_id
+
+    async def _reviewed(
+        self, name: str, ends: OrderState, *, decide: ReviewVerdict | None = None, cancel: bool = False
+    ) -> str:
+        """A very large order in manual review, decided (`decide`), cancelled while it waits, or left to expire."""
+        self.on_progress(f"Placing a very large order: {name.replace('_', ' ')}")
+        order = self._order(name, lines=VERY_LARGE_LINES)
+        deadline = None if decide or cancel else _SHORT_REVIEW_DEADLINE
+        placed = await place_order(self.client, order, task_queue=self.task_queue, review_deadline=deadline)
+        await _wait_for(placed.handle, lambda p: p.state == OrderState.AWAITING_REVIEW)
+        if decide is not None:
+            decision = ReviewDecision(decision=decide, reviewer="cadenza replay-record", reason=f"recorded: {name}")
+            await placed.handle.execute_update(OrderWorkflow.review, decision)
+        elif cancel:
+            await placed.handle.cancel()
+        _expect(name, await wait_for_result(placed.handle), ends)
         return order.workflow_id
 
     async def _needs_attention(self) -> str:

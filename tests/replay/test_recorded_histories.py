@@ -14,21 +14,24 @@ from cadenza.connection import data_converter
 from cadenza.telemetry import temporal_plugins
 from starters.history_files import history_files, load_history
 from tests.conftest import TEST_KEYS_FILE
-from starters.record_histories import planned_files
+from starters.record_histories import SCENARIOS_BEFORE_REVIEW, planned_files
 from starters.replay import new_replayer
 from workers.worker import WORKFLOWS, workflow_runner
 
 HISTORIES = Path(__file__).resolve().parents[1] / "histories"
 ENCRYPTED = HISTORIES / "encrypted"
+MANUAL_REVIEW = HISTORIES / "manual-review"
 RECORDED = history_files([HISTORIES])
 
 
 def test_every_scenario_has_a_recorded_history():
     # Recorded before the risk check existed (the top folder), with it (risk-check/), and with keys per execution and
     # fencing compensations (keys-per-execution/), and with encrypted payloads and customer contacts (encrypted/, under
-    # the committed test-only key): every kind of execution may be open when a new version deploys.
+    # the committed test-only key), and with manual review (manual-review/, encrypted too): every kind of execution may
+    # be open when a new version deploys.
     for folder in (HISTORIES, HISTORIES / "risk-check", HISTORIES / "keys-per-execution", ENCRYPTED):
-        assert [path for path in planned_files(folder) if not path.exists()] == []
+        assert [path for path in planned_files(folder, SCENARIOS_BEFORE_REVIEW) if not path.exists()] == []
+    assert [path for path in planned_files(MANUAL_REVIEW) if not path.exists()] == []
 
 
 def test_the_replayer_runs_workflows_as_the_worker_does():
