@@ -62,6 +62,9 @@ def order_outcome(execution: WorkflowExecution) -> OrderOutcome:
     if status == WorkflowExecutionStatus.CANCELED:
         # A cancelled order ends as Cancelled after running its compensations.
         return OrderOutcome(OrderState.COMPENSATED, total, "cancelled")
+    if status == WorkflowExecutionStatus.RUNNING and status_attr == OrderState.AWAITING_REVIEW:
+        # Waiting for a person is a state an audit can check (nothing charged yet), not an unfinished order.
+        return OrderOutcome(OrderState.AWAITING_REVIEW, total, status_attr)
     name = status.name.lower() if status else "unknown"
     return OrderOutcome(None, total, f"{name} ({status_attr or 'no OrderStatus'})")
 

@@ -40,6 +40,14 @@ def inconsistencies(state: OrderState, total_amount: int, records: OrderRecords)
             problems.append(f"charge(s) {', '.join(c['id'] for c in live)} not refunded")
         if held := records.reservations_in("held", "committed"):
             problems.append(f"reservation(s) {', '.join(r['id'] for r in held)} still hold stock")
+    elif state == OrderState.AWAITING_REVIEW:
+        # Open, and rightly so (a person has until the deadline): created at the ERP, nothing charged or reserved yet.
+        if erp_status != "pending":
+            problems.append(f"ERP order is {erp_status or 'missing'}, expected pending while the order awaits review")
+        if records.succeeded_charges:
+            problems.append(f"charged ({', '.join(c['id'] for c in records.succeeded_charges)}) before the review decided")
+        if records.reservations:
+            problems.append(f"reservations {[r['status'] for r in records.reservations]} before the review decided")
     else:
         problems.append(f"order is still {state}, expected it to have finished")
     return problems

@@ -9,6 +9,7 @@ import asyncio
 import httpx
 import pytest
 
+from starters.audit import run_audit
 from starters.orders import order_handle, place_order, wait_for_result
 from tests.conftest import make_order
 from tests.integration.conftest import Harness
@@ -64,6 +65,9 @@ async def test_a_12000_order_waits_for_review_and_approval_charges_it_exactly_on
     order, waiting = await _placed_and_waiting(api, harness)
     assert waiting["current_step"] == Step.CHARGE_PAYMENT and waiting["payment"] is None
     assert "above the 10000.00 EUR limit" in waiting["review"]["reasons"][0] and waiting["review"]["deadline"]
+
+    audit = await run_audit(harness.client, harness.records, prefix=order.order_id)
+    assert audit.clean and audit.outcomes == {"awaiting_review": 1}  # open, rightly, and nothing charged
 
     queue = await api.http.get(f"{api.url}/orders", params={"state": "awaiting_review"}, headers=api.key("orders:read"))
     assert order.order_id in [o["order_id"] for o in queue.json()["orders"]]

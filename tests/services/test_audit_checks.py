@@ -70,3 +70,13 @@ async def test_reserved_stock_must_equal_what_held_reservations_set_aside(servic
         "reserved stock of SKU-BOOK is 2, but held reservations set aside 0",
         "reserved stock of SKU-LAMP is 2, but held reservations set aside 3",
     ]
+
+
+async def test_an_order_awaiting_review_is_consistent_until_something_is_charged_for_it(services):
+    http, records = services
+    assert (await http.post("http://erp/orders", json=order_body("order-3"))).status_code == 201
+    assert inconsistencies(OrderState.AWAITING_REVIEW, TOTAL, await records.for_order("order-3")) == []
+
+    assert (await http.post("http://payment/charges", json=charge_body("order-3"))).status_code == 201
+    [problem] = inconsistencies(OrderState.AWAITING_REVIEW, TOTAL, await records.for_order("order-3"))
+    assert problem.startswith("charged (") and problem.endswith("before the review decided")
