@@ -4,20 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import PollerBehaviorSimpleMaximum, UnsandboxedWorkflowRunner, Worker, WorkflowRunner
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
+from temporalio.worker import (
+    PollerBehaviorSimpleMaximum,
+    UnsandboxedWorkflowRunner,
+    Worker,
+    WorkerDeploymentConfig,
+    WorkflowRunner,
+)
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.http import ServiceClients, new_http_client
 from activities.orders import OrderActivities
 from activities.reconcile import ReconcileActivities
+from cadenza.build_id import build_id
 from cadenza.connection import connect, encryption_summary, key_ring
+from cadenza.deployment import promote_if_first
 from cadenza.shutdown import WORKER_GRACEFUL_SHUTDOWN
-from cadenza.settings import TASK_QUEUE, ServiceEndpoint, service_endpoints
+from cadenza.settings import TASK_QUEUE, ServiceEndpoint, deploy_auto_promote, deployment_name, service_endpoints
 from cadenza.signals import run_until_signalled
 from cadenza.logs import configure_logging
 from cadenza.telemetry import metrics_runtime
@@ -29,6 +39,32 @@ from workflows.reconcile import ReconcileWorkflow
 log = logging.getLogger("cadenza.worker")
 
 WORKFLOWS = [OrderWorkflow, ReconcileWorkflow]
+
+
+@dataclass(frozen=True)
+class Versioning:
+    """Which Worker Deployment version a worker runs as, and whether it may make itself the first current version."""
+
+    version: WorkerDeploymentVersion
+    auto_promote: bool
+
+    @classmethod
+    def from_settings(cls) -> Versioning:
+        """`CADENZA_DEPLOYMENT_NAME`, `CADENZA_BUILD_ID` (else derived, once per process) and
+        `CADENZA_DEPLOY_AUTO_PROMOTE`."""
+        return cls(WorkerDeploymentVersion(deployment_name(), build_id()), deploy_auto_promote())
+
+    def deployment_config(self) -> WorkerDeploymentConfig:
+        # OrderWorkflow declares PINNED itself: an order finishes on the build it started on, so no build ever replays
+        # another build's history. The default applies to workflows that declare nothing — ReconcileWorkflow: a run
+        # lasts seconds and a Schedule starts a fresh one every 5 minutes, so a run has nothing to keep from an older
+        # build, and AUTO_UPGRADE lets the old version drain instead of waiting on a run pinned to it (the price: a
+        # change to ReconcileWorkflow must stay replay-compatible for the run in flight, i.e. patched).
+        return WorkerDeploymentConfig(
+            version=self.version,
+            use_worker_versioning=True,
+            default_versioning_behavior=VersioningBehavior.AUTO_UPGRADE,
+        )
 
 
 def workflow_runner() -> WorkflowRunner:
@@ -86,12 +122,18 @@ async def order_worker(
     task_queue: str = TASK_QUEUE,
     endpoints: Mapping[str, ServiceEndpoint] | None = None,
     sdk_defaults: bool = False,
+    versioning: Versioning | None = None,
+    workflows: Sequence[type] = WORKFLOWS,
 ) -> AsyncIterator[Worker]:
     """A running worker with the real activities and one shared HTTP client, closed on exit.
 
     Options come from `worker_options`. `sdk_defaults` is only for the benchmark's untuned, sample-style reference:
-    SDK-default options and no tracing of HTTP calls.
+    SDK-default options, no tracing of HTTP calls and no Worker Versioning. Every other worker is a version of a
+    Worker Deployment (`versioning`, default `Versioning.from_settings()`); with `auto_promote` it makes itself current
+    before it is handed out if the deployment has no current version yet, so a fresh stack takes orders at once.
+    `workflows` other than `WORKFLOWS` only for tests (a changed build of the same workflow).
     """
+    versioning = None if sdk_defaults else (versioning or Versioning.from_settings())
     await ensure_search_attributes(client)
     endpoints = endpoints or service_endpoints()
     async with new_http_client(endpoints, traced=not sdk_defaults) as http:
@@ -99,22 +141,27 @@ async def order_worker(
         worker = Worker(
             client,
             task_queue=task_queue,
-            workflows=WORKFLOWS,
+            workflows=list(workflows),
             activities=activities.all() + ReconcileActivities(http, endpoints).all(),
             # On SIGTERM, let in-flight HTTP calls finish rather than abandon them mid-request for another worker to
             # retry: an HTTP call is bounded by its 5 s timeout.
             graceful_shutdown_timeout=WORKER_GRACEFUL_SHUTDOWN,
             interceptors=[ActivityAttempts()],
+            deployment_config=versioning.deployment_config() if versioning else None,
             **worker_options(sdk_defaults=sdk_defaults),
         )
         async with worker:
+            if versioning and versioning.auto_promote:
+                await promote_if_first(client, versioning.version)
             yield worker
 
 
 async def run_worker(client: Client, *, task_queue: str = TASK_QUEUE, stop: asyncio.Event | None = None) -> None:
     """Run until `stop` is set (or forever); in-flight activities finish before the worker shuts down."""
-    async with order_worker(client, task_queue=task_queue):
-        log.info("worker polling task queue %r", task_queue)
+    versioning = Versioning.from_settings()
+    async with order_worker(client, task_queue=task_queue, versioning=versioning):
+        version = versioning.version
+        log.info("worker polling task queue %r as %s build %s", task_queue, version.deployment_name, version.build_id)
         await (stop or asyncio.Event()).wait()
 
 
