@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-
-from temporalio.api.workflowservice.v1 import CreateWorkerDeploymentRequest, CreateWorkerDeploymentVersionRequest
-from temporalio.common import WorkerDeploymentVersion
-
 from cadenza.build_id import build_id
 from cadenza.deployment import describe_deployment
 from cadenza.settings import deployment_name
 from tests.integration.conftest import Harness
+from tests.integration.deployment_helpers import version_without_workers
 from tests.integration.test_cli import _cadenza_async
 
 
@@ -37,15 +33,8 @@ async def test_promote_refuses_a_build_no_worker_has_polled(harness: Harness):
 
 
 async def test_promote_refuses_a_version_without_pollers_unless_forced(harness: Harness):
-    # A version the server knows but no worker polls (created ahead of its workers, as a deploy pipeline may).
-    name, ghost = f"it-ghost-{uuid.uuid4().hex[:8]}", "ghost"
-    service, namespace = harness.client.workflow_service, harness.client.namespace
-    await service.create_worker_deployment(CreateWorkerDeploymentRequest(namespace=namespace, deployment_name=name))
-    await service.create_worker_deployment_version(
-        CreateWorkerDeploymentVersionRequest(
-            namespace=namespace, deployment_version=WorkerDeploymentVersion(name, ghost)._to_proto()
-        )
-    )
+    ghost_version = await version_without_workers(harness.client)
+    name, ghost = ghost_version.deployment_name, ghost_version.build_id
     env = harness.config.client_env()
 
     refused = await _cadenza_async(["deploy", "promote", ghost, "--name", name], env)
