@@ -87,16 +87,23 @@ def workflow_runner() -> WorkflowRunner:
     return UnsandboxedWorkflowRunner()
 
 
-def worker_options(*, sdk_defaults: bool = False) -> dict[str, Any]:
+def worker_options(*, sdk_defaults: bool = False, versioning: Versioning | None = None) -> dict[str, Any]:
     """Every tuning option of a Cadenza worker, in this one place: `cadenza up`, `cadenza worker`, docker and the tests
     all build their worker with `order_worker`, which takes its options from here.
 
     `sdk_defaults=True` gives the SDK's defaults instead (default sandbox, default slots and pollers): the
     sample-style reference `cadenza bench` compares against, never used to run orders.
+
+    Every worker is a Worker Deployment version (`versioning`, default `Versioning.from_settings()`), the reference
+    too: a server refuses the workflow tasks of an unversioned worker running a workflow that declares a versioning
+    behaviour, as OrderWorkflow does ("versioning behavior cannot be specified without deployment options being set
+    with versioned mode"). The time-skipping test server ignores it.
     """
+    deployment = {"deployment_config": (versioning or Versioning.from_settings()).deployment_config()}
     if sdk_defaults:
-        return {"workflow_runner": SandboxedWorkflowRunner()}
+        return {"workflow_runner": SandboxedWorkflowRunner(), **deployment}
     return {
+        **deployment,
         "workflow_runner": workflow_runner(),
         # Sized with `cadenza bench` on 2 cores shared with the server and the services (README, "Performance"). One
         # cached workflow per order in flight: 1000 started at once ran without evictions (no history replays) at
@@ -128,12 +135,13 @@ async def order_worker(
     """A running worker with the real activities and one shared HTTP client, closed on exit.
 
     Options come from `worker_options`. `sdk_defaults` is only for the benchmark's untuned, sample-style reference:
-    SDK-default options, no tracing of HTTP calls and no Worker Versioning. Every other worker is a version of a
-    Worker Deployment (`versioning`, default `Versioning.from_settings()`); with `auto_promote` it makes itself current
-    before it is handed out if the deployment has no current version yet, so a fresh stack takes orders at once.
+    SDK-default options and no tracing of HTTP calls. The worker is a version of a Worker Deployment (`versioning`,
+    default `Versioning.from_settings()`); with `auto_promote` it makes itself current
+    before it is handed out if the deployment has no current version with workers (cadenza.deployment.promote_if_first),
+    so a fresh or restarted dev stack takes orders at once.
     `workflows` other than `WORKFLOWS` only for tests (a changed build of the same workflow).
     """
-    versioning = None if sdk_defaults else (versioning or Versioning.from_settings())
+    versioning = versioning or Versioning.from_settings()
     await ensure_search_attributes(client)
     endpoints = endpoints or service_endpoints()
     async with new_http_client(endpoints, traced=not sdk_defaults) as http:
@@ -147,11 +155,10 @@ async def order_worker(
             # retry: an HTTP call is bounded by its 5 s timeout.
             graceful_shutdown_timeout=WORKER_GRACEFUL_SHUTDOWN,
             interceptors=[ActivityAttempts()],
-            deployment_config=versioning.deployment_config() if versioning else None,
-            **worker_options(sdk_defaults=sdk_defaults),
+            **worker_options(sdk_defaults=sdk_defaults, versioning=versioning),
         )
         async with worker:
-            if versioning and versioning.auto_promote:
+            if versioning.auto_promote:
                 await promote_if_first(client, versioning.version)
             yield worker
 
