@@ -13,6 +13,10 @@ from pathlib import Path
 
 TASK_QUEUE = os.environ.get("CADENZA_TASK_QUEUE", "cadenza-orders")
 
+# The Worker Deployment every Cadenza worker belongs to (docs/deploying.md, "Versioned rollouts"). One name per
+# application, shared by all its builds; a name must not contain a dot (the SDK's `<deployment>.<build id>` form).
+DEFAULT_DEPLOYMENT_NAME = "cadenza"
+
 DEFAULT_TEMPORAL_ADDRESS = "localhost:7233"
 DEFAULT_SERVICE_TOKEN = "cadenza-dev-token"
 
@@ -28,6 +32,38 @@ def _env_int(name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise SystemExit(f"{name}={raw!r} is not a whole number; set it to a port number or unset it.") from None
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in _TRUE | _FALSE:
+        return raw in _TRUE
+    raise SystemExit(f"{name}={raw!r} is not on or off; set it to 1 or 0 (true/false, yes/no) or unset it.")
+
+
+def deployment_name() -> str:
+    """The Worker Deployment workers join (`CADENZA_DEPLOYMENT_NAME`, default `cadenza`)."""
+    name = os.environ.get("CADENZA_DEPLOYMENT_NAME", "").strip() or DEFAULT_DEPLOYMENT_NAME
+    if "." in name:
+        raise SystemExit(f"CADENZA_DEPLOYMENT_NAME={name!r} contains a dot; pick a name without one, e.g. 'cadenza'.")
+    return name
+
+
+def configured_build_id() -> str | None:
+    """`CADENZA_BUILD_ID`, if set (cadenza.build_id derives one otherwise)."""
+    return os.environ.get("CADENZA_BUILD_ID", "").strip() or None
+
+
+def deploy_auto_promote() -> bool:
+    """Whether a starting worker makes its version current when the deployment has none yet
+    (`CADENZA_DEPLOY_AUTO_PROMOTE`, default on: the laptop flow; production turns it off and promotes on purpose)."""
+    return _env_flag("CADENZA_DEPLOY_AUTO_PROMOTE", True)
 
 
 @dataclass(frozen=True)

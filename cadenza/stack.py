@@ -15,6 +15,7 @@ from temporalio.converter import DataConverter
 from cadenza import codec
 from cadenza.binaries import temporal_cli
 from cadenza.connection import EMBEDDED_ENV
+from cadenza.build_id import build_id
 from cadenza.processes import ChildProcess, PortInUse, http_ok, port_in_use
 from cadenza.shutdown import WORKER_STOP_TIMEOUT_SECONDS
 from workflows.search_attributes import dev_server_flags
@@ -24,6 +25,7 @@ from cadenza.settings import (
     TASK_QUEUE,
     ServiceEndpoint,
     dev_server_ports,
+    deployment_name,
     api_port,
     codec_port,
     metrics_port,
@@ -44,6 +46,16 @@ TUNED_DYNAMIC_CONFIG = (
     "system.enableEagerWorkflowStart=true",
 )
 
+# Worker Versioning needs nothing switched on in the bundled server (GA since 1.29.1). What these change: a version
+# that stops receiving new workflows is DRAINING until its last pinned workflow closed, and the server only calls it
+# DRAINED after a visibility grace period (default 3 min) and re-checks on an interval (default 3 min). On the embedded
+# stack a local rollout (docs/deploying.md, "Versioned rollouts") then drains in seconds instead of up to six minutes;
+# a production server keeps its defaults. Duration values are JSON strings.
+VERSIONING_DYNAMIC_CONFIG = (
+    'matching.wv.VersionDrainageStatusVisibilityGracePeriod="5s"',
+    'matching.wv.VersionDrainageStatusRefreshInterval="1s"',
+)
+
 Progress = Callable[[str], None]
 
 
@@ -58,7 +70,7 @@ class StackConfig:
     with_worker: bool = True
     # History in a SQLite file survives restarts of the dev server; None keeps it in memory (tests, benchmarks).
     persistent_history: bool = True
-    dynamic_config: tuple[str, ...] = TUNED_DYNAMIC_CONFIG
+    dynamic_config: tuple[str, ...] = TUNED_DYNAMIC_CONFIG + VERSIONING_DYNAMIC_CONFIG
     service_faults: dict[str, str] = field(default_factory=dict)
     # Prometheus endpoint of the (first) worker; None serves no metrics (tests, chaos runs with several workers).
     metrics_port: int | None = None
@@ -196,7 +208,10 @@ class EmbeddedStack:
         await self._start_temporal()
         await self._start_services(progress)
         if self.config.with_worker:
-            progress(f"Starting worker on task queue {self.config.task_queue}")
+            progress(
+                f"Starting worker on task queue {self.config.task_queue} "
+                f"(Worker Deployment {deployment_name()}, build {build_id()})"
+            )
             await self._start_worker()
         if self.config.api_port is not None:
             progress(f"Starting the Order API on port {self.config.api_port}")

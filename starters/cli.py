@@ -25,6 +25,7 @@ from cadenza.stack import StackConfig
 from starters.api_keys import api_key_app
 from starters.bench.profiles import DEFAULT_PROFILES, PROFILES
 from starters.codec_server import codec_server
+from starters.deploy import deploy_app
 from starters.keys import keys_app
 from starters.console import EXIT_BAD_INPUT, EXIT_PROBLEM, console, errors, fail
 from starters.demo import Demo
@@ -75,6 +76,7 @@ reconcile_app = typer.Typer(
 app.add_typer(reconcile_app, name="reconcile")
 app.add_typer(api_key_app, name="api-key")
 app.add_typer(keys_app, name="keys")
+app.add_typer(deploy_app, name="deploy")
 app.command("codec-server")(codec_server)
 app.command()(doctor)
 

@@ -185,14 +185,14 @@ async def progress_of(
     handle: WorkflowHandle, description: WorkflowExecutionDescription
 ) -> tuple[OrderProgress | None, str | None]:
     """The order's progress and, when some of it cannot be had, why (a note for people)."""
+    # A completed order's result is its final progress, in its history: read without asking a worker — which may
+    # no longer exist (an order is pinned to the build it ran on, and a retired build's queries go unanswered).
+    if description.status == WorkflowExecutionStatus.COMPLETED:
+        return await handle.result(), None
     try:
         return await handle.query(OrderWorkflow.status), None
     except RPCError:
-        pass
-    # Queries need a running worker. A completed workflow's result is in its history, so it is readable without one.
-    if description.status == WorkflowExecutionStatus.COMPLETED:
-        return await handle.result(), "no worker running; shown from the workflow result"
-    return None, "no worker is answering queries: start one with `cadenza worker`"
+        return None, "no worker is answering queries: start one with `cadenza worker`"
 
 
 class OrderClosed(RuntimeError):

@@ -4,20 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import PollerBehaviorSimpleMaximum, UnsandboxedWorkflowRunner, Worker, WorkflowRunner
+from temporalio.common import WorkerDeploymentVersion
+from temporalio.worker import (
+    PollerBehaviorSimpleMaximum,
+    UnsandboxedWorkflowRunner,
+    Worker,
+    WorkerDeploymentConfig,
+    WorkflowRunner,
+)
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.http import ServiceClients, new_http_client
 from activities.orders import OrderActivities
 from activities.reconcile import ReconcileActivities
+from cadenza.build_id import build_id
 from cadenza.connection import connect, encryption_summary, key_ring
+from cadenza.deployment import promote_if_first
 from cadenza.shutdown import WORKER_GRACEFUL_SHUTDOWN
-from cadenza.settings import TASK_QUEUE, ServiceEndpoint, service_endpoints
+from cadenza.settings import TASK_QUEUE, ServiceEndpoint, deploy_auto_promote, deployment_name, service_endpoints
 from cadenza.signals import run_until_signalled
 from cadenza.logs import configure_logging
 from workers.health import health_endpoint, worker_runtime
@@ -29,6 +39,29 @@ from workflows.reconcile import ReconcileWorkflow
 log = logging.getLogger("cadenza.worker")
 
 WORKFLOWS = [OrderWorkflow, ReconcileWorkflow]
+
+
+@dataclass(frozen=True)
+class Versioning:
+    """Which Worker Deployment version a worker runs as, and whether it may make itself the first current version."""
+
+    version: WorkerDeploymentVersion
+    auto_promote: bool
+
+    @classmethod
+    def from_settings(cls) -> Versioning:
+        """`CADENZA_DEPLOYMENT_NAME`, `CADENZA_BUILD_ID` (else derived, once per process) and
+        `CADENZA_DEPLOY_AUTO_PROMOTE`."""
+        return cls(WorkerDeploymentVersion(deployment_name(), build_id()), deploy_auto_promote())
+
+    def deployment_config(self) -> WorkerDeploymentConfig:
+        # No default behaviour: every workflow declares its own (OrderWorkflow PINNED — an order finishes on the build
+        # it started on, so no build replays another's history; ReconcileWorkflow AUTO_UPGRADE), and the worker
+        # refuses to start with one that does not, so a new workflow cannot slip in without choosing.
+        return WorkerDeploymentConfig(
+            version=self.version,
+            use_worker_versioning=True,
+        )
 
 
 def workflow_runner() -> WorkflowRunner:
@@ -51,16 +84,23 @@ def workflow_runner() -> WorkflowRunner:
     return UnsandboxedWorkflowRunner()
 
 
-def worker_options(*, sdk_defaults: bool = False) -> dict[str, Any]:
+def worker_options(*, sdk_defaults: bool = False, versioning: Versioning | None = None) -> dict[str, Any]:
     """Every tuning option of a Cadenza worker, in this one place: `cadenza up`, `cadenza worker`, docker and the tests
     all build their worker with `order_worker`, which takes its options from here.
 
     `sdk_defaults=True` gives the SDK's defaults instead (default sandbox, default slots and pollers): the
     sample-style reference `cadenza bench` compares against, never used to run orders.
+
+    Every worker is a Worker Deployment version (`versioning`, default `Versioning.from_settings()`), the reference
+    too: a server refuses the workflow tasks of an unversioned worker running a workflow that declares a versioning
+    behaviour, as OrderWorkflow does ("versioning behavior cannot be specified without deployment options being set
+    with versioned mode"). The time-skipping test server ignores it.
     """
+    deployment = {"deployment_config": (versioning or Versioning.from_settings()).deployment_config()}
     if sdk_defaults:
-        return {"workflow_runner": SandboxedWorkflowRunner()}
+        return {"workflow_runner": SandboxedWorkflowRunner(), **deployment}
     return {
+        **deployment,
         "workflow_runner": workflow_runner(),
         # Sized with `cadenza bench` on 2 cores shared with the server and the services (docs/performance.md). One
         # cached workflow per order in flight: 1000 started at once ran without evictions (no history replays) at
@@ -86,12 +126,19 @@ async def order_worker(
     task_queue: str = TASK_QUEUE,
     endpoints: Mapping[str, ServiceEndpoint] | None = None,
     sdk_defaults: bool = False,
+    versioning: Versioning | None = None,
+    workflows: Sequence[type] = WORKFLOWS,
 ) -> AsyncIterator[Worker]:
     """A running worker with the real activities and one shared HTTP client, closed on exit.
 
     Options come from `worker_options`. `sdk_defaults` is only for the benchmark's untuned, sample-style reference:
-    SDK-default options and no tracing of HTTP calls.
+    SDK-default options and no tracing of HTTP calls. The worker is a version of a Worker Deployment (`versioning`,
+    default `Versioning.from_settings()`); with `auto_promote` it makes itself current
+    before it is handed out if the deployment has no current version with workers (cadenza.deployment.promote_if_first),
+    so a fresh or restarted dev stack takes orders at once.
+    `workflows` other than `WORKFLOWS` only for tests (a changed build of the same workflow).
     """
+    versioning = versioning or Versioning.from_settings()
     await ensure_search_attributes(client)
     endpoints = endpoints or service_endpoints()
     async with new_http_client(endpoints, traced=not sdk_defaults) as http:
@@ -99,23 +146,27 @@ async def order_worker(
         worker = Worker(
             client,
             task_queue=task_queue,
-            workflows=WORKFLOWS,
+            workflows=list(workflows),
             activities=activities.all() + ReconcileActivities(http, endpoints).all(),
             # On SIGTERM, let in-flight HTTP calls finish rather than abandon them mid-request for another worker to
             # retry: an HTTP call is bounded by its 5 s timeout.
             graceful_shutdown_timeout=WORKER_GRACEFUL_SHUTDOWN,
             interceptors=[ActivityAttempts()],
-            **worker_options(sdk_defaults=sdk_defaults),
+            **worker_options(sdk_defaults=sdk_defaults, versioning=versioning),
         )
         async with worker:
+            if versioning.auto_promote:
+                await promote_if_first(client, versioning.version)
             yield worker
 
 
 async def run_worker(client: Client, *, task_queue: str = TASK_QUEUE, stop: asyncio.Event | None = None) -> None:
     """Run until `stop` is set (or forever); in-flight activities finish before the worker shuts down."""
-    async with health_endpoint() as health, order_worker(client, task_queue=task_queue) as worker:
+    versioning = Versioning.from_settings()
+    async with health_endpoint() as health, order_worker(client, task_queue=task_queue, versioning=versioning) as worker:
         health.watch(worker)  # /healthz, /readyz (and /metrics) on CADENZA_METRICS_PORT: workers.health
-        log.info("worker polling task queue %r", task_queue)
+        version = versioning.version
+        log.info("worker polling task queue %r as %s build %s", task_queue, version.deployment_name, version.build_id)
         await (stop or asyncio.Event()).wait()
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, VersioningBehavior
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
@@ -48,7 +48,10 @@ _REPAIR = {
 }
 
 
-@workflow.defn
+# AUTO_UPGRADE under Worker Versioning: a run lasts seconds and a Schedule starts a fresh one every 5 minutes, so a run
+# has nothing to keep from an older build, and an old build can drain instead of waiting on a run pinned to it. The
+# price: a change to this workflow must stay replay-compatible for the run in flight (patched).
+@workflow.defn(versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
 class ReconcileWorkflow:
     @workflow.init
     def __init__(self, params: ReconcileInput) -> None:
