@@ -63,7 +63,9 @@ def test_the_build_id_is_the_image_tag(rendered: tuple[Manifest, ...]) -> None:
 def test_each_build_is_named_by_its_tag(rendered: tuple[Manifest, ...]) -> None:
     """The name suffix and the build label are the tag with dots as dashes: edited by hand beside the tag, so a
     forgotten one (two builds under one name: an apply would roll the old build's pods away) fails here."""
-    for deployment in workers(rendered, "Deployment"):
+    deployments = workers(rendered, "Deployment")
+    assert deployments, "no worker Deployment rendered"
+    for deployment in deployments:
         build = image_tag(deployment).replace(".", "-")
         for kind in WORKER_KINDS:
             (doc,) = [d for d in workers(rendered, kind) if build_of(d) == build_of(deployment)]
