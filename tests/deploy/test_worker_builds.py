@@ -136,6 +136,12 @@ def test_two_builds_run_side_by_side(tmp_path: Path, overlay: str) -> None:
             f"Deployment {deployment['metadata']['name']} (deploy/kubernetes/worker/kustomizeconfig.yaml)"
         )
         assert temporal_trigger(so)["workerDeploymentBuildId"] == image_tag(deployment)
+        # B's trigger cannot read A's cadenza-config either: it must watch what every build polls.
+        config, trigger = config_data(running), temporal_trigger(so)
+        assert (trigger["endpoint"], trigger["namespace"], trigger["taskQueue"], trigger["workerDeploymentName"]) == (
+            config["TEMPORAL_ADDRESS"], config["TEMPORAL_NAMESPACE"], config["CADENZA_TASK_QUEUE"],
+            config["CADENZA_DEPLOYMENT_NAME"],
+        )
 
 
 def named_namespace(manifests: tuple[Manifest, ...]) -> str:
