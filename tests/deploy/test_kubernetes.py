@@ -1,6 +1,7 @@
 """deploy/kubernetes renders, is valid Kubernetes and valid KEDA, and keeps the promises that matter in production.
 
-Each overlay is rendered with `kubectl kustomize`; core kinds are checked with kubernetes-validate (strict: unknown
+Each overlay is rendered with `kubectl kustomize` (`manifests`: the full overlays; `rendered`: every overlay, the
+worker-only one that renders one more build included); core kinds are checked with kubernetes-validate (strict: unknown
 fields are errors) against KUBERNETES_VERSION's schemas, the ScaledObject against KEDA's CRD (tests/deploy/schemas,
 vendored). The remaining tests read the rendered manifests for the properties a schema cannot see.
 """
@@ -18,14 +19,16 @@ import yaml
 
 from cadenza.settings import TASK_QUEUE
 from cadenza.shutdown import WORKER_GRACEFUL_SHUTDOWN, WORKER_STOP_TIMEOUT_SECONDS
-from tests.deploy.conftest import REPO_ROOT, Manifest, containers, named, of_kind
+from tests.deploy.conftest import (
+    REPO_ROOT, Manifest, config_data, containers, env_of, named, of_kind, pod_labels, selects, the_worker,
+)
 
 # The oldest Kubernetes still in upstream support when this was written; every kind used here is GA in it.
 KUBERNETES_VERSION = "1.32.0"
 KEDA_CRD = Path(__file__).with_name("schemas") / "keda.sh_scaledobjects.yaml"
 DEPLOYING_DOC = REPO_ROOT / "docs" / "deploying.md"
 
-WORKER, API, CODEC = "cadenza-worker", "cadenza-api", "cadenza-codec-server"
+API, CODEC = "cadenza-api", "cadenza-codec-server"
 WORKER_HEALTH_PORT = 9464  # the worker's metrics port, where workers/health.py serves /healthz and /readyz
 # The temporal scaler's metadata keys (KEDA docs, scalers/temporal): a misspelt key is silently ignored by KEDA.
 TEMPORAL_TRIGGER_KEYS = {
@@ -36,23 +39,6 @@ TEMPORAL_TRIGGER_KEYS = {
 # An environment variable or ConfigMap key that holds a credential (not a `…_FILE` path to one): it must come from a
 # Secret. CADENZA_SERVICE_TOKEN, CADENZA_CODEC_TOKENS, CADENZA_ENCRYPTION_KEYS, TEMPORAL_API_KEY, …
 SECRET_LIKE = re.compile(r"(TOKENS?|PASSWORD|SECRET|API_?KEYS?|ENCRYPTION_KEYS)$")
-
-
-def env_of(container: Manifest) -> dict[str, Manifest]:
-    return {entry["name"]: entry for entry in container.get("env", [])}
-
-
-def config_data(manifests: tuple[Manifest, ...]) -> dict[str, str]:
-    return named(manifests, "ConfigMap", "cadenza-config")["data"]
-
-
-def pod_labels(manifests: tuple[Manifest, ...], deployment: str) -> dict[str, str]:
-    return named(manifests, "Deployment", deployment)["spec"]["template"]["metadata"]["labels"]
-
-
-def selects(selector: Manifest, labels: dict[str, str]) -> bool:
-    assert set(selector) <= {"matchLabels"}, "only matchLabels selectors are checked here"
-    return bool(selector["matchLabels"]) and selector["matchLabels"].items() <= labels.items()
 
 
 def strict(schema: Any) -> Any:
@@ -67,20 +53,26 @@ def strict(schema: Any) -> Any:
 
 
 def scaled_object(manifests: tuple[Manifest, ...]) -> Manifest:
-    return named(manifests, "ScaledObject", WORKER)
+    return the_worker(manifests, "ScaledObject")
+
+
+def worker_deployment(manifests: tuple[Manifest, ...]) -> Manifest:
+    return the_worker(manifests, "Deployment")
 
 
 def test_renders_every_component(manifests: tuple[Manifest, ...]) -> None:
     kinds = sorted((doc["kind"], doc["metadata"]["name"]) for doc in manifests)
     for kind, name in [
-        ("Deployment", WORKER), ("Deployment", API), ("Deployment", CODEC), ("Service", API), ("Service", CODEC),
-        ("ConfigMap", "cadenza-config"), ("HorizontalPodAutoscaler", API), ("PodDisruptionBudget", WORKER),
-        ("PodDisruptionBudget", API), ("ScaledObject", WORKER),
+        ("Deployment", API), ("Deployment", CODEC), ("Service", API), ("Service", CODEC),
+        ("ConfigMap", "cadenza-config"), ("HorizontalPodAutoscaler", API), ("PodDisruptionBudget", API),
     ]:
         assert (kind, name) in kinds, f"{kind} {name} missing from {kinds}"
+    for kind in ("Deployment", "PodDisruptionBudget", "ScaledObject"):  # the workers of one build, named per build
+        assert the_worker(manifests, kind)["metadata"]["name"].startswith("cadenza-worker-")
 
 
-def test_core_kinds_are_valid_kubernetes(manifests: tuple[Manifest, ...]) -> None:
+def test_core_kinds_are_valid_kubernetes(rendered: tuple[Manifest, ...]) -> None:
+    manifests = rendered
     core = [doc for doc in manifests if not doc["apiVersion"].startswith("keda.sh/")]
     assert core
     for doc in core:
@@ -91,7 +83,8 @@ def test_core_kinds_are_valid_kubernetes(manifests: tuple[Manifest, ...]) -> Non
                         f"{err.message} at {'.'.join(map(str, err.path))}")
 
 
-def test_scaled_object_is_valid_keda(manifests: tuple[Manifest, ...]) -> None:
+def test_scaled_object_is_valid_keda(rendered: tuple[Manifest, ...]) -> None:
+    manifests = rendered
     crd = next(doc for doc in yaml.safe_load_all(KEDA_CRD.read_text()) if doc)
     (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1alpha1"]
     so = scaled_object(manifests)
@@ -102,9 +95,10 @@ def test_scaled_object_is_valid_keda(manifests: tuple[Manifest, ...]) -> None:
     assert not errors, "\n".join(f"{'.'.join(map(str, e.path))}: {e.message}" for e in errors)
 
 
-def test_keda_scales_the_worker_on_both_queue_types(manifests: tuple[Manifest, ...]) -> None:
+def test_keda_scales_the_worker_on_both_queue_types(rendered: tuple[Manifest, ...]) -> None:
+    manifests = rendered
     so = scaled_object(manifests)
-    assert so["spec"]["scaleTargetRef"]["name"] == WORKER
+    assert so["spec"]["scaleTargetRef"]["name"] == worker_deployment(manifests)["metadata"]["name"]
     assert so["spec"]["scaleTargetRef"].get("kind", "Deployment") == "Deployment"
     (trigger,) = so["spec"]["triggers"]
     assert trigger["type"] == "temporal"
@@ -140,7 +134,8 @@ def test_no_secret_is_written_in_the_manifests(manifests: tuple[Manifest, ...]) 
         assert not inline, f"{sorted(inline)}: credentials go in a TriggerAuthentication"
 
 
-def test_every_referenced_secret_is_documented(manifests: tuple[Manifest, ...]) -> None:
+def test_every_referenced_secret_is_documented(rendered: tuple[Manifest, ...]) -> None:
+    manifests = rendered
     """Each Secret the pods need has its `kubectl create secret` command in docs/deploying.md."""
     referenced = set()
     for deployment in of_kind(manifests, "Deployment"):
@@ -153,14 +148,16 @@ def test_every_referenced_secret_is_documented(manifests: tuple[Manifest, ...]) 
     assert referenced and referenced <= documented, f"undocumented Secrets: {sorted(referenced - documented)}"
 
 
-def test_worker_outlives_its_graceful_shutdown(manifests: tuple[Manifest, ...]) -> None:
-    grace = named(manifests, "Deployment", WORKER)["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+def test_worker_outlives_its_graceful_shutdown(rendered: tuple[Manifest, ...]) -> None:
+    manifests = rendered
+    grace = worker_deployment(manifests)["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
     assert grace > WORKER_GRACEFUL_SHUTDOWN.total_seconds()
     # The drain plus the span flush and exit (cadenza.shutdown): a SIGKILL any sooner cuts a draining worker off.
     assert grace > WORKER_STOP_TIMEOUT_SECONDS
 
 
-def test_every_container_has_liveness_and_readiness_probes(manifests: tuple[Manifest, ...]) -> None:
+def test_every_container_has_liveness_and_readiness_probes(rendered: tuple[Manifest, ...]) -> None:
+    manifests = rendered
     for deployment in of_kind(manifests, "Deployment"):
         for container in containers(deployment):
             for probe in ("livenessProbe", "readinessProbe"):
@@ -168,7 +165,7 @@ def test_every_container_has_liveness_and_readiness_probes(manifests: tuple[Mani
 
 
 def test_worker_probes_its_health_endpoints(manifests: tuple[Manifest, ...]) -> None:
-    (worker,) = containers(named(manifests, "Deployment", WORKER))
+    (worker,) = containers(worker_deployment(manifests))
     ports = {port["name"]: port["containerPort"] for port in worker["ports"]}
 
     def target(probe: str) -> tuple[str, int]:
@@ -186,18 +183,22 @@ def test_hpa_scales_the_api_and_leaves_the_worker_to_keda(manifests: tuple[Manif
     target = hpa["spec"]["scaleTargetRef"]
     assert (target["kind"], target["name"]) == ("Deployment", API)
     named(manifests, "Deployment", API)  # the target exists in the same render
-    for name in (WORKER, API):  # an autoscaler owns the count: a `replicas` here would reset it on every apply
-        assert "replicas" not in named(manifests, "Deployment", name)["spec"], name
+    for deployment in (worker_deployment(manifests), named(manifests, "Deployment", API)):
+        # An autoscaler owns the count: a `replicas` here would reset it on every apply.
+        assert "replicas" not in deployment["spec"], deployment["metadata"]["name"]
 
 
 def test_pdbs_select_the_right_pods(manifests: tuple[Manifest, ...]) -> None:
-    budgets = {pdb["metadata"]["name"]: pdb["spec"]["selector"] for pdb in of_kind(manifests, "PodDisruptionBudget")}
-    assert selects(budgets[WORKER], pod_labels(manifests, WORKER))
-    assert not selects(budgets[WORKER], pod_labels(manifests, API)), "the worker's budget must not count API pods"
-    assert selects(budgets[API], pod_labels(manifests, API))
+    worker_budget = the_worker(manifests, "PodDisruptionBudget")["spec"]["selector"]
+    api_budget = named(manifests, "PodDisruptionBudget", API)["spec"]["selector"]
+    worker_pods, api_pods = pod_labels(worker_deployment(manifests)), pod_labels(named(manifests, "Deployment", API))
+    assert selects(worker_budget, worker_pods)
+    assert not selects(worker_budget, api_pods), "the worker's budget must not count API pods"
+    assert selects(api_budget, api_pods)
 
 
-def test_images_are_pinned(manifests: tuple[Manifest, ...]) -> None:
+def test_images_are_pinned(rendered: tuple[Manifest, ...]) -> None:
+    manifests = rendered
     for deployment in of_kind(manifests, "Deployment"):
         for container in containers(deployment):
             image = container["image"]
@@ -205,7 +206,8 @@ def test_images_are_pinned(manifests: tuple[Manifest, ...]) -> None:
             assert "/" in name and tag and tag != "latest", f"{image!r}: the overlay must pin a registry image tag"
 
 
-def test_pods_run_locked_down(manifests: tuple[Manifest, ...]) -> None:
+def test_pods_run_locked_down(rendered: tuple[Manifest, ...]) -> None:
+    manifests = rendered
     for deployment in of_kind(manifests, "Deployment"):
         pod = deployment["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True
