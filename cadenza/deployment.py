@@ -132,12 +132,19 @@ async def describe_deployment(client: Client, name: str, *, with_pollers: bool =
 
 async def _with_pollers(client: Client, name: str, version: VersionState) -> VersionState:
     """The version's task queues and the last poll any of them saw from a worker of this build id."""
-    described = await client.workflow_service.describe_worker_deployment_version(
-        DescribeWorkerDeploymentVersionRequest(
-            namespace=client.namespace,
-            deployment_version=WorkerDeploymentVersion(name, version.build_id)._to_proto(),
+    try:
+        described = await client.workflow_service.describe_worker_deployment_version(
+            DescribeWorkerDeploymentVersionRequest(
+                namespace=client.namespace,
+                deployment_version=WorkerDeploymentVersion(name, version.build_id)._to_proto(),
+            )
         )
-    )
+    except RPCError as err:
+        # Listed in the deployment's summary a moment before the version itself can be described (a worker of it
+        # has just started), or deleted in between: no task queue and no poll to report yet.
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return version
+        raise
     queues = sorted(
         {
             queue.name
