@@ -20,7 +20,7 @@ from temporalio.client import (
 )
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from cadenza.settings import TASK_QUEUE
 from workflows.models import (
@@ -233,16 +233,31 @@ async def review_order(
     CLI user); returns the order's progress once it acted on the decision. Raises `NotAwaitingReview` with the order's
     state otherwise (a closed order, one not referred to review, one already decided) — and changes nothing."""
     view = await describe_order(client, order_id)  # a clear error for an unknown id
-    state = view.progress.state.value if view.progress else view.execution_status.lower()
-    refused = f"Order {order_id} is {state}, not awaiting_review: nothing was decided. See `cadenza order status {order_id}`."
     if view.execution_status != WorkflowExecutionStatus.RUNNING.name:
-        raise NotAwaitingReview(refused, state)
+        raise _not_awaiting_review(view)
     decision = ReviewDecision(decision=verdict, reviewer=reviewer, reason=reason)
     try:
         return await order_handle(client, order_id).execute_update(OrderWorkflow.review, decision)
     except WorkflowUpdateFailedError as err:  # the validator's refusal: it says why (e.g. already decided)
-        why = str(err.cause) if err.cause else state
-        raise NotAwaitingReview(f"{why.rstrip('.')}: nothing was decided. See `cadenza order status {order_id}`.", state) from None
+        refused = _not_awaiting_review(view)
+        if err.cause:
+            refused = NotAwaitingReview(f"{str(err.cause).rstrip('.')}: nothing was decided. See `cadenza order status {order_id}`.", refused.state)
+        raise refused from None
+    except RPCError as err:
+        # The order closed between our look and the update ("aborted by closing workflow"): decided by then.
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        raise _not_awaiting_review(await describe_order(client, order_id)) from None
+
+
+def _not_awaiting_review(view: OrderView) -> NotAwaitingReview:
+    """The refusal of a decision on an order that is not (or no longer) awaiting review, with its state."""
+    state = view.progress.state.value if view.progress else view.execution_status.lower()
+    return NotAwaitingReview(
+        f"Order {view.order_id} is {state}, not awaiting_review: nothing was decided. "
+        f"See `cadenza order status {view.order_id}`.",
+        state,
+    )
 
 
 async def wait_for_result(handle: WorkflowHandle[OrderWorkflow, OrderResult]) -> OrderProgress:

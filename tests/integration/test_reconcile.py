@@ -30,6 +30,7 @@ from workflows.models import Order
 from workflows.reconcile import ReconcileWorkflow
 from workflows.reconcile_models import ReconcileInput, Repair, RepairAction, RepairStatus
 from workflows.search_attributes import RECONCILE_UNREPAIRED
+from workers.worker import worker_options
 
 pytestmark = pytest.mark.integration
 
@@ -156,7 +157,7 @@ async def test_a_completed_order_without_its_charge_is_raised_not_repaired(harne
     client = await Client.connect(harness.config.temporal_address, data_converter=harness.config.data_converter(), runtime=runtime)
     task_queue = f"reconcile-{uuid.uuid4().hex}"
     async with Worker(client, task_queue=task_queue, workflows=[ReconcileWorkflow],
-                      activities=ReconcileActivities(harness.http, harness.config.endpoints()).all()):
+                      activities=ReconcileActivities(harness.http, harness.config.endpoints()).all(), **worker_options()):
         workflow_id, report = await run_once(client, _now(prefix), task_queue=task_queue)
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
         details = await _details(client, workflow_id)  # a query: answered by a worker
@@ -211,6 +212,6 @@ async def test_a_run_that_cannot_read_the_services_fails_with_what_to_check(harn
     endpoints["payment"] = dataclasses.replace(endpoints["payment"], base_url=f"http://127.0.0.1:{free_port()}")
     task_queue = f"reconcile-{uuid.uuid4().hex}"
     async with Worker(harness.client, task_queue=task_queue, workflows=[ReconcileWorkflow],
-                      activities=ReconcileActivities(harness.http, endpoints).all()):
+                      activities=ReconcileActivities(harness.http, endpoints).all(), **worker_options()):
         with pytest.raises(ReconcileFailed, match="Check that the ERP, payment and inventory services answer"):
             await run_once(harness.client, _now(_prefix()), task_queue=task_queue)
