@@ -503,6 +503,9 @@ def bench(
     ] = None,
     warmup: Annotated[int, typer.Option("--warmup", help="Unmeasured orders first, per profile")] = 5,
     json_file: Annotated[Path | None, typer.Option("--json", help="Write every figure to this file")] = None,
+    profile_worker: Annotated[
+        Path | None, typer.Option("--profile-worker", help="Write the cadenza worker's CPU by part here (py-spy)")
+    ] = None,
 ) -> None:
     """Measure what orchestration costs: the same order's HTTP calls made directly, by Cadenza as shipped, through
     its Order API and by an untuned sample-style setup, each on a stack of its own (temporary folder, free ports;
@@ -510,7 +513,8 @@ def bench(
     from starters.bench.command import bench_command
 
     bench_command(
-        sequential=sequential, burst=burst, warmup=warmup, curve=curve, profiles=profile or [], json_file=json_file
+        sequential=sequential, burst=burst, warmup=warmup, curve=curve, profiles=profile or [], json_file=json_file,
+        profile_worker=profile_worker,
     )
 
 

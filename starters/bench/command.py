@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from cadenza.binaries import BinaryNotFound
+from starters.bench.cpu_profile import ProfilerUnavailable
 from starters.bench.profiles import DEFAULT_PROFILES
 from starters.bench.render import print_report
 from starters.bench.runner import BadBenchOptions, BenchFailed, BenchOptions, run_bench
@@ -17,7 +18,8 @@ from starters.console import EXIT_BAD_INPUT, console, fail
 
 
 def bench_command(
-    *, sequential: int, burst: int, warmup: int, curve: str | None, profiles: list[str], json_file: Path | None
+    *, sequential: int, burst: int, warmup: int, curve: str | None, profiles: list[str], json_file: Path | None,
+    profile_worker: Path | None = None,
 ) -> None:
     try:
         options = BenchOptions(
@@ -26,13 +28,14 @@ def bench_command(
             warmup=warmup,
             curve=BenchOptions.parse_curve(curve),
             profiles=tuple(profiles) or DEFAULT_PROFILES,
+            profile_worker=profile_worker,
         )
     except BadBenchOptions as err:
         fail(str(err), EXIT_BAD_INPUT)
     command = shlex.join(["cadenza", *sys.argv[1:]])
     try:
         report = asyncio.run(run_bench(options, console, command=command))
-    except (BenchFailed, BinaryNotFound) as err:
+    except (BenchFailed, BinaryNotFound, ProfilerUnavailable) as err:
         fail(str(err))
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
@@ -40,3 +43,5 @@ def bench_command(
     if json_file is not None:
         report.write_json(json_file)
         console.print(f"Every figure of this run: {json_file}")
+    if profile_worker is not None:
+        console.print(f"The worker's CPU by part (cadenza profile's burst): {profile_worker}")

@@ -6,7 +6,10 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+from starters.bench.anatomy import inspect_orders
+from starters.bench.cpu_profile import profiling
 from starters.bench.load import Burst, run_burst, run_sequential
 from starters.bench.procstats import CpuSnapshot, peak_rss_mib, reset_peak_rss, rss_mib
 from starters.bench.progress import BenchProgress
@@ -16,6 +19,10 @@ from starters.bench.workload import OrderSource
 from workflows.models import Order
 
 RSS_SAMPLE_INTERVAL_S = 0.05
+# The profile whose worker `--profile-worker` samples: Cadenza as shipped, its worker in a process of its own.
+PROFILED = "cadenza"
+# How many of the one-at-a-time orders have their histories read for the anatomy (all take the same path).
+ANATOMY_ORDERS = 10
 
 
 @dataclass(frozen=True)
@@ -23,6 +30,9 @@ class Plan:
     warmup: int
     sequential: int
     burst: int
+    profile_worker: Path | None = None
+    """Write the worker's CPU by part over the cadenza profile's burst here (starters/bench/cpu_profile.py)."""
+    command: str = "cadenza bench"
 
 
 class PeakMemory:
@@ -56,13 +66,20 @@ class PeakMemory:
 
 
 async def _metered_burst(
-    rig: Rig, orders: Sequence[Order], progress: BenchProgress
+    rig: Rig, orders: Sequence[Order], progress: BenchProgress, plan: Plan
 ) -> tuple[Burst, dict[str, float], float]:
     advance = progress.phase(f"{rig.profile.name}: {len(orders)} started at once", len(orders))
-    async with PeakMemory(rig.worker_pid) as memory:
+    # The profiler's own CPU (a process of its own) is not metered; the worker's grows by its pauses (--nonblocking:
+    # none) and by nothing else, so the burst's figures stay comparable with and without it.
+    profile_to = plan.profile_worker if rig.profile.name == PROFILED else None
+    profiler = profiling(rig.worker_pid, len(orders)) if profile_to else contextlib.nullcontext()
+    async with profiler as profile, PeakMemory(rig.worker_pid) as memory:
         before = CpuSnapshot.take(rig.roles)
         burst = await run_burst(rig.fulfil, orders, advance)
         cpu = CpuSnapshot.take(rig.roles).since(before)
+    if profile_to is not None and profile is not None:
+        profile_to.write_text(profile.render(plan.command))
+        profile_to.with_suffix(".collapsed").write_text(profile.collapsed)
     return burst, cpu, memory.mib
 
 
@@ -70,9 +87,14 @@ async def measure_profile(rig: Rig, orders: OrderSource, plan: Plan, progress: B
     name = rig.profile.name
     # Not measured: the first orders pay for connections, imports and caches that every later order finds warm.
     await run_sequential(rig.fulfil, orders.take(plan.warmup), progress.phase(f"{name}: warm-up", plan.warmup))
+    one_at_a_time = orders.take(plan.sequential)
     sequential = await run_sequential(
-        rig.fulfil, orders.take(plan.sequential), progress.phase(f"{name}: one at a time", plan.sequential)
+        rig.fulfil, one_at_a_time, progress.phase(f"{name}: one at a time", plan.sequential)
     )
+    anatomy = None
+    if rig.client is not None:
+        progress.status(f"{name}: reading what the server recorded of {ANATOMY_ORDERS} orders")
+        anatomy = await inspect_orders(rig.client, [order.workflow_id for order in one_at_a_time[-ANATOMY_ORDERS:]])
     decisions = None
     if rig.decide_payment is not None:
         # Placing the same order again answers once it has closed (one order, one execution): the settle step.
@@ -82,10 +104,10 @@ async def measure_profile(rig: Rig, orders: OrderSource, plan: Plan, progress: B
             progress.phase(f"{name}: payment decision, one at a time", plan.sequential),
             settle=rig.fulfil,
         )
-    burst, cpu, peak = await _metered_burst(rig, orders.take(plan.burst), progress)
+    burst, cpu, peak = await _metered_burst(rig, orders.take(plan.burst), progress, plan)
     return ProfileResult.of(
         name, rig.profile.summary, sequential, burst, cpu, peak, worker_in_starter=rig.worker_in_this_process,
-        payment_decision=decisions,
+        payment_decision=decisions, anatomy=anatomy.to_dict() if anatomy else None,
     )
 
 

@@ -19,7 +19,11 @@ _RESET_PEAK_RSS = "5"
 
 
 def _stat_fields(pid: int) -> list[str]:
-    raw = (_PROC / str(pid) / "stat").read_text()
+    return _stat_fields_of(_PROC / str(pid) / "stat")
+
+
+def _stat_fields_of(path: Path) -> list[str]:
+    raw = path.read_text()
     # The command name (field 2) is in parentheses and may itself contain spaces or parentheses.
     return raw[raw.rindex(")") + 2 :].split()
 
@@ -54,6 +58,18 @@ def cpu_seconds(pid: int, exclude: Collection[int] = ()) -> float:
         # After the command name: field 14 (utime) and 15 (stime) of proc(5) are at index 11 and 12.
         total += int(fields[11]) + int(fields[12])
     return total / _TICKS_PER_SECOND
+
+
+def thread_cpu_seconds(pid: int) -> dict[int, float]:
+    """User + system CPU seconds of each live thread of `pid` (thread id -> seconds; the main thread's id is `pid`)."""
+    seconds = {}
+    for task in (_PROC / str(pid) / "task").iterdir():
+        try:
+            fields = _stat_fields_of(task / "stat")
+        except OSError:
+            continue
+        seconds[int(task.name)] = (int(fields[11]) + int(fields[12])) / _TICKS_PER_SECOND
+    return seconds
 
 
 def _status_kib(pid: int, key: str) -> int | None:

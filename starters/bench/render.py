@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console, Group
 from rich.table import Table
 
-from starters.bench.report import CPU_ROLES, RATIO_METRICS, BenchReport, FrontDoor, ProfileResult
+from starters.bench.report import CPU_ROLES, RATIO_METRICS, BenchReport, FrontDoor, GoalCheck, ProfileResult
 
 # Above this share of the machine taken by other processes during a burst, the run says its timings are unreliable.
 BUSY_MACHINE_SHARE = 0.05
@@ -95,6 +95,58 @@ def _ratios_table(report: BenchReport) -> Table | None:
     return table
 
 
+_ANATOMY_COLUMNS = {
+    "state_transitions": "state\ntransitions",
+    "workflow_tasks": "workflow\ntasks",
+    "activity_tasks": "activity\ntasks",
+    "local_activities": "local\nactivities",
+    "upserts": "search attr.\nupserts",
+    "events": "history\nevents",
+}
+
+
+def _anatomy_table(report: BenchReport) -> Table | None:
+    inspected = [result for result in report.profiles if result.anatomy]
+    if not inspected:
+        return None
+    orders = int(inspected[0].anatomy["orders"]) if inspected[0].anatomy else 0
+    table = Table(title=f"Where an order's cost goes: what the server recorded per order (mean of {orders})")
+    table.add_column("profile")
+    for label in _ANATOMY_COLUMNS.values():
+        table.add_column(label, justify="right")
+    for result in inspected:
+        assert result.anatomy is not None
+        table.add_row(result.profile, *(f"{result.anatomy[key]:.1f}" for key in _ANATOMY_COLUMNS))
+    return table
+
+
+_GOAL_LABELS = {
+    "p50_ratio": "one at a time p50 / direct",
+    "throughput_ratio": "throughput at once / direct",
+    "cpu_ratio": "CPU per order / direct",
+}
+
+
+def _goal_table(report: BenchReport) -> Table | None:
+    checks = report.goal
+    if not checks:
+        return None
+    table = Table(title="Against the goal (issue 15): each profile / direct, this run")
+    table.add_column("ratio")
+    table.add_column("target", justify="right")
+    for check in checks:
+        table.add_column(check.profile, justify="right")
+    verdicts = [check.verdicts() for check in checks]
+    for name, label in _GOAL_LABELS.items():
+        sign, bound = GoalCheck.TARGETS[name]
+        cells = [
+            f"{getattr(check, name):.2f}× " + ("[green]met[/]" if met[name] else "[red]not met[/]")
+            for check, met in zip(checks, verdicts)
+        ]
+        table.add_row(label, f"{sign} {bound:g}×", *cells)
+    return table
+
+
 def _front_door_table(report: BenchReport) -> Table | None:
     front_door = report.front_door
     if front_door is None:
@@ -146,7 +198,9 @@ def print_report(report: BenchReport, console: Console) -> None:
     tables = (
         _speed_table(report),
         _cost_table(report),
+        _anatomy_table(report),
         _ratios_table(report),
+        _goal_table(report),
         _front_door_table(report),
         _curve_table(report),
     )

@@ -54,11 +54,15 @@ class ProfileResult:
     """One at a time, from placing an order to the API's answer at its payment decision (`Prefer: wait=payment`);
     None for profiles that do not place orders through the API."""
     payment_decision_p99_ms: float | None = None
+    anatomy: dict[str, float] | None = None
+    """Per order, from the server's records of a few one-at-a-time orders (starters/bench/anatomy.py): state
+    transitions, workflow tasks, activity tasks, local activities, upserts, events. None for direct."""
 
     @classmethod
     def of(
         cls, profile: str, summary: str, sequential: Latencies, burst: Burst, cpu_seconds: dict[str, float],
         worker_peak_mib: float, worker_in_starter: bool, payment_decision: Latencies | None = None,
+        anatomy: dict[str, float] | None = None,
     ) -> ProfileResult:
         per_order = {role: cpu_seconds.get(role, 0.0) * 1000 / burst.orders for role in CPU_ROLES}
         return cls(
@@ -78,6 +82,7 @@ class ProfileResult:
             others_cpu_share=cpu_seconds.get("others", 0.0) / (burst.elapsed_s * cpu_count()),
             payment_decision_p50_ms=payment_decision.p50 if payment_decision else None,
             payment_decision_p99_ms=payment_decision.p99 if payment_decision else None,
+            anatomy=anatomy,
         )
 
     def metric(self, name: str) -> float:
@@ -112,6 +117,45 @@ def ratios(results: list[ProfileResult]) -> dict[str, dict[str, float | None]]:
                 for metric in RATIO_METRICS
             }
     return table
+
+
+@dataclass(frozen=True)
+class GoalCheck:
+    """One profile against the direct baseline of the same run, on issue 15's goal: one at a time p50 at most 3×
+    direct's, throughput with the burst started at once at least 0.25× direct's, CPU per order (all processes) at
+    most 3.5× direct's."""
+
+    profile: str
+    p50_ratio: float
+    throughput_ratio: float
+    cpu_ratio: float
+
+    TARGETS = {"p50_ratio": ("≤", 3.0), "throughput_ratio": ("≥", 0.25), "cpu_ratio": ("≤", 3.5)}
+
+    @classmethod
+    def all_of(cls, results: list[ProfileResult]) -> list[GoalCheck]:
+        direct = next((result for result in results if result.profile == "direct"), None)
+        if direct is None or not (direct.sequential_p50_ms and direct.throughput and direct.cpu_ms_per_order["total"]):
+            return []
+        return [
+            cls(
+                profile=result.profile,
+                p50_ratio=result.sequential_p50_ms / direct.sequential_p50_ms,
+                throughput_ratio=result.throughput / direct.throughput,
+                cpu_ratio=result.cpu_ms_per_order["total"] / direct.cpu_ms_per_order["total"],
+            )
+            for result in results
+            if result is not direct
+        ]
+
+    def verdicts(self) -> dict[str, bool]:
+        return {
+            name: (getattr(self, name) <= bound if sign == "≤" else getattr(self, name) >= bound)
+            for name, (sign, bound) in self.TARGETS.items()
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "met": self.verdicts()}
 
 
 @dataclass(frozen=True)
@@ -208,9 +252,18 @@ class BenchReport:
     def front_door(self) -> FrontDoor | None:
         return FrontDoor.of(self.profiles)
 
+    @property
+    def goal(self) -> list[GoalCheck]:
+        return GoalCheck.all_of(self.profiles)
+
     def to_dict(self) -> dict[str, Any]:
         front_door = self.front_door
-        return {**asdict(self), "ratios": self.ratios, "front_door": front_door.to_dict() if front_door else None}
+        return {
+            **asdict(self),
+            "ratios": self.ratios,
+            "front_door": front_door.to_dict() if front_door else None,
+            "goal": [check.to_dict() for check in self.goal],
+        }
 
     def write_json(self, path: Path) -> None:
         path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")

@@ -15,6 +15,8 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from temporalio.client import Client
+
 from activities.http import ServiceClients, new_http_client
 from cadenza.processes import free_port
 from cadenza.settings import SERVICE_NAMES
@@ -42,6 +44,8 @@ class Rig:
     the direct baseline, the calling code) runs here; the starter role is then empty, its cost being in the worker's."""
     decide_payment: Fulfil | None = None
     """Places an order and returns at its payment decision, fulfilment going on (profiles behind the Order API)."""
+    client: Client | None = None
+    """A Temporal client of the profile's server, to read what it recorded of an order (None for direct)."""
 
     @property
     def worker_pid(self) -> int:
@@ -87,12 +91,15 @@ def _roles(stack: EmbeddedStack, profile: Profile) -> dict[str, list[int]]:
     }
 
 
-async def _temporal_fulfil(profile: Profile, config: StackConfig, resources: AsyncExitStack) -> Fulfil:
+async def _client(profile: Profile, config: StackConfig) -> Client:
     # Cadenza's client is traced as `cadenza order place` and `cadenza worker` are; the sample-style one is not.
-    client = await connect(
+    return await connect(
         service_name="cadenza-bench", address=config.temporal_address, converter=config.data_converter(),
         traced=not profile.sdk_default_worker,
     )
+
+
+async def _temporal_fulfil(profile: Profile, config: StackConfig, client: Client, resources: AsyncExitStack) -> Fulfil:
     if profile.worker_in_starter:
         await resources.enter_async_context(
             order_worker(
@@ -129,9 +136,11 @@ async def running(profile: Profile, state_dir: Path, run_id: str, status: Callab
                 yield Rig(profile, direct_fulfil(ServiceClients(http, config.endpoints())), roles)
             elif key is not None and config.api_url is not None:
                 api = await resources.enter_async_context(OrderApi.open(config.api_url, key))
-                yield Rig(profile, api_fulfil(api), roles, decide_payment=api_payment_decision(api))
+                client = await _client(profile, config)
+                yield Rig(profile, api_fulfil(api), roles, decide_payment=api_payment_decision(api), client=client)
             else:
-                yield Rig(profile, await _temporal_fulfil(profile, config, resources), roles)
+                client = await _client(profile, config)
+                yield Rig(profile, await _temporal_fulfil(profile, config, client, resources), roles, client=client)
     finally:
         status(f"Stopping the {profile.name} stack")
         await asyncio.to_thread(stack.stop)

@@ -34,6 +34,7 @@ class BenchOptions:
     warmup: int = 5
     curve: tuple[int, ...] = ()
     profiles: tuple[str, ...] = DEFAULT_PROFILES
+    profile_worker: Path | None = None
 
     def __post_init__(self) -> None:
         unknown = [name for name in self.profiles if name not in PROFILES]
@@ -45,6 +46,8 @@ class BenchOptions:
             raise BadBenchOptions(
                 "--sequential, --burst and every --curve level must be at least 1 (--warmup at least 0)"
             )
+        if self.profile_worker is not None and CADENZA.name not in self.profiles:
+            raise BadBenchOptions(f"--profile-worker samples the {CADENZA.name} profile's worker; add --profile {CADENZA.name}")
         if self.curve and CADENZA.name not in self.profiles:
             raise BadBenchOptions(f"--curve measures the {CADENZA.name} profile; add --profile {CADENZA.name}")
 
@@ -60,9 +63,8 @@ class BenchOptions:
                 f"--curve {text!r}: give whole numbers separated by commas, e.g. 10,100,1000"
             ) from None
 
-    @property
-    def plan(self) -> Plan:
-        return Plan(warmup=self.warmup, sequential=self.sequential, burst=self.burst)
+    def plan(self, command: str) -> Plan:
+        return Plan(self.warmup, self.sequential, self.burst, profile_worker=self.profile_worker, command=command)
 
 
 async def run_bench(options: BenchOptions, console: Console, command: str = "cadenza bench") -> BenchReport:
@@ -70,7 +72,7 @@ async def run_bench(options: BenchOptions, console: Console, command: str = "cad
     kept (with every process's log) after a failed one."""
     run_id = uuid.uuid4().hex[:8]
     binary, origin = temporal_cli()
-    report = BenchReport(run_id, command, asdict(options), temporal=f"{binary} ({origin})")
+    report = BenchReport(run_id, command, {**asdict(options), "profile_worker": str(options.profile_worker or "")}, temporal=f"{binary} ({origin})")
     root = Path(tempfile.mkdtemp(prefix=f"cadenza-bench-{run_id}-"))
     orders = OrderSource(run_id)
     try:
@@ -78,7 +80,7 @@ async def run_bench(options: BenchOptions, console: Console, command: str = "cad
             for name in options.profiles:
                 profile = PROFILES[name]
                 async with running(profile, root / name, run_id, progress.status) as rig:
-                    report.profiles.append(await measure_profile(rig, orders, options.plan, progress))
+                    report.profiles.append(await measure_profile(rig, orders, options.plan(command), progress))
                     if options.curve and profile is CADENZA:
                         report.curve = await measure_curve(rig, orders, options.curve, progress)
     except Exception as err:

@@ -37,7 +37,9 @@ def test_bench_reports_every_figure_of_every_profile(tmp_path: Path) -> None:
         env={**os.environ, "COLUMNS": "200"}, capture_output=True, text=True, timeout=240, cwd=REPO,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    for title in ("Latency and throughput", "CPU ms per order", "Ratios", "The Order API's cost", "Load curve"):
+    titles = ("Latency and throughput", "CPU ms per order", "Where an order's cost goes", "Ratios", "Against the goal",
+              "The Order API's cost", "Load curve")
+    for title in titles:
         assert title in run.stdout
 
     report = json.loads(out.read_text())
@@ -60,6 +62,17 @@ def test_bench_reports_every_figure_of_every_profile(tmp_path: Path) -> None:
         assert cpu["total"] == pytest.approx(sum(value for role, value in cpu.items() if role != "total"))
     # The untuned reference and the direct baseline run their orders in the benchmark's own process.
     assert [profile["worker_in_starter"] for profile in report["profiles"]] == [True, False, False, True]
+
+    # What the server recorded of each order: read from the histories of every profile that has a server.
+    for profile in report["profiles"]:
+        anatomy = profile["anatomy"]
+        if profile["profile"] == "direct":
+            assert anatomy is None
+            continue
+        assert anatomy["orders"] == 3 and anatomy["state_transitions"] > 0 and anatomy["workflow_tasks"] >= 1
+        assert anatomy["activity_tasks"] + anatomy["local_activities"] == 5, profile["profile"]  # the five calls
+    assert [check["profile"] for check in report["goal"]] == PROFILES[1:]
+    assert all(set(check["met"]) == {"p50_ratio", "throughput_ratio", "cpu_ratio"} for check in report["goal"])
 
     for pair in ("cadenza/direct", "cadenza/untuned", "api/cadenza"):
         assert all(value > 0 for value in report["ratios"][pair].values()), pair

@@ -9,8 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent, MarkerRecordedEventAttributes
+
+from starters.bench.anatomy import LOCAL_ACTIVITY_MARKER, _count
+from starters.bench.cpu_profile import OTHER, parse_collapsed
 from starters.bench.load import Burst, Latencies, percentile, run_sequential
-from starters.bench.report import FrontDoor, ProfileResult, ratios
+from starters.bench.report import FrontDoor, GoalCheck, ProfileResult, ratios
 from starters.bench.workload import OrderSource
 from starters.bench.runner import BadBenchOptions, BenchOptions
 
@@ -65,6 +70,58 @@ def test_the_front_door_is_priced_against_the_cadenza_profile_of_the_same_run() 
     assert ratios([cadenza, api])["api/cadenza"]["throughput"] == pytest.approx(0.95)
 
 
+def test_the_goal_compares_every_profile_with_direct_against_issue_15s_thresholds() -> None:
+    # direct: p50 10 ms, 100 orders/s, 5 ms of CPU per order; _result puts all CPU in the worker.
+    direct, near, far = _result("direct", 10, 100, 5), _result("cadenza", 30, 25, 17.5), _result("untuned", 31, 24, 18)
+
+    checks = {check.profile: check for check in GoalCheck.all_of([direct, near, far])}
+
+    assert set(checks) == {"cadenza", "untuned"}
+    assert (checks["cadenza"].p50_ratio, checks["cadenza"].throughput_ratio) == pytest.approx((3.0, 0.25))
+    assert checks["cadenza"].cpu_ratio == pytest.approx(3.5)
+    assert checks["cadenza"].verdicts() == {"p50_ratio": True, "throughput_ratio": True, "cpu_ratio": True}
+    assert checks["untuned"].verdicts() == {"p50_ratio": False, "throughput_ratio": False, "cpu_ratio": False}
+    assert GoalCheck.all_of([near]) == []
+
+
+def test_the_anatomy_counts_what_the_server_recorded() -> None:
+    def event(kind: int, marker: str = "") -> HistoryEvent:
+        attributes = {"marker_recorded_event_attributes": MarkerRecordedEventAttributes(marker_name=marker)}
+        return HistoryEvent(event_type=kind, **(attributes if marker else {}))  # type: ignore[arg-type]
+
+    counts = _count(
+        [
+            event(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED),
+            event(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED),
+            event(EventType.EVENT_TYPE_MARKER_RECORDED, "core_patch"),
+            event(EventType.EVENT_TYPE_MARKER_RECORDED, LOCAL_ACTIVITY_MARKER),
+            event(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED),
+            event(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED),
+            event(EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES),
+        ]
+    )
+
+    assert counts == {"events": 7, "workflow_tasks": 2, "local_activities": 1, "activity_tasks": 1, "upserts": 1}
+
+
+def test_worker_samples_are_named_by_their_innermost_part() -> None:
+    collapsed = "\n".join(
+        [
+            "run (asyncio/base_events.py:1);_activate (temporalio/worker/_workflow_instance.py:9);"
+            "validate (pydantic/main.py:3) 7",
+            "run (asyncio/base_events.py:1);start_span (opentelemetry/trace/__init__.py:2);"
+            "send (httpcore/_async/connection.py:4) 5",
+            "run (asyncio/base_events.py:1);start_span (opentelemetry/trace/__init__.py:2) 3",
+            "<module> (x.py:1) 1",
+            "garbage",
+        ]
+    )
+
+    assert parse_collapsed(collapsed) == {
+        "conversion (pydantic, payloads)": 7, "HTTP (httpx, httpcore, h11)": 5, "tracing (OpenTelemetry)": 3, OTHER: 1
+    }
+
+
 def test_the_front_door_fails_its_targets_when_the_api_costs_too_much() -> None:
     slow = FrontDoor.of([_result("cadenza", 50, 30, 20), _result("api", 56, 26, 20, payment_decision_p50=34)])
     assert slow is not None
@@ -99,6 +156,7 @@ async def test_each_order_settles_before_the_next_and_settling_is_not_timed() ->
         ({"profiles": ("fast",)}, "unknown profile fast"),
         ({"burst": 0}, "at least 1"),
         ({"curve": (10,), "profiles": ("direct",)}, "add --profile cadenza"),
+        ({"profile_worker": Path("w.txt"), "profiles": ("direct",)}, "add --profile cadenza"),
     ],
 )
 def test_bad_options_say_what_to_pass_instead(options: dict, message: str) -> None:

@@ -1,0 +1,75 @@
+"""Where an order's cost goes, read from what the server recorded: the events of a few finished orders' histories
+(workflow tasks, activity tasks, local activities, search-attribute upserts) and `describe()`'s count of state
+transitions — the unit of work the server persists. These counts, not the timings, say what a change asked of the
+server: an order at 6 workflow tasks and 5 activity tasks costs the server about twice one at 2 and 0."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+
+# The SDK records a local activity's outcome as a marker of this name in the workflow task that ran it.
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
+
+
+@dataclass(frozen=True)
+class OrderAnatomy:
+    """Per order, averaged over the orders inspected."""
+
+    orders: int
+    state_transitions: float
+    workflow_tasks: float
+    """Workflow tasks completed (each: a poll, an activation, a reply persisted by the server)."""
+    activity_tasks: float
+    """Activities scheduled through the server (each: scheduled, started, completed — and a workflow task to act on
+    the result)."""
+    local_activities: float
+    """Activities run inside a workflow task (a marker each, nothing scheduled)."""
+    upserts: float
+    """Search-attribute upserts."""
+    events: float
+
+    def to_dict(self) -> dict[str, float]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+def _count(events: Sequence[object]) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for event in events:
+        kind = event.event_type  # type: ignore[attr-defined]
+        counts["events"] += 1
+        if kind == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            counts["workflow_tasks"] += 1
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            counts["activity_tasks"] += 1
+        elif kind == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+            counts["upserts"] += 1
+        elif kind == EventType.EVENT_TYPE_MARKER_RECORDED:
+            if event.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER:  # type: ignore[attr-defined]
+                counts["local_activities"] += 1
+    return counts
+
+
+async def _one(client: Client, workflow_id: str) -> Counter[str]:
+    handle = client.get_workflow_handle(workflow_id)
+    history, description = await asyncio.gather(handle.fetch_history(), handle.describe())
+    counts = _count(history.events)
+    counts["state_transitions"] = description.raw_description.workflow_execution_info.state_transition_count
+    return counts
+
+
+async def inspect_orders(client: Client, workflow_ids: Sequence[str]) -> OrderAnatomy:
+    """The average anatomy of the (closed) executions `workflow_ids`."""
+    totals: Counter[str] = Counter()
+    for counts in await asyncio.gather(*(_one(client, workflow_id) for workflow_id in workflow_ids)):
+        totals.update(counts)
+    n = max(len(workflow_ids), 1)
+    return OrderAnatomy(
+        orders=len(workflow_ids),
+        **{field: totals[field] / n for field in OrderAnatomy.__dataclass_fields__ if field != "orders"},
+    )
