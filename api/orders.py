@@ -53,6 +53,7 @@ from workflows.models import (
     OrderState,
     PaymentDecision,
     PaymentOutcome,
+    ReviewReason,
     ReviewVerdict,
 )
 from workflows.order import OrderWorkflow
@@ -410,7 +411,7 @@ class ReviewRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     decision: ReviewVerdict = Field(description="approve: charge the order and carry on; reject: compensate it")
-    reason: str | None = Field(default=None, min_length=1, max_length=500, description="Kept in the order's progress")
+    reason: ReviewReason | None = Field(default=None, description="Kept in the order's progress")
 
 
 @router.post(

@@ -245,12 +245,12 @@ def order_review(
     """Decide an order in awaiting_review (a large order the risk rules sent to a person). Recorded with your user
     name; refused (exit 1) for an order that is not awaiting review."""
     from starters.orders import NotAwaitingReview, review_order
-    from workflows.models import ReviewVerdict
+    from workflows.models import REVIEW_REASON_MAX, ReviewVerdict
 
     if approve == reject:
         fail("choose exactly one of --approve or --reject")
-    if reason is not None and not 1 <= len(reason) <= 500:
-        fail("--reason must be 1 to 500 characters")
+    if reason is not None and not 1 <= len(reason) <= REVIEW_REASON_MAX:
+        fail(f"--reason must be 1 to {REVIEW_REASON_MAX} characters")
     verdict = ReviewVerdict.APPROVE if approve else ReviewVerdict.REJECT
 
     async def main() -> None:

@@ -370,12 +370,17 @@ class ReviewVerdict(StrEnum):
     REJECT = "reject"
 
 
+# A reviewer's reason, as every door takes it (the Order API, the CLI, the `review` update itself).
+REVIEW_REASON_MAX = 500
+ReviewReason = Annotated[str, Field(min_length=1, max_length=REVIEW_REASON_MAX)]
+
+
 class ReviewDecision(_Model):
     """A reviewer's decision: the input of the `review` update. `reviewer` is set by whoever relays it (the Order API:
     the API key's name; the CLI: the user running it), never by the reviewer's own say-so."""
 
     decision: ReviewVerdict
-    reason: str | None = Field(default=None, max_length=500)
+    reason: ReviewReason | None = None
     reviewer: str = Field(min_length=1, max_length=200)
 
 

@@ -29,7 +29,6 @@ from workflows.models import (
 from workflows.order import REVIEW_DEADLINE_PASSED, REVIEW_EXPIRED, REVIEW_REJECTED, OrderWorkflow
 from workflows.policies import DEFAULT_REVIEW_DEADLINE, REVIEW_DEADLINE_MEMO
 
-LARGE = make_order(unit_price=RISK_CHECK_THRESHOLD)
 REFERRED = {"assess_risk": lambda: RiskAssessment(approved=False, score=100, reasons=["total above"], review_required=True)}
 UNDO_WITHOUT_CHARGE = ["refund_payment", "cancel_erp_order"]  # the refund fences the charge's key: nothing to refund
 
