@@ -12,6 +12,11 @@ _GAVE_UP = {
 }
 
 
+# What ends an order with a reason (and compensates it): an activity that failed for good, or the workflow's own
+# refusal (a review that rejected the order).
+ORDER_FAILURES = (ActivityError, ApplicationError)
+
+
 @dataclass(frozen=True)
 class FailureSummary:
     reason: str

@@ -15,11 +15,11 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import VersioningBehavior
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.orders import OrderActivities
-    from workflows.errors import describe_failure
+    from workflows.errors import ORDER_FAILURES, describe_failure
     from workflows.models import (
         ChargeRecord,
         ChargeRequest,
@@ -110,8 +110,7 @@ class OrderWorkflow:
             self._execution = None
         try:
             await self._fulfil()
-        except (ActivityError, ApplicationError) as err:
-            # An activity that failed for good, or the workflow's own refusal (a review that rejected the order).
+        except ORDER_FAILURES as err:
             failure = describe_failure(err)
             self._progress.failed_step = self._progress.current_step
             self._progress.reason, self._progress.error_type = failure.reason, failure.error_type
@@ -264,15 +263,13 @@ class OrderWorkflow:
             or risk.review_deadline_s
             or int(DEFAULT_REVIEW_DEADLINE.total_seconds())
         )
-        asked = workflow.now()
+        asked, why = workflow.now(), "; ".join(risk.reasons)
         review = self._progress.review = ReviewRecord(
             requested_at=_timestamp(asked), deadline=_timestamp(asked + timedelta(seconds=deadline_s)), reasons=risk.reasons
         )
         metrics.review_requested()
-        self._record(ProgressKind.REVIEW_REQUESTED, step=Step.CHARGE_PAYMENT, detail="; ".join(risk.reasons))
-        self._set_state(
-            OrderState.AWAITING_REVIEW, f"awaiting review of {money} until {review.deadline}: {'; '.join(risk.reasons)}"
-        )
+        self._record(ProgressKind.REVIEW_REQUESTED, step=Step.CHARGE_PAYMENT, detail=why)
+        self._set_state(OrderState.AWAITING_REVIEW, f"awaiting review of {money} until {review.deadline}: {why}")
         try:
             await workflow.wait_condition(
                 lambda: self._review_decision is not None, timeout=timedelta(seconds=deadline_s),
@@ -295,8 +292,8 @@ class OrderWorkflow:
             return
         if review.outcome == ReviewOutcome.EXPIRED:
             raise ApplicationError(REVIEW_DEADLINE_PASSED, type=REVIEW_EXPIRED, non_retryable=True)
-        why = f": {review.reason}" if review.reason else " (no reason given)"
-        raise ApplicationError(f"rejected in review by {review.reviewer}{why}", type=REVIEW_REJECTED, non_retryable=True)
+        given = f": {review.reason}" if review.reason else " (no reason given)"
+        raise ApplicationError(f"rejected in review by {review.reviewer}{given}", type=REVIEW_REJECTED, non_retryable=True)
 
     def _decide_review(self, outcome: ReviewOutcome, *, reviewer: str | None, reason: str | None, asked: datetime) -> None:
         review = self._progress.review
@@ -344,7 +341,7 @@ class OrderWorkflow:
             raise  # a workflow evicted while it waits is being garbage-collected: nothing to record, no loop to do it
         except BaseException as err:
             metrics.step_took(step, workflow.now() - started, "failed")
-            failure = describe_failure(err) if isinstance(err, (ActivityError, ApplicationError)) else None
+            failure = describe_failure(err) if isinstance(err, ORDER_FAILURES) else None
             self._record(ProgressKind.STEP_FAILED, step=step, detail=failure.reason if failure else "cancelled")
             if step == Step.CHARGE_PAYMENT and failure is not None:
                 declined = failure.error_type in DECLINE_TYPES
