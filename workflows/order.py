@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import VersioningBehavior
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as AttemptTimedOut
 
 with workflow.unsafe.imports_passed_through():
     from activities.orders import OrderActivities
@@ -52,7 +53,15 @@ with workflow.unsafe.imports_passed_through():
         format_money,
     )
     from activities.idempotency import idempotency_key
-    from workflows.policies import DEFAULT_REVIEW_DEADLINE, PARALLEL_COMPENSATION, REVIEW_DEADLINE_MEMO, activity_options
+    from workflows.policies import (
+        DEFAULT_REVIEW_DEADLINE,
+        LOCAL_ATTEMPT,
+        PARALLEL_COMPENSATION,
+        REVIEW_DEADLINE_MEMO,
+        activity_options,
+        after_local_attempt,
+        runs_local_first,
+    )
     from workflows import metrics
     from workflows.saga import Saga
     from workflows.search_attributes import ORDER_STATUS
@@ -73,6 +82,24 @@ EXECUTION_KEYS_PATCH = "keys-per-execution"
 # being refused. Asked only for orders that are risk-checked, right before the check, so the histories of every other
 # order are unchanged; an execution replaying without the marker asks the risk check for its old answer (a refusal).
 MANUAL_REVIEW_PATCH = "manual-review"
+
+# The patch id of local first attempts (workflows/policies.py, LOCAL_ATTEMPT): each forward step's first attempt runs
+# inside the workflow task as a local activity, and only one that fails retryably or is slow goes to the server as a
+# normal activity. Asked once, at the start, so that an execution keeps one way of calling for its whole life.
+#
+# What a local attempt did is recorded only when its workflow task completes. A task can be lost after its calls went
+# through — the worker crashed, or the server refused the task's completion because a cancel or an update arrived
+# meanwhile — and the order is then run again from its last recorded task: the calls are made again with the same
+# idempotency keys (the services answer with what they did the first time), but a cancel recorded meanwhile may now
+# stop the order *before* steps whose calls had already gone through. So an execution that runs local first
+# registers the compensation of every forward step before the first one: whatever interrupts it, compensating fences
+# every key it may have used — undoing what a lost task did, and answering "nothing to undo" for a step no attempt
+# reached (docs/how-an-order-runs.md).
+#
+# One call still goes through the server: the reservation after the charge when a checkout waits for the payment
+# decision (`payment_decision` update), so that the update's answer leaves with the task that decided it, not with
+# the rest of the order.
+LOCAL_FIRST_PATCH = "local-first-attempt"
 
 # Error types of an order refused in manual review (the order's `error_type`; its `reason` says who and why).
 REVIEW_REJECTED = "ReviewRejected"
@@ -98,6 +125,8 @@ class OrderWorkflow:
         self._saga = Saga(self._progress.compensations, parallel=PARALLEL_COMPENSATION, on_change=self._compensation_changed)
         self._operator_retry_requested = False
         self._review_decision: ReviewDecision | None = None
+        self._decision_awaited = False
+        self._registered: set[Step] = set()
         self._indexed = ORDER_STATUS in workflow.info().typed_search_attributes
 
     @workflow.run
@@ -108,6 +137,7 @@ class OrderWorkflow:
             self._execution: str | None = workflow.info().first_execution_run_id
         else:
             self._execution = None
+        self._local_first = workflow.patched(LOCAL_FIRST_PATCH)
         try:
             await self._fulfil()
         except ORDER_FAILURES as err:
@@ -147,6 +177,7 @@ class OrderWorkflow:
         """Returns as soon as the charge is decided — charged, declined or refused — or the order ended without one:
         what a checkout tells its customer while fulfilment carries on (the Order API's `Prefer: wait=payment`, with
         update-with-start). Updates leave a record in history only when they are sent, so existing histories replay."""
+        self._decision_awaited = True
         await workflow.wait_condition(
             lambda: self._progress.payment is not None or self._progress.state == OrderState.AWAITING_REVIEW
         )
@@ -194,31 +225,39 @@ class OrderWorkflow:
             OrderActivities.reserve_inventory,
         )
 
+        if self._local_first:
+            # Every step's compensation before the first step: see LOCAL_FIRST_PATCH.
+            for step in Step:
+                self._register_undo(step)
         await self._step(
             Step.CREATE_ERP_ORDER,
-            undo=(Compensation.CANCEL_ERP_ORDER, self._fence(OrderActivities.cancel_erp_order, create, "cancel ERP order")),
             do=lambda: self._call(
                 create, ErpOrderRequest.of(order, self._key(create)), f"create ERP order {order.order_id}"
             ),
         )
-        charge = await self._step(
-            Step.CHARGE_PAYMENT,
-            undo=(Compensation.REFUND_PAYMENT, self._fence(OrderActivities.refund_payment, charge_, "refund charges")),
-            do=lambda: self._charge(money),
-        )
+        charge = await self._step(Step.CHARGE_PAYMENT, do=lambda: self._charge(money))
         self._progress.charge_id = charge.charge_id
         self._decide_payment(PaymentOutcome.CHARGED, charge_id=charge.charge_id)
         reservation = await self._step(
             Step.RESERVE_INVENTORY,
-            undo=(Compensation.RELEASE_INVENTORY, self._fence(OrderActivities.release_inventory, reserve, "release stock")),
             do=lambda: self._call(
-                reserve, ReservationRequest.of(order, self._key(reserve)), f"reserve {len(order.lines)} SKU(s)"
+                reserve, ReservationRequest.of(order, self._key(reserve)), f"reserve {len(order.lines)} SKU(s)",
+                local=not self._decision_awaited,
             ),
         )
         self._progress.reservation_id = reservation.reservation_id
         # Confirming needs no compensation of its own: cancelling the ERP order and releasing the reservation
         # (already registered) also undo a confirmed order and a committed reservation.
-        await self._step(Step.CONFIRM_ORDER, undo=None, do=lambda: self._confirm(reservation.reservation_id))
+        await self._step(Step.CONFIRM_ORDER, do=lambda: self._confirm(reservation.reservation_id))
+
+    def _register_undo(self, step: Step) -> None:
+        """Register `step`'s compensation with the saga, once (confirming has none)."""
+        undo = _UNDO.get(step)
+        if undo is None or step in self._registered:
+            return
+        self._registered.add(step)
+        action, compensation, forward, summary = undo
+        self._saga.register(action, self._fence(compensation, forward, summary))
 
     def _key(self, activity: Callable[..., Any]) -> str:
         """The idempotency key of `activity`'s call in this execution (see activities/idempotency.py)."""
@@ -311,27 +350,32 @@ class OrderWorkflow:
     async def _confirm(self, reservation_id: str) -> None:
         confirm, commit = OrderActivities.confirm_erp_order, OrderActivities.commit_inventory
         order_id = self._order.order_id
-        await self._call(
-            confirm, OrderRef(order_id=order_id, idempotency_key=self._key(confirm)), f"confirm ERP order {order_id}"
+        calls = (
+            lambda: self._call(
+                confirm, OrderRef(order_id=order_id, idempotency_key=self._key(confirm)), f"confirm ERP order {order_id}"
+            ),
+            lambda: self._call(
+                commit,
+                ReservationRef(reservation_id=reservation_id, idempotency_key=self._key(commit)),
+                f"commit {reservation_id}",
+            ),
         )
-        await self._call(
-            commit,
-            ReservationRef(reservation_id=reservation_id, idempotency_key=self._key(commit)),
-            f"commit {reservation_id}",
-        )
+        if not self._local_first:
+            for call in calls:
+                await call()
+            return
+        # Independent calls to two services: made together (one workflow task, one wait), and both over before a
+        # failure of either is raised, so that no call is still in flight when the compensations start.
+        outcomes = await asyncio.gather(*(call() for call in calls), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
-    async def _step(
-        self,
-        step: Step,
-        *,
-        do: Callable[[], Awaitable[T]],
-        undo: tuple[Compensation, Callable[[], Awaitable[CompensationOutcome]]] | None,
-    ) -> T:
+    async def _step(self, step: Step, *, do: Callable[[], Awaitable[T]]) -> T:
         self._progress.current_step = step
         self._set_details(f"step {list(Step).index(step) + 1}/{len(Step)}: {step.value}")
-        if undo is not None:
-            # Registered before the step: see workflows/saga.py for why.
-            self._saga.register(*undo)
+        # Registered before the step: see workflows/saga.py for why.
+        self._register_undo(step)
         workflow.logger.info("step %s started", step.value, extra={"step": step.value})
         self._record(ProgressKind.STEP_STARTED, step=step)
         started = workflow.now()
@@ -353,8 +397,28 @@ class OrderWorkflow:
         self._record(ProgressKind.STEP_DONE, step=step)
         return result
 
-    async def _call(self, activity: Callable[[Any, Any], Awaitable[T]], arg: Any, summary: str) -> T:
-        handle = workflow.start_activity_method(activity, arg, summary=summary, **activity_options(activity.__name__))
+    async def _call(
+        self, activity: Callable[[Any, Any], Awaitable[T]], arg: Any, summary: str, *, local: bool = True
+    ) -> T:
+        """Run `activity`: a local attempt first where the order runs local first (`local=False`: straight to the
+        server), then server-managed attempts with the activity's options."""
+        name = activity.__name__
+        options = activity_options(name)
+        if local and self._local_first and runs_local_first(name):
+            attempt = workflow.start_local_activity_method(activity, arg, summary=summary, **LOCAL_ATTEMPT)
+            try:
+                # Not shielded and never cancelled: a cancelled order waits for its local attempt (at most
+                # LOCAL_ATTEMPT_TIMEOUT) and compensates after it, as it does for a server attempt in flight.
+                return await _despite_cancellation(attempt)
+            except (ActivityError, ApplicationError, AttemptTimedOut) as err:
+                # A local attempt's failure comes as the error itself (an ActivityError only wraps server attempts).
+                failure = err.cause if isinstance(err, ActivityError) else err
+                if isinstance(failure, ApplicationError) and failure.non_retryable:
+                    raise  # a declined card is final however the attempt ran
+                backoff = _backoff_after(failure, options)
+            options = after_local_attempt(name)
+            await workflow.sleep(backoff, summary=f"retry after local attempt failed: {summary}")
+        handle = workflow.start_activity_method(activity, arg, summary=summary, **options)
         try:
             # Shielded: a workflow cancellation must not be absorbed by the activity's own cancel handling (which,
             # when the call then succeeds, would swallow it and let the order carry on).
@@ -435,6 +499,49 @@ class OrderWorkflow:
 
     def _set_details(self, details: str) -> None:
         workflow.set_current_details(f"{self._order.describe()} — {details}")
+
+
+async def _despite_cancellation(attempt: Awaitable[T]) -> T:
+    """`attempt`'s outcome; a cancellation of the workflow meanwhile is raised once the attempt is over, whatever its
+    outcome (as `_call` does for a server attempt)."""
+    future = asyncio.ensure_future(attempt)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        while not future.done():
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(future)
+        if not future.cancelled():
+            future.exception()  # retrieved: its outcome is superseded by the cancel
+        raise
+
+
+def _backoff_after(cause: BaseException | None, options: dict[str, Any]) -> timedelta:
+    """The wait before the server's first attempt after a failed local one: what a 429's Retry-After asked for, else
+    the step's first backoff interval. Also after a timeout: the wait ends the workflow task before the server attempt
+    is made, so a cancel that arrived meanwhile stops the step first — the abandoned local request may still be on
+    its way, and a second request with its key could otherwise commit what the compensation is about to undo."""
+    if isinstance(cause, ApplicationError) and cause.next_retry_delay:
+        return cause.next_retry_delay
+    return options["retry_policy"].initial_interval
+
+
+# What undoes each step (confirming needs nothing of its own: cancelling the ERP order and releasing the reservation
+# also undo a confirmed order and a committed reservation): the saga's entry, the compensation activity, the step's
+# activity whose key it fences, and the compensation's summary in the Web UI.
+_UNDO: dict[Step, tuple[Compensation, Callable[..., Any], Callable[..., Any], str]] = {
+    Step.CREATE_ERP_ORDER: (
+        Compensation.CANCEL_ERP_ORDER, OrderActivities.cancel_erp_order, OrderActivities.create_erp_order,
+        "cancel ERP order",
+    ),
+    Step.CHARGE_PAYMENT: (
+        Compensation.REFUND_PAYMENT, OrderActivities.refund_payment, OrderActivities.charge_payment, "refund charges"
+    ),
+    Step.RESERVE_INVENTORY: (
+        Compensation.RELEASE_INVENTORY, OrderActivities.release_inventory, OrderActivities.reserve_inventory,
+        "release stock",
+    ),
+}
 
 
 def _timestamp(moment: datetime) -> str:

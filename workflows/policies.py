@@ -7,6 +7,7 @@ activities, so they end the retrying immediately.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from datetime import timedelta
@@ -120,3 +121,44 @@ ACTIVITY_OPTIONS: dict[str, dict[str, Any]] = {
 def activity_options(name: str) -> dict[str, Any]:
     """Keyword arguments for `workflow.execute_activity` of activity `name`."""
     return ACTIVITY_OPTIONS[name]
+
+
+# Local first (workflows/order.py, patch "local-first-attempt"): the first attempt of a forward step runs as a local
+# activity inside the workflow task — no activity task for the server to schedule, dispatch, record and hand back, so
+# an order whose calls all answer at once is one workflow task instead of six. Only an attempt that fails retryably or
+# takes longer than LOCAL_ATTEMPT_TIMEOUT goes to the server, as a normal activity with the step's retry policy (the
+# same idempotency key and summary), less the attempt already made.
+#
+# The timeout is short on purpose. While a local attempt runs the workflow task stays open, and a workflow task is
+# what queries, cancellations and updates wait for: above a few hundred milliseconds a call is slow enough that the
+# server's bookkeeping costs little beside it, and the step is better off where the Web UI shows it pending and a
+# cancel reaches it. The price of an abandoned local attempt is one more request with the same key: an idempotent
+# replay of the first answer, or (while the first is still in flight) a retryable conflict.
+LOCAL_ATTEMPT_TIMEOUT = timedelta(milliseconds=300)
+LOCAL_ATTEMPT: dict[str, Any] = {
+    "start_to_close_timeout": LOCAL_ATTEMPT_TIMEOUT,
+    "retry_policy": RetryPolicy(maximum_attempts=1),
+    # A cancelled order lets its local attempt finish (workflows/order.py waits for it), as it does a server attempt.
+    "cancellation_type": ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+}
+
+
+def runs_local_first(name: str) -> bool:
+    """Whether activity `name`'s first attempt runs locally: the forward steps, not the compensations (rare, and
+    worth every bit of the server's visibility when they run)."""
+    return ACTIVITY_OPTIONS[name] is _STEP
+
+
+def after_local_attempt(name: str) -> dict[str, Any]:
+    """The server-managed activity that takes over a step from its failed local attempt: the step's options, its
+    attempt budget less the local attempt, and its backoff one interval on (the workflow waited the first interval
+    before scheduling it), so that the waits and STEP_RETRY_BUDGET are those of the step's policy."""
+    options = ACTIVITY_OPTIONS[name]
+    policy: RetryPolicy = options["retry_policy"]
+    assert policy.maximum_attempts > 1, f"{name}: a local first attempt needs a budget of more than one attempt"
+    later = dataclasses.replace(
+        policy,
+        maximum_attempts=policy.maximum_attempts - 1,
+        initial_interval=policy.initial_interval * policy.backoff_coefficient,
+    )
+    return {**options, "retry_policy": later}

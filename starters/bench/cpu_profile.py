@@ -30,10 +30,10 @@ SAMPLES_PER_SECOND = 250
 # part wraps another (tracing wraps HTTP calls; conversion happens inside activations).
 PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("encryption (codec)", ("cadenza/codec.py", "cryptography/")),
-    ("conversion (pydantic, payloads)", ("pydantic", "temporalio/converter.py", "/json/")),
+    ("conversion (pydantic, payloads)", ("pydantic", "temporalio/converter.py", "(json/")),
     ("tracing (OpenTelemetry)", ("opentelemetry/",)),
     ("metrics", ("prometheus_client/", "workers/metrics.py", "workflows/metrics.py")),
-    ("logging", ("/logging/", "cadenza/logs.py")),
+    ("logging", ("(logging/", "cadenza/logs.py")),
     ("HTTP (httpx, httpcore, h11)", ("httpx/", "httpcore/", "h11/", "anyio/", "sniffio/")),
     ("workflow activations", ("temporalio/worker/_workflow", "temporalio/workflow.py", "workflows/")),
     ("activities", ("temporalio/worker/_activity.py", "activities/")),
@@ -56,12 +56,26 @@ def _part(stack: str) -> str:
     return OTHER
 
 
+# Samples that are not CPU work of the event loop's thread: the loop waiting in epoll, and other threads (the default
+# executor's, idle in their queue), which py-spy reports even without --idle when it samples --nonblocking.
+_IDLE_LEAVES = ("selectors.py", "concurrent/futures/thread.py:81", "threading.py:")
+_OTHER_THREAD_ROOT = "Thread._bootstrap"
+
+
+def _counts(stack: str) -> bool:
+    frames = stack.split(";")
+    return bool(stack) and not frames[0].startswith(_OTHER_THREAD_ROOT) and not any(
+        marker in frames[-1] for marker in _IDLE_LEAVES
+    )
+
+
 def parse_collapsed(text: str) -> Counter[str]:
-    """py-spy's `--format raw` (collapsed stacks, `frame;frame;… count` a line) -> samples per part."""
+    """py-spy's `--format raw` (collapsed stacks, `frame;frame;… count` a line) -> samples of the event loop's thread
+    at work, per part."""
     parts: Counter[str] = Counter()
     for line in text.splitlines():
         stack, _, count = line.rpartition(" ")
-        if stack and count.isdigit():
+        if count.isdigit() and _counts(stack):
             parts[_part(stack)] += int(count)
     return parts
 

@@ -104,10 +104,17 @@ async def measure_profile(rig: Rig, orders: OrderSource, plan: Plan, progress: B
             progress.phase(f"{name}: payment decision, one at a time", plan.sequential),
             settle=rig.fulfil,
         )
-    burst, cpu, peak = await _metered_burst(rig, orders.take(plan.burst), progress, plan)
+    at_once = orders.take(plan.burst)
+    burst, cpu, peak = await _metered_burst(rig, at_once, progress, plan)
+    burst_anatomy = None
+    if rig.client is not None:
+        # Under load a local first attempt may time out and go to the server: the burst's orders say how often.
+        sampled = at_once[:: max(len(at_once) // ANATOMY_ORDERS, 1)][:ANATOMY_ORDERS]
+        burst_anatomy = await inspect_orders(rig.client, [order.workflow_id for order in sampled])
     return ProfileResult.of(
         name, rig.profile.summary, sequential, burst, cpu, peak, worker_in_starter=rig.worker_in_this_process,
         payment_decision=decisions, anatomy=anatomy.to_dict() if anatomy else None,
+        burst_anatomy=burst_anatomy.to_dict() if burst_anatomy else None,
     )
 
 

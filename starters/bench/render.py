@@ -115,8 +115,9 @@ def _anatomy_table(report: BenchReport) -> Table | None:
     for label in _ANATOMY_COLUMNS.values():
         table.add_column(label, justify="right")
     for result in inspected:
-        assert result.anatomy is not None
-        table.add_row(result.profile, *(f"{result.anatomy[key]:.1f}" for key in _ANATOMY_COLUMNS))
+        for label, anatomy in (("one at a time", result.anatomy), ("at once", result.burst_anatomy)):
+            if anatomy:
+                table.add_row(f"{result.profile}, {label}", *(f"{anatomy[key]:.1f}" for key in _ANATOMY_COLUMNS))
     return table
 
 

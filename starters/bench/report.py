@@ -57,12 +57,14 @@ class ProfileResult:
     anatomy: dict[str, float] | None = None
     """Per order, from the server's records of a few one-at-a-time orders (starters/bench/anatomy.py): state
     transitions, workflow tasks, activity tasks, local activities, upserts, events. None for direct."""
+    burst_anatomy: dict[str, float] | None = None
+    """The same, from a few of the orders started at once."""
 
     @classmethod
     def of(
         cls, profile: str, summary: str, sequential: Latencies, burst: Burst, cpu_seconds: dict[str, float],
         worker_peak_mib: float, worker_in_starter: bool, payment_decision: Latencies | None = None,
-        anatomy: dict[str, float] | None = None,
+        anatomy: dict[str, float] | None = None, burst_anatomy: dict[str, float] | None = None,
     ) -> ProfileResult:
         per_order = {role: cpu_seconds.get(role, 0.0) * 1000 / burst.orders for role in CPU_ROLES}
         return cls(
@@ -83,6 +85,7 @@ class ProfileResult:
             payment_decision_p50_ms=payment_decision.p50 if payment_decision else None,
             payment_decision_p99_ms=payment_decision.p99 if payment_decision else None,
             anatomy=anatomy,
+            burst_anatomy=burst_anatomy,
         )
 
     def metric(self, name: str) -> float:

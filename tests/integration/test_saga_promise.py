@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import WorkflowTaskFailedCause
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest, ResetWorkflowExecutionRequest
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 
@@ -95,10 +96,13 @@ async def test_placing_an_order_id_again_after_its_execution_is_gone_touches_not
             await asyncio.sleep(0.5)
     progress = await wait_for_result(placed.handle)
 
-    # Refused at its first step, before anything was applied; its compensation touched nothing of the first order.
+    # Refused at its first step, before anything was applied; its compensations (every step's key fenced, see
+    # workflows/order.py LOCAL_FIRST_PATCH) touched nothing of the first order.
     assert progress.state == OrderState.COMPENSATED and progress.failed_step == Step.CREATE_ERP_ORDER
     assert progress.error_type == "OrderExists"
-    assert [(c.action.value, c.undone) for c in progress.compensations] == [("cancel_erp_order", False)]
+    assert [(c.action.value, c.undone) for c in progress.compensations] == [
+        ("release_inventory", False), ("refund_payment", False), ("cancel_erp_order", False)
+    ]
     records = await harness.records.for_order(first.order_id)
     assert inconsistencies(OrderState.COMPLETED, first.total_amount, records) == []
 
@@ -196,18 +200,62 @@ async def test_a_request_arriving_after_its_order_was_cancelled_and_compensated_
         await _nothing_live(harness, order)
 
 
+async def _cancel_once_held(
+    harness: Harness, proxy: DelayingProxy, order: Order, operation: str, task_queue: str, *, held_s: float
+) -> tuple[WorkflowHandle, OrderProgress]:
+    """Place `order`, hold its `operation` request in `proxy` for `held_s`, cancel the order as soon as the request
+    reached the proxy, and wait for the order to end."""
+    match = f"{order.workflow_id}/{operation}"
+    proxy.delay(match, held_s)
+    handle = (await place_order(harness.client, order, task_queue=task_queue)).handle
+    async with asyncio.timeout(30):
+        while not any(match in request.head for request in proxy.requests):
+            await asyncio.sleep(0.01)
+    await handle.cancel()
+    return handle, await wait_for_result(handle)
+
+
 async def _cancel_while_held(
     harness: Harness, proxy: DelayingProxy, order: Order, operation: str, task_queue: str
 ) -> tuple[str, int | None]:
     match = f"{order.workflow_id}/{operation}"
-    proxy.delay(match, LATE_BY_S)
-    handle = (await place_order(harness.client, order, task_queue=task_queue)).handle
-    async with asyncio.timeout(30):
-        while not any(match in request.head for request in proxy.requests):
-            await asyncio.sleep(0.05)
-    await handle.cancel()
-    progress = await wait_for_result(handle)
+    _, progress = await _cancel_once_held(harness, proxy, order, operation, task_queue, held_s=LATE_BY_S)
     assert (progress.state, progress.reason) == (OrderState.COMPENSATED, "cancelled on request")
     late = await proxy.answered(match, timeout=LATE_BY_S + 20)
     assert late.forwarded_at is not None
     return operation, late.status
+
+
+# Long enough to cancel the order while the request is held, short enough that the call still answers within its
+# local attempt's time limit (workflows/policies.py, LOCAL_ATTEMPT_TIMEOUT).
+HELD_IN_THE_LOST_TASK_S = 0.15
+
+
+async def test_calls_of_a_lost_workflow_task_are_undone_when_a_cancel_now_comes_first(harness: Harness):
+    """Local first attempts are recorded only when their workflow task completes. Here the task that made all five
+    calls is refused at completion, because a cancel arrived while its last call was on its way: the order then runs
+    again from its start with the cancel first, so it stops at its first step — before the steps whose calls had
+    gone through, and must still undo them (workflows/order.py, LOCAL_FIRST_PATCH)."""
+    proxy = DelayingProxy(harness.config.service_url("inventory"))
+    async with proxy, contextlib.AsyncExitStack() as stack:
+        endpoints = harness.config.endpoints()
+        endpoints["inventory"] = dataclasses.replace(endpoints["inventory"], base_url=proxy.url)
+        task_queue = f"lost-{uuid.uuid4().hex}"
+        await stack.enter_async_context(order_worker(harness.client, task_queue=task_queue, endpoints=endpoints))
+        order = make_order()
+        handle, progress = await _cancel_once_held(
+            harness, proxy, order, "commit_inventory", task_queue, held_s=HELD_IN_THE_LOST_TASK_S
+        )
+
+    refused = [
+        event.workflow_task_failed_event_attributes.cause
+        async for event in handle.fetch_history_events()
+        if event.HasField("workflow_task_failed_event_attributes")
+    ]
+    # The scenario happened: the task that ran the calls was refused, not completed.
+    assert refused == [WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND]
+    assert (progress.state, progress.reason) == (OrderState.COMPENSATED, "cancelled on request")
+    assert progress.failed_step == Step.CREATE_ERP_ORDER  # where the run that counted stopped
+    records = await harness.records.for_order(order.order_id)
+    assert len(records.charges) == 1 and records.charges[0]["status"] == "succeeded"  # the lost task did charge
+    await _nothing_live(harness, order)  # and it was refunded, released and cancelled all the same

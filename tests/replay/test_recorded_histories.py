@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 
 from cadenza import codec
 from cadenza.codec import KeyRing
@@ -21,17 +22,32 @@ from workers.worker import WORKFLOWS, workflow_runner
 HISTORIES = Path(__file__).resolve().parents[1] / "histories"
 ENCRYPTED = HISTORIES / "encrypted"
 MANUAL_REVIEW = HISTORIES / "manual-review"
+LOCAL_FIRST = HISTORIES / "local-first"
 RECORDED = history_files([HISTORIES])
 
 
 def test_every_scenario_has_a_recorded_history():
     # Recorded before the risk check existed (the top folder), with it (risk-check/), and with keys per execution and
     # fencing compensations (keys-per-execution/), and with encrypted payloads and customer contacts (encrypted/, under
-    # the committed test-only key), and with manual review (manual-review/, encrypted too): every kind of execution may
-    # be open when a new version deploys.
+    # the committed test-only key), and with manual review (manual-review/, encrypted too), and with local first
+    # attempts (local-first/, encrypted too): every kind of execution may be open when a new version deploys.
     for folder in (HISTORIES, HISTORIES / "risk-check", HISTORIES / "keys-per-execution", ENCRYPTED):
         assert [path for path in planned_files(folder, SCENARIOS_BEFORE_REVIEW) if not path.exists()] == []
-    assert [path for path in planned_files(MANUAL_REVIEW) if not path.exists()] == []
+    for folder in (MANUAL_REVIEW, LOCAL_FIRST):
+        assert [path for path in planned_files(folder) if not path.exists()] == []
+
+
+def test_the_local_first_histories_ran_their_calls_inside_the_workflow_task():
+    # What their replay proves: a happy order is one workflow task whose five calls are local activity markers; a
+    # call that failed its local attempt went on as a server-managed activity.
+    def kinds(name: str) -> list[str]:
+        return [EventType.Name(event.event_type) for event in load_history(LOCAL_FIRST / f"{name}.json").events]
+
+    happy = kinds("happy_path")
+    assert happy.count("EVENT_TYPE_WORKFLOW_TASK_COMPLETED") == 1
+    assert happy.count("EVENT_TYPE_MARKER_RECORDED") == 2 + 5  # two patch markers, five local attempts
+    assert "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED" not in happy
+    assert "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED" in kinds("payment_503_twice_then_ok")
 
 
 def test_the_replayer_runs_workflows_as_the_worker_does():

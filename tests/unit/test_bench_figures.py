@@ -113,6 +113,9 @@ def test_worker_samples_are_named_by_their_innermost_part() -> None:
             "send (httpcore/_async/connection.py:4) 5",
             "run (asyncio/base_events.py:1);start_span (opentelemetry/trace/__init__.py:2) 3",
             "<module> (x.py:1) 1",
+            "<module> (x.py:1);run (asyncio/base_events.py:1);select (selectors.py:468) 50",
+            "Thread._bootstrap (threading.py:1002);_worker (concurrent/futures/thread.py:81) 40",
+            " 30",
             "garbage",
         ]
     )

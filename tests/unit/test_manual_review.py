@@ -8,6 +8,7 @@ import asyncio
 from datetime import datetime, timedelta
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import CancelledError
 
@@ -30,7 +31,8 @@ from workflows.order import REVIEW_DEADLINE_PASSED, REVIEW_EXPIRED, REVIEW_REJEC
 from workflows.policies import DEFAULT_REVIEW_DEADLINE, REVIEW_DEADLINE_MEMO
 
 REFERRED = {"assess_risk": lambda: RiskAssessment(approved=False, score=100, reasons=["total above"], review_required=True)}
-UNDO_WITHOUT_CHARGE = ["refund_payment", "cancel_erp_order"]  # the refund fences the charge's key: nothing to refund
+# Every step's key is fenced (workflows/order.py, LOCAL_FIRST_PATCH): nothing reserved or charged to undo.
+UNDO_WITHOUT_CHARGE = ["release_inventory", "refund_payment", "cancel_erp_order"]
 
 
 def _approve(reason: str | None = None) -> ReviewDecision:
@@ -47,7 +49,14 @@ async def _start(env, task_queue: str, **options) -> WorkflowHandle:
 
 
 async def _awaiting_review(handle: WorkflowHandle) -> OrderProgress:
-    """Polls with queries, which do not advance test time: the deadline cannot pass meanwhile."""
+    """Polls the history until the review's deadline timer is recorded, then queries. Neither advances test time, so
+    the deadline cannot pass meanwhile — except that the time-skipping test server lets time run while a query waits
+    for a workflow task that is running local activities (workflows/order.py, LOCAL_FIRST_PATCH), which would fire
+    another order's deadline: hence no query before the order's own workflow task is over."""
+    for _ in range(200):
+        if any([e.event_type == EventType.EVENT_TYPE_TIMER_STARTED async for e in handle.fetch_history_events()]):
+            break
+        await asyncio.sleep(0.05)
     for _ in range(200):
         progress = await handle.query(OrderWorkflow.status)
         if progress.state == OrderState.AWAITING_REVIEW:
@@ -111,13 +120,12 @@ async def test_no_decision_within_24_hours_rejects_the_order_and_compensates_it(
 async def test_the_deadline_fixed_at_start_wins_over_the_workers(time_skipping_env, task_queue):
     worker_says = {"assess_risk": lambda: REFERRED["assess_risk"]().model_copy(update={"review_deadline_s": 3600})}
     async with _worker(time_skipping_env, task_queue, FakeServices(results=worker_says)):
-        from_memo = await _start(time_skipping_env, task_queue, memo={REVIEW_DEADLINE_MEMO: 90})
-        from_worker = await _start(time_skipping_env, task_queue)
-        assert _waited(await _awaiting_review(from_memo)) == timedelta(seconds=90)
-        assert _waited(await _awaiting_review(from_worker)) == timedelta(hours=1)
-        for handle in (from_memo, from_worker):  # both decided before waiting on a result lets test time run
+        # One after the other: on the time-skipping test server, a second order running local activities lets time
+        # run (see _awaiting_review), and the first order's 90 s would pass before its decision.
+        for memo, deadline in (({REVIEW_DEADLINE_MEMO: 90}, timedelta(seconds=90)), (None, timedelta(hours=1))):
+            handle = await _start(time_skipping_env, task_queue, **({"memo": memo} if memo else {}))
+            assert _waited(await _awaiting_review(handle)) == deadline
             await handle.execute_update(OrderWorkflow.review, _reject())
-        for handle in (from_memo, from_worker):
             await result_of(handle)
 
 
@@ -137,7 +145,9 @@ async def test_cancelling_an_order_awaiting_review_compensates_it_at_once(time_s
 
 
 async def test_a_second_decision_is_refused_and_changes_nothing(time_skipping_env, task_queue):
-    fakes = FakeServices(results=REFERRED)
+    # A slow charge keeps the approved order open after the first decision is answered: a fast one would complete the
+    # order in the workflow task that took the decision, and the second would find it closed.
+    fakes = FakeServices(results=REFERRED, delays={"charge_payment": 1.0})
     async with _worker(time_skipping_env, task_queue, fakes):
         handle = await _start(time_skipping_env, task_queue)
         await _awaiting_review(handle)

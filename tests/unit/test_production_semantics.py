@@ -26,4 +26,7 @@ async def test_a_result_the_workflow_cannot_decode_fails_the_task_and_leaves_the
         description = await handle.describe()
         await handle.terminate("test over")
     assert description.status == WorkflowExecutionStatus.RUNNING  # the order waits for a fix; nothing failed it
-    assert fakes.calls == ["create_erp_order", "charge_payment"]  # and no compensation ran for a bug
+    # And no compensation ran for a bug. Local first attempts (workflows/order.py) are recorded with the task that ran
+    # them, so each retry of the failing task makes them again — with the same idempotency keys: replays, no new effect.
+    assert fakes.calls[:2] == ["create_erp_order", "charge_payment"]
+    assert set(fakes.calls) == {"create_erp_order", "charge_payment"}
