@@ -9,11 +9,16 @@ from temporalio.client import WorkflowHistory
 
 
 def scheduled_activities(history: WorkflowHistory) -> list[str]:
-    return [
-        event.activity_task_scheduled_event_attributes.activity_type.name
-        for event in history.events
-        if event.HasField("activity_task_scheduled_event_attributes")
-    ]
+    """The activities the workflow ran, in history order: scheduled on the server, or run locally (the SDK records a
+    `core_local_activity` marker each, whose `data` names the activity in plain JSON)."""
+    names = []
+    for event in history.events:
+        if event.HasField("activity_task_scheduled_event_attributes"):
+            names.append(event.activity_task_scheduled_event_attributes.activity_type.name)
+        elif event.marker_recorded_event_attributes.marker_name == "core_local_activity":
+            [data] = event.marker_recorded_event_attributes.details["data"].payloads
+            names.append(json.loads(data.data)["activity_type"])
+    return names
 
 
 def patch_ids(history: WorkflowHistory) -> list[str]:
