@@ -47,6 +47,8 @@ class FakeServices:
         self.delays = delays or {}
         self.results = {**_RESULTS, **(results or {})}
         self.calls: list[str] = []
+        self.arguments: list[tuple[str, Any]] = []
+        """Every call's activity name and argument, in call order."""
         self.started: dict[str, asyncio.Event] = {name: asyncio.Event() for name in _RESULTS}
 
     def activities(self) -> list[Callable[..., Any]]:
@@ -54,8 +56,9 @@ class FakeServices:
 
     def _fake(self, name: str) -> Callable[..., Any]:
         @activity.defn(name=name)
-        async def fake(_: Any) -> Any:
+        async def fake(argument: Any) -> Any:
             self.calls.append(name)
+            self.arguments.append((name, argument))
             self.started[name].set()
             if name in self.delays:
                 await asyncio.sleep(self.delays[name])

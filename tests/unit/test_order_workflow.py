@@ -21,7 +21,8 @@ from tests.unit.fakes import FakeServices, permanent, unavailable
 from tests.unit.production_worker import production_worker, result_of
 from workflows.models import CompensationStatus, OrderProgress, OrderResult, OrderState, Step
 from workflows.order import OrderWorkflow
-from workflows.policies import COMPENSATION_DEADLINE, STEP_ATTEMPTS, activity_options
+from tests.history_helpers import scheduled_activities
+from workflows.policies import COMPENSATION_DEADLINE, LOCAL_ATTEMPT_TIMEOUT, STEP_ATTEMPTS, activity_options
 
 FORWARD = ["create_erp_order", "charge_payment", "reserve_inventory", "confirm_erp_order", "commit_inventory"]
 # The compensations of a failed order, in the order they run: every step's key is fenced, reached or not
@@ -93,6 +94,27 @@ async def test_step_that_keeps_failing_gives_up_after_its_attempts_and_compensat
     assert result.failed_step == Step.RESERVE_INVENTORY
     assert result.reason.startswith("gave up retrying after the step's last attempt; last error: payment answered 503")
     assert fakes.calls.count("reserve_inventory") == STEP_ATTEMPTS
+
+
+async def test_a_slow_local_attempt_goes_on_as_a_server_activity_with_the_same_key(time_skipping_env, task_queue):
+    # The charge answers after LOCAL_ATTEMPT_TIMEOUT: its local attempt is abandoned, and after the step's first
+    # backoff the server runs the step with the same idempotency key (a real service would answer the first
+    # request's outcome) and the same summary in the Web UI.
+    fakes = FakeServices(delays={"charge_payment": LOCAL_ATTEMPT_TIMEOUT.total_seconds() + 0.2})
+    async with _worker(time_skipping_env, task_queue, fakes):
+        handle = await _start(time_skipping_env, task_queue)
+        result = await result_of(handle)
+        history = await handle.fetch_history()
+    assert result.state == OrderState.COMPLETED
+    keys = [argument["idempotency_key"] for name, argument in fakes.arguments if name == "charge_payment"]
+    assert len(keys) == 2 and keys[0] == keys[1]
+    assert [name for name in scheduled_activities(history) if name == "charge_payment"] == ["charge_payment"] * 2
+    [server_attempt] = [
+        event for event in history.events
+        if event.activity_task_scheduled_event_attributes.activity_type.name == "charge_payment"
+    ]
+    assert server_attempt.user_metadata.HasField("summary")
+    assert all(name not in ("refund_payment", "cancel_erp_order") for name in fakes.calls)
 
 
 @pytest.mark.parametrize("activity", FORWARD)
