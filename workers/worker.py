@@ -175,7 +175,7 @@ def main() -> None:
     configure_logging()
 
     async def serve(stop: asyncio.Event) -> None:
-        client = await connect(service_name="cadenza-worker", runtime=worker_runtime())
+        client = await connect(service_name="cadenza-worker", runtime=worker_runtime(), worker=True)
         (log.info if key_ring() else log.warning)("%s", encryption_summary())
         await run_worker(client, stop=stop)
 
