@@ -145,19 +145,24 @@ async def connect(
     address: str | None = None,
     converter: DataConverter | None = None,
     traced: bool = True,
+    worker: bool = False,
 ) -> Client:
     """Connect to Temporal with Cadenza's data converter and tracing plugin, or raise `TemporalUnavailable` with a
     next step. `runtime` carries a worker's metrics configuration (see cadenza.telemetry). `address` is a stack of
     the caller's own (tests, bench, chaos, `cadenza up`): the profile does not apply, see `embedded_config`.
     `converter` replaces this process's (a stack's own keys); `traced=False` leaves out the tracing plugin (the
-    benchmark's untuned reference)."""
+    benchmark's untuned reference). `worker`: the client of a worker process, whose workers make Temporal spans only
+    when this process exports them (cadenza.telemetry.temporal_plugins)."""
     config = connect_config() if address is None else embedded_config(address)
     converter = converter or data_converter()  # outside the try: missing keys are not an unreachable Temporal
     if traced:
         setup_tracing(service_name)
     try:
         return await Client.connect(
-            **config, data_converter=converter, plugins=temporal_plugins() if traced else [], runtime=runtime
+            **config,
+            data_converter=converter,
+            plugins=temporal_plugins(worker=worker) if traced else [],
+            runtime=runtime,
         )
     except (RPCError, RuntimeError) as err:
         raise TemporalUnavailable(

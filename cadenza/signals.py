@@ -18,8 +18,11 @@ class Interrupted(Exception):
     """`stop` was set (Ctrl-C, SIGTERM) before the awaited work finished; the work was cancelled and has unwound."""
 
 
-def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[T]]) -> T:
-    """Run `main(stop)`; SIGINT and SIGTERM set `stop` so it can shut down cleanly instead of being torn apart."""
+def run_until_signalled(
+    main: Callable[[asyncio.Event], Awaitable[T]], *, loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+) -> T:
+    """Run `main(stop)`; SIGINT and SIGTERM set `stop` so it can shut down cleanly instead of being torn apart.
+    `loop_factory` makes the event loop (default: asyncio's)."""
 
     async def runner() -> T:
         stop = asyncio.Event()
@@ -28,7 +31,8 @@ def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[T]]) -> T:
             loop.add_signal_handler(sig, stop.set)
         return await main(stop)
 
-    return asyncio.run(runner())
+    with asyncio.Runner(loop_factory=loop_factory) as loop_runner:  # what asyncio.run does, with a choice of loop
+        return loop_runner.run(runner())
 
 
 async def unless_stopped(work: Awaitable[T], stop: asyncio.Event) -> T:

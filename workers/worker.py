@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -175,13 +175,28 @@ async def run_worker(client: Client, *, task_queue: str = TASK_QUEUE, stop: asyn
         await (stop or asyncio.Event()).wait()
 
 
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop where it is installed (not on Windows), else asyncio's.
+
+    A worker's event loop wakes up for every task completion the SDK's Core threads hand over, every workflow
+    activation coming back from its thread and every HTTP read and write; uvloop does the same work in C. Measured
+    with `cadenza bench`, both loops side by side in each of two runs: 3.3-4.5 ms less worker CPU per order (55.2,
+    55.3 / 50.5, 54.0 ms with asyncio's loop; 51.4, 50.0 / 48.8, 49.2 with uvloop). Workflow code is unaffected:
+    each workflow runs on the SDK's own deterministic loop, not on this one."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def main() -> None:
     """Entry point of `python -m workers` and `cadenza worker`."""
     configure_logging()
 
     async def serve(stop: asyncio.Event) -> None:
-        client = await connect(service_name="cadenza-worker", runtime=worker_runtime())
+        client = await connect(service_name="cadenza-worker", runtime=worker_runtime(), worker=True)
         (log.info if key_ring() else log.warning)("%s", encryption_summary())
         await run_worker(client, stop=stop)
 
-    run_until_signalled(serve)
+    run_until_signalled(serve, loop_factory=event_loop_factory())

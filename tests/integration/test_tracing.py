@@ -22,6 +22,7 @@ from temporalio.client import Client
 from cadenza.processes import free_port
 from cadenza.settings import SERVICE_NAMES, ServiceEndpoint
 from cadenza.stack import EmbeddedStack
+from cadenza import telemetry
 from cadenza.telemetry import setup_tracing, temporal_plugins
 from services import erp, inventory, payment
 from starters.faults import FaultAdmin
@@ -40,6 +41,7 @@ class Traced:
     exporter: InMemorySpanExporter
     faults: FaultAdmin
     task_queue: str
+    endpoints: dict[str, ServiceEndpoint]
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -61,7 +63,7 @@ async def traced(stack: EmbeddedStack, tmp_path) -> AsyncIterator[Traced]:
     task_queue = f"traced-{uuid.uuid4().hex}"
     try:
         async with httpx.AsyncClient() as http, order_worker(client, task_queue=task_queue, endpoints=endpoints):
-            yield Traced(client, exporter, FaultAdmin(http, endpoints), task_queue)
+            yield Traced(client, exporter, FaultAdmin(http, endpoints), task_queue, endpoints)
     finally:
         for server, task in servers:
             server.should_exit = True
@@ -114,3 +116,35 @@ async def test_compensated_order_traces_its_compensations(traced: Traced):
     # The refund is the payment service's fence of the charge's key, inside the compensation's attempt.
     fences = [s for s in spans if s.kind == SpanKind.SERVER and s.attributes.get("http.route") == "/fences"]
     assert "RunActivity:refund_payment" in {_parent(_parent(fence, spans), spans).name for fence in fences}
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def untraced_worker(traced: Traced, stack: EmbeddedStack, monkeypatch) -> AsyncIterator[str]:
+    """A second worker whose process exports no spans (as `cadenza worker` without OTEL_* settings), on a task queue
+    of its own, beside the traced client and services of `traced`."""
+    monkeypatch.setattr(telemetry, "_recording", False)
+    client = await Client.connect(
+        stack.config.temporal_address, data_converter=stack.config.data_converter(),
+        plugins=telemetry.temporal_plugins(worker=True),
+    )
+    task_queue = f"untraced-{uuid.uuid4().hex}"
+    async with order_worker(client, task_queue=task_queue, endpoints=traced.endpoints):
+        yield task_queue
+
+
+async def test_a_worker_that_exports_nothing_makes_no_spans_but_carries_the_orders_trace(
+    traced: Traced, untraced_worker: str
+):
+    order = make_order()
+    await wait_for_result((await place_order(traced.client, order, task_queue=untraced_worker)).handle)
+    spans = _trace_of(traced.exporter.get_finished_spans(), order.workflow_id)
+
+    # No span of the worker's own: building them only to drop them is what this saves.
+    assert not [s for s in spans if s.name.startswith(("RunWorkflow", "StartActivity", "RunActivity"))]
+    assert not [s for s in spans if s.kind == SpanKind.CLIENT and s.name != "StartWorkflow:OrderWorkflow"]
+    # Every service still answered inside the order's trace, as a child of where the trace began (the client's
+    # StartWorkflow span): the context went through the workflow, each activity and each HTTP call.
+    [start] = [s for s in spans if s.name == "StartWorkflow:OrderWorkflow"]
+    server_spans = [s for s in spans if s.kind == SpanKind.SERVER and "http.route" in s.attributes]
+    assert {s.attributes.get("http.route") for s in server_spans} >= {"/orders", "/charges", "/reservations"}
+    assert {s.parent.span_id for s in server_spans} == {start.context.span_id}
