@@ -64,6 +64,12 @@ class Versioning:
         )
 
 
+# Local first attempts (workflows/policies.py, LOCAL_ATTEMPT) time their call only once they hold a slot: about as many
+# slots as the services have connections (activities/http.py), so that a burst of orders waits for a slot, not in a
+# connection pool's queue, where the wait would count against the attempt's timeout and send it to the server.
+LOCAL_ACTIVITY_SLOTS = 24
+
+
 def workflow_runner() -> WorkflowRunner:
     """How workflow code runs, for workers and the replayer alike (they must agree, or replay proves nothing).
 
@@ -110,11 +116,7 @@ def worker_options(*, sdk_defaults: bool = False, versioning: Versioning | None 
         "max_cached_workflows": 1000,
         "max_concurrent_workflow_tasks": 100,
         "max_concurrent_activities": 100,
-        # Local first attempts (workflows/policies.py, LOCAL_ATTEMPT) time their call only once they hold a slot:
-        # about as many slots as the services have connections (activities/http.py), so that a burst of orders waits
-        # for a slot, not in a connection pool's queue, where the wait would count against the attempt's timeout and
-        # send it to the server.
-        "max_concurrent_local_activities": 24,
+        "max_concurrent_local_activities": LOCAL_ACTIVITY_SLOTS,
         "workflow_task_poller_behavior": PollerBehaviorSimpleMaximum(maximum=5),
         "activity_task_poller_behavior": PollerBehaviorSimpleMaximum(maximum=5),
         # Eager activity dispatch: the first attempt of each activity comes back with the workflow task's reply instead

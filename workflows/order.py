@@ -131,13 +131,16 @@ class OrderWorkflow:
 
     @workflow.run
     async def run(self, order: StoredOrder) -> OrderResult:
+        # Asked first, and alone when it is taken: an execution that runs local first started after keys per
+        # execution too, so one marker (and one upsert of TemporalChangeVersion) says both. Executions recorded
+        # before it still ask, and replay, the keys' own patch.
+        self._local_first = workflow.patched(LOCAL_FIRST_PATCH)
         # The first run id survives retries and resets of this execution but not a new execution of the same order
         # id (one placed again after the first was deleted), so keys made with it name exactly this execution.
-        if workflow.patched(EXECUTION_KEYS_PATCH):
+        if self._local_first or workflow.patched(EXECUTION_KEYS_PATCH):
             self._execution: str | None = workflow.info().first_execution_run_id
         else:
             self._execution = None
-        self._local_first = workflow.patched(LOCAL_FIRST_PATCH)
         try:
             await self._fulfil()
         except ORDER_FAILURES as err:

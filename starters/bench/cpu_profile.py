@@ -1,10 +1,10 @@
 """`cadenza bench --profile-worker FILE`: the worker's CPU by part (workflow activations, HTTP, tracing, conversion…)
 over the cadenza profile's burst, from py-spy sampling the worker process from outside (no code change in it).
 
-Two sources, combined: /proc gives each thread's CPU, which splits the worker into its Python thread (the asyncio
-loop: workflow activations, activities, HTTP, tracing, conversion) and the SDK's Core threads (Rust: gRPC, the
-workflow state machines; py-spy cannot see into them without --native); py-spy's samples of the Python thread split
-its CPU into parts by the innermost frame that belongs to one. py-spy is a dev dependency:
+Two sources, combined: /proc gives each thread's CPU, which splits the worker into its event loop's thread (activities,
+HTTP, tracing, conversion, the SDK's bridge) and the others: the SDK Core's Rust threads (gRPC, the workflow state
+machines; py-spy cannot see into them without --native) and the thread pool the SDK runs workflow activations in;
+py-spy's samples of the loop's thread split its CPU into parts by the innermost frame that belongs to one. py-spy is a dev dependency:
 `pip install 'py-spy>=0.4'` (the `dev` extra).
 """
 
@@ -104,7 +104,7 @@ class WorkerProfile:
             lines.append(f"{part:<42} {share * self.python_thread_s * per_order:>9.2f} {share:>7.1%}")
         lines += [
             f"{'= Python thread (asyncio loop), /proc':<42} {self.python_thread_s * per_order:>9.2f}",
-            f"{'SDK Core threads (Rust: gRPC, state machines)':<42} {self.other_threads_s * per_order:>9.2f}",
+            f"{'other threads, /proc (SDK Core, activations)':<42} {self.other_threads_s * per_order:>9.2f}",
             "",
             f"Parts split the Python thread's CPU by py-spy's samples ({total} at {SAMPLES_PER_SECOND}/s), each",
             "sample named by its innermost frame that belongs to a part (starters/bench/cpu_profile.py, PARTS).",

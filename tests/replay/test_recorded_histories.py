@@ -45,7 +45,7 @@ def test_the_local_first_histories_ran_their_calls_inside_the_workflow_task():
 
     happy = kinds("happy_path")
     assert happy.count("EVENT_TYPE_WORKFLOW_TASK_COMPLETED") == 1
-    assert happy.count("EVENT_TYPE_MARKER_RECORDED") == 2 + 5  # two patch markers, five local attempts
+    assert happy.count("EVENT_TYPE_MARKER_RECORDED") == 1 + 5  # one patch marker, five local attempts
     assert "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED" not in happy
     assert "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED" in kinds("payment_503_twice_then_ok")
 
