@@ -126,7 +126,6 @@ class OrderWorkflow:
         self._operator_retry_requested = False
         self._review_decision: ReviewDecision | None = None
         self._decision_awaited = False
-        self._registered: set[Step] = set()
         self._indexed = ORDER_STATUS in workflow.info().typed_search_attributes
 
     @workflow.run
@@ -222,11 +221,7 @@ class OrderWorkflow:
     async def _fulfil(self) -> None:
         order = self._order
         money = format_money(order.total_amount, order.currency)
-        create, charge_, reserve = (
-            OrderActivities.create_erp_order,
-            OrderActivities.charge_payment,
-            OrderActivities.reserve_inventory,
-        )
+        create, reserve = OrderActivities.create_erp_order, OrderActivities.reserve_inventory
 
         if self._local_first:
             # Every step's compensation before the first step: see LOCAL_FIRST_PATCH.
@@ -254,11 +249,10 @@ class OrderWorkflow:
         await self._step(Step.CONFIRM_ORDER, do=lambda: self._confirm(reservation.reservation_id))
 
     def _register_undo(self, step: Step) -> None:
-        """Register `step`'s compensation with the saga, once (confirming has none)."""
+        """Register `step`'s compensation with the saga (confirming has none)."""
         undo = _UNDO.get(step)
-        if undo is None or step in self._registered:
+        if undo is None:
             return
-        self._registered.add(step)
         action, compensation, forward, summary = undo
         self._saga.register(action, self._fence(compensation, forward, summary))
 
@@ -377,8 +371,9 @@ class OrderWorkflow:
     async def _step(self, step: Step, *, do: Callable[[], Awaitable[T]]) -> T:
         self._progress.current_step = step
         self._set_details(f"step {list(Step).index(step) + 1}/{len(Step)}: {step.value}")
-        # Registered before the step: see workflows/saga.py for why.
-        self._register_undo(step)
+        if not self._local_first:
+            # Registered before the step: see workflows/saga.py for why (local first: all at the start, _fulfil).
+            self._register_undo(step)
         workflow.logger.info("step %s started", step.value, extra={"step": step.value})
         self._record(ProgressKind.STEP_STARTED, step=step)
         started = workflow.now()
@@ -410,8 +405,8 @@ class OrderWorkflow:
         if local and self._local_first and runs_local_first(name):
             attempt = workflow.start_local_activity_method(activity, arg, summary=summary, **LOCAL_ATTEMPT)
             try:
-                # Not shielded and never cancelled: a cancelled order waits for its local attempt (at most
-                # LOCAL_ATTEMPT_TIMEOUT) and compensates after it, as it does for a server attempt in flight.
+                # Never cancelled (cancelling a local attempt would abort its request mid-flight): a cancelled order
+                # waits for it, at most LOCAL_ATTEMPT_TIMEOUT, and compensates after it.
                 return await _despite_cancellation(attempt)
             except (ActivityError, ApplicationError, AttemptTimedOut) as err:
                 # A local attempt's failure comes as the error itself (an ActivityError only wraps server attempts).
@@ -422,17 +417,8 @@ class OrderWorkflow:
             options = after_local_attempt(name)
             await workflow.sleep(backoff, summary=f"retry after local attempt failed: {summary}")
         handle = workflow.start_activity_method(activity, arg, summary=summary, **options)
-        try:
-            # Shielded: a workflow cancellation must not be absorbed by the activity's own cancel handling (which,
-            # when the call then succeeds, would swallow it and let the order carry on).
-            return await asyncio.shield(handle)
-        except asyncio.CancelledError:
-            # Stop further retries, but let an attempt already in flight finish: its request may still commit, and
-            # the compensations must run after it to see it.
-            handle.cancel()
-            with contextlib.suppress(BaseException):
-                await handle
-            raise
+        # A cancel stops further retries; an attempt already in flight still finishes.
+        return await _despite_cancellation(handle, on_cancel=handle.cancel)
 
     # ---- compensation -------------------------------------------------------------------------------------------
 
@@ -504,13 +490,17 @@ class OrderWorkflow:
         workflow.set_current_details(f"{self._order.describe()} — {details}")
 
 
-async def _despite_cancellation(attempt: Awaitable[T]) -> T:
-    """`attempt`'s outcome; a cancellation of the workflow meanwhile is raised once the attempt is over, whatever its
-    outcome (as `_call` does for a server attempt)."""
+async def _despite_cancellation(attempt: Awaitable[T], *, on_cancel: Callable[[], object] | None = None) -> T:
+    """`attempt`'s outcome. Shielded: a workflow cancellation must not be absorbed by the attempt's own cancel handling
+    (which, when the call then succeeds, would swallow it and let the order carry on). A cancellation meanwhile calls
+    `on_cancel`, waits until the attempt in flight is over — its request may still commit, and the compensations must
+    run after it to see it — and is then raised, whatever the attempt's outcome."""
     future = asyncio.ensure_future(attempt)
     try:
         return await asyncio.shield(future)
     except asyncio.CancelledError:
+        if on_cancel is not None:
+            on_cancel()
         while not future.done():
             with contextlib.suppress(BaseException):
                 await asyncio.shield(future)

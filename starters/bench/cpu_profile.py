@@ -4,8 +4,8 @@ over the cadenza profile's burst, from py-spy sampling the worker process from o
 Two sources, combined: /proc gives each thread's CPU, which splits the worker into its event loop's thread (activities,
 HTTP, tracing, conversion, the SDK's bridge) and the others: the SDK Core's Rust threads (gRPC, the workflow state
 machines; py-spy cannot see into them without --native) and the thread pool the SDK runs workflow activations in;
-py-spy's samples of the loop's thread split its CPU into parts by the innermost frame that belongs to one. py-spy is a dev dependency:
-`pip install 'py-spy>=0.4'` (the `dev` extra).
+py-spy's samples of the loop's thread split its CPU into parts by the innermost frame that belongs to one. py-spy is
+a dev dependency: `pip install 'py-spy>=0.4'` (the `dev` extra).
 """
 
 from __future__ import annotations
