@@ -132,5 +132,10 @@ class OrderActivities:
 async def _fence(service: ServiceClient, fence: StepFence, step: Step, compensation: str) -> CompensationOutcome:
     """Undo what the step's request did, and make sure it never does it later. A repeat (after a lost reply) answers
     what the first fence undid, so the outcome is the same however often this runs."""
-    outcome = await service.fence(_key(fence.step_key, step), idempotency_key=_key(fence.idempotency_key, compensation))
+    own_key = _key(fence.idempotency_key, compensation)
+    # The later calls first: once the record is undone, nothing may replay a success of theirs. A fence carries a key
+    # of its own like every mutating call; each fence of this compensation gets one.
+    for number, later in enumerate(fence.later_keys, start=1):
+        await service.fence(later, idempotency_key=f"{own_key}/later-{number}")
+    outcome = await service.fence(_key(fence.step_key, step), idempotency_key=own_key)
     return CompensationOutcome(undone=outcome["undone"], detail=outcome["detail"])

@@ -355,6 +355,11 @@ class StepFence(_KeyedCall):
     step_key: str | None = Field(
         default=None, description="None only in inputs recorded before fencing: then the step's key is derived."
     )
+    later_keys: list[str] = Field(
+        default_factory=list,
+        description="Keys of the later calls that changed the step's record (confirming, committing): fenced first, "
+        "undoing nothing, so their stored answers are never replayed once the order was compensated.",
+    )
 
 
 class CompensationOutcome(_Model):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -101,6 +102,17 @@ MANUAL_REVIEW_PATCH = "manual-review"
 # the rest of the order.
 LOCAL_FIRST_PATCH = "local-first-attempt"
 
+# The patch id of executions that decide everything at their start. `workflow.patched()` answers on replay from the
+# markers of the workflow task being replayed, so a patch must be asked where its marker lands in the same task however
+# the tasks were split — and a task can end between a local activity and the code that follows it (seen with an order
+# polled by queries during its first task: its create-ERP marker in the first task, the risk-check and manual-review
+# markers in the second; on replay the local activity resolved inside the first task, the risk check was skipped and
+# the execution wedged for good). Only a patch asked before anything else the run does is safe from that. So an
+# execution that takes this one — asked first, at the start — asks no other: local first attempts, keys per
+# execution, the risk check and manual review all came before it and are implied. tests/replay/test_task_splits.py replays
+# histories split at every point a workflow task can end.
+DECIDED_AT_START_PATCH = "decided-at-start"
+
 # Error types of an order refused in manual review (the order's `error_type`; its `reason` says who and why).
 REVIEW_REJECTED = "ReviewRejected"
 REVIEW_EXPIRED = "ReviewExpired"
@@ -130,10 +142,11 @@ class OrderWorkflow:
 
     @workflow.run
     async def run(self, order: StoredOrder) -> OrderResult:
-        # Asked first, and alone when it is taken: an execution that runs local first started after keys per
-        # execution too, so one marker (and one upsert of TemporalChangeVersion) says both. Executions recorded
-        # before it still ask, and replay, the keys' own patch.
-        self._local_first = workflow.patched(LOCAL_FIRST_PATCH)
+        # Asked first, and alone when it is taken (see DECIDED_AT_START_PATCH): one marker, one upsert of
+        # TemporalChangeVersion. Executions recorded before it ask, and replay, the patches they asked; an execution
+        # that runs local first started after keys per execution too, so it does not ask that one either.
+        self._decided_at_start = workflow.patched(DECIDED_AT_START_PATCH)
+        self._local_first = self._decided_at_start or workflow.patched(LOCAL_FIRST_PATCH)
         # The first run id survives retries and resets of this execution but not a new execution of the same order
         # id (one placed again after the first was deleted), so keys made with it name exactly this execution.
         if self._local_first or workflow.patched(EXECUTION_KEYS_PATCH):
@@ -249,25 +262,28 @@ class OrderWorkflow:
         await self._step(Step.CONFIRM_ORDER, do=lambda: self._confirm(reservation.reservation_id))
 
     def _register_undo(self, step: Step) -> None:
-        """Register `step`'s compensation with the saga (confirming has none)."""
+        """Register `step`'s compensation with the saga (confirming has none of its own)."""
         undo = _UNDO.get(step)
-        if undo is None:
-            return
-        action, compensation, forward, summary = undo
-        self._saga.register(action, self._fence(compensation, forward, summary))
+        if undo is not None:
+            self._saga.register(undo.action, self._fence(undo))
 
     def _key(self, activity: Callable[..., Any]) -> str:
         """The idempotency key of `activity`'s call in this execution (see activities/idempotency.py)."""
         execution = (self._execution,) if self._execution else ()
         return idempotency_key(workflow.info().workflow_id, activity.__name__, *execution)
 
-    def _fence(
-        self, compensation: Callable[..., Awaitable[CompensationOutcome]], step: Callable[..., Any], summary: str
-    ) -> Callable[[], Awaitable[CompensationOutcome]]:
-        """The compensation of `step`: fence the step's key, so the service undoes exactly that request or refuses
-        it should it arrive later."""
-        fence = StepFence(order_id=self._order.order_id, step_key=self._key(step), idempotency_key=self._key(compensation))
-        return lambda: self._call(compensation, fence, summary)
+    def _fence(self, undo: _Undo) -> Callable[[], Awaitable[CompensationOutcome]]:
+        """The compensation of a step: fence the key of every call that acted on the step's record — the step's own
+        (the service undoes exactly that request, or refuses it should it arrive later) and those that changed the
+        record after it (a confirmation: refused from then on, so that its stored success is never replayed to a run
+        reset to before the compensation)."""
+        fence = StepFence(
+            order_id=self._order.order_id,
+            step_key=self._key(undo.step),
+            later_keys=[self._key(later) for later in undo.later],
+            idempotency_key=self._key(undo.compensation),
+        )
+        return lambda: self._call(undo.compensation, fence, undo.summary)
 
     async def _charge(self, money: str) -> ChargeRecord:
         order = self._order
@@ -275,7 +291,8 @@ class OrderWorkflow:
             # Part of the charge step, not a step of its own: it gates the charge, a refusal is reported as the
             # charge step failing with `RiskRejected` (or, after a review, `ReviewRejected`/`ReviewExpired`), and
             # small orders keep the same four steps.
-            request = RiskAssessmentRequest.of(order, review_allowed=workflow.patched(MANUAL_REVIEW_PATCH))
+            review_allowed = self._decided_at_start or workflow.patched(MANUAL_REVIEW_PATCH)
+            request = RiskAssessmentRequest.of(order, review_allowed=review_allowed)
             risk = await self._call(OrderActivities.assess_risk, request, f"risk check of {money}")
             self._progress.risk = risk
             if risk.review_required:
@@ -287,8 +304,11 @@ class OrderWorkflow:
         """Large orders are risk-checked before their charge — but only executions that reached this point with the
         check in place. One that started earlier has charged without it, and must replay that way: `patched()` is
         False on replay of a history without the patch marker, True (recording the marker) otherwise. Asked only
-        for large orders, so small orders' histories are unchanged. See docs/change-safety.md."""
-        return self._order.total_amount >= RISK_CHECK_THRESHOLD and workflow.patched(RISK_CHECK_PATCH)
+        for large orders, so small orders' histories are unchanged; not asked at all by an execution that decided at
+        its start (DECIDED_AT_START_PATCH). See docs/change-safety.md."""
+        if self._order.total_amount < RISK_CHECK_THRESHOLD:
+            return False
+        return self._decided_at_start or workflow.patched(RISK_CHECK_PATCH)
 
     async def _await_review(self, risk: RiskAssessment, money: str) -> None:
         """Wait for a person's decision, until the order's review deadline. Returns on approval; raises (non-retryable,
@@ -519,20 +539,32 @@ def _backoff_after(cause: BaseException | None, options: dict[str, Any]) -> time
     return options["retry_policy"].initial_interval
 
 
-# What undoes each step (confirming needs nothing of its own: cancelling the ERP order and releasing the reservation
-# also undo a confirmed order and a committed reservation): the saga's entry, the compensation activity, the step's
-# activity whose key it fences, and the compensation's summary in the Web UI.
-_UNDO: dict[Step, tuple[Compensation, Callable[..., Any], Callable[..., Any], str]] = {
-    Step.CREATE_ERP_ORDER: (
+@dataclass(frozen=True)
+class _Undo:
+    """What undoes a step: the saga's entry, the compensation activity, the step's activity whose key it fences, the
+    later steps' activities that change the same record (their keys fenced too), and the summary in the Web UI."""
+
+    action: Compensation
+    compensation: Callable[..., Awaitable[CompensationOutcome]]
+    step: Callable[..., Any]
+    later: tuple[Callable[..., Any], ...]
+    summary: str
+
+
+# Confirming needs no compensation of its own: cancelling the ERP order and releasing the reservation also undo a
+# confirmed order and a committed reservation, and fence the confirmation's and the commit's keys.
+_UNDO: dict[Step, _Undo] = {
+    Step.CREATE_ERP_ORDER: _Undo(
         Compensation.CANCEL_ERP_ORDER, OrderActivities.cancel_erp_order, OrderActivities.create_erp_order,
-        "cancel ERP order",
+        (OrderActivities.confirm_erp_order,), "cancel ERP order",
     ),
-    Step.CHARGE_PAYMENT: (
-        Compensation.REFUND_PAYMENT, OrderActivities.refund_payment, OrderActivities.charge_payment, "refund charges"
+    Step.CHARGE_PAYMENT: _Undo(
+        Compensation.REFUND_PAYMENT, OrderActivities.refund_payment, OrderActivities.charge_payment, (),
+        "refund charges",
     ),
-    Step.RESERVE_INVENTORY: (
+    Step.RESERVE_INVENTORY: _Undo(
         Compensation.RELEASE_INVENTORY, OrderActivities.release_inventory, OrderActivities.reserve_inventory,
-        "release stock",
+        (OrderActivities.commit_inventory,), "release stock",
     ),
 }
 

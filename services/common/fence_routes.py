@@ -22,9 +22,7 @@ def build_fence_router(undo: Undoer) -> APIRouter:
         response_model=FenceOutcome,
         responses={
             200: {"model": FenceOutcome, "description": "The key was fenced before: the first fence's outcome"},
-            **error_docs(
-                VALIDATED, {422: "`not_voidable`: the key belongs to a request that is not a creation; nothing changed"}
-            ),
+            **error_docs(VALIDATED),
         },
         summary="Undo the request with this Idempotency-Key if it committed, and refuse it from now on",
     )

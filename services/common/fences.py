@@ -7,7 +7,9 @@ compensation leaves a record that it ran, so the late request is refused.
 
 ``POST /fences {"key": K}`` does, in one transaction under the service's mutation lock:
 
-* the request with key K committed → undo its effect (service-specific: refund, cancel, release);
+* the request with key K committed → undo its effect (service-specific: refund, cancel, release) if it created a
+  record; one that changed a record (a confirmation, a commit) is undone with that record, by the fence of its
+  creation's key;
 * it never arrived, or it failed → nothing to undo;
 
 and in both cases records the fence, so every later request with key K — a late delivery, a retry, a reset
@@ -59,14 +61,14 @@ class FenceOutcome(BaseModel):
 class Undo(BaseModel):
     """A service's undo of one committed request: what it touched and whether anything changed."""
 
-    resource_id: str
+    resource_id: str | None
     undone: bool
     detail: str
 
 
 Undoer = Callable[[StoredAnswer], Undo]
-"""Undoes the effect of a committed (2xx) request, given its stored answer; raises ServiceError 422 for a request this
-service cannot void (only creations can be fenced)."""
+"""Undoes the effect of a committed (2xx) request, given its stored answer. Only creations are undone: a request that
+changed an existing record answers `nothing_to_void` (its key is fenced all the same)."""
 
 
 def fenced_error(key: str, outcome: FenceOutcome) -> ServiceError:
@@ -122,12 +124,13 @@ def _error_code(body: Any) -> str:
         return "error"
 
 
-def cannot_void(stored: StoredAnswer) -> ServiceError:
-    """For undoers: the fenced key belongs to a request that is not a creation."""
-    return ServiceError(
-        422,
-        "not_voidable",
-        f"The request with this key was {stored.request.method} {stored.request.path}; only a creation can be fenced "
-        "(fence the key of the request that created the record instead)",
+def nothing_to_void(stored: StoredAnswer) -> Undo:
+    """For undoers: the fenced key belongs to a request that changed a record rather than created one (a confirmation,
+    a commit). Nothing is undone — the fence of the creation's key undoes the record — but the key is fenced like any
+    other, so the request's stored success is never replayed to a workflow reset to before its compensation."""
+    request = f"{stored.request.method} {stored.request.path}"
+    return Undo(
+        resource_id=None,
+        undone=False,
+        detail=f"{request} changed a record that the fence of its creation undoes: nothing to undo here; fenced",
     )
-

@@ -13,7 +13,7 @@ from services.common.database import Database
 from services.common.error_docs import IDEMPOTENT, VALIDATED, error_docs, lifecycle_move, not_found
 from services.common.fields import external_id_path
 from services.common.fence_routes import build_fence_router
-from services.common.fences import Undo, cannot_void
+from services.common.fences import Undo, nothing_to_void
 from services.common.idempotency import StoredAnswer
 from services.common.mutations import Mutation, Outcome
 from services.common.pagination import PageQuery
@@ -30,7 +30,7 @@ def build_router(database: Database) -> APIRouter:
     def void_order(stored: StoredAnswer) -> Undo:
         """A fenced order is cancelled, whether it was still pending or already confirmed."""
         if stored.request.path != "/orders":
-            raise cannot_void(stored)
+            return nothing_to_void(stored)
         order = orders.get(stored.body["order_id"])
         if order.status is OrderStatus.CANCELLED:
             return Undo(resource_id=order.order_id, undone=False, detail=f"ERP order {order.order_id} was already cancelled")

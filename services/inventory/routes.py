@@ -13,7 +13,7 @@ from services.common.database import Database
 from services.common.error_docs import IDEMPOTENT, VALIDATED, error_docs, lifecycle_move, not_found
 from services.common.fields import issued_id_path, record_path
 from services.common.fence_routes import build_fence_router
-from services.common.fences import Undo, cannot_void
+from services.common.fences import Undo, nothing_to_void
 from services.common.idempotency import StoredAnswer
 from services.common.mutations import Mutation, Outcome
 from services.common.pagination import PageQuery
@@ -42,7 +42,7 @@ def build_router(database: Database) -> APIRouter:
     def void_reservation(stored: StoredAnswer) -> Undo:
         """A fenced reservation is released: held stock back to available, shipped stock back on the shelf."""
         if stored.request.path != "/reservations":
-            raise cannot_void(stored)
+            return nothing_to_void(stored)
         reservation = warehouse.get_reservation(stored.body["id"])
         if reservation.status is ReservationStatus.RELEASED:
             return Undo(resource_id=reservation.id, undone=False, detail=f"reservation {reservation.id} was already released")

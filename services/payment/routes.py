@@ -12,7 +12,7 @@ from services.common.error_docs import IDEMPOTENT, VALIDATED, error_docs, not_fo
 from services.common.errors import ServiceError
 from services.common.fields import issued_id_path
 from services.common.fence_routes import build_fence_router
-from services.common.fences import Undo, cannot_void
+from services.common.fences import Undo, nothing_to_void
 from services.common.idempotency import StoredAnswer
 from services.common.mutations import Mutation, Outcome
 from services.common.pagination import PageQuery
@@ -34,7 +34,7 @@ def build_router(database: Database) -> APIRouter:
     def void_charge(stored: StoredAnswer) -> Undo:
         """A fenced charge is refunded in full (whatever is left of it)."""
         if stored.request.path != "/charges":
-            raise cannot_void(stored)
+            return nothing_to_void(stored)
         charge = ledger.get_charge(stored.body["id"])
         if charge.refundable_amount == 0:
             return Undo(resource_id=charge.id, undone=False, detail=f"charge {charge.id} was already refunded")

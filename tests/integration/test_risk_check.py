@@ -1,4 +1,5 @@
-"""New executions take the patched path: a large order placed now is risk-checked before its charge, for real."""
+"""New executions take the patched path: a large order placed now is risk-checked before its charge, for real, and
+its history holds one patch marker, asked at its start (workflows/order.py, DECIDED_AT_START_PATCH)."""
 
 from __future__ import annotations
 
@@ -9,19 +10,19 @@ from tests.conftest import make_order
 from tests.history_helpers import patch_ids, scheduled_activities
 from tests.integration.test_order_fulfilment import _assert_consistent
 from workflows.models import RISK_CHECK_THRESHOLD, OrderState, Step
-from workflows.order import RISK_CHECK_PATCH
+from workflows.order import DECIDED_AT_START_PATCH
 
 pytestmark = pytest.mark.integration
 
 
-async def test_a_large_order_is_risk_checked_before_its_charge_and_records_the_patch(harness):
+async def test_a_large_order_is_risk_checked_before_its_charge_with_every_patch_decided_at_its_start(harness):
     order = make_order(unit_price=RISK_CHECK_THRESHOLD // 2)
     placed = await place_order(harness.client, order, task_queue=harness.task_queue)
     result = await wait_for_result(placed.handle)
     assert result.state == OrderState.COMPLETED and result.risk is not None and result.risk.approved
     history = await placed.handle.fetch_history()
     assert scheduled_activities(history)[:3] == ["create_erp_order", "assess_risk", "charge_payment"]
-    assert RISK_CHECK_PATCH in patch_ids(history)
+    assert patch_ids(history) == [DECIDED_AT_START_PATCH]
     await _assert_consistent(harness, order, OrderState.COMPLETED)
 
 
@@ -37,8 +38,8 @@ async def test_a_large_order_the_risk_check_refuses_is_never_charged(harness):
     assert records.charges == [] and records.erp_order["status"] == "cancelled"
 
 
-async def test_a_small_order_is_not_risk_checked_and_records_no_patch(harness):
+async def test_a_small_order_is_not_risk_checked_and_records_the_same_one_patch(harness):
     placed = await place_order(harness.client, make_order(), task_queue=harness.task_queue)
     await wait_for_result(placed.handle)
     history = await placed.handle.fetch_history()
-    assert "assess_risk" not in scheduled_activities(history) and RISK_CHECK_PATCH not in patch_ids(history)
+    assert "assess_risk" not in scheduled_activities(history) and patch_ids(history) == [DECIDED_AT_START_PATCH]

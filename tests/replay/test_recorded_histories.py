@@ -23,6 +23,7 @@ HISTORIES = Path(__file__).resolve().parents[1] / "histories"
 ENCRYPTED = HISTORIES / "encrypted"
 MANUAL_REVIEW = HISTORIES / "manual-review"
 LOCAL_FIRST = HISTORIES / "local-first"
+DECIDED_AT_START = HISTORIES / "decided-at-start"
 RECORDED = history_files([HISTORIES])
 
 
@@ -30,10 +31,11 @@ def test_every_scenario_has_a_recorded_history():
     # Recorded before the risk check existed (the top folder), with it (risk-check/), and with keys per execution and
     # fencing compensations (keys-per-execution/), and with encrypted payloads and customer contacts (encrypted/, under
     # the committed test-only key), and with manual review (manual-review/, encrypted too), and with local first
-    # attempts (local-first/, encrypted too): every kind of execution may be open when a new version deploys.
+    # attempts (local-first/, encrypted too), and with every patch decided at the start (decided-at-start/, encrypted
+    # too): every kind of execution may be open when a new version deploys.
     for folder in (HISTORIES, HISTORIES / "risk-check", HISTORIES / "keys-per-execution", ENCRYPTED):
         assert [path for path in planned_files(folder, SCENARIOS_BEFORE_REVIEW) if not path.exists()] == []
-    for folder in (MANUAL_REVIEW, LOCAL_FIRST):
+    for folder in (MANUAL_REVIEW, LOCAL_FIRST, DECIDED_AT_START):
         assert [path for path in planned_files(folder) if not path.exists()] == []
 
 

@@ -91,17 +91,23 @@ async def test_fencing_a_declined_charge_refunds_nothing(make_client: ClientFact
     assert (await client.get("/refunds")).json()["refunds"] == []
 
 
-async def test_only_creations_can_be_fenced_and_a_refused_fence_changes_nothing(make_client: ClientFactory):
+async def test_a_confirmation_is_fenced_without_being_undone_and_never_replayed_again(make_client: ClientFactory):
+    # A run reset to before its order's compensation must not be told its confirmation succeeded: the compensation
+    # fences the confirmation's key too, and the ERP order is undone by the fence of its creation's key.
     client = make_client("erp")
     await client.post("/orders", json=order_body("order-1"), headers={"Idempotency-Key": "create"})
     await client.post("/orders/order-1/confirm", headers={"Idempotency-Key": "confirm"})
 
-    refused = await _fence(client, "confirm")
+    fence = await _fence(client, "confirm")
 
-    assert refused.status_code == 422 and error_code(refused) == "not_voidable"
+    assert fence.status_code == 201
+    assert (fence.json()["request_found"], fence.json()["undone"]) == (True, False)
+    assert "nothing to undo" in fence.json()["detail"]
     assert (await client.get("/orders/order-1")).json()["status"] == "confirmed"
     again = await client.post("/orders/order-1/confirm", headers={"Idempotency-Key": "confirm"})
-    assert again.status_code == 200  # not fenced: the refused fence left no tombstone
+    assert again.status_code == 409 and error_code(again) == "request_fenced"
+    assert (await _fence(client, "create")).json()["undone"] is True
+    assert (await client.get("/orders/order-1")).json()["status"] == "cancelled"
 
 
 @pytest.mark.parametrize("body", [{}, {"key": ""}, {"key": "k", "extra": 1}, {"key": 5}])

@@ -12,7 +12,10 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import CancelledError
 
+from starters.replay import new_replayer
 from tests.conftest import make_order
+from tests.history_helpers import scheduled_activities
+from tests.replay.task_splits import cut_after, cut_points
 from tests.unit.fakes import FakeServices
 from tests.unit.production_worker import result_of
 from tests.unit.test_order_workflow import FORWARD, _worker
@@ -171,3 +174,24 @@ async def test_a_decision_on_an_order_that_is_not_awaiting_review_is_refused(tim
         result = await result_of(handle)
     assert "is not awaiting review: it is running" in str(refused.value.cause)
     assert result.state == OrderState.COMPLETED and result.review is None
+
+
+@pytest.mark.parametrize("referred", [False, True], ids=["risk-approved", "reviewed"])
+async def test_a_large_order_replays_whatever_its_workflow_task_boundaries(time_skipping_env, task_queue, referred):
+    # A large order of this code, re-cut at every point where one of its workflow tasks could have ended (a query
+    # arriving while a local attempt runs is enough to end one): every cut replays. The code before
+    # `decided-at-start` asked the risk-check and manual-review patches after the create-ERP call, and a cut after
+    # that call wedged the order (tests/replay/test_task_splits.py).
+    fakes = FakeServices(results=REFERRED if referred else None)
+    async with _worker(time_skipping_env, task_queue, fakes):
+        handle = await _start(time_skipping_env, task_queue)
+        if referred:
+            await _awaiting_review(handle)
+            await handle.execute_update(OrderWorkflow.review, _approve())
+        assert (await result_of(handle)).state == OrderState.COMPLETED
+        history = await handle.fetch_history()
+    assert "assess_risk" in scheduled_activities(history)
+    points = cut_points(history)
+    assert len(points) >= 5
+    for point in points:
+        await new_replayer().replay_workflow(cut_after(history, point))

@@ -21,6 +21,7 @@ from tests.unit.fakes import FakeServices, permanent, unavailable
 from tests.unit.production_worker import production_worker, result_of
 from workflows.models import CompensationStatus, OrderProgress, OrderResult, OrderState, Step
 from workflows.order import OrderWorkflow
+from starters.replay import new_replayer
 from tests.history_helpers import scheduled_activities
 from workflows.policies import COMPENSATION_DEADLINE, LOCAL_ATTEMPT_TIMEOUT, STEP_ATTEMPTS, activity_options
 
@@ -115,6 +116,26 @@ async def test_a_slow_local_attempt_goes_on_as_a_server_activity_with_the_same_k
     ]
     assert server_attempt.user_metadata.HasField("summary")
     assert all(name not in ("refund_payment", "cancel_erp_order") for name in fakes.calls)
+
+
+async def test_confirm_and_commit_failing_out_of_order_replay_as_they_ran(time_skipping_env, task_queue):
+    # The two calls' local attempts run together and both fail retryably, the commit first, so each goes on to a
+    # timer and a server attempt in the order the attempts failed, not the order they were made. Replay must resolve
+    # them in that same order (the SDK does: from the markers' order in history), or the commit's retry would meet
+    # the confirmation's events.
+    fakes = FakeServices(
+        failures={"confirm_erp_order": [unavailable()], "commit_inventory": [unavailable()]},
+        delays={"confirm_erp_order": LOCAL_ATTEMPT_TIMEOUT.total_seconds() / 2},
+    )
+    async with _worker(time_skipping_env, task_queue, fakes):
+        handle = await _start(time_skipping_env, task_queue)
+        result = await result_of(handle)
+        history = await handle.fetch_history()
+    assert result.state == OrderState.COMPLETED
+    first_attempts = [name for name in fakes.calls if name in ("confirm_erp_order", "commit_inventory")][:2]
+    assert first_attempts == ["confirm_erp_order", "commit_inventory"]  # started in this order, the commit failed first
+    assert scheduled_activities(history)[-2:] == ["commit_inventory", "confirm_erp_order"]
+    await new_replayer().replay_workflow(history)
 
 
 @pytest.mark.parametrize("activity", FORWARD)
