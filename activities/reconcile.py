@@ -16,15 +16,14 @@ import httpx
 from temporalio import activity
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
-from temporalio.service import RPCError, RPCStatusCode
 
 from activities.errors import error_for_response
 from activities.http import ServiceClient
+from activities.order_runs import current_run_of, described_run, order_runs, orders_query
 from cadenza.settings import ServiceEndpoint
 from starters.audit import order_outcome
 from starters.records import ServiceRecords
 from starters.reconcile.plan import OrderView, last_change, plan_reconciliation, stock_findings, survey_of
-from workflows.models import WORKFLOW_ID_PREFIX, workflow_id_for
 from workflows.reconcile_models import ReconcileInput, Repair, RepairAction, RepairOutcome, RepairStatus, Survey
 
 
@@ -56,16 +55,6 @@ def order_view(order_id: str, execution: WorkflowExecution | None) -> OrderView:
     )
 
 
-async def latest_execution(client: Client, order_id: str) -> WorkflowExecution | None:
-    """The order's latest execution, or None if Temporal has none (never started, or past retention)."""
-    try:
-        return await client.get_workflow_handle(workflow_id_for(order_id)).describe()
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            return None
-        raise
-
-
 async def retention(client: Client) -> timedelta | None:
     """How long the namespace keeps closed executions; None if it keeps them for ever."""
     described = await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace=client.namespace))
@@ -87,18 +76,14 @@ class ReconcileActivities:
         # Stock before reservations: see stock_findings.
         stock = await self._records.stock() if not params.prefix else None
         records = {k: v for k, v in (await self._records.everything()).items() if k.startswith(params.prefix)}
-        executions: dict[str, WorkflowExecution | None] = {}
-        query = f'WorkflowType="OrderWorkflow" AND StartTime >= "{since.strftime("%Y-%m-%dT%H:%M:%SZ")}"'
-        if params.prefix:
-            query += f' AND WorkflowId STARTS_WITH "{WORKFLOW_ID_PREFIX}{params.prefix}"'
-        async for execution in client.list_workflows(query):
-            executions[execution.id.removeprefix(WORKFLOW_ID_PREFIX)] = execution
-        # Orders the services wrote to within the window but whose execution started before it, or never: few, so
-        # one describe each (which, unlike visibility, is never behind).
+        window = orders_query(prefix=params.prefix, started_since=since)
+        executions: dict[str, WorkflowExecution | None] = dict(await order_runs(client, window))
+        # Orders the services wrote to within the window but whose current run started before it, or that have none:
+        # few, so one query each.
         for order_id, order_records in records.items():
             changed = last_change(order_records)
             if order_id not in executions and changed is not None and changed >= since:
-                executions[order_id] = await latest_execution(client, order_id)
+                executions[order_id] = await current_run_of(client, order_id)
         plan = plan_reconciliation(
             (order_view(order_id, execution) for order_id, execution in executions.items()),
             records,
@@ -116,9 +101,10 @@ class ReconcileActivities:
 
     @activity.defn
     async def repair(self, repair: Repair) -> RepairOutcome:
-        # A closed execution stays as it ended unless someone resets it (or places a never-seen order id after all):
-        # then the order is live again and belongs to its workflow, not to us.
-        now_judged = order_view(repair.order_id, await latest_execution(activity.client(), repair.order_id)).judged_as
+        # A closed execution stays as it ended unless someone resets it (or places an order id that has no execution
+        # after all): then the order is live again and belongs to its workflow, not to us. Asked of the execution
+        # itself, which visibility may trail.
+        now_judged = order_view(repair.order_id, await described_run(activity.client(), repair.order_id)).judged_as
         if now_judged != repair.judged_as:
             return RepairOutcome(
                 repair=repair, status=RepairStatus.SKIPPED,

@@ -6,27 +6,40 @@ plus the `OrderStatus` and `OrderTotal` search attributes, so no history has to 
   reservation;
 - a `compensated` order: no live ERP order, every charge refunded, no reservation holding stock;
 - every order is closed (an open one is stuck, or waiting for an operator in `needs_attention`);
-- no service holds records of an order Temporal never saw; no charge is ever duplicated;
+- an order Temporal has no execution of (never placed through Cadenza, or its execution deleted: namespace retention
+  deletes closed executions routinely) is judged by its records alone: fulfilled, or with nothing live left;
+- no charge is ever duplicated;
 - every SKU's stock equals its seed minus what committed reservations shipped, and its reserved count equals what
   held reservations set aside.
 
-An order is judged by its current run: a reset (or any other new run of the same workflow id) supersedes the runs
-before it, and visibility lists every run, the superseded ones too.
+An order is judged by its current run (activities/order_runs.py, shared with the reconciler).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 
-from starters.consistency import inconsistencies, stock_inconsistencies
+from activities.order_runs import order_runs, orders_query
+from starters.consistency import (
+    duplicate_charges,
+    fulfilled,
+    fulfilment_begun,
+    inconsistencies,
+    live_records,
+    stock_inconsistencies,
+)
 from starters.records import OrderRecords, ServiceRecords
-from workflows.models import WORKFLOW_ID_PREFIX, OrderState
+from workflows.models import OrderState
 from workflows.search_attributes import ORDER_STATUS, ORDER_TOTAL
+
+# How an order Temporal has no execution of stands by its own records (`without_execution`).
+FULFILLED_WITHOUT_EXECUTION = "fulfilled, execution deleted"
+PARTLY_FULFILLED_WITHOUT_EXECUTION = "partly fulfilled, execution deleted"
+LIVE_WITHOUT_EXECUTION = "live records, no execution"
+NOTHING_LIVE_WITHOUT_EXECUTION = "nothing live, no execution"
 
 
 @dataclass(frozen=True)
@@ -78,40 +91,46 @@ def order_problems(outcome: OrderOutcome, records: OrderRecords) -> list[str]:
     return inconsistencies(outcome.state, outcome.total_amount, records)
 
 
-def current_runs(executions: Iterable[WorkflowExecution]) -> dict[str, WorkflowExecution]:
-    """The run of each workflow id that decides its order's fate: the open one if there is one (a workflow id has at
-    most one), otherwise the newest. An older run's outcome must never mask the current one: after a reset, the reset
-    run is the order, whatever the run it replaced had reached."""
-    current: dict[str, WorkflowExecution] = {}
-    for execution in executions:
-        kept = current.get(execution.id)
-        if kept is None or _recency(execution) > _recency(kept):
-            current[execution.id] = execution
-    return current
+def without_execution(records: OrderRecords) -> tuple[str, list[str]]:
+    """How an order Temporal has no execution of stands by its own records, and what is wrong with it (shared with
+    the reconciler). Its execution may simply have been deleted, so the records are all there is to go by:
+    - its fulfilment began (ERP order confirmed or stock committed): judged as a completed order of the ERP order's
+      total. Fulfilled, that is no problem (retention deletes completed orders' executions every day);
+    - nothing of it is live: no problem either, unless it was charged twice;
+    - anything else live (a charge, a pending ERP order, held stock) is a problem."""
+    if fulfilment_begun(records):
+        standing = FULFILLED_WITHOUT_EXECUTION if fulfilled(records) else PARTLY_FULFILLED_WITHOUT_EXECUTION
+        problems = _as_completed(records)
+    elif live := live_records(records):
+        return LIVE_WITHOUT_EXECUTION, [f"services hold live records of an order Temporal has no execution of: "
+                                        f"{', '.join(live)}"]
+    else:
+        standing, problems = NOTHING_LIVE_WITHOUT_EXECUTION, duplicate_charges(records)
+    return standing, [f"{standing}: {'; '.join(problems)}"] if problems else []
 
 
-def _recency(execution: WorkflowExecution) -> tuple[bool, datetime]:
-    return execution.status == WorkflowExecutionStatus.RUNNING, execution.start_time
+def _as_completed(records: OrderRecords) -> list[str]:
+    if records.erp_order is None:
+        return ["stock committed without an ERP order"]
+    return inconsistencies(OrderState.COMPLETED, records.erp_order["total_amount"], records)
 
 
 async def run_audit(client: Client, records: ServiceRecords, *, prefix: str = "") -> AuditReport:
     """Reconcile the orders whose id starts with `prefix` (all by default)."""
     report = AuditReport()
-    query = 'WorkflowType="OrderWorkflow"'
-    if prefix:
-        query += f' AND WorkflowId STARTS_WITH "{WORKFLOW_ID_PREFIX}{prefix}"'
-    runs = current_runs([execution async for execution in client.list_workflows(query)])
-    outcomes = {workflow_id.removeprefix(WORKFLOW_ID_PREFIX): order_outcome(run) for workflow_id, run in runs.items()}
+    runs = await order_runs(client, orders_query(prefix=prefix))
     service_records = {k: v for k, v in (await records.everything()).items() if k.startswith(prefix)}
 
-    report.orders = len(outcomes)
-    for order_id, outcome in sorted(outcomes.items()):
-        report.outcomes[outcome.description] += 1
+    for order_id in sorted(runs.keys() | service_records.keys()):
         order_records = service_records.get(order_id) or OrderRecords(order_id, None, [], [])
-        for message in order_problems(outcome, order_records):
-            report.problems.append(Problem(order_id, message))
-    for order_id in sorted(service_records.keys() - outcomes.keys()):
-        report.problems.append(Problem(order_id, "services hold records of an order Temporal never saw"))
+        if order_id in runs:
+            outcome = order_outcome(runs[order_id])
+            standing, problems = outcome.description, order_problems(outcome, order_records)
+        else:
+            standing, problems = without_execution(order_records)
+        report.orders += 1
+        report.outcomes[standing] += 1
+        report.problems += [Problem(order_id, message) for message in problems]
     if not prefix:  # stock is shared by every order: only meaningful over all of them
         stock = await records.stock()
         for message in stock_inconsistencies(stock, await records.all_reservations()):

@@ -17,8 +17,7 @@ def inconsistencies(state: OrderState, total_amount: int, records: OrderRecords)
     problems: list[str] = []
     erp_status = records.erp_order["status"] if records.erp_order else None
     live = records.live_charges
-    if len(records.succeeded_charges) > 1:
-        problems.append(f"charged {len(records.succeeded_charges)} times (double charge)")
+    problems += duplicate_charges(records)
     if state == OrderState.COMPLETED:
         if erp_status != "confirmed":
             problems.append(f"ERP order is {erp_status or 'missing'}, expected confirmed")
@@ -51,6 +50,41 @@ def inconsistencies(state: OrderState, total_amount: int, records: OrderRecords)
     else:
         problems.append(f"order is still {state}, expected it to have finished")
     return problems
+
+
+def duplicate_charges(records: OrderRecords) -> list[str]:
+    """An order is charged once; a second charge is a problem even once refunded (the customer saw it)."""
+    charged = len(records.succeeded_charges)
+    return [f"charged {charged} times (double charge)"] if charged > 1 else []
+
+
+def fulfilment_begun(records: OrderRecords) -> bool:
+    """Whether the order's records show a step that hands goods over: its ERP order confirmed, or stock committed
+    (shipped). Up to there an order can be undone by a program; past it, only by a person who knows what shipped."""
+    erp_status = records.erp_order["status"] if records.erp_order else None
+    return erp_status == "confirmed" or bool(records.reservations_in("committed"))
+
+
+def fulfilled(records: OrderRecords) -> bool:
+    """Whether the order's own records show it fulfilled, whatever Temporal says (or has forgotten) about it: its ERP
+    order confirmed, its stock committed and none held, and a live charge keeping at least the ERP order's total."""
+    erp = records.erp_order
+    return (
+        erp is not None
+        and erp["status"] == "confirmed"
+        and len(records.reservations_in("committed")) == 1
+        and not records.reservations_in("held")
+        and any(net_amount(charge) >= erp["total_amount"] for charge in records.live_charges)
+    )
+
+
+def live_records(records: OrderRecords) -> list[str]:
+    """What of the order still holds money, stock or an ERP order open."""
+    live = [f"charge {c['id']} not refunded" for c in records.live_charges]
+    if records.erp_order and records.erp_order["status"] in ("pending", "confirmed"):
+        live.append(f"ERP order {records.erp_order['status']}")
+    live += [f"reservation {r['id']} {r['status']}" for r in records.reservations_in("held", "committed")]
+    return live
 
 
 def net_amount(charge: Mapping[str, Any]) -> int:

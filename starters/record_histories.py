@@ -17,7 +17,7 @@ import contextlib
 import logging
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -30,7 +30,7 @@ from temporalio.worker import Worker
 
 from activities.http import ServiceClients
 from activities.orders import OrderActivities
-from cadenza.settings import TASK_QUEUE, service_endpoints
+from cadenza.settings import TASK_QUEUE, ServiceEndpoint, service_endpoints
 from starters.demo import SAMPLE_CONTACT, SCENARIOS, Demo
 from starters.faults import FaultAdmin
 from starters.history_files import SUFFIX, write_history
@@ -197,7 +197,7 @@ class Recorder:
         order = self._order(NEEDS_ATTENTION, token="tok_chargeDeclined")
         fake_queue = f"{self.task_queue}-refund-refused-once"
         with _quiet_sdk_logs():
-            async with _worker_refusing_first_refund(self.client, self.http, fake_queue):
+            async with worker_refusing_first_refund(self.client, self.http, fake_queue):
                 placed = await place_order(self.client, order, task_queue=fake_queue)
                 await _wait_for(placed.handle, lambda p: p.state == OrderState.NEEDS_ATTENTION)
                 await placed.handle.execute_update(OrderWorkflow.retry_compensation)
@@ -243,8 +243,12 @@ def _quiet_sdk_logs() -> Iterator[None]:
             logger.setLevel(level)
 
 
-def _worker_refusing_first_refund(client: Client, http: httpx.AsyncClient, task_queue: str) -> Worker:
-    real = OrderActivities(ServiceClients(http, service_endpoints()))
+def worker_refusing_first_refund(
+    client: Client, http: httpx.AsyncClient, task_queue: str, endpoints: Mapping[str, ServiceEndpoint] | None = None
+) -> Worker:
+    """A worker with the real activities but a refund that the provider refuses, for good, once per order: the order
+    waits in needs_attention for an operator (also used by tests that need an order there)."""
+    real = OrderActivities(ServiceClients(http, endpoints or service_endpoints()))
     refused: set[str] = set()
 
     @activity.defn(name="refund_payment")

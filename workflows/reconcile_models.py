@@ -67,7 +67,7 @@ class Repair(_Model):
     reason: str
     judged_as: str = Field(
         description="How the order looked when the repair was planned ('compensated', 'cancelled', 'completed', "
-        "'never seen'); the repair is skipped if it no longer does (e.g. a reset started it again)."
+        "'no execution'); the repair is skipped if it no longer does (e.g. a reset started it again)."
     )
 
     @property

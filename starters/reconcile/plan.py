@@ -1,11 +1,17 @@
 """What the reconciler does about each order: plain functions, no I/O, so every rule is tested directly.
 
-An order is judged by the audit's own rules (starters.audit.order_problems), against the records as they would be
-once the safe repairs are made. Safe means idempotent and undoing only money or stock that no live order needs:
-- a live charge of an order that ended compensated or cancelled, or of an order Temporal never saw → refund it;
+An order is judged by the audit's own rules (starters.audit.order_problems, and starters.audit.without_execution for
+an order Temporal has no execution of), against the records as they would be once the safe repairs are made. Safe
+means idempotent and undoing only money or stock that no live order needs:
+- a live charge of an order that ended compensated or cancelled, or of an order Temporal has no execution of whose
+  fulfilment never began → refund it;
 - a second live charge of a completed order (one live charge for the total is kept) → refund it;
 - a held or committed reservation of a compensated order → release it;
 - a pending or confirmed ERP order of a compensated order → cancel it.
+Nothing of an order whose own records show it fulfilled (ERP order confirmed, stock committed, a live charge for its
+total) is ever undone, whatever its execution says, and nothing of an order whose fulfilment began while Temporal has
+no execution of it: its execution may have been deleted (retention does that to closed ones), and only a person can
+tell what shipped. A fulfilled order whose execution is gone is noted, not raised: there is nothing to do.
 Everything else that is wrong is raised for a person, never guessed at: a completed order without a live charge, an
 ERP order left pending by a completed order, an order that was terminated half-way, stock that does not add up.
 
@@ -21,15 +27,18 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from starters.audit import OrderOutcome, order_problems
-from starters.consistency import stock_inconsistencies
+from starters.audit import OrderOutcome, order_problems, without_execution
+from starters.consistency import fulfilled, fulfilment_begun, live_records, stock_inconsistencies
 from starters.records import OrderRecords
 from workflows.models import OrderState
 from workflows.reconcile_models import MAX_LISTED, Finding, Repair, RepairAction, Survey, short_duration
 
-NEVER_SEEN = "never seen"
+NO_EXECUTION = "no execution"
 _LIVE_ERP = ("pending", "confirmed")
 _HOLDING = ("held", "committed")
+FULFILLED_NOTE = "fulfilled; its execution is gone (retention or deletion): nothing to do"
+# Per-order notes a run lists before it only counts them: a note says all is well, a finding is what needs reading.
+MAX_NOTED = 20
 
 
 @dataclass(frozen=True)
@@ -38,7 +47,8 @@ class OrderView:
 
     order_id: str
     outcome: OrderOutcome | None
-    """How its execution ended (starters.audit.order_outcome); None when Temporal never saw the order."""
+    """How its current run ended (starters.audit.order_outcome); None when Temporal has no execution of the order
+    (never placed through Cadenza, or deleted)."""
     open: bool = False
     closed_at: datetime | None = None
     started_at: datetime | None = None
@@ -46,7 +56,7 @@ class OrderView:
 
     @property
     def judged_as(self) -> str:
-        return NEVER_SEEN if self.outcome is None else self.outcome.description
+        return NO_EXECUTION if self.outcome is None else self.outcome.description
 
 
 @dataclass
@@ -56,6 +66,18 @@ class Plan:
     deferred: int = 0
     repairs: list[Repair] = field(default_factory=list)
     problems: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the reconciler does about one order."""
+
+    repairs: list[Repair] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    """What stays wrong once the repairs are made: left for a person."""
+    note: str | None = None
+    """Nothing wrong, but worth an operator's knowing."""
 
 
 def last_change(records: OrderRecords) -> datetime | None:
@@ -71,8 +93,8 @@ def plan_reconciliation(
     grace: timedelta,
     retention: timedelta | None = None,
 ) -> Plan:
-    """`retention`: the namespace's; an order whose records are older may have had its execution deleted, so
-    "Temporal never saw it" is no longer known, and its charges are not refunded on that ground."""
+    """`retention`: the namespace's; an order whose records are older may have had its execution deleted before it
+    finished, so "never placed" is no longer known, and its charges are not refunded on that ground."""
     plan = Plan()
     for view in sorted(views, key=lambda v: v.order_id):
         order_records = records.get(view.order_id) or OrderRecords(view.order_id, None, [], [])
@@ -84,34 +106,49 @@ def plan_reconciliation(
             plan.deferred += 1
             continue
         plan.orders += 1
-        if view.outcome is None and retention is not None and (settled is None or settled < now - retention):
-            plan.problems.append(Finding(order_id=view.order_id, message=(
-                f"Temporal has no execution of it and its records are older than the namespace's retention "
-                f"({short_duration(retention)}): its execution may have been deleted; check it by hand")))
-            continue
-        repairs, problems = judge(view, order_records)
-        plan.repairs += repairs
-        plan.problems += [Finding(order_id=view.order_id, message=message) for message in problems]
+        older_than_retention = retention is not None and (settled is None or settled < now - retention)
+        verdict = judge(view, order_records, past_retention=retention if older_than_retention else None)
+        plan.repairs += verdict.repairs
+        plan.problems += [Finding(order_id=view.order_id, message=message) for message in verdict.problems]
+        if verdict.note:
+            plan.notes.append(f"order {view.order_id}: {verdict.note}")
     return plan
 
 
-def judge(view: OrderView, records: OrderRecords) -> tuple[list[Repair], list[str]]:
-    """The safe repairs for one settled, closed (or never seen) order, and what stays wrong once they are made."""
+def judge(view: OrderView, records: OrderRecords, *, past_retention: timedelta | None = None) -> Verdict:
+    """The safe repairs for one settled, closed (or execution-less) order, and what stays wrong once they are made.
+    `past_retention`: the namespace's retention, when the order's records are older than it."""
     outcome = view.outcome
     if outcome is None:
-        repairs = [_repair(RepairAction.REFUND_CHARGE, view, c["id"], "charge of an order Temporal never saw")
-                   for c in records.live_charges]
-        left = _live_leftovers(after_repairs(records, repairs))
-        if not left:
-            return repairs, []
-        return repairs, [f"services hold live records of an order Temporal never saw: {', '.join(left)}"]
+        return _judge_without_execution(view, records, past_retention=past_retention)
+    if outcome.state == OrderState.COMPENSATED and fulfilled(records):
+        why = f"its records show it fulfilled, yet its execution ended {outcome.description}: nothing undone"
+        return Verdict(problems=[why, *order_problems(outcome, _live_view(records))])
     if outcome.state == OrderState.COMPENSATED:
         repairs = _undo_everything(view, records)
     elif outcome.state == OrderState.COMPLETED and outcome.total_amount is not None:
         repairs = _refund_extra_charges(view, records, outcome.total_amount)
     else:
         repairs = []
-    return repairs, order_problems(outcome, _live_view(after_repairs(records, repairs)))
+    return Verdict(repairs, order_problems(outcome, _live_view(after_repairs(records, repairs))))
+
+
+def _judge_without_execution(view: OrderView, records: OrderRecords, *, past_retention: timedelta | None) -> Verdict:
+    """Temporal has no execution of the order: it was never placed through Cadenza, or its execution was deleted
+    (retention does that to every closed one in time). Once its fulfilment began, nothing is undone: fulfilled, it is
+    noted; anything short of that is raised. Before that, its charges are refunded, as for an order that never was —
+    unless its records are older than the retention, when "never placed" is a guess."""
+    live = _live_view(records)
+    if fulfilment_begun(live):
+        _, problems = without_execution(live)  # no problem left means fulfilled, one live charge for the total
+        return Verdict(problems=problems) if problems else Verdict(note=FULFILLED_NOTE)
+    if past_retention is not None and live_records(live):
+        return Verdict(problems=[
+            f"Temporal has no execution of it and its records are older than the namespace's retention "
+            f"({short_duration(past_retention)}): its execution may have been deleted; check it by hand"])
+    why = "charge of an order Temporal has no execution of"
+    repairs = [_repair(RepairAction.REFUND_CHARGE, view, c["id"], why) for c in records.live_charges]
+    return Verdict(repairs, without_execution(_live_view(after_repairs(records, repairs)))[1])
 
 
 def _undo_everything(view: OrderView, records: OrderRecords) -> list[Repair]:
@@ -185,14 +222,6 @@ def _live_view(records: OrderRecords) -> OrderRecords:
     return replace(records, charges=[c for c in records.charges if c["id"] not in refunded])
 
 
-def _live_leftovers(records: OrderRecords) -> list[str]:
-    left = [f"charge {c['id']} not refunded" for c in records.live_charges]
-    if records.erp_order and records.erp_order["status"] in _LIVE_ERP:
-        left.append(f"ERP order {records.erp_order['status']}")
-    left += [f"reservation {r['id']} {r['status']}" for r in records.reservations_in(*_HOLDING)]
-    return left
-
-
 def stock_findings(
     stock: Mapping[str, Mapping[str, Any]], reservations: list[dict[str, Any]], *, now: datetime, grace: timedelta
 ) -> tuple[list[Finding], list[str]]:
@@ -208,6 +237,8 @@ def stock_findings(
 def survey_of(plan: Plan, *, max_repairs: int, stock: list[Finding], notes: list[str]) -> Survey:
     """The plan as the workflow receives it: bounded, so a result stays small whatever the services hold."""
     problems = plan.problems + stock
+    unlisted = len(plan.notes) - MAX_NOTED
+    notes = plan.notes[:MAX_NOTED] + ([f"… and {unlisted} more orders noted"] if unlisted > 0 else []) + notes
     return Survey(
         orders=plan.orders,
         open_orders=plan.open_orders,

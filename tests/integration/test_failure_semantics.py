@@ -148,9 +148,12 @@ async def test_audit_names_orders_whose_records_disagree_and_records_temporal_ne
     charge_id = (await harness.records.for_order(order.order_id)).charges[0]["id"]
     assert (await http.post(f"{payment.base_url}/charges/{charge_id}/refunds", json={}, headers=headers)).status_code == 201
     orphan = {"order_id": f"{prefix}never-placed", "amount": 500, "currency": "EUR", "payment_token": "tok_visa"}
-    assert (await http.post(f"{payment.base_url}/charges", json=orphan, headers=headers)).status_code == 201
+    created = await http.post(f"{payment.base_url}/charges", json=orphan, headers=headers)
+    assert created.status_code == 201
+    orphan_id = created.json()["id"]
 
     audit = await run_audit(harness.client, harness.records, prefix=prefix)
     problems = {(p.order_id, p.message) for p in audit.problems}
     assert (order.order_id, "0 live charges, expected exactly 1") in problems
-    assert (f"{prefix}never-placed", "services hold records of an order Temporal never saw") in problems
+    assert (f"{prefix}never-placed", "services hold live records of an order Temporal has no execution of: "
+                                     f"charge {orphan_id} not refunded") in problems

@@ -1,5 +1,6 @@
 """The reconciler against the real stack: its schedule, a repair of a charge made behind Cadenza's back (proven by the
-payment service's own records), and an inconsistency it must raise rather than repair."""
+payment service's own records), an inconsistency it must raise rather than repair, and a reset order judged by its
+current run. What it does once executions are deleted: test_retention.py."""
 
 from __future__ import annotations
 
@@ -19,18 +20,21 @@ from temporalio.worker import Worker
 
 from activities.reconcile import ReconcileActivities
 from cadenza.processes import free_port
+from starters.audit import run_audit
 from starters.orders import place_order, wait_for_result
 from starters.reconcile.command import ReconcileFailed, run_once
 from starters.reconcile.schedule import SCHEDULE_ID
 from starters.up import schedule_reconciler
 from tests.conftest import make_order
 from tests.integration.conftest import Harness
+from tests.integration.test_audit import _reset_to_first_task
 from tests.integration.test_cli import _cadenza_async
 from workflows.models import Order
+from workflows.order import OrderWorkflow
 from workflows.reconcile import ReconcileWorkflow
 from workflows.reconcile_models import ReconcileInput, Repair, RepairAction, RepairStatus
 from workflows.search_attributes import RECONCILE_UNREPAIRED
-from workers.worker import worker_options
+from workers.worker import order_worker, worker_options
 
 pytestmark = pytest.mark.integration
 
@@ -44,15 +48,19 @@ def _now(prefix: str) -> ReconcileInput:
     return ReconcileInput(prefix=prefix, grace=timedelta(0))
 
 
-async def _closed(harness: Harness, order: Order) -> None:
+async def _closed(harness: Harness, order: Order, *, task_queue: str | None = None) -> None:
     """Placed, finished, and visible as finished (visibility trails the execution by a few milliseconds)."""
-    await wait_for_result((await place_order(harness.client, order, task_queue=harness.task_queue)).handle)
-    query = f'WorkflowId="{order.workflow_id}" AND ExecutionStatus!="Running"'
+    placed = await place_order(harness.client, order, task_queue=task_queue or harness.task_queue)
+    await wait_for_result(placed.handle)
+    await _until_listed(harness, f'WorkflowId="{order.workflow_id}" AND ExecutionStatus!="Running"')
+
+
+async def _until_listed(harness: Harness, query: str, *, runs: int = 1) -> None:
     for _ in range(200):
-        if (await harness.client.count_workflows(query)).count:
+        if (await harness.client.count_workflows(query)).count >= runs:
             return
         await asyncio.sleep(0.05)
-    raise AssertionError(f"{order.workflow_id} never showed as closed in visibility")
+    raise AssertionError(f"visibility never listed {runs} run(s) for {query}")
 
 
 async def _behind_our_back(harness: Harness, method: str, service: str, path: str, **json: object) -> dict:
@@ -115,7 +123,7 @@ async def test_charges_made_behind_cadenzas_back_are_refunded_exactly_once(harne
     prefix = _prefix()
     declined = make_order(order_id=f"{prefix}compensated", token="tok_chargeDeclined")
     await _closed(harness, declined)
-    # A charge that lands after the order was compensated, and one for an order id Temporal never saw.
+    # A charge that lands after the order was compensated, and one for an order id Temporal has no execution of.
     late = await _behind_our_back(harness, "POST", "payment", "/charges", order_id=declined.order_id, amount=2100,
                                   currency="EUR", payment_token="tok_visa")
     orphan = await _behind_our_back(harness, "POST", "payment", "/charges", order_id=f"{prefix}never-placed",
@@ -129,7 +137,7 @@ async def test_charges_made_behind_cadenzas_back_are_refunded_exactly_once(harne
     ])
     assert report.unrepaired == [] and report.clean
     reasons = {o.repair.target: o.repair.reason for o in report.repairs}
-    assert reasons[orphan["id"]] == "charge of an order Temporal never saw"
+    assert reasons[orphan["id"]] == "charge of an order Temporal has no execution of"
     assert reasons[late["id"]] == "live charge; order ended compensated"
     for charge in (late, orphan):  # the payment service's own records: refunded, by one refund
         assert (await _behind_our_back(harness, "GET", "payment", f"/charges/{charge['id']}"))["refunded"]
@@ -215,3 +223,25 @@ async def test_a_run_that_cannot_read_the_services_fails_with_what_to_check(harn
                       activities=ReconcileActivities(harness.http, endpoints).all(), **worker_options()):
         with pytest.raises(ReconcileFailed, match="Check that the ERP, payment and inventory services answer"):
             await run_once(harness.client, _now(_prefix()), task_queue=task_queue)
+
+
+async def test_a_reset_order_is_judged_by_its_current_run_as_the_audit_judges_it(harness):
+    # The order runs on a queue of its own, so that the run a reset starts stays open until a worker comes back.
+    task_queue, endpoints = f"reconcile-reset-{uuid.uuid4().hex}", harness.config.endpoints()
+    order = make_order(order_id=f"{_prefix()}reset")
+    async with order_worker(harness.client, task_queue=task_queue, endpoints=endpoints):
+        await _closed(harness, order, task_queue=task_queue)
+    await _reset_to_first_task(harness, harness.client.get_workflow_handle(order.workflow_id))
+    await _until_listed(harness, f'WorkflowId="{order.workflow_id}" AND ExecutionStatus="Running"')
+
+    # The completed run was replaced: the order is open again, and its own workflow owns its records.
+    _, report = await run_once(harness.client, _now(order.order_id), task_queue=harness.task_queue)
+    assert (report.open_orders, report.orders, report.repairs, report.unrepaired) == (1, 0, [], [])
+
+    async with order_worker(harness.client, task_queue=task_queue, endpoints=endpoints):
+        await wait_for_result(harness.client.get_workflow_handle_for(OrderWorkflow.run, order.workflow_id))
+    await _until_listed(harness, f'WorkflowId="{order.workflow_id}" AND ExecutionStatus!="Running"', runs=2)
+    _, report = await run_once(harness.client, _now(order.order_id), task_queue=harness.task_queue)
+    assert (report.open_orders, report.orders, report.repairs, report.unrepaired) == (0, 1, [], [])
+    audit = await run_audit(harness.client, harness.records, prefix=order.order_id)
+    assert (dict(audit.outcomes), audit.problems) == ({"completed": 1}, [])

@@ -3,12 +3,27 @@ repaired, what is raised, and what is left alone."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from starters.audit import OrderOutcome
+from types import SimpleNamespace
+
+import pytest
+from temporalio.client import WorkflowExecutionStatus
+
+from activities.order_runs import current_runs
+from starters.audit import NOTHING_LIVE_WITHOUT_EXECUTION, OrderOutcome, without_execution
 from starters.records import OrderRecords
-from starters.reconcile.plan import NEVER_SEEN, OrderView, plan_reconciliation, stock_findings, survey_of
+from starters.reconcile.plan import (
+    FULFILLED_NOTE,
+    MAX_NOTED,
+    NO_EXECUTION,
+    OrderView,
+    plan_reconciliation,
+    stock_findings,
+    survey_of,
+)
 from workflows.models import OrderState
 from workflows.reconcile_models import MAX_LISTED, Finding, RepairAction
 
@@ -22,9 +37,12 @@ def _stamp(when: datetime) -> str:
     return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _charge(charge_id: str, amount: int = TOTAL, *, refunded: bool = False, when: datetime = LONG_AGO) -> dict[str, Any]:
-    return {"id": charge_id, "order_id": "o-1", "amount": amount, "status": "succeeded", "refunded": refunded,
-            "amount_refunded": amount if refunded else 0, "created_at": _stamp(when)}
+def _charge(charge_id: str, amount: int = TOTAL, *, refunded: int | bool = False, when: datetime = LONG_AGO
+            ) -> dict[str, Any]:
+    """`refunded`: True for the whole amount, or how much."""
+    amount_refunded = amount if refunded is True else int(refunded)
+    return {"id": charge_id, "order_id": "o-1", "amount": amount, "status": "succeeded",
+            "refunded": amount_refunded == amount, "amount_refunded": amount_refunded, "created_at": _stamp(when)}
 
 
 def _reservation(reservation_id: str, status: str, when: datetime = LONG_AGO) -> dict[str, Any]:
@@ -33,7 +51,14 @@ def _reservation(reservation_id: str, status: str, when: datetime = LONG_AGO) ->
 
 
 def _erp(status: str, when: datetime = LONG_AGO) -> dict[str, Any]:
-    return {"order_id": "o-1", "status": status, "created_at": _stamp(when), "updated_at": _stamp(when)}
+    return {"order_id": "o-1", "status": status, "total_amount": TOTAL, "created_at": _stamp(when),
+            "updated_at": _stamp(when)}
+
+
+def _fulfilled(when: datetime = LONG_AGO, *, charges: tuple[dict[str, Any], ...] = ()) -> OrderRecords:
+    """What a completed order leaves: ERP order confirmed, one live charge for the total, its stock committed."""
+    return _records(_erp("confirmed", when), charges or [_charge("ch_1", when=when)],
+                    [_reservation("res_1", "committed", when)])
 
 
 def _records(erp=None, charges=(), reservations=()) -> OrderRecords:
@@ -66,10 +91,20 @@ def test_compensated_order_gets_every_live_record_undone_and_nothing_raised():
 
 
 def test_cancelled_order_is_repaired_like_a_compensated_one():
+    # Cancelled while confirming: the ERP order confirmed, the commit never came; the saga's own undo, finished here.
     plan = _plan(_ended("cancelled", OrderState.COMPENSATED), _records(_erp("confirmed"), [_charge("ch_1")],
-                                                                       [_reservation("res_1", "committed")]))
-    assert {action for action, _ in _repairs(plan)} == set(RepairAction)
+                                                                       [_reservation("res_1", "held")]))
+    assert {action for action in _repairs(plan)} == {(RepairAction.REFUND_CHARGE, "ch_1"),
+                                                    (RepairAction.RELEASE_RESERVATION, "res_1"),
+                                                    (RepairAction.CANCEL_ERP_ORDER, "o-1")}
     assert plan.repairs[0].judged_as == "cancelled"
+
+
+@pytest.mark.parametrize("ended", ["compensated", "cancelled"])
+def test_an_order_whose_records_show_it_fulfilled_is_never_undone_whatever_its_execution_says(ended):
+    plan = _plan(_ended(ended, OrderState.COMPENSATED), _fulfilled())
+    assert plan.repairs == []
+    assert plan.problems[0].message == f"its records show it fulfilled, yet its execution ended {ended}: nothing undone"
 
 
 def test_records_older_than_the_orders_execution_are_raised_never_undone():
@@ -91,19 +126,53 @@ def test_consistent_orders_need_nothing():
         assert (plan.repairs, plan.problems, plan.orders) == ([], [], 1)
 
 
-def test_charge_of_an_order_temporal_never_saw_is_refunded():
+def test_charge_of_an_order_temporal_has_no_execution_of_is_refunded():
     plan = _plan(OrderView("o-1", None), _records(charges=[_charge("ch_1", 500)]))
     assert _repairs(plan) == [(RepairAction.REFUND_CHARGE, "ch_1")]
-    assert plan.repairs[0].judged_as == NEVER_SEEN
+    assert plan.repairs[0].judged_as == NO_EXECUTION
+    assert plan.repairs[0].reason == "charge of an order Temporal has no execution of"
     assert plan.problems == []
 
 
-def test_other_live_records_of_an_unseen_order_are_raised_not_touched():
+def test_other_live_records_of_an_order_without_execution_are_raised_not_touched():
+    # Charged, stock held, nothing that ships: undone as far as is safe, the rest raised.
     plan = _plan(OrderView("o-1", None), _records(_erp("pending"), [_charge("ch_1")], [_reservation("res_1", "held")]))
     assert _repairs(plan) == [(RepairAction.REFUND_CHARGE, "ch_1")]
     [finding] = plan.problems
-    assert finding.message == "services hold live records of an order Temporal never saw: ERP order pending, " \
-                              "reservation res_1 held"
+    assert finding.message == "services hold live records of an order Temporal has no execution of: " \
+                              "ERP order pending, reservation res_1 held"
+
+
+@pytest.mark.parametrize("charges", [[_charge("ch_1")], [_charge("ch_0", refunded=True), _charge("ch_1")]],
+                         ids=["paid once", "a double charge already refunded"])
+def test_a_fulfilled_order_whose_execution_is_gone_is_noted_and_never_undone(charges):
+    # What retention does to every completed order in time: nothing to repair, nothing to raise.
+    plan = _plan(OrderView("o-1", None), _fulfilled(charges=tuple(charges)))
+    assert (plan.repairs, plan.problems, plan.orders) == ([], [], 1)
+    assert plan.notes == [f"order o-1: {FULFILLED_NOTE}"]
+    survey = survey_of(plan, max_repairs=10, stock=[], notes=["stock checked"])
+    assert survey.notes == [f"order o-1: {FULFILLED_NOTE}", "stock checked"] and survey.problems_total == 0
+
+
+@pytest.mark.parametrize(("records", "wrong"), [
+    (_records(_erp("confirmed"), [_charge("ch_1")], [_reservation("res_1", "released")]),
+     "partly fulfilled, execution deleted: reservations ['released'], expected one committed"),
+    (_records(_erp("pending"), [_charge("ch_1")], [_reservation("res_1", "committed")]),
+     "partly fulfilled, execution deleted: ERP order is pending, expected confirmed"),
+    (_records(_erp("confirmed"), [_charge("ch_1", refunded=True)], [_reservation("res_1", "committed")]),
+     "partly fulfilled, execution deleted: 0 live charges, expected exactly 1"),
+    (_records(_erp("confirmed"), [_charge("ch_1", refunded=100)], [_reservation("res_1", "committed")]),
+     f"partly fulfilled, execution deleted: charge ch_1 keeps {TOTAL - 100} ({TOTAL} charged, 100 refunded), "
+     f"expected {TOTAL}"),
+    (_records(_erp("confirmed"), [_charge("ch_1"), _charge("ch_2")], [_reservation("res_1", "committed")]),
+     "fulfilled, execution deleted: charged 2 times (double charge); 2 live charges, expected exactly 1"),
+    (_records(None, [_charge("ch_1")], [_reservation("res_1", "committed")]),
+     "partly fulfilled, execution deleted: stock committed without an ERP order"),
+], ids=["stock released", "ERP order never confirmed", "refunded", "partly refunded", "charged twice", "no ERP order"])
+def test_an_order_whose_fulfilment_began_is_raised_never_undone_once_its_execution_is_gone(records, wrong):
+    # Whether it shipped, and what the customer owes, is for a person: not even its extra charge is refunded.
+    plan = _plan(OrderView("o-1", None), records)
+    assert (plan.repairs, [p.message for p in plan.problems], plan.notes) == ([], [wrong], [])
 
 
 def test_second_live_charge_of_a_completed_order_is_refunded_keeping_the_one_for_the_total():
@@ -164,12 +233,50 @@ def test_survey_is_bounded_whatever_the_services_hold():
     assert len(survey.problems) == MAX_LISTED and survey.problems_total == MAX_LISTED + 10
 
 
-def test_an_order_older_than_the_namespace_retention_is_not_taken_for_one_temporal_never_saw():
-    # Its execution may simply have been deleted: a completed order's charge must not be refunded on a guess.
+def test_an_order_older_than_the_namespace_retention_is_not_taken_for_one_never_placed():
+    # Its execution may simply have been deleted before it finished: its charge must not be refunded on a guess.
     two_days_ago = NOW - timedelta(days=2)
-    records = _records(_erp("confirmed", two_days_ago), [_charge("ch_1", when=two_days_ago)])
-    plan = plan_reconciliation([OrderView("o-1", None)], {"o-1": records}, now=NOW, grace=GRACE,
-                               retention=timedelta(days=1))
+    records = _records(_erp("pending", two_days_ago), [_charge("ch_1", when=two_days_ago)])
+    plan = _plan_past_retention(records)
     assert plan.repairs == []
     [finding] = plan.problems
-    assert "older than the namespace's retention" in finding.message
+    assert "older than the namespace's retention (24h)" in finding.message
+
+
+def test_past_the_retention_a_fulfilled_or_undone_order_without_execution_is_no_problem():
+    two_days_ago = NOW - timedelta(days=2)
+    fulfilled = _plan_past_retention(_fulfilled(two_days_ago))
+    assert (fulfilled.repairs, fulfilled.problems, fulfilled.notes) == ([], [], [f"order o-1: {FULFILLED_NOTE}"])
+    undone = _records(_erp("cancelled", two_days_ago), [_charge("ch_1", refunded=True, when=two_days_ago)])
+    assert (_plan_past_retention(undone).repairs, _plan_past_retention(undone).problems) == ([], [])
+    assert without_execution(undone) == (NOTHING_LIVE_WITHOUT_EXECUTION, [])
+    # The audit still names a double charge in its history, as it does for an order with its execution.
+    twice = replace(undone, charges=undone.charges + [_charge("ch_2", refunded=True, when=two_days_ago)])
+    assert without_execution(twice) == (NOTHING_LIVE_WITHOUT_EXECUTION, [
+        "nothing live, no execution: charged 2 times (double charge)"])
+    assert (_plan_past_retention(twice).repairs, _plan_past_retention(twice).problems) == ([], [])
+
+
+def _plan_past_retention(records: OrderRecords):
+    return plan_reconciliation([OrderView("o-1", None)], {"o-1": records}, now=NOW, grace=GRACE,
+                               retention=timedelta(days=1))
+
+
+def test_notes_are_bounded_like_findings():
+    views = [OrderView(f"o-{i}", None) for i in range(MAX_NOTED + 3)]
+    records = {view.order_id: _fulfilled() for view in views}
+    survey = survey_of(plan_reconciliation(views, records, now=NOW, grace=GRACE), max_repairs=7, stock=[], notes=[])
+    assert len(survey.notes) == MAX_NOTED + 1 and survey.notes[-1] == "… and 3 more orders noted"
+
+
+def _run(order_id: str, status: WorkflowExecutionStatus, minutes_ago: int) -> SimpleNamespace:
+    """What `current_runs` reads of a listed run."""
+    return SimpleNamespace(id=f"order-{order_id}", status=status, start_time=NOW - timedelta(minutes=minutes_ago))
+
+
+def test_an_order_is_judged_by_its_open_run_else_its_newest_whatever_order_visibility_lists_them_in():
+    status = WorkflowExecutionStatus
+    completed, reset_open = _run("a", status.COMPLETED, 9), _run("a", status.RUNNING, 5)
+    cancelled, reset_done = _run("b", status.CANCELED, 9), _run("b", status.COMPLETED, 5)
+    for listed in ([completed, reset_open, cancelled, reset_done], [reset_done, cancelled, reset_open, completed]):
+        assert current_runs(listed) == {"a": reset_open, "b": reset_done}
