@@ -20,12 +20,21 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.errors import error_for_response
 from activities.http import ServiceClient
+from activities.stuck import open_executions, stuck_orders
 from cadenza.settings import ServiceEndpoint
 from starters.audit import order_outcome
 from starters.records import ServiceRecords
 from starters.reconcile.plan import OrderView, last_change, plan_reconciliation, stock_findings, survey_of
 from workflows.models import WORKFLOW_ID_PREFIX, workflow_id_for
-from workflows.reconcile_models import ReconcileInput, Repair, RepairAction, RepairOutcome, RepairStatus, Survey
+from workflows.reconcile_models import (
+    Finding,
+    ReconcileInput,
+    Repair,
+    RepairAction,
+    RepairOutcome,
+    RepairStatus,
+    Survey,
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,17 @@ async def latest_execution(client: Client, order_id: str) -> WorkflowExecution |
         if err.status == RPCStatusCode.NOT_FOUND:
             return None
         raise
+
+
+async def stuck_findings(client: Client, prefix: str) -> list[Finding]:
+    """Every open order whose workflow task keeps failing, whenever it started: the window is about records that may
+    need a repair, while a stuck order needs a person however old it is (an order can wait in needs_attention for
+    days). Open orders only, so this costs one describe per open order."""
+    query = 'WorkflowType="OrderWorkflow"'
+    if prefix:
+        query += f' AND WorkflowId STARTS_WITH "{WORKFLOW_ID_PREFIX}{prefix}"'
+    stuck = await stuck_orders(client, await open_executions(client, query))
+    return [Finding(order_id=order_id, message=found.summary()) for order_id, found in sorted(stuck.items())]
 
 
 async def retention(client: Client) -> timedelta | None:
@@ -106,6 +126,7 @@ class ReconcileActivities:
             grace=params.grace,
             retention=await retention(client),
         )
+        plan.problems += await stuck_findings(client, params.prefix)  # counted in cadenza_inconsistencies with the rest
         findings, notes = [], []
         if stock is not None:
             all_reservations = [r for order_records in records.values() for r in order_records.reservations]

@@ -5,7 +5,9 @@ plus the `OrderStatus` and `OrderTotal` search attributes, so no history has to 
 - a `completed` order: ERP order confirmed, exactly one live charge keeping the total net of refunds, one committed
   reservation;
 - a `compensated` order: no live ERP order, every charge refunded, no reservation holding stock;
-- every order is closed (an open one is stuck, or waiting for an operator in `needs_attention`);
+- every order is closed (an open one is stuck, or waiting for an operator in `needs_attention`); an open order whose
+  workflow task keeps failing is reported as stuck with its cause and next step, whatever its `OrderStatus` says
+  (activities/stuck.py: one describe per open order, its history only when its task is failing);
 - no service holds records of an order Temporal never saw; no charge is ever duplicated;
 - every SKU's stock equals its seed minus what committed reservations shipped, and its reserved count equals what
   held reservations set aside.
@@ -23,6 +25,7 @@ from datetime import datetime
 
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 
+from activities.stuck import stuck_orders
 from starters.consistency import inconsistencies, stock_inconsistencies
 from starters.records import OrderRecords, ServiceRecords
 from workflows.models import WORKFLOW_ID_PREFIX, OrderState
@@ -94,6 +97,9 @@ def _recency(execution: WorkflowExecution) -> tuple[bool, datetime]:
     return execution.status == WorkflowExecutionStatus.RUNNING, execution.start_time
 
 
+STUCK = "stuck"
+
+
 async def run_audit(client: Client, records: ServiceRecords, *, prefix: str = "") -> AuditReport:
     """Reconcile the orders whose id starts with `prefix` (all by default)."""
     report = AuditReport()
@@ -102,10 +108,15 @@ async def run_audit(client: Client, records: ServiceRecords, *, prefix: str = ""
         query += f' AND WorkflowId STARTS_WITH "{WORKFLOW_ID_PREFIX}{prefix}"'
     runs = current_runs([execution async for execution in client.list_workflows(query)])
     outcomes = {workflow_id.removeprefix(WORKFLOW_ID_PREFIX): order_outcome(run) for workflow_id, run in runs.items()}
+    stuck = await stuck_orders(client, runs.values())
     service_records = {k: v for k, v in (await records.everything()).items() if k.startswith(prefix)}
 
     report.orders = len(outcomes)
     for order_id, outcome in sorted(outcomes.items()):
+        if order_id in stuck:  # its OrderStatus is what it was doing when it wedged: no rule of that state applies
+            report.outcomes[STUCK] += 1
+            report.problems.append(Problem(order_id, stuck[order_id].summary()))
+            continue
         report.outcomes[outcome.description] += 1
         order_records = service_records.get(order_id) or OrderRecords(order_id, None, [], [])
         for message in order_problems(outcome, order_records):
