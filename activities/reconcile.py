@@ -26,15 +26,8 @@ from starters.audit import order_outcome
 from starters.records import ServiceRecords
 from starters.reconcile.plan import OrderView, last_change, plan_reconciliation, stock_findings, survey_of
 from workflows.models import WORKFLOW_ID_PREFIX, workflow_id_for
-from workflows.reconcile_models import (
-    Finding,
-    ReconcileInput,
-    Repair,
-    RepairAction,
-    RepairOutcome,
-    RepairStatus,
-    Survey,
-)
+from workflows.reconcile_models import Finding
+from workflows.reconcile_models import ReconcileInput, Repair, RepairAction, RepairOutcome, RepairStatus, Survey
 
 
 @dataclass(frozen=True)
