@@ -20,10 +20,12 @@ from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 from activities.errors import error_for_response
 from activities.http import ServiceClient
 from activities.order_runs import current_run_of, described_run, order_runs, orders_query
+from activities.stuck import open_executions, stuck_orders
 from cadenza.settings import ServiceEndpoint
 from starters.audit import order_outcome
 from starters.records import ServiceRecords
 from starters.reconcile.plan import OrderView, last_change, plan_reconciliation, stock_findings, survey_of
+from workflows.reconcile_models import Finding
 from workflows.reconcile_models import ReconcileInput, Repair, RepairAction, RepairOutcome, RepairStatus, Survey
 
 
@@ -53,6 +55,14 @@ def order_view(order_id: str, execution: WorkflowExecution | None) -> OrderView:
         closed_at=execution.close_time,
         started_at=execution.start_time,
     )
+
+
+async def stuck_findings(client: Client, prefix: str) -> list[Finding]:
+    """Every open order whose workflow task keeps failing, whenever it started: the window is about records that may
+    need a repair, while a stuck order needs a person however old it is (an order can wait in needs_attention for
+    days). Open orders only, so this costs one describe per open order."""
+    stuck = await stuck_orders(client, await open_executions(client, orders_query(prefix=prefix)))
+    return [Finding(order_id=order_id, message=found.summary()) for order_id, found in sorted(stuck.items())]
 
 
 async def retention(client: Client) -> timedelta | None:
@@ -91,6 +101,7 @@ class ReconcileActivities:
             grace=params.grace,
             retention=await retention(client),
         )
+        plan.problems += await stuck_findings(client, params.prefix)  # counted in cadenza_inconsistencies with the rest
         findings, notes = [], []
         if stock is not None:
             all_reservations = [r for order_records in records.values() for r in order_records.reservations]

@@ -74,6 +74,7 @@ def create_app(
     app.state.api_rate_limiter = RateLimiter.from_environment()  # likewise a bad CADENZA_API_RATE_LIMIT
     review_deadline_from_env()  # and a bad CADENZA_REVIEW_DEADLINE (orders placed here are started with it)
     install_problem_handlers(app)
+    app.add_exception_handler(orders.OrderStuck, orders.answer_stuck)
     app.include_router(orders.router)
     app.include_router(_health_router())
     metrics = ApiMetrics(gate.client)

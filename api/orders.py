@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import (
     Client,
@@ -37,11 +38,13 @@ from api.views import Accepted, OrderPage, OrderStatusView, OrderSummary, links,
 from starters.orders import (
     NotAwaitingReview,
     OrderClosed,
+    OrderStuck,
     cancel_order,
     is_same_order,
     order_handle,
     place_order,
     progress_of,
+    refuse_if_stuck,
     review_order,
     start_options,
 )
@@ -149,7 +152,7 @@ async def place(
             view = status_view(order.order_id, "RUNNING", OrderProgress(order_id=order.order_id), client.namespace)
         else:
             description = await handle.describe()
-            progress, note = await progress_of(handle, description)
+            progress, note = await progress_of(client, handle, description)
             view = status_view(order.order_id, description.status.name, progress, client.namespace, note)
     decided = wait == PAYMENT and view.payment is not None
     if view.closed or decided:
@@ -237,6 +240,22 @@ async def _visible(client: Client, order_id: str, principal: Principal) -> tuple
     return handle, description
 
 
+STUCK = "urn:cadenza:problem:order-stuck"
+"""The problem type of an order whose workflow task cannot run (docs/operations.md, "Stuck orders")."""
+
+
+async def answer_stuck(request: Request, exc: Exception) -> JSONResponse:
+    """Every route's answer for a stuck order: a conflict with the order's state that an operator resolves, not a
+    server error; the detail says what fails and the next step, also as members of their own."""
+    assert isinstance(exc, OrderStuck)
+    stuck = exc.stuck
+    problem = Problem(
+        409, "Order stuck", str(exc), type=STUCK, cause=stuck.cause, failing=stuck.failing,
+        next_step=stuck.recovery.next_step(),
+    )
+    return problem.response(request.url.path)
+
+
 def _not_found(order_id: str) -> Problem:
     return Problem(404, "Order not found", f"No order {order_id!r}. Check the id, or list orders with GET /orders.")
 
@@ -244,13 +263,13 @@ def _not_found(order_id: str) -> Problem:
 @router.get(
     "/{order_id}",
     response_model=OrderStatusView,
-    responses=problem_responses(401, 403, 404, 422, 429, 503),
+    responses=problem_responses(401, 403, 404, 409, 422, 429, 503),
     summary="Progress of a running or closed order",
 )
 async def get_order(order_id: OrderId, principal: Reader, client: Temporal) -> OrderStatusView:
     with unavailable_as_503():
         handle, description = await _visible(client, order_id, principal)
-        progress, note = await progress_of(handle, description)
+        progress, note = await progress_of(client, handle, description)
     return status_view(order_id, description.status.name, progress, client.namespace, note)
 
 
@@ -337,7 +356,7 @@ def _bad_token() -> Problem:
     "/{order_id}/events",
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "One event per change of progress, then the end"},
-        **problem_responses(401, 403, 404, 422, 429, 503),
+        **problem_responses(401, 403, 404, 409, 422, 429, 503),
     },
     summary="Server-Sent Events: every change of the order's progress until it closes (Last-Event-ID resumes)",
 )
@@ -352,7 +371,8 @@ async def order_events(
     ] = None,
 ) -> Response:
     with unavailable_as_503():
-        handle, _ = await _visible(client, order_id, principal)
+        handle, description = await _visible(client, order_id, principal)
+        await refuse_if_stuck(client, description)
     # As the SSE spec has it, the id is the client's echo of ours: one we did not send means "from the start".
     after = int(last_event_id) if last_event_id and last_event_id.isascii() and last_event_id.isdigit() else 0
     return event_stream(handle, after=after, disconnected=request.is_disconnected)
@@ -388,6 +408,7 @@ async def cancel(order_id: OrderId, principal: Writer, client: Temporal) -> Acce
 async def retry_compensation(order_id: OrderId, principal: Operator, client: Temporal) -> Accepted:
     with unavailable_as_503():
         handle, description = await _visible(client, order_id, principal)
+        await refuse_if_stuck(client, description)
         try:
             await handle.execute_update(OrderWorkflow.retry_compensation)
         except (WorkflowUpdateFailedError, RPCError) as err:

@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from workflows.models import ProgressEvent
@@ -34,7 +34,7 @@ async def _events(
         closed = (await handle.describe()).status != WorkflowExecutionStatus.RUNNING
         try:
             events: list[ProgressEvent] = await handle.query(OrderWorkflow.events, after)
-        except RPCError:
+        except (RPCError, WorkflowQueryFailedError):  # no worker, or one that cannot run it (a stuck order): wait
             await asyncio.sleep(_UNANSWERED_RETRY_S)
             continue
         for event in events:

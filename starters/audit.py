@@ -5,7 +5,9 @@ plus the `OrderStatus` and `OrderTotal` search attributes, so no history has to 
 - a `completed` order: ERP order confirmed, exactly one live charge keeping the total net of refunds, one committed
   reservation;
 - a `compensated` order: no live ERP order, every charge refunded, no reservation holding stock;
-- every order is closed (an open one is stuck, or waiting for an operator in `needs_attention`);
+- every order is closed (an open one is stuck, or waiting for an operator in `needs_attention`); an open order whose
+  workflow task keeps failing is reported as stuck with its cause and next step, whatever its `OrderStatus` says
+  (activities/stuck.py: one describe per open order, its history only when its task is failing);
 - an order Temporal has no execution of (never placed through Cadenza, or its execution deleted: namespace retention
   deletes closed executions routinely) is judged by its records alone: fulfilled, or with nothing live left;
 - no charge is ever duplicated;
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 
 from activities.order_runs import order_runs, orders_query
+from activities.stuck import stuck_orders
 from starters.consistency import (
     duplicate_charges,
     fulfilled,
@@ -115,15 +118,21 @@ def _as_completed(records: OrderRecords) -> list[str]:
     return inconsistencies(OrderState.COMPLETED, records.erp_order["total_amount"], records)
 
 
+STUCK = "stuck"
+
+
 async def run_audit(client: Client, records: ServiceRecords, *, prefix: str = "") -> AuditReport:
     """Reconcile the orders whose id starts with `prefix` (all by default)."""
     report = AuditReport()
     runs = await order_runs(client, orders_query(prefix=prefix))
+    stuck = await stuck_orders(client, runs.values())
     service_records = {k: v for k, v in (await records.everything()).items() if k.startswith(prefix)}
 
     for order_id in sorted(runs.keys() | service_records.keys()):
         order_records = service_records.get(order_id) or OrderRecords(order_id, None, [], [])
-        if order_id in runs:
+        if order_id in stuck:  # its OrderStatus is what it was doing when it wedged: no rule of that state applies
+            standing, problems = STUCK, [stuck[order_id].summary()]
+        elif order_id in runs:
             outcome = order_outcome(runs[order_id])
             standing, problems = outcome.description, order_problems(outcome, order_records)
         else:

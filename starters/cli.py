@@ -48,6 +48,7 @@ from starters.orders import (
     InvalidOrder,
     OrderClosed,
     OrderNotFound,
+    OrderStuck,
     cancel_order,
     describe_order,
     load_order,
@@ -88,8 +89,8 @@ def _run(coro: Awaitable[T]) -> T:
     try:
         return asyncio.run(coro)  # type: ignore[arg-type]
     except (
-        TemporalUnavailable, PortInUse, BinaryNotFound, OrderNotFound, OrderClosed, RecordingFailed, ReconcileFailed,
-        EncryptionError,
+        TemporalUnavailable, PortInUse, BinaryNotFound, OrderNotFound, OrderClosed, OrderStuck, RecordingFailed,
+        ReconcileFailed, EncryptionError,
     ) as err:
         fail(str(err))
     except InvalidOrder as err:

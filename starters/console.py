@@ -6,6 +6,7 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 console = Console(highlight=False)
 errors = Console(stderr=True, highlight=False)
@@ -16,5 +17,7 @@ EXIT_BAD_INPUT = 2
 
 
 def fail(message: str, code: int = EXIT_PROBLEM) -> NoReturn:
-    errors.print(f"[bold red]error:[/] {message}")
+    # Escaped: messages carry text from elsewhere (a failure's "[type=missing, …]", "[TMPRL1100]") that rich would
+    # otherwise take for markup and drop.
+    errors.print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(code)

@@ -16,12 +16,14 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
+    WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.stuck import StuckExecution, is_failed_task_refusal, stuck_execution, stuck_from_query_failure
 from cadenza.settings import TASK_QUEUE
 from workflows.models import (
     Order,
@@ -167,6 +169,7 @@ class OrderView:
 
 
 async def describe_order(client: Client, order_id: str) -> OrderView:
+    """The order as `order status` shows it; raises `OrderStuck` for an order whose workflow task cannot run."""
     handle = order_handle(client, order_id)
     try:
         description = await handle.describe()
@@ -177,21 +180,43 @@ async def describe_order(client: Client, order_id: str) -> OrderView:
         ) from err
     status = description.status.name if description.status else "UNKNOWN"
     summary = await description.static_summary()
-    progress, note = await progress_of(handle, description)
+    progress, note = await progress_of(client, handle, description)
     return OrderView(order_id, handle.id, status, progress, summary, note)
 
 
+class OrderStuck(RuntimeError):
+    """The order's workflow task cannot run (it keeps failing, or the worker cannot rebuild the workflow to answer a
+    query): nothing can be read from it or asked of it until someone acts. The message says what fails and what to do."""
+
+    def __init__(self, stuck: StuckExecution) -> None:
+        super().__init__(stuck.summary())
+        self.stuck = stuck
+
+
+async def refuse_if_stuck(client: Client, description: WorkflowExecutionDescription) -> None:
+    """Raise `OrderStuck` for an execution whose workflow task keeps failing: a query would be refused and an update
+    would wait for a task that never completes."""
+    if (stuck := await stuck_execution(client, description)) is not None:
+        raise OrderStuck(stuck)
+
+
 async def progress_of(
-    handle: WorkflowHandle, description: WorkflowExecutionDescription
+    client: Client, handle: WorkflowHandle, description: WorkflowExecutionDescription
 ) -> tuple[OrderProgress | None, str | None]:
-    """The order's progress and, when some of it cannot be had, why (a note for people)."""
+    """The order's progress and, when some of it cannot be had, why (a note for people). Raises `OrderStuck` for an
+    order whose workflow task cannot run."""
     # A completed order's result is its final progress, in its history: read without asking a worker — which may
     # no longer exist (an order is pinned to the build it ran on, and a retired build's queries go unanswered).
     if description.status == WorkflowExecutionStatus.COMPLETED:
         return await handle.result(), None
+    await refuse_if_stuck(client, description)
     try:
         return await handle.query(OrderWorkflow.status), None
-    except RPCError:
+    except WorkflowQueryFailedError as err:  # the worker could not rebuild the workflow from its history
+        raise OrderStuck(await stuck_from_query_failure(client, description, err)) from None
+    except RPCError as err:
+        if is_failed_task_refusal(err):  # its task started failing since our describe
+            await refuse_if_stuck(client, await handle.describe())
         return None, "no worker is answering queries: start one with `cadenza worker`"
 
 

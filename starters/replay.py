@@ -154,18 +154,20 @@ def histories_from_files(paths: Sequence[Path]) -> HistorySource:
     return HistorySource(items(), len(files), f"{len(files)} history files")
 
 
-async def histories_from_server(client: Client, query: str) -> HistorySource:
-    """The histories of the executions, open or closed, that the visibility `query` matches."""
+async def histories_from_server(client: Client, query: str, *, limit: int | None = None) -> HistorySource:
+    """The histories of the executions, open or closed, that the visibility `query` matches (the first `limit`)."""
     try:
         total = (await client.count_workflows(query)).count
     except RPCError as err:
         if err.status != RPCStatusCode.INVALID_ARGUMENT:
             raise
         raise BadReplayInput(f"the server refused the query {query!r}: {err.message}") from None
-    return HistorySource(_fetch_histories(client, query), total, f"{total} executions matching {query}")
+    if limit is not None:
+        total = min(total, limit)
+    return HistorySource(_fetch_histories(client, query, limit), total, f"{total} executions matching {query}")
 
 
-async def _fetch_histories(client: Client, query: str) -> AsyncIterator[HistoryItem]:
+async def _fetch_histories(client: Client, query: str, limit: int | None = None) -> AsyncIterator[HistoryItem]:
     # Not `list_workflows(query).map_histories()`: it fetches one history at a time, and on a remote server the round
     # trips would leave the replay processes idle.
     pending: set[asyncio.Task[HistoryItem | None]] = set()
@@ -184,7 +186,7 @@ async def _fetch_histories(client: Client, query: str) -> AsyncIterator[HistoryI
             if (item := await task) is not None:
                 yield item
 
-    async for execution in client.list_workflows(query):
+    async for execution in client.list_workflows(query, limit=limit):
         pending.add(asyncio.create_task(fetch(execution.id, execution.run_id)))
         if len(pending) >= FETCH_CONCURRENCY:
             done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
@@ -204,8 +206,11 @@ def _to_history(item: HistoryItem) -> WorkflowHistory:
     return WorkflowHistory(workflow_id, History.FromString(data).events)
 
 
-async def replay_items(items: Sequence[HistoryItem], *, quiet: bool = False) -> list[ReplayOutcome]:
-    """Replay `items` one after the other in this process; an unreadable file is a failure, not a crash."""
+async def replay_items(
+    items: Sequence[HistoryItem], *, quiet: bool = False, workflows: Sequence[type] = WORKFLOWS
+) -> list[ReplayOutcome]:
+    """Replay `items` one after the other in this process; an unreadable file is a failure, not a crash. `workflows`
+    as for `new_replayer`."""
     outcomes: list[ReplayOutcome] = []
     histories: list[WorkflowHistory] = []
     for item in items:
@@ -218,7 +223,7 @@ async def replay_items(items: Sequence[HistoryItem], *, quiet: bool = False) -> 
         for history in histories:
             yield history
 
-    async with new_replayer(quiet=quiet).workflow_replay_iterator(each()) as results:
+    async with new_replayer(workflows=workflows, quiet=quiet).workflow_replay_iterator(each()) as results:
         async for result in results:
             history, failure = result.history, result.replay_failure
             error = _first_line(failure) if failure else None

@@ -10,6 +10,7 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from starters.audit import AuditReport
 from starters.console import console
@@ -70,7 +71,7 @@ def print_audit(report: AuditReport) -> None:
         return
     table = Table("order", "inconsistency", title=f"{len(report.problems)} inconsistencies", title_justify="left")
     for problem in report.problems:
-        table.add_row(problem.order_id, problem.message)
+        table.add_row(problem.order_id, Text(problem.message))  # as written: a failure's "[…]" is not markup
     console.print(table)
 
 

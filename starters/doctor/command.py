@@ -20,7 +20,8 @@ def doctor(
 ) -> None:
     """Check this machine's setup with the active Temporal profile (TEMPORAL_PROFILE / TEMPORAL_*): Temporal,
     namespace, search attributes, workers polling, encryption keys, the three services and their tokens, the Order
-    API, the codec server. Prints how to fix each failure; exit 0 only when every check passes (warnings pass)."""
+    API, the codec server, and whether this build replays its open orders. Prints how to fix each failure; exit 0
+    only when every check passes (warnings pass)."""
     results = asyncio.run(_with_progress(as_json, timeout))
     passed = all_passed(results)
     if as_json:

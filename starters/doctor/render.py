@@ -23,7 +23,9 @@ def results_table(results: Sequence[Result], checking: str | None = None) -> Tab
     table.add_column("detail", overflow="fold")
     table.add_column("how to fix", overflow="fold")
     for result in results:
-        table.add_row(result.check, Text(_MARK[result.status], style=_STYLE[result.status]), result.detail, result.fix)
+        # Detail and fix as written: they quote failures and commands whose "[…]" is not markup.
+        mark = Text(_MARK[result.status], style=_STYLE[result.status])
+        table.add_row(result.check, mark, Text(result.detail), Text(result.fix))
     if checking is not None:
         table.add_row(checking, Text("… checking", style="cyan"), "", "")
     return table

@@ -7,11 +7,12 @@ from collections.abc import Callable, Sequence
 
 import httpx
 
-from starters.doctor import endpoints, keys, temporal
+from starters.doctor import endpoints, keys, replay, temporal
 from starters.doctor.model import Check, Context, Result, Status
 
-CHECKS: list[Check] = [*temporal.CHECKS, *keys.CHECKS, *endpoints.CHECKS]
-"""In the order a user fixes things: Temporal first (everything depends on it), then what the worker needs."""
+CHECKS: list[Check] = [*temporal.CHECKS, *keys.CHECKS, *endpoints.CHECKS, *replay.CHECKS]
+"""In the order a user fixes things: Temporal first (everything depends on it), then what the worker needs, then
+whether this build can run the orders in flight."""
 
 DEFAULT_TIMEOUT = 10.0
 

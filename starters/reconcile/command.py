@@ -6,6 +6,7 @@ import uuid
 from datetime import timedelta
 
 from rich.table import Table
+from rich.text import Text
 from temporalio.client import Client, WorkflowFailureError
 
 from cadenza.settings import TASK_QUEUE
@@ -75,7 +76,7 @@ def _unrepaired_table(report: ReconcileReport) -> Table:
         title += f" (the first {len(report.unrepaired)} of {report.unrepaired_total})"
     table = Table("order", "inconsistency", title=title, title_justify="left")
     for finding in report.unrepaired:
-        table.add_row(finding.order_id, finding.message)
+        table.add_row(finding.order_id, Text(finding.message))  # as written: a failure's "[…]" is not markup
     return table
 
 

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.integration
 
 ALL_ROWS = [
     "Temporal reachable", "namespace", "search attributes", "workers polling", "encryption keys",
-    "erp", "payment", "inventory", "Order API", "codec server",
+    "erp", "payment", "inventory", "Order API", "codec server", "open orders replay",
 ]
 
 

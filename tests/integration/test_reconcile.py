@@ -8,6 +8,8 @@ import asyncio
 import dataclasses
 import re
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import httpx
@@ -89,6 +91,19 @@ async def _unrepaired_attribute(client: Client, workflow_id: str) -> int | None:
     return None
 
 
+@asynccontextmanager
+async def reconcile_worker_with_metrics(harness: Harness) -> AsyncIterator[tuple[Client, str, str]]:
+    """A reconcile worker of its own that serves Prometheus metrics, to read the gauges as an operator's dashboard
+    would: (its client, its task queue, the metrics URL)."""
+    port = free_port()
+    runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"127.0.0.1:{port}")))
+    client = await Client.connect(harness.config.temporal_address, data_converter=harness.config.data_converter(), runtime=runtime)
+    task_queue = f"reconcile-{uuid.uuid4().hex}"
+    async with Worker(client, task_queue=task_queue, workflows=[ReconcileWorkflow],
+                      activities=ReconcileActivities(harness.http, harness.config.endpoints()).all(), **worker_options()):
+        yield client, task_queue, f"http://127.0.0.1:{port}/metrics"
+
+
 async def test_cadenza_up_schedules_the_reconciler_and_scheduling_again_updates_it(harness):
     client = harness.client
     handle = client.get_schedule_handle(SCHEDULE_ID)
@@ -159,15 +174,9 @@ async def test_a_completed_order_without_its_charge_is_raised_not_repaired(harne
     await _behind_our_back(harness, "POST", "payment", f"/charges/{charge['id']}/refunds")
     before = await harness.records.for_order(order.order_id)
 
-    # On a worker of its own that serves Prometheus metrics, to read the gauge as an operator's dashboard would.
-    port = free_port()
-    runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"127.0.0.1:{port}")))
-    client = await Client.connect(harness.config.temporal_address, data_converter=harness.config.data_converter(), runtime=runtime)
-    task_queue = f"reconcile-{uuid.uuid4().hex}"
-    async with Worker(client, task_queue=task_queue, workflows=[ReconcileWorkflow],
-                      activities=ReconcileActivities(harness.http, harness.config.endpoints()).all(), **worker_options()):
+    async with reconcile_worker_with_metrics(harness) as (client, task_queue, metrics_url):
         workflow_id, report = await run_once(client, _now(prefix), task_queue=task_queue)
-        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        metrics = httpx.get(metrics_url).text
         details = await _details(client, workflow_id)  # a query: answered by a worker
 
     assert report.repairs == [] and not report.clean
