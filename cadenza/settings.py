@@ -118,9 +118,12 @@ def dev_server_ports() -> DevServerPorts:
     )
 
 
+METRICS_PORT_ENV = "CADENZA_METRICS_PORT"
+
+
 def metrics_port() -> int | None:
     """Where `cadenza up`'s worker serves Prometheus metrics (`CADENZA_METRICS_PORT`, default 9464; 0 = off)."""
-    port = _env_int("CADENZA_METRICS_PORT", 9464)
+    port = _env_int(METRICS_PORT_ENV, 9464)
     return port or None
 
 

@@ -4,6 +4,7 @@ processes of one supervisor. `cadenza up` runs it in the foreground; `cadenza de
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -21,6 +22,7 @@ from cadenza.shutdown import WORKER_STOP_TIMEOUT_SECONDS
 from workflows.search_attributes import dev_server_flags
 from cadenza.settings import (
     DEFAULT_SERVICE_TOKEN,
+    METRICS_PORT_ENV,
     SERVICE_NAMES,
     TASK_QUEUE,
     ServiceEndpoint,
@@ -139,6 +141,14 @@ class StackConfig:
         for name in SERVICE_NAMES:
             env[f"CADENZA_{name.upper()}_URL"] = self.service_url(name)
         return env
+
+    def worker_env(self, name: str) -> dict[str, str]:
+        """The environment of the worker process `name`: only the first worker serves the configured metrics port; every
+        other worker, and the first too when none is configured, serves none. Always said explicitly: a child inherits
+        the shell's environment, and a `CADENZA_METRICS_PORT` exported there (for a `cadenza up` next door) would make
+        every worker of this stack bind that one port, and all but one exit."""
+        port = self.metrics_port if name == "worker" else None
+        return {**self.client_env(), METRICS_PORT_ENV: str(port or 0)}
 
     def ports(self) -> dict[str, int]:
         named = {"Temporal": self.temporal_port, **{name: port for name, port in self.service_ports.items()}}
@@ -283,7 +293,9 @@ class EmbeddedStack:
         """Stop the dev server and start it again on the same port and history file (chaos runs)."""
         old = self.child("temporal")
         position = self.children.index(old)
-        old.stop()
+        # In a thread: the server may take its whole stop timeout to go, and the caller's clients (a chaos run's
+        # reviewer and pollers) must keep running meanwhile, seeing the server away as real clients would.
+        await asyncio.to_thread(old.stop)
         self.children.remove(old)
         await self._start_temporal(position=position)
 
@@ -311,9 +323,7 @@ class EmbeddedStack:
         await child.wait_until(http_ok(f"{self.config.service_url(name)}/health"), timeout=30)
 
     async def _start_worker(self, name: str = "worker") -> ChildProcess:
-        env = self.config.client_env()
-        if name == "worker" and self.config.metrics_port is not None:
-            env["CADENZA_METRICS_PORT"] = str(self.config.metrics_port)
+        env = self.config.worker_env(name)
         # A stopping worker drains its in-flight activities first: SIGKILL only once that has clearly overrun.
         child = self._spawn(name, [sys.executable, "-m", "workers"], env=env, stop_timeout=WORKER_STOP_TIMEOUT_SECONDS)
         await child.wait_until(self._worker_polling(child), timeout=30)

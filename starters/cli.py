@@ -8,7 +8,7 @@ import getpass
 from collections.abc import Awaitable, Callable
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import httpx
 import typer
@@ -23,6 +23,7 @@ from cadenza.settings import TASK_QUEUE, web_ui_base, workflow_ui_link
 from cadenza.signals import EXIT_INTERRUPTED, run_until_signalled
 from cadenza.stack import StackConfig
 from starters.api_keys import api_key_app
+from starters.chaos.plan import ChaosPlan
 from starters.bench.profiles import DEFAULT_PROFILES, PROFILES
 from starters.codec_server import codec_server
 from starters.deploy import deploy_app
@@ -357,23 +358,59 @@ def chaos(
     cancel_every: Annotated[int, typer.Option(
         "--cancel-every", min=0, help="Cancel (twice) every Nth order seen compensating or in needs_attention; 0: none")
     ] = 5,
+    large_share: Annotated[float, _share(
+        "--large-share", "Share of the orders of 1,000.00 EUR up to 10,000.00: risk-checked, let through")
+    ] = ChaosPlan.large_share,
+    review_share: Annotated[float, _share(
+        "--review-share", "Share of the orders above 10,000.00 EUR: referred to manual review, decided by the run's "
+        "reviewer")
+    ] = ChaosPlan.review_share,
+    review_deadline: Annotated[int, typer.Option(
+        "--review-deadline", min=1, metavar="SECONDS", help="Review deadline of the run's orders (as "
+        "CADENZA_REVIEW_DEADLINE sets it): orders left undecided expire within the run")
+    ] = ChaosPlan.review_deadline_s,
+    reject_share: Annotated[float, _share(
+        "--reject-share", "Of the orders referred to review, the share the reviewer rejects")
+    ] = ChaosPlan.reject_share,
+    expire_share: Annotated[float, _share(
+        "--expire-share", "Of the orders referred to review, the share left to expire (the reviewer approves the rest)")
+    ] = ChaosPlan.expire_share,
+    pollers: Annotated[int, _some_orders(
+        "--pollers", "Orders whose status is read every 5 ms for 3 s from their start, as a client polling "
+        "GET /orders/{id}")
+    ] = ChaosPlan.pollers,
+    streams: Annotated[int, _some_orders(
+        "--streams", "Orders whose progress events are read until they close, as the Order API's event stream does")
+    ] = ChaosPlan.streams,
+    resets: Annotated[int, _some_orders(
+        "--resets", "Orders reset, once closed, to a random completed workflow task of their history, each reset run "
+        "awaited")
+    ] = ChaosPlan.resets,
     seed: Annotated[int, typer.Option("--seed")] = 1,
     json_file: Annotated[Path | None, typer.Option("--json")] = None,
 ) -> None:
     """The large run on a stack of its own: load with faults (slow commits included), an outage of one service,
     cancels mid-compensation, workers killed on a schedule and during compensation, one dev-server restart during
-    compensation, then the audit. Exit 0 only if every order closed and the audit is clean."""
-    from starters.chaos import DEFAULT_OUTAGE, ChaosPlan, InvalidOutage, parse_outage
+    compensation; and the rest of the product: large orders (risk check), orders for manual review decided by a
+    reviewer or left to expire, clients polling and streaming orders from their start, finished orders reset. Then
+    the audit. Exit 0 only if every order closed, none got stuck and the audit is clean."""
+    from starters.chaos import DEFAULT_OUTAGE, InvalidOutage, InvalidPlan, parse_outage
     from starters.loadrun import run_chaos_command
 
     try:
         planned_outage = DEFAULT_OUTAGE if outage is None else parse_outage(outage)
     except InvalidOutage as err:
         fail(f"--outage: {err}", EXIT_BAD_INPUT)
-    plan = ChaosPlan(
-        orders=orders, concurrency=concurrency, faults=_fault_spec(faults), workers=workers, kill_every_s=kill_every,
-        restart_server=restart_server, seed=seed, outage=planned_outage, cancel_every=cancel_every,
-    )
+    try:
+        plan = ChaosPlan(
+            orders=orders, concurrency=concurrency, faults=_fault_spec(faults), workers=workers,
+            kill_every_s=kill_every, restart_server=restart_server, seed=seed, outage=planned_outage,
+            cancel_every=cancel_every, large_share=large_share, review_share=review_share,
+            review_deadline_s=review_deadline, reject_share=reject_share, expire_share=expire_share, pollers=pollers,
+            streams=streams, resets=resets,
+        )
+    except InvalidPlan as err:
+        fail(f"{err}.", EXIT_BAD_INPUT)
     if not _run(run_chaos_command(plan, json_file)):
         raise typer.Exit(EXIT_PROBLEM)
 
@@ -424,6 +461,16 @@ def reconcile_run(
 
     if not _run(main()):
         raise typer.Exit(EXIT_PROBLEM)
+
+
+def _share(flag: str, help: str) -> Any:
+    """A chaos option that is a share of some orders: from none (0) to all (1)."""
+    return typer.Option(flag, min=0, max=1, help=help)
+
+
+def _some_orders(flag: str, help: str) -> Any:
+    """A chaos option that is a number of orders an actor works on."""
+    return typer.Option(flag, min=0, help=f"{help}; 0: none")
 
 
 def _fault_spec(spec: str | None) -> dict:

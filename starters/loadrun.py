@@ -94,11 +94,18 @@ async def run_chaos_command(plan: ChaosPlan, json_file: Path | None) -> bool:
     console.print(load_table(report.load))
     console.print(stats_table(report.service_stats))
     console.print(report.disruptions.summary())
+    console.print(report.actors.summary())
+    for workflow_id, cause in sorted(report.actors.stuck.items()):
+        console.print(f"[red]stuck: {workflow_id}: {cause}[/]")
     assert report.audit is not None
     print_audit(report.audit)
     if json_file:
         write_json(json_file, {
             **report.load.summary(), "service_stats": report.service_stats, **report.disruptions.counts(),
-            "events": report.events, "audit_problems": [p.__dict__ for p in report.audit.problems],
+            **report.actors.counts(), "events": report.events,
+            "audit_problems": [p.__dict__ for p in report.audit.problems],
         })
-    return report.audit.clean and report.load.closed == plan.orders and not report.disruptions.failed
+    return (
+        report.audit.clean and report.load.closed == plan.orders and not report.disruptions.failed
+        and not report.actors.stuck
+    )

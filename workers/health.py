@@ -39,11 +39,12 @@ from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
 from cadenza.processes import free_port
+from cadenza.settings import METRICS_PORT_ENV
 from cadenza.telemetry import metrics_runtime
 
 log = logging.getLogger("cadenza.worker")
 
-PORT_ENV = "CADENZA_METRICS_PORT"
+PORT_ENV = METRICS_PORT_ENV
 HOST_ENV = "CADENZA_METRICS_HOST"
 READY_CACHE = 5.0
 """Seconds a readiness answer is reused: probes every few seconds cost one pair of describe calls, not one each."""

@@ -4,11 +4,11 @@ interruption a saga's compensation must survive (it must still undo everything, 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from starters.chaos.background import Background
 from starters.chaos.report import ChaosReport
 from starters.chaos.timeline import Timeline
 from starters.load import retrying
@@ -23,21 +23,16 @@ class MidCompensationCanceller:
     def __init__(self, client: Client, every: int, timeline: Timeline, report: ChaosReport) -> None:
         self._client, self._every, self._timeline, self._report = client, every, timeline, report
         self._offered = 0
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._background = Background()
 
     def offer(self, workflow_id: str) -> None:
         self._offered += 1
         if self._every and (self._offered - 1) % self._every == 0:
-            task = asyncio.create_task(self._cancel_twice(workflow_id))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._background.start(self._cancel_twice(workflow_id))
 
     async def stop(self) -> None:
         """Abandon the cancels in progress (the run is over: every order has closed)."""
-        for task in self._tasks:
-            task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._background.cancel()
 
     async def _cancel_twice(self, workflow_id: str) -> None:
         handle = self._client.get_workflow_handle(workflow_id)

@@ -10,7 +10,7 @@ from cadenza.stack import EmbeddedStack
 from starters.chaos.plan import ChaosPlan
 from starters.chaos.report import ChaosReport
 from starters.chaos.timeline import Timeline
-from starters.chaos.watch import CompensationWatch
+from starters.chaos.watch import VisibilityWatch
 
 
 class Monkey:
@@ -23,7 +23,7 @@ class Monkey:
     """
 
     def __init__(
-        self, stack: EmbeddedStack, plan: ChaosPlan, report: ChaosReport, timeline: Timeline, watch: CompensationWatch
+        self, stack: EmbeddedStack, plan: ChaosPlan, report: ChaosReport, timeline: Timeline, watch: VisibilityWatch
     ) -> None:
         self._stack, self._plan, self._report, self._timeline, self._watch = stack, plan, report, timeline, watch
         self._names = (f"worker-{n}" for n in itertools.count(plan.workers + 1))

@@ -46,6 +46,10 @@ def parse_outage(text: str) -> Outage | None:
     return Outage(service, seconds)
 
 
+class InvalidPlan(ValueError):
+    pass
+
+
 @dataclass(frozen=True)
 class ChaosPlan:
     orders: int = 500
@@ -62,3 +66,29 @@ class ChaosPlan:
     """Share of the orders closed when the outage starts."""
     cancel_every: int = 0
     """Cancel (twice) the 1st, (N+1)th, (2N+1)th … order seen compensating or in needs_attention. 0: none."""
+
+    # The rest of the product, each actor sized here (0 switches it off).
+    large_share: float = 0.10
+    """Share of the orders of 1,000.00 EUR up to the review limit: risk-checked, and let through."""
+    review_share: float = 0.06
+    """Share of the orders above the review limit: the risk rules refer them to manual review."""
+    review_deadline_s: int = 25
+    """Each order's review deadline, set as CADENZA_REVIEW_DEADLINE sets it for whoever places an order: short, so
+    the orders the reviewer leaves alone expire within the run."""
+    reject_share: float = 0.2
+    expire_share: float = 0.2
+    """Of the orders referred to review, those the reviewer rejects and those it leaves to expire (it approves the
+    rest)."""
+    pollers: int = 20
+    """Orders whose status is queried every few ms from the moment they are placed (during their first workflow task)
+    for a few seconds, as a client polling `GET /orders/{id}` does."""
+    streams: int = 10
+    """Orders whose progress events are read until they close, as the Order API's event stream reads them."""
+    resets: int = 10
+    """Orders reset, once closed, to a random completed workflow task of their history; each reset run is awaited."""
+
+    def __post_init__(self) -> None:
+        if self.large_share + self.review_share > 1 or min(self.large_share, self.review_share) < 0:
+            raise InvalidPlan("--large-share and --review-share are each at least 0 and together at most 1")
+        if self.reject_share + self.expire_share > 1 or min(self.reject_share, self.expire_share) < 0:
+            raise InvalidPlan("--reject-share and --expire-share are each at least 0 and together at most 1")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 
 from starters.audit import AuditReport
@@ -35,9 +36,55 @@ class Disruptions:
 
 
 @dataclass
+class Actors:
+    """What the product's other users did during the run: reviewers, busy clients, operators resetting orders."""
+
+    orders_by_kind: Counter[str] = field(default_factory=Counter)
+    reviews: Counter[str] = field(default_factory=Counter)
+    """How the reviews of the orders placed ended (approved, rejected, expired, cancelled), from their results."""
+    review_decisions: Counter[str] = field(default_factory=Counter)
+    """What the reviewer did: approve, reject, leave (to expire), refused (the order no longer awaited review),
+    unanswered (no answer in time), reset runs included."""
+    polled_orders: int = 0
+    status_queries: int = 0
+    """Status reads of the polled orders (each a describe and a `status` query, as `GET /orders/{id}` does)."""
+    streams: int = 0
+    stream_events: int = 0
+    failed_queries: Counter[str] = field(default_factory=Counter)
+    """Queries (status or events) the worker answered with a failure, by the failure: a healthy order fails none."""
+    resets: Counter[str] = field(default_factory=Counter)
+    """Resets by how the order had ended and how its reset run ended: `completed -> compensated`."""
+    stuck: dict[str, str] = field(default_factory=dict)
+    """Workflow id → why: orders and reset runs whose workflow task kept failing, given up on."""
+
+    def counts(self) -> dict[str, object]:
+        """Every figure, for the final output and the JSON file."""
+        return {
+            "orders_by_kind": dict(self.orders_by_kind), "reviews": dict(self.reviews),
+            "review_decisions": dict(self.review_decisions), "polled_orders": self.polled_orders,
+            "status_queries": self.status_queries, "streams": self.streams, "stream_events": self.stream_events,
+            "failed_queries": dict(self.failed_queries),
+            "resets": sum(self.resets.values()), "reset_outcomes": dict(self.resets), "stuck": dict(self.stuck),
+        }
+
+    def summary(self) -> str:
+        def listed(counts: Counter[str]) -> str:
+            return ", ".join(f"{n} {name}" for name, n in sorted(counts.items())) or "none"
+
+        return (
+            f"orders by kind: {listed(self.orders_by_kind)}; reviews: {listed(self.reviews)} "
+            f"(reviewer: {listed(self.review_decisions)}); {self.status_queries} status queries on "
+            f"{self.polled_orders} polled orders; {self.streams} event streams, {self.stream_events} events; "
+            f"{sum(self.failed_queries.values())} failed queries; "
+            f"resets: {listed(self.resets)}; stuck: {len(self.stuck)}"
+        )
+
+
+@dataclass
 class ChaosReport:
     load: LoadReport
     audit: AuditReport | None = None
     disruptions: Disruptions = field(default_factory=Disruptions)
+    actors: Actors = field(default_factory=Actors)
     service_stats: dict[str, dict[str, int]] = field(default_factory=dict)
     events: list[str] = field(default_factory=list)

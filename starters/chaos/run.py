@@ -13,15 +13,13 @@ from cadenza.processes import free_port
 from cadenza.settings import SERVICE_NAMES
 from cadenza.stack import EmbeddedStack, StackConfig
 from starters.audit import run_audit
-from starters.chaos.cancels import MidCompensationCanceller
-from starters.chaos.monkey import Monkey
-from starters.chaos.outage import run_outage
+from starters.chaos.cast import Cast
+from starters.chaos.mix import chaos_orders
 from starters.chaos.plan import ChaosPlan
 from starters.chaos.report import ChaosReport
 from starters.chaos.timeline import Timeline
-from starters.chaos.watch import CompensationWatch
 from starters.faults import FaultAdmin
-from starters.load import LoadReport, generate_orders, new_run_id, run_load
+from starters.load import LoadReport, new_run_id, run_orders
 from starters.records import ServiceRecords
 
 
@@ -58,14 +56,9 @@ async def run_chaos(
             run_id = new_run_id()
             report = ChaosReport(LoadReport(run_id, plan.orders, plan.concurrency, plan.seed))
             timeline = Timeline(plan.orders, report, log)
-            canceller = MidCompensationCanceller(client, plan.cancel_every, timeline, report)
-            watch = CompensationWatch(client, on_new=canceller.offer)
-            background = [watch.run(), Monkey(stack, plan, report, timeline, watch).run()]
-            if plan.outage is not None:
-                background.append(run_outage(plan.outage, plan.outage_after, faults, timeline, report))
-            else:
-                timeline.outage_started.set()
-            tasks = [asyncio.create_task(coroutine) for coroutine in background]
+            mix = chaos_orders(plan, run_id)
+            cast = Cast.of(client, plan, mix, timeline, report)
+            tasks = [asyncio.create_task(c) for c in cast.background(client, stack, plan, faults, timeline, report)]
             for task in tasks:  # a disruption that breaks is announced and counted at once, and the run goes on
                 task.add_done_callback(lambda done: _count_failure(done, timeline, report))
 
@@ -74,16 +67,17 @@ async def run_chaos(
                 on_done(outcome)
 
             try:
-                await run_load(
-                    client, generate_orders(plan.orders, plan.seed, run_id), concurrency=plan.concurrency,
-                    report=report.load, on_done=closed, task_queue=config.task_queue,
+                await run_orders(
+                    cast.place_and_await(client, plan, config.task_queue, timeline, report), mix.orders,
+                    concurrency=plan.concurrency, report=report.load, on_done=closed,
                 )
+                await cast.resetter.finish()  # under the same disruptions as the orders
             finally:
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)  # failures are already counted
-                await canceller.stop()
-            report.disruptions.orders_seen_compensating = len(watch.seen)
+                await cast.stop()
+            report.disruptions.orders_seen_compensating = len(cast.compensating.seen)
             for service in SERVICE_NAMES:
                 report.service_stats[service] = await faults.stats(service)
                 await faults.set(service, {})

@@ -1,18 +1,38 @@
 """`cadenza chaos` options and the pieces of a chaos run that need no stack: the outage spec, refusals before
-anything starts, and which compensating orders get cancelled."""
+anything starts, which compensating orders get cancelled, the order mix, the reviewer's decisions and how a stuck
+order is told from a slow one."""
 
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
 
 import pytest
+from temporalio.api.enums.v1 import WorkflowTaskFailedCause
+from temporalio.api.failure.v1 import Failure
+from temporalio.api.history.v1 import (
+    HistoryEvent,
+    WorkflowTaskFailedEventAttributes,
+    WorkflowTaskTimedOutEventAttributes,
+)
+from temporalio.api.workflow.v1 import PendingWorkflowTaskInfo
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionResponse
+from temporalio.converter import DataConverter
 from typer.testing import CliRunner
 
-from starters.chaos import DEFAULT_OUTAGE, ChaosReport, InvalidOutage, Outage, parse_outage
+from activities.risk import REVIEW_LIMIT
+from starters.chaos import DEFAULT_OUTAGE, ChaosPlan, ChaosReport, InvalidOutage, Outage, parse_outage
 from starters.chaos.cancels import MidCompensationCanceller
+from starters.chaos.mix import chaos_orders, kind_of, spread_over_kinds
+from starters.chaos.reviewer import REVIEWER, Reviewer
+from starters.chaos.stuck import Stuck, closed_or_stuck
 from starters.chaos.timeline import Timeline
 from starters.cli import app
 from starters.load import LoadReport
+from starters.orders import NotAwaitingReview
+from workflows.models import WORKFLOW_ID_PREFIX, OrderProgress, OrderState, ReviewVerdict
 from workflows.policies import STEP_RETRY_BUDGET
 
 
@@ -90,3 +110,126 @@ async def test_every_nth_order_seen_compensating_is_cancelled_twice(monkeypatch:
     assert report.disruptions.counts()["cancelled_mid_compensation"] == 3
     assert len(lines) == 6 and lines == report.events
     assert any(line.endswith("0/10 closed: cancel 2/2 of order-3 (seen compensating)") for line in lines)
+
+
+# ---- the rest of the product: the mix, the reviewer, stuck orders ---------------------------------------------------
+
+
+def test_the_mix_has_the_kinds_and_verdicts_its_shares_ask_for_and_the_same_seed_gives_the_same_orders() -> None:
+    plan = ChaosPlan(orders=50, large_share=0.1, review_share=0.1, reject_share=0.2, expire_share=0.2, seed=4)
+
+    mix = chaos_orders(plan, "run")
+
+    assert Counter(kind_of(order) for order in mix.orders) == {"small": 40, "large": 5, "review": 5}
+    assert all(order.total_amount > REVIEW_LIMIT for order in mix.orders if order.order_id in mix.verdicts)
+    assert Counter(mix.verdicts.values()) == {ReviewVerdict.APPROVE: 3, ReviewVerdict.REJECT: 1, None: 1}
+    assert [order.total_amount for order in chaos_orders(plan, "other").orders] == [o.total_amount for o in mix.orders]
+
+
+def test_a_few_actors_still_reach_every_kind() -> None:
+    orders = chaos_orders(ChaosPlan(orders=100, large_share=0.05, review_share=0.02), "run").orders
+
+    picked = spread_over_kinds(orders, 3, "seed")
+
+    assert {kind_of(order) for order in orders if order.order_id in picked} == {"small", "large", "review"}
+    assert len(spread_over_kinds(orders, 500, "seed")) == 100  # never more than there are
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--large-share", "0.6", "--review-share", "0.5"], "--large-share and --review-share are each at least 0"),
+        (["--reject-share", "0.9", "--expire-share", "0.2"], "--reject-share and --expire-share are each at least 0"),
+    ],
+)
+def test_chaos_refuses_shares_above_the_whole(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(app, ["chaos", *args])
+
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
+
+
+async def test_the_reviewer_decides_as_planned_and_counts_refusals(monkeypatch: pytest.MonkeyPatch) -> None:
+    decided: list[tuple[str, ReviewVerdict, str]] = []
+
+    async def review_order(client: object, order_id: str, verdict: ReviewVerdict, *, reviewer: str, reason: str):
+        if order_id == "late":
+            raise NotAwaitingReview("order late is not awaiting review: its review ended expired", "compensated")
+        decided.append((order_id, verdict, reviewer))
+        return OrderProgress(order_id=order_id, state=OrderState.RUNNING)
+
+    monkeypatch.setattr("starters.chaos.reviewer.review_order", review_order)
+    report = ChaosReport(LoadReport("run", 4, 1, 1))
+    verdicts = {"a": ReviewVerdict.APPROVE, "b": ReviewVerdict.REJECT, "c": None, "late": ReviewVerdict.APPROVE}
+    reviewer = Reviewer(None, verdicts, Timeline(4, report, lambda _: None), report)  # type: ignore[arg-type]
+
+    for order_id in verdicts:
+        reviewer.offer(f"{WORKFLOW_ID_PREFIX}{order_id}")
+    await asyncio.sleep(0.05)
+
+    assert sorted(decided) == [("a", ReviewVerdict.APPROVE, REVIEWER), ("b", ReviewVerdict.REJECT, REVIEWER)]
+    assert report.actors.review_decisions == {"approve": 1, "reject": 1, "leave": 1, "refused": 1}
+
+
+class _RetriedHandle:
+    """An order whose workflow task is on its third attempt: after a failure (`failure`), or after timeouts (None:
+    workers killed mid-task), in which case its result comes at `result_after_s`."""
+
+    def __init__(self, failure: Failure | None, result_after_s: float = 3600) -> None:
+        self._failure, self._result_after_s = failure, result_after_s
+
+    async def result(self) -> OrderProgress:
+        await asyncio.sleep(self._result_after_s)
+        return OrderProgress(order_id="o", state=OrderState.COMPLETED)
+
+    async def describe(self) -> SimpleNamespace:
+        raw = DescribeWorkflowExecutionResponse(pending_workflow_task=PendingWorkflowTaskInfo(attempt=3))
+        return SimpleNamespace(raw_description=raw)
+
+    async def fetch_history_events(self) -> AsyncIterator[HistoryEvent]:
+        if self._failure is None:
+            timed_out = WorkflowTaskTimedOutEventAttributes()
+            yield HistoryEvent(event_id=7, workflow_task_timed_out_event_attributes=timed_out)
+            return
+        yield HistoryEvent(
+            event_id=7,
+            workflow_task_failed_event_attributes=WorkflowTaskFailedEventAttributes(
+                cause=WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE,
+                failure=self._failure,
+            ),
+        )
+
+
+async def test_an_order_whose_workflow_task_keeps_failing_is_reported_stuck_not_awaited(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("starters.chaos.stuck.FIRST_CHECK_AFTER_S", 0)
+    failure = Failure()
+    try:  # the shape of the polling wedge: the SDK's message, the validation error under it
+        try:
+            raise ValueError("3 validation errors for ChargeRecord")
+        except ValueError as invalid:
+            raise RuntimeError("Failed decoding arguments") from invalid
+    except RuntimeError as wedged:
+        await DataConverter.default.encode_failure(wedged, failure)
+
+    handle = _RetriedHandle(failure)
+    outcome = await asyncio.wait_for(closed_or_stuck(handle, DataConverter.default), timeout=5)  # type: ignore[arg-type]
+
+    assert isinstance(outcome, Stuck)
+    assert outcome.cause == (
+        "WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE: RuntimeError: Failed decoding arguments "
+        "<- ValueError: 3 validation errors for ChargeRecord"
+    )
+
+
+async def test_an_order_whose_workflow_task_timed_out_with_killed_workers_is_awaited(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("starters.chaos.stuck.FIRST_CHECK_AFTER_S", 0)
+    monkeypatch.setattr("starters.chaos.stuck.CHECK_EVERY_S", 0.01)
+
+    handle = _RetriedHandle(None, result_after_s=0.1)
+    outcome = await asyncio.wait_for(closed_or_stuck(handle, DataConverter.default), timeout=5)  # type: ignore[arg-type]
+
+    assert isinstance(outcome, OrderProgress) and outcome.state == OrderState.COMPLETED

@@ -9,7 +9,7 @@ import pytest
 
 from cadenza.process_exit import SPAN_FLUSH_TIMEOUT_SECONDS
 from cadenza.processes import ChildProcess, ProcessFailed
-from cadenza.settings import SERVICE_NAMES
+from cadenza.settings import METRICS_PORT_ENV, SERVICE_NAMES
 from cadenza.shutdown import WORKER_GRACEFUL_SHUTDOWN
 from cadenza.stack import EmbeddedStack, StackConfig
 
@@ -94,3 +94,16 @@ async def test_the_supervisor_gives_a_worker_more_time_than_it_drains_and_flushe
     worker_exits_within = WORKER_GRACEFUL_SHUTDOWN.total_seconds() + SPAN_FLUSH_TIMEOUT_SECONDS
     for name in ("worker", "worker-2"):
         assert stack.child(name).stop_timeout >= worker_exits_within + 3
+
+
+@pytest.mark.parametrize(("configured", "first_worker_port"), [(None, "0"), (9464, "9464")])
+def test_workers_serve_the_stacks_metrics_port_never_the_shells(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, configured: int | None, first_worker_port: str
+) -> None:
+    # Exported for a `cadenza up` next door: a child inherits it unless told otherwise, and two workers cannot share it.
+    monkeypatch.setenv(METRICS_PORT_ENV, "9999")
+    ports = dict.fromkeys(SERVICE_NAMES, 2)
+    config = StackConfig(state_dir=tmp_path, temporal_port=1, ui_port=None, service_ports=ports, metrics_port=configured)
+
+    assert config.worker_env("worker")[METRICS_PORT_ENV] == first_worker_port
+    assert config.worker_env("worker-2")[METRICS_PORT_ENV] == "0"  # none: only the first worker has the port
