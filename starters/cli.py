@@ -22,6 +22,7 @@ from cadenza.processes import PortInUse
 from cadenza.settings import TASK_QUEUE, web_ui_base, workflow_ui_link
 from cadenza.signals import EXIT_INTERRUPTED, run_until_signalled
 from cadenza.stack import StackConfig
+from starters.adversary.command import adversary_app
 from starters.api_keys import api_key_app
 from starters.chaos.plan import ChaosPlan
 from starters.bench.profiles import DEFAULT_PROFILES, PROFILES
@@ -79,6 +80,7 @@ app.add_typer(reconcile_app, name="reconcile")
 app.add_typer(api_key_app, name="api-key")
 app.add_typer(keys_app, name="keys")
 app.add_typer(deploy_app, name="deploy")
+app.add_typer(adversary_app, name="adversary")
 app.command("codec-server")(codec_server)
 app.command()(doctor)
 

@@ -32,10 +32,10 @@ async def test_the_default_query_keeps_an_open_order_older_than_since_and_drops_
         # A month from now, both orders are older than --since 7d.
         query = default_query(parse_since("7d"), now=datetime.now(UTC) + timedelta(days=30))
         ours = f'WorkflowId IN ("{closed.workflow_id}", "{open_order.workflow_id}")'
-        for _ in range(100):  # visibility lags by up to a second
-            found = [e.id async for e in harness.client.list_workflows(f"{query} AND {ours}")]
+        for _ in range(100):  # visibility lags by up to a second: until the open order is listed in both
             recent = [e.id async for e in harness.client.list_workflows(f"{default_query()} AND {ours}")]
-            if len(recent) == 2:
+            found = [e.id async for e in harness.client.list_workflows(f"{query} AND {ours}")]
+            if len(recent) == 2 and found:
                 break
             await asyncio.sleep(0.1)
         assert sorted(recent) == sorted([closed.workflow_id, open_order.workflow_id])  # today: both started within 7d
