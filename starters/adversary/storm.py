@@ -140,7 +140,7 @@ class Storm:
             await asyncio.sleep(0.1)
 
     async def _replay_all(self, orders: list[Order], report: StormReport) -> None:
-        replayer = new_replayer()
+        replayer = new_replayer(converter=self._client.data_converter)  # the keys of the stack it ran on
         for order in orders:
             history = await self._client.get_workflow_handle(order.workflow_id).fetch_history()
             result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
