@@ -89,6 +89,10 @@ EMBEDDED_ENV = "CADENZA_TEMPORAL_EMBEDDED"
 """Set by cadenza.stack for the processes of an embedded stack (cadenza.connection says what else it changes)."""
 
 
+class ServiceTokenMissing(SystemExit):
+    """A service outside the embedded stack is configured without its token; the message names the variables."""
+
+
 def service_endpoint(name: str) -> ServiceEndpoint:
     """The endpoint of service `name`, from `CADENZA_<NAME>_URL` / `CADENZA_<NAME>_TOKEN` or the embedded defaults."""
     upper = name.upper()
@@ -110,7 +114,7 @@ def _service_token(upper: str, configured_url: str) -> str:
     if token:
         return token
     if configured_url and not os.environ.get(EMBEDDED_ENV):
-        raise SystemExit(
+        raise ServiceTokenMissing(
             f"CADENZA_{upper}_URL={configured_url} but neither {own} nor {SERVICE_TOKEN_ENV} is set: set one to the "
             f"token that service accepts (a Secret in production). The development token is sent only to the embedded "
             "stack's own services (`cadenza up`)."
