@@ -35,18 +35,17 @@ RUN groupadd --system --gid 10001 cadenza \
     && mkdir -p /data /app \
     && chown cadenza:cadenza /data /app
 
-# Dependencies first, read from pyproject.toml alone: this layer is rebuilt only when pyproject.toml
-# changes, not on every code edit. (The wheel install below still resolves dependencies itself, so a
-# stale or partial list here can only cost time, never correctness.)
-COPY pyproject.toml /tmp/pyproject.toml
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('/tmp/pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt \
-    && rm /tmp/requirements.txt /tmp/pyproject.toml
+# Dependencies first, exactly as locked (requirements/runtime.txt: every version pinned, every file's hash checked, so
+# the image gets what CI tested and a tampered download fails the build). This layer is rebuilt only when the lock
+# changes, not on every code edit.
+COPY requirements/runtime.txt /tmp/requirements.txt
+RUN pip install --require-hashes --no-deps -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt
 
-# The project itself (console script `cadenza`, packages in site-packages; no source tree kept).
+# The project itself (console script `cadenza`, packages in site-packages; no source tree kept). --no-deps: its
+# dependencies are the locked ones above, never resolved again here.
 COPY --from=build /wheels /tmp/wheels
-RUN pip install /tmp/wheels/*.whl && rm -rf /tmp/wheels
+RUN pip install --no-deps /tmp/wheels/*.whl && rm -rf /tmp/wheels
 
 USER cadenza
 WORKDIR /app

@@ -3,15 +3,23 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Exact versions with their hashes (`make lock` writes them from pyproject.toml): the test extra for .venv and CI,
+# the runtime dependencies alone for the Docker image. Nothing is resolved at install time.
+LOCK := requirements/test.txt
+RUNTIME_LOCK := requirements/runtime.txt
+UV_VERSION := 0.13.8
+LOCK_FLAGS ?=
 
-.PHONY: install demo up test test-unit test-integration compose-check clean
+.PHONY: install demo up test test-unit test-integration compose-check compose-secrets lock audit clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Cadenza needs Python 3.11 or newer; run with PYTHON=python3.12 (or similar).")'
-	@echo "==> Creating $(VENV) and installing Cadenza with its test dependencies (first run only)"
+	@echo "==> Creating $(VENV) and installing the locked dependencies of $(LOCK) (exact versions, hashes checked; first run only)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	@echo "==> Installing Cadenza itself (editable, its dependencies are the ones above)"
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -33,6 +41,28 @@ test-unit: install
 
 test-integration: install
 	$(BIN)/python -m pytest tests/integration
+
+## docker-compose.yml's secrets, never committed: the Temporal database password and the mutual-TLS certificates.
+compose-secrets: install
+	$(BIN)/cadenza compose-secrets
+
+$(BIN)/uv:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
+
+## After editing pyproject.toml's dependencies: resolve again, keeping every pin that still fits (LOCK_FLAGS=--upgrade
+## moves everything to the newest releases, LOCK_FLAGS="--upgrade-package NAME" one package). Commit requirements/.
+lock: $(BIN)/uv
+	@echo "==> Resolving $(RUNTIME_LOCK) (runtime, for the image), then $(LOCK) (+ the test extra, same versions)"
+	@# uv echoes the whole file to stdout as well; its progress ("Resolved N packages") is on stderr.
+	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes $(LOCK_FLAGS) \
+		-o $(RUNTIME_LOCK) >/dev/null
+	$(BIN)/uv pip compile pyproject.toml --extra test --universal --python-version 3.11 --generate-hashes $(LOCK_FLAGS) \
+		-c $(RUNTIME_LOCK) -o $(LOCK) >/dev/null
+
+## Known vulnerabilities in the locked dependencies (pip-audit against PyPI's advisory data); CI runs it.
+audit: install
+	bash .ci/audit
 
 clean:
 	rm -rf $(VENV) .cadenza .pytest_cache .hypothesis

@@ -23,7 +23,7 @@ from temporalio.runtime import Runtime
 
 from cadenza import codec
 from cadenza.codec import ENCRYPTION_ENV, EncryptionError, KeyRing
-from cadenza.settings import dev_server_ports
+from cadenza.settings import EMBEDDED_ENV, dev_server_ports
 from cadenza.telemetry import setup_tracing, temporal_plugins
 
 # ENCRYPTION_ENV `required`: a process without keys refuses to start. Unset (or `optional`): without keys, payloads
@@ -92,10 +92,9 @@ class TemporalConfigInvalid(TemporalUnavailable):
 
 PROFILE_ENV = "TEMPORAL_PROFILE"
 CONFIG_FILE_ENV = "TEMPORAL_CONFIG_FILE"
-EMBEDDED_ENV = "CADENZA_TEMPORAL_EMBEDDED"
-"""Set by cadenza.stack for the processes of an embedded stack (they inherit the user's shell): they talk to its dev
-server by TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE alone, whatever profile, API key or certificates that shell holds for
-another Temporal (a `TEMPORAL_API_KEY` would otherwise turn on TLS against the plain-text dev server)."""
+# EMBEDDED_ENV (cadenza.settings): set for the processes of an embedded stack (they inherit the user's shell): they talk
+# to its dev server by TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE alone, whatever profile, API key or certificates that shell
+# holds for another Temporal (a `TEMPORAL_API_KEY` would otherwise turn on TLS against the plain-text dev server).
 
 
 def active_profile() -> str:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import httpx
 
+from cadenza.private_files import PRIVATE_UMASK, open_private_append, private_dir
+
 _PR_SET_PDEATHSIG = 1
 _TAIL_BYTES = 64 * 1024
 
@@ -65,9 +67,9 @@ class ChildProcess:
     stop_timeout: float = 10.0
 
     def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            self.log_offset = log.tell()
+        private_dir(self.log_path.parent)
+        with os.fdopen(open_private_append(self.log_path), "ab") as log:
+            self.log_offset = log.seek(0, os.SEEK_END)
             self.process = subprocess.Popen(
                 list(self.argv),
                 stdin=subprocess.DEVNULL,
@@ -76,6 +78,8 @@ class ChildProcess:
                 env={**os.environ, **self.env},
                 start_new_session=True,
                 preexec_fn=_die_with_parent,
+                # Everything the child creates (SQLite files with their -wal and -shm, history) is its owner's only.
+                umask=PRIVATE_UMASK,
             )
 
     @property

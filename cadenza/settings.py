@@ -84,16 +84,42 @@ class ServiceEndpoint:
         return int(self.base_url.rsplit(":", 1)[1].split("/", 1)[0])
 
 
+SERVICE_TOKEN_ENV = "CADENZA_SERVICE_TOKEN"
+EMBEDDED_ENV = "CADENZA_TEMPORAL_EMBEDDED"
+"""Set by cadenza.stack for the processes of an embedded stack (cadenza.connection says what else it changes)."""
+
+
+class ServiceTokenMissing(SystemExit):
+    """A service outside the embedded stack is configured without its token; the message names the variables."""
+
+
 def service_endpoint(name: str) -> ServiceEndpoint:
     """The endpoint of service `name`, from `CADENZA_<NAME>_URL` / `CADENZA_<NAME>_TOKEN` or the embedded defaults."""
     upper = name.upper()
     port = _env_int(f"CADENZA_{upper}_PORT", _DEFAULT_SERVICE_PORTS[name])
+    url = os.environ.get(f"CADENZA_{upper}_URL", "").strip()
     return ServiceEndpoint(
         name=name,
-        base_url=os.environ.get(f"CADENZA_{upper}_URL", f"http://127.0.0.1:{port}"),
-        # One shared development token by default; production deployments set one secret per service.
-        token=os.environ.get(f"CADENZA_{upper}_TOKEN", os.environ.get("CADENZA_SERVICE_TOKEN", DEFAULT_SERVICE_TOKEN)),
+        base_url=url or f"http://127.0.0.1:{port}",
+        token=_service_token(upper, configured_url=url),
     )
+
+
+def _service_token(upper: str, configured_url: str) -> str:
+    """`CADENZA_<NAME>_TOKEN`, else `CADENZA_SERVICE_TOKEN`. The public development token only for the embedded
+    stack's own services (no URL configured, or a process the stack started): a service somewhere else that received
+    it would be called with a token anyone with a clone knows, so a process configured that way refuses to start."""
+    own = f"CADENZA_{upper}_TOKEN"
+    token = os.environ.get(own, "").strip() or os.environ.get(SERVICE_TOKEN_ENV, "").strip()
+    if token:
+        return token
+    if configured_url and not os.environ.get(EMBEDDED_ENV):
+        raise ServiceTokenMissing(
+            f"CADENZA_{upper}_URL={configured_url} but neither {own} nor {SERVICE_TOKEN_ENV} is set: set one to the "
+            f"token that service accepts (a Secret in production). The development token is sent only to the embedded "
+            "stack's own services (`cadenza up`)."
+        )
+    return DEFAULT_SERVICE_TOKEN
 
 
 def service_endpoints() -> dict[str, ServiceEndpoint]:

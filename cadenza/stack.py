@@ -17,6 +17,7 @@ from cadenza import codec
 from cadenza.binaries import temporal_cli
 from cadenza.connection import EMBEDDED_ENV
 from cadenza.build_id import build_id
+from cadenza.private_files import private_dir, tighten
 from cadenza.processes import ChildProcess, PortInUse, http_ok, port_in_use
 from cadenza.shutdown import WORKER_STOP_TIMEOUT_SECONDS
 from workflows.search_attributes import dev_server_flags
@@ -59,6 +60,9 @@ VERSIONING_DYNAMIC_CONFIG = (
 )
 
 Progress = Callable[[str], None]
+
+# What the stack keeps in its state folder (a folder that may also hold a user's own files, which stay as they are).
+STATE_FILES = ("*.db", "*.db-*", "logs", "logs/*.log", codec.STATE_KEYS_FILE)
 
 
 @dataclass(frozen=True)
@@ -204,7 +208,10 @@ class EmbeddedStack:
         await self._starting(self._start_services(progress))
 
     async def _starting(self, steps: Awaitable[None]) -> None:
-        self.config.state_dir.mkdir(parents=True, exist_ok=True)
+        # Customer data (the services' SQLite files, Temporal's history), logs and the key: nobody else's to read.
+        # Files an older version left readable are tightened; what the children create is private already (umask).
+        private_dir(self.config.state_dir)
+        tighten(path for pattern in STATE_FILES for path in self.config.state_dir.glob(pattern))
         if self.config.encryption:
             self.config.key_ring()  # the development key exists before any child needs it
         try:

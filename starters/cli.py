@@ -26,7 +26,9 @@ from starters.adversary.command import adversary_app
 from starters.api_keys import api_key_app
 from starters.chaos.plan import ChaosPlan
 from starters.bench.profiles import DEFAULT_PROFILES, PROFILES
+from starters.certs import certs_app
 from starters.codec_server import codec_server
+from starters.compose_secrets import compose_secrets
 from starters.deploy import deploy_app
 from starters.keys import keys_app
 from starters.console import EXIT_BAD_INPUT, EXIT_PROBLEM, console, errors, fail
@@ -79,9 +81,11 @@ reconcile_app = typer.Typer(
 app.add_typer(reconcile_app, name="reconcile")
 app.add_typer(api_key_app, name="api-key")
 app.add_typer(keys_app, name="keys")
+app.add_typer(certs_app, name="certs")
 app.add_typer(deploy_app, name="deploy")
 app.add_typer(adversary_app, name="adversary")
 app.command("codec-server")(codec_server)
+app.command("compose-secrets")(compose_secrets)
 app.command()(doctor)
 
 T = TypeVar("T")

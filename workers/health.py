@@ -46,6 +46,7 @@ log = logging.getLogger("cadenza.worker")
 
 PORT_ENV = METRICS_PORT_ENV
 HOST_ENV = "CADENZA_METRICS_HOST"
+DEFAULT_HOST = "127.0.0.1"
 READY_CACHE = 5.0
 """Seconds a readiness answer is reused: probes every few seconds cost one pair of describe calls, not one each."""
 POLLER_FRESH = timedelta(seconds=90)
@@ -69,14 +70,15 @@ class HealthSettings:
 
 @functools.cache
 def health_settings() -> HealthSettings | None:
-    """From `CADENZA_METRICS_PORT` (unset or 0: no port) and `CADENZA_METRICS_HOST` (default 0.0.0.0); read once, so
-    that the runtime and the server agree on the core's port."""
+    """From `CADENZA_METRICS_PORT` (unset or 0: no port) and `CADENZA_METRICS_HOST` (default loopback: a deployment
+    whose probes or Prometheus come from elsewhere says so, e.g. the pod's IP); read once, so that the runtime and the
+    server agree on the core's port."""
     port = os.environ.get(PORT_ENV, "").strip()
     if not port or port == "0":
         return None
     if not port.isdigit():
         raise SystemExit(f"{PORT_ENV}={port!r} is not a port number; set it to e.g. 9464, or 0 for no port.")
-    return HealthSettings(os.environ.get(HOST_ENV, "0.0.0.0"), int(port), free_port())
+    return HealthSettings(os.environ.get(HOST_ENV, "").strip() or DEFAULT_HOST, int(port), free_port())
 
 
 def worker_runtime(settings: HealthSettings | None = None) -> Runtime | None:

@@ -195,6 +195,7 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 def main() -> None:
     """Entry point of `python -m workers` and `cadenza worker`."""
     configure_logging()
+    service_endpoints()  # settings first: a service without its token refuses to start here, before anything connects
 
     async def serve(stop: asyncio.Event) -> None:
         client = await connect(service_name="cadenza-worker", runtime=worker_runtime(), worker=True)

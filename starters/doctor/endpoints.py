@@ -9,7 +9,7 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 from temporalio.converter import DataConverter
 
-from cadenza.settings import SERVICE_NAMES, api_port, codec_port, service_endpoint
+from cadenza.settings import SERVICE_NAMES, ServiceTokenMissing, api_port, codec_port, service_endpoint
 from starters.doctor.keys import SAMPLE
 from starters.doctor.model import Check, Context, Outcome, failed, passed, warned
 
@@ -39,7 +39,11 @@ def service_check(name: str) -> Check:
     upper = name.upper()
 
     async def run(ctx: Context) -> Outcome:
-        endpoint = service_endpoint(name)
+        try:
+            endpoint = service_endpoint(name)
+        except ServiceTokenMissing as missing:  # what a worker would refuse to start on: a row, not a crash
+            return failed(str(missing.code), f"Set CADENZA_{upper}_TOKEN (or CADENZA_SERVICE_TOKEN) to the token the "
+                                             "service accepts")
         try:
             health = await ctx.http.get(f"{endpoint.base_url}/health")
             read = await ctx.http.get(f"{endpoint.base_url}{_AUTHENTICATED_READ[name]}", headers=endpoint.auth_headers)

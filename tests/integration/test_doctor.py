@@ -20,6 +20,7 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, Register
 from temporalio.client import Client
 
 from cadenza.processes import free_port
+from cadenza.settings import DEFAULT_SERVICE_TOKEN
 from workflows.search_attributes import ALL_KEYS
 from tests.integration.test_cli import CADENZA, REPO, _cadenza, _stack_env
 
@@ -142,11 +143,19 @@ def test_unknown_namespace(up):
 
 def test_a_service_down_and_a_wrong_token(up):
     nobody = f"http://127.0.0.1:{free_port()}"
-    code, rows, text = _doctor({**up, "CADENZA_PAYMENT_URL": nobody, "CADENZA_ERP_TOKEN": "not-the-token"})
+    # A service pointed at by URL needs its token said (the development one is the embedded stack's own default).
+    tokens = {"CADENZA_SERVICE_TOKEN": DEFAULT_SERVICE_TOKEN, "CADENZA_ERP_TOKEN": "not-the-token"}
+    code, rows, text = _doctor({**up, "CADENZA_PAYMENT_URL": nobody, **tokens})
     assert code == 1 and _failing(rows) == {"payment", "erp"}, text
     assert nobody in rows["payment"]["detail"] and "does not answer" in rows["payment"]["detail"]
     assert "`cadenza services`" in rows["payment"]["fix"] and "CADENZA_PAYMENT_URL" in rows["payment"]["fix"]
     assert "refuses this token (401)" in rows["erp"]["detail"] and "CADENZA_ERP_TOKEN" in rows["erp"]["fix"]
+
+
+def test_a_service_elsewhere_without_a_token(up):
+    code, rows, text = _doctor({**up, "CADENZA_PAYMENT_URL": "https://payment.example.com"})
+    assert code == 1 and _failing(rows) == {"payment"}, text
+    assert "CADENZA_PAYMENT_TOKEN" in rows["payment"]["detail"] and "CADENZA_PAYMENT_TOKEN" in rows["payment"]["fix"]
 
 
 def test_codec_server_with_other_keys(up):

@@ -34,3 +34,19 @@ def test_port_settings(monkeypatch, value, port):
             assert settings.core_address.startswith("127.0.0.1:") and settings.core_port != port
     finally:
         health_settings.cache_clear()
+
+
+@pytest.mark.parametrize(("value", "host"), [(None, "127.0.0.1"), ("", "127.0.0.1"), ("10.1.2.3", "10.1.2.3")])
+def test_the_port_listens_on_loopback_unless_told_otherwise(monkeypatch, value, host):
+    """/metrics, /healthz and /readyz answer whoever reaches them: beyond this machine only when configured (Kubernetes
+    sets CADENZA_METRICS_HOST to the pod's IP for its probes; tests/deploy checks)."""
+    monkeypatch.setenv(health_module.PORT_ENV, "9464")
+    if value is None:
+        monkeypatch.delenv(health_module.HOST_ENV, raising=False)
+    else:
+        monkeypatch.setenv(health_module.HOST_ENV, value)
+    health_settings.cache_clear()
+    try:
+        assert health_settings().host == host
+    finally:
+        health_settings.cache_clear()

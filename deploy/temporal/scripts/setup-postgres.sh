@@ -8,7 +8,9 @@ set -eu
 
 : "${POSTGRES_SEEDS:?set POSTGRES_SEEDS to the Postgres host}"
 : "${POSTGRES_USER:?set POSTGRES_USER}"
-: "${SQL_PASSWORD:?set SQL_PASSWORD to the password of POSTGRES_USER}"
+# The password comes from a compose secret (SQL_PASSWORD_FILE), never from the compose file.
+. /scripts/read-secret.sh
+export_secret SQL_PASSWORD SQL_PASSWORD_FILE
 DB_PORT="${DB_PORT:-5432}"
 SCHEMA_ROOT=/etc/temporal/schema/postgresql/v12
 
