@@ -60,6 +60,9 @@ VERSIONING_DYNAMIC_CONFIG = (
 
 Progress = Callable[[str], None]
 
+NAMESPACE = "default"
+"""The dev server's one namespace: every process of the stack connects to it, so its payloads are bound to it."""
+
 
 @dataclass(frozen=True)
 class StackConfig:
@@ -122,13 +125,13 @@ class StackConfig:
 
     def data_converter(self) -> DataConverter:
         """The converter of a client of this stack in a process of its own (tests, bench, chaos)."""
-        return codec.data_converter(self.key_ring() if self.encryption else None)
+        return codec.data_converter(self.key_ring() if self.encryption else None, namespace=NAMESPACE)
 
     def client_env(self) -> dict[str, str]:
         """Environment under which Cadenza's own processes (worker, CLI) talk to this stack."""
         env = {
             "TEMPORAL_ADDRESS": self.temporal_address,
-            "TEMPORAL_NAMESPACE": "default",
+            "TEMPORAL_NAMESPACE": NAMESPACE,
             EMBEDDED_ENV: "1",  # this stack's dev server, not whatever Temporal the user's shell is configured for
             "CADENZA_TASK_QUEUE": self.task_queue,
             "CADENZA_SERVICE_TOKEN": self.token,
@@ -276,7 +279,7 @@ class EmbeddedStack:
     def temporal_argv(self) -> list[str]:
         config = self.config
         argv = [str(self.temporal_binary), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(config.temporal_port)]
-        argv += ["--log-level", "warn", "--namespace", "default"]
+        argv += ["--log-level", "warn", "--namespace", NAMESPACE]
         if config.ui_port is None:
             argv.append("--headless")
         else:
