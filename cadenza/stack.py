@@ -17,7 +17,7 @@ from cadenza import codec
 from cadenza.binaries import temporal_cli
 from cadenza.connection import EMBEDDED_ENV
 from cadenza.build_id import build_id
-from cadenza.processes import ChildProcess, PortInUse, http_ok, port_in_use
+from cadenza.processes import ChildProcess, PortInUse, free_port, http_ok, port_in_use
 from cadenza.shutdown import WORKER_STOP_TIMEOUT_SECONDS
 from workflows.search_attributes import dev_server_flags
 from cadenza.settings import (
@@ -183,6 +183,9 @@ class EmbeddedStack:
         self.temporal_binary, self.temporal_origin = temporal_cli()
         self.children: list[ChildProcess] = []
         self._logs = config.state_dir / "logs"
+        # The dev server's Web UI answers any Host (DNS rebinding): it listens on this private port, and the UI's port
+        # belongs to cadenza.web_ui_guard, which refuses other names. Kept across restarts of the dev server.
+        self.ui_upstream_port = free_port() if config.ui_port is not None else None
 
     # ---- lifecycle ------------------------------------------------------------------------------------------------
 
@@ -219,6 +222,8 @@ class EmbeddedStack:
     async def _start_all(self, progress: Progress) -> None:
         progress(f"Starting Temporal dev server ({self.temporal_binary}, {self.temporal_origin})")
         await self._start_temporal()
+        if self.config.ui_port is not None:
+            await self._start_web_ui_guard()
         await self._start_services(progress)
         if self.config.with_worker:
             progress(
@@ -283,7 +288,7 @@ class EmbeddedStack:
         if config.ui_port is None:
             argv.append("--headless")
         else:
-            argv += ["--ui-port", str(config.ui_port)]
+            argv += ["--ui-port", str(self.ui_upstream_port)]
             if config.codec_url is not None:
                 argv += ["--ui-codec-endpoint", config.codec_url]
         if config.persistent_history:
@@ -315,6 +320,16 @@ class EmbeddedStack:
                 return False
 
         await child.wait_until(serving, timeout=60)
+
+    async def _start_web_ui_guard(self) -> None:
+        argv = [sys.executable, "-m", "cadenza.web_ui_guard", "--port", str(self.config.ui_port),
+                "--upstream-port", str(self.ui_upstream_port)]
+        child = self._spawn("web-ui-guard", argv)
+
+        async def listening() -> bool:
+            return port_in_use(self.config.ui_port)  # type: ignore[arg-type]
+
+        await child.wait_until(listening, timeout=30)
 
     async def _start_service(self, name: str) -> None:
         port = self.config.service_ports[name]
