@@ -16,15 +16,20 @@ found wins:
   so the CLI in another terminal reads what that stack's worker wrote.
 
 With none of them, nothing is encrypted (see `cadenza.connection.data_converter` for the policy).
+
+Each payload is also bound to the Temporal namespace it was written in: the namespace travels in its metadata and is
+sealed into the ciphertext as associated data, and a codec decrypts only payloads of its own namespace. So a payload
+copied into another namespace, or shown to a codec-server caller who names another namespace, stays ciphertext.
+Payloads written before that binding (key id only) keep decrypting until `CADENZA_ENCRYPTION_UNBOUND=refuse`
+(docs/encryption.md, "Namespaces").
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
+import copy
 import dataclasses
 import os
-import re
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -43,21 +48,24 @@ from temporalio.converter import (
     PayloadConverter,
 )
 
+from cadenza.key_lines import (
+    KEY_BYTES, KEY_ID, KEY_ID_RULE, KeyLineError, parse_key_lines, read_key_file, shown_path,
+)
 from cadenza.settings import state_dir
 
 ENCRYPTION_ENV = "CADENZA_ENCRYPTION"
 """`required`: a process without keys refuses to start (cadenza.connection.data_converter)."""
 KEYS_ENV = "CADENZA_ENCRYPTION_KEYS"
 KEYS_FILE_ENV = "CADENZA_ENCRYPTION_KEYS_FILE"
+UNBOUND_ENV = "CADENZA_ENCRYPTION_UNBOUND"
+"""`refuse`: payloads written before namespaces were bound no longer decrypt (`accept`, the default: they do)."""
 STATE_KEYS_FILE = "encryption-keys"
 """Name of the embedded stack's key file inside its state folder."""
 
 ENCODING = b"binary/encrypted"
 KEY_ID_METADATA = "encryption-key-id"
-KEY_BYTES = 32  # AES-256
+NAMESPACE_METADATA = "encryption-namespace"
 NONCE_BYTES = 12  # the AES-GCM standard nonce; random per payload (2^32 payloads per key stay far below collision risk)
-
-_KEY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 class EncryptionError(RuntimeError):
@@ -82,7 +90,31 @@ class UnknownEncryptionKey(EncryptionError):
 
 
 class PayloadTampered(EncryptionError):
-    """A payload's ciphertext, nonce or key id was altered (or the key under its id is not the one it was sealed with)."""
+    """A payload's ciphertext, nonce, key id or namespace was altered (or the key under its id is not the one it was
+    sealed with)."""
+
+
+class NamespaceMismatch(EncryptionError):
+    """A payload bound to one namespace was presented for another; nothing of it was decrypted."""
+
+    def __init__(self, bound: str, asked: str) -> None:
+        self.bound, self.asked = bound, asked
+        super().__init__(
+            f"Payload written in namespace {bound!r} was presented for namespace {asked!r}; it is decrypted only for "
+            f"the namespace it was written in. Read it as a client of {bound!r} (TEMPORAL_NAMESPACE), or from the codec "
+            f"server with X-Namespace: {bound} and a grant {bound}:read."
+        )
+
+
+class UnboundPayloadRefused(EncryptionError):
+    """A payload written before namespaces were bound, while this process refuses those (`CADENZA_ENCRYPTION_UNBOUND`)."""
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(
+            f"Payload under key id {key_id!r} was written before payloads were bound to their namespace, and "
+            f"{UNBOUND_ENV}=refuse: such payloads are retired here. Set {UNBOUND_ENV}=accept while histories written "
+            "before the upgrade are still read (docs/encryption.md, \"Namespaces\")."
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,42 +122,35 @@ class KeyRing:
     """Key id → 32-byte key; `active_id` encrypts, every key decrypts."""
 
     active_id: str
-    keys: Mapping[str, bytes]
+    keys: Mapping[str, bytes] = dataclasses.field(repr=False)
     source: str = "code"
     """Where the keys came from, for messages (an env variable or a file; never the keys)."""
 
     def __post_init__(self) -> None:
-        if self.active_id not in self.keys:
-            raise KeyRingError(f"active key id {self.active_id!r} is not among the keys ({', '.join(self.keys)})")
-        for key_id, key in self.keys.items():
-            _check_key_id(key_id, self.source)
+        # Positions, never ids: a ring built from text that was not validated could hold key material as an "id".
+        for position, (key_id, key) in enumerate(self.keys.items(), start=1):
+            if not KEY_ID.fullmatch(key_id):
+                raise KeyRingError(f"{self.source}: the id of key {position} must be {KEY_ID_RULE}")
             if len(key) != KEY_BYTES:
-                raise KeyRingError(
-                    f"{self.source}: key {key_id!r} is {len(key)} bytes; AES-256 needs {KEY_BYTES}. "
-                    "Make one with `cadenza keys generate`."
-                )
+                raise KeyRingError(f"{self.source}: key {position} is {len(key)} bytes; AES-256 needs {KEY_BYTES}. "
+                                   "Make one with `cadenza keys generate`.")
+        if self.active_id not in self.keys:
+            raise KeyRingError(f"{self.source}: the active key id is not among the ring's keys")
+
+    def __repr__(self) -> str:
+        # The keys are left out of every repr, so that no log line, traceback or debugger print can carry them.
+        return f"KeyRing(active_id={self.active_id!r}, ids={self.ids!r}, source={self.source!r})"
 
     # ---- building one -------------------------------------------------------------------------------------------
 
     @classmethod
     def parse(cls, text: str, *, source: str) -> KeyRing | None:
-        """Key lines separated by commas or new lines, first one active; `#` starts a comment. None if there are none."""
-        entries: dict[str, bytes] = {}
-        for raw in re.split(r"[,\n]", "\n".join(line.split("#", 1)[0] for line in text.splitlines())):
-            line = raw.strip()
-            if not line:
-                continue
-            key_id, sep, encoded = line.partition("=")
-            key_id = key_id.strip()
-            if not sep:
-                raise KeyRingError(f"{source}: {key_id[:16]!r}… is not a key line; expected '<key id>=<base64 key>'")
-            _check_key_id(key_id, source)
-            if key_id in entries:
-                raise KeyRingError(f"{source}: key id {key_id!r} appears twice; each id must name one key")
-            try:
-                entries[key_id] = base64.b64decode(encoded.strip(), validate=True)
-            except binascii.Error:
-                raise KeyRingError(f"{source}: key {key_id!r} is not valid base64") from None
+        """Key lines separated by commas or new lines, first one active; `#` starts a comment. None if there are none.
+        A bad line is a `KeyRingError` naming its position, never its content (cadenza.key_lines)."""
+        try:
+            entries = parse_key_lines(text, source=source)
+        except KeyLineError as err:
+            raise KeyRingError(str(err)) from None
         if not entries:
             return None
         return cls(active_id=next(iter(entries)), keys=entries, source=source)
@@ -133,19 +158,25 @@ class KeyRing:
     @classmethod
     def from_file(cls, path: Path) -> KeyRing | None:
         try:
-            text = path.read_text()
-        except OSError as err:
-            raise KeyRingError(f"cannot read the key file {path}: {err.strerror}; check {KEYS_FILE_ENV}") from None
-        return cls.parse(text, source=str(path))
+            text = read_key_file(path, named_by=KEYS_FILE_ENV)
+        except KeyLineError as err:
+            raise KeyRingError(str(err)) from None
+        return cls.parse(text, source=shown_path(path))
 
     @classmethod
     def configured(cls, environ: Mapping[str, str] | None = None) -> KeyRing | None:
-        """The keys named by `CADENZA_ENCRYPTION_KEYS` or `CADENZA_ENCRYPTION_KEYS_FILE`, or None if neither is set."""
+        """The keys named by `CADENZA_ENCRYPTION_KEYS` or `CADENZA_ENCRYPTION_KEYS_FILE`, or None if neither is set.
+        A key file that holds no key line is an error: it was named on purpose, so it was meant to hold keys."""
         env = os.environ if environ is None else environ
         if env.get(KEYS_ENV, "").strip():
             return cls.parse(env[KEYS_ENV], source=KEYS_ENV)
         if env.get(KEYS_FILE_ENV, "").strip():
-            return cls.from_file(Path(env[KEYS_FILE_ENV]))
+            path = Path(env[KEYS_FILE_ENV])
+            ring = cls.from_file(path)
+            if ring is None:
+                raise KeyRingError(f"{KEYS_FILE_ENV} names {shown_path(path)}, which holds no key line: add the keys "
+                                   "(`cadenza keys generate` prints one), or unset the variable")
+            return ring
         return None
 
     @classmethod
@@ -162,7 +193,9 @@ class KeyRing:
     def generate_line(key_id: str | None = None) -> str:
         """A new key line `<key id>=<base64 of 32 random bytes>`; the id defaults to `k<UTC timestamp>`."""
         key_id = key_id or datetime.now(UTC).strftime("k%Y%m%d%H%M%S")
-        _check_key_id(key_id, "key id")
+        # The id travels in clear in every payload's metadata: letters, digits and ._- only, never anything secret.
+        if not KEY_ID.fullmatch(key_id):
+            raise KeyRingError(f"key id {key_id!r} must be {KEY_ID_RULE}")
         return f"{key_id}={base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode()}"
 
     @property
@@ -170,15 +203,19 @@ class KeyRing:
         return list(self.keys)
 
 
-def _check_key_id(key_id: str, source: str) -> None:
-    # The id travels in clear in every payload's metadata: letters, digits and ._- only, never anything secret.
-    if not _KEY_ID.fullmatch(key_id):
-        raise KeyRingError(f"{source}: key id {key_id!r} must be 1-64 of A-Z a-z 0-9 . _ -, starting with a letter or digit")
-
-
 def keys_configured(environ: Mapping[str, str] | None = None) -> bool:
     env = os.environ if environ is None else environ
     return any(env.get(name, "").strip() for name in (KEYS_ENV, KEYS_FILE_ENV))
+
+
+def unbound_accepted(environ: Mapping[str, str] | None = None) -> bool:
+    """`CADENZA_ENCRYPTION_UNBOUND`: whether payloads written before namespaces were bound still decrypt (`accept`,
+    the default, so that histories from before the upgrade stay readable) or not (`refuse`: retired)."""
+    env = os.environ if environ is None else environ
+    value = env.get(UNBOUND_ENV, "").strip().lower() or "accept"
+    if value not in ("accept", "refuse"):
+        raise EncryptionError(f"{UNBOUND_ENV}={value!r}: use accept (the default) or refuse")
+    return value == "accept"
 
 
 def ensure_key_file(path: Path) -> KeyRing:
@@ -201,15 +238,29 @@ def ensure_key_file(path: Path) -> KeyRing:
 
 class EncryptionCodec(PayloadCodec):
     """AES-256-GCM over each whole serialised payload (its metadata too, so the encoding of the data is hidden as
-    well). The key id is bound to the ciphertext as associated data: changing it in the metadata fails decryption.
+    well), for the payloads of one Temporal namespace. The key id and the namespace are bound to the ciphertext as
+    associated data: changing either in the metadata fails decryption, and a payload of another namespace is refused
+    before any key touches it.
 
-    Payloads without the `binary/encrypted` encoding (histories from before encryption) pass through decode unchanged.
+    Payloads without the `binary/encrypted` encoding (histories from before encryption) pass through decode unchanged;
+    encrypted ones without a namespace (from before the binding) decrypt while `accept_unbound`.
     With no ring, nothing is encrypted, and decoding an encrypted payload fails naming its key id.
     """
 
-    def __init__(self, ring: KeyRing | None) -> None:
+    def __init__(self, ring: KeyRing | None, *, namespace: str, accept_unbound: bool = True) -> None:
         self.ring = ring
+        self.namespace = _checked_namespace(namespace)
+        self.accept_unbound = accept_unbound
         self._ciphers = {key_id: AESGCM(key) for key_id, key in ring.keys.items()} if ring else {}
+
+    def __repr__(self) -> str:
+        return f"EncryptionCodec({self.ring!r}, namespace={self.namespace!r}, accept_unbound={self.accept_unbound})"
+
+    def for_namespace(self, namespace: str) -> EncryptionCodec:
+        """The same keys, for the payloads of `namespace` (the codec server's view for one caller's X-Namespace)."""
+        other = copy.copy(self)
+        other.namespace = _checked_namespace(namespace)
+        return other
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         if self.ring is None:
@@ -223,28 +274,53 @@ class EncryptionCodec(PayloadCodec):
         assert self.ring is not None
         key_id = self.ring.active_id
         nonce = secrets.token_bytes(NONCE_BYTES)
-        sealed = self._ciphers[key_id].encrypt(nonce, payload.SerializeToString(), key_id.encode())
-        return Payload(
-            metadata={"encoding": ENCODING, KEY_ID_METADATA: key_id.encode()},
-            data=nonce + sealed,
-        )
+        bound_to = associated_data(key_id, self.namespace)
+        sealed = self._ciphers[key_id].encrypt(nonce, payload.SerializeToString(), bound_to)
+        metadata = {"encoding": ENCODING, KEY_ID_METADATA: key_id.encode(), NAMESPACE_METADATA: self.namespace.encode()}
+        return Payload(metadata=metadata, data=nonce + sealed)
 
     def decrypt(self, payload: Payload) -> Payload:
         if payload.metadata.get("encoding") != ENCODING:
             return payload
         key_id = payload.metadata.get(KEY_ID_METADATA, b"").decode(errors="replace")
+        bound_to = self._bound_to(payload, key_id)  # refuses another namespace's payload before any key is used
         cipher = self._ciphers.get(key_id)
         if cipher is None:
             raise UnknownEncryptionKey(key_id, self.ring.ids if self.ring else [])
         try:
-            plain = cipher.decrypt(payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:], key_id.encode())
+            plain = cipher.decrypt(payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:], bound_to)
         except InvalidTag:
             raise PayloadTampered(
-                f"Payload under key id {key_id!r} fails authentication: it was altered after encryption, or the key "
-                f"named {key_id!r} in this process is not the one it was encrypted with. Compare the key line with "
-                "the one the writing worker holds."
+                f"Payload under key id {key_id!r} fails authentication: it was altered after encryption (its data, key "
+                f"id or namespace), or the key named {key_id!r} in this process is not the one it was encrypted with. "
+                "Compare the key line with the one the writing worker holds."
             ) from None
         return Payload.FromString(plain)
+
+    def _bound_to(self, payload: Payload, key_id: str) -> bytes:
+        """The associated data `payload` must have been sealed with to be readable here, or why it is not."""
+        if NAMESPACE_METADATA not in payload.metadata:
+            if not self.accept_unbound:
+                raise UnboundPayloadRefused(key_id)
+            return key_id.encode()  # sealed before namespaces were bound: the key id alone
+        bound = payload.metadata[NAMESPACE_METADATA].decode(errors="replace")
+        if bound != self.namespace:
+            raise NamespaceMismatch(bound, self.namespace)
+        return associated_data(key_id, bound)
+
+
+def associated_data(key_id: str, namespace: str) -> bytes:
+    """What a payload's ciphertext is bound to besides its key. NUL-separated (a key id holds none), so that no pair
+    reads as another and none as the bare key id that payloads from before the namespace binding were sealed with:
+    removing the namespace from the metadata cannot pass a payload off as an old one. Changing this breaks every
+    history written since; tests/unit/test_codec.py holds a sealed payload that must keep decrypting."""
+    return b"\0".join((b"cadenza-payload/2", key_id.encode(), namespace.encode()))
+
+
+def _checked_namespace(namespace: str) -> str:
+    if not namespace:
+        raise EncryptionError("a payload codec needs the Temporal namespace its payloads belong to (TEMPORAL_NAMESPACE)")
+    return namespace
 
 
 class EncodedFailureConverter(DefaultFailureConverterWithEncodedAttributes):
@@ -261,14 +337,15 @@ class EncodedFailureConverter(DefaultFailureConverterWithEncodedAttributes):
             super().to_failure(exception, payload_converter, failure)
 
 
-def data_converter(ring: KeyRing | None) -> DataConverter:
+def data_converter(ring: KeyRing | None, *, namespace: str, accept_unbound: bool = True) -> DataConverter:
     """The pydantic converter with the encryption codec and, when encrypting, failure messages and stack traces moved
     into an encoded (so encrypted) payload too: a reason can quote customer data. Without a ring the codec is still
     there, so that an encrypted payload fails naming its key id instead of as an unknown encoding; failures then stay
     plain text, which is all encoding them would give. `failure_converter=` cannot be passed: it is derived from the
-    class (init=False). Reading failures works either way: both classes decode encoded attributes when present."""
+    class (init=False). Reading failures works either way: both classes decode encoded attributes when present.
+    `namespace` is the one the client connects to: its payloads are bound to it (see `EncryptionCodec`)."""
     return dataclasses.replace(
         pydantic_data_converter,
-        payload_codec=EncryptionCodec(ring),
+        payload_codec=EncryptionCodec(ring, namespace=namespace, accept_unbound=accept_unbound),
         failure_converter_class=EncodedFailureConverter if ring else DefaultFailureConverter,
     )

@@ -54,12 +54,13 @@ def encryption_setting() -> str:
 
 
 @functools.cache
-def data_converter() -> DataConverter:
+def data_converter(namespace: str | None = None) -> DataConverter:
     """THE data converter: workers, starters, the API and the replayer must agree on it, or payloads would not decode.
 
     Encrypts with this process's key ring (cadenza.codec) when there is one. Off by default without keys, so that a
     deployment that has none keeps running (and keeps reading its open orders' plain-text history) after an upgrade;
     `CADENZA_ENCRYPTION=required` turns the missing keys into a start-up error instead, and the embedded stack sets it.
+    Payloads are bound to `namespace`, by default the one this process connects to (`configured_namespace`).
     """
     ring = key_ring()
     if ring is None and encryption_required():
@@ -67,7 +68,19 @@ def data_converter() -> DataConverter:
             f"{ENCRYPTION_ENV}=required but this process has no encryption keys. Set {codec.KEYS_ENV} (a line from "
             f"`cadenza keys generate`) or {codec.KEYS_FILE_ENV} to the keys the workers use."
         )
-    return codec.data_converter(ring)
+    return codec.data_converter(
+        ring, namespace=namespace or configured_namespace(), accept_unbound=codec.unbound_accepted()
+    )
+
+
+def configured_namespace() -> str:
+    """The namespace this process connects to (`connect_config`), which its payloads are bound to. With a profile that
+    cannot be read, `TEMPORAL_NAMESPACE` (or `default`) stands in: `connect` reports the profile, and a replay of
+    history files, which never connects, still runs."""
+    try:
+        return str(connect_config()["namespace"])
+    except TemporalConfigInvalid:
+        return os.environ.get("TEMPORAL_NAMESPACE") or "default"
 
 
 def encryption_summary() -> str:
@@ -153,7 +166,8 @@ async def connect(
     benchmark's untuned reference). `worker`: the client of a worker process, whose workers make Temporal spans only
     when this process exports them (cadenza.telemetry.temporal_plugins)."""
     config = connect_config() if address is None else embedded_config(address)
-    converter = converter or data_converter()  # outside the try: missing keys are not an unreachable Temporal
+    # Outside the try: missing keys are not an unreachable Temporal. Payloads are bound to the namespace connected to.
+    converter = converter or data_converter(config["namespace"])
     if traced:
         setup_tracing(service_name)
     try:

@@ -18,7 +18,7 @@ from cadenza.binaries import temporal_cli
 from cadenza.connection import EMBEDDED_ENV
 from cadenza.build_id import build_id
 from cadenza.private_files import private_dir, tighten
-from cadenza.processes import ChildProcess, PortInUse, http_ok, port_in_use
+from cadenza.processes import ChildProcess, PortInUse, free_port, http_ok, port_in_use
 from cadenza.shutdown import WORKER_STOP_TIMEOUT_SECONDS
 from workflows.search_attributes import dev_server_flags
 from cadenza.settings import (
@@ -63,6 +63,9 @@ Progress = Callable[[str], None]
 
 # What the stack keeps in its state folder (a folder that may also hold a user's own files, which stay as they are).
 STATE_FILES = ("*.db", "*.db-*", "logs", "logs/*.log", codec.STATE_KEYS_FILE)
+
+NAMESPACE = "default"
+"""The dev server's one namespace: every process of the stack connects to it, so its payloads are bound to it."""
 
 
 @dataclass(frozen=True)
@@ -126,13 +129,13 @@ class StackConfig:
 
     def data_converter(self) -> DataConverter:
         """The converter of a client of this stack in a process of its own (tests, bench, chaos)."""
-        return codec.data_converter(self.key_ring() if self.encryption else None)
+        return codec.data_converter(self.key_ring() if self.encryption else None, namespace=NAMESPACE)
 
     def client_env(self) -> dict[str, str]:
         """Environment under which Cadenza's own processes (worker, CLI) talk to this stack."""
         env = {
             "TEMPORAL_ADDRESS": self.temporal_address,
-            "TEMPORAL_NAMESPACE": "default",
+            "TEMPORAL_NAMESPACE": NAMESPACE,
             EMBEDDED_ENV: "1",  # this stack's dev server, not whatever Temporal the user's shell is configured for
             "CADENZA_TASK_QUEUE": self.task_queue,
             "CADENZA_SERVICE_TOKEN": self.token,
@@ -184,6 +187,9 @@ class EmbeddedStack:
         self.temporal_binary, self.temporal_origin = temporal_cli()
         self.children: list[ChildProcess] = []
         self._logs = config.state_dir / "logs"
+        # The dev server's Web UI answers any Host (DNS rebinding): it listens on this private port, and the UI's port
+        # belongs to cadenza.web_ui_guard, which refuses other names. Kept across restarts of the dev server.
+        self.ui_upstream_port = free_port() if config.ui_port is not None else None
 
     # ---- lifecycle ------------------------------------------------------------------------------------------------
 
@@ -223,6 +229,8 @@ class EmbeddedStack:
     async def _start_all(self, progress: Progress) -> None:
         progress(f"Starting Temporal dev server ({self.temporal_binary}, {self.temporal_origin})")
         await self._start_temporal()
+        if self.config.ui_port is not None:
+            await self._start_web_ui_guard()
         await self._start_services(progress)
         if self.config.with_worker:
             progress(
@@ -283,11 +291,11 @@ class EmbeddedStack:
     def temporal_argv(self) -> list[str]:
         config = self.config
         argv = [str(self.temporal_binary), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(config.temporal_port)]
-        argv += ["--log-level", "warn", "--namespace", "default"]
+        argv += ["--log-level", "warn", "--namespace", NAMESPACE]
         if config.ui_port is None:
             argv.append("--headless")
         else:
-            argv += ["--ui-port", str(config.ui_port)]
+            argv += ["--ui-port", str(self.ui_upstream_port)]
             if config.codec_url is not None:
                 argv += ["--ui-codec-endpoint", config.codec_url]
         if config.persistent_history:
@@ -319,6 +327,16 @@ class EmbeddedStack:
                 return False
 
         await child.wait_until(serving, timeout=60)
+
+    async def _start_web_ui_guard(self) -> None:
+        argv = [sys.executable, "-m", "cadenza.web_ui_guard", "--port", str(self.config.ui_port),
+                "--upstream-port", str(self.ui_upstream_port)]
+        child = self._spawn("web-ui-guard", argv)
+
+        async def listening() -> bool:
+            return port_in_use(self.config.ui_port)  # type: ignore[arg-type]
+
+        await child.wait_until(listening, timeout=30)
 
     async def _start_service(self, name: str) -> None:
         port = self.config.service_ports[name]

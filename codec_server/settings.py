@@ -4,6 +4,7 @@
 | --- | --- |
 | `CADENZA_CODEC_PORT` | port (default 8234; `cadenza up` serves it there, 0 = not at all): `cadenza.settings.codec_port` |
 | `CADENZA_CODEC_CORS_ORIGINS` | comma-separated Web UI origins (default `http://localhost:<ui>,http://127.0.0.1:<ui>`, ui = `CADENZA_TEMPORAL_UI_PORT`, 8233) |
+| `CADENZA_CODEC_ALLOWED_HOSTS` | comma-separated names clients call the server by, besides `localhost` and IP addresses (`cadenza.trusted_hosts`); required beyond loopback |
 | `CADENZA_CODEC_TOKENS` | static bearer tokens with grants (`codec_server.access`) |
 | `CADENZA_CODEC_OIDC_ISSUER`, `…_AUDIENCE`, `…_JWKS_URL` | JWTs of an OIDC issuer; all three together |
 | `CADENZA_CODEC_OIDC_PERMISSIONS_CLAIM` | the claim holding the grants (default `permissions`) |
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -22,8 +24,12 @@ from codec_server.access import Authenticator, InvalidAccessSettings, OidcSettin
 _OIDC = ("CADENZA_CODEC_OIDC_ISSUER", "CADENZA_CODEC_OIDC_AUDIENCE", "CADENZA_CODEC_OIDC_JWKS_URL")
 
 
+ALLOWED_HOSTS_ENV = "CADENZA_CODEC_ALLOWED_HOSTS"
+_HOST_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
+
+
 class InsecureBinding(RuntimeError):
-    """Asked to listen beyond loopback with no authentication configured."""
+    """Asked to listen beyond loopback with no authentication, or no host names, configured."""
 
 
 @dataclass(frozen=True)
@@ -32,11 +38,20 @@ class CodecServerSettings:
     """Browser origins (the Web UI's) allowed to call the server."""
     tokens: StaticTokens | None = None
     oidc: OidcSettings | None = None
+    allowed_hosts: tuple[str, ...] = ()
+    """Names clients call the server by (an ingress's, a Service's), besides `localhost` and IP addresses."""
 
     def __post_init__(self) -> None:
         if "*" in self.origins:
             # Any web page the user visits could then read decrypted payloads from a codec server on localhost.
             raise InvalidAccessSettings("CADENZA_CODEC_CORS_ORIGINS must list the Web UI's origins; * is refused")
+        bad = [name for name in self.allowed_hosts if not _HOST_NAME.fullmatch(name)]
+        if bad:
+            # A wildcard would let any rebinding domain through: the names are the whole defence.
+            raise InvalidAccessSettings(
+                f"{ALLOWED_HOSTS_ENV}: {', '.join(map(repr, bad))} is not a host name; list names such as "
+                "codec.example.com, without scheme, port or wildcard"
+            )
 
     @property
     def requires_auth(self) -> bool:
@@ -62,19 +77,28 @@ class CodecServerSettings:
             origins=origins or default.origins,
             tokens=StaticTokens.parse(spec) if spec.strip() else None,
             oidc=_oidc_settings(env),
+            allowed_hosts=tuple(name.strip().lower() for name in env.get(ALLOWED_HOSTS_ENV, "").split(",") if name.strip()),
         )
 
 
 def check_exposure(host: str, settings: CodecServerSettings) -> None:
-    """Refuse to serve decrypted data beyond this machine without authentication."""
-    if settings.requires_auth or is_loopback(host):
+    """Refuse to serve decrypted data beyond this machine without authentication, or without the names it answers to
+    (every other name is refused, and the Web UI and other clients call it by a name)."""
+    if is_loopback(host):
         return
-    raise InsecureBinding(
-        f"Refusing to serve the codec server on {host} without authentication: anyone who can reach it could read "
-        "every order in clear. Listen on 127.0.0.1 (local development), or set CADENZA_CODEC_TOKENS "
-        "(token=<namespace>:read,...) or CADENZA_CODEC_OIDC_ISSUER, CADENZA_CODEC_OIDC_AUDIENCE and "
-        "CADENZA_CODEC_OIDC_JWKS_URL (docs/security.md, \"Reading encrypted orders\")."
-    )
+    if not settings.requires_auth:
+        raise InsecureBinding(
+            f"Refusing to serve the codec server on {host} without authentication: anyone who can reach it could read "
+            "every order in clear. Listen on 127.0.0.1 (local development), or set CADENZA_CODEC_TOKENS "
+            "(token=<namespace>:read,...) or CADENZA_CODEC_OIDC_ISSUER, CADENZA_CODEC_OIDC_AUDIENCE and "
+            "CADENZA_CODEC_OIDC_JWKS_URL (docs/security.md, \"Reading encrypted orders\")."
+        )
+    if not settings.allowed_hosts:
+        raise InsecureBinding(
+            f"Refusing to serve the codec server on {host} without {ALLOWED_HOSTS_ENV}: it answers only to localhost, "
+            "IP addresses and the names listed there (a defence against DNS rebinding), so the Web UI could not reach "
+            f"it by name. Set {ALLOWED_HOSTS_ENV} to the names clients use, e.g. codec.example.com,cadenza-codec-server."
+        )
 
 
 def is_loopback(host: str) -> bool:

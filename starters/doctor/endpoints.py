@@ -9,6 +9,7 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 from temporalio.converter import DataConverter
 
+from cadenza.connection import configured_namespace
 from cadenza.settings import SERVICE_NAMES, ServiceTokenMissing, api_port, codec_port, service_endpoint
 from starters.doctor.keys import SAMPLE
 from starters.doctor.model import Check, Context, Outcome, failed, passed, warned
@@ -87,7 +88,8 @@ async def codec_server(ctx: Context) -> Outcome:
     if ctx.sample is None:
         return passed(f"{url} · reachable (no keys here to test its decryption with)")
     # The server must decrypt what this process's keys encrypt: otherwise the Web UI shows orders as ciphertext.
-    headers = {"X-Namespace": (ctx.client.namespace if ctx.client else "default")}
+    # The sample is bound to this process's namespace (cadenza.codec): the server decrypts it for that one only.
+    headers = {"X-Namespace": configured_namespace()}
     if os.environ.get(CODEC_AUTH_ENV):
         headers["Authorization"] = os.environ[CODEC_AUTH_ENV]
     body = {"payloads": [json_format.MessageToDict(ctx.sample)]}

@@ -1,5 +1,6 @@
-"""The codec server in-process over ASGI, with a test AES-GCM codec, and a local OIDC issuer: an RSA key of its own
-whose JWKS is served over loopback HTTP, so the real PyJWKClient path is exercised without any network."""
+"""The codec server in-process over ASGI, with Cadenza's codec under a fresh key for namespace `default`, and a local
+OIDC issuer: an RSA key of its own whose JWKS is served over loopback HTTP, so the real PyJWKClient path is exercised
+without any network. Clients call it as `localhost`, as a browser on the same machine does."""
 
 from __future__ import annotations
 
@@ -19,9 +20,9 @@ import pytest_asyncio
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 
+from cadenza.codec import EncryptionCodec, KeyRing
 from codec_server import CodecServerSettings, create_codec_app
 from codec_server.access import OidcSettings, StaticTokens
-from tests.codec_double import AesGcmTestCodec
 
 UI_ORIGINS = ("http://localhost:8233", "http://127.0.0.1:8233")
 ISSUER = "https://issuer.test/"
@@ -86,24 +87,35 @@ def issuer() -> Iterator[Issuer]:
         server.shutdown()
 
 
-def open_app(codec: AesGcmTestCodec | None = None) -> FastAPI:
+CODEC_URL = "http://localhost:8234"
+
+
+def test_codec(namespace: str = "default") -> EncryptionCodec:
+    """Cadenza's codec with a key of its own, as a server whose own namespace is `namespace`."""
+    return EncryptionCodec(KeyRing.parse(KeyRing.generate_line("test-key"), source="test"), namespace=namespace)
+
+
+test_codec.__test__ = False  # type: ignore[attr-defined] - a helper, not a test
+
+
+def open_app(codec: EncryptionCodec | None = None) -> FastAPI:
     """As on a developer's machine: loopback, no authentication."""
-    return create_codec_app(codec or AesGcmTestCodec(), CodecServerSettings(origins=UI_ORIGINS))
+    return create_codec_app(codec or test_codec(), CodecServerSettings(origins=UI_ORIGINS))
 
 
-def guarded_app(issuer: Issuer, codec: AesGcmTestCodec | None = None) -> FastAPI:
+def guarded_app(issuer: Issuer, codec: EncryptionCodec | None = None) -> FastAPI:
     """As deployed: static tokens and the OIDC issuer both accepted."""
     settings = CodecServerSettings(origins=UI_ORIGINS, tokens=StaticTokens.parse(STATIC_TOKENS), oidc=issuer.settings())
-    return create_codec_app(codec or AesGcmTestCodec(), settings)
+    return create_codec_app(codec or test_codec(), settings)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def open_client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(open_app()), base_url="http://codec") as client:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(open_app()), base_url=CODEC_URL) as client:
         yield client
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def guarded_client(issuer: Issuer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(guarded_app(issuer)), base_url="http://codec") as client:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(guarded_app(issuer)), base_url=CODEC_URL) as client:
         yield client

@@ -13,9 +13,9 @@ from codec_server import create_codec_app
 from codec_server.access import InvalidAccessSettings, OidcSettings, StaticTokens
 from codec_server.settings import CodecServerSettings
 from tests.codec_server.conftest import (
-    AUDIENCE, ISSUER, OTHER_NS_TOKEN, READ_ONLY_TOKEN, READ_WRITE_TOKEN, UI_ORIGINS, Issuer, payloads_body,
+    AUDIENCE, CODEC_URL, ISSUER, OTHER_NS_TOKEN, READ_ONLY_TOKEN, READ_WRITE_TOKEN, UI_ORIGINS, Issuer, payloads_body,
+    test_codec,
 )
-from tests.codec_double import AesGcmTestCodec
 
 BODY = payloads_body(b'"x"')
 
@@ -101,8 +101,8 @@ async def test_an_unreachable_jwks_is_503_not_401(issuer: Issuer):
         origins=UI_ORIGINS, oidc=OidcSettings(issuer="https://issuer.test/", audience="cadenza-codec",
                                               jwks_url="http://127.0.0.1:9/jwks.json"),
     )
-    app = create_codec_app(AesGcmTestCodec(), settings)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://codec") as client:
+    app = create_codec_app(test_codec(), settings)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url=CODEC_URL) as client:
         answer = await call(client, "/decode", issuer.token())
     assert answer.status_code == 503 and answer.headers["retry-after"]
 

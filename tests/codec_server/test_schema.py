@@ -10,16 +10,21 @@ from hypothesis import HealthCheck, settings
 
 from codec_server import CodecServerSettings, create_codec_app
 from codec_server.access import StaticTokens
-from tests.codec_double import AesGcmTestCodec
-from tests.codec_server.conftest import UI_ORIGINS
+from tests.codec_server.conftest import UI_ORIGINS, test_codec
 
 ANY_NAMESPACE_TOKEN = "any-" + "n" * 30
+# schemathesis calls the app as Starlette's test client does, by the name `testserver`: configured like any other name.
+TEST_CLIENT_HOST = ("testserver",)
 
-open_schema = schemathesis.openapi.from_asgi("/openapi.json", create_codec_app(AesGcmTestCodec(), CodecServerSettings(origins=UI_ORIGINS)))
+open_schema = schemathesis.openapi.from_asgi(
+    "/openapi.json",
+    create_codec_app(test_codec(), CodecServerSettings(origins=UI_ORIGINS, allowed_hosts=TEST_CLIENT_HOST)),
+)
 guarded_schema = schemathesis.openapi.from_asgi(
     "/openapi.json",
-    create_codec_app(AesGcmTestCodec(), CodecServerSettings(
+    create_codec_app(test_codec(), CodecServerSettings(
         origins=UI_ORIGINS, tokens=StaticTokens.parse(f"{ANY_NAMESPACE_TOKEN}=*:read,*:write"),
+        allowed_hosts=TEST_CLIENT_HOST,
     )),
 )
 _budget = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))

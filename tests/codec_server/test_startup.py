@@ -11,7 +11,7 @@ import pytest
 
 from cadenza.processes import free_port, port_in_use
 from cadenza.stack import EmbeddedStack, StackConfig
-from codec_server.access import StaticTokens
+from codec_server.access import InvalidAccessSettings, StaticTokens
 from codec_server.settings import CodecServerSettings, InsecureBinding, check_exposure
 from tests.codec_server.conftest import STATIC_TOKENS, UI_ORIGINS
 
@@ -37,10 +37,25 @@ def test_loopback_needs_no_auth(host):
     check_exposure(host, CodecServerSettings(origins=UI_ORIGINS))
 
 
-def test_beyond_loopback_with_auth_is_allowed():
-    check_exposure("0.0.0.0", CodecServerSettings(origins=UI_ORIGINS, tokens=StaticTokens.parse(STATIC_TOKENS)))
-    with pytest.raises(InsecureBinding):
-        check_exposure("0.0.0.0", CodecServerSettings(origins=UI_ORIGINS))
+def test_beyond_loopback_with_auth_and_its_names_is_allowed():
+    tokens = StaticTokens.parse(STATIC_TOKENS)
+    check_exposure("0.0.0.0", CodecServerSettings(origins=UI_ORIGINS, tokens=tokens, allowed_hosts=("codec.example.com",)))
+    with pytest.raises(InsecureBinding, match="without authentication"):
+        check_exposure("0.0.0.0", CodecServerSettings(origins=UI_ORIGINS, allowed_hosts=("codec.example.com",)))
+    # Every name but localhost is refused (DNS rebinding), so without its names the Web UI could not reach it.
+    with pytest.raises(InsecureBinding, match="CADENZA_CODEC_ALLOWED_HOSTS"):
+        check_exposure("0.0.0.0", CodecServerSettings(origins=UI_ORIGINS, tokens=tokens))
+
+
+@pytest.mark.parametrize("names", ["*", "*.example.com", "https://codec.example.com", "codec.example.com:443", "a b"])
+def test_allowed_hosts_are_plain_names(names):
+    with pytest.raises(InvalidAccessSettings, match="CADENZA_CODEC_ALLOWED_HOSTS"):
+        CodecServerSettings.from_environment({"CADENZA_CODEC_ALLOWED_HOSTS": f"codec.example.com,{names}"})
+
+
+def test_allowed_hosts_come_from_the_environment():
+    settings = CodecServerSettings.from_environment({"CADENZA_CODEC_ALLOWED_HOSTS": " Codec.Example.com, cadenza-codec-server "})
+    assert settings.allowed_hosts == ("codec.example.com", "cadenza-codec-server")
 
 
 def _config(tmp_path: Path, **changes: object) -> StackConfig:

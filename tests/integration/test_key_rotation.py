@@ -17,7 +17,7 @@ from temporalio.client import Client
 
 from cadenza import codec
 from cadenza.codec import KEY_ID_METADATA, KeyRing, UnknownEncryptionKey
-from cadenza.stack import EmbeddedStack
+from cadenza.stack import NAMESPACE, EmbeddedStack
 from starters.orders import place_order, wait_for_result
 from starters.replay import new_replayer
 from tests.conftest import make_order
@@ -39,7 +39,8 @@ OLD, NEW = KeyRing.generate_line("k-old"), KeyRing.generate_line("k-new")
 
 
 async def client_with(stack: EmbeddedStack, keys: KeyRing) -> Client:
-    return await Client.connect(stack.config.temporal_address, data_converter=codec.data_converter(keys))
+    converter = codec.data_converter(keys, namespace=NAMESPACE)
+    return await Client.connect(stack.config.temporal_address, data_converter=converter)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -83,8 +84,8 @@ async def test_orders_under_the_old_key_run_show_and_replay_after_rotation(stack
     assert key_ids(history) == {"k-old", "k-new"}  # input under the old key, everything since under the new one
 
     # Replays with the rotated ring; without the old key, replay fails naming it.
-    await new_replayer(converter=codec.data_converter(rotated)).replay_workflow(history)
-    failed = await new_replayer(converter=codec.data_converter(ring(NEW))).replay_workflow(
+    await new_replayer(converter=codec.data_converter(rotated, namespace=NAMESPACE)).replay_workflow(history)
+    failed = await new_replayer(converter=codec.data_converter(ring(NEW), namespace=NAMESPACE)).replay_workflow(
         history, raise_on_replay_failure=False
     )
     assert "'k-old'" in str(failed.replay_failure)

@@ -85,7 +85,7 @@ def test_encrypted_histories_are_encrypted_and_plain_ones_are_not():
 @pytest.mark.parametrize("keys", ["none", "another key"])
 async def test_an_encrypted_history_without_its_key_fails_naming_the_key_id(keys: str):
     ring = None if keys == "none" else KeyRing.parse(KeyRing.generate_line("other"), source="test")
-    replayer = new_replayer(converter=codec.data_converter(ring))
+    replayer = new_replayer(converter=codec.data_converter(ring, namespace="default"))
     result = await replayer.replay_workflow(load_history(ENCRYPTED / "happy_path.json"), raise_on_replay_failure=False)
     assert "'test-only-1'" in str(result.replay_failure)
     assert "CADENZA_ENCRYPTION_KEYS" in str(result.replay_failure)

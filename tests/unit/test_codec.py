@@ -1,18 +1,23 @@
-"""The payload codec on its own: what it writes can only be read back with the key it names, untouched."""
+"""The payload codec on its own: what it writes can only be read back with the key it names, untouched, in the
+namespace it was written in."""
 
 from __future__ import annotations
 
 import base64
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.api.failure.v1 import Failure
 from temporalio.exceptions import ApplicationError
 
 from cadenza import codec
-from cadenza.codec import EncryptionCodec, KeyRing, KeyRingError, PayloadTampered, UnknownEncryptionKey
+from cadenza.codec import (
+    EncryptionCodec, KeyRing, KeyRingError, NamespaceMismatch, PayloadTampered, UnboundPayloadRefused,
+    UnknownEncryptionKey,
+)
 from workflows.models import StoredOrder
-from tests.conftest import make_order
+from tests.conftest import TEST_KEYS_FILE, make_order
 
 MARKER = "Marker-7f3a-Customer"
 
@@ -25,62 +30,118 @@ def plaintext(text: str = MARKER) -> Payload:
     return Payload(metadata={"encoding": b"json/plain"}, data=f'"{text}"'.encode())
 
 
+def in_default(keys: KeyRing | None) -> EncryptionCodec:
+    return EncryptionCodec(keys, namespace="default")
+
+
 async def test_round_trip_hides_data_and_encoding_and_names_the_key():
     keys = ring("k1")
-    [sealed] = await EncryptionCodec(keys).encode([plaintext()])
+    [sealed] = await in_default(keys).encode([plaintext()])
     assert MARKER.encode() not in sealed.SerializeToString()
     assert b"json/plain" not in sealed.SerializeToString()
-    assert dict(sealed.metadata) == {"encoding": b"binary/encrypted", "encryption-key-id": b"k1"}
-    assert await EncryptionCodec(keys).decode([sealed]) == [plaintext()]
+    assert dict(sealed.metadata) == {
+        "encoding": b"binary/encrypted", "encryption-key-id": b"k1", "encryption-namespace": b"default",
+    }
+    assert await in_default(keys).decode([sealed]) == [plaintext()]
 
 
 async def test_same_payload_encrypts_differently_each_time():
-    keys = EncryptionCodec(ring("k1"))
+    keys = in_default(ring("k1"))
     first, second = await keys.encode([plaintext(), plaintext()])
     assert first.data != second.data  # a fresh nonce per payload: equal inputs are not recognisable in history
 
 
-@pytest.mark.parametrize("tamper", ["data", "key-id"])
+@pytest.mark.parametrize("tamper", ["data", "key-id", "namespace relabelled", "namespace removed"])
 async def test_tampered_payload_is_an_error(tamper: str):
     keys = ring("k1", "k2")
-    [sealed] = await EncryptionCodec(keys).encode([plaintext()])
+    [sealed] = await EncryptionCodec(keys, namespace="default").encode([plaintext()])
+    reader = EncryptionCodec(keys, namespace="default")
     if tamper == "data":
         sealed.data = sealed.data[:-1] + bytes([sealed.data[-1] ^ 1])
-    else:  # relabelled as the other key of the ring: the key id is bound to the ciphertext
+    elif tamper == "key-id":  # relabelled as the other key of the ring: the key id is bound to the ciphertext
         sealed.metadata["encryption-key-id"] = b"k2"
+    elif tamper == "namespace relabelled":  # as the reader's namespace: the namespace is bound too
+        sealed.metadata["encryption-namespace"] = b"sandbox"
+        reader = reader.for_namespace("sandbox")
+    else:  # passed off as a payload from before namespaces were bound
+        del sealed.metadata["encryption-namespace"]
     with pytest.raises(PayloadTampered, match="fails authentication"):
-        await EncryptionCodec(keys).decode([sealed])
+        await reader.decode([sealed])
+
+
+async def test_a_payload_is_read_only_in_the_namespace_it_was_written_in():
+    keys = ring("k1")
+    [sealed] = await EncryptionCodec(keys, namespace="default").encode([plaintext()])
+    # A worker of `sandbox` handed a `default` payload (copied into one of its workflows) refuses it, key untouched.
+    with pytest.raises(NamespaceMismatch, match="written in namespace 'default'.*for namespace 'sandbox'") as refused:
+        await EncryptionCodec(keys, namespace="sandbox").decode([sealed])
+    assert (refused.value.bound, refused.value.asked) == ("default", "sandbox")
+    assert await EncryptionCodec(keys, namespace="sandbox").for_namespace("default").decode([sealed]) == [plaintext()]
+
+
+async def test_payloads_written_before_the_binding_read_until_retired():
+    keys = ring("k1")
+    [sealed] = await in_default(keys).encode([plaintext()])
+    # What the codec wrote before namespaces were bound: the key id alone as associated data, no namespace.
+    del sealed.metadata["encryption-namespace"]
+    nonce = sealed.data[:codec.NONCE_BYTES]
+    sealed.data = nonce + AESGCM(keys.keys["k1"]).encrypt(nonce, plaintext().SerializeToString(), b"k1")
+    assert await EncryptionCodec(keys, namespace="sandbox").decode([sealed]) == [plaintext()]
+    with pytest.raises(UnboundPayloadRefused, match="CADENZA_ENCRYPTION_UNBOUND=refuse"):
+        await EncryptionCodec(keys, namespace="default", accept_unbound=False).decode([sealed])
+
+
+@pytest.mark.parametrize(("value", "accepted"), [("", True), ("accept", True), ("REFUSE", False)])
+def test_the_unbound_setting(value: str, accepted: bool):
+    assert codec.unbound_accepted({"CADENZA_ENCRYPTION_UNBOUND": value}) is accepted
+    with pytest.raises(codec.EncryptionError, match="accept .*or refuse"):
+        codec.unbound_accepted({"CADENZA_ENCRYPTION_UNBOUND": "sometimes"})
+
+
+# Sealed once with the committed test-only key for namespace `default`. Every history written since the namespace
+# binding holds payloads like it: if this stops decrypting, so do they (cadenza.codec.associated_data).
+SEALED_FOR_DEFAULT = Payload(
+    metadata={"encoding": b"binary/encrypted", "encryption-key-id": b"test-only-1", "encryption-namespace": b"default"},
+    data=base64.b64decode(
+        "f8S0gv3eS+iL16TFOklQlZ8CgLlNLJMXgRoETICTZRRSyfVjEKz3mV0tCiPlc4cMmgrK1Cn0l9eJB/Qsy+oJcyIaezPY1DqxiU2TXCIDtWCPWLY+Hw=="
+    ),
+)
+
+
+async def test_a_payload_sealed_under_the_binding_keeps_decrypting():
+    [opened] = await in_default(KeyRing.from_file(TEST_KEYS_FILE)).decode([SEALED_FOR_DEFAULT])
+    assert opened == Payload(metadata={"encoding": b"json/plain"}, data=b'"sealed once, readable forever"')
 
 
 async def test_unknown_key_id_names_it_and_what_to_do():
-    [sealed] = await EncryptionCodec(ring("old-key")).encode([plaintext()])
+    [sealed] = await in_default(ring("old-key")).encode([plaintext()])
     with pytest.raises(UnknownEncryptionKey, match="'old-key'.*holds only new-key.*CADENZA_ENCRYPTION_KEYS") as err:
-        await EncryptionCodec(ring("new-key")).decode([sealed])
+        await in_default(ring("new-key")).decode([sealed])
     assert err.value.key_id == "old-key"
     with pytest.raises(UnknownEncryptionKey, match="'old-key'.*holds no keys at all"):
-        await EncryptionCodec(None).decode([sealed])
+        await in_default(None).decode([sealed])
 
 
 async def test_plaintext_payloads_pass_through_decode():
     # Histories written before encryption was switched on keep decoding.
-    assert await EncryptionCodec(ring("k1")).decode([plaintext()]) == [plaintext()]
+    assert await in_default(ring("k1")).decode([plaintext()]) == [plaintext()]
 
 
 async def test_without_keys_nothing_is_encrypted():
-    assert await EncryptionCodec(None).encode([plaintext()]) == [plaintext()]
+    assert await in_default(None).encode([plaintext()]) == [plaintext()]
 
 
 async def test_rotation_encrypts_with_the_new_key_and_still_reads_the_old():
     old = ring("k1")
-    [under_old] = await EncryptionCodec(old).encode([plaintext()])
+    [under_old] = await in_default(old).encode([plaintext()])
     rotated = KeyRing(active_id="k2", keys={"k2": ring("k2").keys["k2"], **old.keys})
-    [under_new] = await EncryptionCodec(rotated).encode([plaintext()])
+    [under_new] = await in_default(rotated).encode([plaintext()])
     assert under_new.metadata["encryption-key-id"] == b"k2"
-    assert await EncryptionCodec(rotated).decode([under_old, under_new]) == [plaintext(), plaintext()]
+    assert await in_default(rotated).decode([under_old, under_new]) == [plaintext(), plaintext()]
 
 
 async def test_the_data_converter_encrypts_values_and_failure_messages():
-    converter = codec.data_converter(ring("k1"))
+    converter = codec.data_converter(ring("k1"), namespace="default")
     order = StoredOrder.model_validate(make_order(token="tok_" + MARKER.replace("-", "_")).model_dump())
     [payload] = await converter.encode([order])
     assert b"tok_Marker" not in payload.SerializeToString()
@@ -104,15 +165,18 @@ def test_key_lines_parse_first_active_with_comments_and_new_lines():
 @pytest.mark.parametrize(
     ("text", "error"),
     [
-        ("k1", "not a key line"),
-        ("k1=not base64!", "not valid base64"),
-        (f"k1={base64.b64encode(b'short').decode()}", "5 bytes; AES-256 needs 32"),
-        ("k 1=" + base64.b64encode(bytes(32)).decode(), "must be 1-64 of"),
-        (f"k1={base64.b64encode(bytes(32)).decode()},k1={base64.b64encode(bytes(32)).decode()}", "appears twice"),
+        ("k1", "key line 1 has no '='"),
+        (base64.b64encode(bytes(32)).decode(), "key line 1 is a key without its id"),
+        ("k1=not base64!", "key line 1: the key after '=' is not standard base64"),
+        (f"k1={base64.b64encode(b'short').decode()}", "key line 1: the key is 5 bytes, AES-256 needs 32"),
+        ("k 1=" + base64.b64encode(bytes(32)).decode(), "key line 1: the key id before '=' must be 1-64 of"),
+        (f"k1={base64.b64encode(bytes(32)).decode()},k1={base64.b64encode(bytes(32)).decode()}",
+         "key line 2 repeats the key id of key line 1"),
     ],
 )
 def test_bad_key_lines_are_refused_with_a_reason(text: str, error: str):
-    with pytest.raises(KeyRingError, match=error):
+    # By position only: tests/keys/ checks that no shape of mistake brings key material into the message.
+    with pytest.raises(KeyRingError, match=f"^CADENZA_ENCRYPTION_KEYS, {error}"):
         KeyRing.parse(text, source="CADENZA_ENCRYPTION_KEYS")
 
 
@@ -135,7 +199,7 @@ def test_the_dev_key_file_is_made_once_private_and_kept(tmp_path):
 async def test_a_missing_key_failure_stays_readable_to_whoever_lacks_the_key():
     # The workflow task failure an operator sees when a worker misses a key: it names the key id, in clear.
     failure = Failure()
-    await codec.data_converter(ring("k1")).encode_failure(UnknownEncryptionKey("k0", ["k1"]), failure)
+    await codec.data_converter(ring("k1"), namespace="default").encode_failure(UnknownEncryptionKey("k0", ["k1"]), failure)
     assert "'k0'" in failure.message and not failure.HasField("encoded_attributes")
 
 
