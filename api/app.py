@@ -21,15 +21,18 @@ from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 
 from api import orders
+from api.catalogue import SkuCatalogue
+from api.holds import Holds
 from api.keys import load_key_store
 from api.metrics import ApiMetrics, RequestMetrics
-from workflows.policies import review_deadline_from_env
-from api.ratelimit import RateLimiter
-from api.catalogue import SkuCatalogue
+from api.page_tokens import PageTokens
 from api.problems import Problem, install_problem_handlers, problem_responses
+from api.ratelimit import RateLimiter
 from api.temporal import TemporalGate, unavailable_as_503
+from api.update_guard import UpdateGuard
 from cadenza.connection import connect, data_converter, encryption_summary, key_ring
 from cadenza.settings import TASK_QUEUE, ServiceEndpoint, service_endpoint
+from workflows.policies import review_deadline_from_env
 from workflows.search_attributes import ALL_KEYS
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -47,8 +50,10 @@ def create_app(
     connect_temporal: Callable[[], Awaitable[Client]] | None = None,
     task_queue: str = TASK_QUEUE,
     inventory: ServiceEndpoint | None = None,
+    page_tokens: PageTokens | None = None,
 ) -> FastAPI:
-    """The Order API. `connect_temporal` defaults to the standard connection (envconfig: TEMPORAL_ADDRESS, …)."""
+    """The Order API. `connect_temporal` defaults to the standard connection (envconfig: TEMPORAL_ADDRESS, …);
+    `page_tokens` to the signer keyed by CADENZA_API_PAGE_TOKEN_SECRET."""
     gate = TemporalGate(connect_temporal or (lambda: connect(service_name="cadenza-api")))
 
     @asynccontextmanager
@@ -72,6 +77,10 @@ def create_app(
     app.state.task_queue = task_queue
     app.state.api_keys = load_key_store()  # a broken key secret stops the process here, not at the first request
     app.state.api_rate_limiter = RateLimiter.from_environment()  # likewise a bad CADENZA_API_RATE_LIMIT
+    app.state.anonymous_rate_limiter = RateLimiter.for_addresses_from_environment()
+    app.state.page_tokens = page_tokens or PageTokens.from_environment()  # and a missing page-token secret
+    app.state.holds = Holds.from_environment()
+    app.state.update_guard = UpdateGuard()
     review_deadline_from_env()  # and a bad CADENZA_REVIEW_DEADLINE (orders placed here are started with it)
     install_problem_handlers(app)
     app.add_exception_handler(orders.OrderStuck, orders.answer_stuck)

@@ -6,12 +6,15 @@
 `require(scope)` reads `Authorization: Bearer <key>`, finds the key in the store on `app.state.api_keys`
 (`api.keys.load_key_store()`), charges the key's rate limit (`app.state.api_rate_limiter`, created from the
 environment on first use if the app did not set one) and checks the scope. Every refusal is a problem document:
-401 without a usable key, 429 over the rate limit, 403 without the scope. A key bound to a customer acts for that
-customer only; the routes ask `principal.may_see(order.customer_id)` and answer 404 for anyone else's order.
+401 without a usable key, 429 over the rate limit, 403 without the scope. A request without a usable key is charged
+to its client address instead (`app.state.anonymous_rate_limiter`): past that limit its answer is a 429, not a 401.
+A key bound to a customer acts for that customer only: it places orders for it (`principal.may_see`), and the
+routes find orders as that customer's (api/ownership.py), so anyone else's answers as an unknown one, 404.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 from collections.abc import Awaitable, Callable
@@ -89,35 +92,58 @@ def _authenticated(request: Request, credentials: HTTPAuthorizationCredentials |
         return known
     if credentials is None:
         raise _unauthorized(
+            request,
             "Send an API key as 'Authorization: Bearer <key>'."
             if "authorization" not in request.headers
-            else "The Authorization header must be 'Bearer <key>'."
+            else "The Authorization header must be 'Bearer <key>'.",
         )
     key = credentials.credentials
     entry = _store(request.app).authenticate(key) if looks_like_key(key) else None
     if entry is None:
-        raise _unauthorized("This API key is not known. Check it (keys start with cdz_), or ask for a new one.")
+        raise _unauthorized(request, "This API key is not known. Check it (keys start with cdz_), or ask for a new one.")
     if entry.revoked:
         _log.info("refused revoked API key %s (%s)", entry.key_id, entry.name)
         raise _unauthorized(
-            f"API key {entry.key_id} was revoked on {entry.revoked_at:%Y-%m-%d %H:%M} UTC; ask for a new one."
+            request, f"API key {entry.key_id} was revoked on {entry.revoked_at:%Y-%m-%d %H:%M} UTC; ask for a new one."
         )
     principal = Principal.of(entry)
     limiter = _limiter(request.app)
     if wait := limiter.acquire(principal.key_id):
-        retry_after = max(1, math.ceil(wait))
-        raise Problem(
-            429, "Too many requests",
-            f"API key {principal.key_id} is over its rate limit of {limiter.limit} per API replica; "
-            f"retry in {retry_after} s.",
-            headers={"Retry-After": str(retry_after)},
-        )
+        raise _too_many(wait, f"API key {principal.key_id} is over its rate limit of {limiter.limit} per API replica")
     request.state.principal = principal
     return principal
 
 
-def _unauthorized(detail: str) -> Problem:
+def _unauthorized(request: Request, detail: str) -> Problem:
+    """The 401 — or, for an address over its limit of requests without a usable key, the 429."""
+    limiter = _anonymous_limiter(request.app)
+    address = client_address(request)
+    if wait := limiter.acquire(address):
+        return _too_many(
+            wait, f"{address} sent more requests without a usable API key than the {limiter.limit} allowed per API "
+            "replica. Send a valid key (keys start with cdz_)",
+        )
     return Problem(401, "Missing or unknown API key", detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def _too_many(wait: float, why: str) -> Problem:
+    retry_after = max(1, math.ceil(wait))
+    return Problem(429, "Too many requests", f"{why}; retry in {retry_after} s.", headers={"Retry-After": str(retry_after)})
+
+
+def client_address(request: Request) -> str:
+    """Whom to charge a request without a key to: its address (as uvicorn gives it, after any trusted proxy header),
+    IPv6 per /64."""
+    host = request.client.host if request.client else "unknown"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 def _store(app: FastAPI) -> KeyStore:
@@ -132,3 +158,16 @@ def _limiter(app: FastAPI) -> RateLimiter:
     if limiter is None:
         limiter = app.state.api_rate_limiter = RateLimiter.from_environment()
     return limiter
+
+
+def _anonymous_limiter(app: FastAPI) -> RateLimiter:
+    limiter = getattr(app.state, "anonymous_rate_limiter", None)
+    if limiter is None:
+        limiter = app.state.anonymous_rate_limiter = RateLimiter.for_addresses_from_environment()
+    return limiter
+
+
+def still_valid(app: FastAPI, principal: Principal) -> bool:
+    """Whether `principal`'s key still works (not revoked, still in the store): asked by requests that outlive their
+    authentication, so a revoked key's event streams end within the store's reload interval."""
+    return _store(app).is_active(principal.key_id)

@@ -168,6 +168,7 @@ class KeyStore:
         self.path, self.origin, self.writable = path, origin, writable
         self._reload_interval, self._clock = reload_interval, clock
         self._by_hash: dict[str, ApiKey] = {}
+        self._by_id: dict[str, ApiKey] = {}
         self._signature: object = None  # what the file looked like when last read
         self._loaded = False
         self._next_check = 0.0
@@ -182,6 +183,12 @@ class KeyStore:
         """The entry of `key` (revoked ones included: the caller says why it refuses), or None if unknown."""
         self._refresh()
         return self._by_hash.get(hash_key(key))
+
+    def is_active(self, key_id: str) -> bool:
+        """Whether the key `key_id` is in the store and not revoked (re-reading the store at most once per interval)."""
+        self._refresh()
+        entry = self._by_id.get(key_id)
+        return entry is not None and not entry.revoked
 
     def entries(self) -> list[ApiKey]:
         """Every entry, revoked ones included, in the order they were created (the file's order)."""
@@ -257,6 +264,7 @@ class KeyStore:
 
     def _install(self, keys: KeyFile) -> None:
         self._by_hash = {entry.sha256: entry for entry in keys.keys}
+        self._by_id = {entry.key_id: entry for entry in keys.keys}
         self._loaded = True
 
 

@@ -1,18 +1,18 @@
 """`/orders`: place, follow, list, cancel and recover orders over HTTP.
 
-Every route goes through the same three doors: an API key with the route's scope (api/auth.py), a key bound to a
-customer sees only that customer's orders (anyone else's is a 404, in lists too), and Temporal unreachable is a 503
-with Retry-After. The order body is the CLI's `Order` model with the same validation.
+Every route goes through the same doors: an API key with the route's scope (api/auth.py); the order's owner settled
+before anything is done to it (api/ownership.py) — a key bound to a customer reaches only that customer's orders,
+anyone else's answers exactly as an unknown id does (404, in lists too); updates within Temporal's per-execution
+limits (api/update_guard.py); and Temporal unreachable is a 503 with Retry-After. The order body is the CLI's
+`Order` model with the same validation.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import hashlib
+from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -21,19 +21,25 @@ from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
     WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
-from api.auth import Principal, require
+from api.auth import Principal, require, still_valid
 from api.catalogue import SkuCatalogue
-from api.problems import InvalidField, Problem, problem_responses
-from api.stream import event_stream
+from api.holds import Holds
+from api.ownership import FoundOrder, OrderAddress, find_order, listed_address, new_address
+from api.page_tokens import PAGE_TOKEN_PATTERN, PageTokens, no_such_page
+from api.preferences import MAX_WAIT_S, PAYMENT, PREFER_DESCRIPTION, PREFER_PATTERN, Wait, wait_preference
+from api.problems import Problem, problem_responses
+from api.stream import POLL_S, event_stream
 from api.temporal import TemporalGate, is_unreachable, unavailable_as_503
+from api.update_guard import UpdateGuard, temporal_refusal
 from api.views import Accepted, OrderPage, OrderStatusView, OrderSummary, links, status_view
 from starters.orders import (
     NotAwaitingReview,
@@ -41,7 +47,6 @@ from starters.orders import (
     OrderStuck,
     cancel_order,
     is_same_order,
-    order_handle,
     place_order,
     progress_of,
     refuse_if_stuck,
@@ -49,7 +54,6 @@ from starters.orders import (
     start_options,
 )
 from workflows.models import (
-    WORKFLOW_ID_PREFIX,
     Identifier,
     Order,
     OrderProgress,
@@ -62,9 +66,6 @@ from workflows.models import (
 from workflows.order import OrderWorkflow
 from workflows.search_attributes import CUSTOMER_ID, ORDER_STATUS, ORDER_TOTAL
 
-MAX_WAIT_S = 60
-PAYMENT = "payment"
-
 router = APIRouter(prefix="/orders", tags=["orders"])
 
 Writer = Annotated[Principal, Depends(require("orders:write"))]
@@ -72,6 +73,14 @@ Reader = Annotated[Principal, Depends(require("orders:read"))]
 Operator = Annotated[Principal, Depends(require("orders:operate"))]
 Reviewer = Annotated[Principal, Depends(require("orders:review"))]
 OrderId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]
+CustomerOf = Annotated[
+    Identifier | None,
+    Query(
+        alias="customer_id",
+        description="The order's customer. A key bound to a customer needs it not (another customer's id answers "
+        "404); a key bound to none finds an order placed with a customer's key by it (the order's links carry it).",
+    ),
+]
 
 
 async def _client(request: Request) -> Client:
@@ -88,6 +97,14 @@ def _json_body(request: Request) -> None:
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
         raise Problem(415, "Unsupported media type", f"Send the order as application/json, not {media_type or 'no type'}.")
+
+
+def _guard(request: Request) -> UpdateGuard:
+    return request.app.state.update_guard
+
+
+def _holds(request: Request) -> Holds:
+    return request.app.state.holds
 
 
 # ---- placing ---------------------------------------------------------------------------------------------------------
@@ -111,8 +128,7 @@ async def place(
     request: Request,
     response: Response,
     prefer: Annotated[
-        str | None,
-        Header(description="RFC 7240: `wait=N` (N ≤ 60 s) waits for the outcome; `wait=payment` for the payment decision"),
+        str | None, Header(description=PREFER_DESCRIPTION, json_schema_extra={"pattern": PREFER_PATTERN})
     ] = None,
 ) -> OrderStatusView:
     if not principal.may_see(order.customer_id):
@@ -120,73 +136,136 @@ async def place(
     catalogue: SkuCatalogue = request.app.state.skus
     if unknown := await catalogue.unknown_skus(order):
         raise Problem(422, "Invalid request", "; ".join(f"{e.field}: {e.message}" for e in unknown), errors=unknown)
-    wait = _wait_preference(prefer)
-    task_queue: str = request.app.state.task_queue
-    response.headers["Location"] = f"/orders/{order.order_id}"
-    with unavailable_as_503():
-        if wait == PAYMENT:
-            handle, decision = await _place_until_paid(client, order, task_queue)
-            description = await handle.describe()
-            if not await is_same_order(handle, order, description):
-                raise _another_order_under_the_same_id(order)
-            if decision is not None and description.status.name == "RUNNING":
-                # The answer a checkout waits for, without asking the worker again: fulfilment carries on.
-                waits = decision.outcome == PaymentOutcome.PENDING_REVIEW
-                state = OrderState.AWAITING_REVIEW if waits else OrderState.RUNNING
-                progress = OrderProgress(order_id=order.order_id, payment=decision, state=state)
-                response.headers["Preference-Applied"] = "wait=payment"
-                response.status_code = 200
-                return status_view(order.order_id, "RUNNING", progress, client.namespace)
-            fresh = False
-        else:
-            placed = await place_order(client, order, task_queue=task_queue, eager_start=False)
-            handle, fresh = placed.handle, not placed.duplicate
-            if placed.duplicate:
-                await _refuse_another_order_under_the_same_id(handle, order)
-        if wait is not None:
-            response.headers["Preference-Applied"] = f"wait={wait:g}" if isinstance(wait, float) else f"wait={wait}"
-        result = await _result_within(handle, wait) if isinstance(wait, float) else None
-        if result is not None:  # closed within the wait: its result is its final progress, no need to ask again
-            view = status_view(order.order_id, "COMPLETED", result, client.namespace)
-        elif fresh and not wait:  # just started: nothing has happened yet, no need to ask the worker
-            view = status_view(order.order_id, "RUNNING", OrderProgress(order_id=order.order_id), client.namespace)
-        else:
-            description = await handle.describe()
-            progress, note = await progress_of(client, handle, description)
-            view = status_view(order.order_id, description.status.name, progress, client.namespace, note)
-    decided = wait == PAYMENT and view.payment is not None
-    if view.closed or decided:
+    wait = wait_preference(prefer)
+    release = _holds(request).waits.take(principal.key_id) if wait is not None else None
+    if release is None:
+        wait = None  # over the key's cap of held requests: answered at once, without Preference-Applied
+    try:
+        with unavailable_as_503():
+            placed = await _placed(client, request, order, principal, wait)
+            view = await _answer(client, placed, wait)
+    finally:
+        if release is not None:
+            release()
+    response.headers["Location"] = view.links.self
+    if wait is not None:
+        response.headers["Preference-Applied"] = f"wait={wait:g}" if isinstance(wait, float) else f"wait={wait}"
+    if view.closed or (wait == PAYMENT and view.payment is not None):
         response.status_code = 200
     return view
 
 
-def _wait_preference(prefer: str | None) -> float | str | None:
-    """`wait=N` (capped at 60 s) or `wait=payment`; other preferences are ignored, as RFC 7240 allows."""
-    for preference in (prefer or "").split(","):
-        name, _, value = preference.strip().partition("=")
-        if name.strip().lower() != "wait":
-            continue
-        value = value.strip().strip('"').lower()
-        if value == PAYMENT:
-            return PAYMENT
-        try:
-            return min(max(float(value), 0.0), MAX_WAIT_S) or None
-        except ValueError:
-            return None
-    return None
+@dataclass(frozen=True)
+class _Placed:
+    """The execution an order placement ends up with."""
+
+    address: OrderAddress
+    handle: WorkflowHandle
+    description: WorkflowExecutionDescription | None
+    fresh: bool
+    """Started by this request (nothing has happened to it yet)."""
+    decision: PaymentDecision | None = None
+    """The payment decision, when update-with-start waited for it."""
 
 
-async def _refuse_another_order_under_the_same_id(handle: WorkflowHandle, order: Order) -> None:
-    if not await is_same_order(handle, order):
-        raise _another_order_under_the_same_id(order)
+async def _placed(client: Client, request: Request, order: Order, principal: Principal, wait: Wait | None) -> _Placed:
+    """Find the customer's order under this id, or start it. Ownership first: the lookup touches nothing, and a start
+    goes to an id only this customer's orders are filed under (a key bound to no customer: the plain id, as ever)."""
+    found = await find_order(client, order.order_id, order.customer_id)
+    if found is not None:
+        placed = _Placed(found.address, found.handle, found.description, fresh=False)
+    else:
+        placed = await _start(client, request, new_address(order, bound=principal.customer_id is not None), order, wait)
+    if not placed.fresh:
+        description = placed.description or await placed.handle.describe()
+        if not await is_same_order(placed.handle, placed.address.as_filed(order), description):
+            raise _another_order_under_the_same_id(order)
+        placed = replace(placed, description=description)
+    return placed
 
 
-def _another_order_under_the_same_id(order: Order) -> Problem:
-    return Problem(
-        409, "Order id already used",
-        f"Order {order.order_id} was already placed with a different body; nothing new was started. "
-        "Use a new order id for a new order.",
+async def _start(client: Client, request: Request, address: OrderAddress, order: Order, wait: Wait | None) -> _Placed:
+    filed = address.as_filed(order)
+    task_queue: str = request.app.state.task_queue
+    if wait != PAYMENT:
+        started = await place_order(client, filed, task_queue=task_queue, eager_start=False, memo=address.start_memo())
+        return _Placed(address, started.handle, None, fresh=not started.duplicate)
+    options = start_options(filed, task_queue, memo=address.start_memo())
+    async with _guard(request).update(address, None):
+        handle, decision = await _start_until_paid(client, filed, options)
+    # Update-with-start attaches to an order that got there first (the same customer's, placing it twice at once):
+    # whether it is this one is checked after, as for any order found under the id.
+    return _Placed(address, handle, None, fresh=False, decision=decision)
+
+
+async def _start_until_paid(
+    client: Client, order: Order, options: dict[str, Any]
+) -> tuple[WorkflowHandle, PaymentDecision | None]:
+    """Start the order and wait for its payment decision, in one round trip: update-with-start. None for an order
+    that closed before (REJECT_DUPLICATE refuses a new run): its progress says how the payment went."""
+    start = WithStartWorkflowOperation(
+        OrderWorkflow.run, order, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING, **options
     )
+    try:
+        decision = await client.execute_update_with_start_workflow(
+            OrderWorkflow.payment_decision, start_workflow_operation=start, rpc_timeout=timedelta(seconds=MAX_WAIT_S)
+        )
+    except (WorkflowAlreadyStartedError, WorkflowUpdateFailedError, RPCError) as err:
+        if is_unreachable(err):
+            raise
+        return client.get_workflow_handle_for(OrderWorkflow.run, options["id"]), None
+    return await start.workflow_handle(), decision
+
+
+async def _answer(client: Client, placed: _Placed, wait: Wait | None) -> OrderStatusView:
+    address, handle, namespace = placed.address, placed.handle, client.namespace
+    running = placed.description is None or placed.description.status == WorkflowExecutionStatus.RUNNING
+    if placed.decision is not None and running:
+        # The answer a checkout waits for, without asking the worker again: fulfilment carries on.
+        return status_view(address, "RUNNING", _decided(address, placed.decision), namespace)
+    if placed.fresh and not wait:  # just started: nothing has happened yet, no need to ask the worker
+        return status_view(address, "RUNNING", OrderProgress(order_id=address.order_id), namespace)
+    if isinstance(wait, float) and (result := await _result_within(handle, wait)) is not None:
+        # Closed within the wait: its result is its final progress, no need to ask again.
+        return status_view(address, "COMPLETED", result, namespace)
+    if wait == PAYMENT and running:
+        await _until_payment_decided(handle, MAX_WAIT_S)
+    description = await handle.describe()
+    progress, note = await progress_of(client, handle, description)
+    if wait == PAYMENT and progress is not None and progress.payment is None and progress.review is not None:
+        progress = progress.model_copy(update={"payment": _pending_review(progress)})
+    return status_view(address, description.status.name, progress, namespace, note)
+
+
+def _decided(address: OrderAddress, decision: PaymentDecision) -> OrderProgress:
+    waits = decision.outcome == PaymentOutcome.PENDING_REVIEW
+    state = OrderState.AWAITING_REVIEW if waits else OrderState.RUNNING
+    return OrderProgress(order_id=address.order_id, payment=decision, state=state)
+
+
+def _pending_review(progress: OrderProgress) -> PaymentDecision | None:
+    """What the `payment_decision` update answers for an order waiting for a person (the workflow keeps no decision
+    then); None once its review has ended."""
+    if progress.state != OrderState.AWAITING_REVIEW:
+        return None
+    reasons = progress.risk.reasons if progress.risk else []
+    return PaymentDecision(outcome=PaymentOutcome.PENDING_REVIEW, reason="; ".join(reasons))
+
+
+async def _until_payment_decided(handle: WorkflowHandle, seconds: float) -> None:
+    """Wait until the order's payment is decided, it waits for a review, or it is no longer running — by asking its
+    status, never by an update: placing an order again adds nothing to its history, however often it is sent."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < deadline:
+        try:
+            progress: OrderProgress = await handle.query(OrderWorkflow.status)
+        except RPCError as err:
+            if is_unreachable(err):
+                raise
+            return  # closed, or no worker answers: its progress (read next) says so
+        if progress.payment is not None or progress.state not in (OrderState.RUNNING, None):
+            return
+        await asyncio.sleep(POLL_S)
 
 
 async def _result_within(handle: WorkflowHandle, seconds: float) -> OrderProgress | None:
@@ -198,46 +277,41 @@ async def _result_within(handle: WorkflowHandle, seconds: float) -> OrderProgres
         return None
 
 
-async def _place_until_paid(
-    client: Client, order: Order, task_queue: str
-) -> tuple[WorkflowHandle, PaymentDecision | None]:
-    """Start the order (or attach to the order already running under its id) and wait for its payment decision, in
-    one round trip: update-with-start. None for a closed order (REJECT_DUPLICATE refuses a new run): its progress says
-    how the payment went. Whether the order under the id is this one is the caller's check, afterwards: the update is
-    read-only, so attaching to another order changes nothing of it."""
-    handle = order_handle(client, order.order_id)
-    start = WithStartWorkflowOperation(
-        OrderWorkflow.run,
-        order,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        **start_options(order, task_queue),
+def _another_order_under_the_same_id(order: Order) -> Problem:
+    return Problem(
+        409, "Order id already used",
+        f"Order {order.order_id} was already placed with a different body; nothing new was started. "
+        "Use a new order id for a new order.",
     )
-    try:
-        decision = await client.execute_update_with_start_workflow(
-            OrderWorkflow.payment_decision, start_workflow_operation=start, rpc_timeout=timedelta(seconds=MAX_WAIT_S)
-        )
-    except (WorkflowAlreadyStartedError, WorkflowUpdateFailedError, RPCError) as err:
-        if is_unreachable(err):
-            raise
-        return handle, None
-    return await start.workflow_handle(), decision
 
 
-# ---- reading ---------------------------------------------------------------------------------------------------------
+# ---- whose order ----------------------------------------------------------------------------------------------------
 
 
-async def _visible(client: Client, order_id: str, principal: Principal) -> tuple[WorkflowHandle, WorkflowExecutionDescription]:
-    """The order's handle and description; 404 for an unknown order and for another customer's order alike."""
-    handle = order_handle(client, order_id)
-    try:
-        description = await handle.describe()
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            raise _not_found(order_id) from None
-        raise
-    if not principal.may_see(description.typed_search_attributes.get(CUSTOMER_ID) or ""):
-        raise _not_found(order_id)
-    return handle, description
+async def _owned(client: Client, order_id: str, customer_id: str | None, principal: Principal) -> FoundOrder:
+    """The order `principal` names, found before anything is done to it; 404 for an unknown order and for another
+    customer's alike (the same lookups, the same answer)."""
+    if principal.customer_id is not None:
+        if customer_id not in (None, principal.customer_id):
+            raise _not_found(order_id, principal)
+        customer_id = principal.customer_id
+    found = await find_order(client, order_id, customer_id)
+    if found is None:
+        raise _not_found(order_id, principal)
+    return found
+
+
+def _not_found(order_id: str, principal: Principal) -> Problem:
+    detail = f"No order {order_id!r}. Check the id, or list orders with GET /orders."
+    if principal.customer_id is None:
+        detail += " An order placed with a key bound to its customer is found with ?customer_id=<its customer>."
+    return Problem(404, "Order not found", detail)
+
+
+def _as_the_client_sees_it(message: str, address: OrderAddress) -> str:
+    """A message of the clients layer (which names orders as filed and points to the CLI) in the API's terms."""
+    message = message.replace(f"`cadenza order status {address.filed_as}`", f"GET {address.path}")
+    return message.replace(address.filed_as, address.order_id)
 
 
 STUCK = "urn:cadenza:problem:order-stuck"
@@ -256,8 +330,7 @@ async def answer_stuck(request: Request, exc: Exception) -> JSONResponse:
     return problem.response(request.url.path)
 
 
-def _not_found(order_id: str) -> Problem:
-    return Problem(404, "Order not found", f"No order {order_id!r}. Check the id, or list orders with GET /orders.")
+# ---- reading ---------------------------------------------------------------------------------------------------------
 
 
 @router.get(
@@ -266,26 +339,35 @@ def _not_found(order_id: str) -> Problem:
     responses=problem_responses(401, 403, 404, 409, 422, 429, 503),
     summary="Progress of a running or closed order",
 )
-async def get_order(order_id: OrderId, principal: Reader, client: Temporal) -> OrderStatusView:
+async def get_order(
+    order_id: OrderId, principal: Reader, client: Temporal, customer_id: CustomerOf = None
+) -> OrderStatusView:
     with unavailable_as_503():
-        handle, description = await _visible(client, order_id, principal)
-        progress, note = await progress_of(client, handle, description)
-    return status_view(order_id, description.status.name, progress, client.namespace, note)
+        found = await _owned(client, order_id, customer_id, principal)
+        progress, note = await progress_of(client, found.handle, found.description)
+    return status_view(found.address, found.description.status.name, progress, client.namespace, note)
 
 
 @router.get(
     "",
     response_model=OrderPage,
-    responses=problem_responses(401, 403, 422, 429, 503),
+    responses=problem_responses(401, 403, 404, 422, 429, 503),
     summary="A page of orders, newest first (from Temporal visibility)",
 )
 async def list_orders(
     principal: Reader,
     client: Temporal,
+    request: Request,
     state: OrderState | None = None,
     customer_id: Annotated[Identifier | None, Query()] = None,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
-    page_token: Annotated[str | None, Query(max_length=4096)] = None,
+    page_token: Annotated[
+        str | None,
+        Query(
+            pattern=PAGE_TOKEN_PATTERN,
+            description="The `next_page_token` of the page before, for the same filters; any other token answers 404",
+        ),
+    ] = None,
 ) -> OrderPage:
     if principal.customer_id is not None:
         if customer_id not in (None, principal.customer_id):
@@ -297,59 +379,33 @@ async def list_orders(
         query += f' AND {ORDER_STATUS.name}="{state.value}"'
     if customer_id is not None:
         query += f' AND {CUSTOMER_ID.name}="{customer_id}"'
-    iterator = client.list_workflows(query, page_size=page_size, next_page_token=_decode_token(page_token))
+    tokens: PageTokens = request.app.state.page_tokens
+    iterator = client.list_workflows(query, page_size=page_size, next_page_token=tokens.verify(page_token, query))
     with unavailable_as_503():
         try:
             await iterator.fetch_next_page()
         except RPCError as err:
-            # Every other input is validated; what Temporal can still refuse is a token it did not issue.
+            # A signed token is one Temporal gave out; should Temporal no longer read it, the page is gone all the same.
             if page_token is None or is_unreachable(err):
                 raise
-            raise _bad_token() from None
-    orders = [
-        OrderSummary(
-            order_id=execution.id.removeprefix(WORKFLOW_ID_PREFIX),
-            state=execution.typed_search_attributes.get(ORDER_STATUS),
-            customer_id=execution.typed_search_attributes.get(CUSTOMER_ID),
-            total_amount=execution.typed_search_attributes.get(ORDER_TOTAL),
-            execution_status=execution.status.name if execution.status else "UNKNOWN",
-            started_at=execution.start_time,
-            closed_at=execution.close_time,
-            links=links(execution.id.removeprefix(WORKFLOW_ID_PREFIX), client.namespace),
+            raise no_such_page() from None
+    orders = []
+    for execution in iterator.current_page or []:
+        address = await listed_address(execution)
+        orders.append(
+            OrderSummary(
+                order_id=address.order_id,
+                state=execution.typed_search_attributes.get(ORDER_STATUS),
+                customer_id=address.customer_id,
+                total_amount=execution.typed_search_attributes.get(ORDER_TOTAL),
+                execution_status=execution.status.name if execution.status else "UNKNOWN",
+                started_at=execution.start_time,
+                closed_at=execution.close_time,
+                links=links(address, client.namespace),
+            )
         )
-        for execution in iterator.current_page or []
-    ]
     token = iterator.next_page_token
-    return OrderPage(orders=orders, next_page_token=_encode_token(token) if token else None)
-
-
-# Page tokens are Temporal's, opaque, with a checksum in front: a token this API did not give out is refused here, at
-# once, rather than sent to Temporal (which answers garbage with an internal error the client retries for seconds).
-_CHECKSUM_BYTES = 8
-
-
-def _encode_token(token: bytes) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(token).digest()[:_CHECKSUM_BYTES] + token).decode()
-
-
-def _decode_token(token: str | None) -> bytes | None:
-    if not token:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(token.encode("ascii"))
-    except (binascii.Error, UnicodeEncodeError, ValueError):
-        raise _bad_token() from None
-    checksum, temporal_token = raw[:_CHECKSUM_BYTES], raw[_CHECKSUM_BYTES:]
-    if not temporal_token or hashlib.sha256(temporal_token).digest()[:_CHECKSUM_BYTES] != checksum:
-        raise _bad_token()
-    return temporal_token
-
-
-def _bad_token() -> Problem:
-    return Problem(
-        422, "Invalid request", "page_token: not a token this API gave out; start again without it",
-        errors=[InvalidField(field="page_token", message="not a token this API gave out")],
-    )
+    return OrderPage(orders=orders, next_page_token=tokens.sign(token, query) if token else None)
 
 
 @router.get(
@@ -365,17 +421,34 @@ async def order_events(
     principal: Reader,
     client: Temporal,
     request: Request,
+    customer_id: CustomerOf = None,
     last_event_id: Annotated[
         str | None,
         Header(max_length=64, description="Resume after this event id; an id this stream never sent starts it over"),
     ] = None,
 ) -> Response:
-    with unavailable_as_503():
-        handle, description = await _visible(client, order_id, principal)
-        await refuse_if_stuck(client, description)
+    streams = _holds(request).streams
+    release = streams.take(principal.key_id)
+    if release is None:
+        raise Problem(
+            429, "Too many event streams",
+            f"API key {principal.key_id} already has {streams.limit} event streams open (the most one key may hold per "
+            "API replica); close one, or retry in 5 s.",
+            headers={"Retry-After": "5"},
+        )
+    try:
+        with unavailable_as_503():
+            found = await _owned(client, order_id, customer_id, principal)
+            await refuse_if_stuck(client, found.description)
+    except BaseException:
+        release()
+        raise
     # As the SSE spec has it, the id is the client's echo of ours: one we did not send means "from the start".
     after = int(last_event_id) if last_event_id and last_event_id.isascii() and last_event_id.isdigit() else 0
-    return event_stream(handle, after=after, disconnected=request.is_disconnected)
+    return event_stream(
+        found.handle, after=after, disconnected=request.is_disconnected,
+        authorised=lambda: still_valid(request.app, principal), release=release,
+    )
 
 
 # ---- acting on an order ----------------------------------------------------------------------------------------------
@@ -388,14 +461,22 @@ async def order_events(
     responses=problem_responses(401, 403, 404, 409, 422, 429, 503),
     summary="Cancel an order: whatever it did so far is compensated",
 )
-async def cancel(order_id: OrderId, principal: Writer, client: Temporal) -> Accepted:
+async def cancel(order_id: OrderId, principal: Writer, client: Temporal, customer_id: CustomerOf = None) -> Accepted:
     with unavailable_as_503():
-        await _visible(client, order_id, principal)
+        found = await _owned(client, order_id, customer_id, principal)
+        address = found.address
         try:
-            detail = await cancel_order(client, order_id)
+            detail = await cancel_order(client, address.filed_as)
         except OrderClosed as err:
-            raise Problem(409, "Order already closed", str(err).replace("`cadenza order status", "`GET /orders/")) from None
-    return Accepted(order_id=order_id, detail=detail, links=links(order_id, client.namespace))
+            # Its state only for a key that may read it: a key that may only place and cancel learns that it ended.
+            readable = "orders:read" in principal.scopes
+            said = _as_the_client_sees_it(str(err), address) if readable else (
+                f"Order {order_id} has already ended; nothing was cancelled."
+            )
+            raise Problem(409, "Order already closed", said) from None
+    return Accepted(
+        order_id=order_id, detail=_as_the_client_sees_it(detail, address), links=links(address, client.namespace)
+    )
 
 
 @router.post(
@@ -405,25 +486,29 @@ async def cancel(order_id: OrderId, principal: Writer, client: Temporal) -> Acce
     responses=problem_responses(401, 403, 404, 409, 422, 429, 503),
     summary="For operators: retry the failed compensations of an order in needs_attention",
 )
-async def retry_compensation(order_id: OrderId, principal: Operator, client: Temporal) -> Accepted:
+async def retry_compensation(
+    order_id: OrderId, principal: Operator, client: Temporal, request: Request, customer_id: CustomerOf = None
+) -> Accepted:
     with unavailable_as_503():
-        handle, description = await _visible(client, order_id, principal)
-        await refuse_if_stuck(client, description)
-        try:
-            await handle.execute_update(OrderWorkflow.retry_compensation)
-        except (WorkflowUpdateFailedError, RPCError) as err:
-            if is_unreachable(err):
-                raise
-            state = description.typed_search_attributes.get(ORDER_STATUS) or description.status.name.lower()
-            raise Problem(
-                409, "Not waiting for an operator",
-                f"Order {order_id} is {state}, not needs_attention: there is no failed compensation to retry.",
-                state=state,
-            ) from None
+        found = await _owned(client, order_id, customer_id, principal)
+        await refuse_if_stuck(client, found.description)
+        async with _guard(request).update(found.address, found.description):
+            try:
+                await found.handle.execute_update(OrderWorkflow.retry_compensation)
+            except (WorkflowUpdateFailedError, RPCError) as err:
+                if isinstance(err, RPCError) and (is_unreachable(err) or temporal_refusal(err, found.address)):
+                    raise  # answered as Temporal unreachable, or as the limit it hit
+                description = found.description
+                state = description.typed_search_attributes.get(ORDER_STATUS) or description.status.name.lower()
+                raise Problem(
+                    409, "Not waiting for an operator",
+                    f"Order {order_id} is {state}, not needs_attention: there is no failed compensation to retry.",
+                    state=state,
+                ) from None
     return Accepted(
-        order_id=order_id, detail=f"Retrying the failed compensations of {order_id}.", links=links(order_id, client.namespace)
+        order_id=order_id, detail=f"Retrying the failed compensations of {order_id}.",
+        links=links(found.address, client.namespace),
     )
-
 
 
 class ReviewRequest(BaseModel):
@@ -442,15 +527,25 @@ class ReviewRequest(BaseModel):
     responses=problem_responses(401, 403, 404, 409, 415, 422, 429, 503),
     summary="For reviewers: approve or reject an order in awaiting_review (recorded with the API key's name)",
 )
-async def review(order_id: OrderId, decision: ReviewRequest, principal: Reviewer, client: Temporal) -> OrderStatusView:
+async def review(
+    order_id: OrderId,
+    decision: ReviewRequest,
+    principal: Reviewer,
+    client: Temporal,
+    request: Request,
+    customer_id: CustomerOf = None,
+) -> OrderStatusView:
     with unavailable_as_503():
-        await _visible(client, order_id, principal)
-        try:
-            progress = await review_order(
-                client, order_id, decision.decision, reviewer=f"api-key:{principal.name}", reason=decision.reason
-            )
-        except NotAwaitingReview as err:
-            message = str(err).replace(f"`cadenza order status {order_id}`", f"GET /orders/{order_id}")
-            raise Problem(409, "Not awaiting review", message, state=err.state) from None
+        found = await _owned(client, order_id, customer_id, principal)
+        async with _guard(request).update(found.address, found.description):
+            try:
+                progress = await review_order(
+                    client, found.address.filed_as, decision.decision, reviewer=f"api-key:{principal.name}",
+                    reason=decision.reason,
+                )
+            except NotAwaitingReview as err:
+                raise Problem(
+                    409, "Not awaiting review", _as_the_client_sees_it(str(err), found.address), state=err.state
+                ) from None
     # The update answers as soon as the order acted on the decision (charging, or compensating): it is still running.
-    return status_view(order_id, "RUNNING", progress, client.namespace)
+    return status_view(found.address, "RUNNING", progress, client.namespace)

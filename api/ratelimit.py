@@ -1,4 +1,5 @@
-"""Per-API-key rate limit: a token bucket per key, in this process.
+"""Rate limits: a token bucket per API key, and one per client address for requests without a usable key, in this
+process.
 
 Each key's bucket holds up to `burst` requests and refills at `rate` per second, so a client may send a burst and
 then keeps its steady rate. The buckets live in the API process's memory: with N replicas behind a load balancer a key
@@ -8,6 +9,12 @@ per replica accordingly.
 
 `CADENZA_API_RATE_LIMIT`: `50/s` (the default), `3000/min`, or `off`. `CADENZA_API_RATE_BURST`: the bucket size
 (default: two seconds' worth of the rate, at least 1).
+
+Requests with no key, an unknown or a revoked one are charged to their client address instead
+(`CADENZA_API_ANONYMOUS_RATE_LIMIT`, default `5/s`; `CADENZA_API_ANONYMOUS_RATE_BURST`): refusing them costs little,
+but nothing else stops one client from sending them without end. IPv6 addresses count per /64, what one host is
+usually given. Behind a proxy the address is the proxy's unless uvicorn is told to trust its `X-Forwarded-For`
+(`FORWARDED_ALLOW_IPS`, docs/security.md).
 """
 
 from __future__ import annotations
@@ -16,10 +23,15 @@ import math
 import os
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
 DEFAULT_RATE_LIMIT = "50/s"
+DEFAULT_ANONYMOUS_RATE_LIMIT = "5/s"
+# Addresses are chosen by clients, so their buckets are bounded: beyond this many the least recently seen is dropped
+# (an address that has been quiet for a second or two has a full bucket anyway).
+MAX_ADDRESSES = 10_000
 _UNITS = {"s": 1.0, "sec": 1.0, "second": 1.0, "m": 60.0, "min": 60.0, "minute": 60.0, "h": 3600.0, "hour": 3600.0}
 _SPEC = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*([a-z]+)\s*$")
 
@@ -38,52 +50,64 @@ class RateLimit:
     """As the operator wrote it, for messages."""
 
     @classmethod
-    def parse(cls, spec: str, burst: str | None = None) -> RateLimit | None:
-        """`"50/s"` → 50 per second, burst 100; `"off"` → None (no limit)."""
+    def parse(cls, spec: str, burst: str | None = None, *, variable: str = "CADENZA_API_RATE_LIMIT") -> RateLimit | None:
+        """`"50/s"` → 50 per second, burst 100; `"off"` → None (no limit). `variable` (and `<variable minus
+        _LIMIT>_BURST`) name the settings in messages."""
         if spec.strip().lower() in ("off", "none", "0"):
             return None
         match = _SPEC.match(spec.lower())
         if not match or match[2] not in _UNITS or float(match[1]) <= 0:
-            raise InvalidRateLimit(
-                f"CADENZA_API_RATE_LIMIT={spec!r}: write requests per unit, e.g. 50/s or 3000/min, or 'off'"
-            )
+            raise InvalidRateLimit(f"{variable}={spec!r}: write requests per unit, e.g. 50/s or 3000/min, or 'off'")
         rate = float(match[1]) / _UNITS[match[2]]
-        size = max(1, math.ceil(2 * rate)) if burst is None else _whole(burst)
+        size = max(1, math.ceil(2 * rate)) if burst is None else _whole(burst, _burst_variable(variable))
         return cls(rate=rate, burst=size, text=spec.strip())
 
     @classmethod
-    def from_environment(cls) -> RateLimit | None:
-        spec = os.environ.get("CADENZA_API_RATE_LIMIT") or DEFAULT_RATE_LIMIT
-        return cls.parse(spec, os.environ.get("CADENZA_API_RATE_BURST") or None)
+    def from_environment(
+        cls, variable: str = "CADENZA_API_RATE_LIMIT", default: str = DEFAULT_RATE_LIMIT
+    ) -> RateLimit | None:
+        spec = os.environ.get(variable) or default
+        return cls.parse(spec, os.environ.get(_burst_variable(variable)) or None, variable=variable)
 
     def __str__(self) -> str:
         return f"{self.text or f'{self.rate:g}/s'} (burst {self.burst})"
 
 
-def _whole(text: str) -> int:
+def _burst_variable(variable: str) -> str:
+    return variable.removesuffix("_LIMIT") + "_BURST"
+
+
+def _whole(text: str, variable: str) -> int:
     try:
         value = int(text)
     except ValueError:
         value = 0
     if value < 1:
-        raise InvalidRateLimit(f"CADENZA_API_RATE_BURST={text!r}: write a whole number of requests, 1 or more")
+        raise InvalidRateLimit(f"{variable}={text!r}: write a whole number of requests, 1 or more")
     return value
 
 
 class RateLimiter:
-    """Token buckets by key id. Called from the event loop only (the auth dependency is async), so no lock.
+    """Token buckets by key (an API key's id, or a client address). Called from the event loop only (the auth
+    dependency is async), so no lock. With `capacity`, at most that many buckets are kept (the least recently used
+    go first): for keys that clients choose."""
 
-    Only authenticated keys get a bucket, so memory is bounded by the number of keys, not by what clients send.
-    """
-
-    def __init__(self, limit: RateLimit | None, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, limit: RateLimit | None, *, clock: Callable[[], float] = time.monotonic, capacity: int | None = None
+    ) -> None:
         self.limit = limit
         self._clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}  # key id → (tokens, when counted)
+        self._capacity = capacity
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # key → (tokens, when counted)
 
     @classmethod
     def from_environment(cls) -> RateLimiter:
         return cls(RateLimit.from_environment())
+
+    @classmethod
+    def for_addresses_from_environment(cls) -> RateLimiter:
+        limit = RateLimit.from_environment("CADENZA_API_ANONYMOUS_RATE_LIMIT", DEFAULT_ANONYMOUS_RATE_LIMIT)
+        return cls(limit, capacity=MAX_ADDRESSES)
 
     def acquire(self, key: str) -> float:
         """Take one request from `key`'s bucket: 0.0 if allowed, else the seconds until one would be."""
@@ -92,8 +116,10 @@ class RateLimiter:
         now = self._clock()
         tokens, then = self._buckets.get(key, (float(self.limit.burst), now))
         tokens = min(float(self.limit.burst), tokens + (now - then) * self.limit.rate)
-        if tokens >= 1.0:
-            self._buckets[key] = (tokens - 1.0, now)
-            return 0.0
-        self._buckets[key] = (tokens, now)
-        return (1.0 - tokens) / self.limit.rate
+        allowed = tokens >= 1.0
+        self._buckets[key] = (tokens - 1.0 if allowed else tokens, now)
+        if self._capacity is not None:
+            self._buckets.move_to_end(key)
+            while len(self._buckets) > self._capacity:
+                self._buckets.popitem(last=False)
+        return 0.0 if allowed else (1.0 - tokens) / self.limit.rate

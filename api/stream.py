@@ -4,14 +4,21 @@ Each event is one entry of the workflow's own progress log (the `events` query),
 stable: a client that reconnects with `Last-Event-ID: N` gets exactly the events after N. The stream ends once the
 order has closed and every event was sent. The log is read with queries — not recorded in history — every
 `POLL_S`, so a stream costs the server no history events.
+
+A stream also ends once its API key stops working (revoked): the key is checked on every poll against the store,
+which re-reads its file at most once a second, so a revoked key's streams end within about a second and a
+reconnecting client gets the 401. `release` is called once the stream has ended, however it ended (it frees the
+key's place under its cap of streams, api/holds.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
+from starlette.types import Receive, Scope, Send
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
@@ -23,14 +30,35 @@ POLL_S = 0.2
 _UNANSWERED_RETRY_S = 1.0
 
 
-def event_stream(handle: WorkflowHandle, *, after: int, disconnected: Callable[[], Awaitable[bool]]) -> EventSourceResponse:
-    return EventSourceResponse(_events(handle, after, disconnected), ping=15)
+def event_stream(
+    handle: WorkflowHandle,
+    *,
+    after: int,
+    disconnected: Callable[[], Awaitable[bool]],
+    authorised: Callable[[], bool],
+    release: Callable[[], None],
+) -> EventSourceResponse:
+    return _HeldStream(_events(handle, after, disconnected, authorised), release=release, ping=15)
+
+
+class _HeldStream(EventSourceResponse):
+    """An event stream that calls `release` when its response has ended (sent, failed or abandoned)."""
+
+    def __init__(self, *args: Any, release: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
 
 
 async def _events(
-    handle: WorkflowHandle, after: int, disconnected: Callable[[], Awaitable[bool]]
+    handle: WorkflowHandle, after: int, disconnected: Callable[[], Awaitable[bool]], authorised: Callable[[], bool]
 ) -> AsyncIterator[ServerSentEvent]:
-    while not await disconnected():
+    while authorised() and not await disconnected():
         closed = (await handle.describe()).status != WorkflowExecutionStatus.RUNNING
         try:
             events: list[ProgressEvent] = await handle.query(OrderWorkflow.events, after)

@@ -6,12 +6,13 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from api.ownership import OrderAddress
 from cadenza.settings import workflow_ui_link
-from workflows.models import WORKFLOW_ID_PREFIX, OrderProgress, OrderState
+from workflows.models import OrderProgress, OrderState
 
 
 class OrderLinks(BaseModel):
-    self: str
+    self: str = Field(description="The order; an order placed with a key bound to its customer names the customer")
     events: str = Field(description="Server-Sent Events: one per change of progress, until the order closes")
     web_ui: str = Field(description="The order's execution in the Temporal Web UI")
 
@@ -52,23 +53,25 @@ class Accepted(BaseModel):
     links: OrderLinks
 
 
-def links(order_id: str, namespace: str) -> OrderLinks:
+def links(address: OrderAddress, namespace: str) -> OrderLinks:
+    path, _, query = address.path.partition("?")
     return OrderLinks(
-        self=f"/orders/{order_id}",
-        events=f"/orders/{order_id}/events",
-        web_ui=workflow_ui_link(namespace, f"{WORKFLOW_ID_PREFIX}{order_id}"),
+        self=address.path,
+        events=f"{path}/events" + (f"?{query}" if query else ""),
+        web_ui=workflow_ui_link(namespace, address.workflow_id),
     )
 
 
 def status_view(
-    order_id: str, execution_status: str, progress: OrderProgress | None, namespace: str, note: str | None = None
+    address: OrderAddress, execution_status: str, progress: OrderProgress | None, namespace: str, note: str | None = None
 ) -> OrderStatusView:
+    # The progress names the order as filed (the workflow's input); the view names it as the client does.
     known = progress.model_dump(exclude={"order_id"}) if progress else {"state": None}
     return OrderStatusView(
-        order_id=order_id,
+        order_id=address.order_id,
         execution_status=execution_status,
         closed=execution_status != "RUNNING",
         note=note,
-        links=links(order_id, namespace),
+        links=links(address, namespace),
         **known,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -81,13 +82,16 @@ def order_fingerprint(order: Order) -> str:
 FINGERPRINT_MEMO = "order_fingerprint"
 
 
-def start_options(order: Order, task_queue: str, review_deadline: timedelta | None = None) -> dict[str, Any]:
+def start_options(
+    order: Order, task_queue: str, review_deadline: timedelta | None = None, *, memo: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """How every order's execution is started — by `place_order` and by the Order API's update-with-start alike.
-    `review_deadline` defaults to CADENZA_REVIEW_DEADLINE (unset: the worker's, else 24 h)."""
-    memo: dict[str, Any] = {FINGERPRINT_MEMO: order_fingerprint(order)}
+    `review_deadline` defaults to CADENZA_REVIEW_DEADLINE (unset: the worker's, else 24 h); `memo`: entries of the
+    caller's own to keep with the execution."""
+    kept: dict[str, Any] = {**(memo or {}), FINGERPRINT_MEMO: order_fingerprint(order)}
     # Fixed at start: the order keeps this review deadline (should it need a review) whatever the setting becomes.
     if (deadline := review_deadline or review_deadline_from_env()) is not None:
-        memo[REVIEW_DEADLINE_MEMO] = int(deadline.total_seconds())
+        kept[REVIEW_DEADLINE_MEMO] = int(deadline.total_seconds())
     return {
         "id": order.workflow_id,
         "task_queue": task_queue,
@@ -95,7 +99,7 @@ def start_options(order: Order, task_queue: str, review_deadline: timedelta | No
         "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
         "static_summary": order.describe(),
         "search_attributes": initial_search_attributes(order.customer_id, order.total_amount, OrderState.RUNNING),
-        "memo": memo,
+        "memo": kept,
     }
 
 
@@ -128,6 +132,7 @@ async def place_order(
     task_queue: str = TASK_QUEUE,
     eager_start: bool = True,
     review_deadline: timedelta | None = None,
+    memo: Mapping[str, Any] | None = None,
 ) -> PlacedOrder:
     """Start the order's workflow, or find the one already started for the same order id.
 
@@ -138,7 +143,8 @@ async def place_order(
     """
     try:
         handle = await client.start_workflow(
-            OrderWorkflow.run, order, **start_options(order, task_queue, review_deadline), request_eager_start=eager_start
+            OrderWorkflow.run, order, **start_options(order, task_queue, review_deadline, memo=memo),
+            request_eager_start=eager_start,
         )
         return PlacedOrder(handle, duplicate=False)
     except WorkflowAlreadyStartedError as err:

@@ -50,8 +50,9 @@ FAST_DELETION = (
 
 
 @asynccontextmanager
-async def stack_of_its_own(state_dir: Path) -> AsyncIterator[EmbeddedStack]:
-    """A stack of its own on free ports (no worker: tests run theirs in-process), stopped on exit."""
+async def stack_of_its_own(state_dir: Path, dynamic_config: tuple[str, ...] = ()) -> AsyncIterator[EmbeddedStack]:
+    """A stack of its own on free ports (no worker: tests run theirs in-process), stopped on exit; `dynamic_config`
+    adds to the dev server's settings (a limit lowered to reach it in a test, say)."""
     config = StackConfig(
         state_dir=state_dir,
         temporal_port=free_port(),
@@ -61,7 +62,7 @@ async def stack_of_its_own(state_dir: Path) -> AsyncIterator[EmbeddedStack]:
         task_queue=f"it-{uuid.uuid4().hex}",
         with_worker=False,
         persistent_history=False,
-        dynamic_config=TUNED_DYNAMIC_CONFIG + VERSIONING_DYNAMIC_CONFIG + FAST_DELETION,
+        dynamic_config=TUNED_DYNAMIC_CONFIG + VERSIONING_DYNAMIC_CONFIG + FAST_DELETION + dynamic_config,
     )
     stack = EmbeddedStack(config)
     await stack.start()

@@ -20,6 +20,7 @@ from schemathesis.config import SchemathesisConfig
 
 from api.app import create_app
 from api.keys import KeyStoreSettings, load_key_store
+from api.page_tokens import PageTokens
 from api.ratelimit import RateLimiter
 from cadenza.connection import connect
 from cadenza.processes import free_port
@@ -63,6 +64,7 @@ def _app(harness: Harness, state_dir: Path, address: Callable[[], str]):
         connect_temporal=lambda: connect(service_name="cadenza-api-test", address=address()),
         task_queue=harness.task_queue,
         inventory=harness.config.endpoints()["inventory"],
+        page_tokens=PageTokens(f"test-page-tokens-{uuid.uuid4().hex}"),
     )
     app.state.api_keys = load_key_store(KeyStoreSettings(keys_file=None, keys_json=None, state_dir=state_dir))
     return app
@@ -309,7 +311,10 @@ SKUS_ARE_CHECKED_AGAINST_THE_INVENTORY = {
 
 
 async def test_the_order_api_answers_as_its_openapi_document_says(api: Api):
-    api.app.state.api_rate_limiter = RateLimiter(None)  # the generated client is one key in a hurry
+    # The generated client is one key in a hurry, and sends requests without its key on purpose (to see them refused):
+    # neither is what the rate limits are for.
+    api.app.state.api_rate_limiter = RateLimiter(None)
+    api.app.state.anonymous_rate_limiter = RateLimiter(None)
     config = SchemathesisConfig.from_dict({
         "base-url": api.url,
         "seed": 20261126,

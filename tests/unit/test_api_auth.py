@@ -7,9 +7,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 
-from api.auth import SCOPES, Principal, require
+from api.auth import SCOPES, Principal, client_address, require, still_valid
 from api.keys import KeyStore, KeyStoreSettings, load_key_store
 from api.problems import PROBLEM_JSON, Problem, install_problem_handlers
 from api.ratelimit import RateLimit, RateLimiter
@@ -55,8 +55,8 @@ def store(tmp_path: Path) -> KeyStore:
     return load_key_store(KeyStoreSettings(state_dir=tmp_path), reload_interval=0.0)
 
 
-def client(app: FastAPI) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api")
+def client(app: FastAPI, address: str = "127.0.0.1") -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(address, 4711)), base_url="http://api")
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -167,6 +167,55 @@ async def test_the_limit_comes_from_the_environment_when_the_app_sets_none(store
         refused = await api.get("/orders/read", headers=bearer(key))
     assert_problem(refused, 429)
     assert refused.headers["retry-after"] == "60"
+
+
+async def test_requests_without_a_usable_key_are_limited_per_client_address(store):
+    clock = FakeClock()
+    key, _ = store.create(name="good", scopes=["orders:read"])
+    app = make_app(store)
+    app.state.anonymous_rate_limiter = RateLimiter(RateLimit(rate=0.5, burst=2), clock=clock)
+    async with client(app) as api, client(app, "10.0.0.2") as elsewhere:
+        answers = [(await api.get("/orders/read", headers=h)).status_code for h in ({}, bearer("cdz_" + "A" * 43))]
+        refused = await api.get("/orders/read")
+        assert (await api.get("/orders/read", headers=bearer(key))).status_code == 200, "a usable key is not charged"
+        assert (await elsewhere.get("/orders/read")).status_code == 401, "each address has its own bucket"
+        clock.now += 2.0
+        assert (await api.get("/orders/read")).status_code == 401
+    assert answers == [401, 401]
+    body = assert_problem(refused, 429)
+    assert refused.headers["retry-after"] == "2" and "127.0.0.1" in body["detail"] and "valid key" in body["detail"]
+
+
+@pytest.mark.parametrize(
+    ("host", "charged_as"),
+    [
+        ("192.0.2.7", "192.0.2.7"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),  # one host's usual share of IPv6: charged together
+        ("::ffff:192.0.2.7", "192.0.2.7"),
+        ("testclient", "testclient"),
+    ],
+)
+async def test_an_address_is_charged_as_one_host(store, host, charged_as):
+    app = make_app(store)
+    seen = []
+
+    @app.get("/whoami")
+    async def whoami(request: Request) -> dict:
+        seen.append(client_address(request))
+        return {}
+
+    async with client(app, host) as api:
+        await api.get("/whoami")
+    assert seen == [charged_as]
+
+
+async def test_a_key_is_still_valid_until_it_is_revoked(store):
+    _, entry = store.create(name="streamer", scopes=["orders:read"])
+    app = make_app(store)
+    principal = Principal.of(entry)
+    assert still_valid(app, principal)
+    store.revoke(entry.key_id)
+    assert not still_valid(app, principal)
 
 
 async def test_a_request_is_authenticated_and_charged_once_however_many_scopes_it_needs(store):

@@ -52,3 +52,23 @@ def test_a_burst_then_the_steady_rate_per_key():
     assert limiter.acquire("a") == pytest.approx(0.1)
     clock.now += 60
     assert [limiter.acquire("a") for _ in range(4)][-1] > 0, "a quiet spell refills to the burst, not beyond"
+
+
+def test_addresses_keep_a_bounded_number_of_buckets_dropping_the_least_recently_seen():
+    clock = FakeClock()
+    limiter = RateLimiter(RateLimit(rate=1.0, burst=1), clock=clock, capacity=2)
+    assert limiter.acquire("a") == 0.0 and limiter.acquire("b") == 0.0
+    assert limiter.acquire("a") > 0, "a is out of requests, and seen last"
+    limiter.acquire("c")  # a third address: b, the least recently seen, is dropped
+    assert limiter.acquire("a") > 0, "a kept its (empty) bucket"
+    assert limiter.acquire("b") == 0.0, "b starts again with a full bucket"
+
+
+def test_the_limit_for_requests_without_a_key_has_settings_of_its_own(monkeypatch):
+    monkeypatch.delenv("CADENZA_API_ANONYMOUS_RATE_LIMIT", raising=False)
+    monkeypatch.delenv("CADENZA_API_ANONYMOUS_RATE_BURST", raising=False)
+    limiter = RateLimiter.for_addresses_from_environment()
+    assert limiter.limit is not None and (limiter.limit.rate, limiter.limit.burst) == (5.0, 10)
+    monkeypatch.setenv("CADENZA_API_ANONYMOUS_RATE_BURST", "0")
+    with pytest.raises(InvalidRateLimit, match="CADENZA_API_ANONYMOUS_RATE_BURST"):
+        RateLimiter.for_addresses_from_environment()
