@@ -25,6 +25,7 @@ from api.catalogue import SkuCatalogue
 from api.holds import Holds
 from api.keys import load_key_store
 from api.metrics import ApiMetrics, RequestMetrics
+from api.openapi import state_the_rules
 from api.page_tokens import PageTokens
 from api.problems import Problem, install_problem_handlers, problem_responses
 from api.ratelimit import RateLimiter
@@ -60,6 +61,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with httpx.AsyncClient(timeout=5) as http:
             app.state.skus = SkuCatalogue(inventory or service_endpoint("inventory"), http)
+            await app.state.skus.load()
             await gate.start()
             yield
 
@@ -86,6 +88,7 @@ def create_app(
     app.add_exception_handler(orders.OrderStuck, orders.answer_stuck)
     app.include_router(orders.router)
     app.include_router(_health_router())
+    state_the_rules(app, lambda: app.state.skus.known() if hasattr(app.state, "skus") else None)
     metrics = ApiMetrics(gate.client)
     app.add_route("/metrics", metrics.exposition, include_in_schema=False)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)

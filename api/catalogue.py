@@ -24,6 +24,14 @@ class SkuCatalogue:
         self._known: frozenset[str] | None = None
         self._fetched_at = 0.0
 
+    async def load(self) -> None:
+        """Read the catalogue now (at start-up), so the API's document states the SKUs before the first order."""
+        await self._skus()
+
+    def known(self) -> frozenset[str] | None:
+        """The SKUs as last read, without asking the inventory; None while they are not known."""
+        return self._known
+
     async def unknown_skus(self, order: Order) -> list[InvalidField]:
         """The lines whose SKU the inventory does not stock; none when the inventory cannot be asked."""
         known = await self._skus()

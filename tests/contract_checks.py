@@ -4,12 +4,16 @@ services' contract tests and the Order API's."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from schemathesis import engine
 from schemathesis.engine import Status, events
 from schemathesis.engine.recorder import ScenarioRecorder
+from schemathesis.generation.case import Case
+from schemathesis.hooks import GLOBAL_HOOK_DISPATCHER, HookContext
 
 
 @dataclass
@@ -69,3 +73,20 @@ def assert_contract_kept(run: ContractRun, *, phases: tuple[str, ...], min_succe
     assert run.statuses[200] + run.statuses[201] >= min_successes, run.statuses
     assert not run.failures and not run.errors, run.report()
     assert not [status for status in run.statuses if status >= 500], run.statuses
+
+
+@contextmanager
+def following_a_rule_in_words(schema: Any, follow: Callable[[Case], None]) -> Iterator[None]:
+    """Let the generated client follow a rule its document states in words because JSON Schema cannot (a key unique
+    per request, a sum of fields under a cap): `follow` adjusts each schema-valid case of `schema` before it is sent,
+    as a well-behaved client would. Invalid cases (negative ones) go out untouched."""
+
+    def before_call(_: HookContext, case: Case, __: dict[str, Any]) -> None:
+        if case.operation.schema is schema and case.meta is not None and case.meta.generation.mode.is_positive:
+            follow(case)
+
+    GLOBAL_HOOK_DISPATCHER.register_hook_with_name(before_call, "before_call")
+    try:
+        yield
+    finally:
+        GLOBAL_HOOK_DISPATCHER.unregister(before_call)

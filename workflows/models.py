@@ -23,6 +23,8 @@ CURRENCIES = frozenset({"EUR", "USD", "GBP", "CHF", "JPY", "SEK", "NOK", "DKK", 
 WORKFLOW_ID_PREFIX = "order-"
 
 _CARD_NUMBER = re.compile(r"^[\d\s-]{12,23}$")
+PAYMENT_TOKEN_PATTERN = r"tok_[A-Za-z0-9_]{1,64}"
+"""A payment-provider token, as `Order.payment_token` takes it (the Order API's document states it)."""
 # Deliberately loose (one @, a dot in the domain, no spaces): the ERP's mail system is the judge of deliverability.
 _EMAIL = r"^[^@\s<>]{1,64}@[^@\s<>]+\.[^@\s<>]+$"
 
@@ -146,7 +148,7 @@ class Order(StoredOrder):
     def _token_not_card(cls, value: str) -> str:
         if _CARD_NUMBER.match(value):
             raise ValueError("looks like a card number; pass the payment provider's token (e.g. tok_visa) instead")
-        if not re.fullmatch(r"tok_[A-Za-z0-9_]{1,64}", value):
+        if not re.fullmatch(PAYMENT_TOKEN_PATTERN, value):
             raise ValueError("must be a payment token such as tok_visa")
         return value
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,8 @@ import pytest
 import schemathesis
 from schemathesis.config import SchemathesisConfig
 from schemathesis.generation.case import Case
-from schemathesis.hooks import GLOBAL_HOOK_DISPATCHER, HookContext
 
-from tests.contract_checks import ContractRun, assert_contract_kept, execute
+from tests.contract_checks import ContractRun, assert_contract_kept, execute, following_a_rule_in_words
 from tests.services.service_helpers import AUTH, SERVICE_FACTORIES, TOKEN
 
 # Per operation and phase. Enough for the stateful phase to create, move and fence records on every service; small
@@ -80,8 +78,7 @@ def run_contract_tests(app: Any, *, replacing_faults: bool = False) -> ContractR
         return execute(schema)
 
 
-@contextmanager
-def _one_key_per_request(schema: Any) -> Iterator[None]:
+def _one_key_per_request(schema: Any) -> AbstractContextManager[None]:
     """Make the generated client follow the ``Idempotency-Key`` rule its header description states.
 
     A key stands for one request: reused for a different one it answers 422 ``idempotency_key_reuse``, as the IETF
@@ -92,23 +89,15 @@ def _one_key_per_request(schema: Any) -> Iterator[None]:
     (negative cases) go out untouched. The 422 itself is covered in test_service_idempotency.py.
     """
 
-    def scope_key_to_request(_: HookContext, case: Case, __: dict[str, Any]) -> None:
+    def scope_key_to_request(case: Case) -> None:
         key = (case.headers or {}).get(IDEMPOTENCY_KEY)
-        if case.operation.schema is not schema or not isinstance(key, str) or not _is_positive(case):
+        if not isinstance(key, str):
             return
         request = json.dumps([case.method, case.formatted_path, case.body], sort_keys=True, default=repr)
         digest = hashlib.sha256(request.encode("utf-8", "surrogatepass")).hexdigest()[:16]
         case.headers[IDEMPOTENCY_KEY] = f"{key[: _MAX_KEY_LENGTH - len(digest) - 1]}~{digest}"
 
-    GLOBAL_HOOK_DISPATCHER.register_hook_with_name(scope_key_to_request, "before_call")
-    try:
-        yield
-    finally:
-        GLOBAL_HOOK_DISPATCHER.unregister(scope_key_to_request)
-
-
-def _is_positive(case: Case) -> bool:
-    return case.meta is not None and case.meta.generation.mode.is_positive
+    return following_a_rule_in_words(schema, scope_key_to_request)
 
 
 @pytest.mark.parametrize("service", sorted(SERVICE_FACTORIES))
