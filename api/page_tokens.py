@@ -5,10 +5,10 @@ listing's query too, so a token continues only the listing that gave it out: a f
 another customer or filter, is refused here at once — never sent to Temporal, which answers a token it cannot read
 with an internal error its client retries for seconds.
 
-The key is `CADENZA_API_PAGE_TOKEN_SECRET` (at least 32 characters; the same on every replica behind one load
-balancer, or a token from one is refused by the next). The embedded stack (`cadenza up`) has a development default;
-anywhere else the API refuses to start without it. Changing it invalidates the tokens given out so far: a client
-then starts its listing again.
+The key is `CADENZA_API_PAGE_TOKEN_SECRET`, or the file `CADENZA_API_PAGE_TOKEN_SECRET_FILE` names (a mounted
+secret): at least 32 characters, the same on every replica behind one load balancer, or a token from one is refused
+by the next. The embedded stack (`cadenza up`) has a development default; anywhere else the API refuses to start
+without it. Changing it invalidates the tokens given out so far: a client then starts its listing again.
 """
 
 from __future__ import annotations
@@ -19,10 +19,13 @@ import hashlib
 import hmac
 import os
 
+from pathlib import Path
+
 from api.problems import InvalidField, Problem
-from cadenza.connection import EMBEDDED_ENV
+from cadenza.settings import EMBEDDED_ENV
 
 SECRET_ENV = "CADENZA_API_PAGE_TOKEN_SECRET"
+SECRET_FILE_ENV = "CADENZA_API_PAGE_TOKEN_SECRET_FILE"
 MIN_SECRET_LENGTH = 32
 # Known to everyone, so only ever used by the embedded stack, whose API listens on loopback for one developer.
 _DEVELOPMENT_SECRET = "cadenza-embedded-stack-page-tokens-not-a-secret"
@@ -40,19 +43,20 @@ class PageTokens:
     def __init__(self, secret: str) -> None:
         if len(secret) < MIN_SECRET_LENGTH:
             raise PageTokenSecretMissing(
-                f"{SECRET_ENV} is {len(secret)} characters long; use at least {MIN_SECRET_LENGTH} random ones, e.g. "
+                f"The page-token secret ({SECRET_ENV} or {SECRET_FILE_ENV}) is {len(secret)} characters long; use at "
+                f"least {MIN_SECRET_LENGTH} random ones, e.g. "
                 "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
             )
         self._key = secret.encode()
 
     @classmethod
     def from_environment(cls) -> PageTokens:
-        secret = os.environ.get(SECRET_ENV, "")
+        secret = _configured_secret()
         if not secret:
             if not os.environ.get(EMBEDDED_ENV):
                 raise PageTokenSecretMissing(
-                    f"{SECRET_ENV} is not set: the Order API signs its page tokens with it. Set it to at least "
-                    f"{MIN_SECRET_LENGTH} random characters, the same on every replica "
+                    f"Neither {SECRET_ENV} nor {SECRET_FILE_ENV} is set: the Order API signs its page tokens with that "
+                    f"secret. Set one to at least {MIN_SECRET_LENGTH} random characters, the same on every replica "
                     "(`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)."
                 )
             secret = _DEVELOPMENT_SECRET
@@ -76,6 +80,20 @@ class PageTokens:
 
     def _tag(self, token: bytes, listing: str) -> bytes:
         return hmac.new(self._key, listing.encode() + b"\0" + token, hashlib.sha256).digest()[:_TAG_BYTES]
+
+
+def _configured_secret() -> str:
+    if secret := os.environ.get(SECRET_ENV, "").strip():
+        return secret
+    if not (file := os.environ.get(SECRET_FILE_ENV, "").strip()):
+        return ""
+    try:
+        return Path(file).read_text().strip()
+    except (OSError, UnicodeDecodeError) as err:
+        # The error names the file and why, never its content.
+        raise PageTokenSecretMissing(
+            f"{SECRET_FILE_ENV}={file}: cannot read it ({type(err).__name__}); check the mount"
+        ) from None
 
 
 def no_such_page() -> Problem:

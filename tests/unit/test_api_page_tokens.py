@@ -10,11 +10,12 @@ import pytest
 from api.page_tokens import (
     PAGE_TOKEN_PATTERN,
     SECRET_ENV,
+    SECRET_FILE_ENV,
     PageTokens,
     PageTokenSecretMissing,
 )
 from api.problems import Problem
-from cadenza.connection import EMBEDDED_ENV
+from cadenza.settings import EMBEDDED_ENV
 
 LISTING = 'WorkflowType="OrderWorkflow" AND CustomerId="c-17"'
 
@@ -60,16 +61,32 @@ def test_a_token_of_another_listing_is_refused(tokens: PageTokens):
 
 def test_outside_the_embedded_stack_the_secret_is_required(monkeypatch):
     monkeypatch.delenv(SECRET_ENV, raising=False)
+    monkeypatch.delenv(SECRET_FILE_ENV, raising=False)
     monkeypatch.delenv(EMBEDDED_ENV, raising=False)
     with pytest.raises(PageTokenSecretMissing, match=SECRET_ENV):
         PageTokens.from_environment()
     monkeypatch.setenv(SECRET_ENV, "short")
-    with pytest.raises(PageTokenSecretMissing, match="at least 32"):
+    with pytest.raises(PageTokenSecretMissing, match="at least 32") as short:
+        PageTokens.from_environment()
+    assert "short" not in str(short.value).replace("at least", "")  # the secret itself is never shown
+
+
+def test_the_secret_can_come_from_a_mounted_file(monkeypatch, tmp_path):
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+    monkeypatch.delenv(EMBEDDED_ENV, raising=False)
+    secret = tmp_path / "page-token-secret"
+    secret.write_text("f" * 40 + "\n")
+    monkeypatch.setenv(SECRET_FILE_ENV, str(secret))
+    signed = PageTokens.from_environment().sign(b"t", LISTING)
+    assert PageTokens("f" * 40).verify(signed, LISTING) == b"t"
+    monkeypatch.setenv(SECRET_FILE_ENV, str(tmp_path / "missing"))
+    with pytest.raises(PageTokenSecretMissing, match="cannot read it"):
         PageTokens.from_environment()
 
 
 def test_the_embedded_stack_has_a_development_default_and_a_set_secret_wins(monkeypatch):
     monkeypatch.delenv(SECRET_ENV, raising=False)
+    monkeypatch.delenv(SECRET_FILE_ENV, raising=False)
     monkeypatch.setenv(EMBEDDED_ENV, "1")
     development = PageTokens.from_environment()
     monkeypatch.setenv(SECRET_ENV, "s" * 32)
