@@ -24,6 +24,7 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
+    WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy
@@ -232,7 +233,7 @@ async def _answer(client: Client, placed: _Placed, wait: Wait | None) -> OrderSt
         await _until_payment_decided(handle, MAX_WAIT_S)
     description = await handle.describe()
     progress, note = await progress_of(client, handle, description)
-    if wait == PAYMENT and progress is not None and progress.payment is None and progress.review is not None:
+    if wait == PAYMENT and progress is not None and progress.payment is None:
         progress = progress.model_copy(update={"payment": _pending_review(progress)})
     return status_view(address, description.status.name, progress, namespace, note)
 
@@ -259,6 +260,8 @@ async def _until_payment_decided(handle: WorkflowHandle, seconds: float) -> None
     while asyncio.get_running_loop().time() < deadline:
         try:
             progress: OrderProgress = await handle.query(OrderWorkflow.status)
+        except WorkflowQueryFailedError:
+            return  # a worker cannot rebuild it (a stuck order): reading its progress next says so
         except RPCError as err:
             if is_unreachable(err):
                 raise
