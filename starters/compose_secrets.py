@@ -22,6 +22,9 @@ from starters.console import EXIT_BAD_INPUT, console, fail
 
 DEFAULT_OUT = Path("deploy/secrets/generated")
 DB_PASSWORD_FILE = "temporal-db-password"
+# The Order API's page-token signing key: one for every replica, so a page token from one is good at another.
+PAGE_TOKEN_SECRET_FILE = "api-page-token-secret"
+RANDOM_SECRETS = (DB_PASSWORD_FILE, PAGE_TOKEN_SECRET_FILE)
 TLS_FOLDER = "tls"
 # Inside the compose network the frontend is `temporal`; tools on the host reach it on loopback.
 COMPOSE_HOSTS = ("temporal", "localhost", "127.0.0.1")
@@ -32,19 +35,20 @@ MOUNTED_MODE = 0o644
 
 def compose_secret_files(out: Path = DEFAULT_OUT) -> list[Path]:
     """Every file this command writes (docker-compose.yml's `secrets:` point at all but the CA's key)."""
-    return [out / DB_PASSWORD_FILE, *certificate_files(out / TLS_FOLDER, COMPOSE_COMPONENTS)]
+    return [*(out / name for name in RANDOM_SECRETS), *certificate_files(out / TLS_FOLDER, COMPOSE_COMPONENTS)]
 
 
 def create_compose_secrets(out: Path = DEFAULT_OUT, progress: Callable[[str], None] = lambda _: None) -> list[Path]:
     """Write whatever is missing; keep what exists (a new password or CA would lock the running stack out)."""
     private_dir(out)
     written = []
-    password = out / DB_PASSWORD_FILE
-    if password.exists():
-        progress(f"keeping {password}")
-    else:
-        progress(f"Temporal database password -> {password}")
-        written.append(write_file(password, secrets.token_urlsafe(32).encode(), MOUNTED_MODE))
+    for name in RANDOM_SECRETS:
+        path = out / name
+        if path.exists():
+            progress(f"keeping {path}")
+        else:
+            progress(f"{name} -> {path}")
+            written.append(write_file(path, secrets.token_urlsafe(32).encode(), MOUNTED_MODE))
     tls = out / TLS_FOLDER
     if all(path.exists() for path in certificate_files(tls, COMPOSE_COMPONENTS)):
         progress(f"keeping the certificates in {tls}")
