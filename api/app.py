@@ -32,6 +32,7 @@ from api.ratelimit import RateLimiter
 from api.temporal import TemporalGate, unavailable_as_503
 from api.update_guard import UpdateGuard
 from cadenza.connection import connect, data_converter, encryption_summary, key_ring
+from cadenza.decision_keys import decision_keys
 from cadenza.settings import TASK_QUEUE, ServiceEndpoint, service_endpoint
 from workflows.policies import review_deadline_from_env
 from workflows.search_attributes import ALL_KEYS
@@ -204,6 +205,7 @@ def serve(host: str, port: int) -> None:
     import uvicorn
 
     data_converter()  # keys first: with CADENZA_ENCRYPTION=required and none configured, refuse to start
+    decision_keys()  # the API signs reviews and retries: without decision keys, refuse to start, naming the variable
     _log.log(logging.INFO if key_ring() else logging.WARNING, "%s", encryption_summary())
 
     uvicorn.run(create_app(), host=host, port=port, log_level="warning", access_log=False)

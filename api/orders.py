@@ -51,6 +51,7 @@ from starters.orders import (
     place_order,
     progress_of,
     refuse_if_stuck,
+    retry_compensations,
     review_order,
     start_options,
 )
@@ -497,7 +498,7 @@ async def retry_compensation(
         await refuse_if_stuck(client, found.description)
         async with _guard(request).update(found.address, found.description):
             try:
-                await found.handle.execute_update(OrderWorkflow.retry_compensation)
+                await retry_compensations(found.handle, operator=f"api-key:{principal.name}")
             except (WorkflowUpdateFailedError, RPCError) as err:
                 if isinstance(err, RPCError) and (is_unreachable(err) or temporal_refusal(err, found.address)):
                     raise  # answered as Temporal unreachable, or as the limit it hit

@@ -22,6 +22,9 @@ sealed into the ciphertext as associated data, and a codec decrypts only payload
 copied into another namespace, or shown to a codec-server caller who names another namespace, stays ciphertext.
 Payloads written before that binding (key id only) keep decrypting until `CADENZA_ENCRYPTION_UNBOUND=refuse`
 (docs/encryption.md, "Namespaces").
+
+Other keys in the same line format (the decision keys, cadenza.decision_keys) are read the same way, from their own
+`KeySetting`: a variable with the lines, a variable naming a file, a file in the state folder.
 """
 
 from __future__ import annotations
@@ -66,6 +69,33 @@ ENCODING = b"binary/encrypted"
 KEY_ID_METADATA = "encryption-key-id"
 NAMESPACE_METADATA = "encryption-namespace"
 NONCE_BYTES = 12  # the AES-GCM standard nonce; random per payload (2^32 payloads per key stay far below collision risk)
+
+PLAINTEXT_MARK = "cadenza-arrived-plaintext"
+"""Metadata Cadenza's converter adds to a payload that arrived unencrypted when it decodes it, so that a worker can
+tell what came in as plain text (workers/intake.py). Added on decode, never sent: a sender can neither add nor remove
+it."""
+PLAINTEXT_REFUSED = "PlaintextRefused"
+"""The error type a worker refuses such a new request with (workers/intake.py)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class KeySetting:
+    """Where one kind of key lines comes from, first found wins: a variable holding the lines, a variable naming a
+    file of them, the file the embedded stack creates in its state folder."""
+
+    keys_env: str
+    file_env: str
+    state_file: str
+    purpose: str
+    """What the keys are for, in the development key file's header."""
+    keep_note: str
+    """Why that file matters, in its header."""
+
+
+ENCRYPTION_KEYS = KeySetting(
+    KEYS_ENV, KEYS_FILE_ENV, STATE_KEYS_FILE, "encryption",
+    "Keep this file: without it, the history in this folder cannot be read.",
+)
 
 
 class EncryptionError(RuntimeError):
@@ -156,38 +186,43 @@ class KeyRing:
         return cls(active_id=next(iter(entries)), keys=entries, source=source)
 
     @classmethod
-    def from_file(cls, path: Path) -> KeyRing | None:
+    def from_file(cls, path: Path, setting: KeySetting = ENCRYPTION_KEYS) -> KeyRing | None:
         try:
-            text = read_key_file(path, named_by=KEYS_FILE_ENV)
+            text = read_key_file(path, named_by=setting.file_env)
         except KeyLineError as err:
             raise KeyRingError(str(err)) from None
         return cls.parse(text, source=shown_path(path))
 
     @classmethod
-    def configured(cls, environ: Mapping[str, str] | None = None) -> KeyRing | None:
-        """The keys named by `CADENZA_ENCRYPTION_KEYS` or `CADENZA_ENCRYPTION_KEYS_FILE`, or None if neither is set.
-        A key file that holds no key line is an error: it was named on purpose, so it was meant to hold keys."""
+    def configured(
+        cls, environ: Mapping[str, str] | None = None, setting: KeySetting = ENCRYPTION_KEYS
+    ) -> KeyRing | None:
+        """The keys named by `setting`'s variables (`CADENZA_ENCRYPTION_KEYS` or `CADENZA_ENCRYPTION_KEYS_FILE` by
+        default), or None if neither is set. A key file that holds no key line is an error: it was named on purpose,
+        so it was meant to hold keys."""
         env = os.environ if environ is None else environ
-        if env.get(KEYS_ENV, "").strip():
-            return cls.parse(env[KEYS_ENV], source=KEYS_ENV)
-        if env.get(KEYS_FILE_ENV, "").strip():
-            path = Path(env[KEYS_FILE_ENV])
-            ring = cls.from_file(path)
+        if env.get(setting.keys_env, "").strip():
+            return cls.parse(env[setting.keys_env], source=setting.keys_env)
+        if env.get(setting.file_env, "").strip():
+            path = Path(env[setting.file_env])
+            ring = cls.from_file(path, setting)
             if ring is None:
-                raise KeyRingError(f"{KEYS_FILE_ENV} names {shown_path(path)}, which holds no key line: add the keys "
-                                   "(`cadenza keys generate` prints one), or unset the variable")
+                raise KeyRingError(f"{setting.file_env} names {shown_path(path)}, which holds no key line: add the "
+                                   "keys (`cadenza keys generate` prints one), or unset the variable")
             return ring
         return None
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> KeyRing | None:
+    def from_environment(
+        cls, environ: Mapping[str, str] | None = None, setting: KeySetting = ENCRYPTION_KEYS
+    ) -> KeyRing | None:
         """The key ring of this process: the configured keys, else the embedded stack's development key in the state
         folder (if that stack has run here), else None."""
-        configured = cls.configured(environ)
+        configured = cls.configured(environ, setting)
         if configured is not None:
             return configured
-        stack_keys = state_dir() / STATE_KEYS_FILE
-        return cls.from_file(stack_keys) if stack_keys.exists() else None
+        stack_keys = state_dir() / setting.state_file
+        return cls.from_file(stack_keys, setting) if stack_keys.exists() else None
 
     @staticmethod
     def generate_line(key_id: str | None = None) -> str:
@@ -203,9 +238,9 @@ class KeyRing:
         return list(self.keys)
 
 
-def keys_configured(environ: Mapping[str, str] | None = None) -> bool:
+def keys_configured(environ: Mapping[str, str] | None = None, setting: KeySetting = ENCRYPTION_KEYS) -> bool:
     env = os.environ if environ is None else environ
-    return any(env.get(name, "").strip() for name in (KEYS_ENV, KEYS_FILE_ENV))
+    return any(env.get(name, "").strip() for name in (setting.keys_env, setting.file_env))
 
 
 def unbound_accepted(environ: Mapping[str, str] | None = None) -> bool:
@@ -218,7 +253,7 @@ def unbound_accepted(environ: Mapping[str, str] | None = None) -> bool:
     return value == "accept"
 
 
-def ensure_key_file(path: Path) -> KeyRing:
+def ensure_key_file(path: Path, setting: KeySetting = ENCRYPTION_KEYS) -> KeyRing:
     """The key ring in `path`, creating it with one new key first if there is none (the embedded stack's dev key)."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -226,11 +261,11 @@ def ensure_key_file(path: Path) -> KeyRing:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as file:
             file.write(
-                "# Development encryption key of this embedded stack (cadenza up); the first line is active.\n"
-                "# Keep this file: without it, the history in this folder cannot be read.\n"
+                f"# Development {setting.purpose} key of this embedded stack (cadenza up); the first line is active.\n"
+                f"# {setting.keep_note}\n"
                 f"{KeyRing.generate_line('dev-' + secrets.token_hex(4))}\n"
             )
-    ring = KeyRing.from_file(path)
+    ring = KeyRing.from_file(path, setting)
     if ring is None:
         raise KeyRingError(f"{path} holds no key lines; delete it to have a new development key made")
     return ring
@@ -242,15 +277,20 @@ class EncryptionCodec(PayloadCodec):
     associated data: changing either in the metadata fails decryption, and a payload of another namespace is refused
     before any key touches it.
 
-    Payloads without the `binary/encrypted` encoding (histories from before encryption) pass through decode unchanged;
-    encrypted ones without a namespace (from before the binding) decrypt while `accept_unbound`.
+    Payloads without the `binary/encrypted` encoding (histories from before encryption) pass through decode unchanged,
+    or, with `mark_plaintext`, with `PLAINTEXT_MARK` added: Cadenza's own converter marks them so that its workers can
+    refuse new unencrypted requests while old histories keep replaying (workers/intake.py); the codec server does not.
+    Encrypted ones without a namespace (from before the binding) decrypt while `accept_unbound`.
     With no ring, nothing is encrypted, and decoding an encrypted payload fails naming its key id.
     """
 
-    def __init__(self, ring: KeyRing | None, *, namespace: str, accept_unbound: bool = True) -> None:
+    def __init__(
+        self, ring: KeyRing | None, *, namespace: str, accept_unbound: bool = True, mark_plaintext: bool = False
+    ) -> None:
         self.ring = ring
         self.namespace = _checked_namespace(namespace)
         self.accept_unbound = accept_unbound
+        self.mark_plaintext = mark_plaintext
         self._ciphers = {key_id: AESGCM(key) for key_id, key in ring.keys.items()} if ring else {}
 
     def __repr__(self) -> str:
@@ -281,7 +321,7 @@ class EncryptionCodec(PayloadCodec):
 
     def decrypt(self, payload: Payload) -> Payload:
         if payload.metadata.get("encoding") != ENCODING:
-            return payload
+            return self._marked(payload) if self.mark_plaintext else payload
         key_id = payload.metadata.get(KEY_ID_METADATA, b"").decode(errors="replace")
         bound_to = self._bound_to(payload, key_id)  # refuses another namespace's payload before any key is used
         cipher = self._ciphers.get(key_id)
@@ -296,6 +336,13 @@ class EncryptionCodec(PayloadCodec):
                 "Compare the key line with the one the writing worker holds."
             ) from None
         return Payload.FromString(plain)
+
+    @staticmethod
+    def _marked(payload: Payload) -> Payload:
+        marked = Payload()
+        marked.CopyFrom(payload)
+        marked.metadata[PLAINTEXT_MARK] = b"1"
+        return marked
 
     def _bound_to(self, payload: Payload, key_id: str) -> bytes:
         """The associated data `payload` must have been sealed with to be readable here, or why it is not."""
@@ -323,15 +370,21 @@ def _checked_namespace(namespace: str) -> str:
     return namespace
 
 
+class ReadableFailure:
+    """Mixed into an error whose message names no customer data and must be read by whoever lacks the keys: a refusal
+    of an unencrypted or unsigned request (workers/intake.py, cadenza.decisions) is read by its sender."""
+
+
 class EncodedFailureConverter(DefaultFailureConverterWithEncodedAttributes):
     """Failure messages and stack traces moved into an encoded (so encrypted) payload, except for Cadenza's own
-    encryption errors: they name key ids, never data, and must stay readable to whoever lacks the key they name — the
-    operator looking at a workflow task that fails because a worker misses a key."""
+    encryption errors and refusals (`ReadableFailure`): they name key ids or rules, never data, and must stay readable
+    to whoever lacks the keys — the operator looking at a workflow task that fails because a worker misses a key, the
+    sender of a request refused for want of encryption or a proof."""
 
     _plain = DefaultFailureConverter()
 
     def to_failure(self, exception: BaseException, payload_converter: PayloadConverter, failure: Failure) -> None:
-        if isinstance(exception, EncryptionError):
+        if isinstance(exception, (EncryptionError, ReadableFailure)):
             self._plain.to_failure(exception, payload_converter, failure)
         else:
             super().to_failure(exception, payload_converter, failure)
@@ -343,9 +396,10 @@ def data_converter(ring: KeyRing | None, *, namespace: str, accept_unbound: bool
     there, so that an encrypted payload fails naming its key id instead of as an unknown encoding; failures then stay
     plain text, which is all encoding them would give. `failure_converter=` cannot be passed: it is derived from the
     class (init=False). Reading failures works either way: both classes decode encoded attributes when present.
-    `namespace` is the one the client connects to: its payloads are bound to it (see `EncryptionCodec`)."""
+    `namespace` is the one the client connects to: its payloads are bound to it (see `EncryptionCodec`). Unencrypted
+    payloads are marked on decode (`PLAINTEXT_MARK`), which only a worker's intake check reads."""
     return dataclasses.replace(
         pydantic_data_converter,
-        payload_codec=EncryptionCodec(ring, namespace=namespace, accept_unbound=accept_unbound),
+        payload_codec=EncryptionCodec(ring, namespace=namespace, accept_unbound=accept_unbound, mark_plaintext=True),
         failure_converter_class=EncodedFailureConverter if ring else DefaultFailureConverter,
     )

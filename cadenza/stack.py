@@ -16,6 +16,7 @@ from temporalio.converter import DataConverter
 from cadenza import codec
 from cadenza.binaries import temporal_cli
 from cadenza.connection import EMBEDDED_ENV
+from cadenza.decision_keys import DECISION_KEYS
 from cadenza.build_id import build_id
 from cadenza.private_files import private_dir, tighten
 from cadenza.processes import ChildProcess, PortInUse, free_port, http_ok, port_in_use
@@ -127,6 +128,14 @@ class StackConfig:
         readable as its keys are kept."""
         return codec.KeyRing.configured() or codec.ensure_key_file(self.keys_file)
 
+    def decision_keys(self) -> codec.KeyRing:
+        """The keys decisions on this stack's orders are signed with (cadenza.decision_keys): those configured in the
+        environment, else the stack's own development key, created on first use. A process of its own that decides
+        on them (chaos's reviewer) signs with these."""
+        return codec.KeyRing.configured(setting=DECISION_KEYS) or codec.ensure_key_file(
+            self.state_dir / DECISION_KEYS.state_file, DECISION_KEYS
+        )
+
     def data_converter(self) -> DataConverter:
         """The converter of a client of this stack in a process of its own (tests, bench, chaos)."""
         return codec.data_converter(self.key_ring() if self.encryption else None, namespace=NAMESPACE)
@@ -145,6 +154,8 @@ class StackConfig:
         }
         if self.encryption and not codec.keys_configured():
             env[codec.KEYS_FILE_ENV] = str(self.keys_file)
+        if not codec.keys_configured(setting=DECISION_KEYS):
+            env[DECISION_KEYS.file_env] = str(self.state_dir / DECISION_KEYS.state_file)
         for name in SERVICE_NAMES:
             env[f"CADENZA_{name.upper()}_URL"] = self.service_url(name)
         return env
@@ -220,6 +231,7 @@ class EmbeddedStack:
         tighten(path for pattern in STATE_FILES for path in self.config.state_dir.glob(pattern))
         if self.config.encryption:
             self.config.key_ring()  # the development key exists before any child needs it
+        self.config.decision_keys()  # so does the development decision key
         try:
             await steps
         except BaseException:

@@ -49,6 +49,7 @@ from starters.replay import (
 from starters.replay_view import failures_table, replay_progress, summary
 from starters.record_histories import DEFAULT_OUT, HistoriesExist, Recorder, RecordingFailed, check_out_folder
 from starters.orders import (
+    DecisionNotAccepted,
     InvalidOrder,
     OrderClosed,
     OrderNotFound,
@@ -59,6 +60,7 @@ from starters.orders import (
     order_handle,
     order_json,
     place_order,
+    retry_compensations,
     wait_for_result,
 )
 from starters.preflight import check_skus_exist
@@ -97,7 +99,7 @@ def _run(coro: Awaitable[T]) -> T:
         return asyncio.run(coro)  # type: ignore[arg-type]
     except (
         TemporalUnavailable, PortInUse, BinaryNotFound, OrderNotFound, OrderClosed, OrderStuck, RecordingFailed,
-        ReconcileFailed, EncryptionError,
+        ReconcileFailed, EncryptionError, DecisionNotAccepted,
     ) as err:
         fail(str(err))
     except InvalidOrder as err:
@@ -228,15 +230,17 @@ def order_cancel(order_id: Annotated[str, typer.Argument(help="The order id")]) 
 
 @order_app.command("retry-compensation")
 def order_retry_compensation(order_id: Annotated[str, typer.Argument(help="The order id")]) -> None:
-    """Resume an order in needs_attention: retry its failed compensations (after fixing their cause)."""
-    from workflows.order import OrderWorkflow
+    """Resume an order in needs_attention: retry its failed compensations (after fixing their cause). Recorded with
+    your user name."""
+    from temporalio.client import WorkflowUpdateFailedError
+    from temporalio.service import RPCError
 
     async def main() -> None:
         client = await connect()
         await describe_order(client, order_id)
         try:
-            await order_handle(client, order_id).execute_update(OrderWorkflow.retry_compensation)
-        except Exception as err:  # the validator's refusal arrives as a WorkflowUpdateFailedError
+            await retry_compensations(order_handle(client, order_id), operator=f"cli:{getpass.getuser()}")
+        except (WorkflowUpdateFailedError, RPCError) as err:  # the validator's refusal: not in needs_attention
             fail(f"cannot retry compensations of {order_id}: {getattr(err, 'cause', None) or err}")
         console.print(f"Retrying the failed compensations of {order_id}.")
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from temporalio.client import (
@@ -21,23 +21,30 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.stuck import StuckExecution, is_failed_task_refusal, stuck_execution, stuck_from_query_failure
+from cadenza.codec import PLAINTEXT_REFUSED, KeyRing
+from cadenza.decision_keys import decision_keys
+from cadenza.decisions import DECISION_REFUSED, sign, subject_of
 from cadenza.settings import TASK_QUEUE
 from workflows.models import (
+    OperatorRetry,
     Order,
     OrderProgress,
     OrderResult,
     OrderState,
     ReviewDecision,
     ReviewVerdict,
+    SignedDecision,
     workflow_id_for,
 )
 from workflows.policies import REVIEW_DEADLINE_MEMO, review_deadline_from_env
 from workflows.search_attributes import initial_search_attributes
-from workflows.order import OrderWorkflow
+from workflows.order import RETRY_UPDATE, REVIEW_UPDATE, OrderWorkflow
+
+D = TypeVar("D", bound=SignedDecision)
 
 
 class InvalidOrder(ValueError):
@@ -257,18 +264,63 @@ class NotAwaitingReview(RuntimeError):
         self.state = state
 
 
+class DecisionNotAccepted(RuntimeError):
+    """A worker refused the decision itself, not for the order's state: its proof (this process signs with a key the
+    workers do not hold, or its clock is off) or its unencrypted payload. Nothing was decided; the message says why."""
+
+
+def signed(update: str, workflow_id: str, decision: D, keys: KeyRing | None = None) -> D:
+    """`decision` with the proof that this door relays it (cadenza.decisions), for `update` of `workflow_id`, signed
+    with `keys` (default: this process's decision keys; none raises `DecisionKeysMissing`, naming the variable)."""
+    proof = sign(keys or decision_keys(), subject_of(update, workflow_id, decision), at=datetime.now(UTC))
+    return decision.model_copy(update={"proof": proof})
+
+
+async def send_review(
+    handle: WorkflowHandle, decision: ReviewDecision, *, keys: KeyRing | None = None
+) -> OrderProgress:
+    """The `review` update, signed: the only way Cadenza's doors send a review decision."""
+    review = signed(REVIEW_UPDATE, handle.id, decision, keys)
+    return await _decided(handle.execute_update(OrderWorkflow.review, review))
+
+
+async def retry_compensations(handle: WorkflowHandle, *, operator: str, keys: KeyRing | None = None) -> OrderProgress:
+    """The `retry_compensation` update on behalf of `operator` (an API key's name, a CLI user), signed: the only way
+    Cadenza's doors resume an order in needs_attention. The validator's refusal (not in needs_attention) is raised as
+    the SDK's `WorkflowUpdateFailedError`."""
+    retry = signed(RETRY_UPDATE, handle.id, OperatorRetry(operator=operator), keys)
+    return await _decided(handle.execute_update(OrderWorkflow.retry_compensation, retry))
+
+
+async def _decided(update: Awaitable[OrderProgress]) -> OrderProgress:
+    try:
+        return await update
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        if isinstance(cause, ApplicationError) and cause.type in (DECISION_REFUSED, PLAINTEXT_REFUSED):
+            raise DecisionNotAccepted(str(cause)) from None
+        raise
+
+
 async def review_order(
-    client: Client, order_id: str, verdict: ReviewVerdict, *, reviewer: str, reason: str | None = None
+    client: Client,
+    order_id: str,
+    verdict: ReviewVerdict,
+    *,
+    reviewer: str,
+    reason: str | None = None,
+    keys: KeyRing | None = None,
 ) -> OrderProgress:
     """Approve or reject an order in `awaiting_review` on behalf of `reviewer` (who relays it: an API key's name, a
     CLI user); returns the order's progress once it acted on the decision. Raises `NotAwaitingReview` with the order's
-    state otherwise (a closed order, one not referred to review, one already decided) — and changes nothing."""
+    state otherwise (a closed order, one not referred to review, one already decided) — and changes nothing; and
+    `DecisionNotAccepted` when a worker refuses its proof. Signed with `keys` (see `signed`)."""
     view = await describe_order(client, order_id)  # a clear error for an unknown id
     if view.execution_status != WorkflowExecutionStatus.RUNNING.name:
         raise _not_awaiting_review(view)
     decision = ReviewDecision(decision=verdict, reviewer=reviewer, reason=reason)
     try:
-        return await order_handle(client, order_id).execute_update(OrderWorkflow.review, decision)
+        return await send_review(order_handle(client, order_id), decision, keys=keys)
     except WorkflowUpdateFailedError as err:  # the validator's refusal: it says why (e.g. already decided)
         refused = _not_awaiting_review(view)
         if err.cause:

@@ -34,7 +34,7 @@ from cadenza.settings import TASK_QUEUE, ServiceEndpoint, service_endpoints
 from starters.demo import SAMPLE_CONTACT, SCENARIOS, Demo
 from starters.faults import FaultAdmin
 from starters.history_files import SUFFIX, write_history
-from starters.orders import place_order, wait_for_result
+from starters.orders import place_order, retry_compensations, send_review, wait_for_result
 from workers.worker import WORKFLOWS, worker_options
 from workflows.models import (
     CompensationOutcome,
@@ -180,7 +180,7 @@ class Recorder:
         await _wait_for(placed.handle, lambda p: p.state == OrderState.AWAITING_REVIEW)
         if decide is not None:
             decision = ReviewDecision(decision=decide, reviewer="cadenza replay-record", reason=f"recorded: {name}")
-            await placed.handle.execute_update(OrderWorkflow.review, decision)
+            await send_review(placed.handle, decision)
         elif cancel:
             await placed.handle.cancel()
         _expect(name, await wait_for_result(placed.handle), ends)
@@ -200,7 +200,7 @@ class Recorder:
             async with worker_refusing_first_refund(self.client, self.http, fake_queue):
                 placed = await place_order(self.client, order, task_queue=fake_queue)
                 await _wait_for(placed.handle, lambda p: p.state == OrderState.NEEDS_ATTENTION)
-                await placed.handle.execute_update(OrderWorkflow.retry_compensation)
+                await retry_compensations(placed.handle, operator="cadenza replay-record")
                 progress = await wait_for_result(placed.handle)
         _expect(NEEDS_ATTENTION, progress, OrderState.COMPENSATED)
         return order.workflow_id

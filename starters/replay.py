@@ -4,7 +4,8 @@ continue (a non-determinism error: the code would issue other commands than the 
 Histories come from files (recorded with `cadenza replay-record`, or downloaded from the Web UI) or from the server (a
 visibility query). Replaying is CPU-bound and the Python `Replayer` replays one history at a time on one core, so
 batches of histories are spread over a pool of processes, one per core. The replayer is configured exactly like the
-worker (same workflows, workflow runner, data converter, plugins): replaying with anything else would prove nothing.
+worker (same workflows, workflow runner, interceptors, data converter, plugins): replaying with anything else would
+prove nothing.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from temporalio.converter import DataConverter
 from cadenza.connection import data_converter
 from cadenza.telemetry import setup_tracing, temporal_plugins
 from starters.history_files import HistoryFileError, history_files, load_history
-from workers.worker import WORKFLOWS, workflow_runner
+from workers.worker import WORKFLOWS, replay_checks, workflow_runner
 
 # A history to replay: a file, or (workflow id, serialized `History`) fetched from the server. Both are cheap to send
 # to a pool process; parsing JSON into protobuf is CPU work and happens there.
@@ -77,8 +78,9 @@ class ReplayReport:
 def new_replayer(
     *, workflows: Sequence[type] = WORKFLOWS, quiet: bool = False, converter: DataConverter | None = None
 ) -> Replayer:
-    """A replayer that runs workflow code exactly as a Cadenza worker does: same workflow runner, data converter and
-    plugins (a worker gets its plugins from the client, `cadenza.connection.connect`).
+    """A replayer that runs workflow code exactly as a Cadenza worker does: same workflow runner, checks
+    (`replay_checks`), data converter and plugins (a worker gets its plugins from the client,
+    `cadenza.connection.connect`).
 
     `workflows` defaults to the worker's; tests pass variants of them. `quiet` keeps the SDK core from logging each
     non-determinism as a warning: the report lists them anyway. `converter` defaults to this process's
@@ -88,6 +90,7 @@ def new_replayer(
     return Replayer(
         workflows=workflows,
         workflow_runner=workflow_runner(),
+        interceptors=replay_checks(),
         data_converter=converter or data_converter(),
         plugins=temporal_plugins(),
         runtime=_quiet_runtime() if quiet else None,

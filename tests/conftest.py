@@ -9,14 +9,19 @@ from pathlib import Path
 import pytest
 
 from cadenza.codec import KEYS_ENV, KEYS_FILE_ENV
+from cadenza.decision_keys import DECISION_KEYS
 from workflows.models import Order, OrderLine
 
 TEST_KEYS_FILE = Path(__file__).with_name("test-only-encryption-keys")
+TEST_DECISION_KEYS_FILE = Path(__file__).with_name("test-only-decision-keys")
 
-# Every test process (and every stack child it starts, which inherits the environment) encrypts payloads as a deployed
-# Cadenza does, with the committed test-only key rather than whatever keys the developer's shell holds.
+# Every test process (and every stack child it starts, which inherits the environment) encrypts payloads and signs
+# decisions as a deployed Cadenza does, with the committed test-only keys rather than whatever keys the developer's
+# shell holds.
 os.environ.pop(KEYS_ENV, None)
 os.environ[KEYS_FILE_ENV] = str(TEST_KEYS_FILE)
+os.environ.pop(DECISION_KEYS.keys_env, None)
+os.environ[DECISION_KEYS.file_env] = str(TEST_DECISION_KEYS_FILE)
 
 
 def make_order(

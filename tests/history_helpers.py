@@ -48,3 +48,12 @@ def payload_texts(history_json: str) -> list[str]:
 
     walk(json.loads(history_json))
     return found
+
+
+def updates_recorded(history: WorkflowHistory) -> list[str]:
+    """The names of the updates the execution accepted (a refused update leaves no event at all)."""
+    return [
+        event.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+        for event in history.events
+        if event.HasField("workflow_execution_update_accepted_event_attributes")
+    ]

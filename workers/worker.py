@@ -12,6 +12,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.common import WorkerDeploymentVersion
 from temporalio.worker import (
+    Interceptor,
     PollerBehaviorSimpleMaximum,
     UnsandboxedWorkflowRunner,
     Worker,
@@ -24,13 +25,17 @@ from activities.http import ServiceClients, new_http_client
 from activities.orders import OrderActivities
 from activities.reconcile import ReconcileActivities
 from cadenza.build_id import build_id
-from cadenza.connection import connect, encryption_summary, key_ring
+from cadenza.codec import KeyRing
+from cadenza.connection import connect, encryption_required, encryption_summary, key_ring
+from cadenza.decision_keys import decision_keys
 from cadenza.deployment import promote_if_first
 from cadenza.shutdown import WORKER_GRACEFUL_SHUTDOWN
 from cadenza.settings import TASK_QUEUE, ServiceEndpoint, deploy_auto_promote, deployment_name, service_endpoints
 from cadenza.signals import run_until_signalled
 from cadenza.logs import configure_logging
+from workers.decision_check import DecisionCheck
 from workers.health import health_endpoint, worker_runtime
+from workers.intake import MarkingRunner, PlaintextIntake
 from workers.metrics import ActivityAttempts
 from workers.search_attributes import ensure_search_attributes
 from workflows.order import OrderWorkflow
@@ -85,17 +90,34 @@ def workflow_runner() -> WorkflowRunner:
     I/O and keep no module-level state (every effect is an activity; time and randomness only via `workflow.now()`
     and `workflow.random()`), and every recorded history in tests/histories must replay against the current code
     (tests/replay, `cadenza replay`), which is where a non-deterministic change fails before it ships. To get the
-    guard back while debugging, return `SandboxedWorkflowRunner()` here: the code runs unchanged under both.
+    guard back while debugging, wrap `SandboxedWorkflowRunner()` here instead: the code runs unchanged under both.
+
+    Wrapped in `MarkingRunner`, which tells `PlaintextIntake` which starts, updates and signals arrived unencrypted.
     """
-    return UnsandboxedWorkflowRunner()
+    return MarkingRunner(UnsandboxedWorkflowRunner())
+
+
+def workflow_checks(*, refuse_plaintext: bool | None = None, decisions: KeyRing | None = None) -> list[Interceptor]:
+    """What a worker checks before workflow code sees a start, an update or a signal (docs/security.md, "Decisions"):
+    unencrypted ones refused when encryption is required (`refuse_plaintext`, default: CADENZA_ENCRYPTION), decisions
+    without a valid proof always (`decisions`: the keys proofs are checked with, default: this process's decision
+    keys — a worker without any refuses to start)."""
+    refuse = encryption_required() if refuse_plaintext is None else refuse_plaintext
+    return [PlaintextIntake(refuse=refuse), DecisionCheck(decisions or decision_keys())]
+
+
+def replay_checks() -> list[Interceptor]:
+    """The `workflow_checks` a replayer needs to replay what a worker did: the plaintext intake (a start it refused
+    replays as refused). Not the decision check: validators never run on replay, so it would only ask for keys."""
+    return [PlaintextIntake(refuse=encryption_required())]
 
 
 def worker_options(*, sdk_defaults: bool = False, versioning: Versioning | None = None) -> dict[str, Any]:
     """Every tuning option of a Cadenza worker, in this one place: `cadenza up`, `cadenza worker`, docker and the tests
     all build their worker with `order_worker`, which takes its options from here.
 
-    `sdk_defaults=True` gives the SDK's defaults instead (default sandbox, default slots and pollers): the
-    sample-style reference `cadenza bench` compares against, never used to run orders.
+    `sdk_defaults=True` gives the SDK's defaults instead (default sandbox, default slots and pollers, no
+    `workflow_checks`): the sample-style reference `cadenza bench` compares against, never used to run orders.
 
     Every worker is a Worker Deployment version (`versioning`, default `Versioning.from_settings()`), the reference
     too: a server refuses the workflow tasks of an unversioned worker running a workflow that declares a versioning
@@ -108,6 +130,7 @@ def worker_options(*, sdk_defaults: bool = False, versioning: Versioning | None 
     return {
         **deployment,
         "workflow_runner": workflow_runner(),
+        "interceptors": workflow_checks(),
         # Sized with `cadenza bench` on 2 cores shared with the server and the services (docs/performance.md). One
         # cached workflow per order in flight: 1000 started at once ran without evictions (no history replays) at
         # ~150 MiB peak. Fewer slots (16 workflow tasks, 32 activities), more pollers (10, 20) and autoscaling pollers
@@ -146,6 +169,7 @@ async def order_worker(
     `workflows` other than `WORKFLOWS` only for tests (a changed build of the same workflow).
     """
     versioning = versioning or Versioning.from_settings()
+    options = worker_options(sdk_defaults=sdk_defaults, versioning=versioning)
     await ensure_search_attributes(client)
     endpoints = endpoints or service_endpoints()
     async with new_http_client(endpoints, traced=not sdk_defaults) as http:
@@ -158,8 +182,8 @@ async def order_worker(
             # On SIGTERM, let in-flight HTTP calls finish rather than abandon them mid-request for another worker to
             # retry: an HTTP call is bounded by its 5 s timeout.
             graceful_shutdown_timeout=WORKER_GRACEFUL_SHUTDOWN,
-            interceptors=[ActivityAttempts()],
-            **worker_options(sdk_defaults=sdk_defaults, versioning=versioning),
+            interceptors=[ActivityAttempts(), *options.pop("interceptors", [])],
+            **options,
         )
         async with worker:
             if versioning.auto_promote:
@@ -198,6 +222,7 @@ def main() -> None:
     service_endpoints()  # settings first: a service without its token refuses to start here, before anything connects
 
     async def serve(stop: asyncio.Event) -> None:
+        decision_keys()  # before anything connects: a worker without them refuses to start, naming the variable
         client = await connect(service_name="cadenza-worker", runtime=worker_runtime(), worker=True)
         (log.info if key_ring() else log.warning)("%s", encryption_summary())
         await run_worker(client, stop=stop)

@@ -13,6 +13,8 @@ from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from cadenza.decisions import DecisionProof
+
 # Largest amount any single order may total, in minor units (10 billion in major units): beyond it we refuse the
 # order rather than risk overflow in a downstream system that stores 64-bit cents.
 MAX_AMOUNT = 10**12
@@ -369,7 +371,22 @@ class CompensationOutcome(_Model):
     detail: str
 
 
-# ---- manual review ----------------------------------------------------------------------------------------------
+# ---- decisions people take: manual review, an operator's retry ------------------------------------------------------
+
+
+class SignedDecision(_Model):
+    """The input of an update only people may send, through Cadenza's own doors: it carries their proof
+    (cadenza.decisions), which the worker checks before the workflow sees it. Optional in the model so that decisions
+    recorded before proofs existed still replay; the worker refuses a new one without it."""
+
+    proof: DecisionProof | None = None
+
+
+class OperatorRetry(SignedDecision):
+    """An operator's go-ahead to retry an order's failed compensations: the input of the `retry_compensation` update.
+    `operator` is set by whoever relays it (the Order API: the API key's name; the CLI: the user running it)."""
+
+    operator: str = Field(min_length=1, max_length=200)
 
 
 class ReviewVerdict(StrEnum):
@@ -382,7 +399,7 @@ REVIEW_REASON_MAX = 500
 ReviewReason = Annotated[str, Field(min_length=1, max_length=REVIEW_REASON_MAX)]
 
 
-class ReviewDecision(_Model):
+class ReviewDecision(SignedDecision):
     """A reviewer's decision: the input of the `review` update. `reviewer` is set by whoever relays it (the Order API:
     the API key's name; the CLI: the user running it), never by the reviewer's own say-so."""
 

@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         OrderRef,
         OrderResult,
         OrderState,
+        OperatorRetry,
         PaymentDecision,
         PaymentOutcome,
         ProgressEvent,
@@ -117,6 +118,12 @@ DECIDED_AT_START_PATCH = "decided-at-start"
 REVIEW_REJECTED = "ReviewRejected"
 REVIEW_EXPIRED = "ReviewExpired"
 REVIEW_DEADLINE_PASSED = "review deadline passed"
+
+# The updates that carry a person's decision. Their input must hold a door's proof (cadenza.decisions), which the worker
+# checks before these updates' validators run (workers/decision_check.py): reaching Temporal is not enough to decide.
+REVIEW_UPDATE = "review"
+RETRY_UPDATE = "retry_compensation"
+SIGNED_UPDATES = frozenset({REVIEW_UPDATE, RETRY_UPDATE})
 
 
 class NotAwaitingOperator(Exception):
@@ -201,13 +208,14 @@ class OrderWorkflow:
             return PaymentDecision(outcome=PaymentOutcome.PENDING_REVIEW, reason="; ".join(self._progress.risk.reasons))
         return self._progress.payment
 
-    @workflow.update
-    async def retry_compensation(self) -> OrderProgress:
-        """Operator's go-ahead to try the failed compensations again (after fixing their cause)."""
+    @workflow.update(name=RETRY_UPDATE)
+    async def retry_compensation(self, retry: OperatorRetry | None = None) -> OrderProgress:
+        """Operator's go-ahead to try the failed compensations again (after fixing their cause). `retry` says who
+        relayed it; retries recorded before it existed carry none."""
         self._operator_retry_requested = True
         return self._progress
 
-    @workflow.update
+    @workflow.update(name=REVIEW_UPDATE)
     async def review(self, decision: ReviewDecision) -> OrderProgress:
         """A reviewer's decision on an order in `awaiting_review`: approve (charge and carry on) or reject
         (compensate). Answers once the order has acted on it."""
@@ -225,7 +233,7 @@ class OrderWorkflow:
             raise NotAwaitingReview(f"order {self._order.order_id} is not awaiting review: {why}")
 
     @retry_compensation.validator
-    def _only_when_stuck(self) -> None:
+    def _only_when_stuck(self, retry: OperatorRetry | None = None) -> None:
         if self._progress.state != OrderState.NEEDS_ATTENTION:
             raise NotAwaitingOperator(f"order {self._order.order_id} is {self._progress.state}, not needs_attention")
 

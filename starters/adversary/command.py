@@ -73,7 +73,8 @@ def resets(
             workflow_ids: list[str] = []
             for number in range(1, rounds + 1):
                 with console.status(f"Round {number}/{rounds}: playing every scenario…"):
-                    played = await ScenarioPlayer(client, faults, records, config.task_queue).play_all()
+                    player = ScenarioPlayer(client, faults, records, config.task_queue, keys=config.decision_keys())
+                    played = await player.play_all()
                 workflow_ids += played.values()
             tried = 0
 
@@ -85,7 +86,8 @@ def resets(
                               f"{trial.workflow_id} @ {trial.event_id} → {trial.ended}")
 
             with console.status("Resetting…") as status:
-                report = await ResetFuzzer(client, records, on_trial=one_more).fuzz(workflow_ids)
+                fuzzer = ResetFuzzer(client, records, on_trial=one_more, keys=config.decision_keys())
+                report = await fuzzer.fuzz(workflow_ids)
             ends: dict[str, int] = {}
             for trial in report.trials:
                 ends[trial.ended] = ends.get(trial.ended, 0) + 1
@@ -126,7 +128,8 @@ def storm(
             records = ServiceRecords(http, config.endpoints())
             with console.status(f"Storm on {orders} large orders…") as status:
                 report = await Storm(
-                    client, records, config.task_queue, restart_worker, log=lambda m: status.update(m + "…")
+                    client, records, config.task_queue, restart_worker, log=lambda m: status.update(m + "…"),
+                    keys=config.decision_keys(),
                 ).run(plan)
         console.print(f"{report.orders} orders, {report.queries} queries, {report.updates_refused} early decisions; "
                       "ended: " + ", ".join(f"{n} {state}" for state, n in sorted(report.ended.items())))

@@ -20,7 +20,9 @@ from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from cadenza.codec import KeyRing
 from starters.audit import order_outcome, order_problems
+from starters.orders import retry_compensations, send_review
 from starters.records import ServiceRecords
 from workflows.models import WORKFLOW_ID_PREFIX, OrderState, ReviewDecision, ReviewVerdict
 from workflows.order import OrderWorkflow
@@ -73,10 +75,18 @@ async def reset_to(client: Client, workflow_id: str, run_id: str, event_id: int,
 class ResetFuzzer:
     """Resets finished orders at every point and checks each end state against the services' records."""
 
-    def __init__(self, client: Client, records: ServiceRecords, on_trial: Callable[[ResetTrial], None] = lambda _: None):
+    def __init__(
+        self,
+        client: Client,
+        records: ServiceRecords,
+        on_trial: Callable[[ResetTrial], None] = lambda _: None,
+        *,
+        keys: KeyRing | None = None,
+    ):
         self._client = client
         self._records = records
         self._on_trial = on_trial
+        self._keys = keys  # what its decisions are signed with (default: this process's decision keys)
 
     async def fuzz(self, workflow_ids: list[str]) -> ResetReport:
         """Every reset point of each order's current run, one reset at a time per order, orders side by side."""
@@ -117,9 +127,9 @@ class ResetFuzzer:
             try:
                 if state == OrderState.AWAITING_REVIEW:
                     decision = ReviewDecision(decision=ReviewVerdict.APPROVE, reviewer=REVIEWER, reason="reset run")
-                    await handle.execute_update(OrderWorkflow.review, decision)
+                    await send_review(handle, decision, keys=self._keys)
                 elif state == OrderState.NEEDS_ATTENTION:
-                    await handle.execute_update(OrderWorkflow.retry_compensation)
+                    await retry_compensations(handle, operator=REVIEWER, keys=self._keys)
             except (WorkflowUpdateFailedError, RPCError):
                 pass  # refused because the run moved on meanwhile (decided, closed): look again
             await asyncio.sleep(0.1)

@@ -15,8 +15,9 @@ from datetime import timedelta
 
 from temporalio.client import Client, WorkflowHandle
 
+from cadenza.codec import KeyRing
 from starters.faults import FaultAdmin
-from starters.orders import place_order, wait_for_result
+from starters.orders import place_order, send_review, wait_for_result
 from starters.records import OrderRecords, ServiceRecords
 from workflows.models import WORKFLOW_ID_PREFIX, Order, OrderLine, OrderState, ReviewDecision, ReviewVerdict
 from workflows.order import OrderWorkflow
@@ -61,10 +62,14 @@ class Scenario:
 
 
 class ScenarioPlayer:
-    """Plays every scenario side by side on the stack `client` talks to; returns each order's workflow id."""
+    """Plays every scenario side by side on the stack `client` talks to; returns each order's workflow id. Reviews
+    are signed with `keys` (default: this process's decision keys)."""
 
-    def __init__(self, client: Client, faults: FaultAdmin, records: ServiceRecords, task_queue: str) -> None:
+    def __init__(
+        self, client: Client, faults: FaultAdmin, records: ServiceRecords, task_queue: str, *, keys: KeyRing | None = None
+    ) -> None:
         self._client, self._faults, self._records, self._task_queue = client, faults, records, task_queue
+        self._keys = keys
         self._run = uuid.uuid4().hex[:6]
 
     async def play_all(self) -> dict[str, str]:
@@ -125,7 +130,7 @@ class ScenarioPlayer:
         async def play(handle: WorkflowHandle) -> None:
             await self._until(handle, lambda: self._in_state(handle, OrderState.AWAITING_REVIEW))
             decision = ReviewDecision(decision=verdict, reviewer="adversary", reason=f"scenario: {verdict.value}")
-            await handle.execute_update(OrderWorkflow.review, decision)
+            await send_review(handle, decision, keys=self._keys)
             await self._until_closed(handle)
 
         return play

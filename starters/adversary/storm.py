@@ -20,8 +20,9 @@ from datetime import timedelta
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from cadenza.codec import KeyRing
 from starters.audit import run_audit
-from starters.orders import place_order, wait_for_result
+from starters.orders import place_order, send_review, wait_for_result
 from starters.records import ServiceRecords
 from starters.replay import new_replayer
 from workflows.models import Order, OrderLine, OrderState, ReviewDecision, ReviewVerdict
@@ -61,10 +62,11 @@ class Storm:
 
     def __init__(
         self, client: Client, records: ServiceRecords, task_queue: str, restart_worker: Callable[[], Awaitable[None]],
-        *, log: Callable[[str], None] = lambda _: None,
+        *, log: Callable[[str], None] = lambda _: None, keys: KeyRing | None = None,
     ) -> None:
         self._client, self._records, self._task_queue = client, records, task_queue
         self._restart_worker, self._log = restart_worker, log
+        self._keys = keys  # what its decisions are signed with (default: this process's decision keys)
         self._prefix = f"storm-{uuid.uuid4().hex[:6]}-"
 
     async def run(self, plan: StormPlan) -> StormReport:
@@ -101,9 +103,10 @@ class Storm:
 
     async def _hammer(self, handle: WorkflowHandle, plan: StormPlan, report: StormReport) -> None:
         """Queries as fast as `poll_every` allows from the order's start, and a decision sent far too early."""
+        # Signed like any door's: refused for coming too early, by the workflow's own validator.
         early = ReviewDecision(decision=ReviewVerdict.APPROVE, reviewer=REVIEWER, reason="too early")
         with contextlib.suppress(WorkflowUpdateFailedError, RPCError):
-            await handle.execute_update(OrderWorkflow.review, early)
+            await send_review(handle, early, keys=self._keys)
         report.updates_refused += 1  # refused by the validator (or the order moved on): either way it decides nothing
         loop = asyncio.get_running_loop()
         stop = loop.time() + plan.poll_for.total_seconds()
@@ -133,7 +136,7 @@ class Storm:
             progress = await handle.query(OrderWorkflow.status)
             if progress.state == OrderState.AWAITING_REVIEW:
                 decision = ReviewDecision(decision=ReviewVerdict.APPROVE, reviewer=REVIEWER, reason="storm")
-                await handle.execute_update(OrderWorkflow.review, decision)
+                await send_review(handle, decision, keys=self._keys)
                 return
             if progress.state in (OrderState.COMPLETED, OrderState.COMPENSATED):
                 return

@@ -11,6 +11,7 @@ from typing import Any
 
 from temporalio.client import Client
 
+from cadenza.codec import KeyRing
 from cadenza.stack import EmbeddedStack
 from starters.chaos.cancels import MidCompensationCanceller
 from starters.chaos.clients import BusyClients
@@ -39,8 +40,11 @@ class Cast:
     resetter: Resetter
 
     @classmethod
-    def of(cls, client: Client, plan: ChaosPlan, mix: ChaosOrders, timeline: Timeline, report: ChaosReport) -> Cast:
-        """Each actor's share of the orders is spread over the kinds, by its own seed."""
+    def of(
+        cls, client: Client, plan: ChaosPlan, mix: ChaosOrders, timeline: Timeline, report: ChaosReport, keys: KeyRing
+    ) -> Cast:
+        """Each actor's share of the orders is spread over the kinds, by its own seed; the reviewer signs with
+        `keys`."""
 
         def chosen(count: int, actor: str) -> set[str]:
             return spread_over_kinds(mix.orders, count, f"{plan.seed}/{actor}")
@@ -49,7 +53,7 @@ class Cast:
         return cls(
             canceller=canceller,
             compensating=VisibilityWatch(client, COMPENSATING_QUERY, canceller.offer, state="compensating"),
-            reviewer=Reviewer(client, mix.verdicts, timeline, report),
+            reviewer=Reviewer(client, mix.verdicts, timeline, report, keys),
             clients=BusyClients(
                 client, chosen(plan.pollers, "polled"), chosen(plan.streams, "streamed"), timeline, report
             ),

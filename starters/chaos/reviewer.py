@@ -11,6 +11,7 @@ from temporalio.service import RPCError
 from starters.chaos.background import Background
 from starters.chaos.report import ChaosReport
 from starters.chaos.timeline import Timeline
+from cadenza.codec import KeyRing
 from starters.orders import NotAwaitingReview, OrderNotFound, review_order
 from workflows.models import WORKFLOW_ID_PREFIX, OrderProgress, ReviewVerdict
 
@@ -22,12 +23,17 @@ RETRY_AFTER_S = 1.0
 
 class Reviewer:
     """`offer()` each order seen awaiting review (a reset run awaiting it again too); decisions run in the
-    background."""
+    background, signed with `keys` (the chaos stack's decision keys)."""
 
     def __init__(
-        self, client: Client, verdicts: dict[str, ReviewVerdict | None], timeline: Timeline, report: ChaosReport
+        self,
+        client: Client,
+        verdicts: dict[str, ReviewVerdict | None],
+        timeline: Timeline,
+        report: ChaosReport,
+        keys: KeyRing,
     ) -> None:
-        self._client, self._verdicts, self._timeline = client, verdicts, timeline
+        self._client, self._verdicts, self._timeline, self._keys = client, verdicts, timeline, keys
         self._decisions = report.actors.review_decisions
         self._background = Background()
 
@@ -61,7 +67,8 @@ class Reviewer:
         while True:
             try:
                 return await review_order(
-                    self._client, order_id, verdict, reviewer=REVIEWER, reason=f"chaos run: {verdict.value}"
+                    self._client, order_id, verdict, reviewer=REVIEWER, reason=f"chaos run: {verdict.value}",
+                    keys=self._keys,
                 )
             except (OrderNotFound, RPCError, WorkflowQueryFailedError):  # the server or a worker is away: again
                 await asyncio.sleep(RETRY_AFTER_S)

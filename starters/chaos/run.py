@@ -57,7 +57,7 @@ async def run_chaos(
             report = ChaosReport(LoadReport(run_id, plan.orders, plan.concurrency, plan.seed))
             timeline = Timeline(plan.orders, report, log)
             mix = chaos_orders(plan, run_id)
-            cast = Cast.of(client, plan, mix, timeline, report)
+            cast = Cast.of(client, plan, mix, timeline, report, config.decision_keys())
             tasks = [asyncio.create_task(c) for c in cast.background(client, stack, plan, faults, timeline, report)]
             for task in tasks:  # a disruption that breaks is announced and counted at once, and the run goes on
                 task.add_done_callback(lambda done: _count_failure(done, timeline, report))

@@ -29,7 +29,7 @@ from api.orders import STUCK
 from starters.audit import run_audit
 from starters.doctor.model import Context, Status
 from starters.doctor.replay import open_orders_replay
-from starters.orders import place_order, wait_for_result
+from starters.orders import place_order, signed, wait_for_result
 from starters.reconcile.command import run_once
 from tests.integration.conftest import Harness
 from tests.integration.rollout_variant import NEXT_BUILD_WORKFLOWS
@@ -39,7 +39,7 @@ from tests.integration.test_order_api import Api, api  # noqa: F401 — the Orde
 from tests.integration.test_reconcile import reconcile_worker_with_metrics
 from workers.worker import WORKFLOWS, Versioning, order_worker
 from workflows.models import Order, OrderState, ReviewDecision, ReviewVerdict
-from workflows.order import OrderWorkflow
+from workflows.order import REVIEW_UPDATE, OrderWorkflow
 from workflows.reconcile_models import ReconcileInput
 
 pytestmark = pytest.mark.integration
@@ -70,7 +70,7 @@ async def _failed_tasks(handle: WorkflowHandle) -> int:
 async def _approve_while_stuck(handle: WorkflowHandle) -> None:
     """A review update: it makes a workflow task run, which fails, so the update is never answered (it is kept, and
     applies once the order runs again)."""
-    decision = ReviewDecision(decision=ReviewVerdict.APPROVE, reviewer="test:stuck")
+    decision = signed(REVIEW_UPDATE, handle.id, ReviewDecision(decision=ReviewVerdict.APPROVE, reviewer="test:stuck"))
     with pytest.raises(WorkflowUpdateRPCTimeoutOrCancelledError):
         await handle.execute_update(OrderWorkflow.review, decision, rpc_timeout=timedelta(seconds=2))
 

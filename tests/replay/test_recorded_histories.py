@@ -17,6 +17,7 @@ from starters.history_files import history_files, load_history
 from tests.conftest import TEST_KEYS_FILE
 from starters.record_histories import SCENARIOS_BEFORE_REVIEW, planned_files
 from starters.replay import new_replayer
+from workers.intake import PlaintextIntake
 from workers.worker import WORKFLOWS, workflow_runner
 
 HISTORIES = Path(__file__).resolve().parents[1] / "histories"
@@ -25,6 +26,7 @@ MANUAL_REVIEW = HISTORIES / "manual-review"
 LOCAL_FIRST = HISTORIES / "local-first"
 DECIDED_AT_START = HISTORIES / "decided-at-start"
 RECORDED = history_files([HISTORIES])
+BEFORE_ENCRYPTION = sorted(HISTORIES.glob("*.json"))
 
 
 def test_every_scenario_has_a_recorded_history():
@@ -62,11 +64,21 @@ def test_the_replayer_runs_workflows_as_the_worker_does():
     assert getattr(config["workflow_runner"], "restrictions", None) == getattr(workflow_runner(), "restrictions", None)
     # A worker gets its plugins from its client (cadenza.connection.connect): the same list.
     assert [type(plugin) for plugin in replayer.plugins] == [type(plugin) for plugin in temporal_plugins()]
+    # A start a worker refused for its unencrypted input replays as refused (workers/intake.py).
+    assert [type(interceptor) for interceptor in config["interceptors"]] == [PlaintextIntake]
 
 
 @pytest.mark.parametrize("path", RECORDED, ids=lambda path: str(path.relative_to(HISTORIES)))
 async def test_recorded_history_replays_with_the_current_code(path: Path):
     # Raises NondeterminismError (failing the test) if the code would issue other commands than the history holds.
+    await new_replayer().replay_workflow(load_history(path))
+
+
+@pytest.mark.parametrize("path", BEFORE_ENCRYPTION, ids=lambda path: path.name)
+async def test_a_history_from_before_encryption_replays_where_encryption_is_required(path: Path, monkeypatch):
+    # A worker that refuses unencrypted starts, updates and signals still rebuilds the orders accepted before: the
+    # refusal is taken where a request arrives, never where a recorded one replays.
+    monkeypatch.setenv("CADENZA_ENCRYPTION", "required")
     await new_replayer().replay_workflow(load_history(path))
 
 

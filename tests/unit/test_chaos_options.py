@@ -23,6 +23,7 @@ from temporalio.converter import DataConverter
 from typer.testing import CliRunner
 
 from activities.risk import REVIEW_LIMIT
+from cadenza.decision_keys import decision_keys
 from starters.chaos import DEFAULT_OUTAGE, ChaosPlan, ChaosReport, InvalidOutage, Outage, parse_outage
 from starters.chaos.cancels import MidCompensationCanceller
 from starters.chaos.mix import chaos_orders, kind_of, spread_over_kinds
@@ -152,7 +153,9 @@ def test_chaos_refuses_shares_above_the_whole(args: list[str], message: str) -> 
 async def test_the_reviewer_decides_as_planned_and_counts_refusals(monkeypatch: pytest.MonkeyPatch) -> None:
     decided: list[tuple[str, ReviewVerdict, str]] = []
 
-    async def review_order(client: object, order_id: str, verdict: ReviewVerdict, *, reviewer: str, reason: str):
+    async def review_order(
+        client: object, order_id: str, verdict: ReviewVerdict, *, reviewer: str, reason: str, keys: object
+    ):
         if order_id == "late":
             raise NotAwaitingReview("order late is not awaiting review: its review ended expired", "compensated")
         decided.append((order_id, verdict, reviewer))
@@ -161,7 +164,8 @@ async def test_the_reviewer_decides_as_planned_and_counts_refusals(monkeypatch: 
     monkeypatch.setattr("starters.chaos.reviewer.review_order", review_order)
     report = ChaosReport(LoadReport("run", 4, 1, 1))
     verdicts = {"a": ReviewVerdict.APPROVE, "b": ReviewVerdict.REJECT, "c": None, "late": ReviewVerdict.APPROVE}
-    reviewer = Reviewer(None, verdicts, Timeline(4, report, lambda _: None), report)  # type: ignore[arg-type]
+    timeline = Timeline(4, report, lambda _: None)
+    reviewer = Reviewer(None, verdicts, timeline, report, decision_keys())  # type: ignore[arg-type]
 
     for order_id in verdicts:
         reviewer.offer(f"{WORKFLOW_ID_PREFIX}{order_id}")

@@ -12,6 +12,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import CancelledError
 
+from starters.orders import send_review
 from starters.replay import new_replayer
 from tests.conftest import make_order
 from tests.history_helpers import scheduled_activities
@@ -81,7 +82,7 @@ async def test_an_approved_order_is_charged_only_after_the_approval_and_complete
         assert fakes.calls == ["create_erp_order", "assess_risk"]  # nothing charged while waiting
         assert waiting.current_step == Step.CHARGE_PAYMENT and waiting.review.reasons == ["total above"]
         assert (await handle.execute_update(OrderWorkflow.payment_decision)).outcome == PaymentOutcome.PENDING_REVIEW
-        answered = await handle.execute_update(OrderWorkflow.review, _approve("known customer"))
+        answered = await send_review(handle, _approve("known customer"))
         result = await result_of(handle)
         events = await handle.query(OrderWorkflow.events, 0)
     assert answered.state != OrderState.AWAITING_REVIEW and answered.review.outcome == ReviewOutcome.APPROVED
@@ -97,7 +98,7 @@ async def test_a_rejected_order_is_compensated_with_the_reviewers_reason_and_nev
     async with _worker(time_skipping_env, task_queue, fakes):
         handle = await _start(time_skipping_env, task_queue)
         await _awaiting_review(handle)
-        await handle.execute_update(OrderWorkflow.review, _reject())
+        await send_review(handle, _reject())
         result = await result_of(handle)
     assert (result.state, result.failed_step, result.error_type) == (OrderState.COMPENSATED, Step.CHARGE_PAYMENT, REVIEW_REJECTED)
     assert result.reason == "rejected in review by cli:alice: stolen card reported"
@@ -128,7 +129,7 @@ async def test_the_deadline_fixed_at_start_wins_over_the_workers(time_skipping_e
         for memo, deadline in (({REVIEW_DEADLINE_MEMO: 90}, timedelta(seconds=90)), (None, timedelta(hours=1))):
             handle = await _start(time_skipping_env, task_queue, **({"memo": memo} if memo else {}))
             assert _waited(await _awaiting_review(handle)) == deadline
-            await handle.execute_update(OrderWorkflow.review, _reject())
+            await send_review(handle, _reject())
             await result_of(handle)
 
 
@@ -154,9 +155,9 @@ async def test_a_second_decision_is_refused_and_changes_nothing(time_skipping_en
     async with _worker(time_skipping_env, task_queue, fakes):
         handle = await _start(time_skipping_env, task_queue)
         await _awaiting_review(handle)
-        await handle.execute_update(OrderWorkflow.review, _approve())
+        await send_review(handle, _approve())
         with pytest.raises(WorkflowUpdateFailedError) as refused:
-            await handle.execute_update(OrderWorkflow.review, _reject())
+            await send_review(handle, _reject())
         result = await result_of(handle)
     assert "not awaiting review: its review ended approved" in str(refused.value.cause)
     assert result.state == OrderState.COMPLETED and result.review.reviewer == "api-key:risk-desk"
@@ -170,7 +171,7 @@ async def test_a_decision_on_an_order_that_is_not_awaiting_review_is_refused(tim
             OrderWorkflow.run, order, id=order.workflow_id, task_queue=task_queue
         )
         with pytest.raises(WorkflowUpdateFailedError) as refused:
-            await handle.execute_update(OrderWorkflow.review, _approve())
+            await send_review(handle, _approve())
         result = await result_of(handle)
     assert "is not awaiting review: it is running" in str(refused.value.cause)
     assert result.state == OrderState.COMPLETED and result.review is None
@@ -187,7 +188,7 @@ async def test_a_large_order_replays_whatever_its_workflow_task_boundaries(time_
         handle = await _start(time_skipping_env, task_queue)
         if referred:
             await _awaiting_review(handle)
-            await handle.execute_update(OrderWorkflow.review, _approve())
+            await send_review(handle, _approve())
         assert (await result_of(handle)).state == OrderState.COMPLETED
         history = await handle.fetch_history()
     assert "assess_risk" in scheduled_activities(history)

@@ -21,6 +21,7 @@ from tests.unit.fakes import FakeServices, permanent, unavailable
 from tests.unit.production_worker import production_worker, result_of
 from workflows.models import CompensationStatus, OrderProgress, OrderResult, OrderState, Step
 from workflows.order import OrderWorkflow
+from starters.orders import retry_compensations
 from starters.replay import new_replayer
 from tests.history_helpers import scheduled_activities
 from workflows.policies import COMPENSATION_DEADLINE, LOCAL_ATTEMPT_TIMEOUT, STEP_ATTEMPTS, activity_options
@@ -190,7 +191,7 @@ async def test_failed_compensation_waits_for_an_operator_then_retries_only_what_
             ("refund_payment", CompensationStatus.FAILED),
             ("cancel_erp_order", CompensationStatus.DONE),
         ]
-        await handle.execute_update(OrderWorkflow.retry_compensation)
+        await retry_compensations(handle, operator="cli:ops")
         result = await result_of(handle)
     assert result.state == OrderState.COMPENSATED
     assert fakes.calls.count("refund_payment") == 2
@@ -212,7 +213,7 @@ async def test_cancel_of_an_order_waiting_for_an_operator_keeps_it_open_until_it
         await handle.cancel()
         await asyncio.sleep(0.5)
         assert (await handle.query(OrderWorkflow.status)).state == OrderState.NEEDS_ATTENTION
-        await handle.execute_update(OrderWorkflow.retry_compensation)
+        await retry_compensations(handle, operator="cli:ops")
         result = await handle.result()
     assert result.state == OrderState.COMPENSATED and result.error_type == "CardDeclined"
     assert [(c.action, c.status) for c in result.compensations] == [
@@ -276,7 +277,7 @@ async def test_compensation_failing_past_its_deadline_needs_attention_until_an_o
         assert (refund.action, refund.status) == ("refund_payment", CompensationStatus.FAILED)
         assert "gave up retrying" in refund.detail
         fakes.failures["refund_payment"].clear()  # the operator fixed the cause
-        await handle.execute_update(OrderWorkflow.retry_compensation)
+        await retry_compensations(handle, operator="cli:ops")
         result = await result_of(handle)
     assert result.state == OrderState.COMPENSATED
     assert all(c.status == CompensationStatus.DONE for c in result.compensations)
@@ -287,7 +288,7 @@ async def test_retry_compensation_is_refused_unless_the_order_needs_attention(ti
     async with _worker(time_skipping_env, task_queue, fakes):
         handle = await _start(time_skipping_env, task_queue)
         with pytest.raises(WorkflowUpdateFailedError) as refused:
-            await handle.execute_update(OrderWorkflow.retry_compensation)
+            await retry_compensations(handle, operator="cli:ops")
         await result_of(handle)
     assert "not needs_attention" in str(refused.value.cause)
 
