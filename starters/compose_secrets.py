@@ -1,5 +1,6 @@
 """`cadenza compose-secrets`: what docker-compose.yml needs that must never be committed — the Temporal database
-password and the development certificates for mutual TLS — written once into deploy/secrets/generated/ (git-ignored).
+password, the Order API's page-token secret, the decision key (whoever holds it can approve orders) and the development
+certificates for mutual TLS — written once into deploy/secrets/generated/ (git-ignored).
 
 Modes: the folder is 0700, so no other local user can enter it. The files Compose mounts into containers (the password,
 the certificates' keys) are 0644 *inside* it, because Compose bind-mounts a secret file with its host owner and mode and
@@ -16,6 +17,7 @@ from typing import Annotated
 
 import typer
 
+from cadenza.codec import KeyRing
 from cadenza.private_files import private_dir, write_file
 from starters.certs import CertificatesExist, certificate_files, create_certificates
 from starters.console import EXIT_BAD_INPUT, console, fail
@@ -24,7 +26,14 @@ DEFAULT_OUT = Path("deploy/secrets/generated")
 DB_PASSWORD_FILE = "temporal-db-password"
 # The Order API's page-token signing key: one for every replica, so a page token from one is good at another.
 PAGE_TOKEN_SECRET_FILE = "api-page-token-secret"
-RANDOM_SECRETS = (DB_PASSWORD_FILE, PAGE_TOKEN_SECRET_FILE)
+# The key that signs and checks review decisions and retries (docs/security.md, "Decisions"): a key line.
+DECISION_KEYS_FILE = "decision-keys"
+# What each generated secret holds, made only when it is missing.
+GENERATED_SECRETS: dict[str, Callable[[], str]] = {
+    DB_PASSWORD_FILE: lambda: secrets.token_urlsafe(32),
+    PAGE_TOKEN_SECRET_FILE: lambda: secrets.token_urlsafe(32),
+    DECISION_KEYS_FILE: lambda: KeyRing.generate_line("compose-decisions") + "\n",
+}
 TLS_FOLDER = "tls"
 # Inside the compose network the frontend is `temporal`; tools on the host reach it on loopback.
 COMPOSE_HOSTS = ("temporal", "localhost", "127.0.0.1")
@@ -35,20 +44,20 @@ MOUNTED_MODE = 0o644
 
 def compose_secret_files(out: Path = DEFAULT_OUT) -> list[Path]:
     """Every file this command writes (docker-compose.yml's `secrets:` point at all but the CA's key)."""
-    return [*(out / name for name in RANDOM_SECRETS), *certificate_files(out / TLS_FOLDER, COMPOSE_COMPONENTS)]
+    return [*(out / name for name in GENERATED_SECRETS), *certificate_files(out / TLS_FOLDER, COMPOSE_COMPONENTS)]
 
 
 def create_compose_secrets(out: Path = DEFAULT_OUT, progress: Callable[[str], None] = lambda _: None) -> list[Path]:
     """Write whatever is missing; keep what exists (a new password or CA would lock the running stack out)."""
     private_dir(out)
     written = []
-    for name in RANDOM_SECRETS:
+    for name, made in GENERATED_SECRETS.items():
         path = out / name
         if path.exists():
             progress(f"keeping {path}")
         else:
             progress(f"{name} -> {path}")
-            written.append(write_file(path, secrets.token_urlsafe(32).encode(), MOUNTED_MODE))
+            written.append(write_file(path, made().encode(), MOUNTED_MODE))
     tls = out / TLS_FOLDER
     if all(path.exists() for path in certificate_files(tls, COMPOSE_COMPONENTS)):
         progress(f"keeping the certificates in {tls}")
