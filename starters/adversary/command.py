@@ -131,7 +131,7 @@ def storm(
                     client, records, config.task_queue, restart_worker, log=lambda m: status.update(m + "…"),
                     keys=config.decision_keys(),
                 ).run(plan)
-        console.print(f"{report.orders} orders, {report.queries} queries, {report.updates_refused} early decisions; "
+        console.print(f"{report.orders} orders, {report.queries} queries, {report.updates_refused} updates refused; "
                       "ended: " + ", ".join(f"{n} {state}" for state, n in sorted(report.ended.items())))
         for order_id, failure in sorted(report.not_replayed.items()):
             console.print(f"{order_id} does not replay: {failure}", style="red", markup=False)

@@ -2,8 +2,8 @@
 the middle, then every history replayed and every order checked against the services.
 
 What a busy client does: poll `GET /orders/{id}` (a `status` query each) every few milliseconds from the moment it
-placed the order, follow its event stream (`events` queries), and send decisions too early (a `review` update that
-the validator refuses while the order is not yet waiting). Every query and update lands while the order's first task
+placed the order, follow its event stream (`events` queries), and send an update the order refuses (an operator's
+retry of an order that is not in needs_attention). Every query and update lands while the order's first task
 runs local attempts — where task boundaries move, and where patches asked after a call used to wedge orders. The
 proof is that every history replays with the code that wrote it and every order ends as the services say.
 """
@@ -22,7 +22,7 @@ from temporalio.service import RPCError
 
 from cadenza.codec import KeyRing
 from starters.audit import run_audit
-from starters.orders import place_order, send_review, wait_for_result
+from starters.orders import place_order, retry_compensations, send_review, wait_for_result
 from starters.records import ServiceRecords
 from starters.replay import new_replayer
 from workflows.models import Order, OrderLine, OrderState, ReviewDecision, ReviewVerdict
@@ -102,12 +102,16 @@ class Storm:
         return report
 
     async def _hammer(self, handle: WorkflowHandle, plan: StormPlan, report: StormReport) -> None:
-        """Queries as fast as `poll_every` allows from the order's start, and a decision sent far too early."""
-        # Signed like any door's: refused for coming too early, by the workflow's own validator.
-        early = ReviewDecision(decision=ReviewVerdict.APPROVE, reviewer=REVIEWER, reason="too early")
-        with contextlib.suppress(WorkflowUpdateFailedError, RPCError):
-            await send_review(handle, early, keys=self._keys)
-        report.updates_refused += 1  # refused by the validator (or the order moved on): either way it decides nothing
+        """Queries as fast as `poll_every` allows from the order's start, and an operator's retry the order cannot take
+        (it is not in needs_attention): an update during the first task whose refusal changes nothing — whereas an
+        early review decision would decide the order whenever it happened to land after the order began to wait."""
+        # Signed like any door's: refused by the workflow's own validator, never by the signature check.
+        try:
+            await retry_compensations(handle, operator=REVIEWER, keys=self._keys)
+        except WorkflowUpdateFailedError:
+            report.updates_refused += 1
+        except RPCError:
+            pass  # the order closed before the update reached it: nothing to count
         loop = asyncio.get_running_loop()
         stop = loop.time() + plan.poll_for.total_seconds()
         while loop.time() < stop:

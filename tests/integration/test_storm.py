@@ -1,5 +1,5 @@
-"""The query and update storm (starters/adversary/storm.py): large orders hammered by queries, event streams and too
-early review decisions during their first workflow task, the worker restarted in the middle — every history replays
+"""The query and update storm (starters/adversary/storm.py): large orders hammered by queries, event streams and
+updates they refuse during their first workflow task, the worker restarted in the middle — every history replays
 with the code that wrote it, every order ends (approved, risk-checked or expired), and the audit is clean."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ async def test_large_orders_hammered_during_their_first_task_all_replay_and_end_
     finally:
         await workers.aclose()
 
-    assert report.queries > plan.orders  # the storm happened
+    assert report.queries > plan.orders and report.updates_refused > plan.orders // 2  # the storm happened
     assert report.not_replayed == {}
     assert report.problems == []
     # Half risk-checked and completed; of the half referred to review, some approved and completed, the rest expired.
