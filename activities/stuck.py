@@ -29,6 +29,7 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowQueryFailedError,
 )
+from temporalio.converter import DataConverter
 from temporalio.service import RPCError, RPCStatusCode
 
 from workflows.models import WORKFLOW_ID_PREFIX
@@ -160,7 +161,7 @@ async def stuck_execution(client: Client, description: WorkflowExecutionDescript
         return None
     since = failed.event_time.ToDatetime(UTC)
     cause = WorkflowTaskFailedCause.Name(attributes.cause).removeprefix(_CAUSE_PREFIX)
-    message = await _failure_message(description, attributes.failure)
+    message = await failure_text(description.data_converter, attributes.failure)
     return StuckExecution(
         recovery, failing=f"workflow task failing since {_moment(since)} ({attempts} attempts)", cause=f"{cause}: {message}"
     )
@@ -171,8 +172,9 @@ async def stuck_from_query_failure(
 ) -> StuckExecution:
     """A query the worker could not answer because it cannot rebuild the workflow from its history: the same fault as
     a failing workflow task, seen before any task failed (the next one will)."""
-    failure = _query_failure(err)
-    message = await _failure_message(description, failure) if failure is not None else _shortened(err.message)
+    failure = query_failure(err)
+    converter = description.data_converter
+    message = await failure_text(converter, failure) if failure is not None else _shortened(err.message)
     recovery, _ = await _recovery(client, description)
     return StuckExecution(recovery, failing="its workflow cannot be rebuilt from its history to answer a query", cause=message)
 
@@ -218,9 +220,9 @@ async def _recovery(client: Client, description: WorkflowExecutionDescription) -
     return recovery, history
 
 
-def _query_failure(err: WorkflowQueryFailedError) -> Failure | None:
+def query_failure(err: WorkflowQueryFailedError) -> Failure | None:
     """The failure the worker answered the query with, as the server passed it on (the SDK keeps only its message,
-    which the failure converter may have replaced with "Encoded failure")."""
+    which the failure converter may have replaced with "Encoded failure"; the RPC error it came from is the context)."""
     rpc = err.__context__
     if not isinstance(rpc, RPCError):
         return None
@@ -231,16 +233,22 @@ def _query_failure(err: WorkflowQueryFailedError) -> Failure | None:
     return None
 
 
-async def _failure_message(execution: WorkflowExecution, failure: Failure) -> str:
-    """The failure's message, decrypted with the execution's data converter (the worker's failure converter moves it into
-    the encrypted attributes); what the server shows if this process cannot decrypt it."""
+async def failure_text(converter: DataConverter, failure: Failure) -> str:
+    """A failure a worker reported, readable on one line: decrypted with `converter` (the worker's failure converter
+    moves the message into the encrypted attributes), with its causes (the SDK's "Failed decoding arguments" says
+    little; the validation error under it says which model), cut short; what the server shows if `converter` cannot
+    decrypt it."""
     decoded = Failure()
     decoded.CopyFrom(failure)
     try:
-        message = str(await execution.data_converter.decode_failure(decoded))
+        error: BaseException | None = await converter.decode_failure(decoded)
     except Exception:  # keys that cannot read it: the plain message is still a clue
-        message = failure.message
-    return _shortened(message)
+        return _shortened(failure.message)
+    messages = []
+    while error is not None:
+        messages.append(str(error))
+        error = error.__cause__
+    return _shortened(" <- ".join(messages))
 
 
 def _shortened(message: str) -> str:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, ResetReapplyExcludeType
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError
@@ -58,15 +58,21 @@ def reset_points(events) -> list[int]:  # noqa: ANN001 - history events of any s
     return [event.event_id for event in events if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED]
 
 
-async def reset_to(client: Client, workflow_id: str, run_id: str, event_id: int, reason: str) -> WorkflowHandle:
-    """What the Web UI's Reset does: a new run replays `run_id` up to `event_id` and carries on from there."""
+async def reset_to(
+    client: Client, workflow_id: str, run_id: str, event_id: int, reason: str, *, request_id: str | None = None,
+    reapply_exclude: Sequence[ResetReapplyExcludeType.ValueType] = (),
+) -> WorkflowHandle:
+    """What the Web UI's Reset does: a new run replays `run_id` up to `event_id` and carries on from there. The same
+    `request_id` on a retried call makes it one reset (a fresh one by default); `reapply_exclude` keeps the events of
+    those kinds recorded after `event_id` from being applied to the new run again (`--reapply-exclude`)."""
     response = await client.workflow_service.reset_workflow_execution(
         ResetWorkflowExecutionRequest(
             namespace=client.namespace,
             workflow_execution=WorkflowExecution(workflow_id=workflow_id, run_id=run_id),
             reason=reason,
             workflow_task_finish_event_id=event_id,
-            request_id=str(uuid.uuid4()),
+            request_id=request_id or str(uuid.uuid4()),
+            reset_reapply_exclude_types=reapply_exclude,
         )
     )
     return client.get_workflow_handle_for(OrderWorkflow.run, workflow_id, run_id=response.run_id)

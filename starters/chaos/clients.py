@@ -7,14 +7,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from temporalio.api.errordetails.v1 import QueryFailedFailure
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.converter import DataConverter
 from temporalio.service import RPCError
 
+from activities.stuck import failure_text, query_failure
 from starters.chaos.background import Background
 from starters.chaos.report import ChaosReport
-from starters.chaos.stuck import failure_text
 from starters.chaos.timeline import Timeline
 from starters.orders import OrderNotFound, describe_order
 from workflows.models import Order
@@ -103,9 +102,5 @@ class BusyClients:
 
 async def _why(err: WorkflowQueryFailedError, converter: DataConverter) -> str:
     """The worker's failure behind a failed query: the SDK passes on only its message, which the codec encrypted."""
-    if isinstance(err.__cause__, RPCError):
-        for detail in err.__cause__.grpc_status.details:
-            query_failed = QueryFailedFailure()
-            if detail.Unpack(query_failed) and query_failed.HasField("failure"):
-                return await failure_text(converter, query_failed.failure)
-    return err.message
+    failure = query_failure(err)
+    return err.message if failure is None else await failure_text(converter, failure)

@@ -7,19 +7,16 @@ from __future__ import annotations
 import random
 import uuid
 
-from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.enums.v1 import EventType
-from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from starters.adversary.resets import reset_points, reset_to
 from starters.chaos.background import Background
 from starters.chaos.report import ChaosReport
 from starters.chaos.stuck import Stuck, closed_or_stuck
 from starters.chaos.timeline import Timeline
 from starters.load import CLOSED_OUTCOMES, retrying
 from starters.orders import order_handle
-from workflows.order import OrderWorkflow
 
 
 class Resetter:
@@ -45,26 +42,20 @@ class Resetter:
         handle = order_handle(self._client, order_id)
         try:
             history = await retrying(handle.fetch_history)
-            completed = EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
-            points = [event.event_id for event in history.events if event.event_type == completed]
-            point = self._rng.choice(points)
-            request = ResetWorkflowExecutionRequest(
-                namespace=self._client.namespace,
-                workflow_execution=WorkflowExecution(workflow_id=handle.id, run_id=history.run_id),
-                reason=f"cadenza chaos: reset a {ended} order",
-                workflow_task_finish_event_id=point,
-                request_id=str(uuid.uuid4()),  # the same for every try: a retried reset is one reset
-            )
-            response = await retrying(lambda: self._client.workflow_service.reset_workflow_execution(request))
+            point = self._rng.choice(reset_points(history.events))
+            request_id = str(uuid.uuid4())  # the same for every try: a retried reset is one reset
+            reset_run = await retrying(lambda: reset_to(
+                self._client, handle.id, history.run_id, point, f"cadenza chaos: reset a {ended} order",
+                request_id=request_id,
+            ))
         except RPCError as err:
             self._figures.resets[f"{ended} -> refused"] += 1
             self._timeline.event(f"reset of {order_id} ({ended}) refused: {err}")
             return
         self._timeline.event(f"reset {order_id} ({ended}) to event {point} of {len(history.events)}")
-        reset_run = self._client.get_workflow_handle_for(OrderWorkflow.run, handle.id, run_id=response.run_id)
         outcome = await closed_or_stuck(reset_run, self._client.data_converter)
         if isinstance(outcome, Stuck):
-            self._figures.stuck[f"{handle.id} (reset run {response.run_id})"] = outcome.cause
+            self._figures.stuck[f"{handle.id} (reset run {reset_run.run_id})"] = outcome.cause
             after = "stuck"
         else:
             after = outcome.state.value

@@ -8,11 +8,11 @@ import asyncio
 from dataclasses import dataclass
 
 from temporalio.api.enums.v1 import WorkflowTaskFailedCause
-from temporalio.api.failure.v1 import Failure
 from temporalio.client import WorkflowHandle
 from temporalio.converter import DataConverter
 from temporalio.service import RPCError
 
+from activities.stuck import failure_text
 from starters.load import retrying
 from starters.orders import wait_for_result
 from workflows.models import OrderProgress
@@ -23,7 +23,6 @@ faulty service fails activities, never the workflow task."""
 FIRST_CHECK_AFTER_S = 5.0
 """Most orders close before this: they cost no describe at all."""
 CHECK_EVERY_S = 5.0
-CAUSE_MAX_CHARS = 300
 
 
 @dataclass(frozen=True)
@@ -74,15 +73,3 @@ async def _last_task_failure(handle: WorkflowHandle, converter: DataConverter) -
         return None
     failed = last.workflow_task_failed_event_attributes
     return f"{WorkflowTaskFailedCause.Name(failed.cause)}: {await failure_text(converter, failed.failure)}"
-
-
-async def failure_text(converter: DataConverter, failure: Failure) -> str:
-    """A failure a worker reported, readable: decoded (the codec encrypts failure messages), with its causes (the SDK's
-    "Failed decoding arguments" says little; the validation error under it says which model), one line, cut short."""
-    error: BaseException | None = await converter.decode_failure(failure)
-    messages = []
-    while error is not None:
-        messages.append(str(error))
-        error = error.__cause__
-    text = " ".join(" <- ".join(messages).split())
-    return text if len(text) <= CAUSE_MAX_CHARS else text[: CAUSE_MAX_CHARS - 1] + "…"

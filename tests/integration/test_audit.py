@@ -7,11 +7,9 @@ import asyncio
 import uuid
 
 import pytest
-from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.enums.v1 import EventType
-from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import WorkflowHandle
 
+from starters.adversary.resets import reset_points, reset_to
 from starters.audit import AuditReport, run_audit
 from starters.orders import place_order, wait_for_result
 from tests.conftest import make_order
@@ -40,17 +38,9 @@ async def _runs(harness: Harness, order: Order) -> int:
 async def _reset_to_first_task(harness: Harness, handle: WorkflowHandle) -> str:
     """`temporal workflow reset --type FirstWorkflowTask`: a new run replaces the order's run; returns its run id."""
     history = await handle.fetch_history()
-    first_task = next(e.event_id for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
-    response = await harness.client.workflow_service.reset_workflow_execution(
-        ResetWorkflowExecutionRequest(
-            namespace=harness.client.namespace,
-            workflow_execution=WorkflowExecution(workflow_id=handle.id, run_id=history.run_id),
-            reason="audit test: reset a completed order",
-            workflow_task_finish_event_id=first_task,
-            request_id=str(uuid.uuid4()),
-        )
-    )
-    return response.run_id
+    first_task = reset_points(history.events)[0]
+    reset_run = await reset_to(harness.client, handle.id, history.run_id, first_task, "audit test: reset a completed order")
+    return reset_run.run_id
 
 
 async def test_a_reset_order_is_judged_by_its_current_run_not_the_one_it_replaced(harness: Harness):

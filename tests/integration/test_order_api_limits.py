@@ -12,12 +12,11 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import pytest_asyncio
-from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.enums.v1 import EventType, ResetReapplyExcludeType
-from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
+from temporalio.api.enums.v1 import ResetReapplyExcludeType
 from temporalio.client import Client
 
 from cadenza.processes import free_port
+from starters.adversary.resets import reset_points, reset_to
 from starters.faults import FaultAdmin
 from starters.orders import wait_for_result
 from starters.records import ServiceRecords
@@ -111,12 +110,7 @@ async def test_an_order_out_of_updates_can_still_be_cancelled(limited: tuple[Api
 
 async def _reset_to_its_first_task(client: Client, workflow_id: str) -> None:
     history = await client.get_workflow_handle(workflow_id).fetch_history()
-    first = next(e.event_id for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
-    await client.workflow_service.reset_workflow_execution(
-        ResetWorkflowExecutionRequest(
-            namespace=client.namespace,
-            workflow_execution=WorkflowExecution(workflow_id=workflow_id, run_id=history.run_id),
-            reason="out of updates", workflow_task_finish_event_id=first, request_id=str(uuid.uuid4()),
-            reset_reapply_exclude_types=[ResetReapplyExcludeType.RESET_REAPPLY_EXCLUDE_TYPE_UPDATE],
-        )
+    await reset_to(
+        client, workflow_id, history.run_id, reset_points(history.events)[0], "out of updates",
+        reapply_exclude=[ResetReapplyExcludeType.RESET_REAPPLY_EXCLUDE_TYPE_UPDATE],
     )

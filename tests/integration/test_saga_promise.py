@@ -13,10 +13,11 @@ import uuid
 import pytest
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import WorkflowTaskFailedCause
-from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest, ResetWorkflowExecutionRequest
+from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 
 from cadenza.settings import SERVICE_NAMES
+from starters.adversary.resets import reset_points, reset_to
 from starters.consistency import inconsistencies
 from starters.orders import OrderClosed, cancel_order, place_order, wait_for_result
 from tests.conftest import make_order
@@ -109,21 +110,9 @@ async def test_placing_an_order_id_again_after_its_execution_is_gone_touches_not
 
 async def _reset_to_first_workflow_task(harness: Harness, handle: WorkflowHandle) -> WorkflowHandle:
     """What the Web UI's Reset button does with "first workflow task": a new run replays from the start."""
-    first_task_completed = [
-        event.event_id
-        async for event in handle.fetch_history_events()
-        if event.HasField("workflow_task_completed_event_attributes")
-    ][0]
-    response = await harness.client.workflow_service.reset_workflow_execution(
-        ResetWorkflowExecutionRequest(
-            namespace=harness.client.namespace,
-            workflow_execution=WorkflowExecution(workflow_id=handle.id),
-            reason="test: reset a closed order",
-            workflow_task_finish_event_id=first_task_completed,
-            request_id=str(uuid.uuid4()),
-        )
-    )
-    return harness.client.get_workflow_handle_for(OrderWorkflow.run, handle.id, run_id=response.run_id)
+    history = await handle.fetch_history()
+    first_task_completed = reset_points(history.events)[0]
+    return await reset_to(harness.client, handle.id, history.run_id, first_task_completed, "test: reset a closed order")
 
 
 async def test_resetting_a_compensated_order_cannot_revive_it(harness):
