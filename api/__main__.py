@@ -6,9 +6,11 @@ import argparse
 
 from api.app import serve
 from cadenza.process_exit import run_and_exit
+from cadenza.settings import settings
 
 
 def main() -> None:
+    settings()  # a bad CADENZA_* value stops the API here, with one line naming it
     parser = argparse.ArgumentParser(prog="python -m api", description="Serve the Cadenza Order API")
     parser.add_argument("--host", default="127.0.0.1", help="Address to listen on (0.0.0.0 in a container)")
     parser.add_argument("--port", type=int, default=8100)

@@ -33,7 +33,7 @@ from api.temporal import TemporalGate, unavailable_as_503
 from api.update_guard import UpdateGuard
 from cadenza.connection import connect, data_converter, encryption_summary, key_ring
 from cadenza.decision_keys import decision_keys
-from cadenza.settings import TASK_QUEUE, ServiceEndpoint, service_endpoint
+from cadenza.settings import ServiceEndpoint, service_endpoint, settings
 from workflows.policies import review_deadline_from_env
 from workflows.search_attributes import ALL_KEYS
 
@@ -50,7 +50,7 @@ class Health(BaseModel):
 def create_app(
     *,
     connect_temporal: Callable[[], Awaitable[Client]] | None = None,
-    task_queue: str = TASK_QUEUE,
+    task_queue: str | None = None,
     inventory: ServiceEndpoint | None = None,
     page_tokens: PageTokens | None = None,
 ) -> FastAPI:
@@ -77,7 +77,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.temporal = gate
-    app.state.task_queue = task_queue
+    app.state.task_queue = task_queue or settings().task_queue
     app.state.api_keys = load_key_store()  # a broken key secret stops the process here, not at the first request
     app.state.api_rate_limiter = RateLimiter.from_environment()  # likewise a bad CADENZA_API_RATE_LIMIT
     app.state.anonymous_rate_limiter = RateLimiter.for_addresses_from_environment()

@@ -13,18 +13,13 @@ Counted in this process only, like the rate limit (api/ratelimit.py says why).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from cadenza.settings import settings
+
 STREAMS_ENV = "CADENZA_API_MAX_STREAMS_PER_KEY"
 WAITS_ENV = "CADENZA_API_MAX_WAITS_PER_KEY"
-DEFAULT_STREAMS = 10
-DEFAULT_WAITS = 100
-
-
-class InvalidHoldLimit(ValueError):
-    """A cap that cannot be read; the message names the variable."""
 
 
 @dataclass
@@ -64,13 +59,5 @@ class Holds:
 
     @classmethod
     def from_environment(cls) -> Holds:
-        return cls(HoldLimit(_limit(STREAMS_ENV, DEFAULT_STREAMS)), HoldLimit(_limit(WAITS_ENV, DEFAULT_WAITS)))
-
-
-def _limit(variable: str, default: int) -> int:
-    text = os.environ.get(variable, "").strip()
-    if not text:
-        return default
-    if not text.isdigit() or int(text) < 1:
-        raise InvalidHoldLimit(f"{variable}={text!r}: write a whole number, 1 or more (default {default})")
-    return int(text)
+        current = settings()  # validated there: whole numbers, 1 or more
+        return cls(HoldLimit(current.get(STREAMS_ENV)), HoldLimit(current.get(WAITS_ENV)))

@@ -40,7 +40,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_serializer, model_validator
 
-from cadenza.settings import state_dir
+from cadenza.settings import settings, state_dir
 from workflows.models import Identifier
 
 Scope = Literal["orders:write", "orders:read", "orders:operate", "orders:review"]
@@ -126,11 +126,8 @@ class KeyStoreSettings:
 
     @classmethod
     def from_environment(cls) -> KeyStoreSettings:
-        file = os.environ.get("CADENZA_API_KEYS_FILE") or None
-        return cls(
-            keys_file=Path(file) if file else None, keys_json=os.environ.get("CADENZA_API_KEYS") or None,
-            state_dir=state_dir(),
-        )
+        current = settings()
+        return cls(keys_file=current.api_keys_file, keys_json=current.get("CADENZA_API_KEYS"), state_dir=state_dir())
 
 
 def load_key_store(

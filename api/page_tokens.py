@@ -17,12 +17,11 @@ import base64
 import binascii
 import hashlib
 import hmac
-import os
 
 from pathlib import Path
 
 from api.problems import InvalidField, Problem
-from cadenza.settings import EMBEDDED_ENV
+from cadenza.settings import settings
 
 SECRET_ENV = "CADENZA_API_PAGE_TOKEN_SECRET"
 SECRET_FILE_ENV = "CADENZA_API_PAGE_TOKEN_SECRET_FILE"
@@ -53,7 +52,7 @@ class PageTokens:
     def from_environment(cls) -> PageTokens:
         secret = _configured_secret()
         if not secret:
-            if not os.environ.get(EMBEDDED_ENV):
+            if not settings().temporal_embedded:
                 raise PageTokenSecretMissing(
                     f"Neither {SECRET_ENV} nor {SECRET_FILE_ENV} is set: the Order API signs its page tokens with that "
                     f"secret. Set one to at least {MIN_SECRET_LENGTH} random characters, the same on every replica "
@@ -83,9 +82,10 @@ class PageTokens:
 
 
 def _configured_secret() -> str:
-    if secret := os.environ.get(SECRET_ENV, "").strip():
-        return secret
-    if not (file := os.environ.get(SECRET_FILE_ENV, "").strip()):
+    current = settings()
+    if secret := current.get(SECRET_ENV):
+        return str(secret)
+    if (file := current.get(SECRET_FILE_ENV)) is None:
         return ""
     try:
         return Path(file).read_text().strip()

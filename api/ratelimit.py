@@ -19,21 +19,16 @@ usually given. Behind a proxy the address is the proxy's unless uvicorn is told 
 
 from __future__ import annotations
 
-import math
-import os
-import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-DEFAULT_RATE_LIMIT = "50/s"
-DEFAULT_ANONYMOUS_RATE_LIMIT = "5/s"
+from cadenza.settings import default_burst, parse_rate, settings
+
 # Addresses are chosen by clients, so their buckets are bounded: beyond this many the least recently seen is dropped
 # (an address that has been quiet for a second or two has a full bucket anyway).
 MAX_ADDRESSES = 10_000
-_UNITS = {"s": 1.0, "sec": 1.0, "second": 1.0, "m": 60.0, "min": 60.0, "minute": 60.0, "h": 3600.0, "hour": 3600.0}
-_SPEC = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*([a-z]+)\s*$")
 
 
 class InvalidRateLimit(ValueError):
@@ -53,21 +48,22 @@ class RateLimit:
     def parse(cls, spec: str, burst: str | None = None, *, variable: str = "CADENZA_API_RATE_LIMIT") -> RateLimit | None:
         """`"50/s"` → 50 per second, burst 100; `"off"` → None (no limit). `variable` (and `<variable minus
         _LIMIT>_BURST`) name the settings in messages."""
-        if spec.strip().lower() in ("off", "none", "0"):
+        try:
+            rate = parse_rate(spec)
+        except ValueError:
+            message = f"{variable}={spec!r}: write requests per unit, e.g. 50/s or 3000/min, or 'off'"
+            raise InvalidRateLimit(message) from None
+        if rate is None:
             return None
-        match = _SPEC.match(spec.lower())
-        if not match or match[2] not in _UNITS or float(match[1]) <= 0:
-            raise InvalidRateLimit(f"{variable}={spec!r}: write requests per unit, e.g. 50/s or 3000/min, or 'off'")
-        rate = float(match[1]) / _UNITS[match[2]]
-        size = max(1, math.ceil(2 * rate)) if burst is None else _whole(burst, _burst_variable(variable))
+        size = default_burst(rate) if burst is None else _whole(burst, _burst_variable(variable))
         return cls(rate=rate, burst=size, text=spec.strip())
 
     @classmethod
-    def from_environment(
-        cls, variable: str = "CADENZA_API_RATE_LIMIT", default: str = DEFAULT_RATE_LIMIT
-    ) -> RateLimit | None:
-        spec = os.environ.get(variable) or default
-        return cls.parse(spec, os.environ.get(_burst_variable(variable)) or None, variable=variable)
+    def from_environment(cls, variable: str = "CADENZA_API_RATE_LIMIT") -> RateLimit | None:
+        """The limit `variable` and its burst set (cadenza.settings has validated both, and holds the defaults)."""
+        current = settings()
+        burst = current.get(_burst_variable(variable))
+        return cls.parse(current.get(variable), None if burst is None else str(burst), variable=variable)
 
     def __str__(self) -> str:
         return f"{self.text or f'{self.rate:g}/s'} (burst {self.burst})"
@@ -106,7 +102,7 @@ class RateLimiter:
 
     @classmethod
     def for_addresses_from_environment(cls) -> RateLimiter:
-        limit = RateLimit.from_environment("CADENZA_API_ANONYMOUS_RATE_LIMIT", DEFAULT_ANONYMOUS_RATE_LIMIT)
+        limit = RateLimit.from_environment("CADENZA_API_ANONYMOUS_RATE_LIMIT")
         return cls(limit, capacity=MAX_ADDRESSES)
 
     def acquire(self, key: str) -> float:

@@ -54,7 +54,7 @@ from temporalio.converter import (
 from cadenza.key_lines import (
     KEY_BYTES, KEY_ID, KEY_ID_RULE, KeyLineError, parse_key_lines, read_key_file, shown_path,
 )
-from cadenza.settings import state_dir
+from cadenza.settings import Settings, load_settings, settings, state_dir
 
 ENCRYPTION_ENV = "CADENZA_ENCRYPTION"
 """`required`: a process without keys refuses to start (cadenza.connection.data_converter)."""
@@ -200,11 +200,10 @@ class KeyRing:
         """The keys named by `setting`'s variables (`CADENZA_ENCRYPTION_KEYS` or `CADENZA_ENCRYPTION_KEYS_FILE` by
         default), or None if neither is set. A key file that holds no key line is an error: it was named on purpose,
         so it was meant to hold keys."""
-        env = os.environ if environ is None else environ
-        if env.get(setting.keys_env, "").strip():
-            return cls.parse(env[setting.keys_env], source=setting.keys_env)
-        if env.get(setting.file_env, "").strip():
-            path = Path(env[setting.file_env])
+        current = _settings(environ)
+        if lines := current.get(setting.keys_env):
+            return cls.parse(lines, source=setting.keys_env)
+        if (path := current.get(setting.file_env)) is not None:
             ring = cls.from_file(path, setting)
             if ring is None:
                 raise KeyRingError(f"{setting.file_env} names {shown_path(path)}, which holds no key line: add the "
@@ -239,18 +238,19 @@ class KeyRing:
 
 
 def keys_configured(environ: Mapping[str, str] | None = None, setting: KeySetting = ENCRYPTION_KEYS) -> bool:
-    env = os.environ if environ is None else environ
-    return any(env.get(name, "").strip() for name in (setting.keys_env, setting.file_env))
+    current = _settings(environ)
+    return any(current.get(name) for name in (setting.keys_env, setting.file_env))
+
+
+def _settings(environ: Mapping[str, str] | None) -> Settings:
+    """This process's settings, or those of `environ` when a caller names one."""
+    return settings() if environ is None else load_settings(environ)
 
 
 def unbound_accepted(environ: Mapping[str, str] | None = None) -> bool:
     """`CADENZA_ENCRYPTION_UNBOUND`: whether payloads written before namespaces were bound still decrypt (`accept`,
     the default, so that histories from before the upgrade stay readable) or not (`refuse`: retired)."""
-    env = os.environ if environ is None else environ
-    value = env.get(UNBOUND_ENV, "").strip().lower() or "accept"
-    if value not in ("accept", "refuse"):
-        raise EncryptionError(f"{UNBOUND_ENV}={value!r}: use accept (the default) or refuse")
-    return value == "accept"
+    return _settings(environ).encryption_unbound == "accept"
 
 
 def ensure_key_file(path: Path, setting: KeySetting = ENCRYPTION_KEYS) -> KeyRing:

@@ -23,7 +23,7 @@ from temporalio.runtime import Runtime
 
 from cadenza import codec
 from cadenza.codec import ENCRYPTION_ENV, EncryptionError, KeyRing
-from cadenza.settings import EMBEDDED_ENV, dev_server_ports
+from cadenza.settings import dev_server_ports, settings
 from cadenza.telemetry import setup_tracing, temporal_plugins
 
 # ENCRYPTION_ENV `required`: a process without keys refuses to start. Unset (or `optional`): without keys, payloads
@@ -46,11 +46,8 @@ def encryption_required() -> bool:
 
 
 def encryption_setting() -> str:
-    """`CADENZA_ENCRYPTION`: required, optional (the default) or off; anything else is an `EncryptionError`."""
-    value = os.environ.get(ENCRYPTION_ENV, "optional").strip().lower() or "optional"
-    if value not in ("required", "optional", "off"):
-        raise EncryptionError(f"{ENCRYPTION_ENV}={value!r}: use required, optional (the default) or off")
-    return value
+    """`CADENZA_ENCRYPTION`: required, optional (the default) or off (cadenza.settings refuses anything else)."""
+    return settings().encryption
 
 
 @functools.cache
@@ -125,7 +122,7 @@ def config_file() -> str:
 def connect_config() -> dict[str, Any]:
     """Keyword arguments for `Client.connect`: the active profile of `temporalio.envconfig` (file, then `TEMPORAL_*`
     variables on top), with the embedded dev server as the default address and `default` as the namespace."""
-    if os.environ.get(EMBEDDED_ENV):
+    if settings().temporal_embedded:
         return embedded_config(
             os.environ.get("TEMPORAL_ADDRESS") or f"localhost:{dev_server_ports().frontend}",
             os.environ.get("TEMPORAL_NAMESPACE") or "default",

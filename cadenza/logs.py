@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from typing import Any
 
 from temporalio import activity, workflow
 
+from cadenza.settings import settings
 from workflows.models import WORKFLOW_ID_PREFIX
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "temporal_workflow", "temporal_activity"}
@@ -43,7 +43,7 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(level: int = logging.INFO) -> None:
     """JSON lines by default; `CADENZA_LOG_FORMAT=text` for plain human-readable lines."""
     handler = logging.StreamHandler()
-    if os.environ.get("CADENZA_LOG_FORMAT", "json").lower() == "text":
+    if settings().log_format == "text":
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     else:
         handler.setFormatter(JsonFormatter())

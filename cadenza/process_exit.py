@@ -16,6 +16,7 @@ from collections.abc import Callable
 from opentelemetry import trace
 from temporalio.service import RPCError, RPCStatusCode
 
+from cadenza.settings import settings
 from cadenza.signals import EXIT_INTERRUPTED
 
 SPAN_FLUSH_TIMEOUT_SECONDS = 5.0
@@ -52,8 +53,15 @@ def run_and_exit(entry_point: Callable[[], object]) -> None:
     os._exit(code)
 
 
+def _debug() -> bool:
+    try:
+        return settings().debug
+    except SystemExit:  # a bad setting was reported at start; this error is the one to show
+        return False
+
+
 def _report(err: BaseException) -> None:
-    if os.environ.get(DEBUG_ENV):
+    if _debug():
         traceback.print_exception(err)
         return
     try:

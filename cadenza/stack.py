@@ -15,7 +15,6 @@ from temporalio.converter import DataConverter
 
 from cadenza import codec
 from cadenza.binaries import temporal_cli
-from cadenza.connection import EMBEDDED_ENV
 from cadenza.decision_keys import DECISION_KEYS
 from cadenza.build_id import build_id
 from cadenza.private_files import private_dir, tighten
@@ -24,9 +23,9 @@ from cadenza.shutdown import WORKER_STOP_TIMEOUT_SECONDS
 from workflows.search_attributes import dev_server_flags
 from cadenza.settings import (
     DEFAULT_SERVICE_TOKEN,
+    EMBEDDED_ENV,
     METRICS_PORT_ENV,
     SERVICE_NAMES,
-    TASK_QUEUE,
     ServiceEndpoint,
     dev_server_ports,
     deployment_name,
@@ -34,6 +33,7 @@ from cadenza.settings import (
     codec_port,
     metrics_port,
     service_endpoint,
+    settings,
     state_dir,
 )
 
@@ -76,7 +76,7 @@ class StackConfig:
     ui_port: int | None
     service_ports: dict[str, int]
     token: str = DEFAULT_SERVICE_TOKEN
-    task_queue: str = TASK_QUEUE
+    task_queue: str = field(default_factory=lambda: settings().task_queue)
     with_worker: bool = True
     # History in a SQLite file survives restarts of the dev server; None keeps it in memory (tests, benchmarks).
     persistent_history: bool = True

@@ -13,12 +13,11 @@
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from cadenza.settings import dev_server_ports
+from cadenza.settings import Settings, dev_server_ports, load_settings, settings
 from codec_server.access import Authenticator, InvalidAccessSettings, OidcSettings, OidcVerifier, StaticTokens
 
 _OIDC = ("CADENZA_CODEC_OIDC_ISSUER", "CADENZA_CODEC_OIDC_AUDIENCE", "CADENZA_CODEC_OIDC_JWKS_URL")
@@ -69,15 +68,17 @@ class CodecServerSettings:
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> CodecServerSettings:
         """Settings from `CADENZA_CODEC_*`; `InvalidAccessSettings` says what to fix."""
-        env = os.environ if env is None else env
+        current = settings() if env is None else load_settings(env)
         default = cls.for_web_ui(dev_server_ports().ui)
-        origins = tuple(o.strip().rstrip("/") for o in env.get("CADENZA_CODEC_CORS_ORIGINS", "").split(",") if o.strip())
-        spec = env.get("CADENZA_CODEC_TOKENS", "")
+        origins = tuple(o.strip().rstrip("/") for o in (current.codec_cors_origins or "").split(",") if o.strip())
+        spec = current.get("CADENZA_CODEC_TOKENS")
         return cls(
             origins=origins or default.origins,
-            tokens=StaticTokens.parse(spec) if spec.strip() else None,
-            oidc=_oidc_settings(env),
-            allowed_hosts=tuple(name.strip().lower() for name in env.get(ALLOWED_HOSTS_ENV, "").split(",") if name.strip()),
+            tokens=StaticTokens.parse(spec) if spec else None,
+            oidc=_oidc_settings(current),
+            allowed_hosts=tuple(
+                name.strip().lower() for name in (current.codec_allowed_hosts or "").split(",") if name.strip()
+            ),
         )
 
 
@@ -110,13 +111,13 @@ def is_loopback(host: str) -> bool:
         return False  # a host name might resolve anywhere
 
 
-def _oidc_settings(env: Mapping[str, str]) -> OidcSettings | None:
-    values = [env.get(name, "").strip() for name in _OIDC]
+def _oidc_settings(current: Settings) -> OidcSettings | None:
+    values = [current.get(name) or "" for name in _OIDC]
     if not any(values):
         return None
     missing = [name for name, value in zip(_OIDC, values) if not value]
     if missing:
         raise InvalidAccessSettings(f"OIDC needs {', '.join(_OIDC)} together; set {', '.join(missing)} too")
     issuer, audience, jwks_url = values
-    claim = env.get("CADENZA_CODEC_OIDC_PERMISSIONS_CLAIM", "").strip() or "permissions"
+    claim = current.codec_oidc_permissions_claim
     return OidcSettings(issuer=issuer, audience=audience, jwks_url=jwks_url, permissions_claim=claim)

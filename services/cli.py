@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import uvicorn
 from pydantic import ValidationError
 
+from cadenza.settings import settings
 from cadenza.telemetry import setup_tracing
 from services.common.app_factory import AppFactory
 from services.common.faults import FaultConfig
@@ -50,8 +50,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Parse arguments, build the app and serve it until interrupted."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    current = settings()  # a bad CADENZA_* value stops the service here, with one line naming it
     service: str = args.service
-    faults_json = args.faults or os.environ.get(FAULTS_ENV_VAR_PREFIX + service.upper())
+    faults_json = args.faults or current.get(FAULTS_ENV_VAR_PREFIX + service.upper())
     try:
         faults = FaultConfig.model_validate_json(faults_json) if faults_json else None
     except ValidationError as error:
@@ -59,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     setup_tracing(f"cadenza-{service}")
     app = load_app_factory(service)(
         db_path=args.db or Path(".cadenza") / f"{service}.db",
-        token=args.token or os.environ.get(TOKEN_ENV_VAR) or DEFAULT_TOKEN,
+        token=args.token or current.get(TOKEN_ENV_VAR) or DEFAULT_TOKEN,
         faults=faults,
     )
     # Access logs off: under load tests they would dominate the run time and

@@ -19,7 +19,7 @@ from cadenza.codec import EncryptionError
 from cadenza.connection import TemporalUnavailable, connect, encryption_summary, key_ring
 from cadenza.process_exit import run_and_exit
 from cadenza.processes import PortInUse
-from cadenza.settings import TASK_QUEUE, web_ui_base, workflow_ui_link
+from cadenza.settings import settings, web_ui_base, workflow_ui_link
 from cadenza.signals import EXIT_INTERRUPTED, run_until_signalled
 from cadenza.stack import StackConfig
 from starters.adversary.command import adversary_app
@@ -74,6 +74,15 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _settings_first() -> None:
+    # Every command reads its settings from the environment: a bad CADENZA_* value stops it here, before it starts
+    # anything, with one line naming the variable.
+    settings()
+
+
 order_app = typer.Typer(help="Place, inspect and cancel orders.", no_args_is_help=True)
 app.add_typer(order_app, name="order")
 reconcile_app = typer.Typer(
@@ -438,10 +447,11 @@ def reconcile_schedule(
     async def main() -> None:
         interval = parse_duration("--every", every, allow_zero=False)
         client = await connect()
-        result = await ensure_reconcile_schedule(client, task_queue=TASK_QUEUE, every=interval)
+        task_queue = settings().task_queue
+        result = await ensure_reconcile_schedule(client, task_queue=task_queue, every=interval)
         console.print(
             f"Schedule {SCHEDULE_ID} {result}: a reconcile run every {short_duration(interval)} on task queue "
-            f"{TASK_QUEUE}.\nWeb UI: {web_ui_base()}/namespaces/{client.namespace}/schedules/{SCHEDULE_ID}"
+            f"{task_queue}.\nWeb UI: {web_ui_base()}/namespaces/{client.namespace}/schedules/{SCHEDULE_ID}"
         )
 
     _run(main())
@@ -464,7 +474,7 @@ def reconcile_run(
             prefix=prefix,
         )
         client = await connect()
-        with console.status(f"Reconciling: waiting for a worker on task queue {TASK_QUEUE} to run it…"):
+        with console.status(f"Reconciling: waiting for a worker on task queue {settings().task_queue} to run it…"):
             workflow_id, report = await run_once(client, params)
         print_report(report, workflow_ui_link(client.namespace, workflow_id))
         return report.clean

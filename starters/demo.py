@@ -13,7 +13,7 @@ from rich.live import Live
 from rich.table import Table
 from temporalio.client import Client
 
-from cadenza.settings import TASK_QUEUE, workflow_ui_link
+from cadenza.settings import settings, workflow_ui_link
 from starters.consistency import inconsistencies, stock_inconsistencies
 from starters.faults import FaultAdmin
 from starters.orders import place_order, wait_for_result
@@ -117,11 +117,11 @@ def _check_outcome(run: ScenarioRun) -> list[str]:
 
 
 class Demo:
-    def __init__(self, client: Client, http: httpx.AsyncClient, task_queue: str = TASK_QUEUE) -> None:
+    def __init__(self, client: Client, http: httpx.AsyncClient, task_queue: str | None = None) -> None:
         self._client = client
         self._records = ServiceRecords(http)
         self._faults = FaultAdmin(http)
-        self._task_queue = task_queue
+        self._task_queue = task_queue or settings().task_queue
         self.runs: list[ScenarioRun] = []
         self.stock_problems: list[str] = []
 

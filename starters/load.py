@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from cadenza.settings import TASK_QUEUE
+from cadenza.settings import settings
 from starters.api_client import OrderApi, state_of
 from starters.orders import place_order, wait_for_result
 from workflows.models import Order, OrderLine
@@ -123,11 +123,12 @@ async def retrying(call: Callable[[], Awaitable[T]], *, give_up_after: float = 1
 PlaceAndAwait = Callable[[Order], Awaitable[str]]
 
 
-def via_temporal(client: Client, task_queue: str = TASK_QUEUE) -> PlaceAndAwait:
+def via_temporal(client: Client, task_queue: str | None = None) -> PlaceAndAwait:
+    queue = task_queue or settings().task_queue
     """Through a Temporal client, as `cadenza order place --wait` does."""
 
     async def place_and_await(order: Order) -> str:
-        placed = await retrying(lambda: place_order(client, order, task_queue=task_queue))
+        placed = await retrying(lambda: place_order(client, order, task_queue=queue))
         return (await retrying(lambda: wait_for_result(placed.handle))).state.value
 
     return place_and_await
@@ -178,7 +179,7 @@ async def run_load(
     concurrency: int,
     report: LoadReport,
     on_done: Callable[[str], None] = lambda _: None,
-    task_queue: str = TASK_QUEUE,
+    task_queue: str | None = None,
 ) -> LoadReport:
     """`run_orders` through a Temporal client (the chaos run's load)."""
     return await run_orders(

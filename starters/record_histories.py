@@ -18,7 +18,7 @@ import logging
 import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,7 +30,7 @@ from temporalio.worker import Worker
 
 from activities.http import ServiceClients
 from activities.orders import OrderActivities
-from cadenza.settings import TASK_QUEUE, ServiceEndpoint, service_endpoints
+from cadenza.settings import ServiceEndpoint, service_endpoints, settings
 from starters.demo import SAMPLE_CONTACT, SCENARIOS, Demo
 from starters.faults import FaultAdmin
 from starters.history_files import SUFFIX, write_history
@@ -105,7 +105,7 @@ class Recorder:
     client: Client
     http: httpx.AsyncClient
     out: Path
-    task_queue: str = TASK_QUEUE
+    task_queue: str = field(default_factory=lambda: settings().task_queue)
     overwrite: bool = False
     on_progress: Callable[[str], None] = lambda _: None
 

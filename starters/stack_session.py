@@ -13,7 +13,7 @@ from temporalio.client import Client
 
 from cadenza.connection import connect
 from cadenza.processes import http_ok, port_in_use
-from cadenza.settings import SERVICE_NAMES, TASK_QUEUE, service_endpoint
+from cadenza.settings import SERVICE_NAMES, service_endpoint, settings
 from cadenza.stack import EmbeddedStack, StackConfig
 from starters.console import console
 from workers.worker import order_worker
@@ -26,7 +26,8 @@ async def services_healthy() -> bool:
     return True
 
 
-async def has_workers(client: Client, task_queue: str = TASK_QUEUE) -> bool:
+async def has_workers(client: Client, task_queue: str | None = None) -> bool:
+    task_queue = task_queue or settings().task_queue
     response = await client.workflow_service.describe_task_queue(
         DescribeTaskQueueRequest(
             namespace=client.namespace,

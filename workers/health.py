@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import os
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -39,7 +38,7 @@ from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
 from cadenza.processes import free_port
-from cadenza.settings import METRICS_PORT_ENV
+from cadenza.settings import METRICS_PORT_ENV, settings
 from cadenza.telemetry import metrics_runtime
 
 log = logging.getLogger("cadenza.worker")
@@ -73,12 +72,10 @@ def health_settings() -> HealthSettings | None:
     """From `CADENZA_METRICS_PORT` (unset or 0: no port) and `CADENZA_METRICS_HOST` (default loopback: a deployment
     whose probes or Prometheus come from elsewhere says so, e.g. the pod's IP); read once, so that the runtime and the
     server agree on the core's port."""
-    port = os.environ.get(PORT_ENV, "").strip()
-    if not port or port == "0":
+    current = settings()
+    if not current.metrics_port:
         return None
-    if not port.isdigit():
-        raise SystemExit(f"{PORT_ENV}={port!r} is not a port number; set it to e.g. 9464, or 0 for no port.")
-    return HealthSettings(os.environ.get(HOST_ENV, "").strip() or DEFAULT_HOST, int(port), free_port())
+    return HealthSettings(current.metrics_host or DEFAULT_HOST, current.metrics_port, free_port())
 
 
 def worker_runtime(settings: HealthSettings | None = None) -> Runtime | None:

@@ -30,7 +30,7 @@ from cadenza.connection import connect, encryption_required, encryption_summary,
 from cadenza.decision_keys import decision_keys
 from cadenza.deployment import promote_if_first
 from cadenza.shutdown import WORKER_GRACEFUL_SHUTDOWN
-from cadenza.settings import TASK_QUEUE, ServiceEndpoint, deploy_auto_promote, deployment_name, service_endpoints
+from cadenza.settings import ServiceEndpoint, deploy_auto_promote, deployment_name, service_endpoints, settings
 from cadenza.signals import run_until_signalled
 from cadenza.logs import configure_logging
 from workers.decision_check import DecisionCheck
@@ -153,7 +153,7 @@ def worker_options(*, sdk_defaults: bool = False, versioning: Versioning | None 
 async def order_worker(
     client: Client,
     *,
-    task_queue: str = TASK_QUEUE,
+    task_queue: str | None = None,
     endpoints: Mapping[str, ServiceEndpoint] | None = None,
     sdk_defaults: bool = False,
     versioning: Versioning | None = None,
@@ -176,7 +176,7 @@ async def order_worker(
         activities = OrderActivities(ServiceClients(http, endpoints))
         worker = Worker(
             client,
-            task_queue=task_queue,
+            task_queue=task_queue or settings().task_queue,
             workflows=list(workflows),
             activities=activities.all() + ReconcileActivities(http, endpoints).all(),
             # On SIGTERM, let in-flight HTTP calls finish rather than abandon them mid-request for another worker to
@@ -191,7 +191,8 @@ async def order_worker(
             yield worker
 
 
-async def run_worker(client: Client, *, task_queue: str = TASK_QUEUE, stop: asyncio.Event | None = None) -> None:
+async def run_worker(client: Client, *, task_queue: str | None = None, stop: asyncio.Event | None = None) -> None:
+    task_queue = task_queue or settings().task_queue
     """Run until `stop` is set (or forever); in-flight activities finish before the worker shuts down."""
     versioning = Versioning.from_settings()
     async with health_endpoint() as health, order_worker(client, task_queue=task_queue, versioning=versioning) as worker:

@@ -8,8 +8,6 @@ activities, so they end the retrying immediately.
 from __future__ import annotations
 
 import dataclasses
-import os
-import re
 from datetime import timedelta
 from typing import Any
 
@@ -58,24 +56,15 @@ COMPENSATION_RETRY = RetryPolicy(
 DEFAULT_REVIEW_DEADLINE = timedelta(hours=24)
 REVIEW_DEADLINE_ENV = "CADENZA_REVIEW_DEADLINE"
 REVIEW_DEADLINE_MEMO = "review_deadline_s"
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def review_deadline_from_env() -> timedelta | None:
     """CADENZA_REVIEW_DEADLINE as a duration (`90s`, `30m`, `24h`, `2d`, or plain seconds), None when unset. Never
     called from workflow code (a workflow must not read its environment): by starters and activities only."""
-    raw = os.environ.get(REVIEW_DEADLINE_ENV, "").strip()
-    if not raw:
-        return None
-    match = _DURATION.match(raw.lower())
-    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)] if match else 0
-    if seconds <= 0:
-        raise ValueError(
-            f"{REVIEW_DEADLINE_ENV}={raw!r} is not a positive duration: use e.g. 90s, 30m, 24h or 2d (seconds if "
-            "no unit), or unset it for the default of 24h."
-        )
-    return timedelta(seconds=seconds)
+    # Imported here, not at the top: workflow code imports this module inside the sandbox, and never needs settings.
+    from cadenza.settings import settings
+
+    return settings().review_deadline
 
 
 def _waits_between_attempts(policy: RetryPolicy) -> timedelta:

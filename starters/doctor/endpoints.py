@@ -10,7 +10,7 @@ from temporalio.api.common.v1 import Payloads
 from temporalio.converter import DataConverter
 
 from cadenza.connection import configured_namespace
-from cadenza.settings import SERVICE_NAMES, ServiceTokenMissing, api_port, codec_port, service_endpoint
+from cadenza.settings import SERVICE_NAMES, ServiceTokenMissing, api_port, codec_port, service_endpoint, settings
 from starters.doctor.keys import SAMPLE
 from starters.doctor.model import Check, Context, Outcome, failed, passed, warned
 
@@ -24,11 +24,11 @@ _AUTHENTICATED_READ = {"erp": "/orders?limit=1", "payment": "/charges?limit=1", 
 
 
 def api_url() -> str:
-    return os.environ.get(API_URL_ENV, f"http://localhost:{api_port() or 8100}").rstrip("/")
+    return (settings().api_url or f"http://localhost:{api_port() or 8100}").rstrip("/")
 
 
 def codec_url() -> str:
-    return os.environ.get(CODEC_URL_ENV, f"http://localhost:{codec_port() or 8234}").rstrip("/")
+    return (settings().codec_url or f"http://localhost:{codec_port() or 8234}").rstrip("/")
 
 
 def _down(what: str, url: str, err: httpx.HTTPError, start: str, variable: str) -> Outcome:

@@ -25,7 +25,7 @@ from cadenza.connection import (
     connect,
     connect_config,
 )
-from cadenza.settings import TASK_QUEUE, dev_server_ports
+from cadenza.settings import dev_server_ports, settings
 from starters.doctor.model import Check, Context, Outcome, failed, passed
 from workers.health import POLLER_FRESH
 from workers.search_attributes import create_commands, missing_search_attributes
@@ -117,10 +117,11 @@ async def search_attributes(ctx: Context) -> Outcome:
 async def workers_polling(ctx: Context) -> Outcome:
     assert ctx.client is not None
     client = ctx.client
+    task_queue = settings().task_queue
     kinds = (TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY)
     described: list[DescribeTaskQueueResponse] = [
         await client.workflow_service.describe_task_queue(
-            DescribeTaskQueueRequest(namespace=client.namespace, task_queue=TaskQueue(name=TASK_QUEUE), task_queue_type=kind)
+            DescribeTaskQueueRequest(namespace=client.namespace, task_queue=TaskQueue(name=task_queue), task_queue_type=kind)
         )
         for kind in kinds
     ]
@@ -133,12 +134,12 @@ async def workers_polling(ctx: Context) -> Outcome:
                 workers.setdefault(poller.identity, _build(poller))
     if not workers:
         return failed(
-            f"no worker polls task queue {TASK_QUEUE} in namespace {client.namespace}",
-            f"Start one with the same TEMPORAL_* settings: `CADENZA_TASK_QUEUE={TASK_QUEUE} cadenza worker` "
+            f"no worker polls task queue {task_queue} in namespace {client.namespace}",
+            f"Start one with the same TEMPORAL_* settings: `CADENZA_TASK_QUEUE={task_queue} cadenza worker` "
             "(locally `cadenza up` runs one)",
         )
     listed = ", ".join(f"{identity} ({build})" for identity, build in sorted(workers.items()))
-    return passed(f"{len(workers)} on {TASK_QUEUE}: {listed}{_versioning(described[0])}")
+    return passed(f"{len(workers)} on {task_queue}: {listed}{_versioning(described[0])}")
 
 
 def _build(poller: PollerInfo) -> str:

@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 from temporalio.client import Client, WorkflowFailureError
 
-from cadenza.settings import TASK_QUEUE
+from cadenza.settings import settings
 from starters.console import console
 from starters.reconcile.schedule import reconcile_run_options
 from starters.replay import BadReplayInput, parse_since
@@ -41,12 +41,12 @@ def parse_duration(option: str, text: str, *, allow_zero: bool = True) -> timede
 
 
 async def run_once(
-    client: Client, params: ReconcileInput, *, task_queue: str = TASK_QUEUE
+    client: Client, params: ReconcileInput, *, task_queue: str | None = None
 ) -> tuple[str, ReconcileReport]:
     """Start one reconcile run now (on the workers of `task_queue`) and wait for its report."""
     workflow_id = f"{RUN_ID_PREFIX}{uuid.uuid4().hex[:12]}"
     handle = await client.start_workflow(
-        ReconcileWorkflow.run, params, id=workflow_id, task_queue=task_queue, **reconcile_run_options(params)
+        ReconcileWorkflow.run, params, id=workflow_id, task_queue=task_queue or settings().task_queue, **reconcile_run_options(params)
     )
     try:
         return workflow_id, await handle.result()
