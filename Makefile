@@ -10,7 +10,7 @@ RUNTIME_LOCK := requirements/runtime.txt
 UV_VERSION := 0.13.8
 LOCK_FLAGS ?=
 
-.PHONY: install demo up test test-unit test-integration compose-check compose-secrets lock audit clean
+.PHONY: install demo up test test-unit test-integration compose-check compose-secrets lock audit docs clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Cadenza needs Python 3.11 or newer; run with PYTHON=python3.12 (or similar).")'
@@ -63,6 +63,10 @@ lock: $(BIN)/uv
 ## Known vulnerabilities in the locked dependencies (pip-audit against PyPI's advisory data); CI runs it.
 audit: install
 	bash .ci/audit
+
+## After adding or changing a setting in cadenza/settings.py: regenerate docs/operations.md's configuration table.
+docs: install
+	$(BIN)/python -m cadenza.settings --write
 
 clean:
 	rm -rf $(VENV) .cadenza .pytest_cache .hypothesis

@@ -151,7 +151,7 @@ _environ: ContextVar[Mapping[str, str] | None] = ContextVar("cadenza_settings_en
 
 class _EnvSource(EnvSettingsSource):
     """The environment, or the mapping `load_settings` was handed (the codec and codec-server helpers take one).
-    Values are stripped, and one left empty counts as unset: `CADENZA_X=` in a compose file means "not set"."""
+    Values are stripped, and one left empty counts as unset: `CADENZA_WEB_UI=` in a compose file means "not set"."""
 
     def _load_env_vars(self) -> Mapping[str, str | None]:
         environ = _environ.get()
@@ -164,7 +164,7 @@ class _EnvSource(EnvSettingsSource):
 
 
 class Settings(BaseSettings):
-    """Every `CADENZA_*` variable: the field `x_y` is `CADENZA_X_Y`."""
+    """Every `CADENZA_*` variable: the field `task_queue` is `CADENZA_TASK_QUEUE`."""
 
     model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore", frozen=True, validate_default=False)
 
@@ -297,7 +297,7 @@ class Settings(BaseSettings):
         return init_settings, _EnvSource(settings_cls)
 
     def get(self, variable: str) -> Any:
-        """The value of `CADENZA_X_Y` (secrets revealed: for the code that uses them, never for messages)."""
+        """The value of a variable such as `CADENZA_API_PORT` (secrets revealed: for the code that uses them, never for messages)."""
         value = getattr(self, field_name(variable))
         return value.get_secret_value() if isinstance(value, SecretStr) else value
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from api.ratelimit import InvalidRateLimit, RateLimit, RateLimiter
+from cadenza.settings import InvalidSetting
 
 
 class FakeClock:
@@ -70,5 +71,5 @@ def test_the_limit_for_requests_without_a_key_has_settings_of_its_own(monkeypatc
     limiter = RateLimiter.for_addresses_from_environment()
     assert limiter.limit is not None and (limiter.limit.rate, limiter.limit.burst) == (5.0, 10)
     monkeypatch.setenv("CADENZA_API_ANONYMOUS_RATE_BURST", "0")
-    with pytest.raises(InvalidRateLimit, match="CADENZA_API_ANONYMOUS_RATE_BURST"):
+    with pytest.raises(InvalidSetting, match="CADENZA_API_ANONYMOUS_RATE_BURST='0' is not a whole number, 1 or more"):
         RateLimiter.for_addresses_from_environment()

@@ -7,7 +7,8 @@ import pytest
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionResponse
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.holds import STREAMS_ENV, WAITS_ENV, HoldLimit, Holds, InvalidHoldLimit
+from api.holds import STREAMS_ENV, WAITS_ENV, HoldLimit, Holds
+from cadenza.settings import InvalidSetting
 from api.ownership import OrderAddress
 from api.problems import Problem
 from api.update_guard import ORDER_BUSY, ORDER_HISTORY_FULL, ORDER_OUT_OF_UPDATES, UpdateGuard, temporal_refusal
@@ -86,5 +87,5 @@ def test_caps_are_read_from_the_environment_and_nonsense_names_its_variable(monk
     holds = Holds.from_environment()
     assert (holds.streams.limit, holds.waits.limit) == (3, 100)
     monkeypatch.setenv(WAITS_ENV, "0")
-    with pytest.raises(InvalidHoldLimit, match=WAITS_ENV):
+    with pytest.raises(InvalidSetting, match=WAITS_ENV):
         Holds.from_environment()
