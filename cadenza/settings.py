@@ -39,7 +39,6 @@ DEFAULT_TEMPORAL_ADDRESS = "localhost:7233"
 DEFAULT_SERVICE_TOKEN = "cadenza-dev-token"
 
 SERVICE_NAMES = ("erp", "payment", "inventory")
-_DEFAULT_SERVICE_PORTS = {"erp": 8101, "payment": 8102, "inventory": 8103}
 
 
 class InvalidSetting(SystemExit):
@@ -116,7 +115,7 @@ class _Kind:
     expect: str
     """What the value is not, in `… is not <expect>`."""
     hint: str
-    """What to set instead, in `set it to <hint> or unset it`."""
+    """What to set instead, in `set it to <hint>, or unset it`."""
 
 
 _KINDS = {
@@ -170,17 +169,35 @@ class Settings(BaseSettings):
 
     # Where things run.
     task_queue: str = _setting("cadenza-orders", "task queue of workers and clients", unit="name")
-    erp_url: str | None = _setting(None, "where the worker finds the ERP API", unit="URL", shown="`http://127.0.0.1:<CADENZA_ERP_PORT>`")
-    payment_url: str | None = _setting(None, "where the worker finds the payment API", unit="URL", shown="`http://127.0.0.1:<CADENZA_PAYMENT_PORT>`")
-    inventory_url: str | None = _setting(None, "where the worker finds the inventory API", unit="URL", shown="`http://127.0.0.1:<CADENZA_INVENTORY_PORT>`")
-    service_token: SecretStr | None = _setting(
-        None, "bearer token for all three services (a secret: only in the worker's environment, never in history); with "
-        "a service URL set and no token a process refuses to start, since the development token is public",
-        unit="secret", shown="`cadenza-dev-token` for the embedded stack's own services only", see="security.md#secrets",
+    erp_url: str | None = _setting(
+        None, "where the worker finds the ERP API", unit="URL", shown="`http://127.0.0.1:<CADENZA_ERP_PORT>`"
     )
-    erp_token: SecretStr | None = _setting(None, "the ERP's own bearer token, instead of CADENZA_SERVICE_TOKEN", unit="secret")
-    payment_token: SecretStr | None = _setting(None, "the payment API's own bearer token, instead of CADENZA_SERVICE_TOKEN", unit="secret")
-    inventory_token: SecretStr | None = _setting(None, "the inventory API's own bearer token, instead of CADENZA_SERVICE_TOKEN", unit="secret")
+    payment_url: str | None = _setting(
+        None, "where the worker finds the payment API", unit="URL", shown="`http://127.0.0.1:<CADENZA_PAYMENT_PORT>`"
+    )
+    inventory_url: str | None = _setting(
+        None,
+        "where the worker finds the inventory API",
+        unit="URL",
+        shown="`http://127.0.0.1:<CADENZA_INVENTORY_PORT>`",
+    )
+    service_token: SecretStr | None = _setting(
+        None,
+        "bearer token for all three services (a secret: only in the worker's environment, never in history); with "
+        "a service URL set and no token a process refuses to start, since the development token is public",
+        unit="secret",
+        shown="`cadenza-dev-token` for the embedded stack's own services only",
+        see="security.md#secrets",
+    )
+    erp_token: SecretStr | None = _setting(
+        None, "the ERP's own bearer token, instead of CADENZA_SERVICE_TOKEN", unit="secret"
+    )
+    payment_token: SecretStr | None = _setting(
+        None, "the payment API's own bearer token, instead of CADENZA_SERVICE_TOKEN", unit="secret"
+    )
+    inventory_token: SecretStr | None = _setting(
+        None, "the inventory API's own bearer token, instead of CADENZA_SERVICE_TOKEN", unit="secret"
+    )
 
     # The embedded stack (`cadenza up`).
     temporal_port: Port = _setting(7233, "the embedded dev server's port", unit="port", kind="port")
@@ -189,115 +206,210 @@ class Settings(BaseSettings):
     payment_port: Port = _setting(8102, "the embedded payment service's port", unit="port", kind="port")
     inventory_port: Port = _setting(8103, "the embedded inventory service's port", unit="port", kind="port")
     api_port: Port = _setting(8100, "where `cadenza up` serves the Order API (0: no API)", unit="port", kind="port")
-    codec_port: Port = _setting(8234, "where `cadenza up` and `python -m codec_server` serve the codec server (0: none)", unit="port", kind="port")
+    codec_port: Port = _setting(
+        8234,
+        "where `cadenza up` and `python -m codec_server` serve the codec server (0: none)",
+        unit="port",
+        kind="port",
+    )
     state_dir: Path = _setting(
-        Path(".cadenza"), "the embedded stack's SQLite files (Temporal history, each service), logs and development "
-        "keys; the stack keeps it 0700 and its files 0600", unit="path", shown="`./.cadenza`",
+        Path(".cadenza"),
+        "the embedded stack's SQLite files (Temporal history, each service), logs and development "
+        "keys; the stack keeps it 0700 and its files 0600",
+        unit="path",
+        shown="`./.cadenza`",
     )
     temporal_embedded: Flag = _setting(
-        False, "set by `cadenza up` for the processes it starts: they talk to its dev server and may use the "
-        "development token and secrets", unit="on/off", kind="flag", shown="off",
+        False,
+        "set by `cadenza up` for the processes it starts: they talk to its dev server and may use the "
+        "development token and secrets",
+        unit="on/off",
+        kind="flag",
+        shown="off",
     )
-    web_ui: str | None = _setting(None, "base of the Web UI links the CLI prints", unit="URL", shown="`http://localhost:<CADENZA_TEMPORAL_UI_PORT>`")
-    faults_erp: str | None = _setting(None, "faults the simulated ERP injects (a FaultConfig as JSON; `cadenza faults`)", unit="JSON")
-    faults_payment: str | None = _setting(None, "faults the simulated payment service injects (a FaultConfig as JSON)", unit="JSON")
-    faults_inventory: str | None = _setting(None, "faults the simulated inventory service injects (a FaultConfig as JSON)", unit="JSON")
+    web_ui: str | None = _setting(
+        None,
+        "base of the Web UI links the CLI prints",
+        unit="URL",
+        shown="`http://localhost:<CADENZA_TEMPORAL_UI_PORT>`",
+    )
+    faults_erp: str | None = _setting(
+        None, "faults the simulated ERP injects (a FaultConfig as JSON; `cadenza faults`)", unit="JSON"
+    )
+    faults_payment: str | None = _setting(
+        None, "faults the simulated payment service injects (a FaultConfig as JSON)", unit="JSON"
+    )
+    faults_inventory: str | None = _setting(
+        None, "faults the simulated inventory service injects (a FaultConfig as JSON)", unit="JSON"
+    )
 
     # The worker.
     metrics_port: Port | None = _setting(
-        None, "a worker's `/metrics` (Prometheus), `/healthz` (alive) and `/readyz` (Temporal sees it polling); "
-        "0: off", unit="port", kind="port", shown="unset (`cadenza up`'s worker: 9464)",
+        None,
+        "a worker's `/metrics` (Prometheus), `/healthz` (alive) and `/readyz` (Temporal sees it polling); 0: off",
+        unit="port",
+        kind="port",
+        shown="unset (`cadenza up`'s worker: 9464)",
     )
     metrics_host: str = _setting(
-        "127.0.0.1", "where that port listens: loopback unless configured (compose: `0.0.0.0` inside its network; "
-        "Kubernetes: the pod's IP)", unit="address",
+        "127.0.0.1",
+        "where that port listens: loopback unless configured (compose: `0.0.0.0` inside its network; "
+        "Kubernetes: the pod's IP)",
+        unit="address",
     )
     deployment_name: DeploymentName = _setting(
-        DEFAULT_DEPLOYMENT_NAME, "the Worker Deployment workers join (no dot in it)", unit="name", kind="name",
+        DEFAULT_DEPLOYMENT_NAME,
+        "the Worker Deployment workers join (no dot in it)",
+        unit="name",
+        kind="name",
         see="deploying.md#versioned-rollouts-worker-versioning",
     )
-    build_id: str | None = _setting(None, "the worker's build id in that deployment (images set the tag or commit)", unit="text", shown="`<version>-<git sha>`")
+    build_id: str | None = _setting(
+        None,
+        "the worker's build id in that deployment (images set the tag or commit)",
+        unit="text",
+        shown="`<version>-<git sha>`",
+    )
     deploy_auto_promote: Flag = _setting(
-        True, "a starting worker makes its version current when the deployment has none: for development, off in "
-        "production", unit="on/off", kind="flag", shown="on",
+        True,
+        "a starting worker makes its version current when the deployment has none: for development, off in production",
+        unit="on/off",
+        kind="flag",
+        shown="on",
     )
     log_format: Annotated[Literal["json", "text"], BeforeValidator(_lower)] = _setting(
-        "json", "log lines: `json` (one object a line) or `text`", unit="choice", kind="choice",
+        "json",
+        "log lines: `json` (one object a line) or `text`",
+        unit="choice",
+        kind="choice",
     )
     debug: Flag = _setting(False, "a failing command prints its traceback too", unit="on/off", kind="flag", shown="off")
 
     # Payload encryption and decisions.
     encryption: Annotated[Literal["required", "optional", "off"], BeforeValidator(_lower)] = _setting(
-        "optional", "`required`: refuse to start without keys, and workers refuse new unencrypted requests; "
-        "`optional`: plain text (with a warning) without keys; `off`: benchmarks only", unit="choice", kind="choice",
-        shown="`optional` (`required` in the embedded stack)", see="encryption.md#unencrypted-requests-are-refused",
+        "optional",
+        "`required`: refuse to start without keys, and workers refuse new unencrypted requests; "
+        "`optional`: plain text (with a warning) without keys; `off`: benchmarks only",
+        unit="choice",
+        kind="choice",
+        shown="`optional` (`required` in the embedded stack)",
+        see="encryption.md#unencrypted-requests-are-refused",
     )
     encryption_keys: SecretStr | None = _setting(
-        None, "payload encryption key lines, comma-separated, first one active", unit="secret",
-        shown="the embedded stack's `<state dir>/encryption-keys`", see="encryption.md#keys",
+        None,
+        "payload encryption key lines, comma-separated, first one active",
+        unit="secret",
+        shown="the embedded stack's `<state dir>/encryption-keys`",
+        see="encryption.md#keys",
     )
-    encryption_keys_file: Path | None = _setting(None, "a file of encryption key lines, one a line (a mounted secret)", unit="path", see="encryption.md#keys")
+    encryption_keys_file: Path | None = _setting(
+        None, "a file of encryption key lines, one a line (a mounted secret)", unit="path", see="encryption.md#keys"
+    )
     encryption_unbound: Annotated[Literal["accept", "refuse"], BeforeValidator(_lower)] = _setting(
-        "accept", "`refuse`: payloads written before namespaces were bound no longer decrypt", unit="choice", kind="choice",
+        "accept",
+        "`refuse`: payloads written before namespaces were bound no longer decrypt",
+        unit="choice",
+        kind="choice",
         see="encryption.md#namespaces",
     )
     decision_keys: SecretStr | None = _setting(
-        None, "key lines that sign review decisions and operators' retries, first one signs; workers, the Order API "
-        "and whoever decides from the CLI need the same ones", unit="secret",
-        shown="the embedded stack's `<state dir>/decision-keys`", see="security.md#decisions",
+        None,
+        "key lines that sign review decisions and operators' retries, first one signs; workers, the Order API "
+        "and whoever decides from the CLI need the same ones",
+        unit="secret",
+        shown="the embedded stack's `<state dir>/decision-keys`",
+        see="security.md#decisions",
     )
-    decision_keys_file: Path | None = _setting(None, "a file of decision key lines, one a line (a mounted secret)", unit="path")
+    decision_keys_file: Path | None = _setting(
+        None, "a file of decision key lines, one a line (a mounted secret)", unit="path"
+    )
     review_deadline: Duration = _setting(
-        None, "how long an order in `awaiting_review` waits for a decision, fixed per order when it is placed (else "
-        "the worker's)", unit="duration", kind="duration", shown="`24h`",
+        None,
+        "how long an order in `awaiting_review` waits for a decision, fixed per order when it is placed (else "
+        "the worker's)",
+        unit="duration",
+        kind="duration",
+        shown="`24h`",
         see="operations.md#manual-review-orders-that-wait-for-a-person",
     )
 
     # The Order API.
-    api_keys_file: Path | None = _setting(None, "the API keys' JSON in a mounted secret", unit="path", shown="`<state dir>/api-keys.json`")
+    api_keys_file: Path | None = _setting(
+        None, "the API keys' JSON in a mounted secret", unit="path", shown="`<state dir>/api-keys.json`"
+    )
     api_keys: SecretStr | None = _setting(None, "the API keys' JSON itself, instead of a file", unit="secret")
-    api_rate_limit: Rate = _setting("50/s", "requests a key may sustain, per API replica", unit="requests/unit", kind="rate")
-    api_rate_burst: Count | None = _setting(None, "requests a key may send at once", unit="requests", kind="count", shown="twice the rate per second")
-    api_anonymous_rate_limit: Rate = _setting("5/s", "requests without a usable key, per client address (IPv6 per /64)", unit="requests/unit", kind="rate")
-    api_anonymous_rate_burst: Count | None = _setting(None, "such requests at once", unit="requests", kind="count", shown="twice the rate per second")
-    api_max_streams_per_key: Count = _setting(10, "open event streams per key; one more is a 429", unit="streams", kind="count")
-    api_max_waits_per_key: Count = _setting(100, "held waits per key; beyond it an order is answered at once", unit="requests", kind="count")
+    api_rate_limit: Rate = _setting(
+        "50/s", "requests a key may sustain, per API replica", unit="requests/unit", kind="rate"
+    )
+    api_rate_burst: Count | None = _setting(
+        None, "requests a key may send at once", unit="requests", kind="count", shown="twice the rate per second"
+    )
+    api_anonymous_rate_limit: Rate = _setting(
+        "5/s", "requests without a usable key, per client address (IPv6 per /64)", unit="requests/unit", kind="rate"
+    )
+    api_anonymous_rate_burst: Count | None = _setting(
+        None, "such requests at once", unit="requests", kind="count", shown="twice the rate per second"
+    )
+    api_max_streams_per_key: Count = _setting(
+        10, "open event streams per key; one more is a 429", unit="streams", kind="count"
+    )
+    api_max_waits_per_key: Count = _setting(
+        100, "held waits per key; beyond it an order is answered at once", unit="requests", kind="count"
+    )
     api_page_token_secret: SecretStr | None = _setting(
-        None, "signs page tokens: at least 32 characters, the same on every replica", unit="secret",
+        None,
+        "signs page tokens: at least 32 characters, the same on every replica",
+        unit="secret",
         shown="unset (required beyond the embedded stack)",
     )
     api_page_token_secret_file: Path | None = _setting(None, "a file holding that secret", unit="path")
 
     # The CLI and `cadenza doctor`, as clients.
     api_key: SecretStr | None = _setting(None, "the key `cadenza load --via api` sends", unit="secret")
-    api_url: str | None = _setting(None, "the Order API `cadenza doctor` checks", unit="URL", shown="`http://localhost:<CADENZA_API_PORT>`")
-    codec_url: str | None = _setting(None, "the codec server `cadenza doctor` checks", unit="URL", shown="`http://localhost:<CADENZA_CODEC_PORT>`")
+    api_url: str | None = _setting(
+        None, "the Order API `cadenza doctor` checks", unit="URL", shown="`http://localhost:<CADENZA_API_PORT>`"
+    )
+    codec_url: str | None = _setting(
+        None, "the codec server `cadenza doctor` checks", unit="URL", shown="`http://localhost:<CADENZA_CODEC_PORT>`"
+    )
 
     # The codec server.
     codec_cors_origins: str | None = _setting(
-        None, "Web UI origins allowed to call the codec server, comma-separated (never `*`)", unit="origins",
-        shown="`http://localhost:<ui>,http://127.0.0.1:<ui>`", see="security.md#reading-encrypted-orders-the-codec-server",
+        None,
+        "Web UI origins allowed to call the codec server, comma-separated (never `*`)",
+        unit="origins",
+        shown="`http://localhost:<ui>,http://127.0.0.1:<ui>`",
+        see="security.md#reading-encrypted-orders-the-codec-server",
     )
     codec_allowed_hosts: str | None = _setting(
-        None, "names clients call the codec server by, besides `localhost` and IP addresses; required beyond "
-        "loopback", unit="host names",
+        None,
+        "names clients call the codec server by, besides `localhost` and IP addresses; required beyond loopback",
+        unit="host names",
     )
-    codec_tokens: SecretStr | None = _setting(None, "static bearer tokens with grants: `token=ns:read,ns:write;…`", unit="secret")
-    codec_oidc_issuer: str | None = _setting(None, "an OIDC issuer whose JWTs the codec server accepts (with the audience and JWKS URL)", unit="URL")
+    codec_tokens: SecretStr | None = _setting(
+        None, "static bearer tokens with grants: `token=ns:read,ns:write;…`", unit="secret"
+    )
+    codec_oidc_issuer: str | None = _setting(
+        None, "an OIDC issuer whose JWTs the codec server accepts (with the audience and JWKS URL)", unit="URL"
+    )
     codec_oidc_audience: str | None = _setting(None, "the audience those JWTs must name", unit="text")
     codec_oidc_jwks_url: str | None = _setting(None, "where the issuer's signing keys are", unit="URL")
     codec_oidc_permissions_claim: str = _setting("permissions", "the JWT claim holding the grants", unit="claim name")
 
     @classmethod
     def settings_customise_sources(
-        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return init_settings, _EnvSource(settings_cls)
 
     def get(self, variable: str) -> Any:
-        """The value of a variable such as `CADENZA_API_PORT` (secrets revealed: for the code that uses them, never for messages)."""
+        """The value of a variable such as `CADENZA_API_PORT`; a secret's revealed, for the code that uses it (never
+        for messages)."""
         value = getattr(self, field_name(variable))
         return value.get_secret_value() if isinstance(value, SecretStr) else value
 

@@ -306,8 +306,9 @@ def load(
     api_url: Annotated[str | None, typer.Option(
         "--api-url", help="The Order API, with --via api (default http://localhost:8100, or CADENZA_API_PORT)")] = None,
     api_key: Annotated[str | None, typer.Option(
-        "--api-key", envvar="CADENZA_API_KEY", show_envvar=True,
-        help="A key with scopes orders:write and orders:read, not bound to a customer (with --via api)")] = None,
+        "--api-key",
+        help="A key with scopes orders:write and orders:read, not bound to a customer (with --via api; default: "
+        "CADENZA_API_KEY)")] = None,
 ) -> None:
     """Place generated orders (good and declined cards, in- and out-of-stock SKUs) against the running stack and
     report outcomes and end-to-end latency. --faults applies fault injection for the run only. Exit 1 if an order
@@ -318,6 +319,7 @@ def load(
 
     fault_settings = _fault_spec(faults)
     target = None
+    api_key = api_key or settings().get("CADENZA_API_KEY")
     if via is LoadVia.api:
         if not api_key:
             fail("--via api needs an API key: pass --api-key or set CADENZA_API_KEY (create one with "

@@ -45,8 +45,9 @@ async def run_once(
 ) -> tuple[str, ReconcileReport]:
     """Start one reconcile run now (on the workers of `task_queue`) and wait for its report."""
     workflow_id = f"{RUN_ID_PREFIX}{uuid.uuid4().hex[:12]}"
+    queue = task_queue or settings().task_queue
     handle = await client.start_workflow(
-        ReconcileWorkflow.run, params, id=workflow_id, task_queue=task_queue or settings().task_queue, **reconcile_run_options(params)
+        ReconcileWorkflow.run, params, id=workflow_id, task_queue=queue, **reconcile_run_options(params)
     )
     try:
         return workflow_id, await handle.result()

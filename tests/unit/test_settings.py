@@ -21,14 +21,23 @@ NOT_SETTINGS = {"CADENZA_IMAGE": "docker compose's image tag, read by compose it
 _NAME = re.compile(r"CADENZA_[A-Z0-9_]+")
 
 # A value each kind of setting cannot take.
-BAD = {"port": "eighty", "count": "0", "flag": "maybe", "duration": "soon", "rate": "fast", "name": "cadenza.prod",
-       "choice": "bogus"}
-MESSAGE = re.compile(r"^(?P<variable>CADENZA_[A-Z0-9_]+)='(?P<value>[^']*)' is not [^;\n]+; set it to [^\n]+, or unset it\.$")
+BAD = {
+    "port": "eighty",
+    "count": "0",
+    "flag": "maybe",
+    "duration": "soon",
+    "rate": "fast",
+    "name": "cadenza.prod",
+    "choice": "bogus",
+}
+MESSAGE = re.compile(
+    r"^(?P<variable>CADENZA_[A-Z0-9_]+)='(?P<value>[^']*)' is not [^;\n]+; set it to [^\n]+, or unset it\.$"
+)
 
 
 def _names(text: str) -> set[str]:
     """Whole variable names in `text`: not templates such as `CADENZA_<SERVICE>_URL` or `CADENZA_CODEC_OIDC_*`."""
-    return {m[0] for m in _NAME.finditer(text) if not m[0].endswith("_") and text[m.end():m.end() + 1] not in "{<*"}
+    return {m[0] for m in _NAME.finditer(text) if not m[0].endswith("_") and text[m.end() : m.end() + 1] not in "{<*"}
 
 
 def _python_strings(path: Path) -> str:
@@ -38,8 +47,11 @@ def _python_strings(path: Path) -> str:
 
 
 def _fields_by_kind() -> list[tuple[str, str]]:
-    return [(field, (info.json_schema_extra or {}).get("kind", "")) for field, info in Settings.model_fields.items()
-            if (info.json_schema_extra or {}).get("kind")]
+    return [
+        (field, (info.json_schema_extra or {}).get("kind", ""))
+        for field, info in Settings.model_fields.items()
+        if (info.json_schema_extra or {}).get("kind")
+    ]
 
 
 def test_every_variable_the_code_names_is_a_setting():
@@ -89,8 +101,9 @@ def test_a_bad_value_of_any_typed_setting_stops_with_one_message(field, kind):
 
 def test_secrets_are_named_never_shown(monkeypatch):
     monkeypatch.setattr(
-        Settings.model_fields["api_port"], "json_schema_extra", {**Settings.model_fields["api_port"].json_schema_extra,
-                                                                   "unit": "secret"},
+        Settings.model_fields["api_port"],
+        "json_schema_extra",
+        {**Settings.model_fields["api_port"].json_schema_extra, "unit": "secret"},
     )
     with pytest.raises(InvalidSetting) as raised:
         load_settings({"CADENZA_API_PORT": "s3cret-value"})
@@ -98,8 +111,15 @@ def test_secrets_are_named_never_shown(monkeypatch):
 
 
 def test_values_are_typed_and_blank_ones_count_as_unset():
-    loaded = load_settings({"CADENZA_API_PORT": " 9000 ", "CADENZA_DEPLOY_AUTO_PROMOTE": "Off",
-                            "CADENZA_REVIEW_DEADLINE": "30m", "CADENZA_ENCRYPTION": "REQUIRED", "CADENZA_WEB_UI": " "})
+    loaded = load_settings(
+        {
+            "CADENZA_API_PORT": " 9000 ",
+            "CADENZA_DEPLOY_AUTO_PROMOTE": "Off",
+            "CADENZA_REVIEW_DEADLINE": "30m",
+            "CADENZA_ENCRYPTION": "REQUIRED",
+            "CADENZA_WEB_UI": " ",
+        }
+    )
     assert loaded.api_port == 9000 and loaded.deploy_auto_promote is False
     assert loaded.review_deadline == timedelta(minutes=30) and loaded.encryption == "required"
     assert loaded.web_ui is None and loaded.task_queue == "cadenza-orders"
