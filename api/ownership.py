@@ -33,7 +33,7 @@ from typing import Any
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionDescription, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
-from starters.orders import order_handle
+from clients.orders import order_handle
 from workflows.models import WORKFLOW_ID_PREFIX, Order
 from workflows.search_attributes import CUSTOMER_ID
 

@@ -48,19 +48,22 @@ from starters.replay import (
 )
 from starters.replay_view import failures_table, replay_progress, summary
 from starters.record_histories import DEFAULT_OUT, HistoriesExist, Recorder, RecordingFailed, check_out_folder
-from starters.orders import (
+from clients.orders import (
     DecisionNotAccepted,
     InvalidOrder,
+    NotAwaitingOperator,
+    NotAwaitingReview,
     OrderClosed,
+    OrderIdTaken,
     OrderNotFound,
     OrderStuck,
     cancel_order,
     describe_order,
     load_order,
-    order_handle,
     order_json,
     place_order,
-    retry_compensations,
+    retry_compensation,
+    review_order,
     wait_for_result,
 )
 from starters.preflight import check_skus_exist
@@ -97,8 +100,10 @@ def _run(coro: Awaitable[T]) -> T:
     """Run a command's coroutine, turning the errors a user can act on into one clear line each."""
     try:
         return asyncio.run(coro)  # type: ignore[arg-type]
+    except (OrderNotFound, OrderClosed, OrderIdTaken, NotAwaitingReview, NotAwaitingOperator) as err:
+        fail(f"{err} {_order_next_step(err)}")
     except (
-        TemporalUnavailable, PortInUse, BinaryNotFound, OrderNotFound, OrderClosed, OrderStuck, RecordingFailed,
+        TemporalUnavailable, PortInUse, BinaryNotFound, OrderStuck, RecordingFailed,
         ReconcileFailed, EncryptionError, DecisionNotAccepted,
     ) as err:
         fail(str(err))
@@ -108,6 +113,15 @@ def _run(coro: Awaitable[T]) -> T:
         fail(str(err), EXIT_BAD_INPUT)
     except KeyboardInterrupt:
         raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+def _order_next_step(err: Exception) -> str:
+    """The next step after a refused order operation, in this door's terms (the clients layer names no command)."""
+    if isinstance(err, OrderNotFound):
+        return "Place it with `cadenza order place FILE`."
+    if isinstance(err, OrderIdTaken):
+        return "Place it under a new id (edit order_id in the file)."
+    return f"See `cadenza order status {err.order_id}`."  # type: ignore[attr-defined]
 
 
 def _run_signalled(main: Callable[[asyncio.Event], Awaitable[int]]) -> None:
@@ -185,7 +199,8 @@ def order_place(
     file: Annotated[Path, typer.Argument(help="Order as JSON, e.g. examples/order.json")],
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the outcome and print the OrderResult as JSON")] = False,
 ) -> None:
-    """Validate an order and start its workflow. Placing the same order id again starts nothing new."""
+    """Validate an order and start its workflow. Placing the same order again starts nothing new; an order id already
+    placed with a different body is refused (exit 1), as the Order API refuses it (409)."""
 
     async def main() -> None:
         order = load_order(file)
@@ -193,9 +208,9 @@ def order_place(
         client = await connect()
         if key_ring() is None:  # never silently: this order's customer data goes to Temporal in plain text
             errors.print(f"[yellow]warning:[/] {encryption_summary()}")
-        placed = await place_order(client, order)
+        placed = await place_order(client, order)  # an id used for another body: refused, exit 1
         link = workflow_ui_link(client.namespace, order.workflow_id)
-        note = "already placed; nothing new started" if placed.duplicate else "placed"
+        note = "already placed with this body; nothing new started" if placed.duplicate else "placed"
         if not wait:
             console.print(f"Order {order.order_id} {note}: {order.describe()}\nWeb UI: {link}")
             return
@@ -232,16 +247,10 @@ def order_cancel(order_id: Annotated[str, typer.Argument(help="The order id")]) 
 def order_retry_compensation(order_id: Annotated[str, typer.Argument(help="The order id")]) -> None:
     """Resume an order in needs_attention: retry its failed compensations (after fixing their cause). Recorded with
     your user name."""
-    from temporalio.client import WorkflowUpdateFailedError
-    from temporalio.service import RPCError
 
     async def main() -> None:
         client = await connect()
-        await describe_order(client, order_id)
-        try:
-            await retry_compensations(order_handle(client, order_id), operator=f"cli:{getpass.getuser()}")
-        except (WorkflowUpdateFailedError, RPCError) as err:  # the validator's refusal: not in needs_attention
-            fail(f"cannot retry compensations of {order_id}: {getattr(err, 'cause', None) or err}")
+        await retry_compensation(client, order_id, operator=f"cli:{getpass.getuser()}")
         console.print(f"Retrying the failed compensations of {order_id}.")
 
     _run(main())
@@ -256,7 +265,6 @@ def order_review(
 ) -> None:
     """Decide an order in awaiting_review (a large order the risk rules sent to a person). Recorded with your user
     name; refused (exit 1) for an order that is not awaiting review."""
-    from starters.orders import NotAwaitingReview, review_order
     from workflows.models import REVIEW_REASON_MAX, ReviewVerdict
 
     if approve == reject:
@@ -267,10 +275,7 @@ def order_review(
 
     async def main() -> None:
         client = await connect()
-        try:
-            progress = await review_order(client, order_id, verdict, reviewer=f"cli:{getpass.getuser()}", reason=reason)
-        except NotAwaitingReview as err:
-            fail(str(err))
+        progress = await review_order(client, order_id, verdict, reviewer=f"cli:{getpass.getuser()}", reason=reason)
         console.print(
             f"Order {order_id} {progress.review.outcome.value if progress.review and progress.review.outcome else verdict.value}: "
             f"now {progress.state.value}. Follow it with `cadenza order status {order_id}`."

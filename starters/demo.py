@@ -16,7 +16,7 @@ from temporalio.client import Client
 from cadenza.settings import TASK_QUEUE, workflow_ui_link
 from starters.consistency import inconsistencies, stock_inconsistencies
 from starters.faults import FaultAdmin
-from starters.orders import place_order, wait_for_result
+from clients.orders import place_order, wait_for_result
 from starters.records import ServiceRecords
 from workflows.models import (
     CompensationRecord,

@@ -6,7 +6,7 @@ import httpx
 
 from cadenza.settings import ServiceEndpoint, service_endpoint
 from starters.console import errors
-from starters.orders import InvalidOrder
+from clients.orders import InvalidOrder
 from workflows.models import Order
 
 

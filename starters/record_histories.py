@@ -34,7 +34,7 @@ from cadenza.settings import TASK_QUEUE, ServiceEndpoint, service_endpoints
 from starters.demo import SAMPLE_CONTACT, SCENARIOS, Demo
 from starters.faults import FaultAdmin
 from starters.history_files import SUFFIX, write_history
-from starters.orders import place_order, retry_compensations, send_review, wait_for_result
+from clients.orders import place_order, retry_compensations, send_review, wait_for_result
 from workers.worker import WORKFLOWS, worker_options
 from workflows.models import (
     CompensationOutcome,

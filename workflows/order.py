@@ -126,12 +126,16 @@ RETRY_UPDATE = "retry_compensation"
 SIGNED_UPDATES = frozenset({REVIEW_UPDATE, RETRY_UPDATE})
 
 
-class NotAwaitingOperator(Exception):
-    pass
+class RetryRefused(Exception):
+    """The `retry_compensation` validator's refusal: the order is not in needs_attention (no trace in history)."""
 
 
-class NotAwaitingReview(Exception):
-    pass
+class ReviewRefused(Exception):
+    """The `review` validator's refusal: the order is not awaiting a decision (no trace in history)."""
+
+
+REVIEW_REFUSED_BECAUSE = "is not awaiting review: "
+"""What the review validator's message says before its reason (clients/orders.py reads the reason after it)."""
 
 
 @workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
@@ -230,12 +234,12 @@ class OrderWorkflow:
             state = self._progress.state.value
             decided = self._progress.review and self._progress.review.outcome
             why = f"its review ended {decided.value}" if decided else f"it is {state}"
-            raise NotAwaitingReview(f"order {self._order.order_id} is not awaiting review: {why}")
+            raise ReviewRefused(f"order {self._order.order_id} {REVIEW_REFUSED_BECAUSE}{why}")
 
     @retry_compensation.validator
     def _only_when_stuck(self, retry: OperatorRetry | None = None) -> None:
         if self._progress.state != OrderState.NEEDS_ATTENTION:
-            raise NotAwaitingOperator(f"order {self._order.order_id} is {self._progress.state}, not needs_attention")
+            raise RetryRefused(f"order {self._order.order_id} is {self._progress.state}, not needs_attention")
 
     # ---- the process --------------------------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from temporalio.service import RPCError
 
 from cadenza.codec import KeyRing
 from starters.audit import order_outcome, order_problems
-from starters.orders import retry_compensations, send_review
+from clients.orders import retry_compensations, send_review
 from starters.records import ServiceRecords
 from workflows.models import WORKFLOW_ID_PREFIX, OrderState, ReviewDecision, ReviewVerdict
 from workflows.order import OrderWorkflow

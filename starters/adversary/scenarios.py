@@ -17,7 +17,7 @@ from temporalio.client import Client, WorkflowHandle
 
 from cadenza.codec import KeyRing
 from starters.faults import FaultAdmin
-from starters.orders import place_order, send_review, wait_for_result
+from clients.orders import place_order, send_review, wait_for_result
 from starters.records import OrderRecords, ServiceRecords
 from workflows.models import WORKFLOW_ID_PREFIX, Order, OrderLine, OrderState, ReviewDecision, ReviewVerdict
 from workflows.order import OrderWorkflow

@@ -22,7 +22,7 @@ from temporalio.service import RPCError
 
 from cadenza.codec import KeyRing
 from starters.audit import run_audit
-from starters.orders import place_order, retry_compensations, send_review, wait_for_result
+from clients.orders import place_order, retry_compensations, send_review, wait_for_result
 from starters.records import ServiceRecords
 from starters.replay import new_replayer
 from workflows.models import Order, OrderLine, OrderState, ReviewDecision, ReviewVerdict

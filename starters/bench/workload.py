@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from temporalio.client import Client
 
 from starters.demo import SAMPLE_CONTACT
-from starters.orders import place_order
+from clients.orders import place_order
 from workflows.models import Order, OrderLine, OrderState
 
 # An order function: fulfils one order end to end and returns only once it is done; raises if it did not complete.

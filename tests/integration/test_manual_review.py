@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from starters.audit import run_audit
-from starters.orders import order_handle, place_order, wait_for_result
+from clients.orders import order_handle, place_order, wait_for_result
 from tests.conftest import make_order
 from tests.integration.conftest import Harness
 from tests.integration.test_cli import _cadenza_async

@@ -18,7 +18,7 @@ from temporalio.client import Client
 from cadenza.processes import free_port
 from starters.adversary.resets import reset_points, reset_to
 from starters.faults import FaultAdmin
-from starters.orders import wait_for_result
+from clients.orders import wait_for_result
 from starters.records import ServiceRecords
 from tests.conftest import make_order
 from tests.integration.conftest import Harness, stack_of_its_own

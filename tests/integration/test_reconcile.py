@@ -23,7 +23,7 @@ from temporalio.worker import Worker
 from activities.reconcile import ReconcileActivities
 from cadenza.processes import free_port
 from starters.audit import run_audit
-from starters.orders import place_order, wait_for_result
+from clients.orders import place_order, wait_for_result
 from starters.reconcile.command import ReconcileFailed, run_once
 from starters.reconcile.schedule import SCHEDULE_ID
 from starters.up import schedule_reconciler

@@ -17,7 +17,7 @@ from temporalio.client import WorkflowHandle
 from activities.order_runs import described_run
 from starters.audit import run_audit
 from starters.consistency import fulfilment_begun, live_records
-from starters.orders import cancel_order, place_order, wait_for_result
+from clients.orders import cancel_order, place_order, wait_for_result
 from starters.reconcile.command import run_once
 from starters.reconcile.plan import FULFILLED_NOTE
 from starters.record_histories import worker_refusing_first_refund
