@@ -30,6 +30,7 @@ from temporalio.worker import Worker
 
 from activities.http import ServiceClients
 from activities.orders import OrderActivities
+from cadenza.failure_types import REFUND_REFUSED
 from cadenza.settings import TASK_QUEUE, ServiceEndpoint, service_endpoints
 from starters.demo import SAMPLE_CONTACT, SCENARIOS, Demo
 from starters.faults import FaultAdmin
@@ -256,7 +257,7 @@ def worker_refusing_first_refund(
         if fence.order_id not in refused:
             refused.add(fence.order_id)
             raise ApplicationError(
-                "simulated for the recording: the payment provider refused the refund", type="RefundRefused",
+                "simulated for the recording: the payment provider refused the refund", type=REFUND_REFUSED,
                 non_retryable=True,
             )
         return await real.refund_payment(fence)

@@ -497,11 +497,6 @@ class PaymentOutcome(StrEnum):
     """The order ended (failed or cancelled) before its charge was attempted."""
 
 
-# Error types of a charge step that mean the customer's card was refused, as the payment service names them
-# (activities/errors.py turns `card_declined` into `CardDeclined`).
-DECLINE_TYPES = frozenset({"CardDeclined", "InsufficientFunds", "ExpiredCard", "IncorrectCvc"})
-
-
 class PaymentDecision(BaseModel):
     """What a checkout tells the customer at once, while fulfilment carries on."""
 

@@ -21,6 +21,7 @@ from temporalio.exceptions import TimeoutError as AttemptTimedOut
 
 with workflow.unsafe.imports_passed_through():
     from activities.orders import OrderActivities
+    from cadenza.failure_types import CANCELLED, DECLINE_TYPES, REVIEW_EXPIRED, REVIEW_REJECTED
     from workflows.errors import ORDER_FAILURES, describe_failure
     from workflows.models import (
         ChargeRecord,
@@ -29,7 +30,6 @@ with workflow.unsafe.imports_passed_through():
         CompensationOutcome,
         CompensationRecord,
         CompensationStatus,
-        DECLINE_TYPES,
         ErpOrderRequest,
         OrderProgress,
         OrderRef,
@@ -114,9 +114,7 @@ LOCAL_FIRST_PATCH = "local-first-attempt"
 # histories split at every point a workflow task can end.
 DECIDED_AT_START_PATCH = "decided-at-start"
 
-# Error types of an order refused in manual review (the order's `error_type`; its `reason` says who and why).
-REVIEW_REJECTED = "ReviewRejected"
-REVIEW_EXPIRED = "ReviewExpired"
+# The reason of an order whose review deadline passed (its `error_type` is REVIEW_EXPIRED).
 REVIEW_DEADLINE_PASSED = "review deadline passed"
 
 # The updates that carry a person's decision. Their input must hold a door's proof (cadenza.decisions), which the worker
@@ -176,7 +174,7 @@ class OrderWorkflow:
             # Cancellation reaches us as CancelledError (a BaseException). Undo what was done, then let the
             # execution end as Cancelled so the Web UI tells the truth.
             self._progress.failed_step = self._progress.current_step
-            self._progress.reason, self._progress.error_type = "cancelled on request", "Cancelled"
+            self._progress.reason, self._progress.error_type = "cancelled on request", CANCELLED
             self._decide_payment(PaymentOutcome.NOT_CHARGED, reason="cancelled on request")
             await self._compensate_despite_cancellation()
             metrics.order_closed("cancelled")
