@@ -17,13 +17,15 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from cadenza.errors import CadenzaError
+
 STREAMS_ENV = "CADENZA_API_MAX_STREAMS_PER_KEY"
 WAITS_ENV = "CADENZA_API_MAX_WAITS_PER_KEY"
 DEFAULT_STREAMS = 10
 DEFAULT_WAITS = 100
 
 
-class InvalidHoldLimit(ValueError):
+class InvalidHoldLimit(CadenzaError, ValueError):
     """A cap that cannot be read; the message names the variable."""
 
 

@@ -40,6 +40,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_serializer, model_validator
 
+from cadenza.errors import CadenzaError, InvalidInput
 from cadenza.settings import state_dir
 from workflows.models import Identifier
 
@@ -91,7 +92,7 @@ class KeyFile(BaseModel):
         return self
 
 
-class KeyStoreError(Exception):
+class KeyStoreError(CadenzaError):
     """The keys cannot be read or changed; the message says where and what to do."""
 
 
@@ -103,8 +104,10 @@ class UnknownKeyId(KeyStoreError):
     pass
 
 
-class InvalidKeyEntry(KeyStoreError):
+class InvalidKeyEntry(InvalidInput, KeyStoreError):
     """What `create` was given does not make a valid entry (e.g. a malformed customer id)."""
+
+    next_step = "Nothing was created."
 
 
 def hash_key(key: str) -> str:

@@ -21,6 +21,7 @@ import os
 
 from pathlib import Path
 
+from cadenza.errors import CadenzaError
 from api.problems import InvalidField, Problem
 from cadenza.settings import EMBEDDED_ENV
 
@@ -35,7 +36,7 @@ PAGE_TOKEN_PATTERN = r"^[A-Za-z0-9_-]{23,4096}$"
 """What a token looks like (the OpenAPI document states it): base64url of at least a tag and one byte."""
 
 
-class PageTokenSecretMissing(RuntimeError):
+class PageTokenSecretMissing(CadenzaError, RuntimeError):
     """The API cannot sign page tokens; the message names the variable to set."""
 
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cadenza.allowed_methods import allowed_methods
+from cadenza.errors import CadenzaError
 
 PROBLEM_JSON = "application/problem+json"
 _log = logging.getLogger("cadenza.api")
@@ -43,7 +44,7 @@ class ProblemDetails(BaseModel):
     errors: list[InvalidField] | None = None
 
 
-class Problem(Exception):
+class Problem(CadenzaError):
     """An error answer: `Problem(404, "Order not found", "No order 'o-1'.")`."""
 
     def __init__(

@@ -27,6 +27,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cadenza.errors import CadenzaError
+
 DEFAULT_RATE_LIMIT = "50/s"
 DEFAULT_ANONYMOUS_RATE_LIMIT = "5/s"
 # Addresses are chosen by clients, so their buckets are bounded: beyond this many the least recently seen is dropped
@@ -36,7 +38,7 @@ _UNITS = {"s": 1.0, "sec": 1.0, "second": 1.0, "m": 60.0, "min": 60.0, "minute":
 _SPEC = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*([a-z]+)\s*$")
 
 
-class InvalidRateLimit(ValueError):
+class InvalidRateLimit(CadenzaError, ValueError):
     """A rate-limit setting that cannot be read; the message names the variable and a valid example."""
 
 

@@ -51,7 +51,8 @@ from temporalio.converter import (
     PayloadConverter,
 )
 
-from cadenza.failure_types import PLAINTEXT_REFUSED  # re-exported: the type a worker refuses such a request with
+from cadenza.errors import CadenzaError
+from cadenza.failure_types import PLAINTEXT_REFUSED as PLAINTEXT_REFUSED  # re-exported for its importers
 from cadenza.key_lines import (
     KEY_BYTES, KEY_ID, KEY_ID_RULE, KeyLineError, parse_key_lines, read_key_file, shown_path,
 )
@@ -97,7 +98,7 @@ ENCRYPTION_KEYS = KeySetting(
 )
 
 
-class EncryptionError(RuntimeError):
+class EncryptionError(CadenzaError, RuntimeError):
     """A payload could not be encrypted or decrypted; the message says what to do."""
 
 

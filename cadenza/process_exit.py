@@ -16,6 +16,7 @@ from collections.abc import Callable
 from opentelemetry import trace
 from temporalio.service import RPCError, RPCStatusCode
 
+from cadenza.errors import CadenzaError
 from cadenza.signals import EXIT_INTERRUPTED
 
 SPAN_FLUSH_TIMEOUT_SECONDS = 5.0
@@ -30,7 +31,8 @@ _UNREACHABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED}
 def run_and_exit(entry_point: Callable[[], object]) -> None:
     """Run `entry_point` (which may `sys.exit`), then end the process with its exit code, skipping finalization.
 
-    Any other exception becomes one line on stderr and exit code 1 (the traceback too with CADENZA_DEBUG=1)."""
+    Any other exception becomes one line on stderr (the traceback too with CADENZA_DEBUG=1) and exit code 1, or a
+    `CadenzaError`'s own exit code, with its next step on that line."""
     code = 0
     try:
         entry_point()
@@ -43,7 +45,7 @@ def run_and_exit(entry_point: Callable[[], object]) -> None:
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
     except BaseException as err:  # noqa: BLE001 - reaching os._exit is the point; the error is reported
-        code = 1
+        code = err.exit_code if isinstance(err, CadenzaError) else 1
         _report(err)
     finally:
         _flush_spans()
@@ -69,6 +71,8 @@ def _first_line(err: BaseException) -> str:
 
 
 def _next_step(err: BaseException) -> str:
+    if isinstance(err, CadenzaError) and err.next_step:
+        return err.next_step
     if isinstance(err, RPCError) and err.status in _UNREACHABLE:
         return (
             f"Temporal did not answer ({err.status.name}): check it is running (`cadenza up` starts one) or that "

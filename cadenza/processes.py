@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 
+from cadenza.errors import CadenzaError
 from cadenza.private_files import PRIVATE_UMASK, open_private_append, private_dir
 
 _PR_SET_PDEATHSIG = 1
@@ -29,11 +30,11 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-class PortInUse(RuntimeError):
+class PortInUse(CadenzaError, RuntimeError):
     pass
 
 
-class ProcessFailed(RuntimeError):
+class ProcessFailed(CadenzaError, RuntimeError):
     pass
 
 

@@ -35,6 +35,7 @@ from activities.stuck import StuckExecution, is_failed_task_refusal, stuck_execu
 from cadenza.codec import PLAINTEXT_REFUSED, KeyRing
 from cadenza.decision_keys import decision_keys
 from cadenza.decisions import DECISION_REFUSED, sign, subject_of
+from cadenza.errors import CadenzaError, InvalidInput
 from cadenza.settings import TASK_QUEUE
 from workflows.models import (
     OperatorRetry,
@@ -55,7 +56,7 @@ from workflows.order import RETRY_UPDATE, REVIEW_REFUSED_BECAUSE, REVIEW_UPDATE,
 D = TypeVar("D", bound=SignedDecision)
 
 
-class InvalidOrder(ValueError):
+class InvalidOrder(InvalidInput, ValueError):
     """The order was refused before anything started; the message names each offending field."""
 
 
@@ -118,7 +119,7 @@ def start_options(
     }
 
 
-class OrderIdTaken(ValueError):
+class OrderIdTaken(CadenzaError, ValueError):
     """Another order was already placed under this id: nothing new was started, the stored order is unchanged."""
 
     def __init__(self, order_id: str, stored: str | None) -> None:
@@ -195,7 +196,7 @@ def order_handle(client: Client, order_id: str) -> WorkflowHandle[OrderWorkflow,
     return client.get_workflow_handle_for(OrderWorkflow.run, workflow_id_for(order_id))
 
 
-class OrderNotFound(LookupError):
+class OrderNotFound(CadenzaError, LookupError):
     """No order under this id (in this namespace): nothing was done."""
 
     def __init__(self, order_id: str, namespace: str) -> None:
@@ -243,7 +244,7 @@ async def describe_order(
     return OrderView(order_id, handle.id, status, progress, summary, note)
 
 
-class OrderStuck(RuntimeError):
+class OrderStuck(CadenzaError, RuntimeError):
     """The order's workflow task cannot run (it keeps failing, or the worker cannot rebuild the workflow to answer a
     query): nothing can be read from it or asked of it until someone acts. The message says what fails and what to do."""
 
@@ -279,7 +280,7 @@ async def progress_of(
         return None, "no worker is answering queries: start a worker"
 
 
-class OrderClosed(RuntimeError):
+class OrderClosed(CadenzaError, RuntimeError):
     """The order's execution has ended: there is nothing left to cancel. Its outcome is final."""
 
     def __init__(self, order_id: str, state: str) -> None:
@@ -309,7 +310,7 @@ async def cancel_order(
     return f"Cancellation requested for {name}; its steps are being compensated."
 
 
-class NotAwaitingReview(RuntimeError):
+class NotAwaitingReview(CadenzaError, RuntimeError):
     """The order is not waiting for a review decision: nothing was decided."""
 
     def __init__(self, order_id: str, state: str, why: str | None = None) -> None:
@@ -319,7 +320,7 @@ class NotAwaitingReview(RuntimeError):
         self.state = state
 
 
-class NotAwaitingOperator(RuntimeError):
+class NotAwaitingOperator(CadenzaError, RuntimeError):
     """The order is not in needs_attention: it has no failed compensation to retry, and nothing was retried."""
 
     def __init__(self, order_id: str, state: str) -> None:
@@ -328,7 +329,7 @@ class NotAwaitingOperator(RuntimeError):
         self.state = state
 
 
-class DecisionNotAccepted(RuntimeError):
+class DecisionNotAccepted(CadenzaError, RuntimeError):
     """A worker refused the decision itself, not for the order's state: its proof (this process signs with a key the
     workers do not hold, or its clock is off) or its unencrypted payload. Nothing was decided; the message says why."""
 

@@ -14,11 +14,9 @@ import httpx
 import typer
 from rich.live import Live
 
-from cadenza.binaries import BinaryNotFound
-from cadenza.codec import EncryptionError
-from cadenza.connection import TemporalUnavailable, connect, encryption_summary, key_ring
+from cadenza.connection import connect, encryption_summary, key_ring
+from cadenza.errors import CadenzaError
 from cadenza.process_exit import run_and_exit
-from cadenza.processes import PortInUse
 from cadenza.settings import TASK_QUEUE, web_ui_base, workflow_ui_link
 from cadenza.signals import EXIT_INTERRUPTED, run_until_signalled
 from cadenza.stack import StackConfig
@@ -31,13 +29,10 @@ from starters.codec_server import codec_server
 from starters.compose_secrets import compose_secrets
 from starters.deploy import deploy_app
 from starters.keys import keys_app
-from starters.console import EXIT_BAD_INPUT, EXIT_PROBLEM, console, errors, fail
+from starters.console import EXIT_BAD_INPUT, EXIT_PROBLEM, CommandGroup, console, errors, fail
 from starters.demo import Demo
 from starters.doctor.command import doctor
-from starters.history_files import HistoryFileError
-from starters.reconcile.command import BadReconcileInput, ReconcileFailed
 from starters.replay import (
-    BadReplayInput,
     ReplayReport,
     default_query,
     default_workers,
@@ -47,16 +42,14 @@ from starters.replay import (
     replay as replay_histories,
 )
 from starters.replay_view import failures_table, replay_progress, summary
-from starters.record_histories import DEFAULT_OUT, HistoriesExist, Recorder, RecordingFailed, check_out_folder
+from starters.record_histories import DEFAULT_OUT, Recorder, check_out_folder
 from clients.orders import (
-    DecisionNotAccepted,
     InvalidOrder,
     NotAwaitingOperator,
     NotAwaitingReview,
     OrderClosed,
     OrderIdTaken,
     OrderNotFound,
-    OrderStuck,
     cancel_order,
     describe_order,
     load_order,
@@ -71,7 +64,27 @@ from starters.stack_session import stack_for_command
 from starters.status_view import status_panel
 from starters.up import run_stack
 
+
+def _order_next_step(err: CadenzaError) -> str:
+    """The next step after a refused order operation, in this door's terms (the clients layer names no command)."""
+    if isinstance(err, InvalidOrder):
+        return "Nothing was started. Fix the file and place it again."
+    if isinstance(err, OrderNotFound):
+        return "Place it with `cadenza order place FILE`."
+    if isinstance(err, OrderIdTaken):
+        return "Place it under a new id (edit order_id in the file)."
+    if isinstance(err, (OrderClosed, NotAwaitingReview, NotAwaitingOperator)):
+        return f"See `cadenza order status {err.order_id}`."
+    return err.next_step
+
+
+class _Commands(CommandGroup):
+    def next_step(self, err: CadenzaError) -> str:
+        return _order_next_step(err)
+
+
 app = typer.Typer(
+    cls=_Commands,  # reports any CadenzaError: its message, its next step, its exit code
     help="Cadenza: order fulfilment orchestrated by Temporal across ERP, payment and inventory APIs.",
     no_args_is_help=True,
     add_completion=False,
@@ -97,39 +110,15 @@ T = TypeVar("T")
 
 
 def _run(coro: Awaitable[T]) -> T:
-    """Run a command's coroutine, turning the errors a user can act on into one clear line each."""
+    """Run a command's coroutine. Its `CadenzaError`s rise to the command group, which reports them."""
     try:
         return asyncio.run(coro)  # type: ignore[arg-type]
-    except (OrderNotFound, OrderClosed, OrderIdTaken, NotAwaitingReview, NotAwaitingOperator) as err:
-        fail(f"{err} {_order_next_step(err)}")
-    except (
-        TemporalUnavailable, PortInUse, BinaryNotFound, OrderStuck, RecordingFailed,
-        ReconcileFailed, EncryptionError, DecisionNotAccepted,
-    ) as err:
-        fail(str(err))
-    except InvalidOrder as err:
-        fail(f"{err}\nNothing was started. Fix the file and place it again.", EXIT_BAD_INPUT)
-    except (HistoryFileError, HistoriesExist, BadReplayInput, BadReconcileInput) as err:
-        fail(str(err), EXIT_BAD_INPUT)
     except KeyboardInterrupt:
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
-def _order_next_step(err: Exception) -> str:
-    """The next step after a refused order operation, in this door's terms (the clients layer names no command)."""
-    if isinstance(err, OrderNotFound):
-        return "Place it with `cadenza order place FILE`."
-    if isinstance(err, OrderIdTaken):
-        return "Place it under a new id (edit order_id in the file)."
-    return f"See `cadenza order status {err.order_id}`."  # type: ignore[attr-defined]
-
-
 def _run_signalled(main: Callable[[asyncio.Event], Awaitable[int]]) -> None:
-    try:
-        code = run_until_signalled(main)
-    except (PortInUse, BinaryNotFound, TemporalUnavailable, EncryptionError) as err:
-        fail(str(err))
-    raise typer.Exit(code)
+    raise typer.Exit(run_until_signalled(main))
 
 
 @app.command()
@@ -162,10 +151,7 @@ def api(
     API keys: `cadenza api-key create`; docs at http://HOST:PORT/docs."""
     from api.app import serve
 
-    try:
-        serve(host, port)
-    except EncryptionError as err:
-        fail(str(err))
+    serve(host, port)
 
 
 @app.command()
@@ -309,7 +295,6 @@ def load(
     report outcomes and end-to-end latency. --faults applies fault injection for the run only. Exit 1 if an order
     did not end completed or compensated (an error placing or awaiting it, or any other end)."""
     from cadenza.settings import api_port
-    from starters.api_client import OrderApiError
     from starters.loadrun import ApiTarget, run_load_command
 
     fault_settings = _fault_spec(faults)
@@ -321,11 +306,7 @@ def load(
         target = ApiTarget(api_url or f"http://localhost:{api_port() or 8100}", api_key)
     elif api_url:
         fail("--api-url is for --via api; add --via api to place the orders through the Order API.", EXIT_BAD_INPUT)
-    try:
-        closed = _run(run_load_command(orders, concurrency, fault_settings, seed, json_file, api=target))
-    except OrderApiError as err:
-        fail(f"{err}\nNothing was placed.")
-    if not closed:
+    if not _run(run_load_command(orders, concurrency, fault_settings, seed, json_file, api=target)):
         raise typer.Exit(EXIT_PROBLEM)
 
 

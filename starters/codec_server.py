@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from cadenza.settings import codec_port
-from starters.console import EXIT_BAD_INPUT, fail
 
 
 def codec_server(
@@ -17,13 +16,6 @@ def codec_server(
 ) -> None:
     """Serve the codec server: the Temporal Web UI and `temporal --codec-endpoint` read encrypted orders through it.
     Whoever can call it can decrypt: see docs/security.md, "Reading encrypted orders"."""
-    from codec_server.access import InvalidAccessSettings
-    from codec_server.app import CodecUnavailable, serve
-    from codec_server.settings import InsecureBinding
+    from codec_server.app import serve
 
-    try:
-        serve(host, port or codec_port() or 8234)
-    except (InsecureBinding, InvalidAccessSettings) as err:
-        fail(str(err), EXIT_BAD_INPUT)
-    except CodecUnavailable as err:
-        fail(str(err))
+    serve(host, port or codec_port() or 8234)

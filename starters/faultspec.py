@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from cadenza.errors import InvalidInput
 from cadenza.settings import SERVICE_NAMES
 from services.common.faults import FaultConfig
 
@@ -17,7 +18,7 @@ from services.common.faults import FaultConfig
 FAULT_FIELDS: tuple[str, ...] = tuple(name for name in FaultConfig.model_fields if name != "script")
 
 
-class InvalidFaultSpec(ValueError):
+class InvalidFaultSpec(InvalidInput, ValueError):
     pass
 
 

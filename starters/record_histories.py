@@ -28,6 +28,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
+from cadenza.errors import CadenzaError, InvalidInput
 from activities.http import ServiceClients
 from activities.orders import OrderActivities
 from cadenza.failure_types import REFUND_REFUSED
@@ -71,11 +72,11 @@ _SHORT_REVIEW_DEADLINE = timedelta(seconds=2)
 _PAYMENT_OUTAGE = 50
 
 
-class RecordingFailed(RuntimeError):
+class RecordingFailed(CadenzaError, RuntimeError):
     """A scenario did not end the way its history is meant to show; nothing should be checked in from this run."""
 
 
-class HistoriesExist(FileExistsError):
+class HistoriesExist(InvalidInput, FileExistsError):
     """The output folder already holds recorded histories: old histories are the point of replay testing."""
 
 

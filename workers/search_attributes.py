@@ -10,10 +10,11 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSe
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from cadenza.errors import CadenzaError
 from workflows.search_attributes import ALL_KEYS
 
 
-class SearchAttributesMissing(RuntimeError):
+class SearchAttributesMissing(CadenzaError, RuntimeError):
     pass
 
 

@@ -21,6 +21,7 @@ from temporalio.exceptions import TimeoutError as AttemptTimedOut
 
 with workflow.unsafe.imports_passed_through():
     from activities.orders import OrderActivities
+    from cadenza.errors import CadenzaError
     from cadenza.failure_types import CANCELLED, DECLINE_TYPES, REVIEW_EXPIRED, REVIEW_REJECTED
     from workflows.errors import ORDER_FAILURES, describe_failure
     from workflows.models import (
@@ -124,11 +125,11 @@ RETRY_UPDATE = "retry_compensation"
 SIGNED_UPDATES = frozenset({REVIEW_UPDATE, RETRY_UPDATE})
 
 
-class RetryRefused(Exception):
+class RetryRefused(CadenzaError):
     """The `retry_compensation` validator's refusal: the order is not in needs_attention (no trace in history)."""
 
 
-class ReviewRefused(Exception):
+class ReviewRefused(CadenzaError):
     """The `review` validator's refusal: the order is not awaiting a decision (no trace in history)."""
 
 

@@ -16,6 +16,7 @@ from datetime import timedelta
 from temporalio.client import Client, WorkflowHandle
 
 from cadenza.codec import KeyRing
+from cadenza.errors import CadenzaError
 from starters.faults import FaultAdmin
 from clients.orders import place_order, send_review, wait_for_result
 from starters.records import OrderRecords, ServiceRecords
@@ -38,7 +39,7 @@ STALL_MS = 1_500
 WAIT_S = 60.0
 
 
-class ScenarioFailed(RuntimeError):
+class ScenarioFailed(CadenzaError, RuntimeError):
     """A scenario did not play out as written; what the suites would attack is not there."""
 
 

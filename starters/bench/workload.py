@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from temporalio.client import Client
 
+from cadenza.errors import CadenzaError
 from starters.demo import SAMPLE_CONTACT
 from clients.orders import place_order
 from workflows.models import Order, OrderLine, OrderState
@@ -21,7 +22,7 @@ IN_STOCK_SKUS = ("SKU-BOOK", "SKU-MUG")
 GOOD_CARD = "tok_visa"
 
 
-class BenchOrderFailed(RuntimeError):
+class BenchOrderFailed(CadenzaError, RuntimeError):
     """A benchmark order did not complete: the figures would be meaningless."""
 
 
