@@ -40,10 +40,12 @@ class CadenzaError(Exception):
     def message(self) -> str:
         return str(self)
 
-    def report(self) -> str:
-        """The message and, on the next line, the next step (when there is one): what a command prints."""
+    def report(self, next_step: str | None = None) -> str:
+        """The message and, on the next line, the next step (this error's, unless a door words its own): what a
+        command prints."""
         message = self.message or type(self).__name__
-        return f"{message}\n{self.next_step}" if self.next_step else message
+        step = self.next_step if next_step is None else next_step
+        return f"{message}\n{step}" if step else message
 
 
 class InvalidInput(CadenzaError):

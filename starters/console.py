@@ -39,6 +39,4 @@ class CommandGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except CadenzaError as err:
-            step = self.next_step(err)
-            message = err.message or type(err).__name__
-            fail(f"{message}\n{step}" if step else message, err.exit_code)
+            fail(err.report(self.next_step(err)), err.exit_code)

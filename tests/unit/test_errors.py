@@ -62,18 +62,20 @@ def test_an_error_keeps_its_other_bases_and_its_message() -> None:
     assert issubclass(HistoriesExist, FileExistsError)
     err = InvalidOrder("order.json is not a valid order")
     assert (str(err), err.exit_code) == ("order.json is not a valid order", EXIT_BAD_INPUT)
-    assert err.report() == "order.json is not a valid order\nNothing was started. Fix the file and place it again."
+    assert OrderNotFound("o-1", "default").exit_code == EXIT_PROBLEM
 
 
 def test_next_step_and_exit_code_can_be_given_per_raise() -> None:
     err = CadenzaError("the ledger is closed", next_step="Open it first.", exit_code=3)
 
     assert (err.message, err.next_step, err.exit_code) == ("the ledger is closed", "Open it first.", 3)
+    assert err.report() == "the ledger is closed\nOpen it first."
     assert (CadenzaError("x").exit_code, InvalidInput("x").exit_code) == (EXIT_PROBLEM, EXIT_BAD_INPUT)
     assert CadenzaError("no next step").report() == "no next step"
 
 
 def test_the_cli_reports_an_invalid_order_with_its_next_step_and_exit_code(tmp_path: Path) -> None:
+    # InvalidOrder belongs to the clients layer, which names no command: the CLI words its next step.
     order = tmp_path / "order.json"
     order.write_text('{"order_id": "o-1"')  # refused before any connection is made
 
