@@ -21,7 +21,7 @@ import os
 
 from pathlib import Path
 
-from api.problems import InvalidField, Problem
+from cadenza.problems import InvalidField, Problem
 from cadenza.settings import EMBEDDED_ENV
 
 SECRET_ENV = "CADENZA_API_PAGE_TOKEN_SECRET"

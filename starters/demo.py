@@ -14,10 +14,10 @@ from rich.table import Table
 from temporalio.client import Client
 
 from cadenza.settings import TASK_QUEUE, workflow_ui_link
-from starters.consistency import inconsistencies, stock_inconsistencies
+from activities.consistency import inconsistencies, stock_inconsistencies
 from starters.faults import FaultAdmin
 from starters.orders import place_order, wait_for_result
-from starters.records import ServiceRecords
+from activities.records import ServiceRecords
 from workflows.models import (
     CompensationRecord,
     CompensationStatus,

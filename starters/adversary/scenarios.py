@@ -18,7 +18,7 @@ from temporalio.client import Client, WorkflowHandle
 from cadenza.codec import KeyRing
 from starters.faults import FaultAdmin
 from starters.orders import place_order, send_review, wait_for_result
-from starters.records import OrderRecords, ServiceRecords
+from activities.records import OrderRecords, ServiceRecords
 from workflows.models import WORKFLOW_ID_PREFIX, Order, OrderLine, OrderState, ReviewDecision, ReviewVerdict
 from workflows.order import OrderWorkflow
 
@@ -44,7 +44,7 @@ class ScenarioFailed(RuntimeError):
 
 @dataclass(frozen=True)
 class Fault:
-    """A scripted fault for the scenario's own calls of `call` (services/common/faults.py)."""
+    """A scripted fault for the scenario's own calls of `call` (cadenza/faults.py)."""
 
     service: str
     kind: str
