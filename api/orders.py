@@ -10,6 +10,7 @@ limits (api/update_guard.py); and Temporal unreachable is a 503 with Retry-After
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Annotated, Any
@@ -32,15 +33,15 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from api.auth import Principal, require, still_valid
-from api.catalogue import SkuCatalogue
 from api.holds import Holds
 from api.ownership import FoundOrder, OrderAddress, find_order, listed_address, new_address
 from api.page_tokens import PAGE_TOKEN_PATTERN, PageTokens, no_such_page
 from api.preferences import MAX_WAIT_S, PAYMENT, PREFER_DESCRIPTION, PREFER_PATTERN, Wait, wait_preference
-from api.problems import Problem, problem_responses
+from cadenza.problems import InvalidField, Problem, problem_responses
 from api.stream import POLL_S, event_stream
 from api.temporal import TemporalGate, is_unreachable, unavailable_as_503
 from api.update_guard import UpdateGuard
+from clients.catalogue import SkuCatalogue
 from api.views import Accepted, OrderPage, OrderStatusView, OrderSummary, links, status_view
 from clients import orders as operations
 from clients.orders import (
@@ -68,8 +69,9 @@ from workflows.models import (
     ReviewVerdict,
 )
 from workflows.order import OrderWorkflow
-from workflows.search_attributes import CUSTOMER_ID, ORDER_STATUS, ORDER_TOTAL
+from cadenza.search_attributes import CUSTOMER_ID, ORDER_STATUS, ORDER_TOTAL
 
+_log = logging.getLogger("cadenza.api")
 router = APIRouter(prefix="/orders", tags=["orders"])
 
 Writer = Annotated[Principal, Depends(require("orders:write"))]
@@ -137,8 +139,7 @@ async def place(
 ) -> OrderStatusView:
     if not principal.may_see(order.customer_id):
         raise Problem(403, "Not your customer", f"This API key places orders for customer {principal.customer_id} only.")
-    catalogue: SkuCatalogue = request.app.state.skus
-    if unknown := await catalogue.unknown_skus(order):
+    if unknown := await _unknown_skus(request.app.state.skus, order):
         raise Problem(422, "Invalid request", "; ".join(f"{e.field}: {e.message}" for e in unknown), errors=unknown)
     wait = wait_preference(prefer)
     release = _holds(request).waits.take(principal.key_id) if wait is not None else None
@@ -172,6 +173,18 @@ class _Placed:
     """Started by this request (nothing has happened to it yet)."""
     decision: PaymentDecision | None = None
     """The payment decision, when update-with-start waited for it."""
+
+
+async def _unknown_skus(catalogue: SkuCatalogue, order: Order) -> list[InvalidField]:
+    """The lines whose SKU the inventory does not stock, as the 422's fields; none when the inventory cannot be asked
+    (the workflow refuses unknown SKUs itself)."""
+    check = await catalogue.check(order)
+    if check.unavailable is not None:
+        _log.warning("could not check SKUs against the inventory (%s); the workflow will", check.unavailable)
+    known = ", ".join(sorted(check.known or ()))
+    return [
+        InvalidField(field=unknown.field, message=f"{unknown.message} (known: {known})") for unknown in check.unknown
+    ]
 
 
 async def _placed(client: Client, request: Request, order: Order, principal: Principal, wait: Wait | None) -> _Placed:

@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 
 from cadenza.errors import CadenzaError
-from api.problems import InvalidField, Problem
+from cadenza.problems import InvalidField, Problem
 from cadenza.settings import EMBEDDED_ENV
 
 SECRET_ENV = "CADENZA_API_PAGE_TOKEN_SECRET"

@@ -12,8 +12,11 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
+from typing import NoReturn
 
 from opentelemetry import trace
+from rich.console import Console
+from rich.markup import escape
 from temporalio.service import RPCError, RPCStatusCode
 
 from cadenza.errors import CadenzaError
@@ -52,6 +55,15 @@ def run_and_exit(entry_point: Callable[[], object]) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
     os._exit(code)
+
+
+def exit_with(message: str, code: int = 1) -> NoReturn:
+    """End an entry point run by `run_and_exit` with `error: message` on stderr and `code`: the same line the CLI's
+    commands print for a refusal, so that a door's own entry point (`python -m api`) and the CLI command that hands
+    over to it (`cadenza api`) refuse alike."""
+    # Escaped: messages carry text from elsewhere that rich would otherwise take for markup and drop.
+    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {escape(message)}")
+    raise SystemExit(code)
 
 
 def _report(err: BaseException) -> None:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import httpx
 
@@ -36,6 +37,16 @@ class PortInUse(CadenzaError, RuntimeError):
 
 class ProcessFailed(CadenzaError, RuntimeError):
     pass
+
+
+def hand_over_to_module(module: str, *args: str) -> NoReturn:
+    """Become `python -m module args`: the same process (id, signals, stdio, exit code), now running the module.
+
+    How a command of one door (the CLI's `cadenza api`, `cadenza codec-server`) serves another door in the
+    foreground without importing it: the served door's own entry point runs, with its own error messages."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", module, *args])
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:

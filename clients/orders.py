@@ -50,7 +50,7 @@ from workflows.models import (
     workflow_id_for,
 )
 from workflows.policies import REVIEW_DEADLINE_MEMO, review_deadline_from_env
-from workflows.search_attributes import ORDER_STATUS, initial_search_attributes
+from cadenza.search_attributes import ORDER_STATUS, initial_search_attributes
 from workflows.order import RETRY_UPDATE, REVIEW_REFUSED_BECAUSE, REVIEW_UPDATE, OrderWorkflow
 
 D = TypeVar("D", bound=SignedDecision)

@@ -1,4 +1,4 @@
-"""`cadenza api-key create | list | revoke`: the Order API's keys, kept by api/keys.py.
+"""`cadenza api-key create | list | revoke`: the Order API's keys, kept by clients/api_keys.py.
 
 `create` prints the new key alone on stdout (so `KEY=$(cadenza api-key create …)` works) and everything else on
 stderr. The key is shown this once; only its hash is stored.
@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api.keys import SCOPES, KeyStore, load_key_store
+from clients.api_keys import SCOPES, KeyStore, load_key_store
 from starters.console import EXIT_BAD_INPUT, console, errors, fail
 
 api_key_app = typer.Typer(

@@ -17,6 +17,7 @@ from rich.live import Live
 from cadenza.connection import connect, encryption_summary, key_ring
 from cadenza.errors import CadenzaError
 from cadenza.process_exit import run_and_exit
+from cadenza.processes import hand_over_to_module
 from cadenza.settings import TASK_QUEUE, web_ui_base, workflow_ui_link
 from cadenza.signals import EXIT_INTERRUPTED, run_until_signalled
 from cadenza.stack import StackConfig
@@ -149,9 +150,8 @@ def api(
 ) -> None:
     """Serve the Order API (HTTP front door: place, follow, list and cancel orders) against the configured Temporal.
     API keys: `cadenza api-key create`; docs at http://HOST:PORT/docs."""
-    from api.app import serve
-
-    serve(host, port)
+    # Handed over, not imported: doors never import each other (python -m api says what it refuses).
+    hand_over_to_module("api", "--host", host, "--port", str(port))
 
 
 @app.command()
@@ -315,8 +315,8 @@ def audit(
     prefix: Annotated[str, typer.Option("--prefix", help="Only orders whose id starts with this")] = "",
 ) -> None:
     """Reconcile every order's outcome with the ERP, payment and inventory records; exit 1 on any inconsistency."""
-    from starters.audit import run_audit
-    from starters.records import ServiceRecords
+    from activities.audit import run_audit
+    from activities.records import ServiceRecords
     from starters.reports import print_audit
 
     async def main() -> bool:
@@ -418,7 +418,7 @@ def reconcile_schedule(
     """Create the reconciler's Temporal Schedule (cadenza-reconcile) on the configured cluster, or update it:
     running it again is safe and keeps a paused schedule paused."""
     from starters.reconcile.command import parse_duration
-    from starters.reconcile.schedule import SCHEDULE_ID, ensure_reconcile_schedule
+    from clients.reconcile_schedule import SCHEDULE_ID, ensure_reconcile_schedule
     from workflows.reconcile_models import short_duration
 
     async def main() -> None:

@@ -15,10 +15,10 @@ from temporalio.client import Client
 
 from cadenza.failure_types import CARD_DECLINED, OUT_OF_STOCK
 from cadenza.settings import TASK_QUEUE, workflow_ui_link
-from starters.consistency import inconsistencies, stock_inconsistencies
+from activities.consistency import inconsistencies, stock_inconsistencies
 from starters.faults import FaultAdmin
 from clients.orders import place_order, wait_for_result
-from starters.records import ServiceRecords
+from activities.records import ServiceRecords
 from workflows.models import (
     CompensationRecord,
     CompensationStatus,

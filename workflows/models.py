@@ -222,7 +222,7 @@ class StockLine(_Model):
 class _KeyedCall(_Model):
     """An activity input for a call that changes something: it carries the call's idempotency key.
 
-    The workflow makes the key (activities/idempotency.py), so it names one execution of one order. `None` only in
+    The workflow makes the key (workflows/idempotency.py), so it names one execution of one order. `None` only in
     inputs recorded before keys travelled this way; the activity then derives the key it used to."""
 
     idempotency_key: str | None = Field(default=None, description="Sent as the Idempotency-Key header, not in the body.")

@@ -19,7 +19,7 @@ from cadenza.codec import KeyRing
 from cadenza.errors import CadenzaError
 from starters.faults import FaultAdmin
 from clients.orders import place_order, send_review, wait_for_result
-from starters.records import OrderRecords, ServiceRecords
+from activities.records import OrderRecords, ServiceRecords
 from workflows.models import WORKFLOW_ID_PREFIX, Order, OrderLine, OrderState, ReviewDecision, ReviewVerdict
 from workflows.order import OrderWorkflow
 
@@ -45,7 +45,7 @@ class ScenarioFailed(CadenzaError, RuntimeError):
 
 @dataclass(frozen=True)
 class Fault:
-    """A scripted fault for the scenario's own calls of `call` (services/common/faults.py)."""
+    """A scripted fault for the scenario's own calls of `call` (cadenza/faults.py)."""
 
     service: str
     kind: str

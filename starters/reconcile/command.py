@@ -12,7 +12,7 @@ from temporalio.client import Client, WorkflowFailureError
 from cadenza.errors import CadenzaError, InvalidInput
 from cadenza.settings import TASK_QUEUE
 from starters.console import console
-from starters.reconcile.schedule import reconcile_run_options
+from clients.reconcile_schedule import reconcile_run_options
 from starters.replay import BadReplayInput, parse_since
 from workflows.errors import describe_failure
 from workflows.reconcile import ReconcileWorkflow

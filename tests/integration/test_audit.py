@@ -10,7 +10,7 @@ import pytest
 from temporalio.client import WorkflowHandle
 
 from starters.adversary.resets import reset_points, reset_to
-from starters.audit import AuditReport, run_audit
+from activities.audit import AuditReport, run_audit
 from clients.orders import place_order, wait_for_result
 from tests.conftest import make_order
 from tests.integration.conftest import Harness

@@ -19,7 +19,7 @@ from cadenza.processes import free_port
 from starters.adversary.resets import reset_points, reset_to
 from starters.faults import FaultAdmin
 from clients.orders import wait_for_result
-from starters.records import ServiceRecords
+from activities.records import ServiceRecords
 from tests.conftest import make_order
 from tests.integration.conftest import Harness, stack_of_its_own
 from tests.integration.test_order_api import Api, _app, _problem, _serve

@@ -18,7 +18,7 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 
 from cadenza.settings import SERVICE_NAMES
 from starters.adversary.resets import reset_points, reset_to
-from starters.consistency import inconsistencies
+from activities.consistency import inconsistencies
 from clients.orders import OrderClosed, OrderIdTaken, cancel_order, place_order, wait_for_result
 from tests.conftest import make_order
 from tests.integration.conftest import Harness

@@ -26,7 +26,7 @@ from temporalio.common import WorkerDeploymentVersion
 
 from activities.stuck import StuckExecution, stuck_execution
 from api.orders import STUCK
-from starters.audit import run_audit
+from activities.audit import run_audit
 from starters.doctor.model import Context, Status
 from starters.doctor.replay import open_orders_replay
 from clients.orders import place_order, signed, wait_for_result

@@ -22,7 +22,7 @@ from temporalio.common import WorkerDeploymentVersion
 from temporalio.workflow import NondeterminismError
 
 from cadenza.deployment import DeploymentState, describe_deployment
-from starters.consistency import inconsistencies
+from activities.consistency import inconsistencies
 from starters.deploy import PromotionRefused, describe_promotion, promote
 from clients.orders import place_order
 from starters.replay import new_replayer

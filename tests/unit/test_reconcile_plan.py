@@ -1,4 +1,4 @@
-"""The reconciler's rules (starters/reconcile/plan.py), on records shaped as the services answer them: what is
+"""The reconciler's rules (activities/reconcile_plan.py), on records shaped as the services answer them: what is
 repaired, what is raised, and what is left alone."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus
 
 from activities.order_runs import current_runs
-from starters.audit import NOTHING_LIVE_WITHOUT_EXECUTION, OrderOutcome, without_execution
-from starters.records import OrderRecords
-from starters.reconcile.plan import (
+from activities.audit import NOTHING_LIVE_WITHOUT_EXECUTION, OrderOutcome, without_execution
+from activities.records import OrderRecords
+from activities.reconcile_plan import (
     FULFILLED_NOTE,
     MAX_NOTED,
     NO_EXECUTION,

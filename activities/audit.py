@@ -1,4 +1,5 @@
-"""`cadenza audit`: reconcile every order's workflow outcome with what the three services recorded.
+"""The audit (`cadenza audit`, and the reconciler's judgement of each order): reconcile every order's workflow outcome
+with what the three services recorded.
 
 The services' records are the ground truth; Temporal's visibility store says how each order ended (execution status
 plus the `OrderStatus` and `OrderTotal` search attributes, so no history has to be fetched). Invariants:
@@ -26,7 +27,7 @@ from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 
 from activities.order_runs import order_runs, orders_query
 from activities.stuck import stuck_orders
-from starters.consistency import (
+from activities.consistency import (
     duplicate_charges,
     fulfilled,
     fulfilment_begun,
@@ -34,9 +35,9 @@ from starters.consistency import (
     live_records,
     stock_inconsistencies,
 )
-from starters.records import OrderRecords, ServiceRecords
+from activities.records import OrderRecords, ServiceRecords
 from workflows.models import OrderState
-from workflows.search_attributes import ORDER_STATUS, ORDER_TOTAL
+from cadenza.search_attributes import ORDER_STATUS, ORDER_TOTAL
 
 # How an order Temporal has no execution of stands by its own records (`without_execution`).
 FULFILLED_WITHOUT_EXECUTION = "fulfilled, execution deleted"

@@ -1,5 +1,8 @@
 """The API key store: which keys exist, what each may do, and whether it still works.
 
+Shared by both doors, so they cannot drift: the CLI creates, lists and revokes keys (`cadenza api-key`), the Order
+API verifies them on every request.
+
 A key is `cdz_` + `secrets.token_urlsafe(32)` (256 random bits). It is shown once, when created; only its SHA-256 is
 stored. Why not bcrypt or argon2: those are slow on purpose so that a stolen hash of a *guessable* password costs an
 attacker years of guessing. Nobody can guess a 256-bit random key at any speed, so a fast hash protects it just as

@@ -1,8 +1,8 @@
 """What the reconciler does about each order: plain functions, no I/O, so every rule is tested directly.
 
-An order is judged by the audit's own rules (starters.audit.order_problems, and starters.audit.without_execution for
-an order Temporal has no execution of), against the records as they would be once the safe repairs are made. Safe
-means idempotent and undoing only money or stock that no live order needs:
+An order is judged by the audit's own rules (activities.audit.order_problems, and activities.audit.without_execution
+for an order Temporal has no execution of), against the records as they would be once the safe repairs are made.
+Safe means idempotent and undoing only money or stock that no live order needs:
 - a live charge of an order that ended compensated or cancelled, or of an order Temporal has no execution of whose
   fulfilment never began → refund it;
 - a second live charge of a completed order (one live charge for the total is kept) → refund it;
@@ -27,9 +27,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from starters.audit import OrderOutcome, order_problems, without_execution
-from starters.consistency import fulfilled, fulfilment_begun, live_records, stock_inconsistencies
-from starters.records import OrderRecords
+from activities.audit import OrderOutcome, order_problems, without_execution
+from activities.consistency import fulfilled, fulfilment_begun, live_records, stock_inconsistencies
+from activities.records import OrderRecords
 from workflows.models import OrderState
 from workflows.reconcile_models import MAX_LISTED, Finding, Repair, RepairAction, Survey, short_duration
 
@@ -47,7 +47,7 @@ class OrderView:
 
     order_id: str
     outcome: OrderOutcome | None
-    """How its current run ended (starters.audit.order_outcome); None when Temporal has no execution of the order
+    """How its current run ended (activities.audit.order_outcome); None when Temporal has no execution of the order
     (never placed through Cadenza, or deleted)."""
     open: bool = False
     closed_at: datetime | None = None
