@@ -47,7 +47,9 @@ NOTHING_LIVE_WITHOUT_EXECUTION = "nothing live, no execution"
 
 
 @dataclass(frozen=True)
-class Problem:
+class Inconsistency:
+    """One thing the services' records and an order's outcome disagree on (or "(stock)" for the stock as a whole)."""
+
     order_id: str
     message: str
 
@@ -56,7 +58,7 @@ class Problem:
 class AuditReport:
     orders: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[Inconsistency] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
@@ -140,9 +142,9 @@ async def run_audit(client: Client, records: ServiceRecords, *, prefix: str = ""
             standing, problems = without_execution(order_records)
         report.orders += 1
         report.outcomes[standing] += 1
-        report.problems += [Problem(order_id, message) for message in problems]
+        report.problems += [Inconsistency(order_id, message) for message in problems]
     if not prefix:  # stock is shared by every order: only meaningful over all of them
         stock = await records.stock()
         for message in stock_inconsistencies(stock, await records.all_reservations()):
-            report.problems.append(Problem("(stock)", message))
+            report.problems.append(Inconsistency("(stock)", message))
     return report

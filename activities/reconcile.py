@@ -25,7 +25,7 @@ from cadenza.settings import ServiceEndpoint
 from workflows import activity_types
 from activities.audit import order_outcome
 from activities.records import ServiceRecords
-from activities.reconcile_plan import OrderView, last_change, plan_reconciliation, stock_findings, survey_of
+from activities.reconcile_plan import ObservedOrder, last_change, plan_reconciliation, stock_findings, survey_of
 from workflows.reconcile_models import Finding
 from workflows.reconcile_models import ReconcileInput, Repair, RepairAction, RepairOutcome, RepairStatus, Survey
 
@@ -46,10 +46,10 @@ _REQUESTS = {
 }
 
 
-def order_view(order_id: str, execution: WorkflowExecution | None) -> OrderView:
+def order_view(order_id: str, execution: WorkflowExecution | None) -> ObservedOrder:
     if execution is None:
-        return OrderView(order_id, None)
-    return OrderView(
+        return ObservedOrder(order_id, None)
+    return ObservedOrder(
         order_id,
         order_outcome(execution),
         open=execution.status == WorkflowExecutionStatus.RUNNING,

@@ -42,7 +42,7 @@ MAX_NOTED = 20
 
 
 @dataclass(frozen=True)
-class OrderView:
+class ObservedOrder:
     """What Temporal says about one order."""
 
     order_id: str
@@ -86,7 +86,7 @@ def last_change(records: OrderRecords) -> datetime | None:
 
 
 def plan_reconciliation(
-    views: Iterable[OrderView],
+    views: Iterable[ObservedOrder],
     records: Mapping[str, OrderRecords],
     *,
     now: datetime,
@@ -115,7 +115,7 @@ def plan_reconciliation(
     return plan
 
 
-def judge(view: OrderView, records: OrderRecords, *, past_retention: timedelta | None = None) -> Verdict:
+def judge(view: ObservedOrder, records: OrderRecords, *, past_retention: timedelta | None = None) -> Verdict:
     """The safe repairs for one settled, closed (or execution-less) order, and what stays wrong once they are made.
     `past_retention`: the namespace's retention, when the order's records are older than it."""
     outcome = view.outcome
@@ -133,7 +133,7 @@ def judge(view: OrderView, records: OrderRecords, *, past_retention: timedelta |
     return Verdict(repairs, order_problems(outcome, _live_view(after_repairs(records, repairs))))
 
 
-def _judge_without_execution(view: OrderView, records: OrderRecords, *, past_retention: timedelta | None) -> Verdict:
+def _judge_without_execution(view: ObservedOrder, records: OrderRecords, *, past_retention: timedelta | None) -> Verdict:
     """Temporal has no execution of the order: it was never placed through Cadenza, or its execution was deleted
     (retention does that to every closed one in time). Once its fulfilment began, nothing is undone: fulfilled, it is
     noted; anything short of that is raised. Before that, its charges are refunded, as for an order that never was —
@@ -151,7 +151,7 @@ def _judge_without_execution(view: OrderView, records: OrderRecords, *, past_ret
     return Verdict(repairs, without_execution(_live_view(after_repairs(records, repairs)))[1])
 
 
-def _undo_everything(view: OrderView, records: OrderRecords) -> list[Repair]:
+def _undo_everything(view: ObservedOrder, records: OrderRecords) -> list[Repair]:
     """Only records created since the order's current run started are undone. An older one belongs to an earlier
     execution of the same order id (placed again after its execution was deleted: a completed order that must not be
     undone) or to the run before a reset: not for a program to tell apart, so it is left for the audit to raise."""
@@ -171,7 +171,7 @@ def _undo_everything(view: OrderView, records: OrderRecords) -> list[Repair]:
     return repairs
 
 
-def _refund_extra_charges(view: OrderView, records: OrderRecords, total: int) -> list[Repair]:
+def _refund_extra_charges(view: ObservedOrder, records: OrderRecords, total: int) -> list[Repair]:
     """Keep the oldest live charge for the order's total, refund the other live ones. With no live charge for the
     total, which one is right is not for a program to guess: nothing is refunded and the audit's finding is raised."""
     live = records.live_charges
@@ -189,7 +189,7 @@ def _since(started_at: datetime | None) -> Callable[[Mapping[str, Any]], bool]:
     return created_since
 
 
-def _repair(action: RepairAction, view: OrderView, target: str, reason: str) -> Repair:
+def _repair(action: RepairAction, view: ObservedOrder, target: str, reason: str) -> Repair:
     return Repair(action=action, order_id=view.order_id, target=target, reason=reason, judged_as=view.judged_as)
 
 
