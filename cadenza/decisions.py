@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from temporalio.exceptions import ApplicationError
 
 from cadenza.codec import ReadableFailure
-from cadenza.failure_types import DECISION_REFUSED  # also imported from here by the doors
+from cadenza.failure_types import DECISION_REFUSED
 
 if TYPE_CHECKING:
     from cadenza.codec import KeyRing

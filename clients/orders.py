@@ -32,9 +32,10 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.stuck import StuckExecution, is_failed_task_refusal, stuck_execution, stuck_from_query_failure
-from cadenza.codec import PLAINTEXT_REFUSED, KeyRing
+from cadenza.codec import KeyRing
 from cadenza.decision_keys import decision_keys
-from cadenza.decisions import DECISION_REFUSED, sign, subject_of
+from cadenza.decisions import sign, subject_of
+from cadenza.failure_types import DECISION_REFUSED, PLAINTEXT_REFUSED
 from cadenza.errors import CadenzaError, InvalidInput
 from cadenza.settings import TASK_QUEUE
 from workflows.models import (
