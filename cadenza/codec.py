@@ -52,7 +52,6 @@ from temporalio.converter import (
 )
 
 from cadenza.errors import CadenzaError
-from cadenza.failure_types import PLAINTEXT_REFUSED
 from cadenza.key_lines import (
     KEY_BYTES, KEY_ID, KEY_ID_RULE, KeyLineError, parse_key_lines, read_key_file, shown_path,
 )
