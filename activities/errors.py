@@ -10,6 +10,8 @@ from datetime import timedelta
 import httpx
 from temporalio.exceptions import ApplicationError
 
+from cadenza import failure_types
+
 # Answers that will be the same however often we ask: a declined card, an out-of-stock SKU, a request the service
 # considers invalid, a request fenced by its compensation. Retrying would only delay the compensation.
 _PERMANENT_STATUSES = frozenset({400, 402, 404, 409, 410, 422})
@@ -26,7 +28,7 @@ _MAX_RETRY_AFTER = timedelta(seconds=60)
 
 def error_type(code: str) -> str:
     """`card_declined` → `CardDeclined`: the service's error code as a Temporal error type."""
-    return "".join(part.capitalize() for part in code.split("_") if part) or "UnknownError"
+    return "".join(part.capitalize() for part in code.split("_") if part) or failure_types.UNKNOWN_ERROR
 
 
 def _error_code(response: httpx.Response) -> tuple[str, str]:
@@ -52,7 +54,7 @@ def error_for_response(service: str, response: httpx.Response) -> ApplicationErr
     text = f"{service} answered {response.status_code} {code}: {message}"
     if response.status_code == 429:
         # Honour the server's back-off instead of our own exponential schedule for this one attempt.
-        return ApplicationError(text, type="RateLimited", next_retry_delay=_retry_after(response))
+        return ApplicationError(text, type=failure_types.RATE_LIMITED, next_retry_delay=_retry_after(response))
     permanent = response.status_code in _PERMANENT_STATUSES and not (
         response.status_code == 404 and code in _ROUTE_NOT_FOUND_CODES
     )
@@ -61,7 +63,7 @@ def error_for_response(service: str, response: httpx.Response) -> ApplicationErr
     return ApplicationError(
         text,
         {"service": service, "status": response.status_code, "code": code},
-        type="RouteNotFound" if response.status_code == 404 and not permanent else error_type(code),
+        type=failure_types.ROUTE_NOT_FOUND if response.status_code == 404 and not permanent else error_type(code),
         non_retryable=permanent,
     )
 
@@ -69,5 +71,5 @@ def error_for_response(service: str, response: httpx.Response) -> ApplicationErr
 def error_for_transport(service: str, err: httpx.TransportError) -> ApplicationError:
     """Timeouts and connection failures are retried: the request may or may not have taken effect, and the
     idempotency key makes the retry safe either way."""
-    kind = "ServiceTimeout" if isinstance(err, httpx.TimeoutException) else "ServiceUnreachable"
+    kind = failure_types.SERVICE_TIMEOUT if isinstance(err, httpx.TimeoutException) else failure_types.SERVICE_UNREACHABLE
     return ApplicationError(f"{service}: {type(err).__name__}: {err or 'no details'}", type=kind)

@@ -1,4 +1,5 @@
-"""One activity per fulfilment step and per compensation.
+"""One activity per fulfilment step and per compensation, registered under the names workflows/activity_types.py
+declares (the workflow calls them by name).
 
 Every mutating call carries the idempotency key the workflow made for it (one execution of one order, one
 operation), so a retry after a lost reply replays the first answer instead of acting twice. Each compensation fences
@@ -12,8 +13,9 @@ from __future__ import annotations
 from temporalio import activity
 
 from activities.http import ServiceClient, ServiceClients
-from activities.idempotency import idempotency_key
+from workflows.idempotency import idempotency_key
 from activities.risk import assess, rejection
+from workflows import activity_types
 from workflows.policies import review_deadline_from_env
 from workflows.models import (
     ChargeRecord,
@@ -49,7 +51,7 @@ class OrderActivities:
 
     # ---- forward steps ------------------------------------------------------------------------------------------
 
-    @activity.defn
+    @activity.defn(name=activity_types.CREATE_ERP_ORDER.name)
     async def create_erp_order(self, request: ErpOrderRequest) -> ErpOrderRecord:
         response = await self._clients.erp.post(
             "/orders", request.body(), idempotency_key=_key(request.idempotency_key, Step.CREATE_ERP_ORDER)
@@ -57,7 +59,7 @@ class OrderActivities:
         body = response.json()
         return ErpOrderRecord(order_id=body["order_id"], status=body["status"])
 
-    @activity.defn
+    @activity.defn(name=activity_types.ASSESS_RISK.name)
     async def assess_risk(self, request: RiskAssessmentRequest) -> RiskAssessment:
         """Approve a large order before its charge, refer it to a person (with this worker's review deadline), or
         refuse it with a non-retryable `RiskRejected` error."""
@@ -68,7 +70,7 @@ class OrderActivities:
             raise rejection(request, assessment)
         return assessment
 
-    @activity.defn
+    @activity.defn(name=activity_types.CHARGE_PAYMENT.name)
     async def charge_payment(self, request: ChargeRequest) -> ChargeRecord:
         response = await self._clients.payment.post(
             "/charges", request.body(), idempotency_key=_key(request.idempotency_key, Step.CHARGE_PAYMENT)
@@ -76,7 +78,7 @@ class OrderActivities:
         body = response.json()
         return ChargeRecord(charge_id=body["id"], amount=body["amount"], currency=body["currency"])
 
-    @activity.defn
+    @activity.defn(name=activity_types.RESERVE_INVENTORY.name)
     async def reserve_inventory(self, request: ReservationRequest) -> ReservationRecord:
         response = await self._clients.inventory.post(
             "/reservations", request.body(), idempotency_key=_key(request.idempotency_key, Step.RESERVE_INVENTORY)
@@ -84,14 +86,14 @@ class OrderActivities:
         body = response.json()
         return ReservationRecord(reservation_id=body["id"], status=body["status"])
 
-    @activity.defn
+    @activity.defn(name=activity_types.CONFIRM_ERP_ORDER.name)
     async def confirm_erp_order(self, order: OrderRef) -> ErpOrderRecord:
         response = await self._clients.erp.post(
             f"/orders/{order.order_id}/confirm", None, idempotency_key=_key(order.idempotency_key, "confirm_erp_order")
         )
         return ErpOrderRecord(order_id=order.order_id, status=response.json()["status"])
 
-    @activity.defn
+    @activity.defn(name=activity_types.COMMIT_INVENTORY.name)
     async def commit_inventory(self, reservation: ReservationRef) -> ReservationRecord:
         response = await self._clients.inventory.post(
             f"/reservations/{reservation.reservation_id}/commit",
@@ -102,15 +104,15 @@ class OrderActivities:
 
     # ---- compensations: each fences the key of the step it undoes ---------------------------------------------
 
-    @activity.defn
+    @activity.defn(name=activity_types.CANCEL_ERP_ORDER.name)
     async def cancel_erp_order(self, fence: StepFence) -> CompensationOutcome:
         return await _fence(self._clients.erp, fence, Step.CREATE_ERP_ORDER, "cancel_erp_order")
 
-    @activity.defn
+    @activity.defn(name=activity_types.REFUND_PAYMENT.name)
     async def refund_payment(self, fence: StepFence) -> CompensationOutcome:
         return await _fence(self._clients.payment, fence, Step.CHARGE_PAYMENT, "refund_payment")
 
-    @activity.defn
+    @activity.defn(name=activity_types.RELEASE_INVENTORY.name)
     async def release_inventory(self, fence: StepFence) -> CompensationOutcome:
         return await _fence(self._clients.inventory, fence, Step.RESERVE_INVENTORY, "release_inventory")
 

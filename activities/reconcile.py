@@ -1,5 +1,5 @@
 """The reconciler's two activities: `check` reads Temporal's visibility and the services' records once and plans
-(starters/reconcile/plan.py decides); `repair` makes one repair, with an idempotency key derived from the record.
+(activities/reconcile_plan.py decides); `repair` makes one repair, with an idempotency key derived from the record.
 
 Reads go through `ServiceRecords` (the audit's reader), writes through the same `ServiceClient` as the order
 activities, so a repair's errors are classified like every other call's (retryable 5xx/429, final 4xx).
@@ -22,9 +22,10 @@ from activities.http import ServiceClient
 from activities.order_runs import current_run_of, described_run, order_runs, orders_query
 from activities.stuck import open_executions, stuck_orders
 from cadenza.settings import ServiceEndpoint
-from starters.audit import order_outcome
-from starters.records import ServiceRecords
-from starters.reconcile.plan import OrderView, last_change, plan_reconciliation, stock_findings, survey_of
+from workflows import activity_types
+from activities.audit import order_outcome
+from activities.records import ServiceRecords
+from activities.reconcile_plan import ObservedOrder, last_change, plan_reconciliation, stock_findings, survey_of
 from workflows.reconcile_models import Finding
 from workflows.reconcile_models import ReconcileInput, Repair, RepairAction, RepairOutcome, RepairStatus, Survey
 
@@ -45,10 +46,10 @@ _REQUESTS = {
 }
 
 
-def order_view(order_id: str, execution: WorkflowExecution | None) -> OrderView:
+def order_view(order_id: str, execution: WorkflowExecution | None) -> ObservedOrder:
     if execution is None:
-        return OrderView(order_id, None)
-    return OrderView(
+        return ObservedOrder(order_id, None)
+    return ObservedOrder(
         order_id,
         order_outcome(execution),
         open=execution.status == WorkflowExecutionStatus.RUNNING,
@@ -77,7 +78,7 @@ class ReconcileActivities:
         self._records = ServiceRecords(http, endpoints)
         self._clients = {name: ServiceClient(http, endpoint) for name, endpoint in endpoints.items()}
 
-    @activity.defn
+    @activity.defn(name=activity_types.CHECK_ORDERS.name)
     async def check_orders(self, params: ReconcileInput) -> Survey:
         """One pass over the services' records plus one visibility query for the window's orders."""
         client = activity.client()
@@ -110,7 +111,7 @@ class ReconcileActivities:
             notes.append("stock not checked: it is shared by every order, and this run looks at some (--prefix)")
         return survey_of(plan, max_repairs=params.max_repairs, stock=findings, notes=notes)
 
-    @activity.defn
+    @activity.defn(name=activity_types.REPAIR.name)
     async def repair(self, repair: Repair) -> RepairOutcome:
         # A closed execution stays as it ended unless someone resets it (or places an order id that has no execution
         # after all): then the order is live again and belongs to its workflow, not to us. Asked of the execution

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 from temporalio.exceptions import ApplicationError
 
+from cadenza.failure_types import RISK_REJECTED
 from workflows.models import RiskAssessment, RiskAssessmentRequest, format_money
 
 REVIEW_LIMIT = 1_000_000
 BULK_QUANTITY = 50
-REJECTED = "RiskRejected"
+REJECTED = RISK_REJECTED
 
 
 def assess(request: RiskAssessmentRequest) -> RiskAssessment:

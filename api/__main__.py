@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from api.app import serve
-from cadenza.process_exit import run_and_exit
+from cadenza.codec import EncryptionError
+from cadenza.process_exit import exit_with, run_and_exit
 from cadenza.settings import settings
 
 
@@ -15,7 +16,10 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1", help="Address to listen on (0.0.0.0 in a container)")
     parser.add_argument("--port", type=int, default=8100)
     args = parser.parse_args()
-    serve(args.host, args.port)
+    try:
+        serve(args.host, args.port)
+    except EncryptionError as err:
+        exit_with(str(err))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ behind a load balancer (the rate limit is per replica).
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -16,29 +15,29 @@ import httpx
 from fastapi import FastAPI, Request
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from pydantic import BaseModel
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 
+from activities.http import ServiceClient
 from api import orders
-from api.catalogue import SkuCatalogue
 from api.holds import Holds
-from api.keys import load_key_store
+from clients.api_keys import load_key_store
 from api.metrics import ApiMetrics, RequestMetrics
 from api.openapi import state_the_rules
 from api.page_tokens import PageTokens
-from api.problems import Problem, install_problem_handlers, problem_responses
+from cadenza.problems import Problem, install_problem_handlers, problem_responses
 from api.ratelimit import RateLimiter
 from api.temporal import TemporalGate, unavailable_as_503
 from api.update_guard import UpdateGuard
 from cadenza.connection import connect, data_converter, encryption_summary, key_ring
 from cadenza.decision_keys import decision_keys
+from cadenza.http_middleware import BodyLimit, RequestId
 from cadenza.settings import ServiceEndpoint, service_endpoint, settings
+from clients.catalogue import SkuCatalogue
 from workflows.policies import review_deadline_from_env
-from workflows.search_attributes import ALL_KEYS
+from cadenza.search_attributes import ALL_KEYS
 
 MAX_BODY_BYTES = 1024 * 1024
-REQUEST_ID = "X-Request-ID"
 _log = logging.getLogger("cadenza.api")
 
 
@@ -61,8 +60,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with httpx.AsyncClient(timeout=5) as http:
-            app.state.skus = SkuCatalogue(inventory or service_endpoint("inventory"), http)
-            await app.state.skus.load()
+            app.state.skus = SkuCatalogue(ServiceClient(http, inventory or service_endpoint("inventory")))
+            if (unavailable := await app.state.skus.load()) is not None:
+                _log.warning("could not check SKUs against the inventory (%s); the workflow will", unavailable)
             await gate.start()
             yield
 
@@ -132,72 +132,6 @@ def _health_router():  # noqa: ANN202
         return Health(status="ready", detail=f"namespace {client.namespace}")
 
     return router
-
-
-class RequestId:
-    """Accepts the caller's `X-Request-ID` (or makes one), echoes it, and names it in the request's log lines."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self._app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self._app(scope, receive, send)
-            return
-        given = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if 0 < len(given) <= 128 and given.isprintable() else uuid.uuid4().hex
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode("latin-1"))]
-                _log.info(
-                    "%s %s → %s", scope["method"], scope["path"], message["status"], extra={"request_id": request_id}
-                )
-            await send(message)
-
-        await self._app(scope, receive, send_with_id)
-
-
-class BodyLimit:
-    """Refuses bodies over `max_bytes` with 413 before the app reads them — by Content-Length when it is given, by
-    counting when the body is chunked."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self._app = app
-        self._max = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
-            await self._app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self._max:
-            await self._too_large(scope, receive, send)
-            return
-        body, more = b"", True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-            if len(body) > self._max:
-                await self._too_large(scope, receive, send)
-                return
-        delivered = False
-
-        async def replay() -> Message:
-            nonlocal delivered
-            if delivered:
-                return await receive()
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self._app(scope, replay, send)
-
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        problem = Problem(413, "Request body too large", f"Bodies are limited to {self._max} bytes.")
-        await problem.response(scope.get("path"))(scope, receive, send)
 
 
 def serve(host: str, port: int) -> None:

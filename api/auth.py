@@ -4,7 +4,7 @@
     async def place(order: Order, principal: Annotated[Principal, Depends(require("orders:write"))]): ...
 
 `require(scope)` reads `Authorization: Bearer <key>`, finds the key in the store on `app.state.api_keys`
-(`api.keys.load_key_store()`), charges the key's rate limit (`app.state.api_rate_limiter`, created from the
+(`clients.api_keys.load_key_store()`), charges the key's rate limit (`app.state.api_rate_limiter`, created from the
 environment on first use if the app did not set one) and checks the scope. Every refusal is a problem document:
 401 without a usable key, 429 over the rate limit, 403 without the scope. A request without a usable key is charged
 to its client address instead (`app.state.anonymous_rate_limiter`): past that limit its answer is a 429, not a 401.
@@ -24,8 +24,8 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.keys import SCOPES, ApiKey, KeyStore, looks_like_key
-from api.problems import Problem
+from clients.api_keys import SCOPES, ApiKey, KeyStore, looks_like_key
+from cadenza.problems import Problem
 from api.ratelimit import RateLimiter
 
 __all__ = ["SCOPES", "Principal", "require"]
@@ -149,7 +149,9 @@ def client_address(request: Request) -> str:
 def _store(app: FastAPI) -> KeyStore:
     store = getattr(app.state, "api_keys", None)
     if not isinstance(store, KeyStore):
-        raise RuntimeError("app.state.api_keys is not set: set it to api.keys.load_key_store() when the app starts")
+        raise RuntimeError(
+            "app.state.api_keys is not set: set it to clients.api_keys.load_key_store() when the app starts"
+        )
     return store
 
 

@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 from workflows.models import OrderState
-from workflows.search_attributes import ORDER_STATUS
+from cadenza.search_attributes import ORDER_STATUS
 
 log = logging.getLogger("cadenza.api")
 

@@ -12,7 +12,8 @@ FastAPI writes what the models' types and `Field`s say; the order's business rul
   in pydantic) means by it — an ECMAScript engine means others (not U+0085, say);
 - `lines`: at least one line with a price (an order must total more than 0) and, while the catalogue is known, each
   SKU one of those the inventory stocks and on one line only (`contains` with `maxContains`). The document is
-  rebuilt from the catalogue as the API last read it (at most `CACHE_S` old), so it says what the API checks now.
+  rebuilt from the catalogue as the API last read it (at most `CACHE_S` old: clients/catalogue.py), so it says what
+  the API checks now.
 
 One rule no JSON Schema can state: the order's total (Σ quantity × unit_price) at most `MAX_AMOUNT`. It is in the
 description of `lines`.

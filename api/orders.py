@@ -10,6 +10,7 @@ limits (api/update_guard.py); and Temporal unreachable is a 503 with Retry-After
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Annotated, Any
@@ -32,26 +33,28 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from api.auth import Principal, require, still_valid
-from api.catalogue import SkuCatalogue
 from api.holds import Holds
 from api.ownership import FoundOrder, OrderAddress, find_order, listed_address, new_address
 from api.page_tokens import PAGE_TOKEN_PATTERN, PageTokens, no_such_page
 from api.preferences import MAX_WAIT_S, PAYMENT, PREFER_DESCRIPTION, PREFER_PATTERN, Wait, wait_preference
-from api.problems import Problem, problem_responses
+from cadenza.problems import InvalidField, Problem, problem_responses
 from api.stream import POLL_S, event_stream
 from api.temporal import TemporalGate, is_unreachable, unavailable_as_503
-from api.update_guard import UpdateGuard, temporal_refusal
+from api.update_guard import UpdateGuard
+from clients.catalogue import SkuCatalogue
 from api.views import Accepted, OrderPage, OrderStatusView, OrderSummary, links, status_view
-from starters.orders import (
+from clients import orders as operations
+from clients.orders import (
+    NotAwaitingOperator,
     NotAwaitingReview,
     OrderClosed,
+    OrderIdTaken,
     OrderStuck,
     cancel_order,
-    is_same_order,
+    ensure_same_order,
     place_order,
     progress_of,
     refuse_if_stuck,
-    retry_compensations,
     review_order,
     start_options,
 )
@@ -66,8 +69,9 @@ from workflows.models import (
     ReviewVerdict,
 )
 from workflows.order import OrderWorkflow
-from workflows.search_attributes import CUSTOMER_ID, ORDER_STATUS, ORDER_TOTAL
+from cadenza.search_attributes import CUSTOMER_ID, ORDER_STATUS, ORDER_TOTAL
 
+_log = logging.getLogger("cadenza.api")
 router = APIRouter(prefix="/orders", tags=["orders"])
 
 Writer = Annotated[Principal, Depends(require("orders:write"))]
@@ -135,8 +139,7 @@ async def place(
 ) -> OrderStatusView:
     if not principal.may_see(order.customer_id):
         raise Problem(403, "Not your customer", f"This API key places orders for customer {principal.customer_id} only.")
-    catalogue: SkuCatalogue = request.app.state.skus
-    if unknown := await catalogue.unknown_skus(order):
+    if unknown := await _unknown_skus(request.app.state.skus, order):
         raise Problem(422, "Invalid request", "; ".join(f"{e.field}: {e.message}" for e in unknown), errors=unknown)
     wait = wait_preference(prefer)
     release = _holds(request).waits.take(principal.key_id) if wait is not None else None
@@ -146,6 +149,8 @@ async def place(
         with unavailable_as_503():
             placed = await _placed(client, request, order, principal, wait)
             view = await _answer(client, placed, wait)
+    except OrderIdTaken as err:
+        raise Problem(409, "Order id already used", str(err)) from None
     finally:
         if release is not None:
             release()
@@ -170,6 +175,18 @@ class _Placed:
     """The payment decision, when update-with-start waited for it."""
 
 
+async def _unknown_skus(catalogue: SkuCatalogue, order: Order) -> list[InvalidField]:
+    """The lines whose SKU the inventory does not stock, as the 422's fields; none when the inventory cannot be asked
+    (the workflow refuses unknown SKUs itself)."""
+    check = await catalogue.check(order)
+    if check.unavailable is not None:
+        _log.warning("could not check SKUs against the inventory (%s); the workflow will", check.unavailable)
+    known = ", ".join(sorted(check.known or ()))
+    return [
+        InvalidField(field=unknown.field, message=f"{unknown.message} (known: {known})") for unknown in check.unknown
+    ]
+
+
 async def _placed(client: Client, request: Request, order: Order, principal: Principal, wait: Wait | None) -> _Placed:
     """Find the customer's order under this id, or start it. Ownership first: the lookup touches nothing, and a start
     goes to an id only this customer's orders are filed under (a key bound to no customer: the plain id, as ever)."""
@@ -179,9 +196,8 @@ async def _placed(client: Client, request: Request, order: Order, principal: Pri
     else:
         placed = await _start(client, request, new_address(order, bound=principal.customer_id is not None), order, wait)
     if not placed.fresh:
-        description = placed.description or await placed.handle.describe()
-        if not await is_same_order(placed.handle, placed.address.as_filed(order), description):
-            raise _another_order_under_the_same_id(order)
+        filed = placed.address.as_filed(order)
+        description = await ensure_same_order(client, placed.handle, filed, placed.description, shown_as=order.order_id)
         placed = replace(placed, description=description)
     return placed
 
@@ -190,7 +206,9 @@ async def _start(client: Client, request: Request, address: OrderAddress, order:
     filed = address.as_filed(order)
     task_queue: str = request.app.state.task_queue
     if wait != PAYMENT:
-        started = await place_order(client, filed, task_queue=task_queue, eager_start=False, memo=address.start_memo())
+        started = await place_order(
+            client, filed, task_queue=task_queue, eager_start=False, memo=address.start_memo(), shown_as=order.order_id
+        )
         return _Placed(address, started.handle, None, fresh=not started.duplicate)
     options = start_options(filed, task_queue, memo=address.start_memo())
     async with _guard(request).update(address, None):
@@ -281,14 +299,6 @@ async def _result_within(handle: WorkflowHandle, seconds: float) -> OrderProgres
         return None
 
 
-def _another_order_under_the_same_id(order: Order) -> Problem:
-    return Problem(
-        409, "Order id already used",
-        f"Order {order.order_id} was already placed with a different body; nothing new was started. "
-        "Use a new order id for a new order.",
-    )
-
-
 # ---- whose order ----------------------------------------------------------------------------------------------------
 
 
@@ -310,12 +320,6 @@ def _not_found(order_id: str, principal: Principal) -> Problem:
     if principal.customer_id is None:
         detail += " An order placed with a key bound to its customer is found with ?customer_id=<its customer>."
     return Problem(404, "Order not found", detail)
-
-
-def _as_the_client_sees_it(message: str, address: OrderAddress) -> str:
-    """A message of the clients layer (which names orders as filed and points to the CLI) in the API's terms."""
-    message = message.replace(f"`cadenza order status {address.filed_as}`", f"GET {address.path}")
-    return message.replace(address.filed_as, address.order_id)
 
 
 STUCK = "urn:cadenza:problem:order-stuck"
@@ -470,17 +474,15 @@ async def cancel(order_id: OrderId, principal: Writer, client: Temporal, custome
         found = await _owned(client, order_id, customer_id, principal)
         address = found.address
         try:
-            detail = await cancel_order(client, address.filed_as)
+            detail = await cancel_order(client, address.filed_as, shown_as=order_id, description=found.description)
         except OrderClosed as err:
             # Its state only for a key that may read it: a key that may only place and cancel learns that it ended.
             readable = "orders:read" in principal.scopes
-            said = _as_the_client_sees_it(str(err), address) if readable else (
+            said = f"{err} See GET {address.path}." if readable else (
                 f"Order {order_id} has already ended; nothing was cancelled."
             )
             raise Problem(409, "Order already closed", said) from None
-    return Accepted(
-        order_id=order_id, detail=_as_the_client_sees_it(detail, address), links=links(address, client.namespace)
-    )
+    return Accepted(order_id=order_id, detail=detail, links=links(address, client.namespace))
 
 
 @router.post(
@@ -498,17 +500,12 @@ async def retry_compensation(
         await refuse_if_stuck(client, found.description)
         async with _guard(request).update(found.address, found.description):
             try:
-                await retry_compensations(found.handle, operator=f"api-key:{principal.name}")
-            except (WorkflowUpdateFailedError, RPCError) as err:
-                if isinstance(err, RPCError) and (is_unreachable(err) or temporal_refusal(err, found.address)):
-                    raise  # answered as Temporal unreachable, or as the limit it hit
-                description = found.description
-                state = description.typed_search_attributes.get(ORDER_STATUS) or description.status.name.lower()
-                raise Problem(
-                    409, "Not waiting for an operator",
-                    f"Order {order_id} is {state}, not needs_attention: there is no failed compensation to retry.",
-                    state=state,
-                ) from None
+                await operations.retry_compensation(
+                    client, found.address.filed_as, operator=f"api-key:{principal.name}", shown_as=order_id,
+                    description=found.description,
+                )
+            except NotAwaitingOperator as err:
+                raise Problem(409, "Not waiting for an operator", str(err), state=err.state) from None
     return Accepted(
         order_id=order_id, detail=f"Retrying the failed compensations of {order_id}.",
         links=links(found.address, client.namespace),
@@ -545,11 +542,9 @@ async def review(
             try:
                 progress = await review_order(
                     client, found.address.filed_as, decision.decision, reviewer=f"api-key:{principal.name}",
-                    reason=decision.reason,
+                    reason=decision.reason, shown_as=order_id, description=found.description,
                 )
             except NotAwaitingReview as err:
-                raise Problem(
-                    409, "Not awaiting review", _as_the_client_sees_it(str(err), found.address), state=err.state
-                ) from None
+                raise Problem(409, "Not awaiting review", f"{err} See GET {found.address.path}.", state=err.state) from None
     # The update answers as soon as the order acted on the decision (charging, or compensating): it is still running.
     return status_view(found.address, "RUNNING", progress, client.namespace)

@@ -20,7 +20,8 @@ import hmac
 
 from pathlib import Path
 
-from api.problems import InvalidField, Problem
+from cadenza.errors import CadenzaError
+from cadenza.problems import InvalidField, Problem
 from cadenza.settings import settings
 
 SECRET_ENV = "CADENZA_API_PAGE_TOKEN_SECRET"
@@ -34,7 +35,7 @@ PAGE_TOKEN_PATTERN = r"^[A-Za-z0-9_-]{23,4096}$"
 """What a token looks like (the OpenAPI document states it): base64url of at least a tag and one byte."""
 
 
-class PageTokenSecretMissing(RuntimeError):
+class PageTokenSecretMissing(CadenzaError, RuntimeError):
     """The API cannot sign page tokens; the message names the variable to set."""
 
 

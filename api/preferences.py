@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from api.problems import InvalidField, Problem
+from cadenza.problems import InvalidField, Problem
 
 MAX_WAIT_S = 60
 PAYMENT = "payment"

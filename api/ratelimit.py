@@ -24,6 +24,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cadenza.errors import CadenzaError
 from cadenza.settings import default_burst, parse_rate, settings
 
 # Addresses are chosen by clients, so their buckets are bounded: beyond this many the least recently seen is dropped
@@ -31,7 +32,7 @@ from cadenza.settings import default_burst, parse_rate, settings
 MAX_ADDRESSES = 10_000
 
 
-class InvalidRateLimit(ValueError):
+class InvalidRateLimit(CadenzaError, ValueError):
     """A rate-limit setting that cannot be read; the message names the variable and a valid example."""
 
 

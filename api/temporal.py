@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.problems import Problem
+from cadenza.problems import Problem
 from cadenza.connection import TemporalUnavailable
 
 RETRY_AFTER_S = 5

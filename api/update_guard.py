@@ -25,7 +25,7 @@ from temporalio.client import WorkflowExecutionDescription
 from temporalio.service import RPCError
 
 from api.ownership import OrderAddress
-from api.problems import Problem
+from cadenza.problems import Problem
 
 # Temporal's defaults (dynamic config `limit.historyCount.error`, `limit.historySize.error`): beyond them the server
 # terminates the execution.

@@ -11,8 +11,10 @@ import shutil
 import sys
 from pathlib import Path
 
+from cadenza.errors import CadenzaError
 
-class BinaryNotFound(RuntimeError):
+
+class BinaryNotFound(CadenzaError, RuntimeError):
     pass
 
 

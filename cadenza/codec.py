@@ -51,6 +51,7 @@ from temporalio.converter import (
     PayloadConverter,
 )
 
+from cadenza.errors import CadenzaError
 from cadenza.key_lines import (
     KEY_BYTES, KEY_ID, KEY_ID_RULE, KeyLineError, parse_key_lines, read_key_file, shown_path,
 )
@@ -74,8 +75,6 @@ PLAINTEXT_MARK = "cadenza-arrived-plaintext"
 """Metadata Cadenza's converter adds to a payload that arrived unencrypted when it decodes it, so that a worker can
 tell what came in as plain text (workers/intake.py). Added on decode, never sent: a sender can neither add nor remove
 it."""
-PLAINTEXT_REFUSED = "PlaintextRefused"
-"""The error type a worker refuses such a new request with (workers/intake.py)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,7 +97,7 @@ ENCRYPTION_KEYS = KeySetting(
 )
 
 
-class EncryptionError(RuntimeError):
+class EncryptionError(CadenzaError, RuntimeError):
     """A payload could not be encrypted or decrypted; the message says what to do."""
 
 

@@ -21,6 +21,7 @@ from temporalio.service import RPCError
 
 from temporalio.runtime import Runtime
 
+from cadenza.errors import CadenzaError
 from cadenza import codec
 from cadenza.codec import ENCRYPTION_ENV, EncryptionError, KeyRing
 from cadenza.settings import dev_server_ports, settings
@@ -92,7 +93,7 @@ def encryption_summary() -> str:
     return f"payloads encrypted with key {ring.active_id!r} (decrypts: {', '.join(ring.ids)}; from {ring.source})"
 
 
-class TemporalUnavailable(RuntimeError):
+class TemporalUnavailable(CadenzaError, RuntimeError):
     """Temporal could not be reached; the message says what to do about it."""
 
 

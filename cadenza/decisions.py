@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from temporalio.exceptions import ApplicationError
 
 from cadenza.codec import ReadableFailure
+from cadenza.failure_types import DECISION_REFUSED
 
 if TYPE_CHECKING:
     from cadenza.codec import KeyRing
@@ -32,9 +33,6 @@ MAX_AGE = timedelta(minutes=10)
 between signing and the check, short enough that a proof copied from a history is stale before it can be reused."""
 MAX_AHEAD = timedelta(minutes=2)
 """Tolerated clock skew between the signer and the Temporal server (whose clock the check reads)."""
-
-DECISION_REFUSED = "DecisionRefused"
-"""The error type a refused proof answers with (an update failure's cause)."""
 
 _VERSION = 1  # what the signature covers; bumped if that ever changes, so an old proof cannot mean something new
 

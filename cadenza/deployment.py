@@ -35,6 +35,8 @@ from temporalio.client import Client
 from temporalio.common import WorkerDeploymentVersion
 from temporalio.service import RPCError, RPCStatusCode
 
+from cadenza.errors import CadenzaError
+
 log = logging.getLogger("cadenza.deployment")
 
 # How long a starting worker waits for the server to register its version before it gives up auto-promoting. The
@@ -44,7 +46,7 @@ _RETRY_EVERY_SECONDS = 0.25
 AUTO_PROMOTE_IDENTITY = "cadenza-worker auto-promote"
 
 
-class DeploymentError(RuntimeError):
+class DeploymentError(CadenzaError, RuntimeError):
     """A deployment change the server (or Cadenza) refused; the message says what to do next."""
 
 

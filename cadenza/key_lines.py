@@ -12,6 +12,8 @@ import base64
 import re
 from pathlib import Path
 
+from cadenza.errors import CadenzaError
+
 KEY_BYTES = 32  # AES-256
 KEY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 KEY_ID_RULE = "1-64 of A-Z a-z 0-9 . _ -, starting with a letter or digit"
@@ -20,7 +22,7 @@ MAX_KEY_FILE_BYTES = 64 * 1024
 _NOT_SHOWN = "(the line is not shown: it may hold a key)"
 
 
-class KeyLineError(ValueError):
+class KeyLineError(CadenzaError, ValueError):
     """Key lines that cannot be used; the message names the line by position and never quotes it."""
 
 

@@ -11,13 +11,20 @@ from typing import Any
 from temporalio import activity, workflow
 
 from cadenza.settings import settings
-from workflows.models import WORKFLOW_ID_PREFIX
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "temporal_workflow", "temporal_activity"}
 
 
 class JsonFormatter(logging.Formatter):
+    """`order_id_prefix`: the prefix of the workflow ids that name an order (the caller knows it; the kernel knows no
+    workflow), so that lines about an order carry its id."""
+
     converter = time.gmtime  # timestamps in UTC, whatever the host's zone
+
+    def __init__(self, order_id_prefix: str | None = None) -> None:
+        super().__init__()
+        self._order_id_prefix = order_id_prefix
+
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
             "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
@@ -28,8 +35,9 @@ class JsonFormatter(logging.Formatter):
         context = getattr(record, "temporal_activity", None) or getattr(record, "temporal_workflow", None) or {}
         if workflow_id := context.get("workflow_id"):
             line["workflow_id"] = workflow_id
-            if workflow_id.startswith(WORKFLOW_ID_PREFIX):
-                line["order_id"] = workflow_id.removeprefix(WORKFLOW_ID_PREFIX)
+            prefix = self._order_id_prefix
+            if prefix and workflow_id.startswith(prefix):
+                line["order_id"] = workflow_id.removeprefix(prefix)
         if "activity_type" in context:
             line["step"] = context["activity_type"]
             line["attempt"] = context.get("attempt")
@@ -40,13 +48,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
-def configure_logging(level: int = logging.INFO) -> None:
-    """JSON lines by default; `CADENZA_LOG_FORMAT=text` for plain human-readable lines."""
+def configure_logging(level: int = logging.INFO, *, order_id_prefix: str | None = None) -> None:
+    """JSON lines by default; `CADENZA_LOG_FORMAT=text` for plain human-readable lines. `order_id_prefix`: see
+    `JsonFormatter`."""
     handler = logging.StreamHandler()
     if settings().log_format == "text":
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     else:
-        handler.setFormatter(JsonFormatter())
+        handler.setFormatter(JsonFormatter(order_id_prefix))
         # The context goes into fields; appending it to every message as well would only repeat it.
         workflow.logger.workflow_info_on_message = False
         activity.logger.activity_info_on_message = False

@@ -12,11 +12,15 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
+from typing import NoReturn
 
 from opentelemetry import trace
+from rich.console import Console
+from rich.markup import escape
 from temporalio.service import RPCError, RPCStatusCode
 
-from cadenza.settings import settings
+from cadenza.errors import CadenzaError
+from cadenza.settings import InvalidSetting, settings
 from cadenza.signals import EXIT_INTERRUPTED
 
 SPAN_FLUSH_TIMEOUT_SECONDS = 5.0
@@ -31,7 +35,8 @@ _UNREACHABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED}
 def run_and_exit(entry_point: Callable[[], object]) -> None:
     """Run `entry_point` (which may `sys.exit`), then end the process with its exit code, skipping finalization.
 
-    Any other exception becomes one line on stderr and exit code 1 (the traceback too with CADENZA_DEBUG=1)."""
+    Any other exception becomes one line on stderr (the traceback too with CADENZA_DEBUG=1) and exit code 1, or a
+    `CadenzaError`'s own exit code, with its next step on that line."""
     code = 0
     try:
         entry_point()
@@ -44,7 +49,7 @@ def run_and_exit(entry_point: Callable[[], object]) -> None:
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
     except BaseException as err:  # noqa: BLE001 - reaching os._exit is the point; the error is reported
-        code = 1
+        code = err.exit_code if isinstance(err, CadenzaError) else 1
         _report(err)
     finally:
         _flush_spans()
@@ -56,8 +61,17 @@ def run_and_exit(entry_point: Callable[[], object]) -> None:
 def _debug() -> bool:
     try:
         return settings().debug
-    except SystemExit:  # a bad setting was reported at start; this error is the one to show
+    except InvalidSetting:  # a bad setting was reported at start; this error is the one to show
         return False
+
+
+def exit_with(message: str, code: int = 1) -> NoReturn:
+    """End an entry point run by `run_and_exit` with `error: message` on stderr and `code`: the same line the CLI's
+    commands print for a refusal, so that a door's own entry point (`python -m api`) and the CLI command that hands
+    over to it (`cadenza api`) refuse alike."""
+    # Escaped: messages carry text from elsewhere that rich would otherwise take for markup and drop.
+    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {escape(message)}")
+    raise SystemExit(code)
 
 
 def _report(err: BaseException) -> None:
@@ -65,7 +79,7 @@ def _report(err: BaseException) -> None:
         traceback.print_exception(err)
         return
     try:
-        line = f"error: {_first_line(err)} {_next_step(err)}"
+        line = f"error: {_first_line(err)} {_next_step(err)}".rstrip()
     except Exception:  # noqa: BLE001 - a broken __str__ must not stop us from exiting
         line = f"error: {type(err).__name__}. Rerun with {DEBUG_ENV}=1 to see the traceback."
     print(line, file=sys.stderr)
@@ -77,6 +91,10 @@ def _first_line(err: BaseException) -> str:
 
 
 def _next_step(err: BaseException) -> str:
+    if isinstance(err, InvalidSetting):
+        return ""  # its message is the whole story: the variable, its value and what to set instead
+    if isinstance(err, CadenzaError) and err.next_step:
+        return err.next_step
     if isinstance(err, RPCError) and err.status in _UNREACHABLE:
         return (
             f"Temporal did not answer ({err.status.name}): check it is running (`cadenza up` starts one) or that "

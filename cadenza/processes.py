@@ -13,9 +13,11 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import httpx
 
+from cadenza.errors import CadenzaError
 from cadenza.private_files import PRIVATE_UMASK, open_private_append, private_dir
 
 _PR_SET_PDEATHSIG = 1
@@ -29,12 +31,22 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-class PortInUse(RuntimeError):
+class PortInUse(CadenzaError, RuntimeError):
     pass
 
 
-class ProcessFailed(RuntimeError):
+class ProcessFailed(CadenzaError, RuntimeError):
     pass
+
+
+def hand_over_to_module(module: str, *args: str) -> NoReturn:
+    """Become `python -m module args`: the same process (id, signals, stdio, exit code), now running the module.
+
+    How a command of one door (the CLI's `cadenza api`, `cadenza codec-server`) serves another door in the
+    foreground without importing it: the served door's own entry point runs, with its own error messages."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", module, *args])
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:

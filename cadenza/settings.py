@@ -29,6 +29,8 @@ from pydantic import BeforeValidator, Field, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
+from cadenza.errors import InvalidInput
+
 PREFIX = "CADENZA_"
 
 # The Worker Deployment every Cadenza worker belongs to (docs/deploying.md, "Versioned rollouts"). One name per
@@ -41,8 +43,9 @@ DEFAULT_SERVICE_TOKEN = "cadenza-dev-token"
 SERVICE_NAMES = ("erp", "payment", "inventory")
 
 
-class InvalidSetting(SystemExit):
-    """A `CADENZA_*` variable holds a value its setting cannot take; the message names it and what to set."""
+class InvalidSetting(InvalidInput):
+    """A `CADENZA_*` variable holds a value its setting cannot take; the message names it and what to set. Process
+    entries load the settings before anything else, so this is the first thing they can fail on."""
 
 
 # --- the value kinds: how text becomes a value, and what the message says when it cannot ---------------------------
@@ -470,14 +473,6 @@ def settings() -> Settings:
     return _loaded[1]
 
 
-def __getattr__(name: str) -> Any:
-    # `TASK_QUEUE` stays importable for callers that take it as a default, but is read when asked for, not when this
-    # module is imported, like every other setting.
-    if name == "TASK_QUEUE":
-        return settings().task_queue
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def deployment_name() -> str:
     """The Worker Deployment workers join (`CADENZA_DEPLOYMENT_NAME`, default `cadenza`)."""
     return settings().deployment_name
@@ -517,7 +512,7 @@ EMBEDDED_ENV = "CADENZA_TEMPORAL_EMBEDDED"
 """Set by cadenza.stack for the processes of an embedded stack (cadenza.connection says what else it changes)."""
 
 
-class ServiceTokenMissing(SystemExit):
+class ServiceTokenMissing(InvalidInput):
     """A service outside the embedded stack is configured without its token; the message names the variables."""
 
 

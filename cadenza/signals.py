@@ -8,14 +8,18 @@ import signal
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from cadenza.errors import CadenzaError
+
 T = TypeVar("T")
 
 EXIT_INTERRUPTED = 128 + signal.SIGINT
 """Exit code of a command stopped by Ctrl-C before it could finish, as shells report a process killed by SIGINT."""
 
 
-class Interrupted(Exception):
+class Interrupted(CadenzaError):
     """`stop` was set (Ctrl-C, SIGTERM) before the awaited work finished; the work was cancelled and has unwound."""
+
+    exit_code = EXIT_INTERRUPTED
 
 
 def run_until_signalled(

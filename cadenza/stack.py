@@ -20,7 +20,7 @@ from cadenza.build_id import build_id
 from cadenza.private_files import private_dir, tighten
 from cadenza.processes import ChildProcess, PortInUse, free_port, http_ok, port_in_use
 from cadenza.shutdown import WORKER_STOP_TIMEOUT_SECONDS
-from workflows.search_attributes import dev_server_flags
+from cadenza.search_attributes import dev_server_flags
 from cadenza.settings import (
     DEFAULT_SERVICE_TOKEN,
     EMBEDDED_ENV,

@@ -22,6 +22,8 @@ from typing import Literal
 import anyio.to_thread
 import jwt
 
+from cadenza.errors import CadenzaError, InvalidInput
+
 Action = Literal["read", "write"]
 MIN_TOKEN_LENGTH = 16
 # Asymmetric algorithms only: an HS256 token "signed" with the public key, or `none`, must never pass.
@@ -29,15 +31,15 @@ ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES
 _GRANT = re.compile(r"[^\s:;,=]+:(read|write)")
 
 
-class InvalidAccessSettings(ValueError):
+class InvalidAccessSettings(InvalidInput, ValueError):
     """CADENZA_CODEC_TOKENS or the OIDC settings cannot be used; the message says which and how to fix it."""
 
 
-class Unauthenticated(Exception):
+class Unauthenticated(CadenzaError):
     """No usable credentials (401); the message says why, never echoing the token."""
 
 
-class AuthUnavailable(Exception):
+class AuthUnavailable(CadenzaError):
     """The issuer's JWKS could not be fetched (503): not the caller's fault."""
 
 

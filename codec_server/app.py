@@ -20,10 +20,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from temporalio.converter import PayloadCodec
 
-from api.app import BodyLimit, RequestId
-from api.problems import PROBLEM_JSON, Problem, ProblemDetails, install_problem_handlers
 from cadenza.codec import EncryptionCodec, KeyRing, NamespaceMismatch, UnboundPayloadRefused, unbound_accepted
 from cadenza.connection import configured_namespace
+from cadenza.errors import CadenzaError
+from cadenza.http_middleware import BodyLimit, RequestId
+from cadenza.problems import PROBLEM_JSON, Problem, ProblemDetails, install_problem_handlers
 from cadenza.trusted_hosts import TrustedHosts
 from codec_server.access import Action, Authenticator, AuthUnavailable, Caller, Unauthenticated
 from codec_server.payloads import MalformedPayloads, Payloads, parse_payloads, render_payloads
@@ -243,7 +244,7 @@ def default_codec() -> EncryptionCodec:
     return EncryptionCodec(ring, namespace=configured_namespace(), accept_unbound=unbound_accepted())
 
 
-class CodecUnavailable(RuntimeError):
+class CodecUnavailable(CadenzaError, RuntimeError):
     """The payload codec could not be loaded; the message says what to do."""
 
 

@@ -17,6 +17,8 @@ from google.protobuf import json_format
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from temporalio.api.common import v1 as proto
 
+from cadenza.errors import CadenzaError
+
 # proto3 JSON accepts standard and URL-safe base64, padded or not; a length of 4n+1 can never be base64. pydantic
 # matches with Rust's regex engine, where `$` does not also match before a final newline as Python's does.
 _BASE64 = r"^(?:[A-Za-z0-9+/_-]{4})*(?:[A-Za-z0-9+/_-]{2}(?:==)?|[A-Za-z0-9+/_-]{3}=?)?$"
@@ -45,7 +47,7 @@ class Payloads(BaseModel):
     payloads: list[Payload]
 
 
-class MalformedPayloads(ValueError):
+class MalformedPayloads(CadenzaError, ValueError):
     """The body is not Temporal's JSON payload format; the message says where."""
 
 

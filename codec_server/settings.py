@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from cadenza.errors import InvalidInput
 from cadenza.settings import Settings, dev_server_ports, load_settings, settings
 from codec_server.access import Authenticator, InvalidAccessSettings, OidcSettings, OidcVerifier, StaticTokens
 
@@ -27,7 +28,7 @@ ALLOWED_HOSTS_ENV = "CADENZA_CODEC_ALLOWED_HOSTS"
 _HOST_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
 
 
-class InsecureBinding(RuntimeError):
+class InsecureBinding(InvalidInput, RuntimeError):
     """Asked to listen beyond loopback with no authentication, or no host names, configured."""
 
 

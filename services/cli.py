@@ -14,7 +14,7 @@ from pathlib import Path
 import uvicorn
 from pydantic import ValidationError
 
-from cadenza.settings import settings
+from cadenza.settings import InvalidSetting, settings
 from cadenza.telemetry import setup_tracing
 from services.common.app_factory import AppFactory
 from services.common.faults import FaultConfig
@@ -50,7 +50,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Parse arguments, build the app and serve it until interrupted."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    current = settings()  # a bad CADENZA_* value stops the service here, with one line naming it
+    try:
+        current = settings()  # a bad CADENZA_* value stops the service here, with one line naming it
+    except InvalidSetting as err:
+        parser.exit(err.exit_code, f"error: {err}\n")
     service: str = args.service
     faults_json = args.faults or current.get(FAULTS_ENV_VAR_PREFIX + service.upper())
     try:

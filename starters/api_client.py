@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from cadenza.errors import CadenzaError
 from workflows.models import Order
 
 WAIT_S = 60
@@ -32,8 +33,10 @@ View = Mapping[str, Any]
 """An order as the API shows it (`OrderStatusView`: state, closed, payment, …)."""
 
 
-class OrderApiError(RuntimeError):
+class OrderApiError(CadenzaError, RuntimeError):
     """The API cannot take orders from this client; the message says what to do next."""
+
+    next_step = "Nothing was placed."
 
 
 class ApiUnreachable(OrderApiError):
@@ -44,7 +47,7 @@ class ApiKeyRefused(OrderApiError):
     pass
 
 
-class OrderRefused(RuntimeError):
+class OrderRefused(CadenzaError, RuntimeError):
     """The API answered an order with a problem no retry changes (4xx); the message carries its status and detail."""
 
 

@@ -1,4 +1,4 @@
-"""`cadenza api-key create | list | revoke`: the Order API's keys, kept by api/keys.py.
+"""`cadenza api-key create | list | revoke`: the Order API's keys, kept by clients/api_keys.py.
 
 `create` prints the new key alone on stdout (so `KEY=$(cadenza api-key create …)` works) and everything else on
 stderr. The key is shown this once; only its hash is stored.
@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api.keys import SCOPES, InvalidKeyEntry, KeyStore, KeyStoreError, load_key_store
+from clients.api_keys import SCOPES, KeyStore, load_key_store
 from starters.console import EXIT_BAD_INPUT, console, errors, fail
 
 api_key_app = typer.Typer(
@@ -21,10 +21,7 @@ api_key_app = typer.Typer(
 
 
 def _store() -> KeyStore:
-    try:
-        return load_key_store()
-    except KeyStoreError as err:
-        fail(str(err))
+    return load_key_store()
 
 
 @api_key_app.command("create")
@@ -42,12 +39,7 @@ def create(
     if unknown:
         fail(f"unknown scope {', '.join(unknown)}; the scopes are {', '.join(SCOPES)}", EXIT_BAD_INPUT)
     store = _store()
-    try:
-        key, entry = store.create(name=name, scopes=scope, customer_id=customer)
-    except InvalidKeyEntry as err:
-        fail(f"{err}; nothing was created", EXIT_BAD_INPUT)
-    except KeyStoreError as err:
-        fail(str(err))
+    key, entry = store.create(name=name, scopes=scope, customer_id=customer)
     bound = f", for customer {entry.customer_id} only" if entry.customer_id else ""
     errors.print(
         f"Created API key {entry.key_id} ({entry.name}: {', '.join(sorted(entry.scopes))}{bound}) in {store.origin}.\n"
@@ -79,10 +71,7 @@ def list_keys() -> None:
 @api_key_app.command("revoke")
 def revoke(key_id: Annotated[str, typer.Argument(help="The key's id, as `cadenza api-key list` shows it")]) -> None:
     """Revoke a key: running API processes refuse it within a second, without a restart."""
-    try:
-        entry = _store().revoke(key_id)
-    except KeyStoreError as err:
-        fail(str(err))
+    entry = _store().revoke(key_id)
     console.print(
         f"API key {entry.key_id} ({entry.name}) is revoked since {_when(entry.revoked_at)} UTC: running API processes "
         "refuse it within a second, without a restart."

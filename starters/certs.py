@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 
+from cadenza.errors import InvalidInput
 from cadenza.private_files import FILE_MODE, private_dir, write_file
 from cadenza.settings import state_dir
 from cadenza.tls_certs import DEFAULT_DAYS, Authority, Issued
@@ -29,7 +30,7 @@ SERVER_NAME = "server"
 certs_app = typer.Typer(help="Certificates for mutual TLS between Cadenza and Temporal.", no_args_is_help=True)
 
 
-class CertificatesExist(RuntimeError):
+class CertificatesExist(InvalidInput, RuntimeError):
     """The folder already holds certificates; overwriting them would lock out every process that uses the old ones."""
 
 
@@ -99,7 +100,7 @@ def create(
         create_certificates(
             out, hosts=hosts, components=components, days=days, progress=lambda step: console.print(f"==> {step}")
         )
-    except (CertificatesExist, ValueError) as err:
+    except ValueError as err:  # CertificatesExist is an InvalidInput: the command group reports it
         fail(str(err), EXIT_BAD_INPUT)
     # Plain print: these lines are meant to be copied, and rich would wrap them at the terminal's width.
     print(f"Written to {out} (keys 0600; {CA_NAME}.key signs new certificates: keep it out of every pod).")

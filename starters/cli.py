@@ -14,11 +14,10 @@ import httpx
 import typer
 from rich.live import Live
 
-from cadenza.binaries import BinaryNotFound
-from cadenza.codec import EncryptionError
-from cadenza.connection import TemporalUnavailable, connect, encryption_summary, key_ring
+from cadenza.connection import connect, encryption_summary, key_ring
+from cadenza.errors import CadenzaError
 from cadenza.process_exit import run_and_exit
-from cadenza.processes import PortInUse
+from cadenza.processes import hand_over_to_module
 from cadenza.settings import settings, web_ui_base, workflow_ui_link
 from cadenza.signals import EXIT_INTERRUPTED, run_until_signalled
 from cadenza.stack import StackConfig
@@ -31,13 +30,10 @@ from starters.codec_server import codec_server
 from starters.compose_secrets import compose_secrets
 from starters.deploy import deploy_app
 from starters.keys import keys_app
-from starters.console import EXIT_BAD_INPUT, EXIT_PROBLEM, console, errors, fail
+from starters.console import EXIT_BAD_INPUT, EXIT_PROBLEM, CommandGroup, console, errors, fail
 from starters.demo import Demo
 from starters.doctor.command import doctor
-from starters.history_files import HistoryFileError
-from starters.reconcile.command import BadReconcileInput, ReconcileFailed
 from starters.replay import (
-    BadReplayInput,
     ReplayReport,
     default_query,
     default_workers,
@@ -47,20 +43,21 @@ from starters.replay import (
     replay as replay_histories,
 )
 from starters.replay_view import failures_table, replay_progress, summary
-from starters.record_histories import DEFAULT_OUT, HistoriesExist, Recorder, RecordingFailed, check_out_folder
-from starters.orders import (
-    DecisionNotAccepted,
+from starters.record_histories import DEFAULT_OUT, Recorder, check_out_folder
+from clients.orders import (
     InvalidOrder,
+    NotAwaitingOperator,
+    NotAwaitingReview,
     OrderClosed,
+    OrderIdTaken,
     OrderNotFound,
-    OrderStuck,
     cancel_order,
     describe_order,
     load_order,
-    order_handle,
     order_json,
     place_order,
-    retry_compensations,
+    retry_compensation,
+    review_order,
     wait_for_result,
 )
 from starters.preflight import check_skus_exist
@@ -68,7 +65,27 @@ from starters.stack_session import stack_for_command
 from starters.status_view import status_panel
 from starters.up import run_stack
 
+
+def _order_next_step(err: CadenzaError) -> str:
+    """The next step after a refused order operation, in this door's terms (the clients layer names no command)."""
+    if isinstance(err, InvalidOrder):
+        return "Nothing was started. Fix the file and place it again."
+    if isinstance(err, OrderNotFound):
+        return "Place it with `cadenza order place FILE`."
+    if isinstance(err, OrderIdTaken):
+        return "Place it under a new id (edit order_id in the file)."
+    if isinstance(err, (OrderClosed, NotAwaitingReview, NotAwaitingOperator)):
+        return f"See `cadenza order status {err.order_id}`."
+    return err.next_step
+
+
+class _Commands(CommandGroup):
+    def next_step(self, err: CadenzaError) -> str:
+        return _order_next_step(err)
+
+
 app = typer.Typer(
+    cls=_Commands,  # reports any CadenzaError: its message, its next step, its exit code
     help="Cadenza: order fulfilment orchestrated by Temporal across ERP, payment and inventory APIs.",
     no_args_is_help=True,
     add_completion=False,
@@ -103,28 +120,15 @@ T = TypeVar("T")
 
 
 def _run(coro: Awaitable[T]) -> T:
-    """Run a command's coroutine, turning the errors a user can act on into one clear line each."""
+    """Run a command's coroutine. Its `CadenzaError`s rise to the command group, which reports them."""
     try:
         return asyncio.run(coro)  # type: ignore[arg-type]
-    except (
-        TemporalUnavailable, PortInUse, BinaryNotFound, OrderNotFound, OrderClosed, OrderStuck, RecordingFailed,
-        ReconcileFailed, EncryptionError, DecisionNotAccepted,
-    ) as err:
-        fail(str(err))
-    except InvalidOrder as err:
-        fail(f"{err}\nNothing was started. Fix the file and place it again.", EXIT_BAD_INPUT)
-    except (HistoryFileError, HistoriesExist, BadReplayInput, BadReconcileInput) as err:
-        fail(str(err), EXIT_BAD_INPUT)
     except KeyboardInterrupt:
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
 def _run_signalled(main: Callable[[asyncio.Event], Awaitable[int]]) -> None:
-    try:
-        code = run_until_signalled(main)
-    except (PortInUse, BinaryNotFound, TemporalUnavailable, EncryptionError) as err:
-        fail(str(err))
-    raise typer.Exit(code)
+    raise typer.Exit(run_until_signalled(main))
 
 
 @app.command()
@@ -155,12 +159,8 @@ def api(
 ) -> None:
     """Serve the Order API (HTTP front door: place, follow, list and cancel orders) against the configured Temporal.
     API keys: `cadenza api-key create`; docs at http://HOST:PORT/docs."""
-    from api.app import serve
-
-    try:
-        serve(host, port)
-    except EncryptionError as err:
-        fail(str(err))
+    # Handed over, not imported: doors never import each other (python -m api says what it refuses).
+    hand_over_to_module("api", "--host", host, "--port", str(port))
 
 
 @app.command()
@@ -194,7 +194,8 @@ def order_place(
     file: Annotated[Path, typer.Argument(help="Order as JSON, e.g. examples/order.json")],
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the outcome and print the OrderResult as JSON")] = False,
 ) -> None:
-    """Validate an order and start its workflow. Placing the same order id again starts nothing new."""
+    """Validate an order and start its workflow. Placing the same order again starts nothing new; an order id already
+    placed with a different body is refused (exit 1), as the Order API refuses it (409)."""
 
     async def main() -> None:
         order = load_order(file)
@@ -202,9 +203,9 @@ def order_place(
         client = await connect()
         if key_ring() is None:  # never silently: this order's customer data goes to Temporal in plain text
             errors.print(f"[yellow]warning:[/] {encryption_summary()}")
-        placed = await place_order(client, order)
+        placed = await place_order(client, order)  # an id used for another body: refused, exit 1
         link = workflow_ui_link(client.namespace, order.workflow_id)
-        note = "already placed; nothing new started" if placed.duplicate else "placed"
+        note = "already placed with this body; nothing new started" if placed.duplicate else "placed"
         if not wait:
             console.print(f"Order {order.order_id} {note}: {order.describe()}\nWeb UI: {link}")
             return
@@ -241,16 +242,10 @@ def order_cancel(order_id: Annotated[str, typer.Argument(help="The order id")]) 
 def order_retry_compensation(order_id: Annotated[str, typer.Argument(help="The order id")]) -> None:
     """Resume an order in needs_attention: retry its failed compensations (after fixing their cause). Recorded with
     your user name."""
-    from temporalio.client import WorkflowUpdateFailedError
-    from temporalio.service import RPCError
 
     async def main() -> None:
         client = await connect()
-        await describe_order(client, order_id)
-        try:
-            await retry_compensations(order_handle(client, order_id), operator=f"cli:{getpass.getuser()}")
-        except (WorkflowUpdateFailedError, RPCError) as err:  # the validator's refusal: not in needs_attention
-            fail(f"cannot retry compensations of {order_id}: {getattr(err, 'cause', None) or err}")
+        await retry_compensation(client, order_id, operator=f"cli:{getpass.getuser()}")
         console.print(f"Retrying the failed compensations of {order_id}.")
 
     _run(main())
@@ -265,7 +260,6 @@ def order_review(
 ) -> None:
     """Decide an order in awaiting_review (a large order the risk rules sent to a person). Recorded with your user
     name; refused (exit 1) for an order that is not awaiting review."""
-    from starters.orders import NotAwaitingReview, review_order
     from workflows.models import REVIEW_REASON_MAX, ReviewVerdict
 
     if approve == reject:
@@ -276,10 +270,7 @@ def order_review(
 
     async def main() -> None:
         client = await connect()
-        try:
-            progress = await review_order(client, order_id, verdict, reviewer=f"cli:{getpass.getuser()}", reason=reason)
-        except NotAwaitingReview as err:
-            fail(str(err))
+        progress = await review_order(client, order_id, verdict, reviewer=f"cli:{getpass.getuser()}", reason=reason)
         console.print(
             f"Order {order_id} {progress.review.outcome.value if progress.review and progress.review.outcome else verdict.value}: "
             f"now {progress.state.value}. Follow it with `cadenza order status {order_id}`."
@@ -314,7 +305,6 @@ def load(
     report outcomes and end-to-end latency. --faults applies fault injection for the run only. Exit 1 if an order
     did not end completed or compensated (an error placing or awaiting it, or any other end)."""
     from cadenza.settings import api_port
-    from starters.api_client import OrderApiError
     from starters.loadrun import ApiTarget, run_load_command
 
     fault_settings = _fault_spec(faults)
@@ -327,11 +317,7 @@ def load(
         target = ApiTarget(api_url or f"http://localhost:{api_port() or 8100}", api_key)
     elif api_url:
         fail("--api-url is for --via api; add --via api to place the orders through the Order API.", EXIT_BAD_INPUT)
-    try:
-        closed = _run(run_load_command(orders, concurrency, fault_settings, seed, json_file, api=target))
-    except OrderApiError as err:
-        fail(f"{err}\nNothing was placed.")
-    if not closed:
+    if not _run(run_load_command(orders, concurrency, fault_settings, seed, json_file, api=target)):
         raise typer.Exit(EXIT_PROBLEM)
 
 
@@ -340,8 +326,8 @@ def audit(
     prefix: Annotated[str, typer.Option("--prefix", help="Only orders whose id starts with this")] = "",
 ) -> None:
     """Reconcile every order's outcome with the ERP, payment and inventory records; exit 1 on any inconsistency."""
-    from starters.audit import run_audit
-    from starters.records import ServiceRecords
+    from activities.audit import run_audit
+    from activities.records import ServiceRecords
     from starters.reports import print_audit
 
     async def main() -> bool:
@@ -443,7 +429,7 @@ def reconcile_schedule(
     """Create the reconciler's Temporal Schedule (cadenza-reconcile) on the configured cluster, or update it:
     running it again is safe and keeps a paused schedule paused."""
     from starters.reconcile.command import parse_duration
-    from starters.reconcile.schedule import SCHEDULE_ID, ensure_reconcile_schedule
+    from clients.reconcile_schedule import SCHEDULE_ID, ensure_reconcile_schedule
     from workflows.reconcile_models import short_duration
 
     async def main() -> None:

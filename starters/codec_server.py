@@ -1,4 +1,4 @@
-"""`cadenza codec-server`: serve the codec server in the foreground (the module `codec_server` does the work)."""
+"""`cadenza codec-server`: serve the codec server in the foreground (this process becomes `python -m codec_server`)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
+from cadenza.processes import hand_over_to_module
 from cadenza.settings import codec_port
-from starters.console import EXIT_BAD_INPUT, fail
 
 
 def codec_server(
@@ -17,13 +17,5 @@ def codec_server(
 ) -> None:
     """Serve the codec server: the Temporal Web UI and `temporal --codec-endpoint` read encrypted orders through it.
     Whoever can call it can decrypt: see docs/security.md, "Reading encrypted orders"."""
-    from codec_server.access import InvalidAccessSettings
-    from codec_server.app import CodecUnavailable, serve
-    from codec_server.settings import InsecureBinding
-
-    try:
-        serve(host, port or codec_port() or 8234)
-    except (InsecureBinding, InvalidAccessSettings) as err:
-        fail(str(err), EXIT_BAD_INPUT)
-    except CodecUnavailable as err:
-        fail(str(err))
+    # Handed over, not imported: doors never import each other (python -m codec_server says what it refuses).
+    hand_over_to_module("codec_server", "--host", host, "--port", str(port or codec_port() or 8234))

@@ -13,11 +13,12 @@ from rich.live import Live
 from rich.table import Table
 from temporalio.client import Client
 
+from cadenza.failure_types import CARD_DECLINED, OUT_OF_STOCK
 from cadenza.settings import settings, workflow_ui_link
-from starters.consistency import inconsistencies, stock_inconsistencies
+from activities.consistency import inconsistencies, stock_inconsistencies
 from starters.faults import FaultAdmin
-from starters.orders import place_order, wait_for_result
-from starters.records import ServiceRecords
+from clients.orders import place_order, wait_for_result
+from activities.records import ServiceRecords
 from workflows.models import (
     CompensationRecord,
     CompensationStatus,
@@ -50,14 +51,14 @@ SCENARIOS = (
         token="tok_chargeDeclined",
         expected_state=OrderState.COMPENSATED,
         expected_failed_step=Step.CHARGE_PAYMENT,
-        expected_error="CardDeclined",
+        expected_error=CARD_DECLINED,
     ),
     Scenario(
         "out of stock",
         skus=("SKU-BOOK", "SKU-OOS"),
         expected_state=OrderState.COMPENSATED,
         expected_failed_step=Step.RESERVE_INVENTORY,
-        expected_error="OutOfStock",
+        expected_error=OUT_OF_STOCK,
     ),
     Scenario("payment 503 twice, then ok", payment_503s=2),
     Scenario("same order placed twice", place_twice=True),

@@ -19,7 +19,7 @@ from rich.table import Table
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from cadenza.connection import TemporalUnavailable, connect
+from cadenza.connection import connect
 from cadenza.deployment import (
     DeploymentError,
     DeploymentState,
@@ -185,10 +185,7 @@ def describe_promotion(done: Promotion) -> list[str]:
 
 
 def _run(work: Awaitable[T]) -> T:
-    try:
-        return asyncio.run(work)  # type: ignore[arg-type]
-    except (TemporalUnavailable, DeploymentError) as err:
-        fail(str(err))
+    return asyncio.run(work)  # type: ignore[arg-type]
 
 
 async def _status(name: str) -> DeploymentState:

@@ -1,7 +1,7 @@
 """Parsing `--faults` specs: `payment:error_rate=0.3,stall_rate=0.1;inventory:latency_ms=50;erp:rate_limit=0.1`.
 
-Fields and their bounds come from the services' own `FaultConfig`, so a spec is refused here, before a run starts,
-for exactly the reasons the services' `PUT /admin/faults` would refuse it mid-run.
+Fields and their bounds come from the services' own `FaultConfig` (cadenza/faults.py), so a spec is refused here,
+before a run starts, for exactly the reasons the services' `PUT /admin/faults` would refuse it mid-run.
 """
 
 from __future__ import annotations
@@ -10,14 +10,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from cadenza.errors import InvalidInput
 from cadenza.settings import SERVICE_NAMES
-from services.common.faults import FaultConfig
+from cadenza.faults import FaultConfig
 
 # Every FaultConfig field but the script (a list, which `field=value` cannot spell; use `FaultAdmin.script`).
 FAULT_FIELDS: tuple[str, ...] = tuple(name for name in FaultConfig.model_fields if name != "script")
 
 
-class InvalidFaultSpec(ValueError):
+class InvalidFaultSpec(InvalidInput, ValueError):
     pass
 
 

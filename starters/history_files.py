@@ -9,10 +9,12 @@ from pathlib import Path
 
 from temporalio.client import WorkflowHistory
 
+from cadenza.errors import InvalidInput
+
 SUFFIX = ".json"
 
 
-class HistoryFileError(ValueError):
+class HistoryFileError(InvalidInput, ValueError):
     """A path given as a history is missing or is not a workflow history; the message names it."""
 
 

@@ -17,7 +17,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from cadenza.settings import settings
 from starters.api_client import OrderApi, state_of
-from starters.orders import place_order, wait_for_result
+from clients.orders import place_order, wait_for_result
 from workflows.models import Order, OrderLine
 
 T = TypeVar("T")

@@ -28,13 +28,15 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
+from cadenza.errors import CadenzaError, InvalidInput
 from activities.http import ServiceClients
 from activities.orders import OrderActivities
+from cadenza.failure_types import REFUND_REFUSED
 from cadenza.settings import ServiceEndpoint, service_endpoints, settings
 from starters.demo import SAMPLE_CONTACT, SCENARIOS, Demo
 from starters.faults import FaultAdmin
 from starters.history_files import SUFFIX, write_history
-from starters.orders import place_order, retry_compensations, send_review, wait_for_result
+from clients.orders import place_order, retry_compensations, send_review, wait_for_result
 from workers.worker import WORKFLOWS, worker_options
 from workflows.models import (
     CompensationOutcome,
@@ -70,11 +72,11 @@ _SHORT_REVIEW_DEADLINE = timedelta(seconds=2)
 _PAYMENT_OUTAGE = 50
 
 
-class RecordingFailed(RuntimeError):
+class RecordingFailed(CadenzaError, RuntimeError):
     """A scenario did not end the way its history is meant to show; nothing should be checked in from this run."""
 
 
-class HistoriesExist(FileExistsError):
+class HistoriesExist(InvalidInput, FileExistsError):
     """The output folder already holds recorded histories: old histories are the point of replay testing."""
 
 
@@ -256,7 +258,7 @@ def worker_refusing_first_refund(
         if fence.order_id not in refused:
             refused.add(fence.order_id)
             raise ApplicationError(
-                "simulated for the recording: the payment provider refused the refund", type="RefundRefused",
+                "simulated for the recording: the payment provider refused the refund", type=REFUND_REFUSED,
                 non_retryable=True,
             )
         return await real.refund_payment(fence)

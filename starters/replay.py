@@ -30,6 +30,7 @@ from temporalio.worker import Replayer
 from temporalio.converter import DataConverter
 
 from cadenza.connection import data_converter
+from cadenza.errors import InvalidInput
 from cadenza.telemetry import setup_tracing, temporal_plugins
 from starters.history_files import HistoryFileError, history_files, load_history
 from workers.worker import WORKFLOWS, replay_checks, workflow_runner
@@ -111,7 +112,7 @@ def _quiet_runtime() -> Runtime:
 # ---- where histories come from ------------------------------------------------------------------------------------
 
 
-class BadReplayInput(ValueError):
+class BadReplayInput(InvalidInput, ValueError):
     """An option `cadenza replay` cannot use; the message says what it expects."""
 
 

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from starters.audit import AuditReport
+from activities.audit import AuditReport
 from starters.console import console
 from starters.load import LoadReport
 

@@ -6,7 +6,7 @@ from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 
-from starters.orders import OrderView
+from clients.orders import OrderView
 from workflows.models import Step
 
 _STATE_STYLE = {

@@ -11,7 +11,7 @@ from cadenza.processes import ProcessFailed
 from cadenza.signals import EXIT_INTERRUPTED, Interrupted, unless_stopped
 from cadenza.stack import EmbeddedStack, StackConfig
 from starters.console import console, errors
-from starters.reconcile.schedule import DEFAULT_EVERY, SCHEDULE_ID, ensure_reconcile_schedule
+from clients.reconcile_schedule import DEFAULT_EVERY, SCHEDULE_ID, ensure_reconcile_schedule
 from workflows.reconcile_models import short_duration
 
 

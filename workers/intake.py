@@ -37,7 +37,8 @@ from temporalio.worker import (
     WorkflowRunner,
 )
 
-from cadenza.codec import ENCRYPTION_ENV, PLAINTEXT_MARK, PLAINTEXT_REFUSED, ReadableFailure
+from cadenza.codec import ENCRYPTION_ENV, PLAINTEXT_MARK, ReadableFailure
+from cadenza.failure_types import PLAINTEXT_REFUSED
 
 PLAINTEXT_HEADER = PLAINTEXT_MARK
 """Set by `MarkingRunner` on a start, update or signal whose payloads arrived unencrypted; removed from any other, so

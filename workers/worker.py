@@ -37,7 +37,8 @@ from workers.decision_check import DecisionCheck
 from workers.health import health_endpoint, worker_runtime
 from workers.intake import MarkingRunner, PlaintextIntake
 from workers.metrics import ActivityAttempts
-from workers.search_attributes import ensure_search_attributes
+from cadenza.search_attributes import ensure_search_attributes
+from workflows.models import WORKFLOW_ID_PREFIX
 from workflows.order import OrderWorkflow
 from workflows.reconcile import ReconcileWorkflow
 
@@ -219,7 +220,7 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 def main() -> None:
     """Entry point of `python -m workers` and `cadenza worker`."""
-    configure_logging()
+    configure_logging(order_id_prefix=WORKFLOW_ID_PREFIX)
     service_endpoints()  # settings first: a service without its token refuses to start here, before anything connects
 
     async def serve(stop: asyncio.Event) -> None:

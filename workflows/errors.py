@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError, RetryState
 
+from cadenza.failure_types import TIMEOUT
+
 _GAVE_UP = {
     RetryState.TIMEOUT: "gave up retrying at the step's deadline",
     RetryState.MAXIMUM_ATTEMPTS_REACHED: "gave up retrying after the step's last attempt",
@@ -34,4 +36,4 @@ def describe_failure(err: BaseException) -> FailureSummary:
             return FailureSummary(prefix + cause.message, cause.type)
         cause = cause.__cause__
     message = err.message if isinstance(err, FailureError) else str(err)
-    return FailureSummary(gave_up or message or type(err).__name__, "Timeout" if gave_up else type(err).__name__)
+    return FailureSummary(gave_up or message or type(err).__name__, TIMEOUT if gave_up else type(err).__name__)

@@ -222,7 +222,7 @@ class StockLine(_Model):
 class _KeyedCall(_Model):
     """An activity input for a call that changes something: it carries the call's idempotency key.
 
-    The workflow makes the key (activities/idempotency.py), so it names one execution of one order. `None` only in
+    The workflow makes the key (workflows/idempotency.py), so it names one execution of one order. `None` only in
     inputs recorded before keys travelled this way; the activity then derives the key it used to."""
 
     idempotency_key: str | None = Field(default=None, description="Sent as the Idempotency-Key header, not in the body.")
@@ -495,11 +495,6 @@ class PaymentOutcome(StrEnum):
     """Not decided yet: the order waits for a person to review it (the checkout can tell the customer so)."""
     NOT_CHARGED = "not_charged"
     """The order ended (failed or cancelled) before its charge was attempted."""
-
-
-# Error types of a charge step that mean the customer's card was refused, as the payment service names them
-# (activities/errors.py turns `card_declined` into `CardDeclined`).
-DECLINE_TYPES = frozenset({"CardDeclined", "InsufficientFunds", "ExpiredCard", "IncorrectCvc"})
 
 
 class PaymentDecision(BaseModel):

@@ -1,8 +1,9 @@
 """`OrderWorkflow`: create the ERP order → charge the payment (large orders: risk check first, and those the risk rules
 refer to a person wait for a reviewer's decision) → reserve stock → confirm; compensate on failure.
 
-Deterministic by construction: no I/O, clocks or randomness here — every effect is an activity. Models and the
-activity definitions are imported through the sandbox rather than re-imported per run (pydantic is heavy).
+Deterministic by construction: no I/O, clocks or randomness here — every effect is an activity, called by the name
+declared in workflows/activity_types.py (this layer never imports activities/). Models are imported through the
+sandbox rather than re-imported per run (pydantic is heavy).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as AttemptTimedOut
 
 with workflow.unsafe.imports_passed_through():
-    from activities.orders import OrderActivities
+    from workflows import activity_types
+    from cadenza.errors import CadenzaError
+    from cadenza.failure_types import CANCELLED, DECLINE_TYPES, REVIEW_EXPIRED, REVIEW_REJECTED
     from workflows.errors import ORDER_FAILURES, describe_failure
     from workflows.models import (
         ChargeRecord,
@@ -29,7 +32,6 @@ with workflow.unsafe.imports_passed_through():
         CompensationOutcome,
         CompensationRecord,
         CompensationStatus,
-        DECLINE_TYPES,
         ErpOrderRequest,
         OrderProgress,
         OrderRef,
@@ -54,7 +56,7 @@ with workflow.unsafe.imports_passed_through():
         StoredOrder,
         format_money,
     )
-    from activities.idempotency import idempotency_key
+    from workflows.idempotency import idempotency_key
     from workflows.policies import (
         DEFAULT_REVIEW_DEADLINE,
         LOCAL_ATTEMPT,
@@ -66,7 +68,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import metrics
     from workflows.saga import Saga
-    from workflows.search_attributes import ORDER_STATUS
+    from cadenza.search_attributes import ORDER_STATUS
+    from workflows.activity_types import ActivityType
 
 T = TypeVar("T")
 
@@ -114,9 +117,7 @@ LOCAL_FIRST_PATCH = "local-first-attempt"
 # histories split at every point a workflow task can end.
 DECIDED_AT_START_PATCH = "decided-at-start"
 
-# Error types of an order refused in manual review (the order's `error_type`; its `reason` says who and why).
-REVIEW_REJECTED = "ReviewRejected"
-REVIEW_EXPIRED = "ReviewExpired"
+# The reason of an order whose review deadline passed (its `error_type` is REVIEW_EXPIRED).
 REVIEW_DEADLINE_PASSED = "review deadline passed"
 
 # The updates that carry a person's decision. Their input must hold a door's proof (cadenza.decisions), which the worker
@@ -126,12 +127,16 @@ RETRY_UPDATE = "retry_compensation"
 SIGNED_UPDATES = frozenset({REVIEW_UPDATE, RETRY_UPDATE})
 
 
-class NotAwaitingOperator(Exception):
-    pass
+class RetryRefused(CadenzaError):
+    """The `retry_compensation` validator's refusal: the order is not in needs_attention (no trace in history)."""
 
 
-class NotAwaitingReview(Exception):
-    pass
+class ReviewRefused(CadenzaError):
+    """The `review` validator's refusal: the order is not awaiting a decision (no trace in history)."""
+
+
+REVIEW_REFUSED_BECAUSE = "is not awaiting review: "
+"""What the review validator's message says before its reason (clients/orders.py reads the reason after it)."""
 
 
 @workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
@@ -172,7 +177,7 @@ class OrderWorkflow:
             # Cancellation reaches us as CancelledError (a BaseException). Undo what was done, then let the
             # execution end as Cancelled so the Web UI tells the truth.
             self._progress.failed_step = self._progress.current_step
-            self._progress.reason, self._progress.error_type = "cancelled on request", "Cancelled"
+            self._progress.reason, self._progress.error_type = "cancelled on request", CANCELLED
             self._decide_payment(PaymentOutcome.NOT_CHARGED, reason="cancelled on request")
             await self._compensate_despite_cancellation()
             metrics.order_closed("cancelled")
@@ -230,19 +235,19 @@ class OrderWorkflow:
             state = self._progress.state.value
             decided = self._progress.review and self._progress.review.outcome
             why = f"its review ended {decided.value}" if decided else f"it is {state}"
-            raise NotAwaitingReview(f"order {self._order.order_id} is not awaiting review: {why}")
+            raise ReviewRefused(f"order {self._order.order_id} {REVIEW_REFUSED_BECAUSE}{why}")
 
     @retry_compensation.validator
     def _only_when_stuck(self, retry: OperatorRetry | None = None) -> None:
         if self._progress.state != OrderState.NEEDS_ATTENTION:
-            raise NotAwaitingOperator(f"order {self._order.order_id} is {self._progress.state}, not needs_attention")
+            raise RetryRefused(f"order {self._order.order_id} is {self._progress.state}, not needs_attention")
 
     # ---- the process --------------------------------------------------------------------------------------------
 
     async def _fulfil(self) -> None:
         order = self._order
         money = format_money(order.total_amount, order.currency)
-        create, reserve = OrderActivities.create_erp_order, OrderActivities.reserve_inventory
+        create, reserve = activity_types.CREATE_ERP_ORDER, activity_types.RESERVE_INVENTORY
 
         if self._local_first:
             # Every step's compensation before the first step: see LOCAL_FIRST_PATCH.
@@ -275,10 +280,10 @@ class OrderWorkflow:
         if undo is not None:
             self._saga.register(undo.action, self._fence(undo))
 
-    def _key(self, activity: Callable[..., Any]) -> str:
-        """The idempotency key of `activity`'s call in this execution (see activities/idempotency.py)."""
+    def _key(self, activity: ActivityType) -> str:
+        """The idempotency key of `activity`'s call in this execution (see workflows/idempotency.py)."""
         execution = (self._execution,) if self._execution else ()
-        return idempotency_key(workflow.info().workflow_id, activity.__name__, *execution)
+        return idempotency_key(workflow.info().workflow_id, activity.name, *execution)
 
     def _fence(self, undo: _Undo) -> Callable[[], Awaitable[CompensationOutcome]]:
         """The compensation of a step: fence the key of every call that acted on the step's record — the step's own
@@ -301,11 +306,11 @@ class OrderWorkflow:
             # small orders keep the same four steps.
             review_allowed = self._decided_at_start or workflow.patched(MANUAL_REVIEW_PATCH)
             request = RiskAssessmentRequest.of(order, review_allowed=review_allowed)
-            risk = await self._call(OrderActivities.assess_risk, request, f"risk check of {money}")
+            risk = await self._call(activity_types.ASSESS_RISK, request, f"risk check of {money}")
             self._progress.risk = risk
             if risk.review_required:
                 await self._await_review(risk, money)
-        charge = OrderActivities.charge_payment
+        charge = activity_types.CHARGE_PAYMENT
         return await self._call(charge, ChargeRequest.of(order, self._key(charge)), f"charge {money}")
 
     def _risk_check_applies(self) -> bool:
@@ -373,7 +378,7 @@ class OrderWorkflow:
         workflow.logger.info("order %s review %s%s", self._order.order_id, outcome.value, by)
 
     async def _confirm(self, reservation_id: str) -> None:
-        confirm, commit = OrderActivities.confirm_erp_order, OrderActivities.commit_inventory
+        confirm, commit = activity_types.CONFIRM_ERP_ORDER, activity_types.COMMIT_INVENTORY
         order_id = self._order.order_id
         calls = (
             lambda: self._call(
@@ -423,15 +428,15 @@ class OrderWorkflow:
         self._record(ProgressKind.STEP_DONE, step=step)
         return result
 
-    async def _call(
-        self, activity: Callable[[Any, Any], Awaitable[T]], arg: Any, summary: str, *, local: bool = True
-    ) -> T:
+    async def _call(self, activity: ActivityType[Any, T], arg: Any, summary: str, *, local: bool = True) -> T:
         """Run `activity`: a local attempt first where the order runs local first (`local=False`: straight to the
         server), then server-managed attempts with the activity's options."""
-        name = activity.__name__
+        name, result_type = activity.name, activity.result
         options = activity_options(name)
         if local and self._local_first and runs_local_first(name):
-            attempt = workflow.start_local_activity_method(activity, arg, summary=summary, **LOCAL_ATTEMPT)
+            attempt = workflow.start_local_activity(
+                name, arg, result_type=result_type, summary=summary, **LOCAL_ATTEMPT
+            )
             try:
                 # Never cancelled (cancelling a local attempt would abort its request mid-flight): a cancelled order
                 # waits for it, at most LOCAL_ATTEMPT_TIMEOUT, and compensates after it.
@@ -444,7 +449,7 @@ class OrderWorkflow:
                 backoff = _backoff_after(failure, options)
             options = after_local_attempt(name)
             await workflow.sleep(backoff, summary=f"retry after local attempt failed: {summary}")
-        handle = workflow.start_activity_method(activity, arg, summary=summary, **options)
+        handle = workflow.start_activity(name, arg, result_type=result_type, summary=summary, **options)
         # A cancel stops further retries; an attempt already in flight still finishes.
         return await _despite_cancellation(handle, on_cancel=handle.cancel)
 
@@ -553,9 +558,9 @@ class _Undo:
     later steps' activities that change the same record (their keys fenced too), and the summary in the Web UI."""
 
     action: Compensation
-    compensation: Callable[..., Awaitable[CompensationOutcome]]
-    step: Callable[..., Any]
-    later: tuple[Callable[..., Any], ...]
+    compensation: ActivityType[StepFence, CompensationOutcome]
+    step: ActivityType
+    later: tuple[ActivityType, ...]
     summary: str
 
 
@@ -563,16 +568,15 @@ class _Undo:
 # confirmed order and a committed reservation, and fence the confirmation's and the commit's keys.
 _UNDO: dict[Step, _Undo] = {
     Step.CREATE_ERP_ORDER: _Undo(
-        Compensation.CANCEL_ERP_ORDER, OrderActivities.cancel_erp_order, OrderActivities.create_erp_order,
-        (OrderActivities.confirm_erp_order,), "cancel ERP order",
+        Compensation.CANCEL_ERP_ORDER, activity_types.CANCEL_ERP_ORDER, activity_types.CREATE_ERP_ORDER,
+        (activity_types.CONFIRM_ERP_ORDER,), "cancel ERP order",
     ),
     Step.CHARGE_PAYMENT: _Undo(
-        Compensation.REFUND_PAYMENT, OrderActivities.refund_payment, OrderActivities.charge_payment, (),
-        "refund charges",
+        Compensation.REFUND_PAYMENT, activity_types.REFUND_PAYMENT, activity_types.CHARGE_PAYMENT, (), "refund charges",
     ),
     Step.RESERVE_INVENTORY: _Undo(
-        Compensation.RELEASE_INVENTORY, OrderActivities.release_inventory, OrderActivities.reserve_inventory,
-        (OrderActivities.commit_inventory,), "release stock",
+        Compensation.RELEASE_INVENTORY, activity_types.RELEASE_INVENTORY, activity_types.RESERVE_INVENTORY,
+        (activity_types.COMMIT_INVENTORY,), "release stock",
     ),
 }
 

@@ -19,7 +19,7 @@ from temporalio.common import RetryPolicy, VersioningBehavior
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.reconcile import ReconcileActivities
+    from workflows import activity_types
     from workflows.errors import describe_failure
     from workflows.reconcile_models import (
         MAX_LISTED,
@@ -31,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
         Survey,
         short_duration,
     )
-    from workflows.search_attributes import RECONCILE_UNREPAIRED
+    from cadenza.search_attributes import RECONCILE_UNREPAIRED
 
 # Paging through every record of three services takes seconds at most; a few attempts ride out a service restart, and
 # a run that still cannot read them fails visibly (the schedule's next run tries again).
@@ -61,9 +61,11 @@ class ReconcileWorkflow:
     @workflow.run
     async def run(self, params: ReconcileInput) -> ReconcileReport:
         workflow.set_current_details(f"Checking the orders of the last {short_duration(params.window)}…")
+        check = activity_types.CHECK_ORDERS
         survey: Survey = await workflow.execute_activity(
-            ReconcileActivities.check_orders,
+            check.name,
             params,
+            result_type=check.result,
             summary=f"check orders of the last {short_duration(params.window)}",
             **_CHECK,
         )
@@ -73,7 +75,8 @@ class ReconcileWorkflow:
             workflow.set_current_details(f"Repairing {index + 1} of {len(self._report.repairs)}: {repair.describe()}")
             try:
                 done: RepairOutcome = await workflow.execute_activity(
-                    ReconcileActivities.repair, repair, summary=repair.describe(), **_REPAIR
+                    activity_types.REPAIR.name, repair, result_type=activity_types.REPAIR.result,
+                    summary=repair.describe(), **_REPAIR,
                 )
             except ActivityError as err:
                 done = RepairOutcome(repair=repair, status=RepairStatus.FAILED, detail=describe_failure(err).reason)

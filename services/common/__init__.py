@@ -7,6 +7,6 @@ these concerns itself.
 """
 
 from services.common.errors import ServiceError
-from services.common.faults import FaultConfig, ScriptedFault
+from cadenza.faults import FaultConfig, ScriptedFault
 
 __all__ = ["FaultConfig", "ScriptedFault", "ServiceError"]

@@ -1,17 +1,7 @@
-"""Fault configuration and the decisions it produces for each request.
+"""The decisions a fault configuration (cadenza/faults.py, which describes the kinds) produces for each request.
 
 Faults make a simulated service fail the way real ones do, so the saga's
-retries, timeouts and compensations get exercised:
-
-* ``error`` — 503 before anything happens (safe to retry);
-* ``rate_limit`` — 429 with ``Retry-After`` before anything happens;
-* ``stall`` — the request is applied and committed, then the answer is held
-  back for longer than the caller waits. The caller sees a timeout although
-  the effect happened: only an idempotent retry avoids doing it twice.
-* ``slow_commit`` — the request is received in full, then waits before it is
-  applied (a queue at the provider, a slow network path), then commits. A
-  caller that gave up meanwhile — and perhaps compensated "nothing" — sees the
-  effect appear *after* it moved on: the late commit a saga must fence.
+retries, timeouts and compensations get exercised.
 
 Random faults hit POST requests only, so audits through GET stay reliable;
 latency applies to every request. This module decides; the middleware in
@@ -22,64 +12,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from cadenza.faults import FaultConfig, FaultKind, ScriptedFault
 
-from services.common.fields import WholeNumber
-
-# Long enough for any test scenario, short enough that asyncio.sleep() never overflows.
-_MAX_DELAY_MS = 3_600_000
-
-
-class FaultKind(StrEnum):
-    """The faults a request can be answered with."""
-
-    ERROR = "error"
-    RATE_LIMIT = "rate_limit"
-    STALL = "stall"
-    SLOW_COMMIT = "slow_commit"
-
-
-class ScriptedFault(BaseModel):
-    """A deterministic fault for the next ``times`` POST requests that match.
-
-    A request matches when its ``Idempotency-Key`` header or its URL path
-    contains ``match`` (every POST matches when ``match`` is null).
-    """
-
-    # Strict: a script only ever arrives as JSON or from typed code, and "2" is not the integer its schema promises.
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    kind: Literal["error", "rate_limit", "stall", "slow_commit"]
-    times: WholeNumber = Field(default=1, ge=1, le=1_000_000)
-    match: str | None = Field(default=None, min_length=1, max_length=255)
-
-
-class FaultConfig(BaseModel):
-    """How a service misbehaves; ``FaultConfig()`` is a perfectly healthy service."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    error_rate: float = Field(default=0.0, ge=0.0, le=1.0, description="Chance a POST answers 503")
-    latency_ms: WholeNumber = Field(default=0, ge=0, le=_MAX_DELAY_MS, description="Delay added to every request")
-    rate_limit: float = Field(default=0.0, ge=0.0, le=1.0, description="Chance a POST answers 429")
-    retry_after_s: float = Field(default=1.0, ge=0.0, le=3600.0, description="Retry-After sent with a 429")
-    stall_rate: float = Field(default=0.0, ge=0.0, le=1.0, description="Chance a POST is applied, then its answer held")
-    stall_ms: WholeNumber = Field(
-        default=15_000, ge=0, le=_MAX_DELAY_MS, description="How long a stalled answer is held"
-    )
-    slow_commit_rate: float = Field(
-        default=0.0, ge=0.0, le=1.0, description="Chance a POST waits `slow_commit_ms` before it is applied"
-    )
-    # Longer than the worker's 5 s HTTP timeout, shorter than a step's retries: the caller has given up and retried
-    # (or compensated) by the time the first request commits.
-    slow_commit_ms: WholeNumber = Field(
-        default=8_000, ge=0, le=_MAX_DELAY_MS, description="How long a slow-committed request waits before it is applied"
-    )
-    seed: WholeNumber | None = Field(default=None, description="Seed for the random faults, for reproducible runs")
-    script: list[ScriptedFault] = Field(default_factory=list, max_length=1000)
+__all__ = ["FaultConfig", "FaultDecision", "FaultInjector", "FaultKind", "ScriptedFault"]
 
 
 @dataclass(frozen=True)

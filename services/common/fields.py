@@ -15,16 +15,8 @@ from typing import Annotated, Any, Literal, get_args
 from fastapi import Path
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from cadenza.json_numbers import WholeNumber, whole_float_as_int
 from services.common.identifiers import id_pattern
-
-
-def _whole_float_as_int(value: Any) -> Any:
-    # Only floats with no fraction change; strings, booleans and 100.5 still meet the strict integer check.
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
-WholeNumber = Annotated[int, BeforeValidator(_whole_float_as_int)]
-"""A strict integer that also takes a JSON number with a zero fraction (``2.0``), as JSON Schema's ``integer`` does."""
 
 MAX_AMOUNT = 10**12
 """Largest accepted amount in minor units; keeps every sum far inside SQLite's 64-bit integers."""
@@ -38,7 +30,7 @@ SUPPORTED_CURRENCIES: tuple[str, ...] = get_args(Currency)
 Amount = Annotated[
     int,
     Field(gt=0, le=MAX_AMOUNT, description="Integer minor units (cents), 1..10^12", examples=[1999]),
-    BeforeValidator(_whole_float_as_int),
+    BeforeValidator(whole_float_as_int),
 ]
 
 _EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9_-]+$"

@@ -25,7 +25,7 @@ from starters.adversary.storm import Storm, StormPlan
 from starters.chaos.run import chaos_stack_config
 from starters.console import EXIT_PROBLEM, console
 from starters.faults import FaultAdmin
-from starters.records import ServiceRecords
+from activities.records import ServiceRecords
 
 adversary_app = typer.Typer(
     help="Adversarial suites: every reset point of every kind of order, a query and update storm on large orders.",

@@ -21,12 +21,12 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, W
 from temporalio.service import RPCError
 
 from cadenza.codec import KeyRing
-from starters.audit import order_outcome, order_problems
-from starters.orders import retry_compensations, send_review
-from starters.records import ServiceRecords
+from activities.audit import order_outcome, order_problems
+from clients.orders import retry_compensations, send_review
+from activities.records import ServiceRecords
 from workflows.models import WORKFLOW_ID_PREFIX, OrderState, ReviewDecision, ReviewVerdict
 from workflows.order import OrderWorkflow
-from workflows.search_attributes import ORDER_STATUS
+from cadenza.search_attributes import ORDER_STATUS
 
 # How long one reset run may take to finish (its calls are retried against healthy services; a review is decided at
 # once): a run still open after it is reported, not waited for.

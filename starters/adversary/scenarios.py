@@ -16,9 +16,10 @@ from datetime import timedelta
 from temporalio.client import Client, WorkflowHandle
 
 from cadenza.codec import KeyRing
+from cadenza.errors import CadenzaError
 from starters.faults import FaultAdmin
-from starters.orders import place_order, send_review, wait_for_result
-from starters.records import OrderRecords, ServiceRecords
+from clients.orders import place_order, send_review, wait_for_result
+from activities.records import OrderRecords, ServiceRecords
 from workflows.models import WORKFLOW_ID_PREFIX, Order, OrderLine, OrderState, ReviewDecision, ReviewVerdict
 from workflows.order import OrderWorkflow
 
@@ -38,13 +39,13 @@ STALL_MS = 1_500
 WAIT_S = 60.0
 
 
-class ScenarioFailed(RuntimeError):
+class ScenarioFailed(CadenzaError, RuntimeError):
     """A scenario did not play out as written; what the suites would attack is not there."""
 
 
 @dataclass(frozen=True)
 class Fault:
-    """A scripted fault for the scenario's own calls of `call` (services/common/faults.py)."""
+    """A scripted fault for the scenario's own calls of `call` (cadenza/faults.py)."""
 
     service: str
     kind: str

@@ -21,9 +21,9 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from cadenza.codec import KeyRing
-from starters.audit import run_audit
-from starters.orders import place_order, retry_compensations, send_review, wait_for_result
-from starters.records import ServiceRecords
+from activities.audit import run_audit
+from clients.orders import place_order, retry_compensations, send_review, wait_for_result
+from activities.records import ServiceRecords
 from starters.replay import new_replayer
 from workflows.models import Order, OrderLine, OrderState, ReviewDecision, ReviewVerdict
 from workflows.order import OrderWorkflow

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from api.keys import KeyStoreSettings, load_key_store
+from clients.api_keys import KeyStoreSettings, load_key_store
 from starters.api_client import OrderApi, state_of
 from starters.bench.workload import BenchOrderFailed, Fulfil
 from workflows.models import Order

@@ -9,34 +9,27 @@ from pathlib import Path
 
 import typer
 
-from cadenza.binaries import BinaryNotFound
-from starters.bench.cpu_profile import ProfilerUnavailable
 from starters.bench.profiles import DEFAULT_PROFILES
 from starters.bench.render import print_report
-from starters.bench.runner import BadBenchOptions, BenchFailed, BenchOptions, run_bench
-from starters.console import EXIT_BAD_INPUT, console, fail
+from starters.bench.runner import BenchOptions, run_bench
+from starters.console import console
 
 
 def bench_command(
     *, sequential: int, burst: int, warmup: int, curve: str | None, profiles: list[str], json_file: Path | None,
     profile_worker: Path | None = None,
 ) -> None:
-    try:
-        options = BenchOptions(
-            sequential=sequential,
-            burst=burst,
-            warmup=warmup,
-            curve=BenchOptions.parse_curve(curve),
-            profiles=tuple(profiles) or DEFAULT_PROFILES,
-            profile_worker=profile_worker,
-        )
-    except BadBenchOptions as err:
-        fail(str(err), EXIT_BAD_INPUT)
+    options = BenchOptions(
+        sequential=sequential,
+        burst=burst,
+        warmup=warmup,
+        curve=BenchOptions.parse_curve(curve),
+        profiles=tuple(profiles) or DEFAULT_PROFILES,
+        profile_worker=profile_worker,
+    )
     command = shlex.join(["cadenza", *sys.argv[1:]])
     try:
         report = asyncio.run(run_bench(options, console, command=command))
-    except (BenchFailed, BinaryNotFound, ProfilerUnavailable) as err:
-        fail(str(err))
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     print_report(report, console)

@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cadenza.errors import CadenzaError
 from starters.bench.procstats import thread_cpu_seconds
 
 SAMPLES_PER_SECOND = 250
@@ -43,7 +44,7 @@ PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
 OTHER = "other Python"
 
 
-class ProfilerUnavailable(RuntimeError):
+class ProfilerUnavailable(CadenzaError, RuntimeError):
     """py-spy is missing or may not attach; the message says how to get it."""
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 
 from activities.http import ServiceClients
-from activities.idempotency import idempotency_key
+from workflows.idempotency import idempotency_key
 from starters.bench.workload import Fulfil
 from workers.worker import LOCAL_ACTIVITY_SLOTS
 from workflows.models import ChargeRequest, ErpOrderRequest, Order, ReservationRequest

@@ -18,7 +18,7 @@ class Profile:
     sdk_default_worker: bool = False
     """The worker with the SDK's default options and sandbox instead of Cadenza's (workers.worker.worker_options)."""
     eager_start: bool = True
-    """Ask for eager workflow start (effective only when the starting process runs a worker, see starters/orders.py)."""
+    """Ask for eager workflow start (effective only when the starting process runs a worker, see clients/orders.py)."""
     via_api: bool = False
     """Orders placed over HTTP through the Order API, served by a process of its own as `cadenza up` runs it."""
     encrypted: bool = True

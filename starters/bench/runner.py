@@ -11,6 +11,7 @@ from pathlib import Path
 from rich.console import Console
 
 from cadenza.binaries import temporal_cli
+from cadenza.errors import CadenzaError, InvalidInput
 from starters.bench.measure import Plan, measure_curve, measure_profile
 from starters.bench.profiles import CADENZA, DEFAULT_PROFILES, PROFILES
 from starters.bench.progress import BenchProgress
@@ -19,11 +20,11 @@ from starters.bench.rig import running
 from starters.bench.workload import OrderSource
 
 
-class BadBenchOptions(ValueError):
+class BadBenchOptions(InvalidInput, ValueError):
     """The options cannot make a meaningful run; the message says which and what to pass instead."""
 
 
-class BenchFailed(RuntimeError):
+class BenchFailed(CadenzaError, RuntimeError):
     """The run could not finish; the message says where the processes' logs were kept."""
 
 

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 
 from temporalio.client import Client
 
+from cadenza.errors import CadenzaError
 from starters.demo import SAMPLE_CONTACT
-from starters.orders import place_order
+from clients.orders import place_order
 from workflows.models import Order, OrderLine, OrderState
 
 # An order function: fulfils one order end to end and returns only once it is done; raises if it did not complete.
@@ -21,7 +22,7 @@ IN_STOCK_SKUS = ("SKU-BOOK", "SKU-MUG")
 GOOD_CARD = "tok_visa"
 
 
-class BenchOrderFailed(RuntimeError):
+class BenchOrderFailed(CadenzaError, RuntimeError):
     """A benchmark order did not complete: the figures would be meaningless."""
 
 

@@ -15,7 +15,7 @@ from activities.stuck import failure_text, query_failure
 from starters.chaos.background import Background
 from starters.chaos.report import ChaosReport
 from starters.chaos.timeline import Timeline
-from starters.orders import OrderNotFound, describe_order
+from clients.orders import OrderNotFound, describe_order
 from workflows.models import Order
 from workflows.order import OrderWorkflow
 

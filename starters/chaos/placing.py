@@ -14,7 +14,7 @@ from starters.chaos.resets import Resetter
 from starters.chaos.stuck import Stuck, closed_or_stuck
 from starters.chaos.timeline import Timeline
 from starters.load import PlaceAndAwait, retrying
-from starters.orders import place_order
+from clients.orders import place_order
 from workflows.models import Order
 
 STUCK = "stuck"

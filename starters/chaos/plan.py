@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from cadenza.errors import InvalidInput
 from cadenza.settings import SERVICE_NAMES
 from workflows.policies import STEP_RETRY_BUDGET
 
@@ -25,7 +26,7 @@ class Outage:
 DEFAULT_OUTAGE = Outage("payment", STEP_RETRY_BUDGET.total_seconds() + 30)
 
 
-class InvalidOutage(ValueError):
+class InvalidOutage(InvalidInput, ValueError):
     pass
 
 
@@ -46,7 +47,7 @@ def parse_outage(text: str) -> Outage | None:
     return Outage(service, seconds)
 
 
-class InvalidPlan(ValueError):
+class InvalidPlan(InvalidInput, ValueError):
     pass
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
-from starters.audit import AuditReport
+from activities.audit import AuditReport
 from starters.load import LoadReport
 
 

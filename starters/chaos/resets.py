@@ -16,7 +16,7 @@ from starters.chaos.report import ChaosReport
 from starters.chaos.stuck import Stuck, closed_or_stuck
 from starters.chaos.timeline import Timeline
 from starters.load import CLOSED_OUTCOMES, retrying
-from starters.orders import order_handle
+from clients.orders import order_handle
 
 
 class Resetter:

@@ -12,7 +12,7 @@ from starters.chaos.background import Background
 from starters.chaos.report import ChaosReport
 from starters.chaos.timeline import Timeline
 from cadenza.codec import KeyRing
-from starters.orders import NotAwaitingReview, OrderNotFound, review_order
+from clients.orders import NotAwaitingReview, OrderNotFound, review_order
 from workflows.models import WORKFLOW_ID_PREFIX, OrderProgress, ReviewVerdict
 
 REVIEWER = "cadenza-chaos"

@@ -12,7 +12,7 @@ from cadenza.connection import connect
 from cadenza.processes import free_port
 from cadenza.settings import SERVICE_NAMES
 from cadenza.stack import EmbeddedStack, StackConfig
-from starters.audit import run_audit
+from activities.audit import run_audit
 from starters.chaos.cast import Cast
 from starters.chaos.mix import chaos_orders
 from starters.chaos.plan import ChaosPlan
@@ -20,7 +20,7 @@ from starters.chaos.report import ChaosReport
 from starters.chaos.timeline import Timeline
 from starters.faults import FaultAdmin
 from starters.load import LoadReport, new_run_id, run_orders
-from starters.records import ServiceRecords
+from activities.records import ServiceRecords
 
 
 def chaos_stack_config(state_dir: Path) -> StackConfig:

@@ -14,7 +14,7 @@ from temporalio.service import RPCError
 
 from activities.stuck import failure_text
 from starters.load import retrying
-from starters.orders import wait_for_result
+from clients.orders import wait_for_result
 from workflows.models import OrderProgress
 
 STUCK_AFTER_ATTEMPTS = 3

@@ -10,7 +10,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from workflows.models import OrderState
-from workflows.search_attributes import ORDER_STATUS
+from cadenza.search_attributes import ORDER_STATUS
 
 
 def _running_in(*states: OrderState) -> str:

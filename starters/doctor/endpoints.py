@@ -43,7 +43,7 @@ def service_check(name: str) -> Check:
         try:
             endpoint = service_endpoint(name)
         except ServiceTokenMissing as missing:  # what a worker would refuse to start on: a row, not a crash
-            return failed(str(missing.code), f"Set CADENZA_{upper}_TOKEN (or CADENZA_SERVICE_TOKEN) to the token the "
+            return failed(str(missing), f"Set CADENZA_{upper}_TOKEN (or CADENZA_SERVICE_TOKEN) to the token the "
                                              "service accepts")
         try:
             health = await ctx.http.get(f"{endpoint.base_url}/health")

@@ -28,7 +28,7 @@ from cadenza.connection import (
 from cadenza.settings import dev_server_ports, settings
 from starters.doctor.model import Check, Context, Outcome, failed, passed
 from workers.health import POLLER_FRESH
-from workers.search_attributes import create_commands, missing_search_attributes
+from cadenza.search_attributes import create_commands, missing_search_attributes
 
 _PROFILE_FIX = (
     f"Point {PROFILE_ENV} / {CONFIG_FILE_ENV} at a profile (examples/temporal.toml), or set TEMPORAL_ADDRESS, "

@@ -9,9 +9,10 @@ from rich.table import Table
 from rich.text import Text
 from temporalio.client import Client, WorkflowFailureError
 
+from cadenza.errors import CadenzaError, InvalidInput
 from cadenza.settings import settings
 from starters.console import console
-from starters.reconcile.schedule import reconcile_run_options
+from clients.reconcile_schedule import reconcile_run_options
 from starters.replay import BadReplayInput, parse_since
 from workflows.errors import describe_failure
 from workflows.reconcile import ReconcileWorkflow
@@ -20,11 +21,11 @@ from workflows.reconcile_models import ReconcileInput, ReconcileReport, RepairSt
 RUN_ID_PREFIX = "cadenza-reconcile-run-"
 
 
-class BadReconcileInput(ValueError):
+class BadReconcileInput(InvalidInput, ValueError):
     pass
 
 
-class ReconcileFailed(RuntimeError):
+class ReconcileFailed(CadenzaError, RuntimeError):
     """The run could not finish (a service unreachable for all its attempts); the message says where to look."""
 
 

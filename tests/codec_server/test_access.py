@@ -8,7 +8,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from api.problems import PROBLEM_JSON
+from cadenza.problems import PROBLEM_JSON
 from codec_server import create_codec_app
 from codec_server.access import InvalidAccessSettings, OidcSettings, StaticTokens
 from codec_server.settings import CodecServerSettings

@@ -8,7 +8,7 @@ import base64
 import httpx
 import pytest
 
-from api.problems import PROBLEM_JSON
+from cadenza.problems import PROBLEM_JSON
 from codec_server.app import MAX_BODY_BYTES
 from cadenza.codec import ENCODING
 from tests.codec_server.conftest import UI_ORIGINS, payloads_body

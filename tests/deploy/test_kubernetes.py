@@ -17,7 +17,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from cadenza.settings import TASK_QUEUE
+from cadenza.settings import settings
 from cadenza.shutdown import WORKER_GRACEFUL_SHUTDOWN, WORKER_STOP_TIMEOUT_SECONDS
 from tests.deploy.conftest import (
     REPO_ROOT, Manifest, config_data, containers, env_of, named, of_kind, pod_labels, selects, the_worker,
@@ -114,7 +114,7 @@ def test_keda_watches_what_the_worker_polls(manifests: tuple[Manifest, ...]) -> 
     """The trigger cannot read cadenza-config, so its copies of the connection settings must not drift from it."""
     config = config_data(manifests)
     (trigger,) = scaled_object(manifests)["spec"]["triggers"]
-    assert trigger["metadata"]["taskQueue"] == config["CADENZA_TASK_QUEUE"] == TASK_QUEUE
+    assert trigger["metadata"]["taskQueue"] == config["CADENZA_TASK_QUEUE"] == settings().task_queue
     assert trigger["metadata"]["endpoint"] == config["TEMPORAL_ADDRESS"]
     assert trigger["metadata"]["namespace"] == config["TEMPORAL_NAMESPACE"]
 

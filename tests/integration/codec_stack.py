@@ -14,7 +14,7 @@ from temporalio.client import Client
 
 from cadenza.processes import free_port
 from cadenza.stack import EmbeddedStack, StackConfig
-from starters.orders import place_order, wait_for_result
+from clients.orders import place_order, wait_for_result
 from tests.conftest import make_order
 from workers.worker import order_worker
 

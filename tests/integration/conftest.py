@@ -17,7 +17,7 @@ from temporalio.client import Client
 from cadenza.processes import free_port
 from cadenza.stack import TUNED_DYNAMIC_CONFIG, VERSIONING_DYNAMIC_CONFIG, EmbeddedStack, StackConfig
 from starters.faults import FaultAdmin
-from starters.records import ServiceRecords
+from activities.records import ServiceRecords
 from workers.worker import order_worker
 
 pytestmark = pytest.mark.integration

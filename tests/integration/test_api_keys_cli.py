@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from api.keys import KEYS_FILE_NAME, SCOPES, KeyStoreSettings, load_key_store, looks_like_key
+from clients.api_keys import KEYS_FILE_NAME, SCOPES, KeyStoreSettings, load_key_store, looks_like_key
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,8 @@ import pytest
 from temporalio.client import WorkflowHandle
 
 from starters.adversary.resets import reset_points, reset_to
-from starters.audit import AuditReport, run_audit
-from starters.orders import place_order, wait_for_result
+from activities.audit import AuditReport, run_audit
+from clients.orders import place_order, wait_for_result
 from tests.conftest import make_order
 from tests.integration.conftest import Harness
 from workers.worker import order_worker

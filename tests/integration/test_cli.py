@@ -62,6 +62,27 @@ async def test_order_place_wait_prints_the_result_and_status_shows_it(harness: H
     assert len((await harness.records.for_order(order_id)).charges) == 1
 
 
+async def test_an_order_id_placed_again_with_another_body_is_refused_as_the_api_refuses_it(harness: Harness, tmp_path):
+    order_id, path = _example_order(tmp_path)
+    env = harness.config.client_env()
+    placed = await _cadenza_async(["order", "place", str(path), "--wait"], env)
+    assert placed.returncode == 0, placed.stderr
+    stored = json.loads(path.read_text())
+
+    other = {**stored, "customer_id": "someone-else"}
+    path.write_text(json.dumps(other))
+    refused = await _cadenza_async(["order", "place", str(path)], env)
+    assert refused.returncode == 1, refused.stdout
+    said = " ".join((refused.stderr + refused.stdout).split())
+    assert f"Order {order_id} was already placed with a different body" in said
+    assert f"customer {stored['customer_id']}" in said, "shows the order it holds"
+    assert "nothing new was started" in said and "new id" in said
+    records = await harness.records.for_order(order_id)
+    assert len(records.charges) == 1 and records.erp_order is not None
+    status = await _cadenza_async(["order", "status", order_id], env)
+    assert "completed" in status.stdout and "someone-else" not in status.stdout
+
+
 @pytest.mark.parametrize(
     ("changes", "field"),
     [

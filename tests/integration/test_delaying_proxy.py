@@ -12,7 +12,7 @@ import pytest
 import pytest_asyncio
 
 from cadenza.stack import EmbeddedStack
-from starters.orders import place_order, wait_for_result
+from clients.orders import place_order, wait_for_result
 from tests.conftest import make_order
 from tests.integration.conftest import Harness
 from tests.integration.delaying_proxy import DelayingProxy

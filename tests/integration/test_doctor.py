@@ -21,7 +21,7 @@ from temporalio.client import Client
 
 from cadenza.processes import free_port
 from cadenza.settings import DEFAULT_SERVICE_TOKEN
-from workflows.search_attributes import ALL_KEYS
+from cadenza.search_attributes import ALL_KEYS
 from tests.integration.test_cli import CADENZA, REPO, _cadenza, _stack_env
 
 pytestmark = pytest.mark.integration

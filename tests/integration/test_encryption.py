@@ -24,7 +24,7 @@ from cadenza import codec
 from cadenza.codec import KeyRing
 from cadenza.processes import free_port
 from cadenza.stack import EmbeddedStack, StackConfig
-from starters.orders import place_order, wait_for_result
+from clients.orders import place_order, wait_for_result
 from tests.history_helpers import payload_texts
 from workflows.models import Order, OrderLine, OrderState, ShippingAddress
 

@@ -9,11 +9,11 @@ from collections.abc import Awaitable, Callable
 import pytest
 from temporalio.client import WorkflowFailureError
 
-from starters.audit import run_audit
-from starters.consistency import inconsistencies, stock_inconsistencies
+from activities.audit import run_audit
+from activities.consistency import inconsistencies, stock_inconsistencies
 from starters.load import LoadReport, generate_orders, new_run_id, run_load
-from starters.orders import place_order, wait_for_result
-from starters.records import OrderRecords
+from clients.orders import place_order, wait_for_result
+from activities.records import OrderRecords
 from tests.conftest import make_order
 from tests.integration.conftest import Harness
 from workflows.models import Order, OrderState

@@ -24,7 +24,7 @@ from temporalio.client import WorkflowHandle
 
 from cadenza.binaries import temporal_cli
 from cadenza.codec import KeyRing
-from starters.orders import place_order, wait_for_result
+from clients.orders import place_order, wait_for_result
 from tests.history_helpers import updates_recorded
 from tests.integration.conftest import Harness
 from tests.integration.test_cli import _cadenza_async

@@ -18,7 +18,7 @@ from temporalio.client import Client
 from cadenza import codec
 from cadenza.codec import KEY_ID_METADATA, KeyRing, UnknownEncryptionKey
 from cadenza.stack import NAMESPACE, EmbeddedStack
-from starters.orders import place_order, wait_for_result
+from clients.orders import place_order, wait_for_result
 from starters.replay import new_replayer
 from tests.conftest import make_order
 from tests.integration.conftest import stack_of_its_own

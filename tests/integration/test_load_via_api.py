@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from api.keys import KeyStoreSettings, load_key_store
+from clients.api_keys import KeyStoreSettings, load_key_store
 from cadenza.processes import ChildProcess, free_port, http_ok
 from tests.integration.conftest import Harness
 

@@ -9,8 +9,8 @@ import asyncio
 import httpx
 import pytest
 
-from starters.audit import run_audit
-from starters.orders import order_handle, place_order, wait_for_result
+from activities.audit import run_audit
+from clients.orders import order_handle, place_order, wait_for_result
 from tests.conftest import make_order
 from tests.integration.conftest import Harness
 from tests.integration.test_cli import _cadenza_async

@@ -19,12 +19,12 @@ import uvicorn
 from schemathesis.config import SchemathesisConfig
 
 from api.app import create_app
-from api.keys import KeyStoreSettings, load_key_store
+from clients.api_keys import KeyStoreSettings, load_key_store
 from api.page_tokens import PageTokens
 from api.ratelimit import RateLimiter
 from cadenza.connection import connect
 from cadenza.processes import free_port
-from starters.consistency import inconsistencies
+from activities.consistency import inconsistencies
 from tests.conftest import make_order
 from tests.contract_checks import assert_contract_kept, execute, following_a_rule_in_words
 from tests.integration.conftest import Harness

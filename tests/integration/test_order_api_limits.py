@@ -18,8 +18,8 @@ from temporalio.client import Client
 from cadenza.processes import free_port
 from starters.adversary.resets import reset_points, reset_to
 from starters.faults import FaultAdmin
-from starters.orders import wait_for_result
-from starters.records import ServiceRecords
+from clients.orders import wait_for_result
+from activities.records import ServiceRecords
 from tests.conftest import make_order
 from tests.integration.conftest import Harness, stack_of_its_own
 from tests.integration.test_order_api import Api, _app, _problem, _serve

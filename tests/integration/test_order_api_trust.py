@@ -21,7 +21,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from starters.orders import place_order
+from clients.orders import place_order
 from tests.conftest import make_order
 from tests.integration.conftest import Harness
 from tests.integration.test_order_api import Api, _problem, _until_closed, api  # noqa: F401 — fixture

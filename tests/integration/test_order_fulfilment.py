@@ -7,8 +7,8 @@ import asyncio
 import pytest
 from temporalio.client import WorkflowFailureError
 
-from starters.consistency import inconsistencies, stock_inconsistencies
-from starters.orders import place_order, wait_for_result
+from activities.consistency import inconsistencies, stock_inconsistencies
+from clients.orders import place_order, wait_for_result
 from tests.conftest import make_order
 from tests.integration.conftest import Harness
 from workflows.models import Order, OrderProgress, OrderState, Step

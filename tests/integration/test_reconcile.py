@@ -22,10 +22,10 @@ from temporalio.worker import Worker
 
 from activities.reconcile import ReconcileActivities
 from cadenza.processes import free_port
-from starters.audit import run_audit
-from starters.orders import place_order, wait_for_result
+from activities.audit import run_audit
+from clients.orders import place_order, wait_for_result
 from starters.reconcile.command import ReconcileFailed, run_once
-from starters.reconcile.schedule import SCHEDULE_ID
+from clients.reconcile_schedule import SCHEDULE_ID
 from starters.up import schedule_reconciler
 from tests.conftest import make_order
 from tests.integration.conftest import Harness
@@ -35,7 +35,7 @@ from workflows.models import Order
 from workflows.order import OrderWorkflow
 from workflows.reconcile import ReconcileWorkflow
 from workflows.reconcile_models import ReconcileInput, Repair, RepairAction, RepairStatus
-from workflows.search_attributes import RECONCILE_UNREPAIRED
+from cadenza.search_attributes import RECONCILE_UNREPAIRED
 from workers.worker import order_worker, worker_options
 
 pytestmark = pytest.mark.integration

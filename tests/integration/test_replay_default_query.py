@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from starters.orders import place_order, wait_for_result
+from clients.orders import place_order, wait_for_result
 from starters.replay import default_query, parse_since
 from tests.conftest import make_order
 from tests.integration.conftest import Harness

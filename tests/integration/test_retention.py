@@ -15,13 +15,13 @@ from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import WorkflowHandle
 
 from activities.order_runs import described_run
-from starters.audit import run_audit
-from starters.consistency import fulfilment_begun, live_records
-from starters.orders import cancel_order, place_order, wait_for_result
+from activities.audit import run_audit
+from activities.consistency import fulfilment_begun, live_records
+from clients.orders import cancel_order, place_order, wait_for_result
 from starters.reconcile.command import run_once
-from starters.reconcile.plan import FULFILLED_NOTE
+from activities.reconcile_plan import FULFILLED_NOTE
 from starters.record_histories import worker_refusing_first_refund
-from starters.records import OrderRecords
+from activities.records import OrderRecords
 from tests.conftest import make_order
 from tests.integration.conftest import Harness
 from workflows.models import Order, OrderProgress, OrderState, Step

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from activities.risk import BULK_QUANTITY, REJECTED
-from starters.orders import place_order, wait_for_result
+from clients.orders import place_order, wait_for_result
 from tests.conftest import make_order
 from tests.history_helpers import patch_ids, scheduled_activities
 from tests.integration.test_order_fulfilment import _assert_consistent

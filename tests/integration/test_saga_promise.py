@@ -18,8 +18,8 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 
 from cadenza.settings import SERVICE_NAMES
 from starters.adversary.resets import reset_points, reset_to
-from starters.consistency import inconsistencies
-from starters.orders import OrderClosed, cancel_order, place_order, wait_for_result
+from activities.consistency import inconsistencies
+from clients.orders import OrderClosed, OrderIdTaken, cancel_order, place_order, wait_for_result
 from tests.conftest import make_order
 from tests.integration.conftest import Harness
 from tests.integration.delaying_proxy import DelayingProxy
@@ -91,10 +91,14 @@ async def test_placing_an_order_id_again_after_its_execution_is_gone_touches_not
     )
     again = make_order(order_id=first.order_id, skus=("SKU-BOOK",), unit_price=999)
     # Deletion is asynchronous (on a busy dev server it has taken over 30 s): until it is done, placing the id again
-    # finds the first execution (REJECT_DUPLICATE), so place again until a new execution starts.
+    # finds the first execution (REJECT_DUPLICATE) and refuses the other body, so place again until a new one starts.
     async with asyncio.timeout(120):
-        while (placed := await place_order(harness.client, again, task_queue=harness.task_queue)).duplicate:
-            await asyncio.sleep(0.5)
+        while True:
+            try:
+                placed = await place_order(harness.client, again, task_queue=harness.task_queue)
+                break
+            except OrderIdTaken:
+                await asyncio.sleep(0.5)
     progress = await wait_for_result(placed.handle)
 
     # Refused at its first step, before anything was applied; its compensations (every step's key fenced, see

@@ -26,10 +26,10 @@ from temporalio.common import WorkerDeploymentVersion
 
 from activities.stuck import StuckExecution, stuck_execution
 from api.orders import STUCK
-from starters.audit import run_audit
+from activities.audit import run_audit
 from starters.doctor.model import Context, Status
 from starters.doctor.replay import open_orders_replay
-from starters.orders import place_order, signed, wait_for_result
+from clients.orders import place_order, signed, wait_for_result
 from starters.reconcile.command import run_once
 from tests.integration.conftest import Harness
 from tests.integration.rollout_variant import NEXT_BUILD_WORKFLOWS

@@ -26,7 +26,7 @@ from cadenza import telemetry
 from cadenza.telemetry import setup_tracing, temporal_plugins
 from services import erp, inventory, payment
 from starters.faults import FaultAdmin
-from starters.orders import place_order, wait_for_result
+from clients.orders import place_order, wait_for_result
 from tests.conftest import make_order
 from workers.worker import order_worker
 

@@ -22,9 +22,9 @@ from temporalio.common import WorkerDeploymentVersion
 from temporalio.workflow import NondeterminismError
 
 from cadenza.deployment import DeploymentState, describe_deployment
-from starters.consistency import inconsistencies
+from activities.consistency import inconsistencies
 from starters.deploy import PromotionRefused, describe_promotion, promote
-from starters.orders import place_order
+from clients.orders import place_order
 from starters.replay import new_replayer
 from tests.conftest import make_order
 from tests.integration.conftest import Harness

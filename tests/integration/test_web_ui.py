@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from starters.orders import place_order, wait_for_result
+from clients.orders import place_order, wait_for_result
 from tests.conftest import make_order
 from tests.integration.browser import browser_page  # noqa: F401 - a fixture
 from tests.integration.conftest import Harness

@@ -17,7 +17,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 
 from starters.history_files import load_history
-from starters.orders import InvalidOrder, parse_order
+from clients.orders import InvalidOrder, parse_order
 from starters.replay import new_replayer
 from workflows import models
 

@@ -1,4 +1,4 @@
-"""The audit's checks (`starters.consistency`) against records the real services wrote: what a partial refund and a
+"""The audit's checks (`activities.consistency`) against records the real services wrote: what a partial refund and a
 reserved counter that disagrees with the held reservations look like to `cadenza audit`."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from cadenza.settings import ServiceEndpoint
-from starters.consistency import inconsistencies, stock_inconsistencies
-from starters.records import ServiceRecords
+from activities.consistency import inconsistencies, stock_inconsistencies
+from activities.records import ServiceRecords
 from tests.services.service_helpers import AUTH, SERVICE_FACTORIES, TOKEN, charge_body, order_body, reservation_body
 from workflows.models import OrderState
 

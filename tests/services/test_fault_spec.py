@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.common.faults import FaultConfig
+from cadenza.faults import FaultConfig
 from starters.faultspec import InvalidFaultSpec, parse_fault_spec
 
 

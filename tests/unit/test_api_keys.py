@@ -1,4 +1,4 @@
-"""The API key store (api/keys.py): only hashes on disk, revocation, secret sources, reload on change."""
+"""The API key store (clients/api_keys.py): only hashes on disk, revocation, secret sources, reload on change."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from api.keys import (
+from clients.api_keys import (
     KEYS_FILE_NAME,
     KeyStore,
     KeyStoreError,

@@ -14,7 +14,7 @@ from api.page_tokens import (
     PageTokens,
     PageTokenSecretMissing,
 )
-from api.problems import Problem
+from cadenza.problems import Problem
 from cadenza.settings import EMBEDDED_ENV
 
 LISTING = 'WorkflowType="OrderWorkflow" AND CustomerId="c-17"'

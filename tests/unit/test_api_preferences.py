@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.preferences import PAYMENT, PREFER_PATTERN, wait_preference
-from api.problems import Problem
+from cadenza.problems import Problem
 
 
 @pytest.mark.parametrize(

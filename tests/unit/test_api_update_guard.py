@@ -10,7 +10,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.holds import STREAMS_ENV, WAITS_ENV, HoldLimit, Holds
 from cadenza.settings import InvalidSetting
 from api.ownership import OrderAddress
-from api.problems import Problem
+from cadenza.problems import Problem
 from api.update_guard import ORDER_BUSY, ORDER_HISTORY_FULL, ORDER_OUT_OF_UPDATES, UpdateGuard, temporal_refusal
 
 ADDRESS = OrderAddress("ord-1", "c-17", "ord-1_0123456789abcdef")

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from cadenza import build_id as build_ids
-from cadenza.settings import deploy_auto_promote, deployment_name
+from cadenza.settings import InvalidSetting, deploy_auto_promote, deployment_name
 
 
 @pytest.fixture(autouse=True)
@@ -53,13 +53,13 @@ def test_auto_promote_is_on_unless_turned_off(monkeypatch, raw, expected):
 
 def test_a_misspelt_auto_promote_is_refused_with_the_values_it_takes(monkeypatch):
     monkeypatch.setenv("CADENZA_DEPLOY_AUTO_PROMOTE", "maybe")
-    with pytest.raises(SystemExit, match="set it to 1 or 0"):
+    with pytest.raises(InvalidSetting, match="set it to 1 or 0"):
         deploy_auto_promote()
 
 
 def test_a_deployment_name_with_a_dot_is_refused(monkeypatch):
     monkeypatch.setenv("CADENZA_DEPLOYMENT_NAME", "cadenza.prod")
-    with pytest.raises(SystemExit, match="CADENZA_DEPLOYMENT_NAME='cadenza.prod' is not a name without a dot"):
+    with pytest.raises(InvalidSetting, match="CADENZA_DEPLOYMENT_NAME='cadenza.prod' is not a name without a dot"):
         deployment_name()
     monkeypatch.delenv("CADENZA_DEPLOYMENT_NAME")
     assert deployment_name() == "cadenza"

@@ -32,7 +32,7 @@ from starters.chaos.stuck import Stuck, closed_or_stuck
 from starters.chaos.timeline import Timeline
 from starters.cli import app
 from starters.load import LoadReport
-from starters.orders import NotAwaitingReview
+from clients.orders import NotAwaitingReview
 from workflows.models import WORKFLOW_ID_PREFIX, OrderProgress, OrderState, ReviewVerdict
 from workflows.policies import STEP_RETRY_BUDGET
 

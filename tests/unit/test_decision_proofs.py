@@ -12,7 +12,7 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 
 from cadenza.codec import KeyRing
 from cadenza.decision_keys import decision_keys
-from starters.orders import DecisionNotAccepted, send_review, signed
+from clients.orders import DecisionNotAccepted, send_review, signed
 from tests.history_helpers import updates_recorded
 from tests.unit.fakes import FakeServices
 from tests.unit.test_manual_review import REFERRED, _approve, _awaiting_review, _start

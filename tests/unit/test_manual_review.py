@@ -12,7 +12,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import CancelledError
 
-from starters.orders import send_review
+from clients.orders import send_review
 from starters.replay import new_replayer
 from tests.conftest import make_order
 from tests.history_helpers import scheduled_activities

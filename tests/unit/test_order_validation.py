@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from starters.orders import InvalidOrder, parse_order
+from clients.orders import InvalidOrder, parse_order
 
 VALID = {
     "order_id": "ord-1",

@@ -21,7 +21,7 @@ from tests.unit.fakes import FakeServices, permanent, unavailable
 from tests.unit.production_worker import production_worker, result_of
 from workflows.models import CompensationStatus, OrderProgress, OrderResult, OrderState, Step
 from workflows.order import OrderWorkflow
-from starters.orders import retry_compensations
+from clients.orders import retry_compensations
 from starters.replay import new_replayer
 from tests.history_helpers import scheduled_activities
 from workflows.policies import COMPENSATION_DEADLINE, LOCAL_ATTEMPT_TIMEOUT, STEP_ATTEMPTS, activity_options

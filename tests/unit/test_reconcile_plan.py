@@ -1,4 +1,4 @@
-"""The reconciler's rules (starters/reconcile/plan.py), on records shaped as the services answer them: what is
+"""The reconciler's rules (activities/reconcile_plan.py), on records shaped as the services answer them: what is
 repaired, what is raised, and what is left alone."""
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus
 
 from activities.order_runs import current_runs
-from starters.audit import NOTHING_LIVE_WITHOUT_EXECUTION, OrderOutcome, without_execution
-from starters.records import OrderRecords
-from starters.reconcile.plan import (
+from activities.audit import NOTHING_LIVE_WITHOUT_EXECUTION, OrderOutcome, without_execution
+from activities.records import OrderRecords
+from activities.reconcile_plan import (
     FULFILLED_NOTE,
     MAX_NOTED,
     NO_EXECUTION,
-    OrderView,
+    ObservedOrder,
     plan_reconciliation,
     stock_findings,
     survey_of,
@@ -65,13 +65,13 @@ def _records(erp=None, charges=(), reservations=()) -> OrderRecords:
     return OrderRecords("o-1", erp, list(charges), list(reservations))
 
 
-def _ended(description: str, state: OrderState | None = None, *, closed_at: datetime = LONG_AGO, **kw) -> OrderView:
+def _ended(description: str, state: OrderState | None = None, *, closed_at: datetime = LONG_AGO, **kw) -> ObservedOrder:
     if state is None and description in {s.value for s in OrderState}:
         state = OrderState(description)
-    return OrderView("o-1", OrderOutcome(state, TOTAL, description), closed_at=closed_at, **kw)
+    return ObservedOrder("o-1", OrderOutcome(state, TOTAL, description), closed_at=closed_at, **kw)
 
 
-def _plan(view: OrderView, records: OrderRecords):
+def _plan(view: ObservedOrder, records: OrderRecords):
     return plan_reconciliation([view], {"o-1": records}, now=NOW, grace=GRACE)
 
 
@@ -127,7 +127,7 @@ def test_consistent_orders_need_nothing():
 
 
 def test_charge_of_an_order_temporal_has_no_execution_of_is_refunded():
-    plan = _plan(OrderView("o-1", None), _records(charges=[_charge("ch_1", 500)]))
+    plan = _plan(ObservedOrder("o-1", None), _records(charges=[_charge("ch_1", 500)]))
     assert _repairs(plan) == [(RepairAction.REFUND_CHARGE, "ch_1")]
     assert plan.repairs[0].judged_as == NO_EXECUTION
     assert plan.repairs[0].reason == "charge of an order Temporal has no execution of"
@@ -136,7 +136,7 @@ def test_charge_of_an_order_temporal_has_no_execution_of_is_refunded():
 
 def test_other_live_records_of_an_order_without_execution_are_raised_not_touched():
     # Charged, stock held, nothing that ships: undone as far as is safe, the rest raised.
-    plan = _plan(OrderView("o-1", None), _records(_erp("pending"), [_charge("ch_1")], [_reservation("res_1", "held")]))
+    plan = _plan(ObservedOrder("o-1", None), _records(_erp("pending"), [_charge("ch_1")], [_reservation("res_1", "held")]))
     assert _repairs(plan) == [(RepairAction.REFUND_CHARGE, "ch_1")]
     [finding] = plan.problems
     assert finding.message == "services hold live records of an order Temporal has no execution of: " \
@@ -147,7 +147,7 @@ def test_other_live_records_of_an_order_without_execution_are_raised_not_touched
                          ids=["paid once", "a double charge already refunded"])
 def test_a_fulfilled_order_whose_execution_is_gone_is_noted_and_never_undone(charges):
     # What retention does to every completed order in time: nothing to repair, nothing to raise.
-    plan = _plan(OrderView("o-1", None), _fulfilled(charges=tuple(charges)))
+    plan = _plan(ObservedOrder("o-1", None), _fulfilled(charges=tuple(charges)))
     assert (plan.repairs, plan.problems, plan.orders) == ([], [], 1)
     assert plan.notes == [f"order o-1: {FULFILLED_NOTE}"]
     survey = survey_of(plan, max_repairs=10, stock=[], notes=["stock checked"])
@@ -171,7 +171,7 @@ def test_a_fulfilled_order_whose_execution_is_gone_is_noted_and_never_undone(cha
 ], ids=["stock released", "ERP order never confirmed", "refunded", "partly refunded", "charged twice", "no ERP order"])
 def test_an_order_whose_fulfilment_began_is_raised_never_undone_once_its_execution_is_gone(records, wrong):
     # Whether it shipped, and what the customer owes, is for a person: not even its extra charge is refunded.
-    plan = _plan(OrderView("o-1", None), records)
+    plan = _plan(ObservedOrder("o-1", None), records)
     assert (plan.repairs, [p.message for p in plan.problems], plan.notes) == ([], [wrong], [])
 
 
@@ -210,7 +210,7 @@ def test_open_orders_and_recent_changes_are_left_alone():
     assert (running.repairs, running.problems, running.open_orders, running.orders) == ([], [], 1, 0)
 
     just_closed = _plan(_ended("compensated", closed_at=NOW - timedelta(seconds=30)), records)
-    fresh_charge = _plan(OrderView("o-1", None), _records(charges=[_charge("ch_1", when=NOW - timedelta(seconds=5))]))
+    fresh_charge = _plan(ObservedOrder("o-1", None), _records(charges=[_charge("ch_1", when=NOW - timedelta(seconds=5))]))
     for plan in (just_closed, fresh_charge):
         assert (plan.repairs, plan.problems, plan.deferred) == ([], [], 1)
 
@@ -226,7 +226,7 @@ def test_stock_is_checked_only_when_no_reservation_just_changed():
 
 
 def test_survey_is_bounded_whatever_the_services_hold():
-    views = [OrderView(f"o-{i}", None) for i in range(MAX_LISTED + 10)]
+    views = [ObservedOrder(f"o-{i}", None) for i in range(MAX_LISTED + 10)]
     records = {f"o-{i}": OrderRecords(f"o-{i}", _erp("pending"), [_charge(f"ch_{i}")], []) for i in range(MAX_LISTED + 10)}
     survey = survey_of(plan_reconciliation(views, records, now=NOW, grace=GRACE), max_repairs=7, stock=[], notes=[])
     assert len(survey.repairs) == 7 and survey.repairs_postponed == MAX_LISTED + 3
@@ -258,12 +258,12 @@ def test_past_the_retention_a_fulfilled_or_undone_order_without_execution_is_no_
 
 
 def _plan_past_retention(records: OrderRecords):
-    return plan_reconciliation([OrderView("o-1", None)], {"o-1": records}, now=NOW, grace=GRACE,
+    return plan_reconciliation([ObservedOrder("o-1", None)], {"o-1": records}, now=NOW, grace=GRACE,
                                retention=timedelta(days=1))
 
 
 def test_notes_are_bounded_like_findings():
-    views = [OrderView(f"o-{i}", None) for i in range(MAX_NOTED + 3)]
+    views = [ObservedOrder(f"o-{i}", None) for i in range(MAX_NOTED + 3)]
     records = {view.order_id: _fulfilled() for view in views}
     survey = survey_of(plan_reconciliation(views, records, now=NOW, grace=GRACE), max_repairs=7, stock=[], notes=[])
     assert len(survey.notes) == MAX_NOTED + 1 and survey.notes[-1] == "… and 3 more orders noted"

@@ -1,5 +1,9 @@
-"""Making sure the namespace knows Cadenza's search attributes before a worker runs a single workflow task: an upsert
-of an unknown attribute would fail every order's workflow task until someone registered it."""
+"""Custom search attributes: what makes orders filterable in the Web UI and in visibility queries
+(`OrderStatus="compensated"`, `CustomerId="c-17"`, `OrderTotal > 10000`), and making sure a namespace knows them.
+
+In the kernel because the namespace's setup needs them as much as the workflows do: the embedded dev server registers
+them at start (cadenza/stack.py), the worker and the reconcile schedule before they run anything.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,42 @@ from collections.abc import Mapping
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError
 
-from workflows.search_attributes import ALL_KEYS
+from cadenza.errors import CadenzaError
+
+ORDER_STATUS = SearchAttributeKey.for_keyword("OrderStatus")
+CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
+ORDER_TOTAL = SearchAttributeKey.for_int("OrderTotal")  # minor units, like every amount in Cadenza
+# Set by each reconcile run (workflows/reconcile.py) to what it could not repair: `ReconcileUnrepaired > 0`.
+RECONCILE_UNREPAIRED = SearchAttributeKey.for_int("ReconcileUnrepaired")
+
+ALL_KEYS: tuple[SearchAttributeKey, ...] = (ORDER_STATUS, CUSTOMER_ID, ORDER_TOTAL, RECONCILE_UNREPAIRED)
 
 
-class SearchAttributesMissing(RuntimeError):
+def initial_search_attributes(customer_id: str, total_amount: int, status: str) -> TypedSearchAttributes:
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(ORDER_STATUS, status),
+            SearchAttributePair(CUSTOMER_ID, customer_id),
+            SearchAttributePair(ORDER_TOTAL, total_amount),
+        ]
+    )
+
+
+def dev_server_flags() -> list[str]:
+    """`temporal server start-dev` flags that register the attributes when the embedded server starts."""
+    type_names = {"KEYWORD": "Keyword", "INT": "Int"}
+    flags: list[str] = []
+    for key in ALL_KEYS:
+        flags += ["--search-attribute", f"{key.name}={type_names[key.indexed_value_type.name.removeprefix('INDEXED_VALUE_TYPE_')]}"]
+    return flags
+
+
+# Making sure the namespace knows them before a worker runs a single workflow task: an upsert of an unknown attribute
+# would fail every order's workflow task until someone registered it.
+class SearchAttributesMissing(CadenzaError, RuntimeError):
     pass
 
 

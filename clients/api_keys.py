@@ -1,5 +1,8 @@
 """The API key store: which keys exist, what each may do, and whether it still works.
 
+Shared by both doors, so they cannot drift: the CLI creates, lists and revokes keys (`cadenza api-key`), the Order
+API verifies them on every request.
+
 A key is `cdz_` + `secrets.token_urlsafe(32)` (256 random bits). It is shown once, when created; only its SHA-256 is
 stored. Why not bcrypt or argon2: those are slow on purpose so that a stolen hash of a *guessable* password costs an
 attacker years of guessing. Nobody can guess a 256-bit random key at any speed, so a fast hash protects it just as
@@ -40,6 +43,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_serializer, model_validator
 
+from cadenza.errors import CadenzaError, InvalidInput
 from cadenza.settings import settings, state_dir
 from workflows.models import Identifier
 
@@ -91,7 +95,7 @@ class KeyFile(BaseModel):
         return self
 
 
-class KeyStoreError(Exception):
+class KeyStoreError(CadenzaError):
     """The keys cannot be read or changed; the message says where and what to do."""
 
 
@@ -103,8 +107,10 @@ class UnknownKeyId(KeyStoreError):
     pass
 
 
-class InvalidKeyEntry(KeyStoreError):
+class InvalidKeyEntry(InvalidInput, KeyStoreError):
     """What `create` was given does not make a valid entry (e.g. a malformed customer id)."""
+
+    next_step = "Nothing was created."
 
 
 def hash_key(key: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from starters.records import OrderRecords
+from activities.records import OrderRecords
 from workflows.models import OrderState
 
 

@@ -1,4 +1,11 @@
-"""Placing, inspecting and cancelling orders through a Temporal client: what the CLI and the demo share."""
+"""The order operations every door uses: place (or attach to) an order, read it, cancel it, review it, retry its
+compensations.
+
+The CLI (starters/), the Order API (api/), the demo, load and chaos runs all call these, so the doors cannot drift:
+what one refuses, the other refuses. Nothing here knows a terminal or a web framework. Errors carry their facts
+(`order_id`, `state`) and are worded with the name the caller gives an order (`shown_as`: the API names a customer's
+order by the customer's own id, Temporal knows it by the id it is filed under), so no door rewrites another's wording.
+"""
 
 from __future__ import annotations
 
@@ -25,10 +32,12 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.stuck import StuckExecution, is_failed_task_refusal, stuck_execution, stuck_from_query_failure
-from cadenza.codec import PLAINTEXT_REFUSED, KeyRing
+from cadenza.codec import KeyRing
 from cadenza.decision_keys import decision_keys
-from cadenza.decisions import DECISION_REFUSED, sign, subject_of
-from cadenza.settings import TASK_QUEUE
+from cadenza.decisions import sign, subject_of
+from cadenza.failure_types import DECISION_REFUSED, PLAINTEXT_REFUSED
+from cadenza.errors import CadenzaError, InvalidInput
+from cadenza.settings import settings
 from workflows.models import (
     OperatorRetry,
     Order,
@@ -38,16 +47,17 @@ from workflows.models import (
     ReviewDecision,
     ReviewVerdict,
     SignedDecision,
+    StoredOrder,
     workflow_id_for,
 )
 from workflows.policies import REVIEW_DEADLINE_MEMO, review_deadline_from_env
-from workflows.search_attributes import initial_search_attributes
-from workflows.order import RETRY_UPDATE, REVIEW_UPDATE, OrderWorkflow
+from cadenza.search_attributes import ORDER_STATUS, initial_search_attributes
+from workflows.order import RETRY_UPDATE, REVIEW_REFUSED_BECAUSE, REVIEW_UPDATE, OrderWorkflow
 
 D = TypeVar("D", bound=SignedDecision)
 
 
-class InvalidOrder(ValueError):
+class InvalidOrder(InvalidInput, ValueError):
     """The order was refused before anything started; the message names each offending field."""
 
 
@@ -110,54 +120,77 @@ def start_options(
     }
 
 
-async def is_same_order(
-    handle: WorkflowHandle, order: Order, description: WorkflowExecutionDescription | None = None
-) -> bool:
-    """Whether the execution behind `handle` was started for exactly `order` (from its memo; executions started
-    before fingerprints were kept are compared by the input their history recorded)."""
+class OrderIdTaken(CadenzaError, ValueError):
+    """Another order was already placed under this id: nothing new was started, the stored order is unchanged."""
+
+    def __init__(self, order_id: str, stored: str | None) -> None:
+        held = f" (it holds {stored})" if stored else ""
+        super().__init__(
+            f"Order {order_id} was already placed with a different body{held}; nothing new was started. "
+            "Use a new order id for a new order."
+        )
+        self.order_id = order_id
+        self.stored = stored
+
+
+async def ensure_same_order(
+    client: Client,
+    handle: WorkflowHandle,
+    order: Order,
+    description: WorkflowExecutionDescription | None = None,
+    *,
+    shown_as: str | None = None,
+) -> WorkflowExecutionDescription:
+    """The execution behind `handle`, if it was started for exactly `order` (by the fingerprint in its memo; executions
+    started before fingerprints were kept are compared by the input their history recorded). Raises `OrderIdTaken`,
+    naming the stored order, if it was started for another."""
     description = description or await handle.describe()
     fingerprint = await description.memo_value(FINGERPRINT_MEMO, None)
     if fingerprint is None:
         history = await handle.fetch_history()
         started = history.events[0].workflow_execution_started_event_attributes
-        [recorded] = await handle.data_converter.decode(started.input.payloads, [Order])
+        [recorded] = await client.data_converter.decode(started.input.payloads, [StoredOrder])
         fingerprint = order_fingerprint(recorded)
-    return fingerprint == order_fingerprint(order)
+    if fingerprint != order_fingerprint(order):
+        raise OrderIdTaken(shown_as or order.order_id, await description.static_summary())
+    return description
 
 
 @dataclass(frozen=True)
 class PlacedOrder:
     handle: WorkflowHandle[OrderWorkflow, OrderResult]
     duplicate: bool
-    """True when this order id had been placed before: nothing new was started."""
+    """True when this order had been placed before (the same body under the same id): nothing new was started."""
 
 
 async def place_order(
     client: Client,
     order: Order,
     *,
-    task_queue: str = TASK_QUEUE,
+    task_queue: str | None = None,
     eager_start: bool = True,
     review_deadline: timedelta | None = None,
     memo: Mapping[str, Any] | None = None,
+    shown_as: str | None = None,
 ) -> PlacedOrder:
-    """Start the order's workflow, or find the one already started for the same order id.
+    """Start the order's workflow, or attach to the one already started for the same order — placing an order again
+is safe. An order id already used for a different body raises `OrderIdTaken` and starts nothing.
 
     `eager_start`: when this process also runs a worker on `task_queue` (the demo without `cadenza up`, the tests, a
     benchmark profile), the server hands the first workflow task straight back to it in the start response instead of
     through matching. The SDK only asks for it when such a local worker has a free slot, so for `cadenza order place`
     against `cadenza up`'s separate worker process it changes nothing.
     """
+    queue = task_queue or settings().task_queue
     try:
         handle = await client.start_workflow(
-            OrderWorkflow.run, order, **start_options(order, task_queue, review_deadline, memo=memo),
+            OrderWorkflow.run, order, **start_options(order, queue, review_deadline, memo=memo),
             request_eager_start=eager_start,
         )
         return PlacedOrder(handle, duplicate=False)
     except WorkflowAlreadyStartedError as err:
-        existing = client.get_workflow_handle_for(
-            OrderWorkflow.run, order.workflow_id, run_id=err.run_id
-        )
+        existing = client.get_workflow_handle_for(OrderWorkflow.run, order.workflow_id, run_id=err.run_id)
+        await ensure_same_order(client, existing, order, shown_as=shown_as)
         return PlacedOrder(existing, duplicate=True)
 
 
@@ -165,13 +198,17 @@ def order_handle(client: Client, order_id: str) -> WorkflowHandle[OrderWorkflow,
     return client.get_workflow_handle_for(OrderWorkflow.run, workflow_id_for(order_id))
 
 
-class OrderNotFound(LookupError):
-    pass
+class OrderNotFound(CadenzaError, LookupError):
+    """No order under this id (in this namespace): nothing was done."""
+
+    def __init__(self, order_id: str, namespace: str) -> None:
+        super().__init__(f"No order {order_id!r} in namespace {namespace}: nothing was done. Check the id.")
+        self.order_id = order_id
 
 
 @dataclass(frozen=True)
 class OrderView:
-    """What `order status` shows: the workflow's own progress plus Temporal's view of the execution."""
+    """An order as the doors show it: the workflow's own progress plus Temporal's view of the execution."""
 
     order_id: str
     workflow_id: str
@@ -180,24 +217,36 @@ class OrderView:
     summary: str | None = None
     note: str | None = None
 
+    @property
+    def running(self) -> bool:
+        return self.execution_status == WorkflowExecutionStatus.RUNNING.name
 
-async def describe_order(client: Client, order_id: str) -> OrderView:
-    """The order as `order status` shows it; raises `OrderStuck` for an order whose workflow task cannot run."""
+    @property
+    def state(self) -> str:
+        """The order's state if its progress could be read, else its execution's status (lower case)."""
+        return self.progress.state.value if self.progress else self.execution_status.lower()
+
+
+async def describe_order(
+    client: Client, order_id: str, *, description: WorkflowExecutionDescription | None = None
+) -> OrderView:
+    """The order as the doors show it (`description`: one the caller already has). Raises `OrderNotFound` for an
+    unknown id and `OrderStuck` for an order whose workflow task cannot run."""
     handle = order_handle(client, order_id)
-    try:
-        description = await handle.describe()
-    except RPCError as err:
-        raise OrderNotFound(
-            f"No order {order_id!r} (workflow {handle.id}) in namespace {client.namespace}. "
-            "Check the id, or place it with `cadenza order place FILE`."
-        ) from err
+    if description is None:
+        try:
+            description = await handle.describe()
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+            raise OrderNotFound(order_id, client.namespace) from None
     status = description.status.name if description.status else "UNKNOWN"
     summary = await description.static_summary()
     progress, note = await progress_of(client, handle, description)
     return OrderView(order_id, handle.id, status, progress, summary, note)
 
 
-class OrderStuck(RuntimeError):
+class OrderStuck(CadenzaError, RuntimeError):
     """The order's workflow task cannot run (it keeps failing, or the worker cannot rebuild the workflow to answer a
     query): nothing can be read from it or asked of it until someone acts. The message says what fails and what to do."""
 
@@ -230,41 +279,59 @@ async def progress_of(
     except RPCError as err:
         if is_failed_task_refusal(err):  # its task started failing since our describe
             await refuse_if_stuck(client, await handle.describe())
-        return None, "no worker is answering queries: start one with `cadenza worker`"
+        return None, "no worker is answering queries: start a worker"
 
 
-class OrderClosed(RuntimeError):
-    """The order's execution has ended: there is nothing left to cancel or retry."""
+class OrderClosed(CadenzaError, RuntimeError):
+    """The order's execution has ended: there is nothing left to cancel. Its outcome is final."""
 
-
-async def cancel_order(client: Client, order_id: str) -> str:
-    """Ask the order's workflow to cancel; returns what will happen, in one sentence. Refuses a closed order with
-    its state (`OrderClosed`): cancelling it would be a silent no-op, and its outcome is final."""
-    view = await describe_order(client, order_id)  # a clear error for an unknown id
-    state = view.progress.state if view.progress else None
-    if view.execution_status != WorkflowExecutionStatus.RUNNING.name:
-        raise OrderClosed(
-            f"Order {order_id} has already ended ({state or view.execution_status.lower()}); nothing was cancelled. "
-            f"See `cadenza order status {order_id}`."
-        )
-    await order_handle(client, order_id).cancel()
-    if state in (OrderState.COMPENSATING, OrderState.NEEDS_ATTENTION):
-        return (
-            f"Order {order_id} is already {state}: the cancellation is recorded, and its compensations run to the end "
-            "first" + (" (it waits for `cadenza order retry-compensation`)." if state == OrderState.NEEDS_ATTENTION else ".")
-        )
-    return f"Cancellation requested for {order_id}; its steps are being compensated."
-
-
-class NotAwaitingReview(RuntimeError):
-    """The order is not waiting for a review decision: nothing was decided."""
-
-    def __init__(self, message: str, state: str) -> None:
-        super().__init__(message)
+    def __init__(self, order_id: str, state: str) -> None:
+        super().__init__(f"Order {order_id} has already ended ({state}); nothing was cancelled.")
+        self.order_id = order_id
         self.state = state
 
 
-class DecisionNotAccepted(RuntimeError):
+async def cancel_order(
+    client: Client, order_id: str, *, shown_as: str | None = None, description: WorkflowExecutionDescription | None = None
+) -> str:
+    """Ask the order's workflow to cancel; returns what will happen, in one sentence. Refuses a closed order with
+    its state (`OrderClosed`): cancelling it would be a silent no-op, and its outcome is final."""
+    view = await describe_order(client, order_id, description=description)  # a clear error for an unknown id
+    name = shown_as or order_id
+    if not view.running:
+        raise OrderClosed(name, view.state)
+    await order_handle(client, order_id).cancel()
+    state = view.progress.state if view.progress else None
+    if state == OrderState.NEEDS_ATTENTION:
+        return (
+            f"Order {name} is already needs_attention: the cancellation is recorded, and its compensations run to the "
+            "end first (it waits for an operator to retry them)."
+        )
+    if state == OrderState.COMPENSATING:
+        return f"Order {name} is already compensating: the cancellation is recorded, and its compensations run to the end first."
+    return f"Cancellation requested for {name}; its steps are being compensated."
+
+
+class NotAwaitingReview(CadenzaError, RuntimeError):
+    """The order is not waiting for a review decision: nothing was decided."""
+
+    def __init__(self, order_id: str, state: str, why: str | None = None) -> None:
+        said = f"is not awaiting review ({why})" if why else f"is {state}, not awaiting_review"
+        super().__init__(f"Order {order_id} {said}: nothing was decided.")
+        self.order_id = order_id
+        self.state = state
+
+
+class NotAwaitingOperator(CadenzaError, RuntimeError):
+    """The order is not in needs_attention: it has no failed compensation to retry, and nothing was retried."""
+
+    def __init__(self, order_id: str, state: str) -> None:
+        super().__init__(f"Order {order_id} is {state}, not needs_attention: there is no failed compensation to retry.")
+        self.order_id = order_id
+        self.state = state
+
+
+class DecisionNotAccepted(CadenzaError, RuntimeError):
     """A worker refused the decision itself, not for the order's state: its proof (this process signs with a key the
     workers do not hold, or its clock is off) or its unencrypted payload. Nothing was decided; the message says why."""
 
@@ -287,7 +354,7 @@ async def send_review(
 async def retry_compensations(handle: WorkflowHandle, *, operator: str, keys: KeyRing | None = None) -> OrderProgress:
     """The `retry_compensation` update on behalf of `operator` (an API key's name, a CLI user), signed: the only way
     Cadenza's doors resume an order in needs_attention. The validator's refusal (not in needs_attention) is raised as
-    the SDK's `WorkflowUpdateFailedError`."""
+    the SDK's `WorkflowUpdateFailedError`; `retry_compensation` turns it into `NotAwaitingOperator`."""
     retry = signed(RETRY_UPDATE, handle.id, OperatorRetry(operator=operator), keys)
     return await _decided(handle.execute_update(OrderWorkflow.retry_compensation, retry))
 
@@ -302,6 +369,39 @@ async def _decided(update: Awaitable[OrderProgress]) -> OrderProgress:
         raise
 
 
+async def retry_compensation(
+    client: Client,
+    order_id: str,
+    *,
+    operator: str,
+    keys: KeyRing | None = None,
+    shown_as: str | None = None,
+    description: WorkflowExecutionDescription | None = None,
+) -> OrderProgress:
+    """Resume an order in needs_attention on behalf of `operator`: retry its failed compensations. Raises
+    `OrderNotFound`, `OrderStuck`, or `NotAwaitingOperator` with the order's state (and changes nothing) for an
+    order that is not waiting for an operator; `DecisionNotAccepted` when a worker refuses its proof."""
+    handle = order_handle(client, order_id)
+    if description is None:
+        try:
+            description = await handle.describe()
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+            raise OrderNotFound(shown_as or order_id, client.namespace) from None
+    await refuse_if_stuck(client, description)
+    try:
+        return await retry_compensations(handle, operator=operator, keys=keys)
+    except (WorkflowUpdateFailedError, RPCError) as err:
+        # The validator's refusal, or (NOT_FOUND) the order closed: either way it was not waiting for an operator.
+        if isinstance(err, RPCError) and err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        state = description.typed_search_attributes.get(ORDER_STATUS) or (
+            description.status.name.lower() if description.status else "unknown"
+        )
+        raise NotAwaitingOperator(shown_as or order_id, state) from None
+
+
 async def review_order(
     client: Client,
     order_id: str,
@@ -310,37 +410,28 @@ async def review_order(
     reviewer: str,
     reason: str | None = None,
     keys: KeyRing | None = None,
+    shown_as: str | None = None,
+    description: WorkflowExecutionDescription | None = None,
 ) -> OrderProgress:
     """Approve or reject an order in `awaiting_review` on behalf of `reviewer` (who relays it: an API key's name, a
     CLI user); returns the order's progress once it acted on the decision. Raises `NotAwaitingReview` with the order's
     state otherwise (a closed order, one not referred to review, one already decided) — and changes nothing; and
     `DecisionNotAccepted` when a worker refuses its proof. Signed with `keys` (see `signed`)."""
-    view = await describe_order(client, order_id)  # a clear error for an unknown id
-    if view.execution_status != WorkflowExecutionStatus.RUNNING.name:
-        raise _not_awaiting_review(view)
+    name = shown_as or order_id
+    view = await describe_order(client, order_id, description=description)  # a clear error for an unknown id
+    if not view.running:
+        raise NotAwaitingReview(name, view.state)
     decision = ReviewDecision(decision=verdict, reviewer=reviewer, reason=reason)
     try:
         return await send_review(order_handle(client, order_id), decision, keys=keys)
-    except WorkflowUpdateFailedError as err:  # the validator's refusal: it says why (e.g. already decided)
-        refused = _not_awaiting_review(view)
-        if err.cause:
-            refused = NotAwaitingReview(f"{str(err.cause).rstrip('.')}: nothing was decided. See `cadenza order status {order_id}`.", refused.state)
-        raise refused from None
+    except WorkflowUpdateFailedError as err:  # the validator's refusal: it says why (e.g. its review ended approved)
+        why = str(err.cause or "").partition(REVIEW_REFUSED_BECAUSE)[2] or None
+        raise NotAwaitingReview(name, view.state, why) from None
     except RPCError as err:
         # The order closed between our look and the update ("aborted by closing workflow"): decided by then.
         if err.status != RPCStatusCode.NOT_FOUND:
             raise
-        raise _not_awaiting_review(await describe_order(client, order_id)) from None
-
-
-def _not_awaiting_review(view: OrderView) -> NotAwaitingReview:
-    """The refusal of a decision on an order that is not (or no longer) awaiting review, with its state."""
-    state = view.progress.state.value if view.progress else view.execution_status.lower()
-    return NotAwaitingReview(
-        f"Order {view.order_id} is {state}, not awaiting_review: nothing was decided. "
-        f"See `cadenza order status {view.order_id}`.",
-        state,
-    )
+        raise NotAwaitingReview(name, (await describe_order(client, order_id)).state) from None
 
 
 async def wait_for_result(handle: WorkflowHandle[OrderWorkflow, OrderResult]) -> OrderProgress:

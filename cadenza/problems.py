@@ -1,4 +1,5 @@
-"""Every error the Order API answers is an RFC 9457 problem (`application/problem+json`): one shape, one place.
+"""Every error the Order API (and the codec server) answers is an RFC 9457 problem (`application/problem+json`): one
+shape, one place, in the kernel so that both doors answer with it without importing each other.
 
 Raise `Problem(...)` anywhere below a route; `install_problem_handlers` turns it — and FastAPI's own validation and
 routing errors — into the same document. Nothing a client sends may produce a 5xx or a stack trace: an unexpected
@@ -18,9 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cadenza.allowed_methods import allowed_methods
+from cadenza.errors import CadenzaError
 
 PROBLEM_JSON = "application/problem+json"
-_log = logging.getLogger("cadenza.api")
+_log = logging.getLogger("cadenza.api")  # the name these lines have always gone under, whichever door logs them
 
 
 class InvalidField(BaseModel):
@@ -43,7 +45,7 @@ class ProblemDetails(BaseModel):
     errors: list[InvalidField] | None = None
 
 
-class Problem(Exception):
+class Problem(CadenzaError):
     """An error answer: `Problem(404, "Order not found", "No order 'o-1'.")`."""
 
     def __init__(

@@ -1,8 +1,8 @@
 """What the reconciler does about each order: plain functions, no I/O, so every rule is tested directly.
 
-An order is judged by the audit's own rules (starters.audit.order_problems, and starters.audit.without_execution for
-an order Temporal has no execution of), against the records as they would be once the safe repairs are made. Safe
-means idempotent and undoing only money or stock that no live order needs:
+An order is judged by the audit's own rules (activities.audit.order_problems, and activities.audit.without_execution
+for an order Temporal has no execution of), against the records as they would be once the safe repairs are made.
+Safe means idempotent and undoing only money or stock that no live order needs:
 - a live charge of an order that ended compensated or cancelled, or of an order Temporal has no execution of whose
   fulfilment never began → refund it;
 - a second live charge of a completed order (one live charge for the total is kept) → refund it;
@@ -27,9 +27,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from starters.audit import OrderOutcome, order_problems, without_execution
-from starters.consistency import fulfilled, fulfilment_begun, live_records, stock_inconsistencies
-from starters.records import OrderRecords
+from activities.audit import OrderOutcome, order_problems, without_execution
+from activities.consistency import fulfilled, fulfilment_begun, live_records, stock_inconsistencies
+from activities.records import OrderRecords
 from workflows.models import OrderState
 from workflows.reconcile_models import MAX_LISTED, Finding, Repair, RepairAction, Survey, short_duration
 
@@ -42,12 +42,12 @@ MAX_NOTED = 20
 
 
 @dataclass(frozen=True)
-class OrderView:
+class ObservedOrder:
     """What Temporal says about one order."""
 
     order_id: str
     outcome: OrderOutcome | None
-    """How its current run ended (starters.audit.order_outcome); None when Temporal has no execution of the order
+    """How its current run ended (activities.audit.order_outcome); None when Temporal has no execution of the order
     (never placed through Cadenza, or deleted)."""
     open: bool = False
     closed_at: datetime | None = None
@@ -86,7 +86,7 @@ def last_change(records: OrderRecords) -> datetime | None:
 
 
 def plan_reconciliation(
-    views: Iterable[OrderView],
+    views: Iterable[ObservedOrder],
     records: Mapping[str, OrderRecords],
     *,
     now: datetime,
@@ -115,7 +115,7 @@ def plan_reconciliation(
     return plan
 
 
-def judge(view: OrderView, records: OrderRecords, *, past_retention: timedelta | None = None) -> Verdict:
+def judge(view: ObservedOrder, records: OrderRecords, *, past_retention: timedelta | None = None) -> Verdict:
     """The safe repairs for one settled, closed (or execution-less) order, and what stays wrong once they are made.
     `past_retention`: the namespace's retention, when the order's records are older than it."""
     outcome = view.outcome
@@ -133,7 +133,7 @@ def judge(view: OrderView, records: OrderRecords, *, past_retention: timedelta |
     return Verdict(repairs, order_problems(outcome, _live_view(after_repairs(records, repairs))))
 
 
-def _judge_without_execution(view: OrderView, records: OrderRecords, *, past_retention: timedelta | None) -> Verdict:
+def _judge_without_execution(view: ObservedOrder, records: OrderRecords, *, past_retention: timedelta | None) -> Verdict:
     """Temporal has no execution of the order: it was never placed through Cadenza, or its execution was deleted
     (retention does that to every closed one in time). Once its fulfilment began, nothing is undone: fulfilled, it is
     noted; anything short of that is raised. Before that, its charges are refunded, as for an order that never was —
@@ -151,7 +151,7 @@ def _judge_without_execution(view: OrderView, records: OrderRecords, *, past_ret
     return Verdict(repairs, without_execution(_live_view(after_repairs(records, repairs)))[1])
 
 
-def _undo_everything(view: OrderView, records: OrderRecords) -> list[Repair]:
+def _undo_everything(view: ObservedOrder, records: OrderRecords) -> list[Repair]:
     """Only records created since the order's current run started are undone. An older one belongs to an earlier
     execution of the same order id (placed again after its execution was deleted: a completed order that must not be
     undone) or to the run before a reset: not for a program to tell apart, so it is left for the audit to raise."""
@@ -171,7 +171,7 @@ def _undo_everything(view: OrderView, records: OrderRecords) -> list[Repair]:
     return repairs
 
 
-def _refund_extra_charges(view: OrderView, records: OrderRecords, total: int) -> list[Repair]:
+def _refund_extra_charges(view: ObservedOrder, records: OrderRecords, total: int) -> list[Repair]:
     """Keep the oldest live charge for the order's total, refund the other live ones. With no live charge for the
     total, which one is right is not for a program to guess: nothing is refunded and the audit's finding is raised."""
     live = records.live_charges
@@ -189,7 +189,7 @@ def _since(started_at: datetime | None) -> Callable[[Mapping[str, Any]], bool]:
     return created_since
 
 
-def _repair(action: RepairAction, view: OrderView, target: str, reason: str) -> Repair:
+def _repair(action: RepairAction, view: ObservedOrder, target: str, reason: str) -> Repair:
     return Repair(action=action, order_id=view.order_id, target=target, reason=reason, judged_as=view.judged_as)
 
 

@@ -1,4 +1,5 @@
-"""`cadenza audit`: reconcile every order's workflow outcome with what the three services recorded.
+"""The audit (`cadenza audit`, and the reconciler's judgement of each order): reconcile every order's workflow outcome
+with what the three services recorded.
 
 The services' records are the ground truth; Temporal's visibility store says how each order ended (execution status
 plus the `OrderStatus` and `OrderTotal` search attributes, so no history has to be fetched). Invariants:
@@ -26,7 +27,7 @@ from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 
 from activities.order_runs import order_runs, orders_query
 from activities.stuck import stuck_orders
-from starters.consistency import (
+from activities.consistency import (
     duplicate_charges,
     fulfilled,
     fulfilment_begun,
@@ -34,9 +35,9 @@ from starters.consistency import (
     live_records,
     stock_inconsistencies,
 )
-from starters.records import OrderRecords, ServiceRecords
+from activities.records import OrderRecords, ServiceRecords
 from workflows.models import OrderState
-from workflows.search_attributes import ORDER_STATUS, ORDER_TOTAL
+from cadenza.search_attributes import ORDER_STATUS, ORDER_TOTAL
 
 # How an order Temporal has no execution of stands by its own records (`without_execution`).
 FULFILLED_WITHOUT_EXECUTION = "fulfilled, execution deleted"
@@ -46,7 +47,9 @@ NOTHING_LIVE_WITHOUT_EXECUTION = "nothing live, no execution"
 
 
 @dataclass(frozen=True)
-class Problem:
+class Inconsistency:
+    """One thing the services' records and an order's outcome disagree on (or "(stock)" for the stock as a whole)."""
+
     order_id: str
     message: str
 
@@ -55,7 +58,7 @@ class Problem:
 class AuditReport:
     orders: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[Inconsistency] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
@@ -139,9 +142,9 @@ async def run_audit(client: Client, records: ServiceRecords, *, prefix: str = ""
             standing, problems = without_execution(order_records)
         report.orders += 1
         report.outcomes[standing] += 1
-        report.problems += [Problem(order_id, message) for message in problems]
+        report.problems += [Inconsistency(order_id, message) for message in problems]
     if not prefix:  # stock is shared by every order: only meaningful over all of them
         stock = await records.stock()
         for message in stock_inconsistencies(stock, await records.all_reservations()):
-            report.problems.append(Problem("(stock)", message))
+            report.problems.append(Inconsistency("(stock)", message))
     return report

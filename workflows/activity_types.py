@@ -1,0 +1,69 @@
+"""The activities the workflows call, declared by name with their input and result models: the contract between
+`workflows/` and `activities/`.
+
+Workflows call activities by these names (`workflow.start_activity(activity.name, arg, result_type=activity.result)`)
+rather than by importing the activity classes, so that the deterministic layer never imports the layer that makes
+effects; the activities register under exactly these names (`@activity.defn(name=...)`). The names, inputs and
+results are recorded in every history: changing one breaks replay of the executions that recorded it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.models import (
+        ChargeRecord,
+        ChargeRequest,
+        CompensationOutcome,
+        ErpOrderRecord,
+        ErpOrderRequest,
+        OrderRef,
+        ReservationRecord,
+        ReservationRef,
+        ReservationRequest,
+        RiskAssessment,
+        RiskAssessmentRequest,
+        StepFence,
+    )
+    from workflows.reconcile_models import ReconcileInput, Repair, RepairOutcome, Survey
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+
+@dataclass(frozen=True)
+class ActivityType(Generic[In, Out]):
+    """One activity as the workflow sees it: the name it is registered and recorded under, what it takes, what it
+    returns (the result type the workflow decodes with)."""
+
+    name: str
+    arg: type[In]
+    result: type[Out]
+
+
+# ---- OrderWorkflow: forward steps ---------------------------------------------------------------------------------
+CREATE_ERP_ORDER = ActivityType("create_erp_order", ErpOrderRequest, ErpOrderRecord)
+ASSESS_RISK = ActivityType("assess_risk", RiskAssessmentRequest, RiskAssessment)
+CHARGE_PAYMENT = ActivityType("charge_payment", ChargeRequest, ChargeRecord)
+RESERVE_INVENTORY = ActivityType("reserve_inventory", ReservationRequest, ReservationRecord)
+CONFIRM_ERP_ORDER = ActivityType("confirm_erp_order", OrderRef, ErpOrderRecord)
+COMMIT_INVENTORY = ActivityType("commit_inventory", ReservationRef, ReservationRecord)
+
+# ---- OrderWorkflow: compensations (each fences the key of the step it undoes) -------------------------------------
+CANCEL_ERP_ORDER = ActivityType("cancel_erp_order", StepFence, CompensationOutcome)
+REFUND_PAYMENT = ActivityType("refund_payment", StepFence, CompensationOutcome)
+RELEASE_INVENTORY = ActivityType("release_inventory", StepFence, CompensationOutcome)
+
+# ---- ReconcileWorkflow ----------------------------------------------------------------------------------------------
+CHECK_ORDERS = ActivityType("check_orders", ReconcileInput, Survey)
+REPAIR = ActivityType("repair", Repair, RepairOutcome)
+
+ORDER_STEPS: tuple[ActivityType, ...] = (
+    CREATE_ERP_ORDER, ASSESS_RISK, CHARGE_PAYMENT, RESERVE_INVENTORY, CONFIRM_ERP_ORDER, COMMIT_INVENTORY,
+    CANCEL_ERP_ORDER, REFUND_PAYMENT, RELEASE_INVENTORY,
+)
+RECONCILE_STEPS: tuple[ActivityType, ...] = (CHECK_ORDERS, REPAIR)
