@@ -114,10 +114,12 @@ class ServiceClient:
     async def fence(self, key: str, *, idempotency_key: str) -> dict[str, Any]:
         """`POST /fences` for the request with `key` (services/common/fences.py). A fence is idempotent by the key it
         fences; it carries a key of its own like every mutating call, which the service accepts and ignores."""
-        return (await self.post("/fences", {"key": key}, idempotency_key=idempotency_key)).json()
+        fence: dict[str, Any] = (await self.post("/fences", {"key": key}, idempotency_key=idempotency_key)).json()
+        return fence
 
     async def get_json(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
-        return (await self.request("GET", path, params=params)).json()
+        body: dict[str, Any] = (await self.request("GET", path, params=params)).json()
+        return body
 
 
 class ServiceClients:

@@ -184,20 +184,29 @@ async def route_to(
 ) -> None:
     """Make `build_id` the current version (every new workflow of the deployment's task queues starts on it), or with
     `ramp` send that percentage of new workflows to it while the rest keep starting on the current version."""
-    request = {
-        "namespace": client.namespace,
-        "deployment_name": name,
-        "build_id": build_id,
-        "conflict_token": conflict_token,
-        "allow_no_pollers": allow_no_pollers,
-        "identity": identity,
-    }
     service = client.workflow_service
     if ramp is None:
-        await service.set_worker_deployment_current_version(SetWorkerDeploymentCurrentVersionRequest(**request))
+        await service.set_worker_deployment_current_version(
+            SetWorkerDeploymentCurrentVersionRequest(
+                namespace=client.namespace,
+                deployment_name=name,
+                build_id=build_id,
+                conflict_token=conflict_token,
+                allow_no_pollers=allow_no_pollers,
+                identity=identity,
+            )
+        )
     else:
         await service.set_worker_deployment_ramping_version(
-            SetWorkerDeploymentRampingVersionRequest(**request, percentage=ramp)
+            SetWorkerDeploymentRampingVersionRequest(
+                namespace=client.namespace,
+                deployment_name=name,
+                build_id=build_id,
+                conflict_token=conflict_token,
+                allow_no_pollers=allow_no_pollers,
+                identity=identity,
+                percentage=ramp,
+            )
         )
 
 
@@ -238,7 +247,7 @@ async def promote_if_first(
     deadline = time.monotonic() + timeout
     while True:
         state = await describe_deployment(client, name, with_pollers=False)
-        current = state and state.current_build_id
+        current = state.current_build_id if state is not None else None
         if current == version.build_id or (current and await _has_pollers(client, name, current)):
             return False
         if state is not None and state.version(version.build_id) is not None:

@@ -24,12 +24,12 @@ import os
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
-from temporalio.contrib.opentelemetry import OpenTelemetryPlugin, create_tracer_provider
+from temporalio.contrib.opentelemetry import OpenTelemetryPlugin, ReplaySafeTracerProvider, create_tracer_provider
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
-_configured: TracerProvider | None = None
+_configured: ReplaySafeTracerProvider | None = None
 _recording = False
 """Whether spans of this process go anywhere: an exporter from the environment, or a processor a caller added."""
 
@@ -46,7 +46,7 @@ def _exporter_from_env() -> SpanExporter | None:
     return None
 
 
-def setup_tracing(service_name: str, *, processor: SpanProcessor | None = None) -> TracerProvider:
+def setup_tracing(service_name: str, *, processor: SpanProcessor | None = None) -> ReplaySafeTracerProvider:
     """Install the process-wide tracer provider once (replay-safe, as the Temporal plugin requires).
 
     `processor` adds a span processor of the caller's (tests use an in-memory exporter)."""

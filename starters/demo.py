@@ -7,6 +7,7 @@ import contextlib
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 import httpx
 from rich.live import Live
@@ -83,7 +84,13 @@ class ScenarioRun:
 
 # The customer every generated order ships to (demo, recorded histories, benchmark): fictional, but shaped like the
 # personal data real orders carry, so that what the Web UI shows (encrypted) is what it would show for real ones.
-SAMPLE_CONTACT = {
+class Contact(TypedDict):
+    customer_name: str
+    customer_email: str
+    shipping_address: ShippingAddress
+
+
+SAMPLE_CONTACT: Contact = {
     "customer_name": "Ada Lovelace",
     "customer_email": "ada@example.com",
     "shipping_address": ShippingAddress(line1="12 St James's Square", postal_code="SW1Y 4LB", city="London", country="GB"),

@@ -35,7 +35,8 @@ CLOSED_OUTCOMES = frozenset({"completed", "compensated"})
 def generate_orders(count: int, seed: int, run_id: str) -> list[Order]:
     """The same `seed` gives the same mix of cards, SKUs and quantities (ids differ per run)."""
     rng = random.Random(seed)
-    tokens, weights = zip(*TOKENS)
+    tokens = [token for token, _ in TOKENS]
+    weights = [weight for _, weight in TOKENS]
     orders = []
     for n in range(count):
         skus = rng.sample(IN_STOCK, rng.randint(1, 3))

@@ -150,7 +150,8 @@ class OrderWorkflow:
         self._operator_retry_requested = False
         self._review_decision: ReviewDecision | None = None
         self._decision_awaited = False
-        self._indexed = ORDER_STATUS in workflow.info().typed_search_attributes
+        # The SDK's __contains__ takes a key; its Collection[SearchAttributePair] base makes mypy expect a pair.
+        self._indexed = ORDER_STATUS in workflow.info().typed_search_attributes  # type: ignore[comparison-overlap]
 
     @workflow.run
     async def run(self, order: StoredOrder) -> OrderResult:
@@ -209,6 +210,7 @@ class OrderWorkflow:
             lambda: self._progress.payment is not None or self._progress.state == OrderState.AWAITING_REVIEW
         )
         if self._progress.payment is None:
+            assert self._progress.risk is not None, "only the risk check's referral puts an order under review"
             # Not a decision (so not kept): the checkout can tell the customer their order is being reviewed.
             return PaymentDecision(outcome=PaymentOutcome.PENDING_REVIEW, reason="; ".join(self._progress.risk.reasons))
         return self._progress.payment
@@ -549,7 +551,8 @@ def _backoff_after(cause: BaseException | None, options: dict[str, Any]) -> time
     its way, and a second request with its key could otherwise commit what the compensation is about to undo."""
     if isinstance(cause, ApplicationError) and cause.next_retry_delay:
         return cause.next_retry_delay
-    return options["retry_policy"].initial_interval
+    interval: timedelta = options["retry_policy"].initial_interval
+    return interval
 
 
 @dataclass(frozen=True)
