@@ -86,7 +86,8 @@ class StackConfig:
     metrics_port: int | None = None
     # Where the Order API listens; None runs no API (tests that start it in-process, chaos runs, benchmarks).
     api_port: int | None = None
-    # Payloads encrypted with `key_ring()`; False only for `cadenza bench`'s codec-cost profile (CADENZA_ENCRYPTION=off).
+    # Payloads encrypted with `key_ring()`; False only for `cadenza bench`'s codec-cost profile
+    # (CADENZA_ENCRYPTION=off).
     encryption: bool = True
     # Where the codec server listens (the Web UI is told to use it); None runs none (most tests, benchmarks).
     codec_port: int | None = None
@@ -169,7 +170,7 @@ class StackConfig:
         return {**self.client_env(), METRICS_PORT_ENV: str(port or 0)}
 
     def ports(self) -> dict[str, int]:
-        named = {"Temporal": self.temporal_port, **{name: port for name, port in self.service_ports.items()}}
+        named = {"Temporal": self.temporal_port, **self.service_ports}
         if self.ui_port is not None:
             named["Temporal Web UI"] = self.ui_port
         if self.with_worker and self.metrics_port is not None:
@@ -335,7 +336,7 @@ class EmbeddedStack:
             try:
                 client = await Client.connect(self.config.temporal_address)
                 return await client.service_client.check_health()
-            except Exception:
+            except Exception:  # noqa: BLE001 - still starting: whatever connecting raises means "not yet"
                 return False
 
         await child.wait_until(serving, timeout=60)

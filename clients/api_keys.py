@@ -205,9 +205,16 @@ class KeyStore:
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         with self._changing() as keys:
             try:
-                entry = ApiKey(
-                    key_id=_new_key_id({entry.key_id for entry in keys}), name=name, sha256=hash_key(key),
-                    scopes=frozenset(scopes), customer_id=customer_id, created_at=_now(),  # type: ignore[arg-type]
+                # Validated, not typed: the scopes come as given (a CLI argument) and pydantic refuses unknown ones.
+                entry = ApiKey.model_validate(
+                    {
+                        "key_id": _new_key_id({entry.key_id for entry in keys}),
+                        "name": name,
+                        "sha256": hash_key(key),
+                        "scopes": frozenset(scopes),
+                        "customer_id": customer_id,
+                        "created_at": _now(),
+                    }
                 )
             except ValidationError as err:
                 raise InvalidKeyEntry(_describe(err)) from None

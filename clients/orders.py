@@ -247,7 +247,8 @@ async def describe_order(
 
 class OrderStuck(CadenzaError, RuntimeError):
     """The order's workflow task cannot run (it keeps failing, or the worker cannot rebuild the workflow to answer a
-    query): nothing can be read from it or asked of it until someone acts. The message says what fails and what to do."""
+    query): nothing can be read from it or asked of it until someone acts. The message says what fails and what to
+    do."""
 
     def __init__(self, stuck: StuckExecution) -> None:
         super().__init__(stuck.summary())

@@ -183,7 +183,7 @@ class Demo:
                     try:
                         handle = self._client.get_workflow_handle(run.order.workflow_id)
                         run.progress = await handle.query(OrderWorkflow.status)
-                    except Exception:  # not started yet, or between tasks: the next refresh will tell
+                    except Exception:  # noqa: BLE001 - not started yet, or between tasks: the next refresh will tell
                         pass
             live.update(self.table())
             await asyncio.sleep(0.25)

@@ -106,7 +106,8 @@ PERMANENT_RPC_ERRORS = frozenset({
 
 
 async def retrying(call: Callable[[], Awaitable[T]], *, give_up_after: float = 120.0) -> T:
-    """Ride out a Temporal server that is briefly away (restarted during a chaos run); permanent errors raise at once."""
+    """Ride out a Temporal server that is briefly away (restarted during a chaos run); permanent errors raise at
+    once."""
     deadline = time.monotonic() + give_up_after
     delay = 0.2
     while True:
@@ -160,7 +161,7 @@ async def run_orders(
             try:
                 outcome = await place_and_await(order)
                 report.latencies_ms.append((time.monotonic() - started) * 1000)
-            except Exception as err:  # reported, never hidden: a load run's job is to show what went wrong
+            except Exception as err:  # noqa: BLE001 - reported, never hidden: a load run's job is to show what went wrong
                 outcome = "error"
                 report.errors.append(f"{order.order_id}: {type(err).__name__}: {err}")
             report.outcomes[outcome] += 1

@@ -45,7 +45,7 @@ class _Model(BaseModel):
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
 
-# ---- the order: tolerant as stored in history, strict where it is placed ----------------------------------------------
+# ---- the order: tolerant as stored in history, strict where it is placed ---------------------------------------------
 #
 # The workflow's input is decoded — and validated — again on every replay of an open order. A business rule tightened
 # later (a currency dropped, a stricter token pattern, a lower limit) must not wedge an order placed under the old rule:
@@ -96,7 +96,8 @@ class StoredOrder(_Model):
     def describe(self) -> str:
         """One line for humans and the Web UI, free of payment data."""
         items = sum(line.quantity for line in self.lines)
-        return f"{items} item{'s' if items != 1 else ''}, {format_money(self.total_amount, self.currency)}, customer {self.customer_id}"
+        money = format_money(self.total_amount, self.currency)
+        return f"{items} item{'s' if items != 1 else ''}, {money}, customer {self.customer_id}"
 
 
 class OrderLine(StoredOrderLine):

@@ -113,8 +113,8 @@ LOCAL_FIRST_PATCH = "local-first-attempt"
 # markers in the second; on replay the local activity resolved inside the first task, the risk check was skipped and
 # the execution wedged for good). Only a patch asked before anything else the run does is safe from that. So an
 # execution that takes this one — asked first, at the start — asks no other: local first attempts, keys per
-# execution, the risk check and manual review all came before it and are implied. tests/replay/test_task_splits.py replays
-# histories split at every point a workflow task can end.
+# execution, the risk check and manual review all came before it and are implied. tests/replay/test_task_splits.py
+# replays histories split at every point a workflow task can end.
 DECIDED_AT_START_PATCH = "decided-at-start"
 
 # The reason of an order whose review deadline passed (its `error_type` is REVIEW_EXPIRED).

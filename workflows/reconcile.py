@@ -36,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
 
 
 class _Options(TypedDict, total=False):
-    """The options a call here takes from its table (workflow.ActivityConfig would also allow `summary`, given per call)."""
+    """The options a call takes from its table (workflow.ActivityConfig would also allow `summary`, given per call)."""
 
     start_to_close_timeout: timedelta
     schedule_to_close_timeout: timedelta
