@@ -38,12 +38,12 @@ from cadenza.settings import (
 )
 
 # The dev server's defaults are tuned for a laptop demo, not latency: with one history shard and the transfer queue
-# polled at most 20 times a second, every workflow-task hand-off can wait up to 50 ms (one order at a time: p50 250 ms
-# with the default, 65 ms with 1000; throughput with 500 at once is the same, it is CPU-bound). Eager activity
-# dispatch (the activity's first attempt handed back with the workflow task's reply, still scheduled, timed and retried
-# by the server) and eager workflow start are on by default in the bundled server but not in older ones, and a
-# `temporal` on PATH may be older. Also measured with `cadenza bench` and left out, no gain beyond the noise: search
-# attribute cache refresh off, one task-queue partition, a larger history cache (docs/performance.md).
+# polled at most 20 times a second, every workflow-task hand-off can wait up to 50 ms, which one order at a time feels
+# several times over; a burst is CPU-bound either way. Eager activity dispatch (the activity's first attempt handed
+# back with the workflow task's reply, still scheduled, timed and retried by the server) and eager workflow start are
+# on by default in the bundled server but not in older ones, and a `temporal` on PATH may be older. Left out because
+# they gained nothing beyond the noise: search attribute cache refresh off, one task-queue partition, a larger history
+# cache. The figures are in docs/performance.md ("What each change did").
 TUNED_DYNAMIC_CONFIG = (
     "history.transferProcessorMaxPollRPS=1000",
     "system.enableActivityEagerExecution=true",

@@ -8,9 +8,9 @@ propagates, so a downstream that does export stays linked).
 
 A worker process that exports nothing makes no spans of its own either (`spans_recorded`): it still carries the
 trace context it was handed, from the workflow's start through every activity to each HTTP call's `traceparent`, but
-building spans only to drop them cost it 3.4-5.7 ms of CPU per order, 6-10 % of its total (`cadenza bench`, both
-variants side by side in each of two runs). Clients always make their `StartWorkflow` span: it is where an order's
-trace begins, so the services' spans stay one trace per order even when the worker between them exports nothing.
+building spans only to drop them is a cost every order pays for nothing (docs/performance.md). Clients always make
+their `StartWorkflow` span: it is where an order's trace begins, so the services' spans stay one trace per order even
+when the worker between them exports nothing.
 
 Metrics: the Temporal SDK's own metrics plus Cadenza's (orders by outcome, compensations, per-step latency and
 attempts, emitted through the SDK's replay-safe meters) on one Prometheus endpoint per worker process, when
