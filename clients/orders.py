@@ -174,7 +174,7 @@ async def place_order(
     shown_as: str | None = None,
 ) -> PlacedOrder:
     """Start the order's workflow, or attach to the one already started for the same order — placing an order again
-is safe. An order id already used for a different body raises `OrderIdTaken` and starts nothing.
+    is safe. An order id already used for a different body raises `OrderIdTaken` and starts nothing.
 
     `eager_start`: when this process also runs a worker on `task_queue` (the demo without `cadenza up`, the tests, a
     benchmark profile), the server hands the first workflow task straight back to it in the start response instead of
@@ -308,7 +308,10 @@ async def cancel_order(
             "end first (it waits for an operator to retry them)."
         )
     if state == OrderState.COMPENSATING:
-        return f"Order {name} is already compensating: the cancellation is recorded, and its compensations run to the end first."
+        return (
+            f"Order {name} is already compensating: the cancellation is recorded, "
+            "and its compensations run to the end first."
+        )
     return f"Cancellation requested for {name}; its steps are being compensated."
 
 
