@@ -282,7 +282,7 @@ class OrderWorkflow:
         if undo is not None:
             self._saga.register(undo.action, self._fence(undo))
 
-    def _key(self, activity: ActivityType) -> str:
+    def _key(self, activity: ActivityType[Any, Any]) -> str:
         """The idempotency key of `activity`'s call in this execution (see workflows/idempotency.py)."""
         execution = (self._execution,) if self._execution else ()
         return idempotency_key(workflow.info().workflow_id, activity.name, *execution)
@@ -562,8 +562,8 @@ class _Undo:
 
     action: Compensation
     compensation: ActivityType[StepFence, CompensationOutcome]
-    step: ActivityType
-    later: tuple[ActivityType, ...]
+    step: ActivityType[Any, Any]
+    later: tuple[ActivityType[Any, Any], ...]
     summary: str
 
 
