@@ -10,7 +10,7 @@ RUNTIME_LOCK := requirements/runtime.txt
 UV_VERSION := 0.13.8
 LOCK_FLAGS ?=
 
-.PHONY: install demo up test test-unit test-integration compose-check compose-secrets lock audit docs clean
+.PHONY: install demo up test test-unit test-integration lint fmt compose-check compose-secrets lock audit docs clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Cadenza needs Python 3.11 or newer; run with PYTHON=python3.12 (or similar).")'
@@ -42,6 +42,17 @@ test-unit: install
 test-integration: install
 	$(BIN)/python -m pytest tests/integration
 
+## Lint, format check and type check (pyproject.toml says which rules and where mypy is strict); CI runs it first.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## Apply what the linter and the formatter can fix by themselves; `make lint` shows what is left to do by hand.
+fmt: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
 ## docker-compose.yml's secrets, never committed: the Temporal database password and the mutual-TLS certificates.
 compose-secrets: install
 	$(BIN)/cadenza compose-secrets
@@ -69,4 +80,4 @@ docs: install
 	$(BIN)/python -m cadenza.settings --write
 
 clean:
-	rm -rf $(VENV) .cadenza .pytest_cache .hypothesis
+	rm -rf $(VENV) .cadenza .pytest_cache .hypothesis .mypy_cache .ruff_cache

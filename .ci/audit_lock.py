@@ -84,7 +84,10 @@ def fallback(locked: dict[str, str]) -> tuple[dict[str, list[Advisory]], dict[st
 
 def main(lock: Path) -> int:
     locked = pins(lock)
-    print(f"==> Auditing the {len(locked)} packages pinned in {lock} for known vulnerabilities (pip-audit, PyPI advisories)")
+    print(
+        f"==> Auditing the {len(locked)} packages pinned in {lock} for known vulnerabilities "
+        "(pip-audit, PyPI advisories)"
+    )
     audited = pip_audit(lock)
     not_audited: dict[str, str] = {}
     if audited is None:
@@ -96,7 +99,10 @@ def main(lock: Path) -> int:
         print("    (a newer release exists for these; `make lock LOCK_FLAGS=--upgrade` moves the lock to them)")
     vulnerable = {name: vulns for name, vulns in audited.items() if vulns}
     if not audited:
-        print("WARNING: nothing could be audited (PyPI unreachable?). Run `make audit` again later; not failing the build.")
+        print(
+            "WARNING: nothing could be audited (PyPI unreachable?). "
+            "Run `make audit` again later; not failing the build."
+        )
         return 0
     if not vulnerable:
         print(f"No known vulnerabilities in the {len(audited)} audited packages.")

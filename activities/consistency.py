@@ -89,7 +89,8 @@ def live_records(records: OrderRecords) -> list[str]:
 
 def net_amount(charge: Mapping[str, Any]) -> int:
     """What a charge keeps of the customer's money once its refunds are taken off."""
-    return charge["amount"] - charge["amount_refunded"]
+    amount: int = charge["amount"] - charge["amount_refunded"]
+    return amount
 
 
 def stock_inconsistencies(stock: Mapping[str, Mapping[str, Any]], reservations: Iterable[Mapping[str, Any]]) -> list[str]:

@@ -28,10 +28,10 @@ HTTP_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50)
 
 # Each service gets a pool of its own, and a small one. httpcore re-examines every connection of a pool (a socket
 # readability check for each idle one) whenever it queues a request or releases a response, so a pool's CPU cost per
-# request grows with its size. Measured against the local services with 100 requests in flight (the worker's default
-# activity slots): one pool shared by all services cost 2.2-2.8 ms of worker CPU per request, a pool of 8 per service
-# 1.0 ms, at twice the requests per second. A few connections keep a service as busy as it gets; beyond that requests
-# only wait in its accept queue instead of ours. Separate pools also keep a stalled service from starving the others.
+# request grows with its size: one large shared pool costs the worker over twice the CPU per request of a few
+# connections per service (docs/performance.md, "What each change did"). A few connections keep a service as busy as
+# it gets; beyond that requests only wait in its accept queue instead of ours. Separate pools also keep a stalled
+# service from starving the others.
 CONNECTIONS_PER_SERVICE = httpx.Limits(max_connections=10, max_keepalive_connections=10)
 
 
@@ -51,8 +51,8 @@ def new_http_client(
     if traced and spans_recorded():
         HTTPXClientInstrumentor.instrument_client(client)
     elif traced:
-        # The instrumentation's span, which nobody would export, costs ~0.4 ms of CPU per call; injecting the context
-        # alone ~0.05 ms, and the context is what keeps the service's own spans in the order's trace.
+        # The instrumentation's span, which nobody would export, is most of the cost of tracing a call; injecting the
+        # context alone is a fraction of it, and the context is what keeps the service's own spans in the order's trace.
         client.event_hooks["request"].append(_propagate_trace_context)
     return client
 
@@ -114,10 +114,12 @@ class ServiceClient:
     async def fence(self, key: str, *, idempotency_key: str) -> dict[str, Any]:
         """`POST /fences` for the request with `key` (services/common/fences.py). A fence is idempotent by the key it
         fences; it carries a key of its own like every mutating call, which the service accepts and ignores."""
-        return (await self.post("/fences", {"key": key}, idempotency_key=idempotency_key)).json()
+        fence: dict[str, Any] = (await self.post("/fences", {"key": key}, idempotency_key=idempotency_key)).json()
+        return fence
 
     async def get_json(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
-        return (await self.request("GET", path, params=params)).json()
+        body: dict[str, Any] = (await self.request("GET", path, params=params)).json()
+        return body
 
 
 class ServiceClients:

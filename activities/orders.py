@@ -10,6 +10,9 @@ if it has not arrived yet, refuses it when it does. That is why compensations ca
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from temporalio import activity
 
 from activities.http import ServiceClient, ServiceClients
@@ -37,7 +40,12 @@ from workflows.models import (
 def _key(given: str | None, operation: str) -> str:
     """The key the workflow gave, or — for an input recorded before keys travelled with it — the key such an
     execution used: workflow id + operation."""
-    return given or idempotency_key(activity.info().workflow_id, operation)
+    if given:
+        return given
+    workflow_id = activity.info().workflow_id
+    if workflow_id is None:  # a standalone activity has no workflow to name the key after
+        raise RuntimeError(f"{operation} was called without an idempotency key outside a workflow")
+    return idempotency_key(workflow_id, operation)
 
 
 class OrderActivities:
@@ -116,7 +124,7 @@ class OrderActivities:
     async def release_inventory(self, fence: StepFence) -> CompensationOutcome:
         return await _fence(self._clients.inventory, fence, Step.RESERVE_INVENTORY, "release_inventory")
 
-    def all(self) -> list:
+    def all(self) -> list[Callable[..., Any]]:
         """Every activity, for registering with a worker."""
         return [
             self.create_erp_order,

@@ -7,7 +7,7 @@ activities, so a repair's errors are classified like every other call's (retryab
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -103,7 +103,8 @@ class ReconcileActivities:
             retention=await retention(client),
         )
         plan.problems += await stuck_findings(client, params.prefix)  # counted in cadenza_inconsistencies with the rest
-        findings, notes = [], []
+        findings: list[Finding] = []
+        notes: list[str] = []
         if stock is not None:
             all_reservations = [r for order_records in records.values() for r in order_records.reservations]
             findings, notes = stock_findings(stock, all_reservations, now=now, grace=params.grace)
@@ -136,5 +137,5 @@ class ReconcileActivities:
         detail = f"{repair.describe()}: {repair.reason}"
         return RepairOutcome(repair=repair, status=RepairStatus.REPAIRED, detail=detail)
 
-    def all(self) -> list:
+    def all(self) -> list[Callable[..., Any]]:
         return [self.check_orders, self.repair]

@@ -48,7 +48,8 @@ class ServiceRecords:
     async def _json(self, service: str, path: str, **params: str) -> dict[str, Any]:
         response = await self._get(service, path, **params)
         response.raise_for_status()
-        return response.json()
+        body: dict[str, Any] = response.json()
+        return body
 
     async def for_order(self, order_id: str) -> OrderRecords:
         erp = await self._get("erp", f"/orders/{order_id}")

@@ -28,7 +28,8 @@ REJECTED = RISK_REJECTED
 def assess(request: RiskAssessmentRequest) -> RiskAssessment:
     """Apply the rules: an approval, a referral to review (`review_required`), or a refusal (`approved=False`,
     `review_required=False`), each with its reasons."""
-    for_review, refusals = [], []
+    for_review: list[str] = []
+    refusals: list[str] = []
     if request.total_amount > REVIEW_LIMIT:
         limit = format_money(REVIEW_LIMIT, request.currency)
         reason = f"total {format_money(request.total_amount, request.currency)} is above the {limit} limit"

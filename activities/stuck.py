@@ -242,7 +242,7 @@ async def failure_text(converter: DataConverter, failure: Failure) -> str:
     decoded.CopyFrom(failure)
     try:
         error: BaseException | None = await converter.decode_failure(decoded)
-    except Exception:  # keys that cannot read it: the plain message is still a clue
+    except Exception:  # noqa: BLE001 - keys that cannot read it: the plain message is still a clue
         return _shortened(failure.message)
     messages = []
     while error is not None:

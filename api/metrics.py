@@ -27,7 +27,10 @@ from cadenza.search_attributes import ORDER_STATUS
 
 log = logging.getLogger("cadenza.api")
 
-REVIEW_QUEUE_QUERY = f'WorkflowType="OrderWorkflow" AND ExecutionStatus="Running" AND {ORDER_STATUS.name}="{OrderState.AWAITING_REVIEW.value}"'
+REVIEW_QUEUE_QUERY = (
+    f'WorkflowType="OrderWorkflow" AND ExecutionStatus="Running" '
+    f'AND {ORDER_STATUS.name}="{OrderState.AWAITING_REVIEW.value}"'
+)
 # A scrape must answer even when Temporal does not: the queue's size is then left out of that scrape.
 _COUNT_TIMEOUT_S = 2.0
 

@@ -254,7 +254,8 @@ async def _answer(client: Client, placed: _Placed, wait: Wait | None) -> OrderSt
     progress, note = await progress_of(client, handle, description)
     if wait == PAYMENT and progress is not None and progress.payment is None:
         progress = progress.model_copy(update={"payment": _pending_review(progress)})
-    return status_view(address, description.status.name, progress, namespace, note)
+    status = description.status.name if description.status else "UNKNOWN"
+    return status_view(address, status, progress, namespace, note)
 
 
 def _decided(address: OrderAddress, decision: PaymentDecision) -> OrderProgress:
@@ -353,7 +354,8 @@ async def get_order(
     with unavailable_as_503():
         found = await _owned(client, order_id, customer_id, principal)
         progress, note = await progress_of(client, found.handle, found.description)
-    return status_view(found.address, found.description.status.name, progress, client.namespace, note)
+    status = found.description.status.name if found.description.status else "UNKNOWN"
+    return status_view(found.address, status, progress, client.namespace, note)
 
 
 @router.get(

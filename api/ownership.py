@@ -75,7 +75,8 @@ class OrderAddress:
         return f"/orders/{self.order_id}" + (f"?customer_id={self.customer_id}" if self.scoped else "")
 
     def as_filed(self, order: Order) -> Order:
-        """`order` as it is started: under the id it is filed as (what the workflow, its history and the services see)."""
+        """`order` as it is started: under the id it is filed as (what the workflow, its history and the services
+        see)."""
         return order if not self.scoped else order.model_copy(update={"order_id": self.filed_as})
 
     def start_memo(self) -> dict[str, Any]:

@@ -14,12 +14,12 @@ other on generated headers).
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Final, Literal
 
 from cadenza.problems import InvalidField, Problem
 
 MAX_WAIT_S = 60
-PAYMENT = "payment"
+PAYMENT: Final = "payment"
 
 Wait = float | Literal["payment"]
 

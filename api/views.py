@@ -20,7 +20,8 @@ class OrderLinks(BaseModel):
 class OrderStatusView(OrderProgress):
     """An order's progress (the workflow's own, as the CLI shows it), running or closed, with Temporal's view."""
 
-    state: OrderState | None = Field(description="Cadenza's state; null when no worker could be asked yet")
+    # Wider than OrderProgress.state on purpose: a view can exist before any worker answered; nothing takes it for one.
+    state: OrderState | None = Field(description="Cadenza's state; null when no worker could be asked yet")  # type: ignore[assignment]
     execution_status: str = Field(description="Temporal's execution status: RUNNING, COMPLETED, CANCELED, …")
     closed: bool
     note: str | None = Field(default=None, description="Why some of the progress is missing, if it is")

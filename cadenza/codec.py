@@ -130,13 +130,15 @@ class NamespaceMismatch(EncryptionError):
         self.bound, self.asked = bound, asked
         super().__init__(
             f"Payload written in namespace {bound!r} was presented for namespace {asked!r}; it is decrypted only for "
-            f"the namespace it was written in. Read it as a client of {bound!r} (TEMPORAL_NAMESPACE), or from the codec "
+            f"the namespace it was written in. Read it as a client of {bound!r} (TEMPORAL_NAMESPACE), "
+            "or from the codec "
             f"server with X-Namespace: {bound} and a grant {bound}:read."
         )
 
 
 class UnboundPayloadRefused(EncryptionError):
-    """A payload written before namespaces were bound, while this process refuses those (`CADENZA_ENCRYPTION_UNBOUND`)."""
+    """A payload written before namespaces were bound, while this process refuses those
+    (`CADENZA_ENCRYPTION_UNBOUND`)."""
 
     def __init__(self, key_id: str) -> None:
         super().__init__(

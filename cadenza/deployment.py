@@ -15,6 +15,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, replace
+from typing import TypedDict
 from datetime import datetime, timezone
 
 from temporalio.api.enums.v1 import (
@@ -172,6 +173,17 @@ async def _with_pollers(client: Client, name: str, version: VersionState) -> Ver
     return replace(version, task_queues=tuple(queues), last_poll=last_poll)
 
 
+class _RoutingChange(TypedDict):
+    """The fields both routing requests share (typed, so that each request's constructor checks them)."""
+
+    namespace: str
+    deployment_name: str
+    build_id: str
+    conflict_token: bytes
+    allow_no_pollers: bool
+    identity: str
+
+
 async def route_to(
     client: Client,
     name: str,
@@ -184,14 +196,14 @@ async def route_to(
 ) -> None:
     """Make `build_id` the current version (every new workflow of the deployment's task queues starts on it), or with
     `ramp` send that percentage of new workflows to it while the rest keep starting on the current version."""
-    request = {
-        "namespace": client.namespace,
-        "deployment_name": name,
-        "build_id": build_id,
-        "conflict_token": conflict_token,
-        "allow_no_pollers": allow_no_pollers,
-        "identity": identity,
-    }
+    request = _RoutingChange(
+        namespace=client.namespace,
+        deployment_name=name,
+        build_id=build_id,
+        conflict_token=conflict_token,
+        allow_no_pollers=allow_no_pollers,
+        identity=identity,
+    )
     service = client.workflow_service
     if ramp is None:
         await service.set_worker_deployment_current_version(SetWorkerDeploymentCurrentVersionRequest(**request))
@@ -238,7 +250,7 @@ async def promote_if_first(
     deadline = time.monotonic() + timeout
     while True:
         state = await describe_deployment(client, name, with_pollers=False)
-        current = state and state.current_build_id
+        current = state.current_build_id if state is not None else None
         if current == version.build_id or (current and await _has_pollers(client, name, current)):
             return False
         if state is not None and state.version(version.build_id) is not None:

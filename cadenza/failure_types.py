@@ -1,4 +1,5 @@
-"""Every Temporal failure type Cadenza raises or compares: the `type=` of an `ApplicationError`, an order's `error_type`.
+"""Every Temporal failure type Cadenza raises or compares: the `type=` of an `ApplicationError`, an order's
+`error_type`.
 
 One module so that a raiser and a reader cannot spell one type two ways. The values are recorded in histories (a
 failure's type, an order's progress) and read back on replay and by the reconciler: never change one; add a new name

@@ -19,7 +19,7 @@ class JsonFormatter(logging.Formatter):
     """`order_id_prefix`: the prefix of the workflow ids that name an order (the caller knows it; the kernel knows no
     workflow), so that lines about an order carry its id."""
 
-    converter = time.gmtime  # timestamps in UTC, whatever the host's zone
+    converter = staticmethod(time.gmtime)  # timestamps in UTC, whatever the host's zone
 
     def __init__(self, order_id_prefix: str | None = None) -> None:
         super().__init__()

@@ -133,13 +133,15 @@ class ChildProcess:
         while True:
             if (code := self.exit_code()) is not None:
                 raise ProcessFailed(
-                    f"{self.name} exited with code {code} while starting. Last lines of {self.log_path}:\n{self.log_tail()}"
+                    f"{self.name} exited with code {code} while starting. "
+                    f"Last lines of {self.log_path}:\n{self.log_tail()}"
                 )
             if await ready():
                 return
             if time.monotonic() > deadline:
                 raise ProcessFailed(
-                    f"{self.name} was not ready after {timeout:.0f} s. Last lines of {self.log_path}:\n{self.log_tail()}"
+                    f"{self.name} was not ready after {timeout:.0f} s. "
+                    f"Last lines of {self.log_path}:\n{self.log_tail()}"
                 )
             await asyncio.sleep(0.1)
 

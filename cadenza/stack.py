@@ -38,12 +38,12 @@ from cadenza.settings import (
 )
 
 # The dev server's defaults are tuned for a laptop demo, not latency: with one history shard and the transfer queue
-# polled at most 20 times a second, every workflow-task hand-off can wait up to 50 ms (one order at a time: p50 250 ms
-# with the default, 65 ms with 1000; throughput with 500 at once is the same, it is CPU-bound). Eager activity
-# dispatch (the activity's first attempt handed back with the workflow task's reply, still scheduled, timed and retried
-# by the server) and eager workflow start are on by default in the bundled server but not in older ones, and a
-# `temporal` on PATH may be older. Also measured with `cadenza bench` and left out, no gain beyond the noise: search
-# attribute cache refresh off, one task-queue partition, a larger history cache (docs/performance.md).
+# polled at most 20 times a second, every workflow-task hand-off can wait up to 50 ms, which one order at a time feels
+# several times over; a burst is CPU-bound either way. Eager activity dispatch (the activity's first attempt handed
+# back with the workflow task's reply, still scheduled, timed and retried by the server) and eager workflow start are
+# on by default in the bundled server but not in older ones, and a `temporal` on PATH may be older. Left out because
+# they gained nothing beyond the noise: search attribute cache refresh off, one task-queue partition, a larger history
+# cache. The figures are in docs/performance.md ("What each change did").
 TUNED_DYNAMIC_CONFIG = (
     "history.transferProcessorMaxPollRPS=1000",
     "system.enableActivityEagerExecution=true",
@@ -86,7 +86,8 @@ class StackConfig:
     metrics_port: int | None = None
     # Where the Order API listens; None runs no API (tests that start it in-process, chaos runs, benchmarks).
     api_port: int | None = None
-    # Payloads encrypted with `key_ring()`; False only for `cadenza bench`'s codec-cost profile (CADENZA_ENCRYPTION=off).
+    # Payloads encrypted with `key_ring()`; False only for `cadenza bench`'s codec-cost profile
+    # (CADENZA_ENCRYPTION=off).
     encryption: bool = True
     # Where the codec server listens (the Web UI is told to use it); None runs none (most tests, benchmarks).
     codec_port: int | None = None
@@ -169,7 +170,7 @@ class StackConfig:
         return {**self.client_env(), METRICS_PORT_ENV: str(port or 0)}
 
     def ports(self) -> dict[str, int]:
-        named = {"Temporal": self.temporal_port, **{name: port for name, port in self.service_ports.items()}}
+        named = {"Temporal": self.temporal_port, **self.service_ports}
         if self.ui_port is not None:
             named["Temporal Web UI"] = self.ui_port
         if self.with_worker and self.metrics_port is not None:
@@ -335,7 +336,7 @@ class EmbeddedStack:
             try:
                 client = await Client.connect(self.config.temporal_address)
                 return await client.service_client.check_health()
-            except Exception:
+            except Exception:  # noqa: BLE001 - still starting: whatever connecting raises means "not yet"
                 return False
 
         await child.wait_until(serving, timeout=60)

@@ -8,9 +8,9 @@ propagates, so a downstream that does export stays linked).
 
 A worker process that exports nothing makes no spans of its own either (`spans_recorded`): it still carries the
 trace context it was handed, from the workflow's start through every activity to each HTTP call's `traceparent`, but
-building spans only to drop them cost it 3.4-5.7 ms of CPU per order, 6-10 % of its total (`cadenza bench`, both
-variants side by side in each of two runs). Clients always make their `StartWorkflow` span: it is where an order's
-trace begins, so the services' spans stay one trace per order even when the worker between them exports nothing.
+building spans only to drop them is a cost every order pays for nothing (docs/performance.md). Clients always make
+their `StartWorkflow` span: it is where an order's trace begins, so the services' spans stay one trace per order even
+when the worker between them exports nothing.
 
 Metrics: the Temporal SDK's own metrics plus Cadenza's (orders by outcome, compensations, per-step latency and
 attempts, emitted through the SDK's replay-safe meters) on one Prometheus endpoint per worker process, when
@@ -24,12 +24,12 @@ import os
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
-from temporalio.contrib.opentelemetry import OpenTelemetryPlugin, create_tracer_provider
+from temporalio.contrib.opentelemetry import OpenTelemetryPlugin, ReplaySafeTracerProvider, create_tracer_provider
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
-_configured: TracerProvider | None = None
+_configured: ReplaySafeTracerProvider | None = None
 _recording = False
 """Whether spans of this process go anywhere: an exporter from the environment, or a processor a caller added."""
 
@@ -46,7 +46,7 @@ def _exporter_from_env() -> SpanExporter | None:
     return None
 
 
-def setup_tracing(service_name: str, *, processor: SpanProcessor | None = None) -> TracerProvider:
+def setup_tracing(service_name: str, *, processor: SpanProcessor | None = None) -> ReplaySafeTracerProvider:
     """Install the process-wide tracer provider once (replay-safe, as the Temporal plugin requires).
 
     `processor` adds a span processor of the caller's (tests use an in-memory exporter)."""

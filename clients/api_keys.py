@@ -141,16 +141,15 @@ def load_key_store(
 ) -> KeyStore:
     """The key store `settings` (default: the environment) describe; raises KeyStoreError if it cannot be read."""
     settings = settings or KeyStoreSettings.from_environment()
-    options = {"reload_interval": reload_interval}
     if settings.keys_file and settings.keys_json:
         raise KeyStoreError("both CADENZA_API_KEYS_FILE and CADENZA_API_KEYS are set; keep one of them")
     if settings.keys_file:
-        store = KeyStore(settings.keys_file, origin=f"CADENZA_API_KEYS_FILE={settings.keys_file}", **options)
+        store = KeyStore(settings.keys_file, origin=f"CADENZA_API_KEYS_FILE={settings.keys_file}", reload_interval=reload_interval)
     elif settings.keys_json:
-        store = KeyStore(None, origin="CADENZA_API_KEYS", inline=settings.keys_json, **options)
+        store = KeyStore(None, origin="CADENZA_API_KEYS", inline=settings.keys_json, reload_interval=reload_interval)
     else:
         path = (settings.state_dir or state_dir()) / KEYS_FILE_NAME
-        store = KeyStore(path, origin=str(path), writable=True, **options)
+        store = KeyStore(path, origin=str(path), writable=True, reload_interval=reload_interval)
     store.entries()  # read now: a broken secret stops the process at start-up, not at the first request
     return store
 
@@ -203,9 +202,16 @@ class KeyStore:
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         with self._changing() as keys:
             try:
-                entry = ApiKey(
-                    key_id=_new_key_id({entry.key_id for entry in keys}), name=name, sha256=hash_key(key),
-                    scopes=frozenset(scopes), customer_id=customer_id, created_at=_now(),  # type: ignore[arg-type]
+                # Validated, not typed: the scopes come as given (a CLI argument) and pydantic refuses unknown ones.
+                entry = ApiKey.model_validate(
+                    {
+                        "key_id": _new_key_id({entry.key_id for entry in keys}),
+                        "name": name,
+                        "sha256": hash_key(key),
+                        "scopes": frozenset(scopes),
+                        "customer_id": customer_id,
+                        "created_at": _now(),
+                    }
                 )
             except ValidationError as err:
                 raise InvalidKeyEntry(_describe(err)) from None

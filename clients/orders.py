@@ -135,7 +135,7 @@ class OrderIdTaken(CadenzaError, ValueError):
 
 async def ensure_same_order(
     client: Client,
-    handle: WorkflowHandle,
+    handle: WorkflowHandle[Any, Any],
     order: Order,
     description: WorkflowExecutionDescription | None = None,
     *,
@@ -145,7 +145,7 @@ async def ensure_same_order(
     started before fingerprints were kept are compared by the input their history recorded). Raises `OrderIdTaken`,
     naming the stored order, if it was started for another."""
     description = description or await handle.describe()
-    fingerprint = await description.memo_value(FINGERPRINT_MEMO, None)
+    fingerprint = await description.memo_value(FINGERPRINT_MEMO, None, type_hint=str)
     if fingerprint is None:
         history = await handle.fetch_history()
         started = history.events[0].workflow_execution_started_event_attributes
@@ -174,7 +174,7 @@ async def place_order(
     shown_as: str | None = None,
 ) -> PlacedOrder:
     """Start the order's workflow, or attach to the one already started for the same order — placing an order again
-is safe. An order id already used for a different body raises `OrderIdTaken` and starts nothing.
+    is safe. An order id already used for a different body raises `OrderIdTaken` and starts nothing.
 
     `eager_start`: when this process also runs a worker on `task_queue` (the demo without `cadenza up`, the tests, a
     benchmark profile), the server hands the first workflow task straight back to it in the start response instead of
@@ -248,7 +248,8 @@ async def describe_order(
 
 class OrderStuck(CadenzaError, RuntimeError):
     """The order's workflow task cannot run (it keeps failing, or the worker cannot rebuild the workflow to answer a
-    query): nothing can be read from it or asked of it until someone acts. The message says what fails and what to do."""
+    query): nothing can be read from it or asked of it until someone acts. The message says what fails and what to
+    do."""
 
     def __init__(self, stuck: StuckExecution) -> None:
         super().__init__(stuck.summary())
@@ -263,7 +264,7 @@ async def refuse_if_stuck(client: Client, description: WorkflowExecutionDescript
 
 
 async def progress_of(
-    client: Client, handle: WorkflowHandle, description: WorkflowExecutionDescription
+    client: Client, handle: WorkflowHandle[Any, Any], description: WorkflowExecutionDescription
 ) -> tuple[OrderProgress | None, str | None]:
     """The order's progress and, when some of it cannot be had, why (a note for people). Raises `OrderStuck` for an
     order whose workflow task cannot run."""
@@ -308,7 +309,10 @@ async def cancel_order(
             "end first (it waits for an operator to retry them)."
         )
     if state == OrderState.COMPENSATING:
-        return f"Order {name} is already compensating: the cancellation is recorded, and its compensations run to the end first."
+        return (
+            f"Order {name} is already compensating: the cancellation is recorded, "
+            "and its compensations run to the end first."
+        )
     return f"Cancellation requested for {name}; its steps are being compensated."
 
 
@@ -344,19 +348,22 @@ def signed(update: str, workflow_id: str, decision: D, keys: KeyRing | None = No
 
 
 async def send_review(
-    handle: WorkflowHandle, decision: ReviewDecision, *, keys: KeyRing | None = None
+    handle: WorkflowHandle[Any, Any], decision: ReviewDecision, *, keys: KeyRing | None = None
 ) -> OrderProgress:
     """The `review` update, signed: the only way Cadenza's doors send a review decision."""
     review = signed(REVIEW_UPDATE, handle.id, decision, keys)
-    return await _decided(handle.execute_update(OrderWorkflow.review, review))
+    # The SDK's `update(name=...)` overload keeps an async handler's Coroutine as its result type (the bare one unwraps
+    # it), so mypy expects the update to return a coroutine; it returns an OrderProgress.
+    return await _decided(handle.execute_update(OrderWorkflow.review, review))  # type: ignore[arg-type]
 
 
-async def retry_compensations(handle: WorkflowHandle, *, operator: str, keys: KeyRing | None = None) -> OrderProgress:
+async def retry_compensations(handle: WorkflowHandle[Any, Any], *, operator: str, keys: KeyRing | None = None) -> OrderProgress:
     """The `retry_compensation` update on behalf of `operator` (an API key's name, a CLI user), signed: the only way
     Cadenza's doors resume an order in needs_attention. The validator's refusal (not in needs_attention) is raised as
     the SDK's `WorkflowUpdateFailedError`; `retry_compensation` turns it into `NotAwaitingOperator`."""
     retry = signed(RETRY_UPDATE, handle.id, OperatorRetry(operator=operator), keys)
-    return await _decided(handle.execute_update(OrderWorkflow.retry_compensation, retry))
+    # As in send_review: the SDK's `update(name=...)` overload types the result as a coroutine.
+    return await _decided(handle.execute_update(OrderWorkflow.retry_compensation, retry))  # type: ignore[arg-type]
 
 
 async def _decided(update: Awaitable[OrderProgress]) -> OrderProgress:

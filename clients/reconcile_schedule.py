@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from temporalio.client import (
     Client,
@@ -35,7 +35,7 @@ DEFAULT_EVERY = timedelta(minutes=5)
 RUN_TIMEOUT = timedelta(minutes=30)
 
 
-def reconcile_run_options(params: ReconcileInput) -> dict:
+def reconcile_run_options(params: ReconcileInput) -> dict[str, Any]:
     """What every reconcile run starts with, scheduled or not: the Web UI's summary and the search attribute."""
     return {
         "static_summary": f"Reconcile orders of the last {short_duration(params.window)} with the services' records",

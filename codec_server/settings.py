@@ -8,7 +8,7 @@
 | `CADENZA_CODEC_TOKENS` | static bearer tokens with grants (`codec_server.access`) |
 | `CADENZA_CODEC_OIDC_ISSUER`, `…_AUDIENCE`, `…_JWKS_URL` | JWTs of an OIDC issuer; all three together |
 | `CADENZA_CODEC_OIDC_PERMISSIONS_CLAIM` | the claim holding the grants (default `permissions`) |
-"""
+"""  # noqa: E501 - a table row cannot wrap
 
 from __future__ import annotations
 
@@ -99,7 +99,8 @@ def check_exposure(host: str, settings: CodecServerSettings) -> None:
         raise InsecureBinding(
             f"Refusing to serve the codec server on {host} without {ALLOWED_HOSTS_ENV}: it answers only to localhost, "
             "IP addresses and the names listed there (a defence against DNS rebinding), so the Web UI could not reach "
-            f"it by name. Set {ALLOWED_HOSTS_ENV} to the names clients use, e.g. codec.example.com,cadenza-codec-server."
+            f"it by name. Set {ALLOWED_HOSTS_ENV} to the names clients use, "
+            "e.g. codec.example.com,cadenza-codec-server."
         )
 
 
@@ -116,7 +117,7 @@ def _oidc_settings(current: Settings) -> OidcSettings | None:
     values = [current.get(name) or "" for name in _OIDC]
     if not any(values):
         return None
-    missing = [name for name, value in zip(_OIDC, values) if not value]
+    missing = [name for name, value in zip(_OIDC, values, strict=True) if not value]
     if missing:
         raise InvalidAccessSettings(f"OIDC needs {', '.join(_OIDC)} together; set {', '.join(missing)} too")
     issuer, audience, jwks_url = values

@@ -106,10 +106,14 @@ def create(
     print(f"Written to {out} (keys 0600; {CA_NAME}.key signs new certificates: keep it out of every pod).")
     print("Each process connects with (docs/deploying.md, \"Mutual TLS with Temporal\"):")
     print(f"  TEMPORAL_TLS_SERVER_CA_CERT_PATH={out / CA_NAME}.pem")
-    print(f"  TEMPORAL_TLS_CLIENT_CERT_PATH={out / components[0]}.pem TEMPORAL_TLS_CLIENT_KEY_PATH={out / components[0]}.key")
+    print(
+        f"  TEMPORAL_TLS_CLIENT_CERT_PATH={out / components[0]}.pem "
+        f"TEMPORAL_TLS_CLIENT_KEY_PATH={out / components[0]}.key"
+    )
     print("Kubernetes, one Secret per component:")
     for name in components:
         print(
-            f"  kubectl -n cadenza create secret generic cadenza-{name}-temporal-tls --from-file=tls.crt={out / name}.pem "
+            f"  kubectl -n cadenza create secret generic cadenza-{name}-temporal-tls "
+            f"--from-file=tls.crt={out / name}.pem "
             f"--from-file=tls.key={out / name}.key --from-file=ca.crt={out / CA_NAME}.pem"
         )

@@ -271,8 +271,9 @@ def order_review(
     async def main() -> None:
         client = await connect()
         progress = await review_order(client, order_id, verdict, reviewer=f"cli:{getpass.getuser()}", reason=reason)
+        outcome = progress.review.outcome if progress.review and progress.review.outcome else verdict
         console.print(
-            f"Order {order_id} {progress.review.outcome.value if progress.review and progress.review.outcome else verdict.value}: "
+            f"Order {order_id} {outcome.value}: "
             f"now {progress.state.value}. Follow it with `cadenza order status {order_id}`."
         )
 
@@ -520,7 +521,8 @@ def replay(
     if report.failures:
         console.print(failures_table(report.failures))
         fail(
-            f"{len(report.failures)} of {report.replayed} histories cannot be replayed by this code: a worker running it "
+            f"{len(report.failures)} of {report.replayed} histories cannot be replayed by this code: "
+            "a worker running it "
             "would get stuck on those executions. Guard the change with workflow.patched() (docs/change-safety.md), "
             "or revert it."
         )

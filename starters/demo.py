@@ -7,6 +7,7 @@ import contextlib
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 import httpx
 from rich.live import Live
@@ -83,7 +84,13 @@ class ScenarioRun:
 
 # The customer every generated order ships to (demo, recorded histories, benchmark): fictional, but shaped like the
 # personal data real orders carry, so that what the Web UI shows (encrypted) is what it would show for real ones.
-SAMPLE_CONTACT = {
+class Contact(TypedDict):
+    customer_name: str
+    customer_email: str
+    shipping_address: ShippingAddress
+
+
+SAMPLE_CONTACT: Contact = {
     "customer_name": "Ada Lovelace",
     "customer_email": "ada@example.com",
     "shipping_address": ShippingAddress(line1="12 St James's Square", postal_code="SW1Y 4LB", city="London", country="GB"),
@@ -176,7 +183,7 @@ class Demo:
                     try:
                         handle = self._client.get_workflow_handle(run.order.workflow_id)
                         run.progress = await handle.query(OrderWorkflow.status)
-                    except Exception:  # not started yet, or between tasks: the next refresh will tell
+                    except Exception:  # noqa: BLE001 - not started yet, or between tasks: the next refresh will tell
                         pass
             live.update(self.table())
             await asyncio.sleep(0.25)

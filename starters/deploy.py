@@ -166,7 +166,8 @@ def describe_promotion(done: Promotion) -> list[str]:
     if done.ramp_percentage is not None:
         lines = [
             f"{build} is ramping at {done.ramp_percentage:g} %: that share of new orders starts on it, the rest on "
-            f"{done.previous_build_id or 'the current version'}. Promote it fully with `cadenza deploy promote {build}`."
+            f"{done.previous_build_id or 'the current version'}. "
+            f"Promote it fully with `cadenza deploy promote {build}`."
         ]
     else:
         lines = [f"{build} is now the current version of {name}: every new order starts on it."]

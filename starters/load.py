@@ -35,7 +35,8 @@ CLOSED_OUTCOMES = frozenset({"completed", "compensated"})
 def generate_orders(count: int, seed: int, run_id: str) -> list[Order]:
     """The same `seed` gives the same mix of cards, SKUs and quantities (ids differ per run)."""
     rng = random.Random(seed)
-    tokens, weights = zip(*TOKENS)
+    tokens = [token for token, _ in TOKENS]
+    weights = [weight for _, weight in TOKENS]
     orders = []
     for n in range(count):
         skus = rng.sample(IN_STOCK, rng.randint(1, 3))
@@ -105,7 +106,8 @@ PERMANENT_RPC_ERRORS = frozenset({
 
 
 async def retrying(call: Callable[[], Awaitable[T]], *, give_up_after: float = 120.0) -> T:
-    """Ride out a Temporal server that is briefly away (restarted during a chaos run); permanent errors raise at once."""
+    """Ride out a Temporal server that is briefly away (restarted during a chaos run); permanent errors raise at
+    once."""
     deadline = time.monotonic() + give_up_after
     delay = 0.2
     while True:
@@ -160,7 +162,7 @@ async def run_orders(
             try:
                 outcome = await place_and_await(order)
                 report.latencies_ms.append((time.monotonic() - started) * 1000)
-            except Exception as err:  # reported, never hidden: a load run's job is to show what went wrong
+            except Exception as err:  # noqa: BLE001 - reported, never hidden: a load run's job is to show what went wrong
                 outcome = "error"
                 report.errors.append(f"{order.order_id}: {type(err).__name__}: {err}")
             report.outcomes[outcome] += 1

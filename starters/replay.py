@@ -43,8 +43,8 @@ DEFAULT_SINCE = timedelta(days=7)
 WORKFLOW_TYPE = "OrderWorkflow"
 # Large enough to amortise the hand-off to a pool process (~ms), small enough to keep every process busy to the end.
 MAX_BATCH = 50
-# Fewer histories than this replay in-process: starting the pool's processes (≈ 1.2 s of imports) costs more than
-# they save. Measured on 2 busy cores: 300 histories 4.8 s in-process vs 6.1 s pooled; 1,000: 11.5 s vs 8.9 s.
+# Fewer histories than this replay in-process: starting the pool's processes (each imports the SDK, the workflows and
+# pydantic) costs more than they save; the crossing point is in docs/performance.md.
 POOL_THRESHOLD = 500
 # Histories fetched from the server at once: fetching is I/O, and one at a time would leave the replayers idle.
 FETCH_CONCURRENCY = 16

@@ -33,7 +33,10 @@ def replay_progress(console: Console, total: int, source: str) -> Iterator[Calla
 def summary(report: ReplayReport) -> str:
     ok = report.replayed - len(report.failures)
     processes = f"{report.processes} process{'es' if report.processes > 1 else ''}"
-    tally = f"Replayed {report.replayed} histories in {report.seconds:.1f} s ({report.rate:.0f} histories/s, {processes}): {ok} ok"
+    tally = (
+        f"Replayed {report.replayed} histories in {report.seconds:.1f} s "
+        f"({report.rate:.0f} histories/s, {processes}): {ok} ok"
+    )
     return tally + (f", [red]{len(report.failures)} failed[/]" if report.failures else "")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from rich.table import Table
 
@@ -78,10 +79,8 @@ async def run_stack(config: StackConfig, stop: asyncio.Event, *, services_only: 
                     f"Last lines of {dead.log_path}:\n{dead.log_tail()}"
                 )
                 return 1
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=0.5)
-            except TimeoutError:
-                pass
         return 0
     finally:
         with console.status("Stopping worker, services and Temporal…"):

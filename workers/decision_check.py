@@ -48,7 +48,7 @@ class _CheckDecisions(WorkflowInboundInterceptor):
             # days ahead): validators never run on replay, so reading a clock here cannot break determinism.
             with workflow.unsafe.sandbox_unrestricted():
                 now = datetime.now(UTC)
-            check(self.ring, subject, decision and decision.proof, now=now, used=self._used)
+            check(self.ring, subject, decision.proof if decision else None, now=now, used=self._used)
         super().handle_update_validator(input)
 
     async def handle_update_handler(self, input: HandleUpdateInput) -> Any:

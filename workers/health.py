@@ -136,11 +136,11 @@ async def _polling(worker: Worker) -> tuple[bool, dict[str, object]]:
             )
             for kind in kinds.values()
         ))
-    except Exception as err:  # any failure to ask is "not ready", with the reason: never a 500 to a probe
+    except Exception as err:  # noqa: BLE001 - any failure to ask is "not ready", with the reason: never a 500 to a probe
         return False, {"reason": f"cannot ask Temporal about task queue {worker.task_queue}: {err}"}
     cutoff = datetime.now(UTC) - POLLER_FRESH
     stale = [
-        kind for kind, response in zip(kinds, described)
+        kind for kind, response in zip(kinds, described, strict=True)
         if not any(p.identity == identity and p.last_access_time.ToDatetime(UTC) >= cutoff for p in response.pollers)
     ]
     detail: dict[str, object] = {"task_queue": worker.task_queue, "identity": identity}

@@ -55,14 +55,15 @@ class PlaintextRefused(ReadableFailure, ApplicationError):
     def __init__(self, what: str) -> None:
         super().__init__(
             f"Refused {what}: its payload arrived unencrypted and this worker requires encryption "
-            f"({ENCRYPTION_ENV}=required). Nothing was done. Send it through `cadenza` or the Order API, which encrypt; "
+            f"({ENCRYPTION_ENV}=required). Nothing was done. "
+            "Send it through `cadenza` or the Order API, which encrypt; "
             "with the `temporal` CLI, pass --codec-endpoint.",
             type=PLAINTEXT_REFUSED,
             non_retryable=True,
         )
 
 
-# ---- marking ----------------------------------------------------------------------------------------------------------
+# ---- marking ---------------------------------------------------------------------------------------------------------
 
 
 class MarkingRunner(WorkflowRunner):
@@ -122,7 +123,7 @@ def arrived_plaintext(headers: Mapping[str, Payload]) -> bool:
     return PLAINTEXT_HEADER in headers
 
 
-# ---- refusing ---------------------------------------------------------------------------------------------------------
+# ---- refusing --------------------------------------------------------------------------------------------------------
 
 
 class PlaintextIntake(Interceptor):

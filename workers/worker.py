@@ -81,9 +81,8 @@ def workflow_runner() -> WorkflowRunner:
 
     Unsandboxed, because the sandbox is the largest cost of running OrderWorkflow that Cadenza controls: it builds an
     isolated module environment for every workflow run and routes every activation and every payload conversion
-    through it. Replaying the happy-path history costs 8.8 ms of CPU sandboxed (even with Cadenza's modules and
-    pydantic passed through; 11.7 ms with the SDK's default sandbox) and 5.4 ms unsandboxed; under `cadenza bench` the
-    worker's CPU per order drops by about a quarter (docs/performance.md).
+    through it, even with Cadenza's modules and pydantic passed through. Unsandboxed, both a replay and a worker's
+    order cost markedly less CPU (docs/performance.md).
 
     The determinism trade-off: the sandbox's run-time guard is gone. Workflow code that read the clock or `random`,
     did I/O, or kept state at module level would no longer be stopped when it runs; it would show up later, on replay
@@ -133,10 +132,10 @@ def worker_options(*, sdk_defaults: bool = False, versioning: Versioning | None 
         "workflow_runner": workflow_runner(),
         "interceptors": workflow_checks(),
         # Sized with `cadenza bench` on 2 cores shared with the server and the services (docs/performance.md). One
-        # cached workflow per order in flight: 1000 started at once ran without evictions (no history replays) at
-        # ~150 MiB peak. Fewer slots (16 workflow tasks, 32 activities), more pollers (10, 20) and autoscaling pollers
-        # all moved throughput and CPU per order less than the run-to-run noise (about ±10 %), so slots and pollers
-        # keep the SDK's values; they are spelled out so that a new SDK default cannot change Cadenza unnoticed.
+        # cached workflow per order in flight, so that a burst of 1000 runs without evictions (no history replays).
+        # Other slot and poller counts, and autoscaling pollers, moved nothing beyond the run-to-run noise, so slots
+        # and pollers keep the SDK's values; they are spelled out so that a new SDK default cannot change Cadenza
+        # unnoticed.
         "max_cached_workflows": 1000,
         "max_concurrent_workflow_tasks": 100,
         "max_concurrent_activities": 100,
@@ -207,10 +206,9 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     """uvloop's event loop where it is installed (not on Windows), else asyncio's.
 
     A worker's event loop wakes up for every task completion the SDK's Core threads hand over, every workflow
-    activation coming back from its thread and every HTTP read and write; uvloop does the same work in C. Measured
-    with `cadenza bench`, both loops side by side in each of two runs: 3.3-4.5 ms less worker CPU per order (55.2,
-    55.3 / 50.5, 54.0 ms with asyncio's loop; 51.4, 50.0 / 48.8, 49.2 with uvloop). Workflow code is unaffected:
-    each workflow runs on the SDK's own deterministic loop, not on this one."""
+    activation coming back from its thread and every HTTP read and write; uvloop does the same work in C, for less
+    worker CPU per order (docs/performance.md). Workflow code is unaffected: each workflow runs on the SDK's own
+    deterministic loop, not on this one."""
     try:
         import uvloop
     except ImportError:

@@ -10,7 +10,7 @@ results are recorded in every history: changing one breaks replay of the executi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from temporalio import workflow
 
@@ -62,8 +62,8 @@ RELEASE_INVENTORY = ActivityType("release_inventory", StepFence, CompensationOut
 CHECK_ORDERS = ActivityType("check_orders", ReconcileInput, Survey)
 REPAIR = ActivityType("repair", Repair, RepairOutcome)
 
-ORDER_STEPS: tuple[ActivityType, ...] = (
+ORDER_STEPS: tuple[ActivityType[Any, Any], ...] = (
     CREATE_ERP_ORDER, ASSESS_RISK, CHARGE_PAYMENT, RESERVE_INVENTORY, CONFIRM_ERP_ORDER, COMMIT_INVENTORY,
     CANCEL_ERP_ORDER, REFUND_PAYMENT, RELEASE_INVENTORY,
 )
-RECONCILE_STEPS: tuple[ActivityType, ...] = (CHECK_ORDERS, REPAIR)
+RECONCILE_STEPS: tuple[ActivityType[Any, Any], ...] = (CHECK_ORDERS, REPAIR)

@@ -45,7 +45,7 @@ class _Model(BaseModel):
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
 
-# ---- the order: tolerant as stored in history, strict where it is placed ----------------------------------------------
+# ---- the order: tolerant as stored in history, strict where it is placed ---------------------------------------------
 #
 # The workflow's input is decoded — and validated — again on every replay of an open order. A business rule tightened
 # later (a currency dropped, a stricter token pattern, a lower limit) must not wedge an order placed under the old rule:
@@ -96,7 +96,8 @@ class StoredOrder(_Model):
     def describe(self) -> str:
         """One line for humans and the Web UI, free of payment data."""
         items = sum(line.quantity for line in self.lines)
-        return f"{items} item{'s' if items != 1 else ''}, {format_money(self.total_amount, self.currency)}, customer {self.customer_id}"
+        money = format_money(self.total_amount, self.currency)
+        return f"{items} item{'s' if items != 1 else ''}, {money}, customer {self.customer_id}"
 
 
 class OrderLine(StoredOrderLine):
@@ -126,7 +127,9 @@ class Order(StoredOrder):
     customer_id: Identifier
     currency: str = Field(description="ISO-4217 code, e.g. EUR.")
     payment_token: str = Field(repr=False, description="A payment-provider token such as tok_visa; never a card number.")
-    lines: list[OrderLine] = Field(min_length=1, max_length=100)
+    # Narrower than StoredOrder's list[StoredOrderLine] on purpose (the edge is strict); mypy objects only because a
+    # list is invariant, and nothing appends a stored line to an Order.
+    lines: list[OrderLine] = Field(min_length=1, max_length=100)  # type: ignore[assignment]
     customer_name: str | None = Field(default=None, min_length=1, max_length=200, repr=False)
     customer_email: str | None = Field(default=None, max_length=254, pattern=_EMAIL, repr=False)
     shipping_address: ShippingAddress | None = Field(default=None, repr=False)
@@ -227,7 +230,7 @@ class _KeyedCall(_Model):
 
     idempotency_key: str | None = Field(default=None, description="Sent as the Idempotency-Key header, not in the body.")
 
-    def body(self) -> dict:
+    def body(self) -> dict[str, Any]:
         """The HTTP request body: the input without its key."""
         return self.model_dump(mode="json", exclude={"idempotency_key"})
 
@@ -259,7 +262,7 @@ class ErpOrderRequest(_OrderExcerpt):
     customer_email: str | None = Field(default=None, repr=False)
     shipping_address: StoredAddress | None = Field(default=None, repr=False)
 
-    def body(self) -> dict:
+    def body(self) -> dict[str, Any]:
         return {name: value for name, value in super().body().items() if value is not None or name not in _CONTACT}
 
 

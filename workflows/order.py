@@ -113,8 +113,8 @@ LOCAL_FIRST_PATCH = "local-first-attempt"
 # markers in the second; on replay the local activity resolved inside the first task, the risk check was skipped and
 # the execution wedged for good). Only a patch asked before anything else the run does is safe from that. So an
 # execution that takes this one — asked first, at the start — asks no other: local first attempts, keys per
-# execution, the risk check and manual review all came before it and are implied. tests/replay/test_task_splits.py replays
-# histories split at every point a workflow task can end.
+# execution, the risk check and manual review all came before it and are implied. tests/replay/test_task_splits.py
+# replays histories split at every point a workflow task can end.
 DECIDED_AT_START_PATCH = "decided-at-start"
 
 # The reason of an order whose review deadline passed (its `error_type` is REVIEW_EXPIRED).
@@ -150,7 +150,8 @@ class OrderWorkflow:
         self._operator_retry_requested = False
         self._review_decision: ReviewDecision | None = None
         self._decision_awaited = False
-        self._indexed = ORDER_STATUS in workflow.info().typed_search_attributes
+        # The SDK's __contains__ takes a key; its Collection[SearchAttributePair] base makes mypy expect a pair.
+        self._indexed = ORDER_STATUS in workflow.info().typed_search_attributes  # type: ignore[comparison-overlap]
 
     @workflow.run
     async def run(self, order: StoredOrder) -> OrderResult:
@@ -209,6 +210,7 @@ class OrderWorkflow:
             lambda: self._progress.payment is not None or self._progress.state == OrderState.AWAITING_REVIEW
         )
         if self._progress.payment is None:
+            assert self._progress.risk is not None, "only the risk check's referral puts an order under review"
             # Not a decision (so not kept): the checkout can tell the customer their order is being reviewed.
             return PaymentDecision(outcome=PaymentOutcome.PENDING_REVIEW, reason="; ".join(self._progress.risk.reasons))
         return self._progress.payment
@@ -280,7 +282,7 @@ class OrderWorkflow:
         if undo is not None:
             self._saga.register(undo.action, self._fence(undo))
 
-    def _key(self, activity: ActivityType) -> str:
+    def _key(self, activity: ActivityType[Any, Any]) -> str:
         """The idempotency key of `activity`'s call in this execution (see workflows/idempotency.py)."""
         execution = (self._execution,) if self._execution else ()
         return idempotency_key(workflow.info().workflow_id, activity.name, *execution)
@@ -549,7 +551,8 @@ def _backoff_after(cause: BaseException | None, options: dict[str, Any]) -> time
     its way, and a second request with its key could otherwise commit what the compensation is about to undo."""
     if isinstance(cause, ApplicationError) and cause.next_retry_delay:
         return cause.next_retry_delay
-    return options["retry_policy"].initial_interval
+    interval: timedelta = options["retry_policy"].initial_interval
+    return interval
 
 
 @dataclass(frozen=True)
@@ -559,8 +562,8 @@ class _Undo:
 
     action: Compensation
     compensation: ActivityType[StepFence, CompensationOutcome]
-    step: ActivityType
-    later: tuple[ActivityType, ...]
+    step: ActivityType[Any, Any]
+    later: tuple[ActivityType[Any, Any], ...]
     summary: str
 
 

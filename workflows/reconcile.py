@@ -13,6 +13,7 @@ here only their results are combined. Runs under the sandboxed runner as well as
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TypedDict
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, VersioningBehavior
@@ -33,15 +34,24 @@ with workflow.unsafe.imports_passed_through():
     )
     from cadenza.search_attributes import RECONCILE_UNREPAIRED
 
+
+class _Options(TypedDict, total=False):
+    """The options a call takes from its table (workflow.ActivityConfig would also allow `summary`, given per call)."""
+
+    start_to_close_timeout: timedelta
+    schedule_to_close_timeout: timedelta
+    retry_policy: RetryPolicy
+
+
 # Paging through every record of three services takes seconds at most; a few attempts ride out a service restart, and
 # a run that still cannot read them fails visibly (the schedule's next run tries again).
-_CHECK = {
+_CHECK: _Options = {
     "start_to_close_timeout": timedelta(minutes=5),
     "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=3),
 }
 # One repair is one HTTP call; retried for about a minute, then reported as failed and left for a person (and for the
 # next run, which plans it again: its idempotency key makes that safe).
-_REPAIR = {
+_REPAIR: _Options = {
     "start_to_close_timeout": timedelta(seconds=10),
     "schedule_to_close_timeout": timedelta(minutes=1),
     "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=10)),
@@ -56,7 +66,8 @@ class ReconcileWorkflow:
     @workflow.init
     def __init__(self, params: ReconcileInput) -> None:
         self._report = ReconcileReport(window=params.window, grace=params.grace, prefix=params.prefix)
-        self._indexed = RECONCILE_UNREPAIRED in workflow.info().typed_search_attributes
+        # The SDK's __contains__ takes a key; its Collection[SearchAttributePair] base makes mypy expect a pair.
+        self._indexed = RECONCILE_UNREPAIRED in workflow.info().typed_search_attributes  # type: ignore[comparison-overlap]
 
     @workflow.run
     async def run(self, params: ReconcileInput) -> ReconcileReport:

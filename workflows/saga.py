@@ -63,7 +63,7 @@ class Saga:
                 succeeded = await asyncio.gather(*(self._attempt(entry) for entry in pending))
             else:
                 succeeded = [await self._attempt(entry) for entry in pending]
-            failed = [entry for entry, ok in zip(pending, succeeded) if not ok]
+            failed = [entry for entry, ok in zip(pending, succeeded, strict=True) if not ok]
             if not failed:
                 return
             await on_stuck()

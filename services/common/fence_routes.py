@@ -35,7 +35,10 @@ def build_fence_router(undo: Undoer) -> APIRouter:
                 alias="Idempotency-Key",
                 min_length=1,
                 max_length=255,
-                description="Accepted for uniformity with other POSTs and ignored: a fence is idempotent by its body's key",
+                description=(
+                    "Accepted for uniformity with other POSTs and ignored: "
+                    "a fence is idempotent by its body's key"
+                ),
             ),
         ] = None,
     ) -> JSONResponse:

@@ -15,7 +15,10 @@ from typing import Annotated, Any, Literal, get_args
 from fastapi import Path
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from cadenza.json_numbers import WholeNumber, whole_float_as_int
+# WholeNumber is re-exported (the services' models take it from here with the other field types): the `as` says so,
+# or the linter's fix would drop the import as unused.
+from cadenza.json_numbers import WholeNumber as WholeNumber
+from cadenza.json_numbers import whole_float_as_int
 from services.common.identifiers import id_pattern
 
 MAX_AMOUNT = 10**12

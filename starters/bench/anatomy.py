@@ -49,9 +49,11 @@ def _count(events: Sequence[object]) -> Counter[str]:
             counts["activity_tasks"] += 1
         elif kind == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
             counts["upserts"] += 1
-        elif kind == EventType.EVENT_TYPE_MARKER_RECORDED:
-            if event.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER:  # type: ignore[attr-defined]
-                counts["local_activities"] += 1
+        elif (
+            kind == EventType.EVENT_TYPE_MARKER_RECORDED
+            and event.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER  # type: ignore[attr-defined]
+        ):
+            counts["local_activities"] += 1
     return counts
 
 

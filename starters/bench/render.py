@@ -142,7 +142,7 @@ def _goal_table(report: BenchReport) -> Table | None:
         sign, bound = GoalCheck.TARGETS[name]
         cells = [
             f"{getattr(check, name):.2f}× " + ("[green]met[/]" if met[name] else "[red]not met[/]")
-            for check, met in zip(checks, verdicts)
+            for check, met in zip(checks, verdicts, strict=True)
         ]
         table.add_row(label, f"{sign} {bound:g}×", *cells)
     return table

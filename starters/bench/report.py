@@ -8,7 +8,7 @@ import os
 import platform
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from starters.bench.load import Burst, Latencies
 from starters.bench.procstats import cpu_count
@@ -133,7 +133,7 @@ class GoalCheck:
     throughput_ratio: float
     cpu_ratio: float
 
-    TARGETS = {"p50_ratio": ("≤", 3.0), "throughput_ratio": ("≥", 0.25), "cpu_ratio": ("≤", 3.5)}
+    TARGETS: ClassVar[dict[str, tuple[str, float]]] = {"p50_ratio": ("≤", 3.0), "throughput_ratio": ("≥", 0.25), "cpu_ratio": ("≤", 3.5)}
 
     @classmethod
     def all_of(cls, results: list[ProfileResult]) -> list[GoalCheck]:

@@ -5,7 +5,8 @@ charged twice, and the services' records agree with every outcome.
 The disruptions, each printed as it happens and counted in the :class:`ChaosReport`:
 
 * random faults from `--faults`, slow commits included (a request applied seconds after its caller gave up);
-* an outage of one service longer than a step retries (STEP_RETRY_BUDGET) (`outage.py`), so orders compensate while it lasts;
+* an outage of one service longer than a step retries (STEP_RETRY_BUDGET) (`outage.py`), so orders compensate while it
+  lasts;
 * cancels, twice each, of orders that are compensating or waiting for an operator (`cancels.py`);
 * worker SIGKILLs on a schedule and once as soon as orders are compensating, and one dev-server restart timed
   during compensation (`monkey.py`, told by `watch.py` which orders are compensating).

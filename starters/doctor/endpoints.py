@@ -114,7 +114,7 @@ def _decrypted(answer: httpx.Response) -> bool:
     payloads = json_format.ParseDict(answer.json(), Payloads()).payloads
     try:
         return len(payloads) == 1 and DataConverter.default.payload_converter.from_payload(payloads[0], dict) == SAMPLE
-    except Exception:  # still ciphertext, or anything else that is not the sample
+    except Exception:  # noqa: BLE001 - still ciphertext, or anything else that is not the sample
         return False
 
 

@@ -44,7 +44,7 @@ async def _run_one(check: Check, ctx: Context, timeout: float) -> Result:
         outcome = await asyncio.wait_for(check.run(ctx), timeout)
     except TimeoutError:
         return Result(check.name, Status.FAIL, f"no answer within {timeout:g} s", check.on_timeout or "See the detail")
-    except Exception as err:  # an unforeseen answer is a failed check with its reason, never a traceback
+    except Exception as err:  # noqa: BLE001 - an unforeseen answer is a failed check with its reason, never a traceback
         return Result(check.name, Status.FAIL, f"{type(err).__name__}: {err}", check.on_timeout or "See the detail")
     return Result(check.name, outcome.status, outcome.detail, outcome.fix)
 

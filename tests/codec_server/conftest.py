@@ -31,7 +31,10 @@ AUDIENCE = "cadenza-codec"
 READ_WRITE_TOKEN = "rw-" + "a" * 30
 READ_ONLY_TOKEN = "ro-" + "b" * 30
 OTHER_NS_TOKEN = "other-" + "c" * 30
-STATIC_TOKENS = f"{READ_WRITE_TOKEN}=default:read,default:write;{READ_ONLY_TOKEN}=default:read;{OTHER_NS_TOKEN}=other:read,other:write"
+STATIC_TOKENS = (
+    f"{READ_WRITE_TOKEN}=default:read,default:write;{READ_ONLY_TOKEN}=default:read;"
+    f"{OTHER_NS_TOKEN}=other:read,other:write"
+)
 
 
 def payloads_body(*data: bytes) -> dict:

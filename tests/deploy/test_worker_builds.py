@@ -54,7 +54,8 @@ def test_the_build_id_is_the_image_tag(rendered: tuple[Manifest, ...]) -> None:
         build_id = env_of(worker)["CADENZA_BUILD_ID"].get("value")
         so = scaled_object_for(rendered, build_of(deployment))
         assert build_id == tag == temporal_trigger(so)["workerDeploymentBuildId"], (
-            f"{deployment['metadata']['name']}: CADENZA_BUILD_ID {build_id!r}, image tag {tag!r} and the ScaledObject's "
+            f"{deployment['metadata']['name']}: CADENZA_BUILD_ID {build_id!r}, image tag {tag!r} "
+            "and the ScaledObject's "
             f"workerDeploymentBuildId {temporal_trigger(so)['workerDeploymentBuildId']!r} must be the same; set only "
             "images.newTag (deploy/kubernetes/build-id copies it)"
         )
@@ -92,7 +93,8 @@ def test_only_dev_promotes_itself(overlay: str, expected: str) -> None:
 
 
 def one_more_build(tmp_path: Path, overlay: str, tag: str) -> tuple[Manifest, ...]:
-    """`overlay` (a worker-only one) edited as docs/deploying.md says, for build `tag`, in a copy of deploy/kubernetes."""
+    """`overlay` (a worker-only one) edited as docs/deploying.md says, for build `tag`, in a copy of
+    deploy/kubernetes."""
     root = tmp_path / "kubernetes"
     shutil.copytree(KUSTOMIZE_ROOT, root)
     path = root / "overlays" / overlay / "kustomization.yaml"

@@ -1,4 +1,5 @@
-"""A fixture for browser checks: they drive Debian's Chromium through Playwright; Playwright never downloads a browser of its own."""
+"""A fixture for browser checks: they drive Debian's Chromium through Playwright; Playwright never downloads a browser
+of its own."""
 
 from __future__ import annotations
 

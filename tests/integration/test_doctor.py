@@ -131,7 +131,7 @@ async def _register_namespace(address: str, namespace: str) -> None:
             try:
                 await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace=namespace))
                 return
-            except Exception:
+            except Exception:  # noqa: BLE001 - not known to this frontend yet: ask again
                 await asyncio.sleep(0.5)
 
 

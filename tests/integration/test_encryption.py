@@ -139,7 +139,7 @@ async def test_no_customer_data_in_history_cli_output_or_worker_log(tmp_path, mo
         assert markers.token in json.dumps(order) and markers.address in json.dumps(order)
 
         # The CLI decodes with the keys it holds (the stack's, from its environment) and without them names the key.
-        order_id = list(outcomes)[0].removeprefix("order-")
+        order_id = next(iter(outcomes)).removeprefix("order-")
         shown = await asyncio.to_thread(cadenza, ["order", "status", order_id], stack.config.client_env())
         assert shown.returncode == 0, shown.stderr
         other_key = {codec.KEYS_ENV: KeyRing.generate_line("someone-elses")}

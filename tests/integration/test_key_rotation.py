@@ -92,7 +92,7 @@ async def test_orders_under_the_old_key_run_show_and_replay_after_rotation(stack
 
     # A client that dropped the old key too early cannot show the order, and says which key it misses.
     forgetful = await client_with(stack, ring(NEW))
-    with pytest.raises(UnknownEncryptionKey, match="'k-old'.*holds only k-new") as err:
+    with pytest.raises(UnknownEncryptionKey, match=r"'k-old'.*holds only k-new") as err:
         await (await forgetful.get_workflow_handle(placed.handle.id).describe()).static_summary()
     assert err.value.key_id == "k-old"
 

@@ -176,7 +176,7 @@ async def test_a_completed_order_without_its_charge_is_raised_not_repaired(harne
 
     async with reconcile_worker_with_metrics(harness) as (client, task_queue, metrics_url):
         workflow_id, report = await run_once(client, _now(prefix), task_queue=task_queue)
-        metrics = httpx.get(metrics_url).text
+        metrics = (await asyncio.to_thread(httpx.get, metrics_url)).text
         details = await _details(client, workflow_id)  # a query: answered by a worker
 
     assert report.repairs == [] and not report.clean

@@ -186,7 +186,7 @@ async def test_a_request_arriving_after_its_order_was_cancelled_and_compensated_
             )
         )
 
-    for (operation, late_status), order in zip(outcomes, orders.values()):
+    for (operation, late_status), order in zip(outcomes, orders.values(), strict=True):
         # The late request was refused (fenced creation, or a confirm/commit of a record already undone)...
         assert late_status == 409, f"{operation} arrived late and was answered {late_status}"
         # ...and after it, nothing is live at any service.

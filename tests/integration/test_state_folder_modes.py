@@ -1,6 +1,7 @@
 """The embedded stack's state folder holds customer data (the services' SQLite files and their WAL, Temporal's
 history), logs and the development key: the folder is 0700 and everything the stack writes in it 0600, from the first
-byte, and files an older version left readable are tightened on the next start. A user's own files there are left alone."""
+byte, and files an older version left readable are tightened on the next start. A user's own files there are left
+alone."""
 
 from __future__ import annotations
 

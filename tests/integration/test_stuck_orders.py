@@ -102,7 +102,7 @@ async def _reconciler_counts_it(harness: Harness, order: Order, v1: Versioning) 
     async with reconcile_worker_with_metrics(harness) as (client, task_queue, metrics_url):
         params = ReconcileInput(prefix=order.order_id, grace=timedelta(0))
         _, report = await run_once(client, params, task_queue=task_queue)
-        metrics = httpx.get(metrics_url).text
+        metrics = (await asyncio.to_thread(httpx.get, metrics_url)).text
     assert report.repairs == [] and report.unrepaired_total == 1
     [finding] = report.unrepaired
     assert finding.order_id == order.order_id
@@ -167,7 +167,8 @@ async def test_a_non_deterministic_change_under_the_same_build_is_stuck_for_ever
         refused = await _cadenza_async(["order", "review", order.order_id, "--approve"], harness.config.client_env())
         assert refused.returncode == 1, refused.stdout + refused.stderr
         assert _flat(refused.stderr).startswith(
-            "error: stuck: its workflow cannot be rebuilt from its history to answer a query ([TMPRL1100] Nondeterminism"
+            "error: stuck: its workflow cannot be rebuilt from its history to answer a query "
+            "([TMPRL1100] Nondeterminism"
         ), refused.stderr
         assert await _failed_tasks(handle) == 0  # refused before anything was sent
 

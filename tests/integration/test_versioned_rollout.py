@@ -149,7 +149,7 @@ async def test_an_incompatible_build_rolls_out_while_orders_in_flight_finish_on_
         new = [make_order() for _ in range(NEW)]
         new_handles = [await _place(client, order, task_queue) for order in new]
         timeline.note(f"{NEW} new orders placed")
-        for handle, order in zip(new_handles, new):
+        for handle, order in zip(new_handles, new, strict=True):
             assert set(await _finish(harness, handle, order, timeline)) == {"v2"}
 
         await _wait_for_drainage(client, name, "v1", "draining", timeout=10)
@@ -159,7 +159,7 @@ async def test_an_incompatible_build_rolls_out_while_orders_in_flight_finish_on_
         for order in held:
             await harness.faults.unscript("payment", f"{order.workflow_id}/charge_payment")
         timeline.note("payment released")
-        for handle, order in zip(held_handles, held):
+        for handle, order in zip(held_handles, held, strict=True):
             assert set(await _finish(harness, handle, order, timeline)) == {"v1"}
 
         drained_after = await _wait_for_drainage(client, name, "v1", "drained", timeout=DRAIN_TIMEOUT_SECONDS)

@@ -80,7 +80,7 @@ def cases() -> list[tuple[Shape, str]]:
     `path` (the *_FILE variable does)."""
     found = [(shape, "env") for shape in shapes() if shape.fits_in_a_variable]
     found += [(shape, "file") for shape in shapes()]
-    return found + [(key_line_as_path(), "path")]
+    return [*found, (key_line_as_path(), "path")]
 
 
 def configuration(shape: Shape, way: str, folder: Path) -> dict[str, str]:

@@ -53,7 +53,7 @@ def _environment(config: dict[str, str], state: Path) -> dict[str, str]:
 
 async def _run(argv: list[str], shape: Shape, way: str, folder: Path, slots: asyncio.Semaphore) -> list[str]:
     """What went wrong with one run (empty: nothing)."""
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True)  # noqa: ASYNC240 - one local mkdir before the runs start
     config = configuration(shape, way, folder)
     argv = [arg.replace("{port}", str(free_port())) for arg in argv]
     async with slots:

@@ -59,7 +59,7 @@ async def test_a_process_pool_replays_what_one_process_does(tmp_path, monkeypatc
     monkeypatch.setattr(replay_module, "POOL_THRESHOLD", 10)  # a pool even for a few histories: a quick test
     for path in history_files([HISTORIES]):
         shutil.copy(path, tmp_path / f"{path.parent.name}-{path.name}")
-    broken, workflow_id, _ = _broken_history(tmp_path)
+    _, workflow_id, _ = _broken_history(tmp_path)
     total, report = await _replay([tmp_path], workers=2)
     assert report.processes == 2 and report.replayed == total > 10
     assert [failure.workflow_id for failure in report.failures] == [workflow_id]

@@ -67,8 +67,8 @@ def contract_config(*, replacing_faults: bool = False) -> SchemathesisConfig:
 def run_contract_tests(app: Any, *, replacing_faults: bool = False) -> ContractRun:
     """Run schemathesis's engine (what its CLI runs) against ``app`` and collect what it found.
 
-    ``PUT /admin/faults`` gets a run of its own (``replacing_faults=True``). Among the other routes it would let the generated
-    client switch faults on — answers held for an hour, every POST a 503 — and the checks would then judge the
+    ``PUT /admin/faults`` gets a run of its own (``replacing_faults=True``). Among the other routes it would let the
+    generated client switch faults on — answers held for an hour, every POST a 503 — and the checks would then judge the
     faults, not the contract. Admin requests themselves are never faulted or delayed, so alone it is harmless.
     """
     loaded = schemathesis.openapi.from_asgi("/openapi.json", app, config=contract_config(replacing_faults=replacing_faults))

@@ -1,5 +1,6 @@
-"""The contract between workflows/ and activities/: every activity a workflow calls by name (workflows/activity_types.py)
-is registered under that name, taking and returning the declared models, and nothing else is registered."""
+"""The contract between workflows/ and activities/: every activity a workflow calls by name
+(workflows/activity_types.py) is registered under that name, taking and returning the declared models, and nothing
+else is registered."""
 
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ per scope, over ASGI. Every refusal must be an RFC 9457 problem document."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Literal
 
 import httpx
 import pytest
@@ -19,7 +20,11 @@ def scope_path(scope: str) -> str:
     return "/" + scope.replace(":", "/")
 
 
-def make_app(store: KeyStore, limiter: RateLimiter | None = RateLimiter(None)) -> FastAPI:
+def make_app(store: KeyStore, limiter: RateLimiter | Literal["unlimited"] | None = "unlimited") -> FastAPI:
+    """`limiter=None` installs none at all; by default each app gets its own unlimited one (never one shared by
+    every test)."""
+    if limiter == "unlimited":
+        limiter = RateLimiter(None)
     app = FastAPI()
     install_problem_handlers(app)
     app.state.api_keys = store
@@ -27,7 +32,8 @@ def make_app(store: KeyStore, limiter: RateLimiter | None = RateLimiter(None)) -
         app.state.api_rate_limiter = limiter
 
     def add_route(scope: str) -> None:
-        async def route(principal: Principal = Depends(require(scope))) -> dict:
+        # A default, not Annotated: FastAPI resolves the (postponed) annotation in the module, where `scope` is unknown.
+        async def route(principal: Principal = Depends(require(scope))) -> dict:  # noqa: B008
             return {"key_id": principal.key_id, "name": principal.name, "scopes": sorted(principal.scopes)}
 
         app.get(scope_path(scope))(route)
@@ -36,14 +42,15 @@ def make_app(store: KeyStore, limiter: RateLimiter | None = RateLimiter(None)) -
         add_route(scope)
 
     @app.get("/customers/{customer_id}/orders")
-    async def orders_of(customer_id: str, principal: Principal = Depends(require("orders:read"))) -> dict:
+    async def orders_of(customer_id: str, principal: Annotated[Principal, Depends(require("orders:read"))]) -> dict:
         if not principal.may_see(customer_id):
             raise Problem(404, "Not found", f"No orders of customer {customer_id!r}.")
         return {"customer_id": customer_id}
 
     @app.get("/read-and-write")
     async def both(
-        reader: Principal = Depends(require("orders:read")), writer: Principal = Depends(require("orders:write"))
+        reader: Annotated[Principal, Depends(require("orders:read"))],
+        writer: Annotated[Principal, Depends(require("orders:write"))],
     ) -> dict:
         return {"same": reader is writer}
 

@@ -142,7 +142,7 @@ def test_keys_from_an_environment_variable(tmp_path, monkeypatch):
     assert not (tmp_path / "state").exists()
 
     monkeypatch.setenv("CADENZA_API_KEYS", '{"keys": [{"key_id": "abcd1234", "scopes": ["orders:delete"]}]}')
-    with pytest.raises(KeyStoreError, match="CADENZA_API_KEYS is not a valid API key list: keys.0"):
+    with pytest.raises(KeyStoreError, match=r"CADENZA_API_KEYS is not a valid API key list: keys.0"):
         KeyStore.from_environment()
     monkeypatch.setenv("CADENZA_API_KEYS_FILE", str(tmp_path / KEYS_FILE_NAME))
     with pytest.raises(KeyStoreError, match="keep one of them"):

@@ -29,7 +29,7 @@ def test_off_means_no_limit_and_nonsense_is_refused_with_an_example():
     assert RateLimit.parse("off") is None
     assert RateLimiter(None).acquire("k") == 0.0
     for spec in ("50", "fast", "50/fortnight", "0/s", "-3/s"):
-        with pytest.raises(InvalidRateLimit, match="CADENZA_API_RATE_LIMIT=.*e.g. 50/s"):
+        with pytest.raises(InvalidRateLimit, match=r"CADENZA_API_RATE_LIMIT=.*e.g. 50/s"):
             RateLimit.parse(spec)
     with pytest.raises(InvalidRateLimit, match="CADENZA_API_RATE_BURST"):
         RateLimit.parse("50/s", "0")

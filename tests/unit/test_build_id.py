@@ -59,7 +59,7 @@ def test_a_misspelt_auto_promote_is_refused_with_the_values_it_takes(monkeypatch
 
 def test_a_deployment_name_with_a_dot_is_refused(monkeypatch):
     monkeypatch.setenv("CADENZA_DEPLOYMENT_NAME", "cadenza.prod")
-    with pytest.raises(InvalidSetting, match="CADENZA_DEPLOYMENT_NAME='cadenza.prod' is not a name without a dot"):
+    with pytest.raises(InvalidSetting, match=r"CADENZA_DEPLOYMENT_NAME='cadenza\.prod' is not a name without a dot"):
         deployment_name()
     monkeypatch.delenv("CADENZA_DEPLOYMENT_NAME")
     assert deployment_name() == "cadenza"

@@ -74,7 +74,7 @@ async def test_a_payload_is_read_only_in_the_namespace_it_was_written_in():
     keys = ring("k1")
     [sealed] = await EncryptionCodec(keys, namespace="default").encode([plaintext()])
     # A worker of `sandbox` handed a `default` payload (copied into one of its workflows) refuses it, key untouched.
-    with pytest.raises(NamespaceMismatch, match="written in namespace 'default'.*for namespace 'sandbox'") as refused:
+    with pytest.raises(NamespaceMismatch, match=r"written in namespace 'default'.*for namespace 'sandbox'") as refused:
         await EncryptionCodec(keys, namespace="sandbox").decode([sealed])
     assert (refused.value.bound, refused.value.asked) == ("default", "sandbox")
     assert await EncryptionCodec(keys, namespace="sandbox").for_namespace("default").decode([sealed]) == [plaintext()]
@@ -116,10 +116,10 @@ async def test_a_payload_sealed_under_the_binding_keeps_decrypting():
 
 async def test_unknown_key_id_names_it_and_what_to_do():
     [sealed] = await in_default(ring("old-key")).encode([plaintext()])
-    with pytest.raises(UnknownEncryptionKey, match="'old-key'.*holds only new-key.*CADENZA_ENCRYPTION_KEYS") as err:
+    with pytest.raises(UnknownEncryptionKey, match=r"'old-key'.*holds only new-key.*CADENZA_ENCRYPTION_KEYS") as err:
         await in_default(ring("new-key")).decode([sealed])
     assert err.value.key_id == "old-key"
-    with pytest.raises(UnknownEncryptionKey, match="'old-key'.*holds no keys at all"):
+    with pytest.raises(UnknownEncryptionKey, match=r"'old-key'.*holds no keys at all"):
         await in_default(None).decode([sealed])
 
 

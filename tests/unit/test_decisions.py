@@ -71,7 +71,7 @@ def test_the_proof_leaves_out_unset_fields_so_an_older_door_still_matches():
 
 def test_without_decision_keys_a_process_refuses_naming_the_variable(monkeypatch, tmp_path: Path):
     monkeypatch.setenv("CADENZA_STATE_DIR", str(tmp_path))  # no embedded stack has run here
-    with pytest.raises(DecisionKeysMissing, match="set CADENZA_DECISION_KEYS .* or CADENZA_DECISION_KEYS_FILE"):
+    with pytest.raises(DecisionKeysMissing, match=r"set CADENZA_DECISION_KEYS .* or CADENZA_DECISION_KEYS_FILE"):
         decision_keys({})
 
 

@@ -1,7 +1,7 @@
-"""With encryption required, a worker refuses what arrives unencrypted (issue 21, High: `temporal workflow update execute
---name review --input '{"decision":"approve","reviewer":"mallory"}'`, with no key, approved an order held for fraud
-review). Refused where it is accepted — an update in validation, a start by failing it at once — so that histories
-from before encryption keep replaying (tests/replay/test_plaintext_histories.py).
+"""With encryption required, a worker refuses what arrives unencrypted (issue 21, High: `temporal workflow update
+execute --name review --input '{"decision":"approve","reviewer":"mallory"}'`, with no key, approved an order held
+for fraud review). Refused where it is accepted — an update in validation, a start by failing it at once — so that
+histories from before encryption keep replaying (tests/replay/test_plaintext_histories.py).
 
 Written with what the code had before the refusal existed, so each test also runs, and fails, against it."""
 

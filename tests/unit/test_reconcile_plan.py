@@ -94,7 +94,7 @@ def test_cancelled_order_is_repaired_like_a_compensated_one():
     # Cancelled while confirming: the ERP order confirmed, the commit never came; the saga's own undo, finished here.
     plan = _plan(_ended("cancelled", OrderState.COMPENSATED), _records(_erp("confirmed"), [_charge("ch_1")],
                                                                        [_reservation("res_1", "held")]))
-    assert {action for action in _repairs(plan)} == {(RepairAction.REFUND_CHARGE, "ch_1"),
+    assert set(_repairs(plan)) == {(RepairAction.REFUND_CHARGE, "ch_1"),
                                                     (RepairAction.RELEASE_RESERVATION, "res_1"),
                                                     (RepairAction.CANCEL_ERP_ORDER, "o-1")}
     assert plan.repairs[0].judged_as == "cancelled"
@@ -220,7 +220,7 @@ def test_stock_is_checked_only_when_no_reservation_just_changed():
     quiet = [_reservation("res_1", "released")]
     findings, notes = stock_findings(stock, quiet, now=NOW, grace=GRACE)
     assert [f.order_id for f in findings] == ["(stock)"] and notes == []
-    busy = quiet + [_reservation("res_2", "committed", when=NOW - timedelta(seconds=1))]
+    busy = [*quiet, _reservation("res_2", "committed", when=NOW - timedelta(seconds=1))]
     assert stock_findings(stock, busy, now=NOW, grace=GRACE) == ([], [
         "stock not checked: reservations changed within the grace period"])
 
@@ -251,7 +251,7 @@ def test_past_the_retention_a_fulfilled_or_undone_order_without_execution_is_no_
     assert (_plan_past_retention(undone).repairs, _plan_past_retention(undone).problems) == ([], [])
     assert without_execution(undone) == (NOTHING_LIVE_WITHOUT_EXECUTION, [])
     # The audit still names a double charge in its history, as it does for an order with its execution.
-    twice = replace(undone, charges=undone.charges + [_charge("ch_2", refunded=True, when=two_days_ago)])
+    twice = replace(undone, charges=[*undone.charges, _charge("ch_2", refunded=True, when=two_days_ago)])
     assert without_execution(twice) == (NOTHING_LIVE_WITHOUT_EXECUTION, [
         "nothing live, no execution: charged 2 times (double charge)"])
     assert (_plan_past_retention(twice).repairs, _plan_past_retention(twice).problems) == ([], [])

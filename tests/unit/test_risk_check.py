@@ -1,4 +1,5 @@
-"""The risk check of large orders: its rules, and where `OrderWorkflow` runs it (before the charge, large orders only)."""
+"""The risk check of large orders: its rules, and where `OrderWorkflow` runs it (before the charge, large orders
+only)."""
 
 from __future__ import annotations
 

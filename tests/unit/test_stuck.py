@@ -145,7 +145,8 @@ async def test_a_failure_followed_by_a_completed_task_is_over():
 def test_an_execution_that_never_completed_a_task_has_nothing_to_reset_to():
     recovery = Recovery("default", WORKFLOW_ID, RUN_ID, build=None, last_good_task=None)
     assert recovery.next_step() == (
-        "deploy or run the build that started it; it never completed a workflow task, so there is nothing to reset it to"
+        "deploy or run the build that started it; it never completed a workflow task, "
+        "so there is nothing to reset it to"
     )
 
 
@@ -158,7 +159,7 @@ async def test_a_query_the_worker_cannot_answer_is_stuck_with_the_workers_own_fa
         try:
             raise RPCError("Encoded failure", RPCStatusCode.INVALID_ARGUMENT, status.SerializeToString())
         except RPCError as rpc:  # as the SDK raises it: the query error in the context of the server's answer
-            raise WorkflowQueryFailedError(rpc.message)
+            raise WorkflowQueryFailedError(rpc.message)  # noqa: B904 - in context, not `from`: as the SDK does
     except WorkflowQueryFailedError as err:
         stuck = await stuck_from_query_failure(_Server(_waiting_for_review()), await _described(attempt=None), err)
 
