@@ -50,7 +50,7 @@ lint: install
 
 ## Apply what the linter and the formatter can fix by themselves; `make lint` shows what is left to do by hand.
 fmt: install
-	$(BIN)/ruff check --fix .
+	$(BIN)/ruff check --fix --exit-zero --quiet .
 	$(BIN)/ruff format .
 
 ## docker-compose.yml's secrets, never committed: the Temporal database password and the mutual-TLS certificates.

@@ -36,10 +36,23 @@ def pip_audit(lock: Path) -> dict[str, list[Advisory]] | None:
     """Package -> advisories for every package pip-audit could audit; None when it audited nothing."""
     with tempfile.NamedTemporaryFile(suffix=".json") as report:
         run = subprocess.run(
-            [str(Path(sys.executable).with_name("pip-audit")), "--requirement", str(lock), "--require-hashes",
-             "--disable-pip", "--vulnerability-service", "pypi", "--progress-spinner", "off", "--format", "json",
-             "--output", report.name],
-            capture_output=True, text=True,
+            [
+                str(Path(sys.executable).with_name("pip-audit")),
+                "--requirement",
+                str(lock),
+                "--require-hashes",
+                "--disable-pip",
+                "--vulnerability-service",
+                "pypi",
+                "--progress-spinner",
+                "off",
+                "--format",
+                "json",
+                "--output",
+                report.name,
+            ],
+            capture_output=True,
+            text=True,
         )
         try:
             found = json.loads(Path(report.name).read_text())["dependencies"]
@@ -63,7 +76,8 @@ def from_project_document(http: httpx.Client, name: str, version: str) -> list[A
         return f"pinned {version}, latest {latest}"
     return [
         {"id": v["id"], "aliases": v.get("aliases") or [], "fix_versions": v.get("fixed_in") or []}
-        for v in document.get("vulnerabilities") or [] if not v.get("withdrawn")
+        for v in document.get("vulnerabilities") or []
+        if not v.get("withdrawn")
     ]
 
 
@@ -95,7 +109,9 @@ def main(lock: Path) -> int:
     else:
         not_audited = {name: "skipped by pip-audit" for name in locked if name not in audited}
     if not_audited:
-        print(f"Not audited ({len(not_audited)}): " + "; ".join(f"{n} ({why})" for n, why in sorted(not_audited.items())))
+        print(
+            f"Not audited ({len(not_audited)}): " + "; ".join(f"{n} ({why})" for n, why in sorted(not_audited.items()))
+        )
         print("    (a newer release exists for these; `make lock LOCK_FLAGS=--upgrade` moves the lock to them)")
     vulnerable = {name: vulns for name, vulns in audited.items() if vulns}
     if not audited:

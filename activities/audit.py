@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 
-from activities.order_runs import order_runs, orders_query
-from activities.stuck import stuck_orders
 from activities.consistency import (
     duplicate_charges,
     fulfilled,
@@ -35,9 +33,11 @@ from activities.consistency import (
     live_records,
     stock_inconsistencies,
 )
+from activities.order_runs import order_runs, orders_query
 from activities.records import OrderRecords, ServiceRecords
-from workflows.models import OrderState
+from activities.stuck import stuck_orders
 from cadenza.search_attributes import ORDER_STATUS, ORDER_TOTAL
+from workflows.models import OrderState
 
 # How an order Temporal has no execution of stands by its own records (`without_execution`).
 FULFILLED_WITHOUT_EXECUTION = "fulfilled, execution deleted"
@@ -108,8 +108,9 @@ def without_execution(records: OrderRecords) -> tuple[str, list[str]]:
         standing = FULFILLED_WITHOUT_EXECUTION if fulfilled(records) else PARTLY_FULFILLED_WITHOUT_EXECUTION
         problems = _as_completed(records)
     elif live := live_records(records):
-        return LIVE_WITHOUT_EXECUTION, [f"services hold live records of an order Temporal has no execution of: "
-                                        f"{', '.join(live)}"]
+        return LIVE_WITHOUT_EXECUTION, [
+            f"services hold live records of an order Temporal has no execution of: {', '.join(live)}"
+        ]
     else:
         standing, problems = NOTHING_LIVE_WITHOUT_EXECUTION, duplicate_charges(records)
     return standing, [f"{standing}: {'; '.join(problems)}"] if problems else []

@@ -44,7 +44,9 @@ def inconsistencies(state: OrderState, total_amount: int, records: OrderRecords)
         if erp_status != "pending":
             problems.append(f"ERP order is {erp_status or 'missing'}, expected pending while the order awaits review")
         if records.succeeded_charges:
-            problems.append(f"charged ({', '.join(c['id'] for c in records.succeeded_charges)}) before the review decided")
+            problems.append(
+                f"charged ({', '.join(c['id'] for c in records.succeeded_charges)}) before the review decided"
+            )
         if records.reservations:
             problems.append(f"reservations {[r['status'] for r in records.reservations]} before the review decided")
     else:
@@ -93,7 +95,9 @@ def net_amount(charge: Mapping[str, Any]) -> int:
     return amount
 
 
-def stock_inconsistencies(stock: Mapping[str, Mapping[str, Any]], reservations: Iterable[Mapping[str, Any]]) -> list[str]:
+def stock_inconsistencies(
+    stock: Mapping[str, Mapping[str, Any]], reservations: Iterable[Mapping[str, Any]]
+) -> list[str]:
     """Every SKU's counters must agree with the reservations, whatever else is in flight:
     - on hand = seed minus what committed reservations shipped (released ones put back everything they took);
     - reserved = what held reservations set aside (a release or commit that forgot the counter leaves stock that

@@ -34,7 +34,9 @@ def error_type(code: str) -> str:
 def _error_code(response: httpx.Response) -> tuple[str, str]:
     try:
         error = response.json().get("error", {})
-        return str(error.get("code") or f"http_{response.status_code}"), str(error.get("message") or response.reason_phrase)
+        return str(error.get("code") or f"http_{response.status_code}"), str(
+            error.get("message") or response.reason_phrase
+        )
     except (ValueError, AttributeError):
         return f"http_{response.status_code}", response.text[:200] or response.reason_phrase
 
@@ -71,5 +73,7 @@ def error_for_response(service: str, response: httpx.Response) -> ApplicationErr
 def error_for_transport(service: str, err: httpx.TransportError) -> ApplicationError:
     """Timeouts and connection failures are retried: the request may or may not have taken effect, and the
     idempotency key makes the retry safe either way."""
-    kind = failure_types.SERVICE_TIMEOUT if isinstance(err, httpx.TimeoutException) else failure_types.SERVICE_UNREACHABLE
+    kind = (
+        failure_types.SERVICE_TIMEOUT if isinstance(err, httpx.TimeoutException) else failure_types.SERVICE_UNREACHABLE
+    )
     return ApplicationError(f"{service}: {type(err).__name__}: {err or 'no details'}", type=kind)

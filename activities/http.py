@@ -5,7 +5,6 @@ error."""
 from __future__ import annotations
 
 import asyncio
-
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -102,12 +101,16 @@ class ServiceClient:
         except httpx.TransportError as err:
             raise error_for_transport(self.name, err) from None
         except TimeoutError:
-            raise error_for_transport(self.name, httpx.TimeoutException(f"no answer within {HTTP_DEADLINE:g} s")) from None
+            raise error_for_transport(
+                self.name, httpx.TimeoutException(f"no answer within {HTTP_DEADLINE:g} s")
+            ) from None
         if response.is_success or response.status_code in accept:
             return response
         raise error_for_response(self.name, response)
 
-    async def post(self, path: str, body: Mapping[str, Any] | None, *, idempotency_key: str, **kwargs: Any) -> httpx.Response:
+    async def post(
+        self, path: str, body: Mapping[str, Any] | None, *, idempotency_key: str, **kwargs: Any
+    ) -> httpx.Response:
         # Every mutating call carries a key: there is deliberately no way to POST without one.
         return await self.request("POST", path, json=body, idempotency_key=idempotency_key, **kwargs)
 

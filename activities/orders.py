@@ -16,10 +16,9 @@ from typing import Any
 from temporalio import activity
 
 from activities.http import ServiceClient, ServiceClients
-from workflows.idempotency import idempotency_key
 from activities.risk import assess, rejection
 from workflows import activity_types
-from workflows.policies import review_deadline_from_env
+from workflows.idempotency import idempotency_key
 from workflows.models import (
     ChargeRecord,
     ChargeRequest,
@@ -32,9 +31,10 @@ from workflows.models import (
     ReservationRequest,
     RiskAssessment,
     RiskAssessmentRequest,
-    StepFence,
     Step,
+    StepFence,
 )
+from workflows.policies import review_deadline_from_env
 
 
 def _key(given: str | None, operation: str) -> str:

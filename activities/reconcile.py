@@ -17,17 +17,24 @@ from temporalio import activity
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 
+from activities.audit import order_outcome
 from activities.errors import error_for_response
 from activities.http import ServiceClient
 from activities.order_runs import current_run_of, described_run, order_runs, orders_query
+from activities.reconcile_plan import ObservedOrder, last_change, plan_reconciliation, stock_findings, survey_of
+from activities.records import ServiceRecords
 from activities.stuck import open_executions, stuck_orders
 from cadenza.settings import ServiceEndpoint
 from workflows import activity_types
-from activities.audit import order_outcome
-from activities.records import ServiceRecords
-from activities.reconcile_plan import ObservedOrder, last_change, plan_reconciliation, stock_findings, survey_of
-from workflows.reconcile_models import Finding
-from workflows.reconcile_models import ReconcileInput, Repair, RepairAction, RepairOutcome, RepairStatus, Survey
+from workflows.reconcile_models import (
+    Finding,
+    ReconcileInput,
+    Repair,
+    RepairAction,
+    RepairOutcome,
+    RepairStatus,
+    Survey,
+)
 
 
 @dataclass(frozen=True)
@@ -120,13 +127,16 @@ class ReconcileActivities:
         now_judged = order_view(repair.order_id, await described_run(activity.client(), repair.order_id)).judged_as
         if now_judged != repair.judged_as:
             return RepairOutcome(
-                repair=repair, status=RepairStatus.SKIPPED,
+                repair=repair,
+                status=RepairStatus.SKIPPED,
                 detail=f"order was {repair.judged_as} when checked, is {now_judged} now: left for the next run",
             )
         request = _REQUESTS[repair.action]
         client = self._clients[request.service]
         response = await client.post(
-            request.path.format(repair.target), request.body, idempotency_key=repair.idempotency_key,
+            request.path.format(repair.target),
+            request.body,
+            idempotency_key=repair.idempotency_key,
             accept=(409,) if request.already_done else (),
         )
         if response.status_code == 409:

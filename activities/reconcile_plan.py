@@ -133,7 +133,9 @@ def judge(view: ObservedOrder, records: OrderRecords, *, past_retention: timedel
     return Verdict(repairs, order_problems(outcome, _live_view(after_repairs(records, repairs))))
 
 
-def _judge_without_execution(view: ObservedOrder, records: OrderRecords, *, past_retention: timedelta | None) -> Verdict:
+def _judge_without_execution(
+    view: ObservedOrder, records: OrderRecords, *, past_retention: timedelta | None
+) -> Verdict:
     """Temporal has no execution of the order: it was never placed through Cadenza, or its execution was deleted
     (retention does that to every closed one in time). Once its fulfilment began, nothing is undone: fulfilled, it is
     noted; anything short of that is raised. Before that, its charges are refunded, as for an order that never was —
@@ -143,9 +145,12 @@ def _judge_without_execution(view: ObservedOrder, records: OrderRecords, *, past
         _, problems = without_execution(live)  # no problem left means fulfilled, one live charge for the total
         return Verdict(problems=problems) if problems else Verdict(note=FULFILLED_NOTE)
     if past_retention is not None and live_records(live):
-        return Verdict(problems=[
-            f"Temporal has no execution of it and its records are older than the namespace's retention "
-            f"({short_duration(past_retention)}): its execution may have been deleted; check it by hand"])
+        return Verdict(
+            problems=[
+                f"Temporal has no execution of it and its records are older than the namespace's retention "
+                f"({short_duration(past_retention)}): its execution may have been deleted; check it by hand"
+            ]
+        )
     why = "charge of an order Temporal has no execution of"
     repairs = [_repair(RepairAction.REFUND_CHARGE, view, c["id"], why) for c in records.live_charges]
     return Verdict(repairs, without_execution(_live_view(after_repairs(records, repairs)))[1])
@@ -158,7 +163,9 @@ def _undo_everything(view: ObservedOrder, records: OrderRecords) -> list[Repair]
     why = f"order ended {view.judged_as}"
     ours = _since(view.started_at)
     repairs = [
-        _repair(RepairAction.REFUND_CHARGE, view, c["id"], f"live charge; {why}") for c in records.live_charges if ours(c)
+        _repair(RepairAction.REFUND_CHARGE, view, c["id"], f"live charge; {why}")
+        for c in records.live_charges
+        if ours(c)
     ]
     repairs += [
         _repair(RepairAction.RELEASE_RESERVATION, view, r["id"], f"reservation {r['status']}; {why}")
@@ -206,7 +213,8 @@ def after_repairs(records: OrderRecords, repairs: Iterable[Repair]) -> OrderReco
         erp_order=erp,
         charges=[
             {**c, "amount_refunded": c["amount"], "refunded": True}
-            if c["id"] in targets[RepairAction.REFUND_CHARGE] else c
+            if c["id"] in targets[RepairAction.REFUND_CHARGE]
+            else c
             for c in records.charges
         ],
         reservations=[

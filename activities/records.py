@@ -41,9 +41,7 @@ class ServiceRecords:
 
     async def _get(self, service: str, path: str, **params: str) -> httpx.Response:
         endpoint = self._endpoints[service]
-        return await self._http.get(
-            endpoint.base_url + path, params=params, headers=endpoint.auth_headers
-        )
+        return await self._http.get(endpoint.base_url + path, params=params, headers=endpoint.auth_headers)
 
     async def _json(self, service: str, path: str, **params: str) -> dict[str, Any]:
         response = await self._get(service, path, **params)

@@ -39,15 +39,17 @@ STUCK_FROM_ATTEMPT = 2
 
 # Failures the server causes itself and retries at once (an event arrived while the task completed, a sticky queue
 # reset, a reset or a pause): the next attempt normally succeeds, so on their own they are not a stuck execution.
-_TRANSIENT_CAUSES = frozenset({
-    WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
-    WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_UPDATE,
-    WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_RESET_STICKY_TASK_QUEUE,
-    WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW,
-    WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_FORCE_CLOSE_COMMAND,
-    WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_FAILOVER_CLOSE_COMMAND,
-    WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_PAUSE_REQUESTED_BEFORE_TASK_STARTED,
-})
+_TRANSIENT_CAUSES = frozenset(
+    {
+        WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
+        WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_UPDATE,
+        WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_RESET_STICKY_TASK_QUEUE,
+        WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW,
+        WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_FORCE_CLOSE_COMMAND,
+        WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_FAILOVER_CLOSE_COMMAND,
+        WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_PAUSE_REQUESTED_BEFORE_TASK_STARTED,
+    }
+)
 _CAUSE_PREFIX = "WORKFLOW_TASK_FAILED_CAUSE_"
 # One describe at a time per open execution would make an audit of many waiting orders slow; all at once would flood
 # the frontend. A bounded number in flight keeps both in check.
@@ -163,7 +165,9 @@ async def stuck_execution(client: Client, description: WorkflowExecutionDescript
     cause = WorkflowTaskFailedCause.Name(attributes.cause).removeprefix(_CAUSE_PREFIX)
     message = await failure_text(description.data_converter, attributes.failure)
     return StuckExecution(
-        recovery, failing=f"workflow task failing since {_moment(since)} ({attempts} attempts)", cause=f"{cause}: {message}"
+        recovery,
+        failing=f"workflow task failing since {_moment(since)} ({attempts} attempts)",
+        cause=f"{cause}: {message}",
     )
 
 
@@ -176,7 +180,9 @@ async def stuck_from_query_failure(
     converter = description.data_converter
     message = await failure_text(converter, failure) if failure is not None else _shortened(err.message)
     recovery, _ = await _recovery(client, description)
-    return StuckExecution(recovery, failing="its workflow cannot be rebuilt from its history to answer a query", cause=message)
+    return StuckExecution(
+        recovery, failing="its workflow cannot be rebuilt from its history to answer a query", cause=message
+    )
 
 
 def is_failed_task_refusal(err: RPCError) -> bool:
@@ -216,7 +222,9 @@ async def open_executions(client: Client, query: str) -> list[WorkflowExecution]
 async def _recovery(client: Client, description: WorkflowExecutionDescription) -> tuple[Recovery, TaskHistory]:
     handle = client.get_workflow_handle(description.id, run_id=description.run_id)
     history = read_task_history([event async for event in handle.fetch_history_events()])
-    recovery = Recovery(description.namespace, description.id, description.run_id, history.build, history.last_good_task)
+    recovery = Recovery(
+        description.namespace, description.id, description.run_id, history.build, history.last_good_task
+    )
     return recovery, history
 
 

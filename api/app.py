@@ -21,21 +21,21 @@ from temporalio.client import Client
 from activities.http import ServiceClient
 from api import orders
 from api.holds import Holds
-from clients.api_keys import load_key_store
 from api.metrics import ApiMetrics, RequestMetrics
 from api.openapi import state_the_rules
 from api.page_tokens import PageTokens
-from cadenza.problems import Problem, install_problem_handlers, problem_responses
 from api.ratelimit import RateLimiter
 from api.temporal import TemporalGate, unavailable_as_503
 from api.update_guard import UpdateGuard
 from cadenza.connection import connect, data_converter, encryption_summary, key_ring
 from cadenza.decision_keys import decision_keys
 from cadenza.http_middleware import BodyLimit, RequestId
+from cadenza.problems import Problem, install_problem_handlers, problem_responses
+from cadenza.search_attributes import ALL_KEYS
 from cadenza.settings import ServiceEndpoint, service_endpoint, settings
+from clients.api_keys import load_key_store
 from clients.catalogue import SkuCatalogue
 from workflows.policies import review_deadline_from_env
-from cadenza.search_attributes import ALL_KEYS
 
 MAX_BODY_BYTES = 1024 * 1024
 _log = logging.getLogger("cadenza.api")
@@ -96,11 +96,13 @@ def create_app(
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.add_middleware(RequestId)
     # The HTTP request is the root of the order's trace: FastAPI's server span → StartWorkflow → … → the services.
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,openapi.json,docs", exclude_spans=["receive", "send"])
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls="healthz,readyz,openapi.json,docs", exclude_spans=["receive", "send"]
+    )
     return app
 
 
-def _health_router():  # noqa: ANN202
+def _health_router():
     from fastapi import APIRouter
 
     router = APIRouter(tags=["health"])
@@ -124,9 +126,11 @@ def _health_router():  # noqa: ANN202
         missing = [key.name for key in ALL_KEYS if key.name not in registered.custom_attributes]
         if missing:
             raise Problem(
-                503, "Not ready", f"Search attributes {', '.join(missing)} are not registered in namespace "
+                503,
+                "Not ready",
+                f"Search attributes {', '.join(missing)} are not registered in namespace "
                 f"{client.namespace}: start a worker once (it registers them), or see docs/operations.md, "
-                "\"Seeing every order\".",
+                '"Seeing every order".',
                 headers={"Retry-After": "5"},
             )
         return Health(status="ready", detail=f"namespace {client.namespace}")

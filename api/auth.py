@@ -24,9 +24,9 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from clients.api_keys import SCOPES, ApiKey, KeyStore, looks_like_key
-from cadenza.problems import Problem
 from api.ratelimit import RateLimiter
+from cadenza.problems import Problem
+from clients.api_keys import SCOPES, ApiKey, KeyStore, looks_like_key
 
 __all__ = ["SCOPES", "Principal", "require"]
 
@@ -35,7 +35,8 @@ _log = logging.getLogger("cadenza.api.auth")
 # auto_error=False: the refusals below are problem documents with a reason, not FastAPI's bare 403. Being a security
 # dependency, it also puts the bearer scheme (and the lock) into /openapi.json and /docs.
 _bearer = HTTPBearer(
-    auto_error=False, scheme_name="ApiKey",
+    auto_error=False,
+    scheme_name="ApiKey",
     description="An API key from `cadenza api-key create`, sent as `Authorization: Bearer cdz_…`.",
 )
 
@@ -73,7 +74,8 @@ def require(scope: str) -> Callable[..., Awaitable[Principal]]:
         if scope not in principal.scopes:
             held = ", ".join(sorted(principal.scopes)) or "none"
             raise Problem(
-                403, "The API key lacks the scope this needs",
+                403,
+                "The API key lacks the scope this needs",
                 f"This needs the scope {scope}; key {principal.key_id} has {held}. "
                 f"Ask for a key with it: cadenza api-key create --scope {scope}",
                 headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
@@ -100,7 +102,9 @@ def _authenticated(request: Request, credentials: HTTPAuthorizationCredentials |
     key = credentials.credentials
     entry = _store(request.app).authenticate(key) if looks_like_key(key) else None
     if entry is None:
-        raise _unauthorized(request, "This API key is not known. Check it (keys start with cdz_), or ask for a new one.")
+        raise _unauthorized(
+            request, "This API key is not known. Check it (keys start with cdz_), or ask for a new one."
+        )
     if entry.revoked:
         _log.info("refused revoked API key %s (%s)", entry.key_id, entry.name)
         raise _unauthorized(
@@ -120,7 +124,8 @@ def _unauthorized(request: Request, detail: str) -> Problem:
     address = client_address(request)
     if wait := limiter.acquire(address):
         return _too_many(
-            wait, f"{address} sent more requests without a usable API key than the {limiter.limit} allowed per API "
+            wait,
+            f"{address} sent more requests without a usable API key than the {limiter.limit} allowed per API "
             "replica. Send a valid key (keys start with cdz_)",
         )
     return Problem(401, "Missing or unknown API key", detail, headers={"WWW-Authenticate": "Bearer"})
@@ -128,7 +133,9 @@ def _unauthorized(request: Request, detail: str) -> Problem:
 
 def _too_many(wait: float, why: str) -> Problem:
     retry_after = max(1, math.ceil(wait))
-    return Problem(429, "Too many requests", f"{why}; retry in {retry_after} s.", headers={"Retry-After": str(retry_after)})
+    return Problem(
+        429, "Too many requests", f"{why}; retry in {retry_after} s.", headers={"Retry-After": str(retry_after)}
+    )
 
 
 def client_address(request: Request) -> str:

@@ -16,14 +16,13 @@ import time
 from collections.abc import Awaitable, Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from temporalio.client import Client
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from temporalio.client import Client
 
-
-from workflows.models import OrderState
 from cadenza.search_attributes import ORDER_STATUS
+from workflows.models import OrderState
 
 log = logging.getLogger("cadenza.api")
 
@@ -43,12 +42,17 @@ class ApiMetrics:
             "cadenza_api_requests", "Order API requests answered", ["method", "route", "status"], registry=self.registry
         )
         self.duration = Histogram(
-            "cadenza_api_request_duration_seconds", "Time to the start of the answer", ["method", "route"],
-            registry=self.registry, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            "cadenza_api_request_duration_seconds",
+            "Time to the start of the answer",
+            ["method", "route"],
+            registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
         )
 
         self.review_queue = Gauge(
-            "cadenza_review_queue_size", "Orders waiting in awaiting_review for a person's decision", registry=self.registry
+            "cadenza_review_queue_size",
+            "Orders waiting in awaiting_review for a person's decision",
+            registry=self.registry,
         )
 
     async def exposition(self, _: Request) -> Response:

@@ -83,7 +83,8 @@ def _order_rules(schemas: dict[str, Any], skus: frozenset[str] | None) -> None:
     if skus:
         schemas["OrderLine"]["properties"]["sku"]["enum"] = sorted(skus)
         rules += [
-            {"contains": {"properties": {"sku": {"const": sku}}}, "minContains": 0, "maxContains": 1} for sku in sorted(skus)
+            {"contains": {"properties": {"sku": {"const": sku}}}, "minContains": 0, "maxContains": 1}
+            for sku in sorted(skus)
         ]
         stated += "; each SKU is one the inventory stocks, on one line only"
     lines["allOf"] = rules

@@ -37,13 +37,14 @@ from api.holds import Holds
 from api.ownership import FoundOrder, OrderAddress, find_order, listed_address, new_address
 from api.page_tokens import PAGE_TOKEN_PATTERN, PageTokens, no_such_page
 from api.preferences import MAX_WAIT_S, PAYMENT, PREFER_DESCRIPTION, PREFER_PATTERN, Wait, wait_preference
-from cadenza.problems import InvalidField, Problem, problem_responses
 from api.stream import POLL_S, event_stream
 from api.temporal import TemporalGate, is_unreachable, unavailable_as_503
 from api.update_guard import UpdateGuard
-from clients.catalogue import SkuCatalogue
 from api.views import Accepted, OrderPage, OrderStatusView, OrderSummary, links, status_view
+from cadenza.problems import InvalidField, Problem, problem_responses
+from cadenza.search_attributes import CUSTOMER_ID, ORDER_STATUS, ORDER_TOTAL
 from clients import orders as operations
+from clients.catalogue import SkuCatalogue
 from clients.orders import (
     NotAwaitingOperator,
     NotAwaitingReview,
@@ -69,7 +70,6 @@ from workflows.models import (
     ReviewVerdict,
 )
 from workflows.order import OrderWorkflow
-from cadenza.search_attributes import CUSTOMER_ID, ORDER_STATUS, ORDER_TOTAL
 
 _log = logging.getLogger("cadenza.api")
 router = APIRouter(prefix="/orders", tags=["orders"])
@@ -102,7 +102,9 @@ def _json_body(request: Request) -> None:
     # input of its own (and the 415 is in the operation's documented answers).
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
-        raise Problem(415, "Unsupported media type", f"Send the order as application/json, not {media_type or 'no type'}.")
+        raise Problem(
+            415, "Unsupported media type", f"Send the order as application/json, not {media_type or 'no type'}."
+        )
 
 
 def _guard(request: Request) -> UpdateGuard:
@@ -138,7 +140,9 @@ async def place(
     ] = None,
 ) -> OrderStatusView:
     if not principal.may_see(order.customer_id):
-        raise Problem(403, "Not your customer", f"This API key places orders for customer {principal.customer_id} only.")
+        raise Problem(
+            403, "Not your customer", f"This API key places orders for customer {principal.customer_id} only."
+        )
     if unknown := await _unknown_skus(request.app.state.skus, order):
         raise Problem(422, "Invalid request", "; ".join(f"{e.field}: {e.message}" for e in unknown), errors=unknown)
     wait = wait_preference(prefer)
@@ -333,7 +337,12 @@ async def answer_stuck(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, OrderStuck)
     stuck = exc.stuck
     problem = Problem(
-        409, "Order stuck", str(exc), type=STUCK, cause=stuck.cause, failing=stuck.failing,
+        409,
+        "Order stuck",
+        str(exc),
+        type=STUCK,
+        cause=stuck.cause,
+        failing=stuck.failing,
         next_step=stuck.recovery.next_step(),
     )
     return problem.response(request.url.path)
@@ -441,7 +450,8 @@ async def order_events(
     release = streams.take(principal.key_id)
     if release is None:
         raise Problem(
-            429, "Too many event streams",
+            429,
+            "Too many event streams",
             f"API key {principal.key_id} already has {streams.limit} event streams open (the most one key may hold per "
             "API replica); close one, or retry in 5 s.",
             headers={"Retry-After": "5"},
@@ -456,8 +466,11 @@ async def order_events(
     # As the SSE spec has it, the id is the client's echo of ours: one we did not send means "from the start".
     after = int(last_event_id) if last_event_id and last_event_id.isascii() and last_event_id.isdigit() else 0
     return event_stream(
-        found.handle, after=after, disconnected=request.is_disconnected,
-        authorised=lambda: still_valid(request.app, principal), release=release,
+        found.handle,
+        after=after,
+        disconnected=request.is_disconnected,
+        authorised=lambda: still_valid(request.app, principal),
+        release=release,
     )
 
 
@@ -480,8 +493,10 @@ async def cancel(order_id: OrderId, principal: Writer, client: Temporal, custome
         except OrderClosed as err:
             # Its state only for a key that may read it: a key that may only place and cancel learns that it ended.
             readable = "orders:read" in principal.scopes
-            said = f"{err} See GET {address.path}." if readable else (
-                f"Order {order_id} has already ended; nothing was cancelled."
+            said = (
+                f"{err} See GET {address.path}."
+                if readable
+                else (f"Order {order_id} has already ended; nothing was cancelled.")
             )
             raise Problem(409, "Order already closed", said) from None
     return Accepted(order_id=order_id, detail=detail, links=links(address, client.namespace))
@@ -503,13 +518,17 @@ async def retry_compensation(
         async with _guard(request).update(found.address, found.description):
             try:
                 await operations.retry_compensation(
-                    client, found.address.filed_as, operator=f"api-key:{principal.name}", shown_as=order_id,
+                    client,
+                    found.address.filed_as,
+                    operator=f"api-key:{principal.name}",
+                    shown_as=order_id,
                     description=found.description,
                 )
             except NotAwaitingOperator as err:
                 raise Problem(409, "Not waiting for an operator", str(err), state=err.state) from None
     return Accepted(
-        order_id=order_id, detail=f"Retrying the failed compensations of {order_id}.",
+        order_id=order_id,
+        detail=f"Retrying the failed compensations of {order_id}.",
         links=links(found.address, client.namespace),
     )
 
@@ -543,10 +562,17 @@ async def review(
         async with _guard(request).update(found.address, found.description):
             try:
                 progress = await review_order(
-                    client, found.address.filed_as, decision.decision, reviewer=f"api-key:{principal.name}",
-                    reason=decision.reason, shown_as=order_id, description=found.description,
+                    client,
+                    found.address.filed_as,
+                    decision.decision,
+                    reviewer=f"api-key:{principal.name}",
+                    reason=decision.reason,
+                    shown_as=order_id,
+                    description=found.description,
                 )
             except NotAwaitingReview as err:
-                raise Problem(409, "Not awaiting review", f"{err} See GET {found.address.path}.", state=err.state) from None
+                raise Problem(
+                    409, "Not awaiting review", f"{err} See GET {found.address.path}.", state=err.state
+                ) from None
     # The update answers as soon as the order acted on the decision (charging, or compensating): it is still running.
     return status_view(found.address, "RUNNING", progress, client.namespace)

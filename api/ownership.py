@@ -33,9 +33,9 @@ from typing import Any
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionDescription, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
+from cadenza.search_attributes import CUSTOMER_ID
 from clients.orders import order_handle
 from workflows.models import WORKFLOW_ID_PREFIX, Order
-from cadenza.search_attributes import CUSTOMER_ID
 
 ORDER_ID_MEMO = "customer_order_id"
 """Memo entry of an order filed under a scoped id: the id its customer gave it."""

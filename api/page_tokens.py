@@ -17,7 +17,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-
 from pathlib import Path
 
 from cadenza.errors import CadenzaError
@@ -102,6 +101,8 @@ def no_such_page() -> Problem:
     # gave out — like an order id that names no order.
     message = "not a token this API gave out for this listing"
     return Problem(
-        404, "Page not found", f"page_token: {message}; start the listing again without it.",
+        404,
+        "Page not found",
+        f"page_token: {message}; start the listing again without it.",
         errors=[InvalidField(field="page_token", message=message)],
     )

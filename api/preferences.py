@@ -61,5 +61,7 @@ def wait_preference(prefer: str | None) -> Wait | None:
 
 
 def _malformed(preference: str) -> Problem:
-    message = f"{preference!r} is not a wait this API can honour: send wait=N (seconds, up to {MAX_WAIT_S}) or wait=payment"
+    message = (
+        f"{preference!r} is not a wait this API can honour: send wait=N (seconds, up to {MAX_WAIT_S}) or wait=payment"
+    )
     return Problem(422, "Invalid request", f"Prefer: {message}", errors=[InvalidField(field="Prefer", message=message)])

@@ -46,7 +46,9 @@ class RateLimit:
     """As the operator wrote it, for messages."""
 
     @classmethod
-    def parse(cls, spec: str, burst: str | None = None, *, variable: str = "CADENZA_API_RATE_LIMIT") -> RateLimit | None:
+    def parse(
+        cls, spec: str, burst: str | None = None, *, variable: str = "CADENZA_API_RATE_LIMIT"
+    ) -> RateLimit | None:
         """`"50/s"` → 50 per second, burst 100; `"off"` → None (no limit). `variable` (and `<variable minus
         _LIMIT>_BURST`) name the settings in messages."""
         try:

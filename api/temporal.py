@@ -15,8 +15,8 @@ from contextlib import contextmanager
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from cadenza.problems import Problem
 from cadenza.connection import TemporalUnavailable
+from cadenza.problems import Problem
 
 RETRY_AFTER_S = 5
 # A failed connect is not retried on every request: a burst of requests while Temporal is down must not become a
@@ -27,7 +27,9 @@ _UNAVAILABLE = (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
 
 def temporal_down(reason: str) -> Problem:
     return Problem(
-        503, "Temporal is unavailable", f"{reason} Nothing was changed; retry after {RETRY_AFTER_S} s.",
+        503,
+        "Temporal is unavailable",
+        f"{reason} Nothing was changed; retry after {RETRY_AFTER_S} s.",
         headers={"Retry-After": str(RETRY_AFTER_S)},
     )
 

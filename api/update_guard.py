@@ -39,7 +39,7 @@ ORDER_OUT_OF_UPDATES = "urn:cadenza:problem:order-out-of-updates"
 _OUT_OF_UPDATES = "limit on the total number of distinct updates"
 _TOO_MANY_IN_FLIGHT = ("in-flight updates has been reached",)
 BUSY_RETRY_AFTER_S = 1
-_RECOVERY = "docs/operations.md, \"Orders at Temporal's limits\""
+_RECOVERY = 'docs/operations.md, "Orders at Temporal\'s limits"'
 
 
 @dataclass
@@ -52,7 +52,9 @@ class UpdateGuard:
     _in_flight: dict[str, int] = field(default_factory=dict)
 
     @asynccontextmanager
-    async def update(self, address: OrderAddress, description: WorkflowExecutionDescription | None) -> AsyncIterator[None]:
+    async def update(
+        self, address: OrderAddress, description: WorkflowExecutionDescription | None
+    ) -> AsyncIterator[None]:
         """Around one update of the order at `address` (`description`: as just read; None for a new order)."""
         if description is not None:
             self._refuse_if_history_full(address, description)
@@ -78,11 +80,14 @@ class UpdateGuard:
         size = description.raw_description.workflow_execution_info.history_size_bytes
         if events >= self.max_history_events or size >= self.max_history_bytes:
             raise Problem(
-                409, "Order history full",
+                409,
+                "Order history full",
                 f"Order {address.order_id}'s history holds {events} events ({size} bytes), close to what Temporal "
                 "keeps for one execution; nothing was changed. The room left is the order's own, to finish or "
                 f"compensate: follow it with GET {address.path}, and see {_RECOVERY}.",
-                type=ORDER_HISTORY_FULL, history_events=events, history_bytes=size,
+                type=ORDER_HISTORY_FULL,
+                history_events=events,
+                history_bytes=size,
             )
 
 
@@ -91,7 +96,8 @@ def temporal_refusal(err: RPCError, address: OrderAddress) -> Problem | None:
     error."""
     if _OUT_OF_UPDATES in err.message:
         return Problem(
-            409, "Order out of updates",
+            409,
+            "Order out of updates",
             f"Temporal takes no more updates for order {address.order_id} (every execution gets a fixed number); "
             "nothing was changed. The order carries on by itself — one awaiting review is decided by its review "
             f"deadline — and an operator can still act on it from Temporal: see {_RECOVERY}.",
@@ -104,8 +110,10 @@ def temporal_refusal(err: RPCError, address: OrderAddress) -> Problem | None:
 
 def _busy(address: OrderAddress) -> Problem:
     return Problem(
-        409, "Order busy",
+        409,
+        "Order busy",
         f"Another change to order {address.order_id} is in progress; nothing was changed. "
         f"Retry in {BUSY_RETRY_AFTER_S} s, or follow it with GET {address.path}.",
-        type=ORDER_BUSY, headers={"Retry-After": str(BUSY_RETRY_AFTER_S)},
+        type=ORDER_BUSY,
+        headers={"Retry-After": str(BUSY_RETRY_AFTER_S)},
     )

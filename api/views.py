@@ -64,7 +64,11 @@ def links(address: OrderAddress, namespace: str) -> OrderLinks:
 
 
 def status_view(
-    address: OrderAddress, execution_status: str, progress: OrderProgress | None, namespace: str, note: str | None = None
+    address: OrderAddress,
+    execution_status: str,
+    progress: OrderProgress | None,
+    namespace: str,
+    note: str | None = None,
 ) -> OrderStatusView:
     # The progress names the order as filed (the workflow's input); the view names it as the client does.
     known = progress.model_dump(exclude={"order_id"}) if progress else {"state": None}

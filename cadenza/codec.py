@@ -53,7 +53,13 @@ from temporalio.converter import (
 
 from cadenza.errors import CadenzaError
 from cadenza.key_lines import (
-    KEY_BYTES, KEY_ID, KEY_ID_RULE, KeyLineError, parse_key_lines, read_key_file, shown_path,
+    KEY_BYTES,
+    KEY_ID,
+    KEY_ID_RULE,
+    KeyLineError,
+    parse_key_lines,
+    read_key_file,
+    shown_path,
 )
 from cadenza.settings import Settings, load_settings, settings, state_dir
 
@@ -92,7 +98,10 @@ class KeySetting:
 
 
 ENCRYPTION_KEYS = KeySetting(
-    KEYS_ENV, KEYS_FILE_ENV, STATE_KEYS_FILE, "encryption",
+    KEYS_ENV,
+    KEYS_FILE_ENV,
+    STATE_KEYS_FILE,
+    "encryption",
     "Keep this file: without it, the history in this folder cannot be read.",
 )
 
@@ -144,7 +153,7 @@ class UnboundPayloadRefused(EncryptionError):
         super().__init__(
             f"Payload under key id {key_id!r} was written before payloads were bound to their namespace, and "
             f"{UNBOUND_ENV}=refuse: such payloads are retired here. Set {UNBOUND_ENV}=accept while histories written "
-            "before the upgrade are still read (docs/encryption.md, \"Namespaces\")."
+            'before the upgrade are still read (docs/encryption.md, "Namespaces").'
         )
 
 
@@ -163,8 +172,10 @@ class KeyRing:
             if not KEY_ID.fullmatch(key_id):
                 raise KeyRingError(f"{self.source}: the id of key {position} must be {KEY_ID_RULE}")
             if len(key) != KEY_BYTES:
-                raise KeyRingError(f"{self.source}: key {position} is {len(key)} bytes; AES-256 needs {KEY_BYTES}. "
-                                   "Make one with `cadenza keys generate`.")
+                raise KeyRingError(
+                    f"{self.source}: key {position} is {len(key)} bytes; AES-256 needs {KEY_BYTES}. "
+                    "Make one with `cadenza keys generate`."
+                )
         if self.active_id not in self.keys:
             raise KeyRingError(f"{self.source}: the active key id is not among the ring's keys")
 
@@ -207,8 +218,10 @@ class KeyRing:
         if (path := current.get(setting.file_env)) is not None:
             ring = cls.from_file(path, setting)
             if ring is None:
-                raise KeyRingError(f"{setting.file_env} names {shown_path(path)}, which holds no key line: add the "
-                                   "keys (`cadenza keys generate` prints one), or unset the variable")
+                raise KeyRingError(
+                    f"{setting.file_env} names {shown_path(path)}, which holds no key line: add the "
+                    "keys (`cadenza keys generate` prints one), or unset the variable"
+                )
             return ring
         return None
 
@@ -367,7 +380,9 @@ def associated_data(key_id: str, namespace: str) -> bytes:
 
 def _checked_namespace(namespace: str) -> str:
     if not namespace:
-        raise EncryptionError("a payload codec needs the Temporal namespace its payloads belong to (TEMPORAL_NAMESPACE)")
+        raise EncryptionError(
+            "a payload codec needs the Temporal namespace its payloads belong to (TEMPORAL_NAMESPACE)"
+        )
     return namespace
 
 

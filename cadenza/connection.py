@@ -17,13 +17,12 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfigProfile
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError
 
-from temporalio.runtime import Runtime
-
-from cadenza.errors import CadenzaError
 from cadenza import codec
 from cadenza.codec import ENCRYPTION_ENV, EncryptionError, KeyRing
+from cadenza.errors import CadenzaError
 from cadenza.settings import dev_server_ports, settings
 from cadenza.telemetry import setup_tracing, temporal_plugins
 

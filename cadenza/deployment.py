@@ -15,8 +15,8 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import TypedDict
-from datetime import datetime, timezone
 
 from temporalio.api.enums.v1 import (
     RoutingConfigUpdateState,
@@ -87,8 +87,8 @@ def _enum_word(name: str, prefix: str) -> str:
     return name.removeprefix(prefix).lower()
 
 
-def _when(timestamp) -> datetime | None:  # noqa: ANN001 - a protobuf Timestamp
-    return timestamp.ToDatetime(tzinfo=timezone.utc) if timestamp.seconds or timestamp.nanos else None
+def _when(timestamp) -> datetime | None:
+    return timestamp.ToDatetime(tzinfo=UTC) if timestamp.seconds or timestamp.nanos else None
 
 
 async def describe_deployment(client: Client, name: str, *, with_pollers: bool = True) -> DeploymentState | None:
@@ -125,7 +125,7 @@ async def describe_deployment(client: Client, name: str, *, with_pollers: bool =
         current_build_id=routing.current_deployment_version.build_id or None,
         ramping_build_id=routing.ramping_deployment_version.build_id or None,
         ramp_percentage=routing.ramping_version_percentage,
-        versions=tuple(sorted(versions, key=lambda v: v.created or datetime.min.replace(tzinfo=timezone.utc))),
+        versions=tuple(sorted(versions, key=lambda v: v.created or datetime.min.replace(tzinfo=UTC))),
         conflict_token=described.conflict_token,
         routing_propagated=(
             info.routing_config_update_state != RoutingConfigUpdateState.ROUTING_CONFIG_UPDATE_STATE_IN_PROGRESS
@@ -167,7 +167,8 @@ async def _with_pollers(client: Client, name: str, version: VersionState) -> Ver
         polls += [
             _when(poller.last_access_time)
             for poller in pollers.pollers
-            if poller.deployment_options.deployment_name == name and poller.deployment_options.build_id == version.build_id
+            if poller.deployment_options.deployment_name == name
+            and poller.deployment_options.build_id == version.build_id
         ]
     last_poll = max((poll for poll in polls if poll is not None), default=None)
     return replace(version, task_queues=tuple(queues), last_poll=last_poll)
@@ -290,5 +291,14 @@ async def _report_promotion(client: Client, name: str, build_id: str, *, previou
         "`temporal workflow update-options --query \"TemporalWorkerDeploymentVersion='%s:%s'\" "
         "--versioning-override-behavior pinned --versioning-override-deployment-name %s "
         "--versioning-override-build-id %s` if this build can replay their histories.",
-        name, previous, build_id, stranded, previous, previous, name, previous, name, build_id,
+        name,
+        previous,
+        build_id,
+        stranded,
+        previous,
+        previous,
+        name,
+        previous,
+        name,
+        build_id,
     )

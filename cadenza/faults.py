@@ -72,7 +72,10 @@ class FaultConfig(BaseModel):
     # Longer than the worker's 5 s HTTP timeout, shorter than a step's retries: the caller has given up and retried
     # (or compensated) by the time the first request commits.
     slow_commit_ms: WholeNumber = Field(
-        default=8_000, ge=0, le=_MAX_DELAY_MS, description="How long a slow-committed request waits before it is applied"
+        default=8_000,
+        ge=0,
+        le=_MAX_DELAY_MS,
+        description="How long a slow-committed request waits before it is applied",
     )
     seed: WholeNumber | None = Field(default=None, description="Seed for the random faults, for reproducible runs")
     script: list[ScriptedFault] = Field(default_factory=list, max_length=1000)

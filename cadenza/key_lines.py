@@ -35,16 +35,19 @@ def parse_key_lines(text: str, *, source: str) -> dict[str, bytes]:
         where = f"{source}, key line {position}"
         key_id, has_separator, encoded = (part.strip() for part in line.partition("="))
         if _is_a_bare_key(line):  # its base64 padding would otherwise pass for the '=' after an id
-            raise KeyLineError(f"{where} is a key without its id: write it as '<key id>=<base64 key>', e.g. 'k1=…' "
-                               f"{_NOT_SHOWN}")
+            raise KeyLineError(
+                f"{where} is a key without its id: write it as '<key id>=<base64 key>', e.g. 'k1=…' {_NOT_SHOWN}"
+            )
         if not has_separator:
             raise KeyLineError(f"{where} has no '=': write it as '<key id>=<base64 key>' {_NOT_SHOWN}")
         if not KEY_ID.fullmatch(key_id):
             raise KeyLineError(f"{where}: the key id before '=' must be {KEY_ID_RULE} {_NOT_SHOWN}")
         key = _decoded(encoded, where)
         if key_id in keys:
-            raise KeyLineError(f"{where} repeats the key id of key line {first_line_of[key_id]}: give each key an id "
-                               "of its own (the active key comes first)")
+            raise KeyLineError(
+                f"{where} repeats the key id of key line {first_line_of[key_id]}: give each key an id "
+                "of its own (the active key comes first)"
+            )
         keys[key_id], first_line_of[key_id] = key, position
     return keys
 
@@ -58,13 +61,17 @@ def read_key_file(path: Path, *, named_by: str) -> str:
     except OSError as err:
         raise KeyLineError(f"cannot read the key file {shown}: {err.strerror}; check {named_by}") from None
     if len(raw) > MAX_KEY_FILE_BYTES:
-        raise KeyLineError(f"the key file {shown} is larger than {MAX_KEY_FILE_BYTES // 1024} KiB, so it is not a key "
-                           f"file; check that {named_by} names the file of `cadenza keys generate` lines")
+        raise KeyLineError(
+            f"the key file {shown} is larger than {MAX_KEY_FILE_BYTES // 1024} KiB, so it is not a key "
+            f"file; check that {named_by} names the file of `cadenza keys generate` lines"
+        )
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise KeyLineError(f"the key file {shown} is not UTF-8 text (raw key bytes?): key lines are "
-                           "`<key id>=<base64 key>`, as `cadenza keys generate` prints them") from None
+        raise KeyLineError(
+            f"the key file {shown} is not UTF-8 text (raw key bytes?): key lines are "
+            "`<key id>=<base64 key>`, as `cadenza keys generate` prints them"
+        ) from None
 
 
 def shown_path(path: Path) -> str:
@@ -91,9 +98,11 @@ def _decoded(encoded: str, where: str) -> bytes:
     try:
         key = base64.b64decode(encoded, validate=True)
     except ValueError:  # binascii.Error, or non-ASCII characters
-        raise KeyLineError(f"{where}: the key after '=' is not standard base64 (A-Z a-z 0-9 + / and = padding, no "
-                           f"spaces) {_NOT_SHOWN}") from None
+        raise KeyLineError(
+            f"{where}: the key after '=' is not standard base64 (A-Z a-z 0-9 + / and = padding, no spaces) {_NOT_SHOWN}"
+        ) from None
     if len(key) != KEY_BYTES:
-        raise KeyLineError(f"{where}: the key is {len(key)} bytes, AES-256 needs {KEY_BYTES}; make one with "
-                           "`cadenza keys generate`")
+        raise KeyLineError(
+            f"{where}: the key is {len(key)} bytes, AES-256 needs {KEY_BYTES}; make one with `cadenza keys generate`"
+        )
     return key

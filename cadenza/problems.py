@@ -66,7 +66,11 @@ class Problem(CadenzaError):
 
     def response(self, instance: str | None = None) -> JSONResponse:
         body = ProblemDetails(
-            title=self.title, status=self.status, detail=self.detail, instance=instance, errors=self.errors,
+            title=self.title,
+            status=self.status,
+            detail=self.detail,
+            instance=instance,
+            errors=self.errors,
             **self.extensions,
         )
         return JSONResponse(
@@ -136,8 +140,10 @@ async def _answer_http_exception(request: Request, exc: Exception) -> JSONRespon
 async def _answer_unexpected(request: Request, exc: Exception) -> JSONResponse:
     _log.exception("unexpected error answering %s %s", request.method, request.url.path)
     return Problem(
-        500, "Internal error", f"The {request.app.title} hit an unexpected error; it is logged. Retry, or report it "
-        "with the X-Request-ID of this answer."
+        500,
+        "Internal error",
+        f"The {request.app.title} hit an unexpected error; it is logged. Retry, or report it "
+        "with the X-Request-ID of this answer.",
     ).response(request.url.path)
 
 

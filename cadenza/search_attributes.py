@@ -41,7 +41,10 @@ def dev_server_flags() -> list[str]:
     type_names = {"KEYWORD": "Keyword", "INT": "Int"}
     flags: list[str] = []
     for key in ALL_KEYS:
-        flags += ["--search-attribute", f"{key.name}={type_names[key.indexed_value_type.name.removeprefix('INDEXED_VALUE_TYPE_')]}"]
+        flags += [
+            "--search-attribute",
+            f"{key.name}={type_names[key.indexed_value_type.name.removeprefix('INDEXED_VALUE_TYPE_')]}",
+        ]
     return flags
 
 

@@ -23,7 +23,9 @@ class Interrupted(CadenzaError):
 
 
 def run_until_signalled(
-    main: Callable[[asyncio.Event], Awaitable[T]], *, loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+    main: Callable[[asyncio.Event], Awaitable[T]],
+    *,
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
 ) -> T:
     """Run `main(stop)`; SIGINT and SIGTERM set `stop` so it can shut down cleanly instead of being torn apart.
     `loop_factory` makes the event loop (default: asyncio's)."""

@@ -15,11 +15,10 @@ from temporalio.converter import DataConverter
 
 from cadenza import codec
 from cadenza.binaries import temporal_cli
-from cadenza.decision_keys import DECISION_KEYS
 from cadenza.build_id import build_id
+from cadenza.decision_keys import DECISION_KEYS
 from cadenza.private_files import private_dir, tighten
 from cadenza.processes import ChildProcess, PortInUse, free_port, http_ok, port_in_use
-from cadenza.shutdown import WORKER_STOP_TIMEOUT_SECONDS
 from cadenza.search_attributes import dev_server_flags
 from cadenza.settings import (
     DEFAULT_SERVICE_TOKEN,
@@ -27,15 +26,16 @@ from cadenza.settings import (
     METRICS_PORT_ENV,
     SERVICE_NAMES,
     ServiceEndpoint,
-    dev_server_ports,
-    deployment_name,
     api_port,
     codec_port,
+    deployment_name,
+    dev_server_ports,
     metrics_port,
     service_endpoint,
     settings,
     state_dir,
 )
+from cadenza.shutdown import WORKER_STOP_TIMEOUT_SECONDS
 
 # The dev server's defaults are tuned for a laptop demo, not latency: with one history shard and the transfer queue
 # polled at most 20 times a second, every workflow-task hand-off can wait up to 50 ms, which one order at a time feels
@@ -303,7 +303,15 @@ class EmbeddedStack:
 
     def temporal_argv(self) -> list[str]:
         config = self.config
-        argv = [str(self.temporal_binary), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(config.temporal_port)]
+        argv = [
+            str(self.temporal_binary),
+            "server",
+            "start-dev",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(config.temporal_port),
+        ]
         argv += ["--log-level", "warn", "--namespace", NAMESPACE]
         if config.ui_port is None:
             argv.append("--headless")
@@ -342,8 +350,15 @@ class EmbeddedStack:
         await child.wait_until(serving, timeout=60)
 
     async def _start_web_ui_guard(self) -> None:
-        argv = [sys.executable, "-m", "cadenza.web_ui_guard", "--port", str(self.config.ui_port),
-                "--upstream-port", str(self.ui_upstream_port)]
+        argv = [
+            sys.executable,
+            "-m",
+            "cadenza.web_ui_guard",
+            "--port",
+            str(self.config.ui_port),
+            "--upstream-port",
+            str(self.ui_upstream_port),
+        ]
         child = self._spawn("web-ui-guard", argv)
 
         async def listening() -> bool:
@@ -378,7 +393,9 @@ class EmbeddedStack:
         # Same environment as the worker, so the codec server holds the same keys; only this stack's Web UI may call it.
         env = {**self.config.client_env(), "CADENZA_STATE_DIR": str(self.config.state_dir)}
         if self.config.ui_port is not None:
-            env["CADENZA_CODEC_CORS_ORIGINS"] = f"http://localhost:{self.config.ui_port},http://127.0.0.1:{self.config.ui_port}"
+            env["CADENZA_CODEC_CORS_ORIGINS"] = (
+                f"http://localhost:{self.config.ui_port},http://127.0.0.1:{self.config.ui_port}"
+            )
         argv = [sys.executable, "-m", "codec_server", "--port", str(self.config.codec_port)]
         child = self._spawn("codec-server", argv, env=env)
         await child.wait_until(http_ok(f"http://127.0.0.1:{self.config.codec_port}/healthz"), timeout=30)
@@ -388,7 +405,7 @@ class EmbeddedStack:
         return await self._start_worker(name)
 
     @staticmethod
-    def _worker_polling(child: ChildProcess):  # noqa: ANN205
+    def _worker_polling(child: ChildProcess):
         async def polling() -> bool:
             return "polling task queue" in child.log_tail(50)
 

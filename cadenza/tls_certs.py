@@ -51,8 +51,14 @@ class Authority:
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(
                 x509.KeyUsage(
-                    digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
-                    key_encipherment=False, data_encipherment=False, key_agreement=False, encipher_only=False,
+                    digital_signature=True,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    encipher_only=False,
                     decipher_only=False,
                 ),
                 critical=True,
@@ -68,7 +74,9 @@ class Authority:
             raise ValueError("a server certificate needs at least one host name: the address clients connect to")
         names = [_subject_alt_name(host) for host in hostnames]
         return self._issue(
-            hostnames[0], days, x509.SubjectAlternativeName(names),
+            hostnames[0],
+            days,
+            x509.SubjectAlternativeName(names),
             [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
         )
 
@@ -77,7 +85,10 @@ class Authority:
         return self._issue(component, days, None, [ExtendedKeyUsageOID.CLIENT_AUTH])
 
     def _issue(
-        self, common_name: str, days: int, alt_names: x509.SubjectAlternativeName | None,
+        self,
+        common_name: str,
+        days: int,
+        alt_names: x509.SubjectAlternativeName | None,
         usages: list[x509.ObjectIdentifier],
     ) -> Issued:
         ca_cert = self.issued.certificate
@@ -99,13 +110,17 @@ class Authority:
 
 
 def _name(common_name: str) -> x509.Name:
-    return x509.Name([
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANISATION),
-        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-    ])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANISATION),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
 
 
-def _builder(subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey, days: int) -> x509.CertificateBuilder:
+def _builder(
+    subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey, days: int
+) -> x509.CertificateBuilder:
     now = dt.datetime.now(dt.UTC)
     return (
         x509.CertificateBuilder()

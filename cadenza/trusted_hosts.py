@@ -71,7 +71,7 @@ class TrustedHosts:
             "title": "Not a name of this server",
             "status": 421,
             "detail": f"This server does not answer to the host name {host_name(host)[:100]!r} (a page re-pointing its "
-                      f"own domain here, or a name not configured yet). {self._next_step}",
+            f"own domain here, or a name not configured yet). {self._next_step}",
         }
         body = json.dumps(problem).encode()
         headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())]

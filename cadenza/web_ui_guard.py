@@ -21,10 +21,18 @@ from cadenza.process_exit import run_and_exit
 from cadenza.trusted_hosts import TrustedHosts
 
 # Connection-level headers describe one hop; the proxy's own connections carry their own.
-_HOP_BY_HOP = frozenset({
-    b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te", b"trailer",
-    b"transfer-encoding", b"upgrade",
-})
+_HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+    }
+)
 
 
 class WebUiProxy:
@@ -32,24 +40,34 @@ class WebUiProxy:
 
     def __init__(self, upstream: str, transport: httpx.AsyncBaseTransport | None = None) -> None:
         # No read timeout: a workflow list or a long history may take its time; the browser gives up if it must.
-        self._client = httpx.AsyncClient(base_url=upstream, timeout=httpx.Timeout(None, connect=5.0), transport=transport)
+        self._client = httpx.AsyncClient(
+            base_url=upstream, timeout=httpx.Timeout(None, connect=5.0), transport=transport
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return  # the Web UI uses plain HTTP only (lifespan and websockets need nothing here)
         target = scope["raw_path"] + (b"?" + scope["query_string"] if scope["query_string"] else b"")
         request = self._client.build_request(
-            scope["method"], target.decode("latin-1"), headers=_forwarded(scope["headers"]), content=_body(receive),
+            scope["method"],
+            target.decode("latin-1"),
+            headers=_forwarded(scope["headers"]),
+            content=_body(receive),
         )
         try:
             answer = await self._client.send(request, stream=True)
         except httpx.HTTPError as err:
-            await _plain(send, 502, f"The Temporal Web UI behind this port does not answer ({type(err).__name__}); "
-                                    "is the dev server running? `cadenza up` starts both.")
+            await _plain(
+                send,
+                502,
+                f"The Temporal Web UI behind this port does not answer ({type(err).__name__}); "
+                "is the dev server running? `cadenza up` starts both.",
+            )
             return
         try:
-            await send({"type": "http.response.start", "status": answer.status_code,
-                        "headers": _forwarded(answer.headers.raw)})
+            await send(
+                {"type": "http.response.start", "status": answer.status_code, "headers": _forwarded(answer.headers.raw)}
+            )
             async for chunk in answer.aiter_raw():  # raw: compressed bodies stay compressed, as their headers say
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b""})
@@ -59,7 +77,8 @@ class WebUiProxy:
 
 def create_guard_app(upstream_port: int) -> TrustedHosts:
     return TrustedHosts(
-        WebUiProxy(f"http://127.0.0.1:{upstream_port}"), names=(),
+        WebUiProxy(f"http://127.0.0.1:{upstream_port}"),
+        names=(),
         next_step="Open the Web UI as http://localhost:<port> or http://127.0.0.1:<port>.",
     )
 
@@ -80,8 +99,13 @@ async def _body(receive: Receive) -> AsyncIterator[bytes]:
 
 async def _plain(send: Send, status: int, text: str) -> None:
     body = text.encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -92,8 +116,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True, help="Where the Web UI is opened (CADENZA_TEMPORAL_UI_PORT)")
     parser.add_argument("--upstream-port", type=int, required=True, help="Where the dev server serves it, on loopback")
     args = parser.parse_args()
-    uvicorn.run(create_guard_app(args.upstream_port), host="127.0.0.1", port=args.port, log_level="warning",
-                access_log=False)
+    uvicorn.run(
+        create_guard_app(args.upstream_port), host="127.0.0.1", port=args.port, log_level="warning", access_log=False
+    )
 
 
 if __name__ == "__main__":

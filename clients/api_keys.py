@@ -144,7 +144,9 @@ def load_key_store(
     if settings.keys_file and settings.keys_json:
         raise KeyStoreError("both CADENZA_API_KEYS_FILE and CADENZA_API_KEYS are set; keep one of them")
     if settings.keys_file:
-        store = KeyStore(settings.keys_file, origin=f"CADENZA_API_KEYS_FILE={settings.keys_file}", reload_interval=reload_interval)
+        store = KeyStore(
+            settings.keys_file, origin=f"CADENZA_API_KEYS_FILE={settings.keys_file}", reload_interval=reload_interval
+        )
     elif settings.keys_json:
         store = KeyStore(None, origin="CADENZA_API_KEYS", inline=settings.keys_json, reload_interval=reload_interval)
     else:

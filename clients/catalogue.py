@@ -16,9 +16,9 @@ start-up so its document states the SKUs from the first request; a CLI command m
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-import time
 
 import httpx
 from temporalio.exceptions import ApplicationError
@@ -77,9 +77,11 @@ class SkuCatalogue:
         if self._known is None or self._clock() - self._fetched_at > CACHE_S:
             unavailable = await self._refresh()
         known = self._known
-        unknown = [] if known is None else [
-            UnknownSku(line=i, sku=line.sku) for i, line in enumerate(order.lines) if line.sku not in known
-        ]
+        unknown = (
+            []
+            if known is None
+            else [UnknownSku(line=i, sku=line.sku) for i, line in enumerate(order.lines) if line.sku not in known]
+        )
         return SkuCheck(unknown=unknown, known=known, unavailable=unavailable)
 
     async def _refresh(self) -> str | None:

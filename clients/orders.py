@@ -35,8 +35,9 @@ from activities.stuck import StuckExecution, is_failed_task_refusal, stuck_execu
 from cadenza.codec import KeyRing
 from cadenza.decision_keys import decision_keys
 from cadenza.decisions import sign, subject_of
-from cadenza.failure_types import DECISION_REFUSED, PLAINTEXT_REFUSED
 from cadenza.errors import CadenzaError, InvalidInput
+from cadenza.failure_types import DECISION_REFUSED, PLAINTEXT_REFUSED
+from cadenza.search_attributes import ORDER_STATUS, initial_search_attributes
 from cadenza.settings import settings
 from workflows.models import (
     OperatorRetry,
@@ -50,9 +51,8 @@ from workflows.models import (
     StoredOrder,
     workflow_id_for,
 )
-from workflows.policies import REVIEW_DEADLINE_MEMO, review_deadline_from_env
-from cadenza.search_attributes import ORDER_STATUS, initial_search_attributes
 from workflows.order import RETRY_UPDATE, REVIEW_REFUSED_BECAUSE, REVIEW_UPDATE, OrderWorkflow
+from workflows.policies import REVIEW_DEADLINE_MEMO, review_deadline_from_env
 
 D = TypeVar("D", bound=SignedDecision)
 
@@ -184,7 +184,9 @@ async def place_order(
     queue = task_queue or settings().task_queue
     try:
         handle = await client.start_workflow(
-            OrderWorkflow.run, order, **start_options(order, queue, review_deadline, memo=memo),
+            OrderWorkflow.run,
+            order,
+            **start_options(order, queue, review_deadline, memo=memo),
             request_eager_start=eager_start,
         )
         return PlacedOrder(handle, duplicate=False)
@@ -293,7 +295,11 @@ class OrderClosed(CadenzaError, RuntimeError):
 
 
 async def cancel_order(
-    client: Client, order_id: str, *, shown_as: str | None = None, description: WorkflowExecutionDescription | None = None
+    client: Client,
+    order_id: str,
+    *,
+    shown_as: str | None = None,
+    description: WorkflowExecutionDescription | None = None,
 ) -> str:
     """Ask the order's workflow to cancel; returns what will happen, in one sentence. Refuses a closed order with
     its state (`OrderClosed`): cancelling it would be a silent no-op, and its outcome is final."""
@@ -357,7 +363,9 @@ async def send_review(
     return await _decided(handle.execute_update(OrderWorkflow.review, review))  # type: ignore[arg-type]
 
 
-async def retry_compensations(handle: WorkflowHandle[Any, Any], *, operator: str, keys: KeyRing | None = None) -> OrderProgress:
+async def retry_compensations(
+    handle: WorkflowHandle[Any, Any], *, operator: str, keys: KeyRing | None = None
+) -> OrderProgress:
     """The `retry_compensation` update on behalf of `operator` (an API key's name, a CLI user), signed: the only way
     Cadenza's doors resume an order in needs_attention. The validator's refusal (not in needs_attention) is raised as
     the SDK's `WorkflowUpdateFailedError`; `retry_compensation` turns it into `NotAwaitingOperator`."""

@@ -24,10 +24,9 @@ from temporalio.client import (
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
-from cadenza.search_attributes import ensure_search_attributes
+from cadenza.search_attributes import RECONCILE_UNREPAIRED, ensure_search_attributes
 from workflows.reconcile import ReconcileWorkflow
 from workflows.reconcile_models import ReconcileInput, short_duration
-from cadenza.search_attributes import RECONCILE_UNREPAIRED
 
 SCHEDULE_ID = "cadenza-reconcile"
 DEFAULT_EVERY = timedelta(minutes=5)

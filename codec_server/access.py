@@ -75,8 +75,8 @@ class StaticTokens:
             where = f"CADENZA_CODEC_TOKENS entry {position}"
             if len(token.strip()) < MIN_TOKEN_LENGTH:
                 raise InvalidAccessSettings(
-                    f"{where}: the token must be at least {MIN_TOKEN_LENGTH} characters (e.g. `python -c \"import "
-                    "secrets; print(secrets.token_urlsafe(32))\"`), followed by =<namespace>:read,<namespace>:write"
+                    f'{where}: the token must be at least {MIN_TOKEN_LENGTH} characters (e.g. `python -c "import '
+                    'secrets; print(secrets.token_urlsafe(32))"`), followed by =<namespace>:read,<namespace>:write'
                 )
             tokens[token.strip()] = parse_grants(grants.split(","), where)
         if not tokens:
@@ -117,8 +117,13 @@ class OidcVerifier:
             raise Unauthenticated(f"the bearer token is not a usable JWT: {err}") from None
         try:
             claims = jwt.decode(
-                token, key.key, algorithms=ALGORITHMS, audience=self.settings.audience, issuer=self.settings.issuer,
-                leeway=self.settings.leeway_seconds, options={"require": ["exp", "iss", "aud"]},
+                token,
+                key.key,
+                algorithms=ALGORITHMS,
+                audience=self.settings.audience,
+                issuer=self.settings.issuer,
+                leeway=self.settings.leeway_seconds,
+                options={"require": ["exp", "iss", "aud"]},
             )
         except jwt.ExpiredSignatureError:
             raise Unauthenticated("the token has expired; sign in again for a fresh one") from None

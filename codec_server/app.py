@@ -36,7 +36,8 @@ ALLOWED_HEADERS = ["Content-Type", "X-Namespace", "Authorization"]
 _log = logging.getLogger("cadenza.codec_server")
 
 _bearer = HTTPBearer(
-    auto_error=False, scheme_name="CodecToken",
+    auto_error=False,
+    scheme_name="CodecToken",
     description="A static token from CADENZA_CODEC_TOKENS, or a JWT from the configured OIDC issuer, sent as "
     "`Authorization: Bearer <token>`. Decoding needs the grant `<namespace>:read`, encoding `<namespace>:write`.",
 )
@@ -85,8 +86,11 @@ def create_codec_app(codec: NamespacedCodec, settings: CodecServerSettings) -> F
             "Decodes and encodes Temporal payloads with Cadenza's payload codec, for the Temporal Web UI "
             "(`--ui-codec-endpoint`) and the `temporal` CLI (`--codec-endpoint`). Bodies are Temporal's JSON payload "
             "format. "
-            + ("Every call needs `Authorization: Bearer <token>` and `X-Namespace`." if authenticator else
-               "This server runs without authentication: it answers on loopback only.")
+            + (
+                "Every call needs `Authorization: Bearer <token>` and `X-Namespace`."
+                if authenticator
+                else "This server runs without authentication: it answers on loopback only."
+            )
         ),
     )
     install_problem_handlers(app)
@@ -131,12 +135,18 @@ def create_codec_app(codec: NamespacedCodec, settings: CodecServerSettings) -> F
     app.add_middleware(RequestId)  # names each call in the log, and the 500 answer (if ever) refers to it
     # allow_credentials: the Web UI's "include cross-origin credentials" codec setting needs it; origins are explicit.
     app.add_middleware(
-        CORSMiddleware, allow_origins=list(settings.origins), allow_methods=["POST"], allow_headers=ALLOWED_HEADERS,
-        allow_credentials=True, max_age=600,
+        CORSMiddleware,
+        allow_origins=list(settings.origins),
+        allow_methods=["POST"],
+        allow_headers=ALLOWED_HEADERS,
+        allow_credentials=True,
+        max_age=600,
     )
     # Outermost: a page that re-points its domain here is refused before CORS, which it would not need.
     app.add_middleware(
-        TrustedHosts, names=settings.allowed_hosts, open_paths=("/healthz",),
+        TrustedHosts,
+        names=settings.allowed_hosts,
+        open_paths=("/healthz",),
         next_step=f"Call it as localhost or by address, or add the name to {ALLOWED_HOSTS_ENV}.",
     )
     app.openapi = _exact_openapi(app, namespace_required=authenticator is not None)  # type: ignore[method-assign]
@@ -147,14 +157,17 @@ _REFUSALS = {
     400: "The body is not Temporal's JSON payload format, the codec refused a payload, or X-Namespace is missing",
     401: "No token, or one that is unknown, badly signed, expired or for another audience",
     403: "The token lacks the grant <namespace>:read (decode) or <namespace>:write (encode), or a payload is bound to "
-         "another namespace than X-Namespace (or to none, where CADENZA_ENCRYPTION_UNBOUND=refuse)",
+    "another namespace than X-Namespace (or to none, where CADENZA_ENCRYPTION_UNBOUND=refuse)",
     413: f"The body is larger than {MAX_BODY_BYTES // 2**20} MiB",
     421: "The Host header names neither localhost, an IP address nor one of CADENZA_CODEC_ALLOWED_HOSTS",
     503: "The OIDC issuer's keys cannot be fetched right now; retry",
 }
 # The routes parse the body themselves (malformed → 400, not FastAPI's 422), so the document names it here.
 _JSON_BODY = {
-    "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Payloads"}}}}
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Payloads"}}},
+    }
 }
 
 
@@ -202,21 +215,25 @@ def _guard_with_auth(authenticator: Authenticator) -> Callable[[Action], Guard]:
             credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)], namespace: Namespace = ""
         ) -> Access:
             if credentials is None:
-                raise _unauthorised("Send 'Authorization: Bearer <token>' (Web UI: codec settings, \"pass access "
-                                    "token\"; temporal CLI: --codec-auth 'Bearer <token>').")
+                raise _unauthorised(
+                    "Send 'Authorization: Bearer <token>' (Web UI: codec settings, \"pass access "
+                    "token\"; temporal CLI: --codec-auth 'Bearer <token>')."
+                )
             try:
                 caller = await authenticator.caller(credentials.credentials)
             except Unauthenticated as err:
                 raise _unauthorised(f"{str(err)[:300]}.") from None
             except AuthUnavailable as err:
                 _log.warning("%s", err)
-                raise Problem(503, "Cannot check tokens right now", f"{err}. Retry shortly.",
-                              headers={"Retry-After": "5"}) from None
+                raise Problem(
+                    503, "Cannot check tokens right now", f"{err}. Retry shortly.", headers={"Retry-After": "5"}
+                ) from None
             if not namespace:
                 raise Problem(400, "X-Namespace missing", "Name the Temporal namespace in the X-Namespace header.")
             if not caller.may(action, namespace):
                 raise Problem(
-                    403, "Not allowed for this namespace",
+                    403,
+                    "Not allowed for this namespace",
                     f"{caller.name} may not {action} payloads of namespace {namespace!r}: this needs the grant "
                     f"{namespace}:{action}.",
                     headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{namespace}:{action}"'},
@@ -248,7 +265,9 @@ class CodecUnavailable(CadenzaError, RuntimeError):
     """The payload codec could not be loaded; the message says what to do."""
 
 
-def serve(host: str, port: int, *, settings: CodecServerSettings | None = None, codec: NamespacedCodec | None = None) -> None:
+def serve(
+    host: str, port: int, *, settings: CodecServerSettings | None = None, codec: NamespacedCodec | None = None
+) -> None:
     """Run the codec server under uvicorn until interrupted (`cadenza codec-server`, `python -m codec_server`).
     Checks the exposure rule before loading any key."""
     import uvicorn

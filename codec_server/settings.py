@@ -93,7 +93,7 @@ def check_exposure(host: str, settings: CodecServerSettings) -> None:
             f"Refusing to serve the codec server on {host} without authentication: anyone who can reach it could read "
             "every order in clear. Listen on 127.0.0.1 (local development), or set CADENZA_CODEC_TOKENS "
             "(token=<namespace>:read,...) or CADENZA_CODEC_OIDC_ISSUER, CADENZA_CODEC_OIDC_AUDIENCE and "
-            "CADENZA_CODEC_OIDC_JWKS_URL (docs/security.md, \"Reading encrypted orders\")."
+            'CADENZA_CODEC_OIDC_JWKS_URL (docs/security.md, "Reading encrypted orders").'
         )
     if not settings.allowed_hosts:
         raise InsecureBinding(

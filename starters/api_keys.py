@@ -26,9 +26,7 @@ def _store() -> KeyStore:
 
 @api_key_app.command("create")
 def create(
-    scope: Annotated[
-        list[str], typer.Option("--scope", help=f"What the key may do; repeatable: {', '.join(SCOPES)}")
-    ],
+    scope: Annotated[list[str], typer.Option("--scope", help=f"What the key may do; repeatable: {', '.join(SCOPES)}")],
     customer: Annotated[
         str | None, typer.Option("--customer", help="Bind the key to this customer: it sees and places only theirs")
     ] = None,
@@ -57,13 +55,23 @@ def list_keys() -> None:
         errors.print(f"No API keys in {store.origin}. Create one with: cadenza api-key create --scope orders:read")
         return
     table = Table(
-        "key_id", "name", "scopes", "customer", "created (UTC)", "revoked (UTC)", title=f"API keys in {store.origin}",
+        "key_id",
+        "name",
+        "scopes",
+        "customer",
+        "created (UTC)",
+        "revoked (UTC)",
+        title=f"API keys in {store.origin}",
         title_justify="left",
     )
     for entry in entries:
         table.add_row(
-            entry.key_id, entry.name, " ".join(sorted(entry.scopes)), entry.customer_id or "(any)",
-            _when(entry.created_at), _when(entry.revoked_at),
+            entry.key_id,
+            entry.name,
+            " ".join(sorted(entry.scopes)),
+            entry.customer_id or "(any)",
+            _when(entry.created_at),
+            _when(entry.revoked_at),
         )
     console.print(table)
 

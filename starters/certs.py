@@ -87,7 +87,9 @@ def create(
     ] = None,
     component: Annotated[
         list[str] | None,
-        typer.Option("--component", help=f"A client certificate to make (repeat; default: {', '.join(CADENZA_COMPONENTS)})"),
+        typer.Option(
+            "--component", help=f"A client certificate to make (repeat; default: {', '.join(CADENZA_COMPONENTS)})"
+        ),
     ] = None,
     days: Annotated[int, typer.Option("--days", min=1, help="Validity of every certificate")] = DEFAULT_DAYS,
 ) -> None:
@@ -104,7 +106,7 @@ def create(
         fail(str(err), EXIT_BAD_INPUT)
     # Plain print: these lines are meant to be copied, and rich would wrap them at the terminal's width.
     print(f"Written to {out} (keys 0600; {CA_NAME}.key signs new certificates: keep it out of every pod).")
-    print("Each process connects with (docs/deploying.md, \"Mutual TLS with Temporal\"):")
+    print('Each process connects with (docs/deploying.md, "Mutual TLS with Temporal"):')
     print(f"  TEMPORAL_TLS_SERVER_CA_CERT_PATH={out / CA_NAME}.pem")
     print(
         f"  TEMPORAL_TLS_CLIENT_CERT_PATH={out / components[0]}.pem "

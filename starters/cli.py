@@ -21,29 +21,6 @@ from cadenza.processes import hand_over_to_module
 from cadenza.settings import settings, web_ui_base, workflow_ui_link
 from cadenza.signals import EXIT_INTERRUPTED, run_until_signalled
 from cadenza.stack import StackConfig
-from starters.adversary.command import adversary_app
-from starters.api_keys import api_key_app
-from starters.chaos.plan import ChaosPlan
-from starters.bench.profiles import DEFAULT_PROFILES, PROFILES
-from starters.certs import certs_app
-from starters.codec_server import codec_server
-from starters.compose_secrets import compose_secrets
-from starters.deploy import deploy_app
-from starters.keys import keys_app
-from starters.console import EXIT_BAD_INPUT, EXIT_PROBLEM, CommandGroup, console, errors, fail
-from starters.demo import Demo
-from starters.doctor.command import doctor
-from starters.replay import (
-    ReplayReport,
-    default_query,
-    default_workers,
-    histories_from_files,
-    histories_from_server,
-    parse_since,
-    replay as replay_histories,
-)
-from starters.replay_view import failures_table, replay_progress, summary
-from starters.record_histories import DEFAULT_OUT, Recorder, check_out_folder
 from clients.orders import (
     InvalidOrder,
     NotAwaitingOperator,
@@ -60,7 +37,32 @@ from clients.orders import (
     review_order,
     wait_for_result,
 )
+from starters.adversary.command import adversary_app
+from starters.api_keys import api_key_app
+from starters.bench.profiles import DEFAULT_PROFILES, PROFILES
+from starters.certs import certs_app
+from starters.chaos.plan import ChaosPlan
+from starters.codec_server import codec_server
+from starters.compose_secrets import compose_secrets
+from starters.console import EXIT_BAD_INPUT, EXIT_PROBLEM, CommandGroup, console, errors, fail
+from starters.demo import Demo
+from starters.deploy import deploy_app
+from starters.doctor.command import doctor
+from starters.keys import keys_app
 from starters.preflight import check_skus_exist
+from starters.record_histories import DEFAULT_OUT, Recorder, check_out_folder
+from starters.replay import (
+    ReplayReport,
+    default_query,
+    default_workers,
+    histories_from_files,
+    histories_from_server,
+    parse_since,
+)
+from starters.replay import (
+    replay as replay_histories,
+)
+from starters.replay_view import failures_table, replay_progress, summary
 from starters.stack_session import stack_for_command
 from starters.status_view import status_panel
 from starters.up import run_stack
@@ -165,7 +167,9 @@ def api(
 
 @app.command()
 def demo(
-    keep: Annotated[bool, typer.Option("--keep", help="Keep the stack up afterwards (until Ctrl-C) to browse the Web UI")] = False,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep the stack up afterwards (until Ctrl-C) to browse the Web UI")
+    ] = False,
 ) -> None:
     """Place one order per scenario (happy, declined card, out of stock, flaky payment, duplicate) and check each
     against the services' own records. Starts the embedded stack if it is not running. Exit 0 only if all pass."""
@@ -192,7 +196,9 @@ def demo(
 @order_app.command("place")
 def order_place(
     file: Annotated[Path, typer.Argument(help="Order as JSON, e.g. examples/order.json")],
-    wait: Annotated[bool, typer.Option("--wait", help="Wait for the outcome and print the OrderResult as JSON")] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait for the outcome and print the OrderResult as JSON")
+    ] = False,
 ) -> None:
     """Validate an order and start its workflow. Placing the same order again starts nothing new; an order id already
     placed with a different body is refused (exit 1), as the Order API refuses it (409)."""
@@ -289,18 +295,33 @@ class LoadVia(str, Enum):
 def load(
     orders: Annotated[int, typer.Option("--orders", min=1, help="How many orders to place")] = 100,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="At most this many in flight")] = 20,
-    faults: Annotated[str | None, typer.Option("--faults", help="e.g. 'payment:error_rate=0.3,stall_rate=0.1;erp:rate_limit=0.1'")] = None,
+    faults: Annotated[
+        str | None, typer.Option("--faults", help="e.g. 'payment:error_rate=0.3,stall_rate=0.1;erp:rate_limit=0.1'")
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the order mix")] = 1,
     json_file: Annotated[Path | None, typer.Option("--json", help="Write the report to this file")] = None,
-    via: Annotated[LoadVia, typer.Option(
-        "--via", help="temporal: place orders with a Temporal client, as `cadenza order place`; api: over HTTP "
-        "through the Order API, as a checkout would (Prefer: wait=60, then polling)")] = LoadVia.temporal,
-    api_url: Annotated[str | None, typer.Option(
-        "--api-url", help="The Order API, with --via api (default http://localhost:8100, or CADENZA_API_PORT)")] = None,
-    api_key: Annotated[str | None, typer.Option(
-        "--api-key",
-        help="A key with scopes orders:write and orders:read, not bound to a customer (with --via api; default: "
-        "CADENZA_API_KEY)")] = None,
+    via: Annotated[
+        LoadVia,
+        typer.Option(
+            "--via",
+            help="temporal: place orders with a Temporal client, as `cadenza order place`; api: over HTTP "
+            "through the Order API, as a checkout would (Prefer: wait=60, then polling)",
+        ),
+    ] = LoadVia.temporal,
+    api_url: Annotated[
+        str | None,
+        typer.Option(
+            "--api-url", help="The Order API, with --via api (default http://localhost:8100, or CADENZA_API_PORT)"
+        ),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            help="A key with scopes orders:write and orders:read, not bound to a customer (with --via api; default: "
+            "CADENZA_API_KEY)",
+        ),
+    ] = None,
 ) -> None:
     """Place generated orders (good and declined cards, in- and out-of-stock SKUs) against the running stack and
     report outcomes and end-to-end latency. --faults applies fault injection for the run only. Exit 1 if an order
@@ -313,8 +334,11 @@ def load(
     api_key = api_key or settings().get("CADENZA_API_KEY")
     if via is LoadVia.api:
         if not api_key:
-            fail("--via api needs an API key: pass --api-key or set CADENZA_API_KEY (create one with "
-                 "`cadenza api-key create --scope orders:write --scope orders:read`).", EXIT_BAD_INPUT)
+            fail(
+                "--via api needs an API key: pass --api-key or set CADENZA_API_KEY (create one with "
+                "`cadenza api-key create --scope orders:write --scope orders:read`).",
+                EXIT_BAD_INPUT,
+            )
         target = ApiTarget(api_url or f"http://localhost:{api_port() or 8100}", api_key)
     elif api_url:
         fail("--api-url is for --via api; add --via api to place the orders through the Order API.", EXIT_BAD_INPUT)
@@ -353,46 +377,85 @@ def chaos(
     ),
     workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes at any time")] = 2,
     kill_every: Annotated[
-        float, typer.Option("--kill-every", min=0, help="Seconds between worker SIGKILLs (0: none); one more as soon "
-                            "as orders are compensating")
+        float,
+        typer.Option(
+            "--kill-every",
+            min=0,
+            help="Seconds between worker SIGKILLs (0: none); one more as soon as orders are compensating",
+        ),
     ] = 15.0,
-    restart_server: Annotated[bool, typer.Option(
-        "--restart-server/--no-restart-server", help="Restart the dev server once, while orders are compensating")
+    restart_server: Annotated[
+        bool,
+        typer.Option(
+            "--restart-server/--no-restart-server", help="Restart the dev server once, while orders are compensating"
+        ),
     ] = True,
-    outage: Annotated[str | None, typer.Option(
-        "--outage", metavar="SERVICE:SECONDS", help="One service answers 503 to every write for that long, from 10% "
-        "of the orders on; default payment:135 (longer than a step's 105 s of retries); 'none' for no outage")
+    outage: Annotated[
+        str | None,
+        typer.Option(
+            "--outage",
+            metavar="SERVICE:SECONDS",
+            help="One service answers 503 to every write for that long, from 10% "
+            "of the orders on; default payment:135 (longer than a step's 105 s of retries); 'none' for no outage",
+        ),
     ] = None,
-    cancel_every: Annotated[int, typer.Option(
-        "--cancel-every", min=0, help="Cancel (twice) every Nth order seen compensating or in needs_attention; 0: none")
+    cancel_every: Annotated[
+        int,
+        typer.Option(
+            "--cancel-every",
+            min=0,
+            help="Cancel (twice) every Nth order seen compensating or in needs_attention; 0: none",
+        ),
     ] = 5,
-    large_share: Annotated[float, _share(
-        "--large-share", "Share of the orders of 1,000.00 EUR up to 10,000.00: risk-checked, let through")
+    large_share: Annotated[
+        float, _share("--large-share", "Share of the orders of 1,000.00 EUR up to 10,000.00: risk-checked, let through")
     ] = ChaosPlan.large_share,
-    review_share: Annotated[float, _share(
-        "--review-share", "Share of the orders above 10,000.00 EUR: referred to manual review, decided by the run's "
-        "reviewer")
+    review_share: Annotated[
+        float,
+        _share(
+            "--review-share",
+            "Share of the orders above 10,000.00 EUR: referred to manual review, decided by the run's reviewer",
+        ),
     ] = ChaosPlan.review_share,
-    review_deadline: Annotated[int, typer.Option(
-        "--review-deadline", min=1, metavar="SECONDS", help="Review deadline of the run's orders (as "
-        "CADENZA_REVIEW_DEADLINE sets it): orders left undecided expire within the run")
+    review_deadline: Annotated[
+        int,
+        typer.Option(
+            "--review-deadline",
+            min=1,
+            metavar="SECONDS",
+            help="Review deadline of the run's orders (as "
+            "CADENZA_REVIEW_DEADLINE sets it): orders left undecided expire within the run",
+        ),
     ] = ChaosPlan.review_deadline_s,
-    reject_share: Annotated[float, _share(
-        "--reject-share", "Of the orders referred to review, the share the reviewer rejects")
+    reject_share: Annotated[
+        float, _share("--reject-share", "Of the orders referred to review, the share the reviewer rejects")
     ] = ChaosPlan.reject_share,
-    expire_share: Annotated[float, _share(
-        "--expire-share", "Of the orders referred to review, the share left to expire (the reviewer approves the rest)")
+    expire_share: Annotated[
+        float,
+        _share(
+            "--expire-share",
+            "Of the orders referred to review, the share left to expire (the reviewer approves the rest)",
+        ),
     ] = ChaosPlan.expire_share,
-    pollers: Annotated[int, _some_orders(
-        "--pollers", "Orders whose status is read every 5 ms for 3 s from their start, as a client polling "
-        "GET /orders/{id}")
+    pollers: Annotated[
+        int,
+        _some_orders(
+            "--pollers",
+            "Orders whose status is read every 5 ms for 3 s from their start, as a client polling GET /orders/{id}",
+        ),
     ] = ChaosPlan.pollers,
-    streams: Annotated[int, _some_orders(
-        "--streams", "Orders whose progress events are read until they close, as the Order API's event stream does")
+    streams: Annotated[
+        int,
+        _some_orders(
+            "--streams", "Orders whose progress events are read until they close, as the Order API's event stream does"
+        ),
     ] = ChaosPlan.streams,
-    resets: Annotated[int, _some_orders(
-        "--resets", "Orders reset, once closed, to a random completed workflow task of their history, each reset run "
-        "awaited")
+    resets: Annotated[
+        int,
+        _some_orders(
+            "--resets",
+            "Orders reset, once closed, to a random completed workflow task of their history, each reset run awaited",
+        ),
     ] = ChaosPlan.resets,
     seed: Annotated[int, typer.Option("--seed")] = 1,
     json_file: Annotated[Path | None, typer.Option("--json")] = None,
@@ -411,11 +474,23 @@ def chaos(
         fail(f"--outage: {err}", EXIT_BAD_INPUT)
     try:
         plan = ChaosPlan(
-            orders=orders, concurrency=concurrency, faults=_fault_spec(faults), workers=workers,
-            kill_every_s=kill_every, restart_server=restart_server, seed=seed, outage=planned_outage,
-            cancel_every=cancel_every, large_share=large_share, review_share=review_share,
-            review_deadline_s=review_deadline, reject_share=reject_share, expire_share=expire_share, pollers=pollers,
-            streams=streams, resets=resets,
+            orders=orders,
+            concurrency=concurrency,
+            faults=_fault_spec(faults),
+            workers=workers,
+            kill_every_s=kill_every,
+            restart_server=restart_server,
+            seed=seed,
+            outage=planned_outage,
+            cancel_every=cancel_every,
+            large_share=large_share,
+            review_share=review_share,
+            review_deadline_s=review_deadline,
+            reject_share=reject_share,
+            expire_share=expire_share,
+            pollers=pollers,
+            streams=streams,
+            resets=resets,
         )
     except InvalidPlan as err:
         fail(f"{err}.", EXIT_BAD_INPUT)
@@ -429,8 +504,8 @@ def reconcile_schedule(
 ) -> None:
     """Create the reconciler's Temporal Schedule (cadenza-reconcile) on the configured cluster, or update it:
     running it again is safe and keeps a paused schedule paused."""
-    from starters.reconcile.command import parse_duration
     from clients.reconcile_schedule import SCHEDULE_ID, ensure_reconcile_schedule
+    from starters.reconcile.command import parse_duration
     from workflows.reconcile_models import short_duration
 
     async def main() -> None:
@@ -459,7 +534,8 @@ def reconcile_run(
 
     async def main() -> bool:
         params = ReconcileInput(
-            window=parse_duration("--window", window, allow_zero=False), grace=parse_duration("--grace", grace),
+            window=parse_duration("--window", window, allow_zero=False),
+            grace=parse_duration("--grace", grace),
             prefix=prefix,
         )
         client = await connect()
@@ -497,13 +573,17 @@ def replay(
         list[Path] | None, typer.Argument(help="History files or folders of them; none: the server's executions")
     ] = None,
     query: Annotated[
-        str | None, typer.Option("--query", help='Visibility query, e.g. \'WorkflowType="OrderWorkflow"\'')
+        str | None, typer.Option("--query", help="Visibility query, e.g. 'WorkflowType=\"OrderWorkflow\"'")
     ] = None,
     since: Annotated[
         str,
-        typer.Option("--since", help="Without --query: closed executions started within (30m, 12h, 7d), and every open one"),
+        typer.Option(
+            "--since", help="Without --query: closed executions started within (30m, 12h, 7d), and every open one"
+        ),
     ] = "7d",
-    workers: Annotated[int, typer.Option("--workers", "-j", help="Replay processes (default: one per core)")] = default_workers(),
+    workers: Annotated[
+        int, typer.Option("--workers", "-j", help="Replay processes (default: one per core)")
+    ] = default_workers(),
 ) -> None:
     """Replay histories against the current workflow code: from files, or open and closed executions from the
     server. Exit 1 if the code cannot replay one of them (a non-deterministic change)."""
@@ -540,7 +620,9 @@ def replay_record(
         check_out_folder(out, overwrite=overwrite)
         async with stack_for_command() as client, httpx.AsyncClient(timeout=10) as http:
             with console.status("Recording…") as status:
-                recorder = Recorder(client, http, out, overwrite=overwrite, on_progress=lambda m: status.update(m + "…"))
+                recorder = Recorder(
+                    client, http, out, overwrite=overwrite, on_progress=lambda m: status.update(m + "…")
+                )
                 return await recorder.record()
 
     written = _run(main())
@@ -571,7 +653,12 @@ def bench(
     from starters.bench.command import bench_command
 
     bench_command(
-        sequential=sequential, burst=burst, warmup=warmup, curve=curve, profiles=profile or [], json_file=json_file,
+        sequential=sequential,
+        burst=burst,
+        warmup=warmup,
+        curve=curve,
+        profiles=profile or [],
+        json_file=json_file,
         profile_worker=profile_worker,
     )
 

@@ -14,12 +14,12 @@ from rich.live import Live
 from rich.table import Table
 from temporalio.client import Client
 
+from activities.consistency import inconsistencies, stock_inconsistencies
+from activities.records import ServiceRecords
 from cadenza.failure_types import CARD_DECLINED, OUT_OF_STOCK
 from cadenza.settings import settings, workflow_ui_link
-from activities.consistency import inconsistencies, stock_inconsistencies
-from starters.faults import FaultAdmin
 from clients.orders import place_order, wait_for_result
-from activities.records import ServiceRecords
+from starters.faults import FaultAdmin
 from workflows.models import (
     CompensationRecord,
     CompensationStatus,
@@ -93,7 +93,9 @@ class Contact(TypedDict):
 SAMPLE_CONTACT: Contact = {
     "customer_name": "Ada Lovelace",
     "customer_email": "ada@example.com",
-    "shipping_address": ShippingAddress(line1="12 St James's Square", postal_code="SW1Y 4LB", city="London", country="GB"),
+    "shipping_address": ShippingAddress(
+        line1="12 St James's Square", postal_code="SW1Y 4LB", city="London", country="GB"
+    ),
 }
 
 
@@ -171,9 +173,7 @@ class Demo:
         run.problems = _check_outcome(run) + inconsistencies(run.progress.state, order.total_amount, records)
 
     async def _check_stock(self) -> None:
-        self.stock_problems = stock_inconsistencies(
-            await self._records.stock(), await self._records.all_reservations()
-        )
+        self.stock_problems = stock_inconsistencies(await self._records.stock(), await self._records.all_reservations())
 
     async def _watch(self, live: Live | None) -> None:
         """Refresh the table from each workflow's `status` query while the scenarios run."""

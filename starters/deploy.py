@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, TypeVar
 
 import typer
@@ -24,8 +24,8 @@ from cadenza.deployment import (
     DeploymentError,
     DeploymentState,
     describe_deployment,
-    routing_propagated,
     route_to,
+    routing_propagated,
     running_on,
 )
 from cadenza.settings import deployment_name
@@ -101,7 +101,12 @@ async def promote(
     previous = state.current_build_id
     try:
         await route_to(
-            client, name, build_id, ramp=ramp, conflict_token=state.conflict_token, allow_no_pollers=force,
+            client,
+            name,
+            build_id,
+            ramp=ramp,
+            conflict_token=state.conflict_token,
+            allow_no_pollers=force,
             identity=PROMOTE_IDENTITY,
         )
     except RPCError as err:
@@ -128,10 +133,16 @@ _STATUS_STYLE = {"current": "bold green", "ramping": "yellow", "draining": "cyan
 
 
 def status_table(state: DeploymentState, now: datetime | None = None) -> Table:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     ramping = f"{state.ramping_build_id} ({state.ramp_percentage:g} %)" if state.ramping_build_id else "none"
     table = Table(
-        "build id", "status", "drainage", "workers", "last poll", "task queues", "created",
+        "build id",
+        "status",
+        "drainage",
+        "workers",
+        "last poll",
+        "task queues",
+        "created",
         title=f"Worker Deployment {state.name} — current: {state.current_build_id or 'none'}, ramping: {ramping}",
         title_justify="left",
     )
@@ -155,7 +166,9 @@ def _status_notes(state: DeploymentState) -> list[str]:
         if version.drainage == "drained" and version.polled:
             notes.append(f"{version.build_id} is drained: nothing runs on it any more, its workers can be stopped.")
         if version.status in ("current", "ramping") and not version.polled:
-            notes.append(f"[red]{version.build_id} receives new orders but no worker of it polls: start its workers.[/]")
+            notes.append(
+                f"[red]{version.build_id} receives new orders but no worker of it polls: start its workers.[/]"
+            )
     return notes
 
 
@@ -220,7 +233,10 @@ def promote_command(
 ) -> None:
     """Make BUILD_ID the current version: new orders start on it; orders in flight stay on their build (PINNED)."""
     if ramp is not None and not 0 <= ramp <= 100:
-        fail(f"--ramp {ramp:g}: give a percentage from 0 to 100 (0 stops sending new orders to the build).", EXIT_BAD_INPUT)
+        fail(
+            f"--ramp {ramp:g}: give a percentage from 0 to 100 (0 stops sending new orders to the build).",
+            EXIT_BAD_INPUT,
+        )
     done = _run(_promote(name or deployment_name(), build_id, force, ramp))
     for line in describe_promotion(done):
         console.print(line)

@@ -17,9 +17,7 @@ class FaultAdmin:
 
     async def _call(self, method: str, service: str, path: str, body: Any = None) -> dict[str, Any]:
         endpoint = self._endpoints[service]
-        response = await self._http.request(
-            method, endpoint.base_url + path, json=body, headers=endpoint.auth_headers
-        )
+        response = await self._http.request(method, endpoint.base_url + path, json=body, headers=endpoint.auth_headers)
         response.raise_for_status()
         return response.json()
 

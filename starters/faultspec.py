@@ -11,8 +11,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from cadenza.errors import InvalidInput
-from cadenza.settings import SERVICE_NAMES
 from cadenza.faults import FaultConfig
+from cadenza.settings import SERVICE_NAMES
 
 # Every FaultConfig field but the script (a list, which `field=value` cannot spell; use `FaultAdmin.script`).
 FAULT_FIELDS: tuple[str, ...] = tuple(name for name in FaultConfig.model_fields if name != "script")
@@ -29,7 +29,9 @@ def parse_fault_spec(spec: str) -> dict[str, dict[str, Any]]:
         service, sep, settings = part.partition(":")
         service = service.strip()
         if not sep or service not in SERVICE_NAMES:
-            raise InvalidFaultSpec(f"{part!r}: expected SERVICE:field=value,… with SERVICE one of {', '.join(SERVICE_NAMES)}")
+            raise InvalidFaultSpec(
+                f"{part!r}: expected SERVICE:field=value,… with SERVICE one of {', '.join(SERVICE_NAMES)}"
+            )
         config = result.setdefault(service, {})
         for setting in filter(None, (s.strip() for s in settings.split(","))):
             name, eq, raw = (text.strip() for text in setting.partition("="))

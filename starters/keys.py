@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from cadenza.codec import KEYS_ENV, KeyRingError, KeyRing
+from cadenza.codec import KEYS_ENV, KeyRing, KeyRingError
 from starters.console import EXIT_BAD_INPUT, errors, fail
 
 keys_app = typer.Typer(help="Payload encryption keys (CADENZA_ENCRYPTION_KEYS).", no_args_is_help=True)

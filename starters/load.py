@@ -16,8 +16,8 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from cadenza.settings import settings
-from starters.api_client import OrderApi, state_of
 from clients.orders import place_order, wait_for_result
+from starters.api_client import OrderApi, state_of
 from workflows.models import Order, OrderLine
 
 T = TypeVar("T")
@@ -48,7 +48,9 @@ def generate_orders(count: int, seed: int, run_id: str) -> list[Order]:
                 customer_id=f"c-{rng.randint(1, 200)}",
                 currency="EUR",
                 payment_token=rng.choices(tokens, weights)[0],
-                lines=[OrderLine(sku=sku, quantity=rng.randint(1, 3), unit_price=rng.randint(100, 9_999)) for sku in skus],
+                lines=[
+                    OrderLine(sku=sku, quantity=rng.randint(1, 3), unit_price=rng.randint(100, 9_999)) for sku in skus
+                ],
             )
         )
     return orders
@@ -98,11 +100,17 @@ class LoadReport:
 
 # Answers that no retry can change (e.g. querying an order terminated before its first workflow task): retrying them
 # would only hold the run's report back by `give_up_after` and hide what happened.
-PERMANENT_RPC_ERRORS = frozenset({
-    RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.FAILED_PRECONDITION, RPCStatusCode.ALREADY_EXISTS,
-    RPCStatusCode.PERMISSION_DENIED, RPCStatusCode.UNAUTHENTICATED, RPCStatusCode.UNIMPLEMENTED,
-    RPCStatusCode.OUT_OF_RANGE,
-})
+PERMANENT_RPC_ERRORS = frozenset(
+    {
+        RPCStatusCode.INVALID_ARGUMENT,
+        RPCStatusCode.FAILED_PRECONDITION,
+        RPCStatusCode.ALREADY_EXISTS,
+        RPCStatusCode.PERMISSION_DENIED,
+        RPCStatusCode.UNAUTHENTICATED,
+        RPCStatusCode.UNIMPLEMENTED,
+        RPCStatusCode.OUT_OF_RANGE,
+    }
+)
 
 
 async def retrying(call: Callable[[], Awaitable[T]], *, give_up_after: float = 120.0) -> T:

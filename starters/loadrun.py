@@ -43,7 +43,11 @@ async def _placing(api: ApiTarget | None) -> AsyncIterator[PlaceAndAwait]:
 
 
 async def run_load_command(
-    orders: int, concurrency: int, faults: dict[str, dict[str, Any]], seed: int, json_file: Path | None,
+    orders: int,
+    concurrency: int,
+    faults: dict[str, dict[str, Any]],
+    seed: int,
+    json_file: Path | None,
     api: ApiTarget | None = None,
 ) -> bool:
     """Run the load and print its report; True when every order ended completed or compensated."""
@@ -57,8 +61,13 @@ async def run_load_command(
         report = LoadReport(run_id, orders, concurrency, seed)
         try:
             with order_progress(orders, f"load {run_id}") as done:
-                await run_orders(place_and_await, generate_orders(orders, seed, run_id), concurrency=concurrency,
-                                 report=report, on_done=done)
+                await run_orders(
+                    place_and_await,
+                    generate_orders(orders, seed, run_id),
+                    concurrency=concurrency,
+                    report=report,
+                    on_done=done,
+                )
         finally:
             for service in faults:  # the run's faults end with the run
                 await admin.set(service, before[service])
@@ -100,12 +109,20 @@ async def run_chaos_command(plan: ChaosPlan, json_file: Path | None) -> bool:
     assert report.audit is not None
     print_audit(report.audit)
     if json_file:
-        write_json(json_file, {
-            **report.load.summary(), "service_stats": report.service_stats, **report.disruptions.counts(),
-            **report.actors.counts(), "events": report.events,
-            "audit_problems": [p.__dict__ for p in report.audit.problems],
-        })
+        write_json(
+            json_file,
+            {
+                **report.load.summary(),
+                "service_stats": report.service_stats,
+                **report.disruptions.counts(),
+                **report.actors.counts(),
+                "events": report.events,
+                "audit_problems": [p.__dict__ for p in report.audit.problems],
+            },
+        )
     return (
-        report.audit.clean and report.load.closed == plan.orders and not report.disruptions.failed
+        report.audit.clean
+        and report.load.closed == plan.orders
+        and not report.disruptions.failed
         and not report.actors.stuck
     )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from cadenza.settings import ServiceEndpoint
 from clients.catalogue import check_once
-from starters.console import errors
 from clients.orders import InvalidOrder
+from starters.console import errors
 from workflows.models import Order
 
 

@@ -28,15 +28,15 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
-from cadenza.errors import CadenzaError, InvalidInput
 from activities.http import ServiceClients
 from activities.orders import OrderActivities
+from cadenza.errors import CadenzaError, InvalidInput
 from cadenza.failure_types import REFUND_REFUSED
 from cadenza.settings import ServiceEndpoint, service_endpoints, settings
+from clients.orders import place_order, retry_compensations, send_review, wait_for_result
 from starters.demo import SAMPLE_CONTACT, SCENARIOS, Demo
 from starters.faults import FaultAdmin
 from starters.history_files import SUFFIX, write_history
-from clients.orders import place_order, retry_compensations, send_review, wait_for_result
 from workers.worker import WORKFLOWS, worker_options
 from workflows.models import (
     CompensationOutcome,
@@ -57,7 +57,15 @@ DEFAULT_OUT = Path("tests/histories")
 CANCELLED, LARGE, VERY_LARGE, NEEDS_ATTENTION = "cancelled", "large_order", "very_large_order", "needs_attention"
 REVIEW_APPROVED, REVIEW_REJECTED = "review_approved", "review_rejected"
 REVIEW_EXPIRED, REVIEW_CANCELLED = "review_expired", "review_cancelled"
-EXTRA_SCENARIOS = (CANCELLED, LARGE, NEEDS_ATTENTION, REVIEW_APPROVED, REVIEW_REJECTED, REVIEW_EXPIRED, REVIEW_CANCELLED)
+EXTRA_SCENARIOS = (
+    CANCELLED,
+    LARGE,
+    NEEDS_ATTENTION,
+    REVIEW_APPROVED,
+    REVIEW_REJECTED,
+    REVIEW_EXPIRED,
+    REVIEW_CANCELLED,
+)
 # What folders recorded before manual review hold: there, a very large order was refused by the risk check.
 SCENARIOS_BEFORE_REVIEW = (CANCELLED, LARGE, VERY_LARGE, NEEDS_ATTENTION)
 
@@ -258,7 +266,8 @@ def worker_refusing_first_refund(
         if fence.order_id not in refused:
             refused.add(fence.order_id)
             raise ApplicationError(
-                "simulated for the recording: the payment provider refused the refund", type=REFUND_REFUSED,
+                "simulated for the recording: the payment provider refused the refund",
+                type=REFUND_REFUSED,
                 non_retryable=True,
             )
         return await real.refund_payment(fence)

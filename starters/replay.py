@@ -23,11 +23,10 @@ from pathlib import Path
 
 from temporalio.api.history.v1 import History, HistoryEvent
 from temporalio.client import Client, WorkflowHistory
+from temporalio.converter import DataConverter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer
-
-from temporalio.converter import DataConverter
 
 from cadenza.connection import data_converter
 from cadenza.errors import InvalidInput

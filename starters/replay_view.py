@@ -16,8 +16,13 @@ from starters.replay import ReplayOutcome, ReplayReport
 def replay_progress(console: Console, total: int, source: str) -> Iterator[Callable[[Sequence[ReplayOutcome]], None]]:
     """A progress bar over `total` histories; yields the callback that advances it."""
     failed = 0
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[failed]}"),
-               TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[failed]}"),
+        TimeElapsedColumn(),
+    )
     console.print(f"Replaying {source}")
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("replaying", total=total, failed="")

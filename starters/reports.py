@@ -17,7 +17,11 @@ from starters.console import console
 from starters.load import LoadReport
 
 _STAT_COLUMNS = (
-    "errors_injected", "rate_limits_injected", "stalls_injected", "slow_commits_injected", "idempotent_replays"
+    "errors_injected",
+    "rate_limits_injected",
+    "stalls_injected",
+    "slow_commits_injected",
+    "idempotent_replays",
 )
 
 
@@ -26,8 +30,13 @@ def order_progress(total: int, label: str) -> Iterator[Callable[[str], None]]:
     """A live bar of closed orders, with the running outcome counts; yields the per-order callback."""
     counts: dict[str, int] = {}
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        TextColumn("{task.fields[outcomes]}"), console=console, transient=False,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[outcomes]}"),
+        console=console,
+        transient=False,
     ) as progress:
         task = progress.add_task(label, total=total, outcomes="")
 
@@ -44,8 +53,11 @@ def _ms(value: float | None) -> str:
 
 def load_table(report: LoadReport) -> Table:
     summary = report.summary()
-    table = Table(title=f"load run {report.run_id}: {report.orders} orders, concurrency {report.concurrency}",
-                  title_justify="left", show_header=False)
+    table = Table(
+        title=f"load run {report.run_id}: {report.orders} orders, concurrency {report.concurrency}",
+        title_justify="left",
+        show_header=False,
+    )
     for outcome, count in sorted(report.outcomes.items()):
         table.add_row(outcome, str(count))
     table.add_row("wall time", f"{report.wall_time_s:.1f} s")

@@ -52,7 +52,9 @@ async def stack_for_command() -> AsyncIterator[Client]:
         stack = EmbeddedStack(config.with_(with_worker=False))
         with console.status("Starting the embedded stack (stopped again when this command ends)…") as status:
             await stack.start(progress=lambda message: status.update(message + "…"))
-        console.print(f"Embedded stack started: Temporal dev server {stack.temporal_origin}, state in {config.state_dir}")
+        console.print(
+            f"Embedded stack started: Temporal dev server {stack.temporal_origin}, state in {config.state_dir}"
+        )
     elif not await services_healthy():
         raise RuntimeError(
             "Temporal is running but the ERP, payment and inventory services are not answering. "

@@ -10,7 +10,10 @@ from clients.orders import OrderView
 from workflows.models import Step
 
 _STATE_STYLE = {
-    "completed": "green", "compensated": "yellow", "needs_attention": "bold red", "compensating": "yellow",
+    "completed": "green",
+    "compensated": "yellow",
+    "needs_attention": "bold red",
+    "compensating": "yellow",
     "awaiting_review": "bold magenta",
 }
 
@@ -35,7 +38,9 @@ def status_panel(view: OrderView, link: str) -> Panel:
                 summary.add_row("review", f"waiting until {review.deadline}: {'; '.join(review.reasons)}")
             else:
                 by = f" by {review.reviewer}" if review.reviewer else ""
-                summary.add_row("review", f"{review.outcome.value}{by}" + (f": {review.reason}" if review.reason else ""))
+                summary.add_row(
+                    "review", f"{review.outcome.value}{by}" + (f": {review.reason}" if review.reason else "")
+                )
         steps = Table("step", "status", box=None, padding=(0, 2))
         for step in Step:
             if step in progress.completed_steps:

@@ -11,8 +11,8 @@ from cadenza.connection import connect
 from cadenza.processes import ProcessFailed
 from cadenza.signals import EXIT_INTERRUPTED, Interrupted, unless_stopped
 from cadenza.stack import EmbeddedStack, StackConfig
-from starters.console import console, errors
 from clients.reconcile_schedule import DEFAULT_EVERY, SCHEDULE_ID, ensure_reconcile_schedule
+from starters.console import console, errors
 from workflows.reconcile_models import short_duration
 
 
@@ -30,14 +30,22 @@ def _endpoints_table(stack: EmbeddedStack) -> Table:
         if config.metrics_port is not None:
             table.add_row("metrics", f"http://localhost:{config.metrics_port}/metrics", "Prometheus: SDK + cadenza_*")
     if config.api_url is not None:
-        table.add_row("Order API", f"http://localhost:{config.api_port}", f"OpenAPI: http://localhost:{config.api_port}/docs"
-                      " · keys: `cadenza api-key create`")
+        table.add_row(
+            "Order API",
+            f"http://localhost:{config.api_port}",
+            f"OpenAPI: http://localhost:{config.api_port}/docs · keys: `cadenza api-key create`",
+        )
     if config.with_worker:
         ring = config.key_ring()
-        table.add_row("encryption", f"key {ring.active_id}", f"from {ring.source}: keep it with the history (docs/encryption.md)")
+        table.add_row(
+            "encryption", f"key {ring.active_id}", f"from {ring.source}: keep it with the history (docs/encryption.md)"
+        )
     if config.codec_url is not None and any(child.name == "codec-server" for child in stack.children):
-        table.add_row("codec server", config.codec_url, f"decodes orders for the Web UI; CLI: temporal workflow show "
-                      f"--codec-endpoint {config.codec_url}")
+        table.add_row(
+            "codec server",
+            config.codec_url,
+            f"decodes orders for the Web UI; CLI: temporal workflow show --codec-endpoint {config.codec_url}",
+        )
     table.add_row("state", str(config.state_dir), f"logs in {config.state_dir / 'logs'}")
     return table
 
@@ -47,8 +55,10 @@ async def schedule_reconciler(config: StackConfig) -> None:
     to date."""
     client = await connect(address=config.temporal_address, converter=config.data_converter())
     result = await ensure_reconcile_schedule(client, task_queue=config.task_queue)
-    console.print(f"Reconciler: schedule {SCHEDULE_ID} {result}, a run every {short_duration(DEFAULT_EVERY)} "
-                  "(`cadenza reconcile run` runs it now).")
+    console.print(
+        f"Reconciler: schedule {SCHEDULE_ID} {result}, a run every {short_duration(DEFAULT_EVERY)} "
+        "(`cadenza reconcile run` runs it now)."
+    )
 
 
 async def run_stack(config: StackConfig, stop: asyncio.Event, *, services_only: bool = False) -> int:

@@ -62,7 +62,7 @@ def test_every_published_port_binds_loopback(compose):
         for host, written in map(_published, service.get("ports", []))
         if host != LOOPBACK
     ]
-    assert not open_ports, f"publish these on {LOOPBACK} only (\"{LOOPBACK}:HOST:CONTAINER\"): {open_ports}"
+    assert not open_ports, f'publish these on {LOOPBACK} only ("{LOOPBACK}:HOST:CONTAINER"): {open_ports}'
 
 
 def test_host_network_services_listen_on_loopback(compose):
@@ -86,9 +86,14 @@ def test_no_password_or_token_is_written_in_the_file(compose):
     assert "TEMPORAL_DB_PASSWORD" not in COMPOSE_FILE.read_text(), "the old password variable (default `temporal`)"
 
 
-@pytest.mark.parametrize(("service", "variable"), [
-    ("postgresql", "POSTGRES_PASSWORD_FILE"), ("temporal-schema", "SQL_PASSWORD_FILE"), ("temporal", "POSTGRES_PWD_FILE"),
-])
+@pytest.mark.parametrize(
+    ("service", "variable"),
+    [
+        ("postgresql", "POSTGRES_PASSWORD_FILE"),
+        ("temporal-schema", "SQL_PASSWORD_FILE"),
+        ("temporal", "POSTGRES_PWD_FILE"),
+    ],
+)
 def test_the_database_password_is_a_compose_secret(compose, service, variable):
     definition = compose["services"][service]
     assert DB_SECRET in _secret_names(definition), f"{service} must mount the secret {DB_SECRET}"
@@ -120,7 +125,10 @@ def test_every_frontend_client_presents_its_own_certificate(compose, service, co
 def test_the_web_ui_presents_its_certificate(compose):
     ui = compose["services"]["temporal-ui"]
     env = ui["environment"]
-    assert (env["TEMPORAL_TLS_CERT"], env["TEMPORAL_TLS_KEY"]) == ("/run/secrets/temporal-ui-cert", "/run/secrets/temporal-ui-key")
+    assert (env["TEMPORAL_TLS_CERT"], env["TEMPORAL_TLS_KEY"]) == (
+        "/run/secrets/temporal-ui-cert",
+        "/run/secrets/temporal-ui-key",
+    )
     assert env["TEMPORAL_TLS_SERVER_NAME"] in COMPOSE_HOSTS and env["TEMPORAL_TLS_ENABLE_HOST_VERIFICATION"] == "true"
 
 

@@ -32,6 +32,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "services": frozenset({"cadenza"}),
 }
 
+
 def imported_modules(path: str, source: str) -> Iterator[tuple[int, str]]:
     """(line, absolute module name) of every import in the module at `path` (relative to the repository), at any
     depth; relative imports resolved against the module's own package."""
@@ -56,7 +57,9 @@ def violations(path: str, source: str) -> list[str]:
     for line, module in imported_modules(path, source):
         target = module.split(".")[0]
         if target in ALLOWED and target != layer and target not in allowed:
-            rule = f"may import only {', '.join(sorted(allowed))}" if allowed else "imports no other first-party package"
+            rule = (
+                f"may import only {', '.join(sorted(allowed))}" if allowed else "imports no other first-party package"
+            )
             found.append(f"{path}:{line} imports {module} (layer {layer} {rule})")
     return found
 
@@ -83,16 +86,31 @@ def test_every_import_follows_the_layers():
 @pytest.mark.parametrize(
     ("path", "source", "expected"),
     [
-        ("activities/sneaky.py", "import starters.cli\n", "activities/sneaky.py:1 imports starters.cli (layer "
-         "activities may import only cadenza, workflows)"),
-        ("cadenza/x.py", "def f():\n    from workflows.models import Order\n", "cadenza/x.py:2 imports workflows.models "
-         "(layer cadenza imports no other first-party package)"),
-        ("workflows/x.py", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from activities import orders\n",
-         "workflows/x.py:3 imports activities (layer workflows may import only cadenza)"),
-        ("api/x.py", "from codec_server.app import serve\n", "api/x.py:1 imports codec_server.app (layer api may "
-         "import only activities, cadenza, clients, workflows)"),
-        ("services/erp/x.py", "import starters.faultspec as spec\n", "services/erp/x.py:1 imports starters.faultspec "
-         "(layer services may import only cadenza)"),
+        (
+            "activities/sneaky.py",
+            "import starters.cli\n",
+            "activities/sneaky.py:1 imports starters.cli (layer activities may import only cadenza, workflows)",
+        ),
+        (
+            "cadenza/x.py",
+            "def f():\n    from workflows.models import Order\n",
+            "cadenza/x.py:2 imports workflows.models (layer cadenza imports no other first-party package)",
+        ),
+        (
+            "workflows/x.py",
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from activities import orders\n",
+            "workflows/x.py:3 imports activities (layer workflows may import only cadenza)",
+        ),
+        (
+            "api/x.py",
+            "from codec_server.app import serve\n",
+            "api/x.py:1 imports codec_server.app (layer api may import only activities, cadenza, clients, workflows)",
+        ),
+        (
+            "services/erp/x.py",
+            "import starters.faultspec as spec\n",
+            "services/erp/x.py:1 imports starters.faultspec (layer services may import only cadenza)",
+        ),
     ],
 )
 def test_a_back_import_is_reported(path, source, expected):

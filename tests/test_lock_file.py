@@ -44,14 +44,16 @@ RUNTIME = _requirements(PYPROJECT["project"]["dependencies"])
 TEST = _requirements(PYPROJECT["project"]["optional-dependencies"]["test"])
 
 
-@pytest.mark.parametrize(("lock", "requirements"), [(RUNTIME_LOCK, RUNTIME), (TEST_LOCK, RUNTIME + TEST)],
-                         ids=["runtime", "test"])
+@pytest.mark.parametrize(
+    ("lock", "requirements"), [(RUNTIME_LOCK, RUNTIME), (TEST_LOCK, RUNTIME + TEST)], ids=["runtime", "test"]
+)
 def test_every_dependency_of_pyproject_is_locked_at_an_allowed_version(lock, requirements):
     pinned = _pins(lock)
     missing = [str(r) for r in requirements if canonicalize_name(r.name) not in pinned]
     assert not missing, f"{lock.name} lacks {missing}: {RELOCK}"
     outside = [
-        f"{r} (locked {pinned[canonicalize_name(r.name)]})" for r in requirements
+        f"{r} (locked {pinned[canonicalize_name(r.name)]})"
+        for r in requirements
         if not r.specifier.contains(pinned[canonicalize_name(r.name)], prereleases=True)
     ]
     assert not outside, f"{lock.name} pins versions pyproject.toml no longer allows: {outside}; {RELOCK}"

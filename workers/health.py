@@ -114,7 +114,9 @@ class WorkerHealth:
     async def readiness(self) -> tuple[bool, dict[str, object]]:
         worker = self.worker
         if worker is None or not worker.is_running:
-            return False, {"reason": "worker is not running" + (" (shut down)" if worker and worker.is_shutdown else "")}
+            return False, {
+                "reason": "worker is not running" + (" (shut down)" if worker and worker.is_shutdown else "")
+            }
         now = time.monotonic()
         if self._ready is None or now - self._ready[0] > READY_CACHE:
             self._ready = (now, *await _polling(worker))
@@ -127,27 +129,30 @@ async def _polling(worker: Worker) -> tuple[bool, dict[str, object]]:
     identity = worker.config().get("identity") or client.identity
     kinds = {"workflow": TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, "activity": TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY}
     try:
-        described = await asyncio.gather(*(
-            client.workflow_service.describe_task_queue(
-                DescribeTaskQueueRequest(
-                    namespace=client.namespace, task_queue=TaskQueue(name=worker.task_queue), task_queue_type=kind
-                ),
-                timeout=timedelta(seconds=DESCRIBE_TIMEOUT),
+        described = await asyncio.gather(
+            *(
+                client.workflow_service.describe_task_queue(
+                    DescribeTaskQueueRequest(
+                        namespace=client.namespace, task_queue=TaskQueue(name=worker.task_queue), task_queue_type=kind
+                    ),
+                    timeout=timedelta(seconds=DESCRIBE_TIMEOUT),
+                )
+                for kind in kinds.values()
             )
-            for kind in kinds.values()
-        ))
+        )
     except Exception as err:  # noqa: BLE001 - any failure to ask is "not ready", with the reason: never a 500 to a probe
         return False, {"reason": f"cannot ask Temporal about task queue {worker.task_queue}: {err}"}
     cutoff = datetime.now(UTC) - POLLER_FRESH
     stale = [
-        kind for kind, response in zip(kinds, described, strict=True)
+        kind
+        for kind, response in zip(kinds, described, strict=True)
         if not any(p.identity == identity and p.last_access_time.ToDatetime(UTC) >= cutoff for p in response.pollers)
     ]
     detail: dict[str, object] = {"task_queue": worker.task_queue, "identity": identity}
     if stale:
         return False, detail | {
             "reason": f"Temporal has seen no {' or '.join(stale)} poller of this worker on the task queue in the last "
-                      f"{POLLER_FRESH.seconds} s"
+            f"{POLLER_FRESH.seconds} s"
         }
     return True, detail | {"status": "ready"}
 
@@ -211,7 +216,9 @@ async def health_endpoint(settings: HealthSettings | None = None) -> AsyncIterat
                     f"line above); set {PORT_ENV} to a free port, or 0 for none."
                 )
             await asyncio.sleep(0.02)
-        log.info("metrics and health checks on http://%s:%d (/metrics, /healthz, /readyz)", settings.host, settings.port)
+        log.info(
+            "metrics and health checks on http://%s:%d (/metrics, /healthz, /readyz)", settings.host, settings.port
+        )
         yield health
     finally:
         ticking.cancel()

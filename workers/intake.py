@@ -48,6 +48,7 @@ PLAINTEXT_START_REFUSED_PATCH = "plaintext-start-refused"
 """Recorded by an execution refused for its unencrypted input, so that its replay refuses again. Asked only for an input
 that arrived in plain text, first thing in the run, so no other history gains or loses a marker."""
 
+
 class PlaintextRefused(ReadableFailure, ApplicationError):
     """A new request whose payloads arrived unencrypted where encryption is required. Readable by its sender, who has
     no keys: it names the rule, never data."""

@@ -17,12 +17,12 @@ class ActivityAttempts(Interceptor):
     """Counts every activity attempt by activity and outcome (`ok`, or the error type): retries become visible
     per step, e.g. `cadenza_activity_attempts{activity="charge_payment",outcome="ServiceUnavailable"}`."""
 
-    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:  # noqa: A002
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
         return _CountingInbound(next)
 
 
 class _CountingInbound(ActivityInboundInterceptor):
-    async def execute_activity(self, input: ExecuteActivityInput) -> Any:  # noqa: A002
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
         counter = activity.metric_meter().create_counter("cadenza_activity_attempts", "Activity attempts by outcome")
         name = activity.info().activity_type
         try:

@@ -29,15 +29,15 @@ from cadenza.codec import KeyRing
 from cadenza.connection import connect, encryption_required, encryption_summary, key_ring
 from cadenza.decision_keys import decision_keys
 from cadenza.deployment import promote_if_first
-from cadenza.shutdown import WORKER_GRACEFUL_SHUTDOWN
-from cadenza.settings import ServiceEndpoint, deploy_auto_promote, deployment_name, service_endpoints, settings
-from cadenza.signals import run_until_signalled
 from cadenza.logs import configure_logging
+from cadenza.search_attributes import ensure_search_attributes
+from cadenza.settings import ServiceEndpoint, deploy_auto_promote, deployment_name, service_endpoints, settings
+from cadenza.shutdown import WORKER_GRACEFUL_SHUTDOWN
+from cadenza.signals import run_until_signalled
 from workers.decision_check import DecisionCheck
 from workers.health import health_endpoint, worker_runtime
 from workers.intake import MarkingRunner, PlaintextIntake
 from workers.metrics import ActivityAttempts
-from cadenza.search_attributes import ensure_search_attributes
 from workflows.models import WORKFLOW_ID_PREFIX
 from workflows.order import OrderWorkflow
 from workflows.reconcile import ReconcileWorkflow
@@ -195,7 +195,10 @@ async def run_worker(client: Client, *, task_queue: str | None = None, stop: asy
     task_queue = task_queue or settings().task_queue
     """Run until `stop` is set (or forever); in-flight activities finish before the worker shuts down."""
     versioning = Versioning.from_settings()
-    async with health_endpoint() as health, order_worker(client, task_queue=task_queue, versioning=versioning) as worker:
+    async with (
+        health_endpoint() as health,
+        order_worker(client, task_queue=task_queue, versioning=versioning) as worker,
+    ):
         health.watch(worker)  # /healthz, /readyz (and /metrics) on CADENZA_METRICS_PORT: workers.health
         version = versioning.version
         log.info("worker polling task queue %r as %s build %s", task_queue, version.deployment_name, version.build_id)

@@ -126,7 +126,9 @@ class Order(StoredOrder):
     order_id: Identifier
     customer_id: Identifier
     currency: str = Field(description="ISO-4217 code, e.g. EUR.")
-    payment_token: str = Field(repr=False, description="A payment-provider token such as tok_visa; never a card number.")
+    payment_token: str = Field(
+        repr=False, description="A payment-provider token such as tok_visa; never a card number."
+    )
     # Narrower than StoredOrder's list[StoredOrderLine] on purpose (the edge is strict); mypy objects only because a
     # list is invariant, and nothing appends a stored line to an Order.
     lines: list[OrderLine] = Field(min_length=1, max_length=100)  # type: ignore[assignment]
@@ -166,7 +168,9 @@ class Order(StoredOrder):
         if self.total_amount <= 0:
             raise ValueError("lines: the order totals 0; a charge needs a positive amount")
         if self.total_amount > MAX_AMOUNT:
-            raise ValueError(f"lines: the order totals {self.total_amount}, above the limit of {MAX_AMOUNT} minor units")
+            raise ValueError(
+                f"lines: the order totals {self.total_amount}, above the limit of {MAX_AMOUNT} minor units"
+            )
         return self
 
 
@@ -228,7 +232,9 @@ class _KeyedCall(_Model):
     The workflow makes the key (workflows/idempotency.py), so it names one execution of one order. `None` only in
     inputs recorded before keys travelled this way; the activity then derives the key it used to."""
 
-    idempotency_key: str | None = Field(default=None, description="Sent as the Idempotency-Key header, not in the body.")
+    idempotency_key: str | None = Field(
+        default=None, description="Sent as the Idempotency-Key header, not in the body."
+    )
 
     def body(self) -> dict[str, Any]:
         """The HTTP request body: the input without its key."""
@@ -340,9 +346,12 @@ class RiskAssessment(_Model):
     approved: bool
     score: int = Field(ge=0, le=100, description="0 = no risk seen; 100 = at the limit of what is approved.")
     reasons: list[str] = Field(default_factory=list)
-    review_required: bool = Field(default=False, description="Not approved yet: a person must decide (the reasons say why).")
+    review_required: bool = Field(
+        default=False, description="Not approved yet: a person must decide (the reasons say why)."
+    )
     review_deadline_s: int | None = Field(
-        default=None, description="The worker's review deadline (CADENZA_REVIEW_DEADLINE) when the review was asked for."
+        default=None,
+        description="The worker's review deadline (CADENZA_REVIEW_DEADLINE) when the review was asked for.",
     )
 
 
@@ -460,7 +469,8 @@ class OrderProgress(BaseModel):
     )
     review: ReviewRecord | None = Field(default=None, description="Set once the order was sent to manual review.")
     payment: PaymentDecision | None = Field(
-        default=None, description="Set once the charge is decided (or the order ended before it): what a checkout shows."
+        default=None,
+        description="Set once the charge is decided (or the order ended before it): what a checkout shows.",
     )
 
 

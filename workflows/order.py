@@ -21,11 +21,15 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as AttemptTimedOut
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import activity_types
     from cadenza.errors import CadenzaError
     from cadenza.failure_types import CANCELLED, DECLINE_TYPES, REVIEW_EXPIRED, REVIEW_REJECTED
+    from cadenza.search_attributes import ORDER_STATUS
+    from workflows import activity_types, metrics
+    from workflows.activity_types import ActivityType
     from workflows.errors import ORDER_FAILURES, describe_failure
+    from workflows.idempotency import idempotency_key
     from workflows.models import (
+        RISK_CHECK_THRESHOLD,
         ChargeRecord,
         ChargeRequest,
         Compensation,
@@ -33,11 +37,11 @@ with workflow.unsafe.imports_passed_through():
         CompensationRecord,
         CompensationStatus,
         ErpOrderRequest,
+        OperatorRetry,
         OrderProgress,
         OrderRef,
         OrderResult,
         OrderState,
-        OperatorRetry,
         PaymentDecision,
         PaymentOutcome,
         ProgressEvent,
@@ -48,7 +52,6 @@ with workflow.unsafe.imports_passed_through():
         ReviewOutcome,
         ReviewRecord,
         ReviewVerdict,
-        RISK_CHECK_THRESHOLD,
         RiskAssessment,
         RiskAssessmentRequest,
         Step,
@@ -56,7 +59,6 @@ with workflow.unsafe.imports_passed_through():
         StoredOrder,
         format_money,
     )
-    from workflows.idempotency import idempotency_key
     from workflows.policies import (
         DEFAULT_REVIEW_DEADLINE,
         LOCAL_ATTEMPT,
@@ -66,10 +68,7 @@ with workflow.unsafe.imports_passed_through():
         after_local_attempt,
         runs_local_first,
     )
-    from workflows import metrics
     from workflows.saga import Saga
-    from cadenza.search_attributes import ORDER_STATUS
-    from workflows.activity_types import ActivityType
 
 T = TypeVar("T")
 
@@ -146,7 +145,9 @@ class OrderWorkflow:
         self._order = order
         self._progress = OrderProgress(order_id=order.order_id)
         self._events: list[ProgressEvent] = []
-        self._saga = Saga(self._progress.compensations, parallel=PARALLEL_COMPENSATION, on_change=self._compensation_changed)
+        self._saga = Saga(
+            self._progress.compensations, parallel=PARALLEL_COMPENSATION, on_change=self._compensation_changed
+        )
         self._operator_retry_requested = False
         self._review_decision: ReviewDecision | None = None
         self._decision_awaited = False
@@ -267,7 +268,9 @@ class OrderWorkflow:
         reservation = await self._step(
             Step.RESERVE_INVENTORY,
             do=lambda: self._call(
-                reserve, ReservationRequest.of(order, self._key(reserve)), f"reserve {len(order.lines)} SKU(s)",
+                reserve,
+                ReservationRequest.of(order, self._key(reserve)),
+                f"reserve {len(order.lines)} SKU(s)",
                 local=not self._decision_awaited,
             ),
         )
@@ -336,14 +339,17 @@ class OrderWorkflow:
         )
         asked, why = workflow.now(), "; ".join(risk.reasons)
         review = self._progress.review = ReviewRecord(
-            requested_at=_timestamp(asked), deadline=_timestamp(asked + timedelta(seconds=deadline_s)), reasons=risk.reasons
+            requested_at=_timestamp(asked),
+            deadline=_timestamp(asked + timedelta(seconds=deadline_s)),
+            reasons=risk.reasons,
         )
         metrics.review_requested()
         self._record(ProgressKind.REVIEW_REQUESTED, step=Step.CHARGE_PAYMENT, detail=why)
         self._set_state(OrderState.AWAITING_REVIEW, f"awaiting review of {money} until {review.deadline}: {why}")
         try:
             await workflow.wait_condition(
-                lambda: self._review_decision is not None, timeout=timedelta(seconds=deadline_s),
+                lambda: self._review_decision is not None,
+                timeout=timedelta(seconds=deadline_s),
                 timeout_summary="review deadline",
             )
         except TimeoutError:
@@ -364,9 +370,13 @@ class OrderWorkflow:
         if review.outcome == ReviewOutcome.EXPIRED:
             raise ApplicationError(REVIEW_DEADLINE_PASSED, type=REVIEW_EXPIRED, non_retryable=True)
         given = f": {review.reason}" if review.reason else " (no reason given)"
-        raise ApplicationError(f"rejected in review by {review.reviewer}{given}", type=REVIEW_REJECTED, non_retryable=True)
+        raise ApplicationError(
+            f"rejected in review by {review.reviewer}{given}", type=REVIEW_REJECTED, non_retryable=True
+        )
 
-    def _decide_review(self, outcome: ReviewOutcome, *, reviewer: str | None, reason: str | None, asked: datetime) -> None:
+    def _decide_review(
+        self, outcome: ReviewOutcome, *, reviewer: str | None, reason: str | None, asked: datetime
+    ) -> None:
         review = self._progress.review
         assert review is not None
         decided = workflow.now()
@@ -375,7 +385,9 @@ class OrderWorkflow:
         metrics.review_decided(outcome.value, decided - asked)
         by = f" by {reviewer}" if reviewer else ""
         self._record(
-            ProgressKind.REVIEW_DECIDED, step=Step.CHARGE_PAYMENT, detail=f"{outcome.value}{by}" + (f": {reason}" if reason else "")
+            ProgressKind.REVIEW_DECIDED,
+            step=Step.CHARGE_PAYMENT,
+            detail=f"{outcome.value}{by}" + (f": {reason}" if reason else ""),
         )
         workflow.logger.info("order %s review %s%s", self._order.order_id, outcome.value, by)
 
@@ -384,7 +396,9 @@ class OrderWorkflow:
         order_id = self._order.order_id
         calls = (
             lambda: self._call(
-                confirm, OrderRef(order_id=order_id, idempotency_key=self._key(confirm)), f"confirm ERP order {order_id}"
+                confirm,
+                OrderRef(order_id=order_id, idempotency_key=self._key(confirm)),
+                f"confirm ERP order {order_id}",
             ),
             lambda: self._call(
                 commit,
@@ -492,8 +506,12 @@ class OrderWorkflow:
     def _record(self, kind: ProgressKind, *, detail: str | None = None, **about: Any) -> None:
         self._events.append(
             ProgressEvent(
-                seq=len(self._events) + 1, kind=kind, state=self._progress.state, detail=detail,
-                at=_timestamp(workflow.now()), **about,
+                seq=len(self._events) + 1,
+                kind=kind,
+                state=self._progress.state,
+                detail=detail,
+                at=_timestamp(workflow.now()),
+                **about,
             )
         )
 
@@ -571,15 +589,25 @@ class _Undo:
 # confirmed order and a committed reservation, and fence the confirmation's and the commit's keys.
 _UNDO: dict[Step, _Undo] = {
     Step.CREATE_ERP_ORDER: _Undo(
-        Compensation.CANCEL_ERP_ORDER, activity_types.CANCEL_ERP_ORDER, activity_types.CREATE_ERP_ORDER,
-        (activity_types.CONFIRM_ERP_ORDER,), "cancel ERP order",
+        Compensation.CANCEL_ERP_ORDER,
+        activity_types.CANCEL_ERP_ORDER,
+        activity_types.CREATE_ERP_ORDER,
+        (activity_types.CONFIRM_ERP_ORDER,),
+        "cancel ERP order",
     ),
     Step.CHARGE_PAYMENT: _Undo(
-        Compensation.REFUND_PAYMENT, activity_types.REFUND_PAYMENT, activity_types.CHARGE_PAYMENT, (), "refund charges",
+        Compensation.REFUND_PAYMENT,
+        activity_types.REFUND_PAYMENT,
+        activity_types.CHARGE_PAYMENT,
+        (),
+        "refund charges",
     ),
     Step.RESERVE_INVENTORY: _Undo(
-        Compensation.RELEASE_INVENTORY, activity_types.RELEASE_INVENTORY, activity_types.RESERVE_INVENTORY,
-        (activity_types.COMMIT_INVENTORY,), "release stock",
+        Compensation.RELEASE_INVENTORY,
+        activity_types.RELEASE_INVENTORY,
+        activity_types.RESERVE_INVENTORY,
+        (activity_types.COMMIT_INVENTORY,),
+        "release stock",
     ),
 }
 

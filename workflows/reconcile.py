@@ -20,6 +20,7 @@ from temporalio.common import RetryPolicy, VersioningBehavior
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from cadenza.search_attributes import RECONCILE_UNREPAIRED
     from workflows import activity_types
     from workflows.errors import describe_failure
     from workflows.reconcile_models import (
@@ -32,7 +33,6 @@ with workflow.unsafe.imports_passed_through():
         Survey,
         short_duration,
     )
-    from cadenza.search_attributes import RECONCILE_UNREPAIRED
 
 
 class _Options(TypedDict, total=False):
@@ -86,8 +86,11 @@ class ReconcileWorkflow:
             workflow.set_current_details(f"Repairing {index + 1} of {len(self._report.repairs)}: {repair.describe()}")
             try:
                 done: RepairOutcome = await workflow.execute_activity(
-                    activity_types.REPAIR.name, repair, result_type=activity_types.REPAIR.result,
-                    summary=repair.describe(), **_REPAIR,
+                    activity_types.REPAIR.name,
+                    repair,
+                    result_type=activity_types.REPAIR.result,
+                    summary=repair.describe(),
+                    **_REPAIR,
                 )
             except ActivityError as err:
                 done = RepairOutcome(repair=repair, status=RepairStatus.FAILED, detail=describe_failure(err).reason)
@@ -122,9 +125,9 @@ class ReconcileWorkflow:
         report = self._report
         report.phase = "done"
         meter = workflow.metric_meter()
-        meter.create_gauge(
-            "cadenza_inconsistencies", "Inconsistencies the latest reconcile run could not repair"
-        ).set(report.unrepaired_total)
+        meter.create_gauge("cadenza_inconsistencies", "Inconsistencies the latest reconcile run could not repair").set(
+            report.unrepaired_total
+        )
         repairs = meter.create_counter("cadenza_reconcile_repairs", "Reconciler repairs by action and result")
         for outcome in report.repairs:
             repairs.add(1, {"action": outcome.repair.action.value, "result": outcome.status.value})

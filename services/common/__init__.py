@@ -6,7 +6,7 @@ seed data) and exposes its bound ``create_app``; it never re-implements any of
 these concerns itself.
 """
 
-from services.common.errors import ServiceError
 from cadenza.faults import FaultConfig, ScriptedFault
+from services.common.errors import ServiceError
 
 __all__ = ["FaultConfig", "ScriptedFault", "ServiceError"]

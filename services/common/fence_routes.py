@@ -36,8 +36,7 @@ def build_fence_router(undo: Undoer) -> APIRouter:
                 min_length=1,
                 max_length=255,
                 description=(
-                    "Accepted for uniformity with other POSTs and ignored: "
-                    "a fence is idempotent by its body's key"
+                    "Accepted for uniformity with other POSTs and ignored: a fence is idempotent by its body's key"
                 ),
             ),
         ] = None,

@@ -26,8 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.database import Database
 from services.common.errors import ServiceError
-from services.common.identifiers import utc_now
 from services.common.idempotency import StoredAnswer
+from services.common.identifiers import utc_now
 
 FENCE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS fences (

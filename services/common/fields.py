@@ -83,6 +83,4 @@ def issued_id_path(noun: str, prefix: str) -> Any:
 
 def external_id_path(noun: str) -> Any:
     """:func:`record_path` for a caller-chosen :data:`ExternalId`."""
-    return record_path(
-        noun, "order-1042", pattern=_EXTERNAL_ID_PATTERN, minLength=1, maxLength=_EXTERNAL_ID_MAX_LENGTH
-    )
+    return record_path(noun, "order-1042", pattern=_EXTERNAL_ID_PATTERN, minLength=1, maxLength=_EXTERNAL_ID_MAX_LENGTH)

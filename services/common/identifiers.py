@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 
-
 _ID_RANDOM_BYTES = 12
 
 

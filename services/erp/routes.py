@@ -11,9 +11,9 @@ from fastapi.types import DecoratedCallable
 
 from services.common.database import Database
 from services.common.error_docs import IDEMPOTENT, VALIDATED, error_docs, lifecycle_move, not_found
-from services.common.fields import external_id_path
 from services.common.fence_routes import build_fence_router
 from services.common.fences import Undo, nothing_to_void
+from services.common.fields import external_id_path
 from services.common.idempotency import StoredAnswer
 from services.common.mutations import Mutation, Outcome
 from services.common.pagination import PageQuery
@@ -33,10 +33,14 @@ def build_router(database: Database) -> APIRouter:
             return nothing_to_void(stored)
         order = orders.get(stored.body["order_id"])
         if order.status is OrderStatus.CANCELLED:
-            return Undo(resource_id=order.order_id, undone=False, detail=f"ERP order {order.order_id} was already cancelled")
+            return Undo(
+                resource_id=order.order_id, undone=False, detail=f"ERP order {order.order_id} was already cancelled"
+            )
         orders.transition(order.order_id, OrderStatus.CANCELLED)
         return Undo(
-            resource_id=order.order_id, undone=True, detail=f"cancelled ERP order {order.order_id} (was {order.status.value})"
+            resource_id=order.order_id,
+            undone=True,
+            detail=f"cancelled ERP order {order.order_id} (was {order.status.value})",
         )
 
     router.include_router(build_fence_router(void_order))

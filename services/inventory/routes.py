@@ -11,9 +11,9 @@ from fastapi.types import DecoratedCallable
 
 from services.common.database import Database
 from services.common.error_docs import IDEMPOTENT, VALIDATED, error_docs, lifecycle_move, not_found
-from services.common.fields import issued_id_path, record_path
 from services.common.fence_routes import build_fence_router
 from services.common.fences import Undo, nothing_to_void
+from services.common.fields import issued_id_path, record_path
 from services.common.idempotency import StoredAnswer
 from services.common.mutations import Mutation, Outcome
 from services.common.pagination import PageQuery
@@ -45,7 +45,9 @@ def build_router(database: Database) -> APIRouter:
             return nothing_to_void(stored)
         reservation = warehouse.get_reservation(stored.body["id"])
         if reservation.status is ReservationStatus.RELEASED:
-            return Undo(resource_id=reservation.id, undone=False, detail=f"reservation {reservation.id} was already released")
+            return Undo(
+                resource_id=reservation.id, undone=False, detail=f"reservation {reservation.id} was already released"
+            )
         warehouse.release(reservation.id)
         return Undo(
             resource_id=reservation.id,

@@ -10,16 +10,15 @@ from fastapi.responses import JSONResponse
 from services.common.database import Database
 from services.common.error_docs import IDEMPOTENT, VALIDATED, error_docs, not_found
 from services.common.errors import ServiceError
-from services.common.fields import issued_id_path
 from services.common.fence_routes import build_fence_router
 from services.common.fences import Undo, nothing_to_void
+from services.common.fields import issued_id_path
 from services.common.idempotency import StoredAnswer
 from services.common.mutations import Mutation, Outcome
 from services.common.pagination import PageQuery
 from services.payment.cards import card_for_token
 from services.payment.models import Charge, ChargeList, CreateChargeRequest, CreateRefundRequest, Refund, RefundList
 from services.payment.store import PaymentLedger
-
 
 ChargeId = Annotated[str, issued_id_path("charge", "ch")]
 
@@ -39,7 +38,9 @@ def build_router(database: Database) -> APIRouter:
         if charge.refundable_amount == 0:
             return Undo(resource_id=charge.id, undone=False, detail=f"charge {charge.id} was already refunded")
         refund = ledger.refund(charge.id, None)
-        return Undo(resource_id=charge.id, undone=True, detail=f"refunded {charge.id} ({refund.amount} {refund.currency})")
+        return Undo(
+            resource_id=charge.id, undone=True, detail=f"refunded {charge.id} ({refund.amount} {refund.currency})"
+        )
 
     router.include_router(build_fence_router(void_charge))
 

@@ -16,6 +16,7 @@ from typing import Annotated
 import httpx
 import typer
 
+from activities.records import ServiceRecords
 from cadenza.connection import connect
 from cadenza.settings import state_dir
 from cadenza.stack import EmbeddedStack
@@ -25,7 +26,6 @@ from starters.adversary.storm import Storm, StormPlan
 from starters.chaos.run import chaos_stack_config
 from starters.console import EXIT_PROBLEM, console
 from starters.faults import FaultAdmin
-from activities.records import ServiceRecords
 
 adversary_app = typer.Typer(
     help="Adversarial suites: every reset point of every kind of order, a query and update storm on large orders.",
@@ -82,8 +82,10 @@ def resets(
                 nonlocal tried
                 tried += 1
                 mark = "✗" if trial.problems else "✓"
-                status.update(f"Resetting {len(workflow_ids)} orders at every point: {tried} resets, last {mark} "
-                              f"{trial.workflow_id} @ {trial.event_id} → {trial.ended}")
+                status.update(
+                    f"Resetting {len(workflow_ids)} orders at every point: {tried} resets, last {mark} "
+                    f"{trial.workflow_id} @ {trial.event_id} → {trial.ended}"
+                )
 
             with console.status("Resetting…") as status:
                 fuzzer = ResetFuzzer(client, records, on_trial=one_more, keys=config.decision_keys())
@@ -91,17 +93,24 @@ def resets(
             ends: dict[str, int] = {}
             for trial in report.trials:
                 ends[trial.ended] = ends.get(trial.ended, 0) + 1
-            console.print(f"{len(report.trials)} resets of {len(workflow_ids)} orders; the reset runs ended: "
-                          + ", ".join(f"{count} {end}" for end, count in sorted(ends.items())))
+            console.print(
+                f"{len(report.trials)} resets of {len(workflow_ids)} orders; the reset runs ended: "
+                + ", ".join(f"{count} {end}" for end, count in sorted(ends.items()))
+            )
             return report.problems
 
     problems = asyncio.run(main())
     for trial in problems:
-        console.print(f"{trial.workflow_id} reset to event {trial.event_id} ended {trial.ended}: "
-                      f"{'; '.join(trial.problems)}", style="red", markup=False)
+        console.print(
+            f"{trial.workflow_id} reset to event {trial.event_id} ended {trial.ended}: {'; '.join(trial.problems)}",
+            style="red",
+            markup=False,
+        )
     if problems:
-        console.print(f"{len(problems)} reset(s) left the services disagreeing with the order: see "
-                      "docs/how-an-order-runs.md (Reset) and `cadenza audit` on the stack folder above.")
+        console.print(
+            f"{len(problems)} reset(s) left the services disagreeing with the order: see "
+            "docs/how-an-order-runs.md (Reset) and `cadenza audit` on the stack folder above."
+        )
         raise typer.Exit(EXIT_PROBLEM)
     console.print("Every reset point left a true state.")
 
@@ -110,8 +119,12 @@ def resets(
 def storm(
     orders: Annotated[int, typer.Option("--orders", min=2, help="Large orders placed at once")] = 100,
     poll_ms: Annotated[int, typer.Option("--poll-ms", min=1, help="Milliseconds between status queries")] = 5,
-    poll_s: Annotated[float, typer.Option("--poll-s", min=0.1, help="Seconds each order is polled from its start")] = 3.0,
-    review_deadline: Annotated[int, typer.Option("--review-deadline", min=1, help="Seconds a referred order waits")] = 20,
+    poll_s: Annotated[
+        float, typer.Option("--poll-s", min=0.1, help="Seconds each order is polled from its start")
+    ] = 3.0,
+    review_deadline: Annotated[
+        int, typer.Option("--review-deadline", min=1, help="Seconds a referred order waits")
+    ] = 20,
 ) -> None:
     """Place large orders (half risk-checked, half referred to review; some approved, the rest left to expire) while
     clients query them every few ms, follow their events and send decisions too early; restart the worker halfway;
@@ -119,7 +132,9 @@ def storm(
 
     async def main() -> bool:
         plan = StormPlan(
-            orders=orders, poll_every=timedelta(milliseconds=poll_ms), poll_for=timedelta(seconds=poll_s),
+            orders=orders,
+            poll_every=timedelta(milliseconds=poll_ms),
+            poll_for=timedelta(seconds=poll_s),
             review_deadline=timedelta(seconds=review_deadline),
         )
         async with _own_stack("storm") as (stack, restart_worker), httpx.AsyncClient(timeout=30) as http:
@@ -128,11 +143,17 @@ def storm(
             records = ServiceRecords(http, config.endpoints())
             with console.status(f"Storm on {orders} large orders…") as status:
                 report = await Storm(
-                    client, records, config.task_queue, restart_worker, log=lambda m: status.update(m + "…"),
+                    client,
+                    records,
+                    config.task_queue,
+                    restart_worker,
+                    log=lambda m: status.update(m + "…"),
                     keys=config.decision_keys(),
                 ).run(plan)
-        console.print(f"{report.orders} orders, {report.queries} queries, {report.updates_refused} updates refused; "
-                      "ended: " + ", ".join(f"{n} {state}" for state, n in sorted(report.ended.items())))
+        console.print(
+            f"{report.orders} orders, {report.queries} queries, {report.updates_refused} updates refused; "
+            "ended: " + ", ".join(f"{n} {state}" for state, n in sorted(report.ended.items()))
+        )
         for order_id, failure in sorted(report.not_replayed.items()):
             console.print(f"{order_id} does not replay: {failure}", style="red", markup=False)
         for problem in report.problems:

@@ -20,13 +20,13 @@ from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from cadenza.codec import KeyRing
 from activities.audit import order_outcome, order_problems
-from clients.orders import retry_compensations, send_review
 from activities.records import ServiceRecords
+from cadenza.codec import KeyRing
+from cadenza.search_attributes import ORDER_STATUS
+from clients.orders import retry_compensations, send_review
 from workflows.models import WORKFLOW_ID_PREFIX, OrderState, ReviewDecision, ReviewVerdict
 from workflows.order import OrderWorkflow
-from cadenza.search_attributes import ORDER_STATUS
 
 # How long one reset run may take to finish (its calls are retried against healthy services; a review is decided at
 # once): a run still open after it is reported, not waited for.
@@ -53,13 +53,19 @@ class ResetReport:
         return [trial for trial in self.trials if trial.problems]
 
 
-def reset_points(events) -> list[int]:  # noqa: ANN001 - history events of any source
+def reset_points(events) -> list[int]:
     """The event ids an operator can reset to: every completed workflow task."""
     return [event.event_id for event in events if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED]
 
 
 async def reset_to(
-    client: Client, workflow_id: str, run_id: str, event_id: int, reason: str, *, request_id: str | None = None,
+    client: Client,
+    workflow_id: str,
+    run_id: str,
+    event_id: int,
+    reason: str,
+    *,
+    request_id: str | None = None,
     reapply_exclude: Sequence[ResetReapplyExcludeType.ValueType] = (),
 ) -> WorkflowHandle:
     """What the Web UI's Reset does: a new run replays `run_id` up to `event_id` and carries on from there. The same
@@ -123,7 +129,7 @@ class ResetFuzzer:
         records = await self._records.for_order(handle.id.removeprefix(WORKFLOW_ID_PREFIX))
         return ResetTrial(handle.id, event_id, outcome.description, tuple(order_problems(outcome, records)))
 
-    async def _settle(self, handle: WorkflowHandle):  # noqa: ANN202 - a WorkflowExecutionDescription
+    async def _settle(self, handle: WorkflowHandle):
         """Wait for the run to close, deciding for it what a person would: approve a review, retry a compensation."""
         while True:
             execution = await handle.describe()

@@ -15,11 +15,11 @@ from datetime import timedelta
 
 from temporalio.client import Client, WorkflowHandle
 
+from activities.records import OrderRecords, ServiceRecords
 from cadenza.codec import KeyRing
 from cadenza.errors import CadenzaError
-from starters.faults import FaultAdmin
 from clients.orders import place_order, send_review, wait_for_result
-from activities.records import OrderRecords, ServiceRecords
+from starters.faults import FaultAdmin
 from workflows.models import WORKFLOW_ID_PREFIX, Order, OrderLine, OrderState, ReviewDecision, ReviewVerdict
 from workflows.order import OrderWorkflow
 
@@ -67,7 +67,13 @@ class ScenarioPlayer:
     are signed with `keys` (default: this process's decision keys)."""
 
     def __init__(
-        self, client: Client, faults: FaultAdmin, records: ServiceRecords, task_queue: str, *, keys: KeyRing | None = None
+        self,
+        client: Client,
+        faults: FaultAdmin,
+        records: ServiceRecords,
+        task_queue: str,
+        *,
+        keys: KeyRing | None = None,
     ) -> None:
         self._client, self._faults, self._records, self._task_queue = client, faults, records, task_queue
         self._keys = keys
@@ -97,10 +103,16 @@ class ScenarioPlayer:
             Scenario("declined", self._order("declined", SMALL, token="tok_chargeDeclined"), finish),
             Scenario("out-of-stock", self._order("out-of-stock", SMALL, sku="SKU-OOS"), finish),
             Scenario("risk-checked", self._order("risk-checked", LARGE), finish),
-            Scenario("review-approved", self._order("review-approved", VERY_LARGE), self._decided(ReviewVerdict.APPROVE)),
-            Scenario("review-rejected", self._order("review-rejected", VERY_LARGE), self._decided(ReviewVerdict.REJECT)),
             Scenario(
-                "review-expired", self._order("review-expired", VERY_LARGE), finish,
+                "review-approved", self._order("review-approved", VERY_LARGE), self._decided(ReviewVerdict.APPROVE)
+            ),
+            Scenario(
+                "review-rejected", self._order("review-rejected", VERY_LARGE), self._decided(ReviewVerdict.REJECT)
+            ),
+            Scenario(
+                "review-expired",
+                self._order("review-expired", VERY_LARGE),
+                finish,
                 review_deadline=REVIEW_EXPIRES_AFTER,
             ),
             Scenario("refund-healed", self._order("refund-healed", SMALL, sku="SKU-OOS"), finish, refused_refund),
@@ -109,7 +121,9 @@ class ScenarioPlayer:
             name = f"cancelled-in-{call.replace('_', '-')}"
             # Held in its local attempt (the first request applied, its answer late), or once more after that, while
             # the server runs the call as an activity of its own task.
-            found.append(Scenario(name, self._order(name, SMALL), self._cancelled_in(call), (Fault(service, "stall", call),)))
+            found.append(
+                Scenario(name, self._order(name, SMALL), self._cancelled_in(call), (Fault(service, "stall", call),))
+            )
             name += "-on-server"
             held = (Fault(service, "stall", call, times=2),)
             found.append(Scenario(name, self._order(name, SMALL), self._cancelled_in(call, on_server=True), held))
@@ -141,10 +155,12 @@ class ScenarioPlayer:
 
         async def reached(handle: WorkflowHandle) -> bool:
             if on_server:  # scheduled on the server (its attempt may be over by the time the cancel lands)
-                return any([
-                    event.activity_task_scheduled_event_attributes.activity_type.name == call
-                    async for event in handle.fetch_history_events()
-                ])
+                return any(
+                    [
+                        event.activity_task_scheduled_event_attributes.activity_type.name == call
+                        async for event in handle.fetch_history_events()
+                    ]
+                )
             return applied(await self._records.for_order(handle.id.removeprefix(WORKFLOW_ID_PREFIX)))
 
         async def play(handle: WorkflowHandle) -> None:

@@ -20,10 +20,10 @@ from datetime import timedelta
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from cadenza.codec import KeyRing
 from activities.audit import run_audit
-from clients.orders import place_order, retry_compensations, send_review, wait_for_result
 from activities.records import ServiceRecords
+from cadenza.codec import KeyRing
+from clients.orders import place_order, retry_compensations, send_review, wait_for_result
 from starters.replay import new_replayer
 from workflows.models import Order, OrderLine, OrderState, ReviewDecision, ReviewVerdict
 from workflows.order import OrderWorkflow
@@ -61,8 +61,14 @@ class Storm:
     it is awaited once, when half of the orders have been placed."""
 
     def __init__(
-        self, client: Client, records: ServiceRecords, task_queue: str, restart_worker: Callable[[], Awaitable[None]],
-        *, log: Callable[[str], None] = lambda _: None, keys: KeyRing | None = None,
+        self,
+        client: Client,
+        records: ServiceRecords,
+        task_queue: str,
+        restart_worker: Callable[[], Awaitable[None]],
+        *,
+        log: Callable[[str], None] = lambda _: None,
+        keys: KeyRing | None = None,
     ) -> None:
         self._client, self._records, self._task_queue = client, records, task_queue
         self._restart_worker, self._log = restart_worker, log
@@ -77,9 +83,11 @@ class Storm:
         async def one(n: int, order: Order) -> str:
             if n == plan.orders // 2:
                 half.set()
-            handle = (await place_order(
-                self._client, order, task_queue=self._task_queue, review_deadline=plan.review_deadline
-            )).handle
+            handle = (
+                await place_order(
+                    self._client, order, task_queue=self._task_queue, review_deadline=plan.review_deadline
+                )
+            ).handle
             await asyncio.gather(self._hammer(handle, plan, report), self._stream(handle, report))
             await self._decide(handle, approve=n % 4 == 1, report=report)
             return (await wait_for_result(handle)).state.value

@@ -16,7 +16,13 @@ from starters.console import console
 
 
 def bench_command(
-    *, sequential: int, burst: int, warmup: int, curve: str | None, profiles: list[str], json_file: Path | None,
+    *,
+    sequential: int,
+    burst: int,
+    warmup: int,
+    curve: str | None,
+    profiles: list[str],
+    json_file: Path | None,
     profile_worker: Path | None = None,
 ) -> None:
     options = BenchOptions(

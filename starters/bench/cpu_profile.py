@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -65,8 +65,10 @@ _OTHER_THREAD_ROOT = "Thread._bootstrap"
 
 def _counts(stack: str) -> bool:
     frames = stack.split(";")
-    return bool(stack) and not frames[0].startswith(_OTHER_THREAD_ROOT) and not any(
-        marker in frames[-1] for marker in _IDLE_LEAVES
+    return (
+        bool(stack)
+        and not frames[0].startswith(_OTHER_THREAD_ROOT)
+        and not any(marker in frames[-1] for marker in _IDLE_LEAVES)
     )
 
 
@@ -119,14 +121,26 @@ async def profiling(pid: int, orders: int) -> AsyncIterator[WorkerProfile]:
     # Beside this interpreter first: a venv's scripts need not be on PATH.
     py_spy = shutil.which("py-spy", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     if py_spy is None:
-        raise ProfilerUnavailable("py-spy is not installed: pip install 'py-spy>=0.4' (the dev extra of pyproject.toml)")
+        raise ProfilerUnavailable(
+            "py-spy is not installed: pip install 'py-spy>=0.4' (the dev extra of pyproject.toml)"
+        )
     profile = WorkerProfile(pid, orders)
     with tempfile.TemporaryDirectory(prefix="cadenza-profile-") as folder:
         raw = Path(folder) / "worker.txt"
         process = await asyncio.create_subprocess_exec(
-            py_spy, "record", "--pid", str(pid), "--format", "raw", "--rate", str(SAMPLES_PER_SECOND),
-            "--nonblocking", "--output", str(raw),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            py_spy,
+            "record",
+            "--pid",
+            str(pid),
+            "--format",
+            "raw",
+            "--rate",
+            str(SAMPLES_PER_SECOND),
+            "--nonblocking",
+            "--output",
+            str(raw),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
         )
         before = thread_cpu_seconds(pid)
         try:

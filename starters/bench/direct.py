@@ -15,9 +15,9 @@ from __future__ import annotations
 import asyncio
 
 from activities.http import ServiceClients
-from workflows.idempotency import idempotency_key
 from starters.bench.workload import Fulfil
 from workers.worker import LOCAL_ACTIVITY_SLOTS
+from workflows.idempotency import idempotency_key
 from workflows.models import ChargeRequest, ErpOrderRequest, Order, ReservationRequest
 
 
@@ -33,6 +33,7 @@ def direct_fulfil(clients: ServiceClients) -> Fulfil:
 
 async def _calls(clients: ServiceClients, order: Order) -> None:
     """One order's five calls, one after the other, as OrderWorkflow makes them."""
+
     def key(operation: str) -> str:
         return idempotency_key(order.workflow_id, operation)
 

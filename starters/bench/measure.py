@@ -112,8 +112,15 @@ async def measure_profile(rig: Rig, orders: OrderSource, plan: Plan, progress: B
         sampled = at_once[:: max(len(at_once) // ANATOMY_ORDERS, 1)][:ANATOMY_ORDERS]
         burst_anatomy = await inspect_orders(rig.client, [order.workflow_id for order in sampled])
     return ProfileResult.of(
-        name, rig.profile.summary, sequential, burst, cpu, peak, worker_in_starter=rig.worker_in_this_process,
-        payment_decision=decisions, anatomy=anatomy.to_dict() if anatomy else None,
+        name,
+        rig.profile.summary,
+        sequential,
+        burst,
+        cpu,
+        peak,
+        worker_in_starter=rig.worker_in_this_process,
+        payment_decision=decisions,
+        anatomy=anatomy.to_dict() if anatomy else None,
         burst_anatomy=burst_anatomy.to_dict() if burst_anatomy else None,
     )
 

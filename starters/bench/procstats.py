@@ -135,4 +135,3 @@ class CpuSnapshot:
         """CPU seconds per role between the two snapshots, plus "others": what the rest of the machine used."""
         used = {role: self.seconds[role] - earlier.seconds.get(role, 0.0) for role in self.seconds}
         return {**used, "others": max(0.0, self.machine - earlier.machine - sum(used.values()))}
-

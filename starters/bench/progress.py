@@ -12,7 +12,7 @@ from starters.bench.load import Advance
 
 
 class _CountColumn(MofNCompleteColumn):
-    """"12/50" for a phase; nothing for the status line, which has no count."""
+    """ "12/50" for a phase; nothing for the status line, which has no count."""
 
     def render(self, task: Task) -> Text:
         return super().render(task) if task.total is not None else Text("")

@@ -155,12 +155,24 @@ def _front_door_table(report: BenchReport) -> Table | None:
     met = front_door.verdicts()
     share = front_door.payment_decision_share
     rows = [
-        ("api p50 − cadenza p50, one at a time", f"{front_door.p50_added_ms:+.1f} ms",
-         f"≤ {FrontDoor.TARGET_P50_ADDED_MS:g} ms", met["p50_added_ms"]),
-        ("api / cadenza throughput, at once", f"{front_door.throughput_share:.0%}",
-         f"≥ {FrontDoor.TARGET_THROUGHPUT_SHARE:.0%}", met["throughput_share"]),
-        ("payment decision p50 / full order p50 (api)", "—" if share is None else f"{share:.0%}",
-         f"≤ {FrontDoor.TARGET_PAYMENT_DECISION_SHARE:.0%}", met["payment_decision_share"]),
+        (
+            "api p50 − cadenza p50, one at a time",
+            f"{front_door.p50_added_ms:+.1f} ms",
+            f"≤ {FrontDoor.TARGET_P50_ADDED_MS:g} ms",
+            met["p50_added_ms"],
+        ),
+        (
+            "api / cadenza throughput, at once",
+            f"{front_door.throughput_share:.0%}",
+            f"≥ {FrontDoor.TARGET_THROUGHPUT_SHARE:.0%}",
+            met["throughput_share"],
+        ),
+        (
+            "payment decision p50 / full order p50 (api)",
+            "—" if share is None else f"{share:.0%}",
+            f"≤ {FrontDoor.TARGET_PAYMENT_DECISION_SHARE:.0%}",
+            met["payment_decision_share"],
+        ),
     ]
     table = Table(title="The Order API's cost (api vs cadenza, this run)")
     for column in ("figure", "measured", "target", "met"):

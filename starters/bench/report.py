@@ -62,9 +62,17 @@ class ProfileResult:
 
     @classmethod
     def of(
-        cls, profile: str, summary: str, sequential: Latencies, burst: Burst, cpu_seconds: dict[str, float],
-        worker_peak_mib: float, worker_in_starter: bool, payment_decision: Latencies | None = None,
-        anatomy: dict[str, float] | None = None, burst_anatomy: dict[str, float] | None = None,
+        cls,
+        profile: str,
+        summary: str,
+        sequential: Latencies,
+        burst: Burst,
+        cpu_seconds: dict[str, float],
+        worker_peak_mib: float,
+        worker_in_starter: bool,
+        payment_decision: Latencies | None = None,
+        anatomy: dict[str, float] | None = None,
+        burst_anatomy: dict[str, float] | None = None,
     ) -> ProfileResult:
         per_order = {role: cpu_seconds.get(role, 0.0) * 1000 / burst.orders for role in CPU_ROLES}
         return cls(
@@ -133,7 +141,11 @@ class GoalCheck:
     throughput_ratio: float
     cpu_ratio: float
 
-    TARGETS: ClassVar[dict[str, tuple[str, float]]] = {"p50_ratio": ("≤", 3.0), "throughput_ratio": ("≥", 0.25), "cpu_ratio": ("≤", 3.5)}
+    TARGETS: ClassVar[dict[str, tuple[str, float]]] = {
+        "p50_ratio": ("≤", 3.0),
+        "throughput_ratio": ("≥", 0.25),
+        "cpu_ratio": ("≤", 3.5),
+    }
 
     @classmethod
     def all_of(cls, results: list[ProfileResult]) -> list[GoalCheck]:

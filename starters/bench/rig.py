@@ -18,10 +18,10 @@ from pathlib import Path
 from temporalio.client import Client
 
 from activities.http import ServiceClients, new_http_client
+from cadenza.connection import connect
 from cadenza.processes import free_port
 from cadenza.settings import SERVICE_NAMES
 from cadenza.stack import TUNED_DYNAMIC_CONFIG, EmbeddedStack, StackConfig
-from cadenza.connection import connect
 from starters.api_client import OrderApi
 from starters.bench.api import api_environment, api_fulfil, api_payment_decision, bench_key
 from starters.bench.direct import direct_fulfil
@@ -67,7 +67,7 @@ def stack_config(profile: Profile, state_dir: Path, run_id: str) -> StackConfig:
         with_worker=profile.temporal and not profile.worker_in_starter,
         persistent_history=False,
         dynamic_config=TUNED_DYNAMIC_CONFIG if profile.tuned_server else (),
-        service_faults={name: NO_FAULTS for name in SERVICE_NAMES},
+        service_faults=dict.fromkeys(SERVICE_NAMES, NO_FAULTS),
         api_port=free_port() if profile.via_api else None,
         encryption=profile.encrypted,
     )
@@ -94,7 +94,9 @@ def _roles(stack: EmbeddedStack, profile: Profile) -> dict[str, list[int]]:
 async def _client(profile: Profile, config: StackConfig) -> Client:
     # Cadenza's client is traced as `cadenza order place` and `cadenza worker` are; the sample-style one is not.
     return await connect(
-        service_name="cadenza-bench", address=config.temporal_address, converter=config.data_converter(),
+        service_name="cadenza-bench",
+        address=config.temporal_address,
+        converter=config.data_converter(),
         traced=not profile.sdk_default_worker,
     )
 

@@ -48,7 +48,9 @@ class BenchOptions:
                 "--sequential, --burst and every --curve level must be at least 1 (--warmup at least 0)"
             )
         if self.profile_worker is not None and CADENZA.name not in self.profiles:
-            raise BadBenchOptions(f"--profile-worker samples the {CADENZA.name} profile's worker; add --profile {CADENZA.name}")
+            raise BadBenchOptions(
+                f"--profile-worker samples the {CADENZA.name} profile's worker; add --profile {CADENZA.name}"
+            )
         if self.curve and CADENZA.name not in self.profiles:
             raise BadBenchOptions(f"--curve measures the {CADENZA.name} profile; add --profile {CADENZA.name}")
 
@@ -73,7 +75,12 @@ async def run_bench(options: BenchOptions, console: Console, command: str = "cad
     kept (with every process's log) after a failed one."""
     run_id = uuid.uuid4().hex[:8]
     binary, origin = temporal_cli()
-    report = BenchReport(run_id, command, {**asdict(options), "profile_worker": str(options.profile_worker or "")}, temporal=f"{binary} ({origin})")
+    report = BenchReport(
+        run_id,
+        command,
+        {**asdict(options), "profile_worker": str(options.profile_worker or "")},
+        temporal=f"{binary} ({origin})",
+    )
     root = Path(tempfile.mkdtemp(prefix=f"cadenza-bench-{run_id}-"))
     orders = OrderSource(run_id)
     try:

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from temporalio.client import Client
 
 from cadenza.errors import CadenzaError
-from starters.demo import SAMPLE_CONTACT
 from clients.orders import place_order
+from starters.demo import SAMPLE_CONTACT
 from workflows.models import Order, OrderLine, OrderState
 
 # An order function: fulfils one order end to end and returns only once it is done; raises if it did not complete.

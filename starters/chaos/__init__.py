@@ -25,6 +25,13 @@ from starters.chaos.report import ChaosReport
 from starters.chaos.run import chaos_stack_config, run_chaos
 
 __all__ = [
-    "DEFAULT_OUTAGE", "ChaosPlan", "ChaosReport", "InvalidOutage", "InvalidPlan", "Outage", "chaos_stack_config",
-    "parse_outage", "run_chaos",
+    "DEFAULT_OUTAGE",
+    "ChaosPlan",
+    "ChaosReport",
+    "InvalidOutage",
+    "InvalidPlan",
+    "Outage",
+    "chaos_stack_config",
+    "parse_outage",
+    "run_chaos",
 ]

@@ -65,17 +65,28 @@ class Cast:
     ) -> PlaceAndAwait:
         """How each order is placed and awaited, with this cast's busy clients and resetter told of it."""
         return placing(
-            client, task_queue=task_queue, review_deadline=timedelta(seconds=plan.review_deadline_s),
-            clients=self.clients, resetter=self.resetter, timeline=timeline, report=report,
+            client,
+            task_queue=task_queue,
+            review_deadline=timedelta(seconds=plan.review_deadline_s),
+            clients=self.clients,
+            resetter=self.resetter,
+            timeline=timeline,
+            report=report,
         )
 
     def background(
-        self, client: Client, stack: EmbeddedStack, plan: ChaosPlan, faults: FaultAdmin, timeline: Timeline,
+        self,
+        client: Client,
+        stack: EmbeddedStack,
+        plan: ChaosPlan,
+        faults: FaultAdmin,
+        timeline: Timeline,
         report: ChaosReport,
     ) -> list[Coroutine[Any, Any, None]]:
         """What runs beside the orders until the last one (and the last reset run) has ended."""
         coroutines = [
-            self.compensating.run(), Monkey(stack, plan, report, timeline, self.compensating).run(),
+            self.compensating.run(),
+            Monkey(stack, plan, report, timeline, self.compensating).run(),
             _tell_figures(timeline, report),
         ]
         if plan.review_share:

@@ -12,10 +12,10 @@ from temporalio.converter import DataConverter
 from temporalio.service import RPCError
 
 from activities.stuck import failure_text, query_failure
+from clients.orders import OrderNotFound, describe_order
 from starters.chaos.background import Background
 from starters.chaos.report import ChaosReport
 from starters.chaos.timeline import Timeline
-from clients.orders import OrderNotFound, describe_order
 from workflows.models import Order
 from workflows.order import OrderWorkflow
 

@@ -55,7 +55,7 @@ def chaos_orders(plan: ChaosPlan, run_id: str) -> ChaosOrders:
     review = round(plan.orders * plan.review_share)
     for index in chosen[:large]:
         orders[index] = _repriced(orders[index], OrderKind.LARGE, rng)
-    for index in chosen[large:large + review]:
+    for index in chosen[large : large + review]:
         orders[index] = _repriced(orders[index], OrderKind.REVIEW, rng)
     referred = [order.order_id for order in orders if kind_of(order) == OrderKind.REVIEW]
     rejected, expiring = round(len(referred) * plan.reject_share), round(len(referred) * plan.expire_share)
@@ -69,8 +69,10 @@ def _repriced(order: Order, kind: OrderKind, rng: random.Random) -> Order:
     """The same lines, each unit price scaled so that the order totals a random amount of `kind`."""
     low, high = _TOTALS[kind]
     scale = rng.randint(low, high) / order.total_amount
-    lines = [OrderLine(sku=line.sku, quantity=line.quantity, unit_price=math.ceil(line.unit_price * scale))
-             for line in order.lines]
+    lines = [
+        OrderLine(sku=line.sku, quantity=line.quantity, unit_price=math.ceil(line.unit_price * scale))
+        for line in order.lines
+    ]
     repriced = order.model_copy(update={"lines": lines})
     assert kind_of(repriced) == kind, (kind, repriced.total_amount)
     return repriced

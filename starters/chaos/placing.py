@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from temporalio.client import Client
 
+from clients.orders import place_order
 from starters.chaos.clients import BusyClients
 from starters.chaos.mix import kind_of
 from starters.chaos.report import ChaosReport
@@ -14,7 +15,6 @@ from starters.chaos.resets import Resetter
 from starters.chaos.stuck import Stuck, closed_or_stuck
 from starters.chaos.timeline import Timeline
 from starters.load import PlaceAndAwait, retrying
-from clients.orders import place_order
 from workflows.models import Order
 
 STUCK = "stuck"

@@ -60,11 +60,17 @@ class Actors:
     def counts(self) -> dict[str, object]:
         """Every figure, for the final output and the JSON file."""
         return {
-            "orders_by_kind": dict(self.orders_by_kind), "reviews": dict(self.reviews),
-            "review_decisions": dict(self.review_decisions), "polled_orders": self.polled_orders,
-            "status_queries": self.status_queries, "streams": self.streams, "stream_events": self.stream_events,
+            "orders_by_kind": dict(self.orders_by_kind),
+            "reviews": dict(self.reviews),
+            "review_decisions": dict(self.review_decisions),
+            "polled_orders": self.polled_orders,
+            "status_queries": self.status_queries,
+            "streams": self.streams,
+            "stream_events": self.stream_events,
             "failed_queries": dict(self.failed_queries),
-            "resets": sum(self.resets.values()), "reset_outcomes": dict(self.resets), "stuck": dict(self.stuck),
+            "resets": sum(self.resets.values()),
+            "reset_outcomes": dict(self.resets),
+            "stuck": dict(self.stuck),
         }
 
     def summary(self) -> str:

@@ -10,13 +10,13 @@ import uuid
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from clients.orders import order_handle
 from starters.adversary.resets import reset_points, reset_to
 from starters.chaos.background import Background
 from starters.chaos.report import ChaosReport
 from starters.chaos.stuck import Stuck, closed_or_stuck
 from starters.chaos.timeline import Timeline
 from starters.load import CLOSED_OUTCOMES, retrying
-from clients.orders import order_handle
 
 
 class Resetter:
@@ -44,10 +44,16 @@ class Resetter:
             history = await retrying(handle.fetch_history)
             point = self._rng.choice(reset_points(history.events))
             request_id = str(uuid.uuid4())  # the same for every try: a retried reset is one reset
-            reset_run = await retrying(lambda: reset_to(
-                self._client, handle.id, history.run_id, point, f"cadenza chaos: reset a {ended} order",
-                request_id=request_id,
-            ))
+            reset_run = await retrying(
+                lambda: reset_to(
+                    self._client,
+                    handle.id,
+                    history.run_id,
+                    point,
+                    f"cadenza chaos: reset a {ended} order",
+                    request_id=request_id,
+                )
+            )
         except RPCError as err:
             self._figures.resets[f"{ended} -> refused"] += 1
             self._timeline.event(f"reset of {order_id} ({ended}) refused: {err}")

@@ -8,11 +8,11 @@ import asyncio
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
+from cadenza.codec import KeyRing
+from clients.orders import NotAwaitingReview, OrderNotFound, review_order
 from starters.chaos.background import Background
 from starters.chaos.report import ChaosReport
 from starters.chaos.timeline import Timeline
-from cadenza.codec import KeyRing
-from clients.orders import NotAwaitingReview, OrderNotFound, review_order
 from workflows.models import WORKFLOW_ID_PREFIX, OrderProgress, ReviewVerdict
 
 REVIEWER = "cadenza-chaos"
@@ -20,6 +20,7 @@ GIVE_UP_AFTER_S = 60.0
 """Tries go on past a dev-server restart or a worker killed with the update in hand; an order that still has not
 acted on the decision by then is counted as unanswered, not waited for."""
 RETRY_AFTER_S = 1.0
+
 
 class Reviewer:
     """`offer()` each order seen awaiting review (a reset run awaiting it again too); decisions run in the
@@ -67,7 +68,11 @@ class Reviewer:
         while True:
             try:
                 return await review_order(
-                    self._client, order_id, verdict, reviewer=REVIEWER, reason=f"chaos run: {verdict.value}",
+                    self._client,
+                    order_id,
+                    verdict,
+                    reviewer=REVIEWER,
+                    reason=f"chaos run: {verdict.value}",
                     keys=self._keys,
                 )
             except (OrderNotFound, RPCError, WorkflowQueryFailedError):  # the server or a worker is away: again

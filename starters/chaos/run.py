@@ -8,11 +8,12 @@ from pathlib import Path
 
 import httpx
 
+from activities.audit import run_audit
+from activities.records import ServiceRecords
 from cadenza.connection import connect
 from cadenza.processes import free_port
 from cadenza.settings import SERVICE_NAMES
 from cadenza.stack import EmbeddedStack, StackConfig
-from activities.audit import run_audit
 from starters.chaos.cast import Cast
 from starters.chaos.mix import chaos_orders
 from starters.chaos.plan import ChaosPlan
@@ -20,7 +21,6 @@ from starters.chaos.report import ChaosReport
 from starters.chaos.timeline import Timeline
 from starters.faults import FaultAdmin
 from starters.load import LoadReport, new_run_id, run_orders
-from activities.records import ServiceRecords
 
 
 def chaos_stack_config(state_dir: Path) -> StackConfig:
@@ -68,8 +68,11 @@ async def run_chaos(
 
             try:
                 await run_orders(
-                    cast.place_and_await(client, plan, config.task_queue, timeline, report), mix.orders,
-                    concurrency=plan.concurrency, report=report.load, on_done=closed,
+                    cast.place_and_await(client, plan, config.task_queue, timeline, report),
+                    mix.orders,
+                    concurrency=plan.concurrency,
+                    report=report.load,
+                    on_done=closed,
                 )
                 await cast.resetter.finish()  # under the same disruptions as the orders
             finally:

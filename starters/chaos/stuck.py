@@ -13,8 +13,8 @@ from temporalio.converter import DataConverter
 from temporalio.service import RPCError
 
 from activities.stuck import failure_text
-from starters.load import retrying
 from clients.orders import wait_for_result
+from starters.load import retrying
 from workflows.models import OrderProgress
 
 STUCK_AFTER_ATTEMPTS = 3

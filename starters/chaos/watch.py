@@ -9,8 +9,8 @@ from collections.abc import Callable
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from workflows.models import OrderState
 from cadenza.search_attributes import ORDER_STATUS
+from workflows.models import OrderState
 
 
 def _running_in(*states: OrderState) -> str:

@@ -15,7 +15,9 @@ from starters.doctor.run import DEFAULT_TIMEOUT, all_passed, run_checks
 
 
 def doctor(
-    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON (for scripts); progress on stderr")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the results as JSON (for scripts); progress on stderr")
+    ] = False,
     timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds each check may take")] = DEFAULT_TIMEOUT,
 ) -> None:
     """Check this machine's setup with the active Temporal profile (TEMPORAL_PROFILE / TEMPORAL_*): Temporal,

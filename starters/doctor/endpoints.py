@@ -32,8 +32,10 @@ def codec_url() -> str:
 
 
 def _down(what: str, url: str, err: httpx.HTTPError, start: str, variable: str) -> Outcome:
-    return failed(f"{what} at {url} does not answer ({type(err).__name__}: {err or 'no answer'})",
-                  f"Start it: {start} (or `cadenza up`), or set {variable} to where it runs")
+    return failed(
+        f"{what} at {url} does not answer ({type(err).__name__}: {err or 'no answer'})",
+        f"Start it: {start} (or `cadenza up`), or set {variable} to where it runs",
+    )
 
 
 def service_check(name: str) -> Check:
@@ -43,23 +45,30 @@ def service_check(name: str) -> Check:
         try:
             endpoint = service_endpoint(name)
         except ServiceTokenMissing as missing:  # what a worker would refuse to start on: a row, not a crash
-            return failed(str(missing), f"Set CADENZA_{upper}_TOKEN (or CADENZA_SERVICE_TOKEN) to the token the "
-                                             "service accepts")
+            return failed(
+                str(missing), f"Set CADENZA_{upper}_TOKEN (or CADENZA_SERVICE_TOKEN) to the token the service accepts"
+            )
         try:
             health = await ctx.http.get(f"{endpoint.base_url}/health")
             read = await ctx.http.get(f"{endpoint.base_url}{_AUTHENTICATED_READ[name]}", headers=endpoint.auth_headers)
         except httpx.HTTPError as err:
             return _down(name, endpoint.base_url, err, "`cadenza services`", f"CADENZA_{upper}_URL")
         if health.status_code != 200:
-            return failed(f"{endpoint.base_url}/health answered {health.status_code}: {health.text[:200]}",
-                          f"See the {name} service's log (`cadenza up`: .cadenza/logs/{name}.log)")
+            return failed(
+                f"{endpoint.base_url}/health answered {health.status_code}: {health.text[:200]}",
+                f"See the {name} service's log (`cadenza up`: .cadenza/logs/{name}.log)",
+            )
         if read.status_code in (401, 403):
-            return failed(f"{endpoint.base_url} is up but refuses this token ({read.status_code})",
-                          f"Set CADENZA_{upper}_TOKEN (or CADENZA_SERVICE_TOKEN) to the token the service was "
-                          "started with (`--token`)")
+            return failed(
+                f"{endpoint.base_url} is up but refuses this token ({read.status_code})",
+                f"Set CADENZA_{upper}_TOKEN (or CADENZA_SERVICE_TOKEN) to the token the service was "
+                "started with (`--token`)",
+            )
         if read.status_code != 200:
-            return failed(f"GET {_AUTHENTICATED_READ[name]} answered {read.status_code}: {read.text[:200]}",
-                          f"See the {name} service's log")
+            return failed(
+                f"GET {_AUTHENTICATED_READ[name]} answered {read.status_code}: {read.text[:200]}",
+                f"See the {name} service's log",
+            )
         return passed(f"{endpoint.base_url} · healthy · token accepted")
 
     return Check(name, run, on_timeout=f"Check that CADENZA_{upper}_URL points at the {name} service")
@@ -74,8 +83,10 @@ async def order_api(ctx: Context) -> Outcome:
         return _down("the Order API", url, err, "`cadenza api`", API_URL_ENV)
     if ready.status_code != 200:
         detail = ready.json().get("detail", ready.text) if _is_json(ready) else ready.text[:200]
-        return failed(f"{url}/readyz answered {ready.status_code}: {detail}",
-                      "Fix what the detail names (the API connects with its own TEMPORAL_* settings); its log says more")
+        return failed(
+            f"{url}/readyz answered {ready.status_code}: {detail}",
+            "Fix what the detail names (the API connects with its own TEMPORAL_* settings); its log says more",
+        )
     return passed(f"{url} · ready ({ready.json().get('detail', '')})")
 
 
@@ -98,12 +109,15 @@ async def codec_server(ctx: Context) -> Outcome:
     except httpx.HTTPError as err:
         return _down("the codec server", url, err, "`cadenza codec-server`", CODEC_URL_ENV)
     if answer.status_code in (401, 403):
-        return warned(f"{url} · reachable; /decode needs a token, so its keys were not checked",
-                      f"Set {CODEC_AUTH_ENV}='Bearer <token>' (as for `temporal --codec-auth`) to check them")
+        return warned(
+            f"{url} · reachable; /decode needs a token, so its keys were not checked",
+            f"Set {CODEC_AUTH_ENV}='Bearer <token>' (as for `temporal --codec-auth`) to check them",
+        )
     if not _decrypted(answer):
-        return failed(f"{url} cannot decrypt this process's payloads: /decode answered {answer.status_code} "
-                      f"{answer.text[:200]}",
-                      "Give the codec server the workers' keys (CADENZA_ENCRYPTION_KEYS or CADENZA_ENCRYPTION_KEYS_FILE)")
+        return failed(
+            f"{url} cannot decrypt this process's payloads: /decode answered {answer.status_code} {answer.text[:200]}",
+            "Give the codec server the workers' keys (CADENZA_ENCRYPTION_KEYS or CADENZA_ENCRYPTION_KEYS_FILE)",
+        )
     return passed(f"{url} · decrypts this process's payloads")
 
 

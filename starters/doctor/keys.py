@@ -9,9 +9,7 @@ from starters.doctor.model import Check, Context, Outcome, failed, passed, warne
 
 SAMPLE = {"doctor": "a test payload, never sent to Temporal"}
 
-_GIVE_KEYS = (
-    f"Set {KEYS_ENV} (a line of `cadenza keys generate`) or {KEYS_FILE_ENV} to the keys the workers use"
-)
+_GIVE_KEYS = f"Set {KEYS_ENV} (a line of `cadenza keys generate`) or {KEYS_FILE_ENV} to the keys the workers use"
 
 
 async def encryption(ctx: Context) -> Outcome:
@@ -22,8 +20,10 @@ async def encryption(ctx: Context) -> Outcome:
         return failed(str(err), _GIVE_KEYS)
     required = setting == "required"
     if setting == "off":
-        return warned(f"{ENCRYPTION_ENV}=off: this process neither encrypts nor decrypts (a benchmark setting)",
-                      f"Unset {ENCRYPTION_ENV}, or set it to required")
+        return warned(
+            f"{ENCRYPTION_ENV}=off: this process neither encrypts nor decrypts (a benchmark setting)",
+            f"Unset {ENCRYPTION_ENV}, or set it to required",
+        )
     if ring is None:
         if required:
             return failed(f"{ENCRYPTION_ENV}=required but no keys are configured", _GIVE_KEYS)
@@ -39,8 +39,11 @@ async def encryption(ctx: Context) -> Outcome:
     ctx.sample = encoded
     detail = f"key {ring.active_id} encrypts (decrypts: {', '.join(ring.ids)}; from {ring.source}); round trip ok"
     if not required:
-        return warned(detail, f"Set {ENCRYPTION_ENV}=required in production: a process without keys then refuses "
-                              "to start instead of writing plain text")
+        return warned(
+            detail,
+            f"Set {ENCRYPTION_ENV}=required in production: a process without keys then refuses "
+            "to start instead of writing plain text",
+        )
     return passed(detail)
 
 

@@ -61,7 +61,9 @@ def open_orders_replay(
         )
 
     return Check(
-        "open orders replay", run, needs_temporal=True,
+        "open orders replay",
+        run,
+        needs_temporal=True,
         on_timeout="Too many open orders to replay in time: raise --timeout, or replay them with `cadenza replay` "
         "(every open order, and the closed ones of the last 7 days)",
     )

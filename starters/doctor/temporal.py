@@ -25,10 +25,10 @@ from cadenza.connection import (
     connect,
     connect_config,
 )
+from cadenza.search_attributes import create_commands, missing_search_attributes
 from cadenza.settings import dev_server_ports, settings
 from starters.doctor.model import Check, Context, Outcome, failed, passed
 from workers.health import POLLER_FRESH
-from cadenza.search_attributes import create_commands, missing_search_attributes
 
 _PROFILE_FIX = (
     f"Point {PROFILE_ENV} / {CONFIG_FILE_ENV} at a profile (examples/temporal.toml), or set TEMPORAL_ADDRESS, "
@@ -68,7 +68,10 @@ async def reachable(ctx: Context) -> Outcome:
 
 
 def _unreachable_fix(config: dict) -> str:
-    local = config["target_host"] in (f"localhost:{dev_server_ports().frontend}", f"127.0.0.1:{dev_server_ports().frontend}")
+    local = config["target_host"] in (
+        f"localhost:{dev_server_ports().frontend}",
+        f"127.0.0.1:{dev_server_ports().frontend}",
+    )
     if local:
         return f"Start the embedded stack: `cadenza up`. A cluster instead: {_PROFILE_FIX}"
     return (
@@ -99,7 +102,9 @@ async def namespace_exists(ctx: Context) -> Outcome:
         raise
     state = NamespaceState.Name(described.namespace_info.state).removeprefix("NAMESPACE_STATE_").lower()
     retention = described.config.workflow_execution_retention_ttl.ToTimedelta()
-    return passed(f"{namespace} · {state} · closed orders' history kept {retention.days} day{'s' * (retention.days != 1)}")
+    return passed(
+        f"{namespace} · {state} · closed orders' history kept {retention.days} day{'s' * (retention.days != 1)}"
+    )
 
 
 async def search_attributes(ctx: Context) -> Outcome:
@@ -121,7 +126,9 @@ async def workers_polling(ctx: Context) -> Outcome:
     kinds = (TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY)
     described: list[DescribeTaskQueueResponse] = [
         await client.workflow_service.describe_task_queue(
-            DescribeTaskQueueRequest(namespace=client.namespace, task_queue=TaskQueue(name=task_queue), task_queue_type=kind)
+            DescribeTaskQueueRequest(
+                namespace=client.namespace, task_queue=TaskQueue(name=task_queue), task_queue_type=kind
+            )
         )
         for kind in kinds
     ]

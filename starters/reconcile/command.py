@@ -11,8 +11,8 @@ from temporalio.client import Client, WorkflowFailureError
 
 from cadenza.errors import CadenzaError, InvalidInput
 from cadenza.settings import settings
-from starters.console import console
 from clients.reconcile_schedule import reconcile_run_options
+from starters.console import console
 from starters.replay import BadReplayInput, parse_since
 from workflows.errors import describe_failure
 from workflows.reconcile import ReconcileWorkflow

@@ -39,10 +39,12 @@ STATIC_TOKENS = (
 
 def payloads_body(*data: bytes) -> dict:
     """A request body with one `json/plain` payload per item of `data`."""
-    return {"payloads": [
-        {"metadata": {"encoding": base64.b64encode(b"json/plain").decode()}, "data": base64.b64encode(d).decode()}
-        for d in data
-    ]}
+    return {
+        "payloads": [
+            {"metadata": {"encoding": base64.b64encode(b"json/plain").decode()}, "data": base64.b64encode(d).decode()}
+            for d in data
+        ]
+    }
 
 
 @dataclass
@@ -53,11 +55,24 @@ class Issuer:
     kid: str
     jwks_url: str
 
-    def token(self, *, permissions: object = ("default:read", "default:write"), expires_in: float = 300,
-              audience: str = AUDIENCE, issuer: str = ISSUER, key: rsa.RSAPrivateKey | None = None) -> str:
+    def token(
+        self,
+        *,
+        permissions: object = ("default:read", "default:write"),
+        expires_in: float = 300,
+        audience: str = AUDIENCE,
+        issuer: str = ISSUER,
+        key: rsa.RSAPrivateKey | None = None,
+    ) -> str:
         now = int(time.time())
-        claims = {"iss": issuer, "aud": audience, "sub": "alice", "iat": now, "exp": now + int(expires_in),
-                  "permissions": list(permissions) if isinstance(permissions, tuple) else permissions}
+        claims = {
+            "iss": issuer,
+            "aud": audience,
+            "sub": "alice",
+            "iat": now,
+            "exp": now + int(expires_in),
+            "permissions": list(permissions) if isinstance(permissions, tuple) else permissions,
+        }
         return jwt.encode(claims, key or self.key, algorithm="RS256", headers={"kid": self.kid})
 
     def settings(self) -> OidcSettings:
@@ -72,7 +87,7 @@ def issuer() -> Iterator[Issuer]:
     jwks = json.dumps({"keys": [{**public, "kid": kid, "use": "sig", "alg": "RS256"}]}).encode()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.end_headers()

@@ -13,14 +13,22 @@ from codec_server import create_codec_app
 from codec_server.access import InvalidAccessSettings, OidcSettings, StaticTokens
 from codec_server.settings import CodecServerSettings
 from tests.codec_server.conftest import (
-    AUDIENCE, CODEC_URL, ISSUER, OTHER_NS_TOKEN, READ_ONLY_TOKEN, READ_WRITE_TOKEN, UI_ORIGINS, Issuer, payloads_body,
+    AUDIENCE,
+    CODEC_URL,
+    ISSUER,
+    OTHER_NS_TOKEN,
+    READ_ONLY_TOKEN,
+    READ_WRITE_TOKEN,
+    UI_ORIGINS,
+    Issuer,
+    payloads_body,
     test_codec,
 )
 
 BODY = payloads_body(b'"x"')
 
 
-async def call(client, path: str, token: str | None, namespace: str | None = "default"):  # noqa: ANN001, ANN201
+async def call(client, path: str, token: str | None, namespace: str | None = "default"):
     headers = {"Origin": UI_ORIGINS[0]}
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
@@ -33,13 +41,22 @@ async def call(client, path: str, token: str | None, namespace: str | None = "de
 JWT_MATRIX = {
     "no token": (None, "/decode", 401),
     "garbage token": (lambda i: "not-a-jwt", "/decode", 401),
-    "bad signature": (lambda i: i.token(key=rsa.generate_private_key(public_exponent=65537, key_size=2048)), "/decode", 401),
+    "bad signature": (
+        lambda i: i.token(key=rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+        "/decode",
+        401,
+    ),
     "expired": (lambda i: i.token(expires_in=-120), "/decode", 401),
     "other audience": (lambda i: i.token(audience="someone-else"), "/decode", 401),
     "other issuer": (lambda i: i.token(issuer="https://elsewhere.test/"), "/decode", 401),
     "HS256 with a shared secret": (lambda i: _hs256(i), "/decode", 401),
-    "unknown key id": (lambda i: jwt.encode({"iss": ISSUER, "aud": AUDIENCE, "exp": 2**31}, i.key, algorithm="RS256",
-                                            headers={"kid": "not-in-the-jwks"}), "/decode", 401),
+    "unknown key id": (
+        lambda i: jwt.encode(
+            {"iss": ISSUER, "aud": AUDIENCE, "exp": 2**31}, i.key, algorithm="RS256", headers={"kid": "not-in-the-jwks"}
+        ),
+        "/decode",
+        401,
+    ),
     "other namespace": (lambda i: i.token(permissions=("other:read", "other:write")), "/decode", 403),
     "read-only on /encode": (lambda i: i.token(permissions=("default:read",)), "/encode", 403),
     "read-only on /decode": (lambda i: i.token(permissions=("default:read",)), "/decode", 200),
@@ -98,8 +115,10 @@ async def test_without_auth_configured_no_token_is_needed(open_client):
 
 async def test_an_unreachable_jwks_is_503_not_401(issuer: Issuer):
     settings = CodecServerSettings(
-        origins=UI_ORIGINS, oidc=OidcSettings(issuer="https://issuer.test/", audience="cadenza-codec",
-                                              jwks_url="http://127.0.0.1:9/jwks.json"),
+        origins=UI_ORIGINS,
+        oidc=OidcSettings(
+            issuer="https://issuer.test/", audience="cadenza-codec", jwks_url="http://127.0.0.1:9/jwks.json"
+        ),
     )
     app = create_codec_app(test_codec(), settings)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url=CODEC_URL) as client:

@@ -16,8 +16,13 @@ import pytest_asyncio
 from codec_server import CodecServerSettings, create_codec_app, default_codec
 from tests.codec_server.conftest import UI_ORIGINS, payloads_body
 
-REBINDING_HOSTS = ["attacker.example", "attacker.example:8234", "localhost.attacker.example:8234",
-                   "127.0.0.1.nip.io:8234", "LOCALHOST.attacker.example"]
+REBINDING_HOSTS = [
+    "attacker.example",
+    "attacker.example:8234",
+    "localhost.attacker.example:8234",
+    "127.0.0.1.nip.io:8234",
+    "LOCALHOST.attacker.example",
+]
 OWN_NAMES = ["localhost:8234", "localhost", "127.0.0.1:8234", "[::1]:8234", "127.0.0.2", "192.0.2.7:8234"]
 
 
@@ -47,9 +52,12 @@ async def test_a_rebinding_host_is_refused_and_nothing_is_decrypted(loopback_ser
 
 @pytest.mark.parametrize("host", REBINDING_HOSTS[:2])
 async def test_a_rebinding_host_cannot_encode_either_nor_get_a_preflight(loopback_server, host):
-    assert (await loopback_server.post("/encode", json=payloads_body(b'"x"'), headers={"Host": host})).status_code == 421
-    preflight = await loopback_server.options("/decode", headers={
-        "Host": host, "Origin": f"http://{host}", "Access-Control-Request-Method": "POST"})
+    assert (
+        await loopback_server.post("/encode", json=payloads_body(b'"x"'), headers={"Host": host})
+    ).status_code == 421
+    preflight = await loopback_server.options(
+        "/decode", headers={"Host": host, "Origin": f"http://{host}", "Access-Control-Request-Method": "POST"}
+    )
     assert preflight.status_code == 421
 
 
@@ -66,7 +74,9 @@ async def test_configured_names_are_answered():
     app = create_codec_app(default_codec(), settings)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="https://codec.example.com") as client:
         assert (await client.post("/decode", json=payloads_body(b'"x"'))).status_code == 200
-        assert (await client.post("/decode", json=payloads_body(b'"x"'), headers={"Host": "other.example.com"})).status_code == 421
+        assert (
+            await client.post("/decode", json=payloads_body(b'"x"'), headers={"Host": "other.example.com"})
+        ).status_code == 421
 
 
 async def test_health_answers_any_host(loopback_server):

@@ -5,22 +5,25 @@ from __future__ import annotations
 
 import base64
 
-import httpx
 import pytest
 
+from cadenza.codec import ENCODING
 from cadenza.problems import PROBLEM_JSON
 from codec_server.app import MAX_BODY_BYTES
-from cadenza.codec import ENCODING
 from tests.codec_server.conftest import UI_ORIGINS, payloads_body
 
 
 @pytest.mark.parametrize("origin", UI_ORIGINS)
 @pytest.mark.parametrize("path", ["/encode", "/decode"])
 async def test_preflight_from_each_web_ui_origin_allows_the_headers_the_ui_sends(open_client, origin, path):
-    answer = await open_client.options(path, headers={
-        "Origin": origin, "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "content-type,x-namespace,authorization",
-    })
+    answer = await open_client.options(
+        path,
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,x-namespace,authorization",
+        },
+    )
     assert answer.status_code == 200, answer.text
     assert answer.headers["access-control-allow-origin"] == origin
     assert "POST" in answer.headers["access-control-allow-methods"]
@@ -29,10 +32,14 @@ async def test_preflight_from_each_web_ui_origin_allows_the_headers_the_ui_sends
 
 
 async def test_preflight_from_another_origin_is_refused(open_client):
-    answer = await open_client.options("/decode", headers={
-        "Origin": "http://evil.test", "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "content-type",
-    })
+    answer = await open_client.options(
+        "/decode",
+        headers={
+            "Origin": "http://evil.test",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
     assert answer.status_code == 400
     assert "access-control-allow-origin" not in answer.headers
 
@@ -54,9 +61,13 @@ async def test_encode_then_decode_gives_back_the_payloads_and_encode_hides_them(
     decoded = await open_client.post("/decode", json=encoded.json(), headers={"X-Namespace": "default"})
     assert decoded.status_code == 200
     # proto3 JSON leaves out empty fields: the third payload's empty data comes back without "data".
-    assert decoded.json() == {"payloads": [
-        body["payloads"][0], body["payloads"][1], {"metadata": body["payloads"][2]["metadata"]},
-    ]}
+    assert decoded.json() == {
+        "payloads": [
+            body["payloads"][0],
+            body["payloads"][1],
+            {"metadata": body["payloads"][2]["metadata"]},
+        ]
+    }
 
 
 async def test_payloads_that_are_not_encrypted_decode_unchanged(open_client):
@@ -122,8 +133,12 @@ async def test_health_needs_no_token(guarded_client):
 
 async def test_preflight_needs_no_token_even_where_calls_do(guarded_client):
     # Browsers never send Authorization on a preflight: asking for it there would lock the Web UI out.
-    answer = await guarded_client.options("/encode", headers={
-        "Origin": UI_ORIGINS[0], "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "authorization,content-type,x-namespace",
-    })
+    answer = await guarded_client.options(
+        "/encode",
+        headers={
+            "Origin": UI_ORIGINS[0],
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type,x-namespace",
+        },
+    )
     assert answer.status_code == 200 and answer.headers["access-control-allow-origin"] == UI_ORIGINS[0]

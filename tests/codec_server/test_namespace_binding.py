@@ -54,7 +54,7 @@ async def written_in_default(converter: DataConverter, marker: str) -> dict:
     return {"payloads": [json_format.MessageToDict(payload)]}
 
 
-def decode(client: httpx.AsyncClient, body: dict, *, token: str, namespace: str):  # noqa: ANN201
+def decode(client: httpx.AsyncClient, body: dict, *, token: str, namespace: str):
     return client.post("/decode", json=body, headers={"Authorization": f"Bearer {token}", "X-Namespace": namespace})
 
 
@@ -68,8 +68,9 @@ def readable(answer: httpx.Response) -> str:
 
 async def test_a_sandbox_grant_cannot_read_a_default_payload_by_naming_sandbox(worker_converter, codec_server):
     marker = f"marker-{uuid.uuid4().hex}"
-    answer = await decode(codec_server, await written_in_default(worker_converter, marker), token=SANDBOX_ONLY,
-                          namespace="sandbox")
+    answer = await decode(
+        codec_server, await written_in_default(worker_converter, marker), token=SANDBOX_ONLY, namespace="sandbox"
+    )
     assert answer.status_code == 403, answer.text
     assert marker not in readable(answer)
     assert "'default'" in answer.json()["detail"]  # says which namespace it belongs to, so a rightful reader knows
@@ -96,8 +97,9 @@ async def test_dropping_the_namespace_does_not_pass_it_off_as_an_old_payload(wor
 
 async def test_its_own_namespace_reads_it(worker_converter, codec_server):
     marker = f"marker-{uuid.uuid4().hex}"
-    answer = await decode(codec_server, await written_in_default(worker_converter, marker), token=DEFAULT_READER,
-                          namespace="default")
+    answer = await decode(
+        codec_server, await written_in_default(worker_converter, marker), token=DEFAULT_READER, namespace="default"
+    )
     assert answer.status_code == 200, answer.text
     assert marker in readable(answer)
 
@@ -125,8 +127,14 @@ async def test_once_retired_a_payload_written_before_the_binding_is_refused(monk
 
 
 async def test_encode_binds_the_payloads_to_x_namespace(codec_server, worker_converter):
-    plain = {"payloads": [{"metadata": {"encoding": base64.b64encode(b"json/plain").decode()},
-                           "data": base64.b64encode(b'"from the Web UI"').decode()}]}
+    plain = {
+        "payloads": [
+            {
+                "metadata": {"encoding": base64.b64encode(b"json/plain").decode()},
+                "data": base64.b64encode(b'"from the Web UI"').decode(),
+            }
+        ]
+    }
     headers = {"Authorization": f"Bearer {SANDBOX_ONLY}", "X-Namespace": "sandbox"}
     sealed = (await codec_server.post("/encode", json=plain, headers=headers)).json()
     assert base64.b64decode(sealed["payloads"][0]["metadata"]["encryption-namespace"]) == b"sandbox"

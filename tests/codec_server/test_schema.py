@@ -22,10 +22,14 @@ open_schema = schemathesis.openapi.from_asgi(
 )
 guarded_schema = schemathesis.openapi.from_asgi(
     "/openapi.json",
-    create_codec_app(test_codec(), CodecServerSettings(
-        origins=UI_ORIGINS, tokens=StaticTokens.parse(f"{ANY_NAMESPACE_TOKEN}=*:read,*:write"),
-        allowed_hosts=TEST_CLIENT_HOST,
-    )),
+    create_codec_app(
+        test_codec(),
+        CodecServerSettings(
+            origins=UI_ORIGINS,
+            tokens=StaticTokens.parse(f"{ANY_NAMESPACE_TOKEN}=*:read,*:write"),
+            allowed_hosts=TEST_CLIENT_HOST,
+        ),
+    ),
 )
 _budget = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 

@@ -24,8 +24,12 @@ def test_the_cli_refuses_to_listen_beyond_loopback_without_auth(host):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CADENZA_CODEC_")}
     refused = subprocess.run(
-        [*CADENZA, "codec-server", "--host", host, "--port", str(port)], env={**env, "COLUMNS": "300"},
-        capture_output=True, text=True, timeout=60, cwd=REPO,
+        [*CADENZA, "codec-server", "--host", host, "--port", str(port)],
+        env={**env, "COLUMNS": "300"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
     )
     assert refused.returncode == 2, refused.stderr
     assert "Refusing to serve the codec server" in refused.stderr and "CADENZA_CODEC_TOKENS" in refused.stderr
@@ -39,7 +43,9 @@ def test_loopback_needs_no_auth(host):
 
 def test_beyond_loopback_with_auth_and_its_names_is_allowed():
     tokens = StaticTokens.parse(STATIC_TOKENS)
-    check_exposure("0.0.0.0", CodecServerSettings(origins=UI_ORIGINS, tokens=tokens, allowed_hosts=("codec.example.com",)))
+    check_exposure(
+        "0.0.0.0", CodecServerSettings(origins=UI_ORIGINS, tokens=tokens, allowed_hosts=("codec.example.com",))
+    )
     with pytest.raises(InsecureBinding, match="without authentication"):
         check_exposure("0.0.0.0", CodecServerSettings(origins=UI_ORIGINS, allowed_hosts=("codec.example.com",)))
     # Every name but localhost is refused (DNS rebinding), so without its names the Web UI could not reach it.
@@ -54,13 +60,18 @@ def test_allowed_hosts_are_plain_names(names):
 
 
 def test_allowed_hosts_come_from_the_environment():
-    settings = CodecServerSettings.from_environment({"CADENZA_CODEC_ALLOWED_HOSTS": " Codec.Example.com, cadenza-codec-server "})
+    settings = CodecServerSettings.from_environment(
+        {"CADENZA_CODEC_ALLOWED_HOSTS": " Codec.Example.com, cadenza-codec-server "}
+    )
     assert settings.allowed_hosts == ("codec.example.com", "cadenza-codec-server")
 
 
 def _config(tmp_path: Path, **changes: object) -> StackConfig:
     return StackConfig(
-        state_dir=tmp_path, temporal_port=7233, ui_port=8233, service_ports={"erp": 1, "payment": 2, "inventory": 3},
+        state_dir=tmp_path,
+        temporal_port=7233,
+        ui_port=8233,
+        service_ports={"erp": 1, "payment": 2, "inventory": 3},
     ).with_(**changes)
 
 

@@ -20,7 +20,16 @@ import yaml
 from cadenza.settings import settings
 from cadenza.shutdown import WORKER_GRACEFUL_SHUTDOWN, WORKER_STOP_TIMEOUT_SECONDS
 from tests.deploy.conftest import (
-    REPO_ROOT, Manifest, config_data, containers, env_of, named, of_kind, pod_labels, selects, the_worker,
+    REPO_ROOT,
+    Manifest,
+    config_data,
+    containers,
+    env_of,
+    named,
+    of_kind,
+    pod_labels,
+    selects,
+    the_worker,
 )
 
 # The oldest Kubernetes still in upstream support when this was written; every kind used here is GA in it.
@@ -32,9 +41,22 @@ API, CODEC = "cadenza-api", "cadenza-codec-server"
 WORKER_HEALTH_PORT = 9464  # the worker's metrics port, where workers/health.py serves /healthz and /readyz
 # The temporal scaler's metadata keys (KEDA docs, scalers/temporal): a misspelt key is silently ignored by KEDA.
 TEMPORAL_TRIGGER_KEYS = {
-    "endpoint", "endpointFromEnv", "namespace", "taskQueue", "targetQueueSize", "activationTargetQueueSize",
-    "queueTypes", "workerDeploymentName", "workerDeploymentBuildId", "includeRunningWorkflowCount",
-    "workflowTaskQueueForCount", "minConnectTimeout", "unsafeSsl", "tlsServerName", "enableTLS", "apiKeyFromEnv",
+    "endpoint",
+    "endpointFromEnv",
+    "namespace",
+    "taskQueue",
+    "targetQueueSize",
+    "activationTargetQueueSize",
+    "queueTypes",
+    "workerDeploymentName",
+    "workerDeploymentBuildId",
+    "includeRunningWorkflowCount",
+    "workflowTaskQueueForCount",
+    "minConnectTimeout",
+    "unsafeSsl",
+    "tlsServerName",
+    "enableTLS",
+    "apiKeyFromEnv",
 }
 # An environment variable or ConfigMap key that holds a credential (not a `…_FILE` path to one): it must come from a
 # Secret. CADENZA_SERVICE_TOKEN, CADENZA_CODEC_TOKENS, CADENZA_ENCRYPTION_KEYS, TEMPORAL_API_KEY, …
@@ -63,8 +85,13 @@ def worker_deployment(manifests: tuple[Manifest, ...]) -> Manifest:
 def test_renders_every_component(manifests: tuple[Manifest, ...]) -> None:
     kinds = sorted((doc["kind"], doc["metadata"]["name"]) for doc in manifests)
     for kind, name in [
-        ("Deployment", API), ("Deployment", CODEC), ("Service", API), ("Service", CODEC),
-        ("ConfigMap", "cadenza-config"), ("HorizontalPodAutoscaler", API), ("PodDisruptionBudget", API),
+        ("Deployment", API),
+        ("Deployment", CODEC),
+        ("Service", API),
+        ("Service", CODEC),
+        ("ConfigMap", "cadenza-config"),
+        ("HorizontalPodAutoscaler", API),
+        ("PodDisruptionBudget", API),
     ]:
         assert (kind, name) in kinds, f"{kind} {name} missing from {kinds}"
     for kind in ("Deployment", "PodDisruptionBudget", "ScaledObject"):  # the workers of one build, named per build
@@ -79,8 +106,10 @@ def test_core_kinds_are_valid_kubernetes(rendered: tuple[Manifest, ...]) -> None
         try:
             kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
         except kubernetes_validate.ValidationError as err:
-            pytest.fail(f"{doc['kind']} {doc['metadata']['name']} is not valid Kubernetes {KUBERNETES_VERSION}: "
-                        f"{err.message} at {'.'.join(map(str, err.path))}")
+            pytest.fail(
+                f"{doc['kind']} {doc['metadata']['name']} is not valid Kubernetes {KUBERNETES_VERSION}: "
+                f"{err.message} at {'.'.join(map(str, err.path))}"
+            )
 
 
 def test_scaled_object_is_valid_keda(rendered: tuple[Manifest, ...]) -> None:
@@ -142,8 +171,11 @@ def test_every_referenced_secret_is_documented(rendered: tuple[Manifest, ...]) -
         spec = deployment["spec"]["template"]["spec"]
         referenced |= {v["secret"]["secretName"] for v in spec.get("volumes", []) if "secret" in v}
         for container in containers(deployment):
-            referenced |= {e["valueFrom"]["secretKeyRef"]["name"] for e in container.get("env", [])
-                           if "secretKeyRef" in e.get("valueFrom", {})}
+            referenced |= {
+                e["valueFrom"]["secretKeyRef"]["name"]
+                for e in container.get("env", [])
+                if "secretKeyRef" in e.get("valueFrom", {})
+            }
     documented = set(re.findall(r"kubectl -n \S+ create secret generic (\S+)", DEPLOYING_DOC.read_text()))
     assert referenced and referenced <= documented, f"undocumented Secrets: {sorted(referenced - documented)}"
 

@@ -13,8 +13,21 @@ import pytest
 import yaml
 
 from tests.deploy.conftest import (
-    KUSTOMIZE_ROOT, OVERLAYS, REPO_ROOT, WORKER_ONLY_OVERLAYS, Manifest, config_data, containers, env_of, named,
-    of_kind, pod_labels, render, render_path, require_kubectl, the_worker,
+    KUSTOMIZE_ROOT,
+    OVERLAYS,
+    REPO_ROOT,
+    WORKER_ONLY_OVERLAYS,
+    Manifest,
+    config_data,
+    containers,
+    env_of,
+    named,
+    of_kind,
+    pod_labels,
+    render,
+    render_path,
+    require_kubectl,
+    the_worker,
 )
 
 KUBERNETES_VERSION = "1.32.0"
@@ -58,7 +71,9 @@ def test_the_frontend_admits_cadenzas_clients_and_keda_on_its_grpc_port_only(acc
     cadenza, keda = rule["from"]
     assert cadenza["podSelector"] == {"matchLabels": {CLIENT_LABEL: "true"}}
     [namespaces] = cadenza["namespaceSelector"]["matchExpressions"]
-    overlay_namespaces = {next(d for d in render(name) if d["kind"] == "Namespace")["metadata"]["name"] for name in OVERLAYS}
+    overlay_namespaces = {
+        next(d for d in render(name) if d["kind"] == "Namespace")["metadata"]["name"] for name in OVERLAYS
+    }
     assert namespaces["key"] == "kubernetes.io/metadata.name" and set(namespaces["values"]) == overlay_namespaces
     assert keda["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "keda"}}
 
@@ -79,7 +94,9 @@ def test_each_temporal_client_presents_its_own_certificate(overlay):
     require_kubectl()
     manifests = render(overlay)
     config = config_data(manifests)
-    paths = [PurePosixPath(config[f"TEMPORAL_TLS_{name}_PATH"]) for name in ("CLIENT_CERT", "CLIENT_KEY", "SERVER_CA_CERT")]
+    paths = [
+        PurePosixPath(config[f"TEMPORAL_TLS_{name}_PATH"]) for name in ("CLIENT_CERT", "CLIENT_KEY", "SERVER_CA_CERT")
+    ]
     assert len({path.parent for path in paths}) == 1
     for deployment in of_kind(manifests, "Deployment"):
         command = containers(deployment)[0]["command"]
@@ -112,8 +129,10 @@ def test_keda_presents_a_certificate_of_its_own(overlay):
     auth = named(with_auth, "TriggerAuthentication", trigger["authenticationRef"]["name"])
     parameters = {ref["parameter"]: (ref["name"], ref["key"]) for ref in auth["spec"]["secretTargetRef"]}
     assert parameters == {
-        "cert": ("cadenza-keda-temporal-tls", "tls.crt"), "key": ("cadenza-keda-temporal-tls", "tls.key"),
-        "ca": ("cadenza-keda-temporal-tls", "ca.crt"), "apiKey": ("cadenza-keda-temporal-tls", "token"),
+        "cert": ("cadenza-keda-temporal-tls", "tls.crt"),
+        "key": ("cadenza-keda-temporal-tls", "tls.key"),
+        "ca": ("cadenza-keda-temporal-tls", "ca.crt"),
+        "apiKey": ("cadenza-keda-temporal-tls", "token"),
     }
 
 

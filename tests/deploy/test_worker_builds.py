@@ -17,8 +17,20 @@ import yaml
 
 from cadenza.settings import DEFAULT_DEPLOYMENT_NAME
 from tests.deploy.conftest import (
-    BUILD_LABEL, KUSTOMIZE_ROOT, OVERLAYS, WORKER_ONLY_OVERLAYS, Manifest, config_data, containers, env_of,
-    pod_labels, render, render_path, require_kubectl, selects, workers,
+    BUILD_LABEL,
+    KUSTOMIZE_ROOT,
+    OVERLAYS,
+    WORKER_ONLY_OVERLAYS,
+    Manifest,
+    config_data,
+    containers,
+    env_of,
+    pod_labels,
+    render,
+    render_path,
+    require_kubectl,
+    selects,
+    workers,
 )
 
 WORKER_KINDS = ("Deployment", "PodDisruptionBudget", "ScaledObject")
@@ -141,7 +153,9 @@ def test_two_builds_run_side_by_side(tmp_path: Path, overlay: str) -> None:
         # B's trigger cannot read A's cadenza-config either: it must watch what every build polls.
         config, trigger = config_data(running), temporal_trigger(so)
         assert (trigger["endpoint"], trigger["namespace"], trigger["taskQueue"], trigger["workerDeploymentName"]) == (
-            config["TEMPORAL_ADDRESS"], config["TEMPORAL_NAMESPACE"], config["CADENZA_TASK_QUEUE"],
+            config["TEMPORAL_ADDRESS"],
+            config["TEMPORAL_NAMESPACE"],
+            config["CADENZA_TASK_QUEUE"],
             config["CADENZA_DEPLOYMENT_NAME"],
         )
 

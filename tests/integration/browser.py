@@ -13,8 +13,14 @@ import pytest_asyncio
 CHROMIUM = os.environ.get("CADENZA_CHROMIUM", "/usr/bin/chromium")
 # Headless in a closed network: without these Chromium keeps trying to reach Google's services.
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 

@@ -34,9 +34,14 @@ async def encrypted_order(tmp_path_factory) -> AsyncIterator[EncryptedOrder]:
         # The codec server child and this test's client must find the same keys: both read this stack's state folder.
         env.setenv("CADENZA_STATE_DIR", str(state))
         config = StackConfig(
-            state_dir=state, temporal_port=free_port(), ui_port=free_port(), codec_port=free_port(),
+            state_dir=state,
+            temporal_port=free_port(),
+            ui_port=free_port(),
+            codec_port=free_port(),
             service_ports={name: free_port() for name in ("erp", "payment", "inventory")},
-            token=f"test-{uuid.uuid4().hex}", task_queue=f"codec-{uuid.uuid4().hex}", with_worker=False,
+            token=f"test-{uuid.uuid4().hex}",
+            task_queue=f"codec-{uuid.uuid4().hex}",
+            with_worker=False,
             persistent_history=False,
         )
         stack = EmbeddedStack(config)

@@ -14,10 +14,10 @@ import pytest
 import pytest_asyncio
 from temporalio.client import Client
 
+from activities.records import ServiceRecords
 from cadenza.processes import free_port
 from cadenza.stack import TUNED_DYNAMIC_CONFIG, VERSIONING_DYNAMIC_CONFIG, EmbeddedStack, StackConfig
 from starters.faults import FaultAdmin
-from activities.records import ServiceRecords
 from workers.worker import order_worker
 
 pytestmark = pytest.mark.integration

@@ -22,7 +22,10 @@ def api_key(args: list[str], state: Path, **env: str) -> subprocess.CompletedPro
     return subprocess.run(
         [sys.executable, "-m", "starters.cli", "api-key", *args],
         env={**environ, "COLUMNS": "200", "CADENZA_STATE_DIR": str(state), **env},
-        capture_output=True, text=True, timeout=60, cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
     )
 
 
@@ -38,7 +41,9 @@ def test_create_prints_only_the_key_which_the_store_then_knows(tmp_path):
     entry = load_key_store(KeyStoreSettings(state_dir=tmp_path)).authenticate(key)
     assert entry is not None and not entry.revoked
     assert (entry.name, entry.scopes, entry.customer_id) == (
-        "checkout", frozenset({"orders:write", "orders:read"}), "c-17"
+        "checkout",
+        frozenset({"orders:write", "orders:read"}),
+        "c-17",
     )
     assert entry.key_id in created.stderr and "only time the key is shown" in created.stderr
     assert key not in (tmp_path / KEYS_FILE_NAME).read_text()

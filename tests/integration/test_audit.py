@@ -9,9 +9,9 @@ import uuid
 import pytest
 from temporalio.client import WorkflowHandle
 
-from starters.adversary.resets import reset_points, reset_to
 from activities.audit import AuditReport, run_audit
 from clients.orders import place_order, wait_for_result
+from starters.adversary.resets import reset_points, reset_to
 from tests.conftest import make_order
 from tests.integration.conftest import Harness
 from workers.worker import order_worker
@@ -21,7 +21,7 @@ from workflows.order import OrderWorkflow
 pytestmark = pytest.mark.integration
 
 
-async def _audit_when(harness: Harness, order: Order, settled) -> AuditReport:  # noqa: ANN001
+async def _audit_when(harness: Harness, order: Order, settled) -> AuditReport:
     """The audit of one order, once visibility has caught up with what the test did (it lags by up to a second)."""
     for _ in range(100):
         report = await run_audit(harness.client, harness.records, prefix=order.order_id)
@@ -39,7 +39,9 @@ async def _reset_to_first_task(harness: Harness, handle: WorkflowHandle) -> str:
     """`temporal workflow reset --type FirstWorkflowTask`: a new run replaces the order's run; returns its run id."""
     history = await handle.fetch_history()
     first_task = reset_points(history.events)[0]
-    reset_run = await reset_to(harness.client, handle.id, history.run_id, first_task, "audit test: reset a completed order")
+    reset_run = await reset_to(
+        harness.client, handle.id, history.run_id, first_task, "audit test: reset a completed order"
+    )
     return reset_run.run_id
 
 

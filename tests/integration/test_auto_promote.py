@@ -32,7 +32,10 @@ async def test_a_worker_takes_over_a_current_version_that_has_no_worker(harness:
     versioning = Versioning(WorkerDeploymentVersion(name, "this-build"), auto_promote=True)
     with caplog.at_level(logging.WARNING, logger="cadenza.deployment"):
         async with order_worker(
-            harness.client, task_queue=f"it-{uuid.uuid4().hex}", endpoints=harness.config.endpoints(), versioning=versioning
+            harness.client,
+            task_queue=f"it-{uuid.uuid4().hex}",
+            endpoints=harness.config.endpoints(),
+            versioning=versioning,
         ):
             assert (await describe_deployment(harness.client, name)).current_build_id == "this-build"
     [warning] = [record.getMessage() for record in caplog.records if record.name == "cadenza.deployment"]

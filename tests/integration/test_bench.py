@@ -32,13 +32,38 @@ POSITIVE_FIGURES = (
 def test_bench_reports_every_figure_of_every_profile(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     run = subprocess.run(
-        [sys.executable, "-m", "starters.cli", "bench", "--sequential", "3", "--burst", "10", "--warmup", "1",
-         "--curve", "2,4", "--json", str(out)],
-        env={**os.environ, "COLUMNS": "200"}, capture_output=True, text=True, timeout=240, cwd=REPO,
+        [
+            sys.executable,
+            "-m",
+            "starters.cli",
+            "bench",
+            "--sequential",
+            "3",
+            "--burst",
+            "10",
+            "--warmup",
+            "1",
+            "--curve",
+            "2,4",
+            "--json",
+            str(out),
+        ],
+        env={**os.environ, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=REPO,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    titles = ("Latency and throughput", "CPU ms per order", "Where an order's cost goes", "Ratios", "Against the goal",
-              "The Order API's cost", "Load curve")
+    titles = (
+        "Latency and throughput",
+        "CPU ms per order",
+        "Where an order's cost goes",
+        "Ratios",
+        "Against the goal",
+        "The Order API's cost",
+        "Load curve",
+    )
     for title in titles:
         assert title in run.stdout
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -28,7 +28,12 @@ CADENZA = [sys.executable, "-m", "starters.cli"]
 
 def _cadenza(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*CADENZA, *args], env={**os.environ, "COLUMNS": "200", **env}, capture_output=True, text=True, timeout=timeout, cwd=REPO
+        [*CADENZA, *args],
+        env={**os.environ, "COLUMNS": "200", **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
     )
 
 
@@ -114,7 +119,9 @@ async def test_malformed_json_is_refused_with_exit_2(harness: Harness, tmp_path)
 
 
 def _stack_env(tmp_path: Path) -> dict[str, str]:
-    ports = {name: free_port() for name in ("TEMPORAL", "TEMPORAL_UI", "ERP", "PAYMENT", "INVENTORY", "METRICS", "CODEC")}
+    ports = {
+        name: free_port() for name in ("TEMPORAL", "TEMPORAL_UI", "ERP", "PAYMENT", "INVENTORY", "METRICS", "CODEC")
+    }
     return {
         "CADENZA_STATE_DIR": str(tmp_path / "state"),
         **{f"CADENZA_{name}_PORT": str(port) for name, port in ports.items()},
@@ -130,8 +137,12 @@ def _stack_ports(env: dict[str, str]) -> list[int]:
 def test_up_serves_until_ctrl_c_then_leaves_nothing_running(tmp_path):
     env = _stack_env(tmp_path)
     up = subprocess.Popen(
-        [*CADENZA, "up"], env={**os.environ, "COLUMNS": "200", **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, cwd=REPO,
+        [*CADENZA, "up"],
+        env={**os.environ, "COLUMNS": "200", **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=REPO,
     )
     output = []
     deadline = time.monotonic() + 90
@@ -153,7 +164,7 @@ def test_up_serves_until_ctrl_c_then_leaves_nothing_running(tmp_path):
     metrics = httpx.get(f"http://127.0.0.1:{env['CADENZA_METRICS_PORT']}/metrics").text
     assert re.search(r'cadenza_orders\{[^}]*outcome="completed"[^}]*\} 1', metrics), metrics
     assert re.search(r'cadenza_orders\{[^}]*outcome="compensated"[^}]*\} 1', metrics)
-    assert 'cadenza_compensations{' in metrics and 'cadenza_step_duration' in metrics
+    assert "cadenza_compensations{" in metrics and "cadenza_step_duration" in metrics
     assert re.search(r'cadenza_activity_attempts\{[^}]*activity="charge_payment"[^}]*outcome="CardDeclined"', metrics)
     assert "temporal_workflow_completed" in metrics
 
@@ -202,8 +213,9 @@ async def test_audit_exits_1_and_names_the_order_when_records_disagree(harness: 
 
 async def test_load_command_reports_outcomes_and_latency(harness: Harness, tmp_path):
     report_file = tmp_path / "load.json"
-    load = await _cadenza_async(["load", "--orders", "6", "--concurrency", "3", "--json", str(report_file)],
-                                harness.config.client_env())
+    load = await _cadenza_async(
+        ["load", "--orders", "6", "--concurrency", "3", "--json", str(report_file)], harness.config.client_env()
+    )
     assert load.returncode == 0, load.stderr
     report = json.loads(report_file.read_text())
     # Every order ended as planned: an "error" outcome (or any other end) is not an outcome of the mix.
@@ -218,7 +230,17 @@ async def test_a_load_whose_orders_do_not_all_close_says_so_and_exits_1(harness:
     # completed or compensated.
     report_file = tmp_path / "load.json"
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    args = ["load", "--orders", "2", "--concurrency", "2", "--faults", "payment:latency_ms=4000", "--json", str(report_file)]
+    args = [
+        "load",
+        "--orders",
+        "2",
+        "--concurrency",
+        "2",
+        "--faults",
+        "payment:latency_ms=4000",
+        "--json",
+        str(report_file),
+    ]
     load = asyncio.create_task(_cadenza_async(args, harness.config.client_env()))
     in_flight = f'WorkflowId STARTS_WITH "order-load-" AND ExecutionStatus="Running" AND StartTime > "{started}"'
     terminated: set[str] = set()

@@ -17,10 +17,19 @@ pytestmark = pytest.mark.integration
 async def _show(order: EncryptedOrder, *flags: str, **env: str) -> str:
     config = order.stack.config
     process = await asyncio.create_subprocess_exec(
-        str(order.stack.temporal_binary), "workflow", "show", "-w", order.workflow_id, "-o", "json",
-        "--address", config.temporal_address, *flags,
+        str(order.stack.temporal_binary),
+        "workflow",
+        "show",
+        "-w",
+        order.workflow_id,
+        "-o",
+        "json",
+        "--address",
+        config.temporal_address,
+        *flags,
         env={**{k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_CODEC")}, **env},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await process.communicate()
     assert process.returncode == 0, err.decode()

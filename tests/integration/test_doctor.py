@@ -20,15 +20,24 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, Register
 from temporalio.client import Client
 
 from cadenza.processes import free_port
-from cadenza.settings import DEFAULT_SERVICE_TOKEN
 from cadenza.search_attributes import ALL_KEYS
+from cadenza.settings import DEFAULT_SERVICE_TOKEN
 from tests.integration.test_cli import CADENZA, REPO, _cadenza, _stack_env
 
 pytestmark = pytest.mark.integration
 
 ALL_ROWS = [
-    "Temporal reachable", "namespace", "search attributes", "workers polling", "encryption keys",
-    "erp", "payment", "inventory", "Order API", "codec server", "open orders replay",
+    "Temporal reachable",
+    "namespace",
+    "search attributes",
+    "workers polling",
+    "encryption keys",
+    "erp",
+    "payment",
+    "inventory",
+    "Order API",
+    "codec server",
+    "open orders replay",
 ]
 
 
@@ -41,12 +50,17 @@ def up(tmp_path_factory) -> Iterator[dict[str, str]]:
     env = _stack_env(tmp_path_factory.mktemp("doctor"))
     env["CADENZA_API_PORT"] = str(free_port())
     cloud_shell = {
-        "TEMPORAL_CONFIG_FILE": str(REPO / "examples" / "temporal.toml"), "TEMPORAL_PROFILE": "cloud-api-key",
+        "TEMPORAL_CONFIG_FILE": str(REPO / "examples" / "temporal.toml"),
+        "TEMPORAL_PROFILE": "cloud-api-key",
         "TEMPORAL_API_KEY": "a-cloud-key-in-the-shell",
     }
     process = subprocess.Popen(
-        [*CADENZA, "up"], env={**os.environ, "COLUMNS": "200", **env, **cloud_shell}, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, cwd=REPO,
+        [*CADENZA, "up"],
+        env={**os.environ, "COLUMNS": "200", **env, **cloud_shell},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=REPO,
     )
     assert process.stdout is not None
     output, deadline = [], time.monotonic() + 120
@@ -79,7 +93,10 @@ def test_passes_on_a_running_stack(up):
     assert code == 0, text
     assert list(rows) == ALL_ROWS
     assert f"127.0.0.1:{up['CADENZA_TEMPORAL_PORT']}" not in rows["Temporal reachable"]["detail"]  # as configured:
-    assert f"localhost:{up['CADENZA_TEMPORAL_PORT']} · namespace default · profile default" in rows["Temporal reachable"]["detail"]
+    assert (
+        f"localhost:{up['CADENZA_TEMPORAL_PORT']} · namespace default · profile default"
+        in rows["Temporal reachable"]["detail"]
+    )
     assert rows["workers polling"]["detail"].startswith(f"1 on {up['CADENZA_TASK_QUEUE']}: ")
     assert "round trip ok" in rows["encryption keys"]["detail"]
     assert all("token accepted" in rows[name]["detail"] for name in ("erp", "payment", "inventory"))
@@ -184,7 +201,9 @@ def test_an_endpoint_that_never_answers_costs_one_timeout(up):
         silent.bind(("127.0.0.1", 0))
         silent.listen()
         started = time.monotonic()
-        code, rows, text = _doctor({**up, "CADENZA_API_URL": f"http://127.0.0.1:{silent.getsockname()[1]}"}, "--timeout", "2")
+        code, rows, text = _doctor(
+            {**up, "CADENZA_API_URL": f"http://127.0.0.1:{silent.getsockname()[1]}"}, "--timeout", "2"
+        )
     assert code == 1 and rows["Order API"]["detail"] == "no answer within 2 s", text
     assert "CADENZA_API_URL" in rows["Order API"]["fix"]
     assert time.monotonic() - started < 60

@@ -54,14 +54,29 @@ def marked_orders(markers: Markers) -> list[Order]:
     contact = {
         "customer_name": f"Ada {markers.name}",
         "customer_email": f"{markers.email}@example.com",
-        "shipping_address": ShippingAddress(line1=f"1 {markers.address} Road", postal_code="N1", city="London", country="GB"),
+        "shipping_address": ShippingAddress(
+            line1=f"1 {markers.address} Road", postal_code="N1", city="London", country="GB"
+        ),
     }
     lines = [OrderLine(sku="SKU-BOOK", quantity=1, unit_price=1250)]
     run = uuid.uuid4().hex[:8]
     return [
-        Order(order_id=f"enc-{run}-ok", customer_id="c-1", currency="EUR", payment_token="tok_visa", lines=lines, **contact),
-        Order(order_id=f"enc-{run}-bad-token", customer_id="c-1", currency="EUR", payment_token=f"tok_{markers.token}",
-              lines=lines, **contact),
+        Order(
+            order_id=f"enc-{run}-ok",
+            customer_id="c-1",
+            currency="EUR",
+            payment_token="tok_visa",
+            lines=lines,
+            **contact,
+        ),
+        Order(
+            order_id=f"enc-{run}-bad-token",
+            customer_id="c-1",
+            currency="EUR",
+            payment_token=f"tok_{markers.token}",
+            lines=lines,
+            **contact,
+        ),
     ]
 
 
@@ -90,8 +105,19 @@ async def place_and_finish(stack: EmbeddedStack, orders: list[Order]) -> dict[st
 
 def workflow_show(stack: EmbeddedStack, workflow_id: str) -> str:
     """`temporal workflow show -o json` as an operator without a codec runs it."""
-    argv = [str(stack.temporal_binary), "workflow", "show", "--address", stack.config.temporal_address,
-            "--namespace", "default", "--workflow-id", workflow_id, "--output", "json"]
+    argv = [
+        str(stack.temporal_binary),
+        "workflow",
+        "show",
+        "--address",
+        stack.config.temporal_address,
+        "--namespace",
+        "default",
+        "--workflow-id",
+        workflow_id,
+        "--output",
+        "json",
+    ]
     return subprocess.run(argv, capture_output=True, text=True, check=True, timeout=60).stdout
 
 
@@ -114,8 +140,14 @@ def leaks(stack: EmbeddedStack, workflow_ids: list[str], markers: Markers) -> di
 
 
 def cadenza(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "starters.cli", *args], env={**os.environ, "COLUMNS": "200", **env},
-                          capture_output=True, text=True, timeout=120, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "starters.cli", *args],
+        env={**os.environ, "COLUMNS": "200", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
 
 
 async def test_no_customer_data_in_history_cli_output_or_worker_log(tmp_path, monkeypatch):
@@ -143,7 +175,9 @@ async def test_no_customer_data_in_history_cli_output_or_worker_log(tmp_path, mo
         shown = await asyncio.to_thread(cadenza, ["order", "status", order_id], stack.config.client_env())
         assert shown.returncode == 0, shown.stderr
         other_key = {codec.KEYS_ENV: KeyRing.generate_line("someone-elses")}
-        refused = await asyncio.to_thread(cadenza, ["order", "status", order_id], {**stack.config.client_env(), **other_key})
+        refused = await asyncio.to_thread(
+            cadenza, ["order", "status", order_id], {**stack.config.client_env(), **other_key}
+        )
         assert refused.returncode == 1
         assert f"key id {ring.active_id!r}" in refused.stderr and "Traceback" not in refused.stderr
     finally:

@@ -11,9 +11,9 @@ from temporalio.client import WorkflowFailureError
 
 from activities.audit import run_audit
 from activities.consistency import inconsistencies, stock_inconsistencies
-from starters.load import LoadReport, generate_orders, new_run_id, run_load
-from clients.orders import place_order, wait_for_result
 from activities.records import OrderRecords
+from clients.orders import place_order, wait_for_result
+from starters.load import LoadReport, generate_orders, new_run_id, run_load
 from tests.conftest import make_order
 from tests.integration.conftest import Harness
 from workflows.models import Order, OrderState
@@ -125,13 +125,17 @@ async def test_cancel_at_any_step_leaves_the_order_compensated(harness, no_fault
 
 
 async def test_load_under_faults_closes_every_order_and_the_audit_is_clean(harness, no_faults):
-    for service, config in {"payment": {"error_rate": 0.3}, "inventory": {"error_rate": 0.2},
-                            "erp": {"rate_limit": 0.1, "retry_after_s": 0.2}}.items():
+    for service, config in {
+        "payment": {"error_rate": 0.3},
+        "inventory": {"error_rate": 0.2},
+        "erp": {"rate_limit": 0.1, "retry_after_s": 0.2},
+    }.items():
         await harness.faults.set(service, config)
     run_id = new_run_id()
     report = LoadReport(run_id, 16, 8, seed=7)
-    await run_load(harness.client, generate_orders(16, 7, run_id), concurrency=8, report=report,
-                   task_queue=harness.task_queue)
+    await run_load(
+        harness.client, generate_orders(16, 7, run_id), concurrency=8, report=report, task_queue=harness.task_queue
+    )
     assert report.errors == []
     assert report.outcomes["completed"] + report.outcomes["compensated"] == 16
     audit = await run_audit(harness.client, harness.records, prefix=f"load-{run_id}")
@@ -146,7 +150,9 @@ async def test_audit_names_orders_whose_records_disagree_and_records_temporal_ne
     headers = {"Authorization": f"Bearer {payment.token}"}
     http = harness.http
     charge_id = (await harness.records.for_order(order.order_id)).charges[0]["id"]
-    assert (await http.post(f"{payment.base_url}/charges/{charge_id}/refunds", json={}, headers=headers)).status_code == 201
+    assert (
+        await http.post(f"{payment.base_url}/charges/{charge_id}/refunds", json={}, headers=headers)
+    ).status_code == 201
     orphan = {"order_id": f"{prefix}never-placed", "amount": 500, "currency": "EUR", "payment_token": "tok_visa"}
     created = await http.post(f"{payment.base_url}/charges", json=orphan, headers=headers)
     assert created.status_code == 201
@@ -155,5 +161,7 @@ async def test_audit_names_orders_whose_records_disagree_and_records_temporal_ne
     audit = await run_audit(harness.client, harness.records, prefix=prefix)
     problems = {(p.order_id, p.message) for p in audit.problems}
     assert (order.order_id, "0 live charges, expected exactly 1") in problems
-    assert (f"{prefix}never-placed", "services hold live records of an order Temporal has no execution of: "
-                                     f"charge {orphan_id} not refunded") in problems
+    assert (
+        f"{prefix}never-placed",
+        f"services hold live records of an order Temporal has no execution of: charge {orphan_id} not refunded",
+    ) in problems

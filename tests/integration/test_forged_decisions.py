@@ -71,10 +71,24 @@ def _temporal(args: list[str]) -> subprocess.CompletedProcess[str]:
 
 async def test_a_review_typed_into_the_temporal_cli_is_refused_and_nothing_is_charged(harness: Harness, strict_queue):
     order, handle = await _awaiting_review(harness, strict_queue)
-    forged = await asyncio.to_thread(_temporal, [
-        "workflow", "update", "execute", "--name", "review", "--input", FORGED, "--workflow-id", order.workflow_id,
-        "--address", harness.config.temporal_address, "--namespace", harness.client.namespace,
-    ])
+    forged = await asyncio.to_thread(
+        _temporal,
+        [
+            "workflow",
+            "update",
+            "execute",
+            "--name",
+            "review",
+            "--input",
+            FORGED,
+            "--workflow-id",
+            order.workflow_id,
+            "--address",
+            harness.config.temporal_address,
+            "--namespace",
+            harness.client.namespace,
+        ],
+    )
     await _nothing_decided(harness, order, handle)
     said = forged.stdout + forged.stderr
     assert forged.returncode != 0, said

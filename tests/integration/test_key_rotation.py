@@ -57,7 +57,7 @@ def order_with_contact():
     return order.model_copy(update={"customer_email": "homer@example.com", "shipping_address": address})
 
 
-def key_ids(history) -> set[str]:  # noqa: ANN001
+def key_ids(history) -> set[str]:
     return {
         payload.metadata[KEY_ID_METADATA].decode()
         for event in history.events
@@ -99,8 +99,9 @@ async def test_orders_under_the_old_key_run_show_and_replay_after_rotation(stack
 
 async def test_a_worker_without_the_key_fails_the_task_naming_the_key_id(stack: EmbeddedStack):
     task_queue = f"missing-key-{uuid.uuid4().hex}"
-    placed = await place_order(await client_with(stack, ring(OLD)), make_order(), task_queue=task_queue,
-                               eager_start=False)
+    placed = await place_order(
+        await client_with(stack, ring(OLD)), make_order(), task_queue=task_queue, eager_start=False
+    )
     lacking = await client_with(stack, ring(NEW))
     try:
         async with order_worker(lacking, task_queue=task_queue, endpoints=stack.config.endpoints()):

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from clients.api_keys import KeyStoreSettings, load_key_store
 from cadenza.processes import ChildProcess, free_port, http_ok
+from clients.api_keys import KeyStoreSettings, load_key_store
 from tests.integration.conftest import Harness
 
 pytestmark = pytest.mark.integration
@@ -42,8 +42,11 @@ async def running_api(harness: Harness, tmp_path_factory) -> AsyncIterator[Runni
     read_only, _ = keys.create(name="reader", scopes=["orders:read"])
     port = free_port()
     env = {
-        **harness.config.client_env(), "CADENZA_STATE_DIR": str(state), "CADENZA_API_RATE_LIMIT": "off",
-        "CADENZA_API_KEYS_FILE": "", "CADENZA_API_KEYS": "",
+        **harness.config.client_env(),
+        "CADENZA_STATE_DIR": str(state),
+        "CADENZA_API_RATE_LIMIT": "off",
+        "CADENZA_API_KEYS_FILE": "",
+        "CADENZA_API_KEYS": "",
     }
     child = ChildProcess("api", [sys.executable, "-m", "api", "--port", str(port)], state / "api.log", env=env)
     child.start()
@@ -57,8 +60,13 @@ async def running_api(harness: Harness, tmp_path_factory) -> AsyncIterator[Runni
 async def _cadenza(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     # In a thread: the harness's worker runs on this event loop and must keep serving while the CLI waits.
     return await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "starters.cli", *args], env={**os.environ, "COLUMNS": "200", **env},
-        capture_output=True, text=True, timeout=180, cwd=REPO,
+        subprocess.run,
+        [sys.executable, "-m", "starters.cli", *args],
+        env={**os.environ, "COLUMNS": "200", **env},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=REPO,
     )
 
 
@@ -74,8 +82,20 @@ async def test_load_via_api_places_every_order_through_the_api_and_reports_it(
     env = {**_without_temporal(harness), "CADENZA_API_KEY": running_api.key}
 
     load = await _cadenza(
-        ["load", "--via", "api", "--api-url", running_api.url, "--orders", "10", "--concurrency", "5",
-         "--json", str(report_file)], env,
+        [
+            "load",
+            "--via",
+            "api",
+            "--api-url",
+            running_api.url,
+            "--orders",
+            "10",
+            "--concurrency",
+            "5",
+            "--json",
+            str(report_file),
+        ],
+        env,
     )
 
     assert load.returncode == 0, load.stdout + load.stderr

@@ -76,7 +76,9 @@ async def test_a_12000_order_waits_for_review_and_approval_charges_it_exactly_on
     queue = await api.http.get(f"{api.url}/orders", params={"state": "awaiting_review"}, headers=api.key("orders:read"))
     assert order.order_id in [o["order_id"] for o in queue.json()["orders"]]
     # Deciding needs the review scope: a key that may do everything else is refused, and nothing changes.
-    refused = await _decide(api, order.order_id, api.key("orders:write", "orders:read", "orders:operate"), decision="approve")
+    refused = await _decide(
+        api, order.order_id, api.key("orders:write", "orders:read", "orders:operate"), decision="approve"
+    )
     assert refused.status_code == 403
 
     approved = await _decide(api, order.order_id, api.key("orders:review"), decision="approve", reason="known customer")
@@ -94,7 +96,9 @@ async def test_a_12000_order_waits_for_review_and_approval_charges_it_exactly_on
 
 async def test_rejecting_leaves_nothing_live_at_any_service_and_keeps_the_reason(api: Api, harness: Harness):
     order, _ = await _placed_and_waiting(api, harness)
-    rejected = await _decide(api, order.order_id, api.key("orders:review"), decision="reject", reason="card reported stolen")
+    rejected = await _decide(
+        api, order.order_id, api.key("orders:review"), decision="reject", reason="card reported stolen"
+    )
     assert rejected.status_code == 200, rejected.text
 
     result = await wait_for_result(order_handle(harness.client, order.order_id))
@@ -129,7 +133,11 @@ async def test_a_short_deadline_from_the_environment_expires_and_compensates(har
     order = _big_order()
     placed = await place_order(harness.client, order, task_queue=harness.task_queue)
     result = await wait_for_result(placed.handle)
-    assert (result.state, result.error_type, result.reason) == (OrderState.COMPENSATED, REVIEW_EXPIRED, REVIEW_DEADLINE_PASSED)
+    assert (result.state, result.error_type, result.reason) == (
+        OrderState.COMPENSATED,
+        REVIEW_EXPIRED,
+        REVIEW_DEADLINE_PASSED,
+    )
     assert result.review.outcome == "expired" and result.review.reviewer is None
     records = await _assert_consistent(harness, order, OrderState.COMPENSATED)
     assert records.charges == [] and records.erp_order["status"] == "cancelled"

@@ -18,13 +18,13 @@ import schemathesis
 import uvicorn
 from schemathesis.config import SchemathesisConfig
 
+from activities.consistency import inconsistencies
 from api.app import create_app
-from clients.api_keys import KeyStoreSettings, load_key_store
 from api.page_tokens import PageTokens
 from api.ratelimit import RateLimiter
 from cadenza.connection import connect
 from cadenza.processes import free_port
-from activities.consistency import inconsistencies
+from clients.api_keys import KeyStoreSettings, load_key_store
 from tests.conftest import make_order
 from tests.contract_checks import assert_contract_kept, execute, following_a_rule_in_words
 from tests.integration.conftest import Harness
@@ -43,7 +43,9 @@ class Api:
     app: object
 
     def key(self, *scopes: str, customer: str | None = None) -> dict[str, str]:
-        key, _ = self.keys.create(name=f"test-{uuid.uuid4().hex[:6]}", scopes=scopes or ALL_SCOPES, customer_id=customer)
+        key, _ = self.keys.create(
+            name=f"test-{uuid.uuid4().hex[:6]}", scopes=scopes or ALL_SCOPES, customer_id=customer
+        )
         return {"Authorization": f"Bearer {key}"}
 
     async def place(self, order: Order, headers: dict[str, str], **extra: str) -> httpx.Response:
@@ -106,7 +108,8 @@ async def test_an_order_placed_over_http_is_fulfilled_and_readable(api: Api, har
     body = placed.json()
     assert (body["state"], body["closed"]) == ("running", False)
     assert body["links"] == {
-        "self": f"/orders/{order.order_id}", "events": f"/orders/{order.order_id}/events",
+        "self": f"/orders/{order.order_id}",
+        "events": f"/orders/{order.order_id}/events",
         "web_ui": body["links"]["web_ui"],
     } and body["links"]["web_ui"].endswith(f"/workflows/order-{order.order_id}")
     closed = await _until_closed(api, order.order_id, headers)
@@ -233,12 +236,18 @@ async def test_listing_filters_by_state_and_pages(api: Api):
     headers = api.key()
     for _ in range(3):
         await api.place(make_order(), headers, Prefer="wait=30")
-    first = (await api.http.get(f"{api.url}/orders", params={"state": "completed", "page_size": 2}, headers=headers)).json()
+    first = (
+        await api.http.get(f"{api.url}/orders", params={"state": "completed", "page_size": 2}, headers=headers)
+    ).json()
     assert len(first["orders"]) == 2 and all(o["state"] == "completed" for o in first["orders"])
     assert first["orders"][0]["started_at"] >= first["orders"][1]["started_at"]  # newest first
-    second = (await api.http.get(f"{api.url}/orders", params={"state": "completed", "page_size": 2,
-                                                                "page_token": first["next_page_token"]},
-                                 headers=headers)).json()
+    second = (
+        await api.http.get(
+            f"{api.url}/orders",
+            params={"state": "completed", "page_size": 2, "page_token": first["next_page_token"]},
+            headers=headers,
+        )
+    ).json()
     assert {o["order_id"] for o in second["orders"]}.isdisjoint(o["order_id"] for o in first["orders"])
     assert _problem(await api.http.get(f"{api.url}/orders", params={"state": "lost"}, headers=headers), 422)
 
@@ -248,18 +257,34 @@ async def test_bad_requests_are_problems_that_name_the_field_and_start_nothing(a
     order = make_order().model_dump(mode="json")
     url = f"{api.url}/orders"
 
-    invalid = _problem(await api.http.post(url, json={**order, "lines": [{"sku": "SKU-BOOK", "quantity": 0,
-                                                                          "unit_price": 5}]}, headers=headers), 422)
+    invalid = _problem(
+        await api.http.post(
+            url, json={**order, "lines": [{"sku": "SKU-BOOK", "quantity": 0, "unit_price": 5}]}, headers=headers
+        ),
+        422,
+    )
     assert invalid["errors"][0]["field"] == "lines.0.quantity"
-    assert _problem(await api.http.post(url, json={**order, "coupon": "x"}, headers=headers), 422)["errors"][0]["field"] == "coupon"
+    assert (
+        _problem(await api.http.post(url, json={**order, "coupon": "x"}, headers=headers), 422)["errors"][0]["field"]
+        == "coupon"
+    )
     unknown_sku = {**order, "lines": [{"sku": "SKU-NOPE", "quantity": 1, "unit_price": 5}]}
-    assert _problem(await api.http.post(url, json=unknown_sku, headers=headers), 422)["errors"][0]["field"] == "lines.0.sku"
+    assert (
+        _problem(await api.http.post(url, json=unknown_sku, headers=headers), 422)["errors"][0]["field"]
+        == "lines.0.sku"
+    )
     card = {**order, "payment_token": "4242 4242 4242 4242"}
     assert "card number" in _problem(await api.http.post(url, json=card, headers=headers), 422)["detail"]
-    assert _problem(await api.http.post(url, content=b"{oops", headers=headers | {"Content-Type": "application/json"}), 422)
+    assert _problem(
+        await api.http.post(url, content=b"{oops", headers=headers | {"Content-Type": "application/json"}), 422
+    )
     assert _problem(await api.http.post(url, content=b"a=1", headers=headers | {"Content-Type": "text/plain"}), 415)
-    assert _problem(await api.http.post(url, content=b"x" * (1024 * 1024 + 1),
-                                        headers=headers | {"Content-Type": "application/json"}), 413)
+    assert _problem(
+        await api.http.post(
+            url, content=b"x" * (1024 * 1024 + 1), headers=headers | {"Content-Type": "application/json"}
+        ),
+        413,
+    )
     assert (await harness.records.for_order(order["order_id"])).erp_order is None
 
 
@@ -303,15 +328,17 @@ async def test_the_order_api_answers_as_its_openapi_document_says(api: Api):
     # neither is what the rate limits are for.
     api.app.state.api_rate_limiter = RateLimiter(None)
     api.app.state.anonymous_rate_limiter = RateLimiter(None)
-    config = SchemathesisConfig.from_dict({
-        "base-url": api.url,
-        "seed": 20261126,
-        # Bound to a customer of its own: the generated client sees (and reuses ids of) only the orders it placed,
-        # never another test's — a placement for any other customer is the documented 403.
-        "headers": api.key(*ALL_SCOPES, customer=CONTRACT_CUSTOMER),
-        "generation": {"max-examples": 15, "deterministic": True, "database": "none"},
-        "cache": {"enabled": False},
-    })
+    config = SchemathesisConfig.from_dict(
+        {
+            "base-url": api.url,
+            "seed": 20261126,
+            # Bound to a customer of its own: the generated client sees (and reuses ids of) only the orders it placed,
+            # never another test's — a placement for any other customer is the documented 403.
+            "headers": api.key(*ALL_SCOPES, customer=CONTRACT_CUSTOMER),
+            "generation": {"max-examples": 15, "deterministic": True, "database": "none"},
+            "cache": {"enabled": False},
+        }
+    )
     document = (await api.http.get(f"{api.url}/openapi.json")).json()
     schema = schemathesis.openapi.from_dict(document, config=config)
 
@@ -326,7 +353,7 @@ async def test_the_order_api_answers_as_its_openapi_document_says(api: Api):
 CONTRACT_CUSTOMER = "c-contract"
 
 
-def _within_the_total_cap(case) -> None:  # noqa: ANN001 — a schemathesis Case
+def _within_the_total_cap(case) -> None:
     """The one rule the document states in words (`lines`' description): an order totals at most MAX_AMOUNT. A client
     that follows it scales its prices down to fit; every other rule is in the schema."""
     body = case.body

@@ -15,11 +15,11 @@ import pytest_asyncio
 from temporalio.api.enums.v1 import ResetReapplyExcludeType
 from temporalio.client import Client
 
+from activities.records import ServiceRecords
 from cadenza.processes import free_port
+from clients.orders import wait_for_result
 from starters.adversary.resets import reset_points, reset_to
 from starters.faults import FaultAdmin
-from clients.orders import wait_for_result
-from activities.records import ServiceRecords
 from tests.conftest import make_order
 from tests.integration.conftest import Harness, stack_of_its_own
 from tests.integration.test_order_api import Api, _app, _problem, _serve
@@ -44,8 +44,12 @@ async def limited(tmp_path_factory) -> AsyncIterator[tuple[Api, Harness]]:
             order_worker(client, task_queue=config.task_queue, endpoints=config.endpoints()),
         ):
             harness = Harness(
-                stack, client, ServiceRecords(http, config.endpoints()), FaultAdmin(http, config.endpoints()),
-                config.task_queue, http,
+                stack,
+                client,
+                ServiceRecords(http, config.endpoints()),
+                FaultAdmin(http, config.endpoints()),
+                config.task_queue,
+                http,
             )
             app = _app(harness, state / "api", lambda: config.temporal_address)
             port = free_port()
@@ -111,6 +115,10 @@ async def test_an_order_out_of_updates_can_still_be_cancelled(limited: tuple[Api
 async def _reset_to_its_first_task(client: Client, workflow_id: str) -> None:
     history = await client.get_workflow_handle(workflow_id).fetch_history()
     await reset_to(
-        client, workflow_id, history.run_id, reset_points(history.events)[0], "out of updates",
+        client,
+        workflow_id,
+        history.run_id,
+        reset_points(history.events)[0],
+        "out of updates",
         reapply_exclude=[ResetReapplyExcludeType.RESET_REAPPLY_EXCLUDE_TYPE_UPDATE],
     )

@@ -64,7 +64,7 @@ class TheirOrder:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def theirs(api: Api) -> AsyncIterator[TheirOrder]:  # noqa: F811
+async def theirs(api: Api) -> AsyncIterator[TheirOrder]:
     headers = api.key(customer=_customer())
     order = _for(make_order(unit_price=TWELVE_THOUSAND), headers_customer(api, headers))
     placed = await api.place(order, headers, Prefer="wait=payment")
@@ -96,7 +96,9 @@ async def _call(api: Api, method: str, path: str, body: dict | None, headers: di
     return await api.http.request(method, f"{api.url}{path}", json=body, headers=headers)
 
 
-async def test_a_bound_key_adds_not_one_event_to_another_customers_order(api: Api, harness: Harness, theirs: TheirOrder):  # noqa: F811
+async def test_a_bound_key_adds_not_one_event_to_another_customers_order(
+    api: Api, harness: Harness, theirs: TheirOrder
+):
     before = await _history_events(harness, theirs.workflow_id)
     mallory = api.key(customer=_customer())
     # B's order id with an order of Mallory's own: before the fix, update-with-start attached to B's execution first
@@ -113,11 +115,13 @@ async def test_a_bound_key_adds_not_one_event_to_another_customers_order(api: Ap
     assert own.json()["state"] == "awaiting_review"  # still B's, still waiting for B's reviewer
 
 
-async def test_another_customers_order_answers_exactly_as_an_unknown_one(api: Api, theirs: TheirOrder):  # noqa: F811
+async def test_another_customers_order_answers_exactly_as_an_unknown_one(api: Api, theirs: TheirOrder):
     probe = api.key(customer=_customer())
     unknown = f"nope-{uuid.uuid4().hex[:6]}"
 
-    for (method, path, body), (_, unknown_path, _) in zip(_routes(theirs.order.order_id), _routes(unknown), strict=True):
+    for (method, path, body), (_, unknown_path, _) in zip(
+        _routes(theirs.order.order_id), _routes(unknown), strict=True
+    ):
         taken = await _call(api, method, path, body, probe)
         free = await _call(api, method, unknown_path, body, probe)
         assert taken.status_code == free.status_code == 404, (path, taken.text)
@@ -150,14 +154,17 @@ async def _median_seconds(api: Api, url: str, headers: dict[str, str], rounds: i
     return statistics.median(times)
 
 
-async def test_an_order_id_cannot_be_squatted_by_another_customer(api: Api, harness: Harness):  # noqa: F811
+async def test_an_order_id_cannot_be_squatted_by_another_customer(api: Api, harness: Harness):
     order_id = f"ord-{uuid.uuid4().hex[:8]}"
     first, second = api.key(customer=_customer()), api.key(customer=_customer())
-    squatted = await api.place(_for(make_order(order_id=order_id), headers_customer(api, first)), first, Prefer="wait=30")
+    squatted = await api.place(
+        _for(make_order(order_id=order_id), headers_customer(api, first)), first, Prefer="wait=30"
+    )
     assert squatted.status_code == 200 and squatted.json()["state"] == "completed"
 
     placed = await api.place(
-        _for(make_order(order_id=order_id, token="tok_mastercard"), headers_customer(api, second)), second,
+        _for(make_order(order_id=order_id, token="tok_mastercard"), headers_customer(api, second)),
+        second,
         Prefer="wait=30",
     )
 
@@ -168,7 +175,7 @@ async def test_an_order_id_cannot_be_squatted_by_another_customer(api: Api, harn
         assert len(records.charges) == 1 and records.erp_order["status"] == "confirmed"
 
 
-async def test_orders_filed_under_todays_ids_stay_reachable_for_their_customer_only(api: Api, harness: Harness):  # noqa: F811
+async def test_orders_filed_under_todays_ids_stay_reachable_for_their_customer_only(api: Api, harness: Harness):
     owner, stranger = api.key(customer=_customer()), api.key(customer=_customer())
     order = _for(make_order(), headers_customer(api, owner))
     # As the CLI (and the API, before customer-scoped ids) files an order: under its own id.
@@ -188,7 +195,7 @@ async def test_orders_filed_under_todays_ids_stay_reachable_for_their_customer_o
 
 
 @pytest.mark.parametrize("prefer", ["wait=nan", "wait=inf", "wait=-1", "wait=1e3", "wait", "wait=soon"])
-async def test_a_wait_the_api_cannot_honour_is_a_422_and_starts_nothing(api: Api, harness: Harness, prefer: str):  # noqa: F811
+async def test_a_wait_the_api_cannot_honour_is_a_422_and_starts_nothing(api: Api, harness: Harness, prefer: str):
     order = make_order()
 
     refused = await api.place(order, api.key(), Prefer=prefer)
@@ -197,7 +204,7 @@ async def test_a_wait_the_api_cannot_honour_is_a_422_and_starts_nothing(api: Api
     assert (await harness.records.for_order(order.order_id)).erp_order is None
 
 
-async def test_a_forged_page_token_is_refused_at_once(api: Api):  # noqa: F811
+async def test_a_forged_page_token_is_refused_at_once(api: Api):
     headers = api.key("orders:read")
     # The shape tokens had before they were signed: an unkeyed checksum anyone can compute, then bytes of one's own.
     junk = b"\x0a\x10" + uuid.uuid4().bytes
@@ -210,23 +217,28 @@ async def test_a_forged_page_token_is_refused_at_once(api: Api):  # noqa: F811
     assert _problem(refused, 404)["errors"][0]["field"] == "page_token"
 
 
-async def test_a_page_token_continues_only_the_listing_that_gave_it(api: Api):  # noqa: F811
+async def test_a_page_token_continues_only_the_listing_that_gave_it(api: Api):
     headers = api.key("orders:read", "orders:write")
     for _ in range(3):
         await api.place(make_order(), headers, Prefer="wait=30")
-    first = (await api.http.get(f"{api.url}/orders", params={"page_size": 1, "state": "completed"}, headers=headers)).json()
+    first = (
+        await api.http.get(f"{api.url}/orders", params={"page_size": 1, "state": "completed"}, headers=headers)
+    ).json()
     token = first["next_page_token"]
 
-    other_listing = await api.http.get(f"{api.url}/orders", params={"page_size": 1, "page_token": token}, headers=headers)
+    other_listing = await api.http.get(
+        f"{api.url}/orders", params={"page_size": 1, "page_token": token}, headers=headers
+    )
     another_customer = await api.http.get(
-        f"{api.url}/orders", params={"page_size": 1, "state": "completed", "page_token": token},
+        f"{api.url}/orders",
+        params={"page_size": 1, "state": "completed", "page_token": token},
         headers=api.key("orders:read", customer=_customer()),
     )
 
     assert _problem(other_listing, 404) and _problem(another_customer, 404)
 
 
-async def test_revoking_a_key_ends_its_open_event_streams_within_seconds(api: Api, theirs: TheirOrder):  # noqa: F811
+async def test_revoking_a_key_ends_its_open_event_streams_within_seconds(api: Api, theirs: TheirOrder):
     key, entry = api.keys.create(name="soon-revoked", scopes=["orders:read"], customer_id=theirs.order.customer_id)
     headers = {"Authorization": f"Bearer {key}"}
     async with api.http.stream("GET", f"{api.url}{theirs.url}/events", headers=headers) as stream:
@@ -242,15 +254,16 @@ async def test_revoking_a_key_ends_its_open_event_streams_within_seconds(api: Ap
     assert _problem(await api.http.get(f"{api.url}{theirs.url}/events", headers=headers), 401)
 
 
-async def test_a_key_holds_at_most_its_cap_of_event_streams(api: Api, theirs: TheirOrder):  # noqa: F811
+async def test_a_key_holds_at_most_its_cap_of_event_streams(api: Api, theirs: TheirOrder):
     from api.holds import HoldLimit, Holds
 
     saved, api.app.state.holds = api.app.state.holds, Holds(streams=HoldLimit(2), waits=HoldLimit(100))
     url = f"{api.url}{theirs.url}/events"
     try:
-        async with api.http.stream("GET", url, headers=theirs.headers) as one, api.http.stream(
-            "GET", url, headers=theirs.headers
-        ) as two:
+        async with (
+            api.http.stream("GET", url, headers=theirs.headers) as one,
+            api.http.stream("GET", url, headers=theirs.headers) as two,
+        ):
             assert one.status_code == two.status_code == 200
             third = await api.http.get(url, headers=theirs.headers)
             assert _problem(third, 429) and third.headers["retry-after"]
@@ -267,7 +280,7 @@ async def _first_status(api: Api, url: str, headers: dict[str, str]) -> int:
         return response.status_code
 
 
-async def test_over_its_cap_of_waits_a_key_is_answered_at_once(api: Api, theirs: TheirOrder):  # noqa: F811
+async def test_over_its_cap_of_waits_a_key_is_answered_at_once(api: Api, theirs: TheirOrder):
     from api.holds import HoldLimit, Holds
 
     saved, api.app.state.holds = api.app.state.holds, Holds(streams=HoldLimit(10), waits=HoldLimit(1))
@@ -286,14 +299,16 @@ async def test_over_its_cap_of_waits_a_key_is_answered_at_once(api: Api, theirs:
 
 
 async def test_an_order_whose_history_is_near_temporals_limit_takes_no_more_updates(
-    api: Api, harness: Harness, theirs: TheirOrder  # noqa: F811
+    api: Api, harness: Harness, theirs: TheirOrder
 ):
     from api.update_guard import ORDER_HISTORY_FULL, UpdateGuard
 
     before = await _history_events(harness, theirs.workflow_id)
     saved, api.app.state.update_guard = api.app.state.update_guard, UpdateGuard(max_history_events=before)
     try:
-        refused = await api.http.post(f"{api.url}{theirs.url}/review", json={"decision": "approve"}, headers=theirs.headers)
+        refused = await api.http.post(
+            f"{api.url}{theirs.url}/review", json={"decision": "approve"}, headers=theirs.headers
+        )
     finally:
         api.app.state.update_guard = saved
 
@@ -302,14 +317,16 @@ async def test_an_order_whose_history_is_near_temporals_limit_takes_no_more_upda
     assert await _history_events(harness, theirs.workflow_id) == before
 
 
-async def test_requests_without_a_usable_key_are_limited_per_address(api: Api):  # noqa: F811
+async def test_requests_without_a_usable_key_are_limited_per_address(api: Api):
     from api.ratelimit import RateLimit, RateLimiter
 
     saved = api.app.state.anonymous_rate_limiter
     api.app.state.anonymous_rate_limiter = RateLimiter(RateLimit(rate=0.1, burst=3))
     try:
-        answers = [(await api.http.get(f"{api.url}/orders", headers=h)).status_code for h in [{}] * 2 + [
-            {"Authorization": "Bearer cdz_not-a-key-at-all-000"}] * 2]
+        answers = [
+            (await api.http.get(f"{api.url}/orders", headers=h)).status_code
+            for h in [{}] * 2 + [{"Authorization": "Bearer cdz_not-a-key-at-all-000"}] * 2
+        ]
         with_a_key = await api.http.get(f"{api.url}/orders", headers=api.key("orders:read"))
     finally:
         api.app.state.anonymous_rate_limiter = saved
@@ -318,7 +335,7 @@ async def test_requests_without_a_usable_key_are_limited_per_address(api: Api): 
     assert with_a_key.status_code == 200  # a valid key is never charged to its address
 
 
-async def test_a_key_that_may_not_read_learns_no_state_from_cancel(api: Api):  # noqa: F811
+async def test_a_key_that_may_not_read_learns_no_state_from_cancel(api: Api):
     order = make_order()
     await api.place(order, api.key(), Prefer="wait=30")
 

@@ -110,7 +110,12 @@ async def test_lost_reply_is_retried_without_a_second_effect(harness, no_faults,
     order = make_order()
     current = await harness.faults.get(service)
     await harness.faults.set(
-        service, {**current, "stall_ms": 6000, "script": [{"kind": "stall", "times": 1, "match": f"{order.workflow_id}/{operation}"}]}
+        service,
+        {
+            **current,
+            "stall_ms": 6000,
+            "script": [{"kind": "stall", "times": 1, "match": f"{order.workflow_id}/{operation}"}],
+        },
     )
     replays_before = (await harness.faults.stats(service))["idempotent_replays"]  # the counter spans the session
     result = await _fulfil(harness, order)
@@ -126,7 +131,10 @@ async def test_cancel_while_a_step_is_in_flight_compensates_what_it_did(harness,
     order = make_order()
     await harness.faults.set(
         "inventory",
-        {"stall_ms": 2000, "script": [{"kind": "stall", "times": 1, "match": f"{order.workflow_id}/reserve_inventory"}]},
+        {
+            "stall_ms": 2000,
+            "script": [{"kind": "stall", "times": 1, "match": f"{order.workflow_id}/reserve_inventory"}],
+        },
     )
     placed = await place_order(harness.client, order, task_queue=harness.task_queue)
     for _ in range(100):

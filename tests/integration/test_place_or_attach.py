@@ -34,7 +34,10 @@ async def test_an_execution_without_a_fingerprint_is_compared_by_its_recorded_in
     order = make_order()
     # As orders were started before the fingerprint memo existed.
     handle = await harness.client.start_workflow(
-        OrderWorkflow.run, order, id=order.workflow_id, task_queue=harness.task_queue,
+        OrderWorkflow.run,
+        order,
+        id=order.workflow_id,
+        task_queue=harness.task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
     )
     description = await handle.describe()

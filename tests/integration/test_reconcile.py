@@ -20,23 +20,23 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Worker
 
+from activities.audit import run_audit
 from activities.reconcile import ReconcileActivities
 from cadenza.processes import free_port
-from activities.audit import run_audit
+from cadenza.search_attributes import RECONCILE_UNREPAIRED
 from clients.orders import place_order, wait_for_result
-from starters.reconcile.command import ReconcileFailed, run_once
 from clients.reconcile_schedule import SCHEDULE_ID
+from starters.reconcile.command import ReconcileFailed, run_once
 from starters.up import schedule_reconciler
 from tests.conftest import make_order
 from tests.integration.conftest import Harness
 from tests.integration.test_audit import _reset_to_first_task
 from tests.integration.test_cli import _cadenza_async
+from workers.worker import order_worker, worker_options
 from workflows.models import Order
 from workflows.order import OrderWorkflow
 from workflows.reconcile import ReconcileWorkflow
 from workflows.reconcile_models import ReconcileInput, Repair, RepairAction, RepairStatus
-from cadenza.search_attributes import RECONCILE_UNREPAIRED
-from workers.worker import order_worker, worker_options
 
 pytestmark = pytest.mark.integration
 
@@ -68,8 +68,9 @@ async def _until_listed(harness: Harness, query: str, *, runs: int = 1) -> None:
 async def _behind_our_back(harness: Harness, method: str, service: str, path: str, **json: object) -> dict:
     """A call to a service that Cadenza did not make (an operator, another system)."""
     endpoint = harness.config.endpoints()[service]
-    response = await harness.http.request(method, endpoint.base_url + path, json=json or None,
-                                          headers=endpoint.auth_headers)
+    response = await harness.http.request(
+        method, endpoint.base_url + path, json=json or None, headers=endpoint.auth_headers
+    )
     response.raise_for_status()
     return response.json()
 
@@ -80,8 +81,9 @@ async def _refunds(harness: Harness, charge_id: str) -> list[dict]:
 
 async def _details(client: Client, workflow_id: str) -> str:
     """What the Web UI shows as the run's current details."""
-    metadata = await client.get_workflow_handle(workflow_id).query("__temporal_workflow_metadata",
-                                                                    result_type=WorkflowMetadata)
+    metadata = await client.get_workflow_handle(workflow_id).query(
+        "__temporal_workflow_metadata", result_type=WorkflowMetadata
+    )
     return metadata.current_details
 
 
@@ -97,10 +99,17 @@ async def reconcile_worker_with_metrics(harness: Harness) -> AsyncIterator[tuple
     would: (its client, its task queue, the metrics URL)."""
     port = free_port()
     runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"127.0.0.1:{port}")))
-    client = await Client.connect(harness.config.temporal_address, data_converter=harness.config.data_converter(), runtime=runtime)
+    client = await Client.connect(
+        harness.config.temporal_address, data_converter=harness.config.data_converter(), runtime=runtime
+    )
     task_queue = f"reconcile-{uuid.uuid4().hex}"
-    async with Worker(client, task_queue=task_queue, workflows=[ReconcileWorkflow],
-                      activities=ReconcileActivities(harness.http, harness.config.endpoints()).all(), **worker_options()):
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[ReconcileWorkflow],
+        activities=ReconcileActivities(harness.http, harness.config.endpoints()).all(),
+        **worker_options(),
+    ):
         yield client, task_queue, f"http://127.0.0.1:{port}/metrics"
 
 
@@ -139,17 +148,35 @@ async def test_charges_made_behind_cadenzas_back_are_refunded_exactly_once(harne
     declined = make_order(order_id=f"{prefix}compensated", token="tok_chargeDeclined")
     await _closed(harness, declined)
     # A charge that lands after the order was compensated, and one for an order id Temporal has no execution of.
-    late = await _behind_our_back(harness, "POST", "payment", "/charges", order_id=declined.order_id, amount=2100,
-                                  currency="EUR", payment_token="tok_visa")
-    orphan = await _behind_our_back(harness, "POST", "payment", "/charges", order_id=f"{prefix}never-placed",
-                                    amount=500, currency="EUR", payment_token="tok_visa")
+    late = await _behind_our_back(
+        harness,
+        "POST",
+        "payment",
+        "/charges",
+        order_id=declined.order_id,
+        amount=2100,
+        currency="EUR",
+        payment_token="tok_visa",
+    )
+    orphan = await _behind_our_back(
+        harness,
+        "POST",
+        "payment",
+        "/charges",
+        order_id=f"{prefix}never-placed",
+        amount=500,
+        currency="EUR",
+        payment_token="tok_visa",
+    )
 
     workflow_id, report = await run_once(harness.client, _now(prefix), task_queue=harness.task_queue)
 
-    assert sorted((o.repair.action, o.repair.target, o.status) for o in report.repairs) == sorted([
-        (RepairAction.REFUND_CHARGE, late["id"], RepairStatus.REPAIRED),
-        (RepairAction.REFUND_CHARGE, orphan["id"], RepairStatus.REPAIRED),
-    ])
+    assert sorted((o.repair.action, o.repair.target, o.status) for o in report.repairs) == sorted(
+        [
+            (RepairAction.REFUND_CHARGE, late["id"], RepairStatus.REPAIRED),
+            (RepairAction.REFUND_CHARGE, orphan["id"], RepairStatus.REPAIRED),
+        ]
+    )
     assert report.unrepaired == [] and report.clean
     reasons = {o.repair.target: o.repair.reason for o in report.repairs}
     assert reasons[orphan["id"]] == "charge of an order Temporal has no execution of"
@@ -181,7 +208,8 @@ async def test_a_completed_order_without_its_charge_is_raised_not_repaired(harne
 
     assert report.repairs == [] and not report.clean
     assert [(f.order_id, f.message) for f in report.unrepaired] == [
-        (order.order_id, "0 live charges, expected exactly 1")]
+        (order.order_id, "0 live charges, expected exactly 1")
+    ]
     assert await harness.records.for_order(order.order_id) == before  # nothing touched
     assert re.search(r"cadenza_inconsistencies\{[^}]*\} 1\b", metrics), metrics
     assert f"order {order.order_id}: 0 live charges, expected exactly 1" in details
@@ -203,8 +231,13 @@ async def test_a_repair_acts_once_and_never_on_an_order_that_no_longer_looks_as_
     env = ActivityEnvironment(client=harness.client)
 
     # Planned while the order looked compensated, made once it is completed (e.g. reset and run again): skipped.
-    stale = Repair(action=RepairAction.REFUND_CHARGE, order_id=order.order_id, target=charge["id"],
-                   reason="live charge; order ended compensated", judged_as="compensated")
+    stale = Repair(
+        action=RepairAction.REFUND_CHARGE,
+        order_id=order.order_id,
+        target=charge["id"],
+        reason="live charge; order ended compensated",
+        judged_as="compensated",
+    )
     skipped = await env.run(activities.repair, stale)
     assert skipped.status == RepairStatus.SKIPPED and "is completed now" in skipped.detail
     assert await _refunds(harness, charge["id"]) == []
@@ -218,8 +251,9 @@ async def test_a_repair_acts_once_and_never_on_an_order_that_no_longer_looks_as_
     await _closed(harness, other)
     [other_charge] = (await harness.records.for_order(other.order_id)).charges
     await _behind_our_back(harness, "POST", "payment", f"/charges/{other_charge['id']}/refunds")
-    late = await env.run(activities.repair, current.model_copy(update={"order_id": other.order_id,
-                                                                       "target": other_charge["id"]}))
+    late = await env.run(
+        activities.repair, current.model_copy(update={"order_id": other.order_id, "target": other_charge["id"]})
+    )
     assert late.status == RepairStatus.ALREADY_DONE and "already fully refunded" in late.detail
     assert len(await _refunds(harness, other_charge["id"])) == 1
 
@@ -228,8 +262,13 @@ async def test_a_run_that_cannot_read_the_services_fails_with_what_to_check(harn
     endpoints = {**harness.config.endpoints()}
     endpoints["payment"] = dataclasses.replace(endpoints["payment"], base_url=f"http://127.0.0.1:{free_port()}")
     task_queue = f"reconcile-{uuid.uuid4().hex}"
-    async with Worker(harness.client, task_queue=task_queue, workflows=[ReconcileWorkflow],
-                      activities=ReconcileActivities(harness.http, endpoints).all(), **worker_options()):
+    async with Worker(
+        harness.client,
+        task_queue=task_queue,
+        workflows=[ReconcileWorkflow],
+        activities=ReconcileActivities(harness.http, endpoints).all(),
+        **worker_options(),
+    ):
         with pytest.raises(ReconcileFailed, match="Check that the ERP, payment and inventory services answer"):
             await run_once(harness.client, _now(_prefix()), task_queue=task_queue)
 

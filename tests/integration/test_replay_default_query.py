@@ -22,9 +22,9 @@ pytestmark = pytest.mark.integration
 
 async def test_the_default_query_keeps_an_open_order_older_than_since_and_drops_an_old_closed_one(harness: Harness):
     closed = make_order()
-    assert (await wait_for_result((await place_order(harness.client, closed, task_queue=harness.task_queue)).handle)).state == (
-        OrderState.COMPLETED
-    )
+    assert (
+        await wait_for_result((await place_order(harness.client, closed, task_queue=harness.task_queue)).handle)
+    ).state == (OrderState.COMPLETED)
     # No worker polls this queue: the order stays open, as one waiting for an operator does.
     open_order = make_order()
     waiting = await place_order(harness.client, open_order, task_queue=f"nobody-{uuid.uuid4().hex}")

@@ -14,14 +14,14 @@ from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import WorkflowHandle
 
-from activities.order_runs import described_run
 from activities.audit import run_audit
 from activities.consistency import fulfilment_begun, live_records
+from activities.order_runs import described_run
+from activities.reconcile_plan import FULFILLED_NOTE
+from activities.records import OrderRecords
 from clients.orders import cancel_order, place_order, wait_for_result
 from starters.reconcile.command import run_once
-from activities.reconcile_plan import FULFILLED_NOTE
 from starters.record_histories import worker_refusing_first_refund
-from activities.records import OrderRecords
 from tests.conftest import make_order
 from tests.integration.conftest import Harness
 from workflows.models import Order, OrderProgress, OrderState, Step
@@ -96,8 +96,9 @@ async def test_deleting_a_completed_orders_execution_undoes_nothing_of_it(harnes
     await delete_execution(harness, order)
     fulfilled = await harness.records.for_order(order.order_id)
 
-    _, report = await run_once(harness.client, ReconcileInput(prefix=order.order_id, grace=timedelta(0)),
-                               task_queue=harness.task_queue)
+    _, report = await run_once(
+        harness.client, ReconcileInput(prefix=order.order_id, grace=timedelta(0)), task_queue=harness.task_queue
+    )
 
     assert report.repairs == [] and report.clean, report
     assert f"order {order.order_id}: {FULFILLED_NOTE}" in report.notes
@@ -126,8 +127,11 @@ async def test_executions_deleted_in_every_state_leave_nothing_fulfilled_undone_
         }.items()
     }
     # One at a time: each script is a read-modify-write of the service's fault settings.
-    for name, operation in (("cancelled", "reserve_inventory"), ("running-charged", "reserve_inventory"),
-                            ("running-confirming", "commit_inventory")):
+    for name, operation in (
+        ("cancelled", "reserve_inventory"),
+        ("running-charged", "reserve_inventory"),
+        ("running-confirming", "commit_inventory"),
+    ):
         key = f"{orders[name].workflow_id}/{operation}"
         await harness.faults.script("inventory", "error", times=_OUTAGE, match=key)
 
@@ -138,8 +142,9 @@ async def test_executions_deleted_in_every_state_leave_nothing_fulfilled_undone_
             _bring(harness, orders["declined"], _in_state(OrderState.COMPENSATED)),
             _cancelled_after_its_charge(harness, orders["cancelled"]),
             _bring(harness, orders["awaiting-review"], _in_state(OrderState.AWAITING_REVIEW)),
-            _bring(harness, orders["needs-attention"], _in_state(OrderState.NEEDS_ATTENTION),
-                   task_queue=refusing_queue),
+            _bring(
+                harness, orders["needs-attention"], _in_state(OrderState.NEEDS_ATTENTION), task_queue=refusing_queue
+            ),
             _bring(harness, orders["running-charged"], _charged_and_reserving),
             _bring(harness, orders["running-confirming"], _confirmed_not_committed),
         )
@@ -155,7 +160,11 @@ async def test_executions_deleted_in_every_state_leave_nothing_fulfilled_undone_
         "partly fulfilled, execution deleted": 1,  # confirmed, not committed
     }, audit.problems
     assert _names(prefix, [p.order_id for p in audit.problems]) == {
-        "awaiting-review", "needs-attention", "running-charged", "running-confirming"}
+        "awaiting-review",
+        "needs-attention",
+        "running-charged",
+        "running-confirming",
+    }
 
     params = ReconcileInput(prefix=prefix, grace=GRACE)
     _, report = await run_once(harness.client, params, task_queue=harness.task_queue)

@@ -4,6 +4,7 @@ its history holds one patch marker, asked at its start (workflows/order.py, DECI
 from __future__ import annotations
 
 import pytest
+
 from activities.risk import BULK_QUANTITY, REJECTED
 from clients.orders import place_order, wait_for_result
 from tests.conftest import make_order
@@ -29,11 +30,17 @@ async def test_a_large_order_is_risk_checked_before_its_charge_with_every_patch_
 async def test_a_large_order_the_risk_check_refuses_is_never_charged(harness):
     # Bulk: the one rule that refuses outright (an order above the amount limit goes to a person instead).
     bulk = make_order(skus=("SKU-BOOK",))
-    line = bulk.lines[0].model_copy(update={"quantity": BULK_QUANTITY, "unit_price": RISK_CHECK_THRESHOLD // BULK_QUANTITY})
+    line = bulk.lines[0].model_copy(
+        update={"quantity": BULK_QUANTITY, "unit_price": RISK_CHECK_THRESHOLD // BULK_QUANTITY}
+    )
     order = bulk.model_copy(update={"lines": [line]})
     placed = await place_order(harness.client, order, task_queue=harness.task_queue)
     result = await wait_for_result(placed.handle)
-    assert (result.state, result.failed_step, result.error_type) == (OrderState.COMPENSATED, Step.CHARGE_PAYMENT, REJECTED)
+    assert (result.state, result.failed_step, result.error_type) == (
+        OrderState.COMPENSATED,
+        Step.CHARGE_PAYMENT,
+        REJECTED,
+    )
     records = await _assert_consistent(harness, order, OrderState.COMPENSATED)
     assert records.charges == [] and records.erp_order["status"] == "cancelled"
 

@@ -16,15 +16,15 @@ from temporalio.api.enums.v1 import WorkflowTaskFailedCause
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 
-from cadenza.settings import SERVICE_NAMES
-from starters.adversary.resets import reset_points, reset_to
 from activities.consistency import inconsistencies
+from cadenza.settings import SERVICE_NAMES
 from clients.orders import OrderClosed, OrderIdTaken, cancel_order, place_order, wait_for_result
+from starters.adversary.resets import reset_points, reset_to
 from tests.conftest import make_order
 from tests.integration.conftest import Harness
 from tests.integration.delaying_proxy import DelayingProxy
-from workflows.models import Order, OrderProgress, OrderState, Step
 from workers.worker import order_worker
+from workflows.models import Order, OrderProgress, OrderState, Step
 from workflows.order import OrderWorkflow
 
 pytestmark = pytest.mark.integration
@@ -106,7 +106,9 @@ async def test_placing_an_order_id_again_after_its_execution_is_gone_touches_not
     assert progress.state == OrderState.COMPENSATED and progress.failed_step == Step.CREATE_ERP_ORDER
     assert progress.error_type == "OrderExists"
     assert [(c.action.value, c.undone) for c in progress.compensations] == [
-        ("release_inventory", False), ("refund_payment", False), ("cancel_erp_order", False)
+        ("release_inventory", False),
+        ("refund_payment", False),
+        ("cancel_erp_order", False),
     ]
     records = await harness.records.for_order(first.order_id)
     assert inconsistencies(OrderState.COMPLETED, first.total_amount, records) == []

@@ -26,8 +26,11 @@ async def test_state_folder_and_its_files_are_private(tmp_path):
     mine.write_text("not Cadenza's")
     mine.chmod(0o644)
     config = StackConfig(
-        state_dir=state, temporal_port=free_port(), ui_port=None,
-        service_ports={name: free_port() for name in SERVICE_NAMES}, token=f"test-{uuid.uuid4().hex}",
+        state_dir=state,
+        temporal_port=free_port(),
+        ui_port=None,
+        service_ports={name: free_port() for name in SERVICE_NAMES},
+        token=f"test-{uuid.uuid4().hex}",
         with_worker=False,
     )
     stack = EmbeddedStack(config)

@@ -19,7 +19,9 @@ pytestmark = pytest.mark.integration
 async def test_large_orders_hammered_during_their_first_task_all_replay_and_end_true(harness):
     task_queue = f"storm-{uuid.uuid4().hex}"
     workers = contextlib.AsyncExitStack()
-    await workers.enter_async_context(order_worker(harness.client, task_queue=task_queue, endpoints=harness.config.endpoints()))
+    await workers.enter_async_context(
+        order_worker(harness.client, task_queue=task_queue, endpoints=harness.config.endpoints())
+    )
 
     async def restart_worker() -> None:
         await workers.aclose()

@@ -24,12 +24,12 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.common import WorkerDeploymentVersion
 
+from activities.audit import run_audit
 from activities.stuck import StuckExecution, stuck_execution
 from api.orders import STUCK
-from activities.audit import run_audit
+from clients.orders import place_order, signed, wait_for_result
 from starters.doctor.model import Context, Status
 from starters.doctor.replay import open_orders_replay
-from clients.orders import place_order, signed, wait_for_result
 from starters.reconcile.command import run_once
 from tests.integration.conftest import Harness
 from tests.integration.rollout_variant import NEXT_BUILD_WORKFLOWS
@@ -64,7 +64,9 @@ async def _waiting_for_review(harness: Harness, v1: Versioning, task_queue: str)
 
 
 async def _failed_tasks(handle: WorkflowHandle) -> int:
-    return len([e async for e in handle.fetch_history_events() if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED])
+    return len(
+        [e async for e in handle.fetch_history_events() if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED]
+    )
 
 
 async def _approve_while_stuck(handle: WorkflowHandle) -> None:
@@ -87,7 +89,9 @@ def _assert_stuck_by_the_bad_build(message: str, order: Order, v1: Versioning) -
     assert message.startswith("stuck: workflow task failing since "), message
     assert NON_DETERMINISM in message, message
     assert f"next step: deploy or run the build that started it ({build})" in message, message
-    assert f"temporal workflow reset --namespace default --workflow-id {order.workflow_id} --run-id " in message, message
+    assert f"temporal workflow reset --namespace default --workflow-id {order.workflow_id} --run-id " in message, (
+        message
+    )
 
 
 async def _audit_reports_it(harness: Harness, order: Order, v1: Versioning) -> None:
@@ -148,11 +152,13 @@ async def _api_says_stuck(api: Api, order: Order, v1: Versioning) -> None:
         problem = answer.json()
         assert (problem["type"], problem["title"]) == (STUCK, "Order stuck")
         _assert_stuck_by_the_bad_build(problem["detail"], order, v1)
-        assert problem["cause"].startswith(NON_DETERMINISM) and problem["next_step"].startswith("deploy or run the build")
+        assert problem["cause"].startswith(NON_DETERMINISM) and problem["next_step"].startswith(
+            "deploy or run the build"
+        )
 
 
 async def test_a_non_deterministic_change_under_the_same_build_is_stuck_for_every_net_and_every_door(
-    harness: Harness, api: Api  # noqa: F811 — the fixture imported above
+    harness: Harness, api: Api
 ):
     v1 = Versioning(WorkerDeploymentVersion(f"it-stuck-{uuid.uuid4().hex[:8]}", "v1"), auto_promote=True)
     task_queue = f"stuck-{uuid.uuid4().hex}"
@@ -160,9 +166,15 @@ async def test_a_non_deterministic_change_under_the_same_build_is_stuck_for_ever
     endpoints = harness.config.endpoints()
 
     async with AsyncExitStack() as bad_build:
-        await bad_build.enter_async_context(order_worker(
-            harness.client, task_queue=task_queue, endpoints=endpoints, versioning=v1, workflows=NEXT_BUILD_WORKFLOWS,
-        ))
+        await bad_build.enter_async_context(
+            order_worker(
+                harness.client,
+                task_queue=task_queue,
+                endpoints=endpoints,
+                versioning=v1,
+                workflows=NEXT_BUILD_WORKFLOWS,
+            )
+        )
         # No workflow task has failed yet, but the worker cannot rebuild the order to answer the review's first look.
         refused = await _cadenza_async(["order", "review", order.order_id, "--approve"], harness.config.client_env())
         assert refused.returncode == 1, refused.stdout + refused.stderr

@@ -30,8 +30,12 @@ pytestmark = pytest.mark.integration
 
 NAMESPACE_JOB = Path(__file__).resolve().parents[2] / "deploy" / "temporal" / "scripts" / "create-namespace.sh"
 TLS_VARIABLES = (
-    "TEMPORAL_TLS_SERVER_CA_CERT_PATH", "TEMPORAL_TLS_CLIENT_CERT_PATH", "TEMPORAL_TLS_CLIENT_KEY_PATH",
-    "TEMPORAL_API_KEY", "TEMPORAL_PROFILE", "TEMPORAL_TLS",
+    "TEMPORAL_TLS_SERVER_CA_CERT_PATH",
+    "TEMPORAL_TLS_CLIENT_CERT_PATH",
+    "TEMPORAL_TLS_CLIENT_KEY_PATH",
+    "TEMPORAL_API_KEY",
+    "TEMPORAL_PROFILE",
+    "TEMPORAL_TLS",
 )
 
 
@@ -66,7 +70,7 @@ def _front(stack: EmbeddedStack, certs: Path) -> MutualTlsProxy:
     )
 
 
-async def _connect(stack: EmbeddedStack):  # noqa: ANN202
+async def _connect(stack: EmbeddedStack):
     return await connect(service_name="mtls-test", converter=stack.config.data_converter(), traced=False)
 
 
@@ -109,10 +113,15 @@ async def test_the_compose_namespace_job_registers_a_namespace_over_mtls(stack: 
     namespace = f"mtls-{uuid.uuid4().hex[:8]}"
     async with _front(stack, certs) as proxy:
         job = await asyncio.create_subprocess_exec(
-            "sh", str(NAMESPACE_JOB), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            "sh",
+            str(NAMESPACE_JOB),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
             env={
-                "PATH": f"{Path(binary).parent}:{os.environ['PATH']}", "HOME": str(tmp_path),
-                "TEMPORAL_ADDRESS": proxy.address, "TEMPORAL_NAMESPACE": namespace,
+                "PATH": f"{Path(binary).parent}:{os.environ['PATH']}",
+                "HOME": str(tmp_path),
+                "TEMPORAL_ADDRESS": proxy.address,
+                "TEMPORAL_NAMESPACE": namespace,
                 "TEMPORAL_TLS_SERVER_CA_CERT_PATH": str(certs / "ca.pem"),
                 "TEMPORAL_TLS_CLIENT_CERT_PATH": str(certs / "temporal-admin.pem"),
                 "TEMPORAL_TLS_CLIENT_KEY_PATH": str(certs / "temporal-admin.key"),

@@ -19,14 +19,14 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 from temporalio.client import Client
 
+from cadenza import telemetry
 from cadenza.processes import free_port
 from cadenza.settings import SERVICE_NAMES, ServiceEndpoint
 from cadenza.stack import EmbeddedStack
-from cadenza import telemetry
 from cadenza.telemetry import setup_tracing, temporal_plugins
+from clients.orders import place_order, wait_for_result
 from services import erp, inventory, payment
 from starters.faults import FaultAdmin
-from clients.orders import place_order, wait_for_result
 from tests.conftest import make_order
 from workers.worker import order_worker
 
@@ -71,7 +71,11 @@ async def traced(stack: EmbeddedStack, tmp_path) -> AsyncIterator[Traced]:
 
 
 def _trace_of(spans: tuple[ReadableSpan, ...], workflow_id: str) -> list[ReadableSpan]:
-    [root] = [s for s in spans if s.name == "StartWorkflow:OrderWorkflow" and s.attributes.get("temporalWorkflowID") == workflow_id]
+    [root] = [
+        s
+        for s in spans
+        if s.name == "StartWorkflow:OrderWorkflow" and s.attributes.get("temporalWorkflowID") == workflow_id
+    ]
     return [s for s in spans if s.context.trace_id == root.context.trace_id]
 
 
@@ -124,7 +128,8 @@ async def untraced_worker(traced: Traced, stack: EmbeddedStack, monkeypatch) -> 
     of its own, beside the traced client and services of `traced`."""
     monkeypatch.setattr(telemetry, "_recording", False)
     client = await Client.connect(
-        stack.config.temporal_address, data_converter=stack.config.data_converter(),
+        stack.config.temporal_address,
+        data_converter=stack.config.data_converter(),
         plugins=telemetry.temporal_plugins(worker=True),
     )
     task_queue = f"untraced-{uuid.uuid4().hex}"

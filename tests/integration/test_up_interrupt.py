@@ -20,8 +20,12 @@ pytestmark = pytest.mark.integration
 def test_ctrl_c_during_start_up_stops_promptly_and_leaves_nothing_running(tmp_path: Path) -> None:
     env = _stack_env(tmp_path)
     up = subprocess.Popen(
-        [*CADENZA, "up"], env={**os.environ, "COLUMNS": "200", **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, cwd=REPO,
+        [*CADENZA, "up"],
+        env={**os.environ, "COLUMNS": "200", **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=REPO,
     )
     # The dev server listening means start-up is under way and has a long way to go: Temporal's health check, then
     # three services and a worker, each started and waited for in turn.

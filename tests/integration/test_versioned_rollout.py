@@ -21,10 +21,10 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkerDeploymentVersion
 from temporalio.workflow import NondeterminismError
 
-from cadenza.deployment import DeploymentState, describe_deployment
 from activities.consistency import inconsistencies
-from starters.deploy import PromotionRefused, describe_promotion, promote
+from cadenza.deployment import DeploymentState, describe_deployment
 from clients.orders import place_order
+from starters.deploy import PromotionRefused, describe_promotion, promote
 from starters.replay import new_replayer
 from tests.conftest import make_order
 from tests.integration.conftest import Harness
@@ -104,7 +104,9 @@ async def _place(client: Client, order: Order, task_queue: str) -> WorkflowHandl
 async def _finish(harness: Harness, handle: WorkflowHandle, order: Order, timeline: Timeline) -> list[str]:
     result = await result_of(handle)  # fails at once on a failed workflow task instead of waiting for a retry to pass
     builds, failed = await _build_ids_and_failures(handle)
-    timeline.note(f"{order.order_id} completed ({result.state.value}), workflow tasks by {'/'.join(sorted(set(builds)))}")
+    timeline.note(
+        f"{order.order_id} completed ({result.state.value}), workflow tasks by {'/'.join(sorted(set(builds)))}"
+    )
     assert result.state == OrderState.COMPLETED
     assert failed == 0, f"{order.order_id}: {failed} failed workflow task(s) — a non-determinism error"
     records = await harness.records.for_order(order.order_id)
@@ -125,7 +127,9 @@ async def test_an_incompatible_build_rolls_out_while_orders_in_flight_finish_on_
     errors_before = (await harness.faults.stats("payment"))["errors_injected"]
 
     async with AsyncExitStack() as v2_worker, AsyncExitStack() as v1_worker:
-        await v1_worker.enter_async_context(order_worker(client, task_queue=task_queue, endpoints=endpoints, versioning=v1))
+        await v1_worker.enter_async_context(
+            order_worker(client, task_queue=task_queue, endpoints=endpoints, versioning=v1)
+        )
         assert (await _state(client, name)).current_build_id == "v1", "a fresh deployment's first build is made current"
         timeline.note("worker v1 started; auto-promoted: the deployment had no current version")
 
@@ -134,11 +138,15 @@ async def test_an_incompatible_build_rolls_out_while_orders_in_flight_finish_on_
         timeline.note(f"{HELD} orders placed on v1, held at charge_payment (payment answers 503)")
 
         await v2_worker.enter_async_context(
-            order_worker(client, task_queue=task_queue, endpoints=endpoints, versioning=v2, workflows=NEXT_BUILD_WORKFLOWS)
+            order_worker(
+                client, task_queue=task_queue, endpoints=endpoints, versioning=v2, workflows=NEXT_BUILD_WORKFLOWS
+            )
         )
         assert (await _state(client, name)).current_build_id == "v1", "auto-promotion leaves a working current alone"
         await _wait_for_poller(client, name, "v2")
-        timeline.note("worker v2 started beside v1 (OrderWorkflow with a timer before the first step); v1 stays current")
+        timeline.note(
+            "worker v2 started beside v1 (OrderWorkflow with a timer before the first step); v1 stays current"
+        )
 
         with pytest.raises(PromotionRefused, match="No worker of build 'v3'"):
             await promote(client, name, "v3")

@@ -29,7 +29,7 @@ async def test_web_ui_lists_and_filters_orders_but_cannot_read_them_without_a_co
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
     # The list, filtered by the custom search attribute: only the compensated order.
-    query = urllib.parse.quote(f'OrderStatus="compensated" AND CustomerId="c-17"')
+    query = urllib.parse.quote('OrderStatus="compensated" AND CustomerId="c-17"')
     await page.goto(f"{ui}?query={query}")
     await page.get_by_text(declined.workflow_id).first.wait_for(timeout=30_000)
     assert await page.get_by_text(happy.workflow_id).count() == 0
@@ -47,7 +47,7 @@ async def test_web_ui_lists_and_filters_orders_but_cannot_read_them_without_a_co
             await _shows(page, text, timeout_s=3)
 
 
-async def _shows(page, text: str, timeout_s: float = 30) -> None:  # noqa: ANN001
+async def _shows(page, text: str, timeout_s: float = 30) -> None:
     """Wait until `text` is rendered on the page or in one of its frames (the UI renders client-side, in stages,
     and shows user-supplied summaries as markdown in a sandboxed iframe)."""
     for _ in range(int(timeout_s / 0.25)):

@@ -18,7 +18,7 @@ SCREENSHOTS = Path(".cadenza") / "screenshots"
 
 
 async def test_web_ui_shows_the_input_in_clear_only_through_the_codec_server(
-    encrypted_order: EncryptedOrder, browser_page  # noqa: F811
+    encrypted_order: EncryptedOrder, browser_page
 ):
     page, order = browser_page, encrypted_order
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -37,7 +37,7 @@ async def test_web_ui_shows_the_input_in_clear_only_through_the_codec_server(
     assert not await _visible(page, order.marker), "the input was readable without the codec server"
 
 
-async def _visible(page, text: str) -> bool:  # noqa: ANN001
+async def _visible(page, text: str) -> bool:
     for frame in page.frames:
         with contextlib.suppress(Exception):  # a frame may navigate away while we read it
             if text in await frame.evaluate("document.body ? document.body.innerText : ''"):

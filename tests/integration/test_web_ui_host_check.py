@@ -44,8 +44,14 @@ async def test_temporals_own_ui_port_would_have_answered(encrypted_order: Encryp
 async def test_the_codec_server_refuses_a_rebinding_host(encrypted_order: EncryptedOrder):
     order = encrypted_order
     codec = f"http://127.0.0.1:{order.stack.config.codec_port}"
-    marker_payload = {"payloads": [{"metadata": {"encoding": base64.b64encode(b"json/plain").decode()},
-                                    "data": base64.b64encode(f'"{order.marker}"'.encode()).decode()}]}
+    marker_payload = {
+        "payloads": [
+            {
+                "metadata": {"encoding": base64.b64encode(b"json/plain").decode()},
+                "data": base64.b64encode(f'"{order.marker}"'.encode()).decode(),
+            }
+        ]
+    }
     async with httpx.AsyncClient(timeout=30) as http:
         sealed = (await http.post(f"{codec}/encode", json=marker_payload)).json()
         refused = await http.post(f"{codec}/decode", json=sealed, headers={"Host": REBINDING})

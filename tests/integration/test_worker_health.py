@@ -32,7 +32,9 @@ async def test_probes_and_metrics_follow_the_worker(stack: EmbeddedStack, monkey
     settings = HealthSettings("127.0.0.1", free_port(), free_port())
     config = stack.config
     client = await connect(
-        service_name="health-test", address=config.temporal_address, converter=config.data_converter(),
+        service_name="health-test",
+        address=config.temporal_address,
+        converter=config.data_converter(),
         runtime=worker_runtime(settings),
     )
     task_queue = f"health-{uuid.uuid4().hex}"

@@ -115,5 +115,5 @@ def leaks(output: str | bytes, shape: Shape) -> list[str]:
 
 
 def _any_window(material: str | bytes, haystack: str | bytes, size: int) -> bool:
-    windows: Iterable[str | bytes] = (material[i:i + size] for i in range(max(1, len(material) - size + 1)))
+    windows: Iterable[str | bytes] = (material[i : i + size] for i in range(max(1, len(material) - size + 1)))
     return any(len(window) == size and window in haystack for window in windows)  # type: ignore[operator]

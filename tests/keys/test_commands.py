@@ -42,12 +42,20 @@ CONFIGURES_ONLY = {"cadenza up"}
 
 def _environment(config: dict[str, str], state: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in (KEYS_ENV, KEYS_FILE_ENV, "CADENZA_DEBUG")}
-    ports = {name: str(free_port()) for name in ("TEMPORAL", "TEMPORAL_UI", "ERP", "PAYMENT", "INVENTORY", "API",
-                                                  "CODEC", "METRICS")}
+    ports = {
+        name: str(free_port())
+        for name in ("TEMPORAL", "TEMPORAL_UI", "ERP", "PAYMENT", "INVENTORY", "API", "CODEC", "METRICS")
+    }
     return {
-        **env, **config, **{f"CADENZA_{name}_PORT": port for name, port in ports.items()},
-        "TEMPORAL_ADDRESS": "127.0.0.1:1", "CADENZA_ENCRYPTION": "required", "CADENZA_STATE_DIR": str(state),
-        "COLUMNS": "300", "CADENZA_API_URL": "http://127.0.0.1:1", "CADENZA_CODEC_URL": "http://127.0.0.1:1",
+        **env,
+        **config,
+        **{f"CADENZA_{name}_PORT": port for name, port in ports.items()},
+        "TEMPORAL_ADDRESS": "127.0.0.1:1",
+        "CADENZA_ENCRYPTION": "required",
+        "CADENZA_STATE_DIR": str(state),
+        "COLUMNS": "300",
+        "CADENZA_API_URL": "http://127.0.0.1:1",
+        "CADENZA_CODEC_URL": "http://127.0.0.1:1",
     }
 
 
@@ -58,8 +66,11 @@ async def _run(argv: list[str], shape: Shape, way: str, folder: Path, slots: asy
     argv = [arg.replace("{port}", str(free_port())) for arg in argv]
     async with slots:
         process = await asyncio.create_subprocess_exec(
-            *argv, cwd=REPO, env=_environment(config, folder / "state"),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            *argv,
+            cwd=REPO,
+            env=_environment(config, folder / "state"),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         try:
             out, err = await asyncio.wait_for(process.communicate(), timeout=90)
@@ -67,9 +78,12 @@ async def _run(argv: list[str], shape: Shape, way: str, folder: Path, slots: asy
             process.kill()
             await process.wait()
             return [f"{shape.name} in {way}: still running after 90 s (it started without usable keys?)"]
-    logs = b"".join(path.read_bytes() for path in (folder / "state").rglob("*") if path.is_file()
-                    and path.name != "encryption-keys")
-    problems = [f"{shape.name} in {way}: key material in its output ({where})" for where in leaks(out + err + logs, shape)]
+    logs = b"".join(
+        path.read_bytes() for path in (folder / "state").rglob("*") if path.is_file() and path.name != "encryption-keys"
+    )
+    problems = [
+        f"{shape.name} in {way}: key material in its output ({where})" for where in leaks(out + err + logs, shape)
+    ]
     said = (out + err).decode(errors="replace")
     if process.returncode == 0:
         problems.append(f"{shape.name} in {way}: exited 0, it ran with this key configuration")
@@ -84,8 +98,8 @@ async def test_a_command_with_malformed_keys_never_prints_them(argv: list[str], 
     entry_point = request.node.callspec.id
     runs = [(shape, way) for shape, way in cases() if shape.sets_keys or entry_point not in CONFIGURES_ONLY]
     slots = asyncio.Semaphore(PARALLEL)
-    results = await asyncio.gather(*(
-        _run(argv, shape, way, tmp_path / f"run-{number}", slots) for number, (shape, way) in enumerate(runs)
-    ))
+    results = await asyncio.gather(
+        *(_run(argv, shape, way, tmp_path / f"run-{number}", slots) for number, (shape, way) in enumerate(runs))
+    )
     problems = [problem for result in results for problem in result]
     assert problems == [], "\n".join(problems)

@@ -74,7 +74,11 @@ def _everything_said(result: object, caplog: pytest.LogCaptureFixture) -> str:
     said = [repr(result), str(result), caplog.text]
     if isinstance(result, BaseException):
         said += traceback.format_exception(result)
-        said += [repr(result.args), str(result.__cause__), str(result.__context__) if not result.__suppress_context__ else ""]
+        said += [
+            repr(result.args),
+            str(result.__cause__),
+            str(result.__context__) if not result.__suppress_context__ else "",
+        ]
     return "\n".join(said)
 
 

@@ -14,9 +14,9 @@ from cadenza.codec import KeyRing
 from cadenza.connection import data_converter
 from cadenza.telemetry import temporal_plugins
 from starters.history_files import history_files, load_history
-from tests.conftest import TEST_KEYS_FILE
 from starters.record_histories import SCENARIOS_BEFORE_REVIEW, planned_files
 from starters.replay import new_replayer
+from tests.conftest import TEST_KEYS_FILE
 from workers.intake import PlaintextIntake
 from workers.worker import WORKFLOWS, workflow_runner
 

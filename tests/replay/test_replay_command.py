@@ -77,8 +77,12 @@ def test_the_default_query_takes_every_open_order_and_closed_ones_started_within
 
 def _cadenza_replay(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "starters.cli", "replay", *args], env={**os.environ, "COLUMNS": "200"},
-        capture_output=True, text=True, timeout=120, cwd=REPO,
+        [sys.executable, "-m", "starters.cli", "replay", *args],
+        env={**os.environ, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
     )
 
 

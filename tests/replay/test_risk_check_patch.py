@@ -33,7 +33,9 @@ def test_large_orders_recorded_before_the_check_lack_its_patch_marker_and_later_
 
 
 async def test_the_unguarded_change_cannot_replay_a_large_order_recorded_before_it():
-    with pytest.raises(NondeterminismError, match="'charge_payment' does not match activity type of activity command 'assess_risk'"):
+    with pytest.raises(
+        NondeterminismError, match="'charge_payment' does not match activity type of activity command 'assess_risk'"
+    ):
         await _replay(UnguardedOrderWorkflow, BEFORE / "large_order.json")
 
 

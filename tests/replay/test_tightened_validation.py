@@ -16,8 +16,8 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 
-from starters.history_files import load_history
 from clients.orders import InvalidOrder, parse_order
+from starters.history_files import load_history
 from starters.replay import new_replayer
 from workflows import models
 

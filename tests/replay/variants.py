@@ -14,7 +14,6 @@ from temporalio import workflow
 from workflows.models import RISK_CHECK_THRESHOLD, OrderResult, StoredOrder
 from workflows.order import RISK_CHECK_PATCH, OrderWorkflow
 
-
 # Each variant repeats `run`: the SDK wants the @workflow.run method defined on the decorated class itself.
 
 
@@ -37,5 +36,7 @@ class DeprecatedPatchOrderWorkflow(OrderWorkflow):
     def _risk_check_applies(self) -> bool:
         if self._order.total_amount < RISK_CHECK_THRESHOLD:
             return False
-        workflow.deprecate_patch(RISK_CHECK_PATCH)  # still marks new histories, so workers on `patched()` can replay them
+        workflow.deprecate_patch(
+            RISK_CHECK_PATCH
+        )  # still marks new histories, so workers on `patched()` can replay them
         return True

@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cadenza.settings import ServiceEndpoint
 from activities.consistency import inconsistencies, stock_inconsistencies
 from activities.records import ServiceRecords
+from cadenza.settings import ServiceEndpoint
 from tests.services.service_helpers import AUTH, SERVICE_FACTORIES, TOKEN, charge_body, order_body, reservation_body
 from workflows.models import OrderState
 

@@ -71,7 +71,9 @@ def run_contract_tests(app: Any, *, replacing_faults: bool = False) -> ContractR
     generated client switch faults on — answers held for an hour, every POST a 503 — and the checks would then judge the
     faults, not the contract. Admin requests themselves are never faulted or delayed, so alone it is harmless.
     """
-    loaded = schemathesis.openapi.from_asgi("/openapi.json", app, config=contract_config(replacing_faults=replacing_faults))
+    loaded = schemathesis.openapi.from_asgi(
+        "/openapi.json", app, config=contract_config(replacing_faults=replacing_faults)
+    )
     replace_faults = {"method": "PUT", "path": "/admin/faults"}
     schema = loaded.include(**replace_faults) if replacing_faults else loaded.exclude(**replace_faults)
     with _one_key_per_request(schema):

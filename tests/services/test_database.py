@@ -29,9 +29,8 @@ CREATE TABLE children (
 def test_a_failed_commit_is_rolled_back_and_the_next_transaction_works(tmp_path: Path) -> None:
     database = Database(tmp_path / "fk.db", DEFERRED_FK_SCHEMA)
 
-    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
-        with database.transaction():
-            database.insert("children", {"id": "orphan", "parent_id": "nobody"})
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"), database.transaction():
+        database.insert("children", {"id": "orphan", "parent_id": "nobody"})
 
     # Before the fix the connection was still inside the failed transaction: this BEGIN raised "cannot start a
     # transaction within a transaction", and so did every later request's, until the service was restarted.

@@ -107,8 +107,13 @@ async def test_orders_survive_a_restart(make_client: ClientFactory) -> None:
 CONTACT = {
     "customer_name": "Ada Lovelace",
     "customer_email": "ada@example.com",
-    "shipping_address": {"line1": "12 St James's Sq", "line2": None, "postal_code": "SW1Y 4LB", "city": "London",
-                         "country": "GB"},
+    "shipping_address": {
+        "line1": "12 St James's Sq",
+        "line2": None,
+        "postal_code": "SW1Y 4LB",
+        "city": "London",
+        "country": "GB",
+    },
 }
 
 

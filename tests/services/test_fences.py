@@ -22,8 +22,11 @@ async def _fence(client: httpx.AsyncClient, key: str) -> httpx.Response:
 
 
 async def _records_of(service: str, client: httpx.AsyncClient) -> list[dict[str, Any]]:
-    path, listing = {"erp": ("/orders", "orders"), "payment": ("/charges", "charges"),
-                     "inventory": ("/reservations", "reservations")}[service]
+    path, listing = {
+        "erp": ("/orders", "orders"),
+        "payment": ("/charges", "charges"),
+        "inventory": ("/reservations", "reservations"),
+    }[service]
     return (await client.get(path)).json()[listing]
 
 
@@ -35,8 +38,12 @@ async def test_a_request_arriving_after_its_fence_is_refused_and_changes_nothing
     fence = await _fence(client, "order-1/step/run-1")
     assert fence.status_code == 201
     assert fence.json() | {"created_at": None} == {
-        "key": "order-1/step/run-1", "request_found": False, "undone": False, "resource_id": None,
-        "detail": "no request with this key had arrived; fenced", "created_at": None,
+        "key": "order-1/step/run-1",
+        "request_found": False,
+        "undone": False,
+        "resource_id": None,
+        "detail": "no request with this key had arrived; fenced",
+        "created_at": None,
     }
 
     late = await client.post(path, json=body(), headers={"Idempotency-Key": "order-1/step/run-1"})
@@ -82,7 +89,9 @@ async def test_fencing_again_answers_what_the_first_fence_undid(make_client: Cli
 
 async def test_fencing_a_declined_charge_refunds_nothing(make_client: ClientFactory):
     client = make_client("payment")
-    declined = await client.post("/charges", json=charge_body(payment_token="tok_chargeDeclined"), headers={"Idempotency-Key": "k"})
+    declined = await client.post(
+        "/charges", json=charge_body(payment_token="tok_chargeDeclined"), headers={"Idempotency-Key": "k"}
+    )
     assert declined.status_code == 402
 
     fence = await _fence(client, "k")

@@ -33,8 +33,10 @@ async def test_the_published_payment_tokens_are_the_accepted_ones(payment_client
     doc = await document(payment_client)
     published = doc["components"]["schemas"]["CreateChargeRequest"]["properties"]["payment_token"]["enum"]
 
-    answers = {token: (await payment_client.post("/charges", json=charge_body(payment_token=token))).status_code
-               for token in published}
+    answers = {
+        token: (await payment_client.post("/charges", json=charge_body(payment_token=token))).status_code
+        for token in published
+    }
     unknown = await payment_client.post("/charges", json=charge_body(payment_token="tok_amex"))
 
     assert answers == {"tok_visa": 201, "tok_mastercard": 201, "tok_chargeDeclined": 402, "tok_insufficientFunds": 402}

@@ -11,9 +11,9 @@ import pytest
 from fastapi import Depends, FastAPI, Request
 
 from api.auth import SCOPES, Principal, client_address, require, still_valid
-from clients.api_keys import KeyStore, KeyStoreSettings, load_key_store
-from cadenza.problems import PROBLEM_JSON, Problem, install_problem_handlers
 from api.ratelimit import RateLimit, RateLimiter
+from cadenza.problems import PROBLEM_JSON, Problem, install_problem_handlers
+from clients.api_keys import KeyStore, KeyStoreSettings, load_key_store
 
 
 def scope_path(scope: str) -> str:

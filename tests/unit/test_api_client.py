@@ -33,17 +33,22 @@ def _quick_polls(monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_an_order_still_running_after_the_wait_is_followed_until_it_closes():
     order = make_order()
     seen: list[httpx.Request] = []
-    api = _api([
-        httpx.Response(202, json=_view(order.order_id, "running", False)),
-        httpx.Response(200, json=_view(order.order_id, "compensating", False)),
-        httpx.Response(200, json=_view(order.order_id, "compensated", True)),
-    ], seen)
+    api = _api(
+        [
+            httpx.Response(202, json=_view(order.order_id, "running", False)),
+            httpx.Response(200, json=_view(order.order_id, "compensating", False)),
+            httpx.Response(200, json=_view(order.order_id, "compensated", True)),
+        ],
+        seen,
+    )
 
     view = await api.outcome(order)
 
     assert state_of(view) == "compensated"
     assert [(r.method, r.url.path) for r in seen] == [
-        ("POST", "/orders"), ("GET", f"/orders/{order.order_id}"), ("GET", f"/orders/{order.order_id}"),
+        ("POST", "/orders"),
+        ("GET", f"/orders/{order.order_id}"),
+        ("GET", f"/orders/{order.order_id}"),
     ]
     assert seen[0].headers["prefer"] == "wait=60" and json.loads(seen[0].content)["order_id"] == order.order_id
 
@@ -51,12 +56,15 @@ async def test_an_order_still_running_after_the_wait_is_followed_until_it_closes
 async def test_a_busy_api_is_asked_again_and_a_refused_order_is_not():
     order = make_order()
     seen: list[httpx.Request] = []
-    api = _api([
-        httpx.Response(503, headers={"Retry-After": "0"}, json={"title": "Temporal is unavailable"}),
-        httpx.Response(429, headers={"Retry-After": "0"}, json={"title": "Too many requests"}),
-        httpx.Response(200, json=_view(order.order_id, "completed", True)),
-        httpx.Response(409, json={"title": "Order id already used", "detail": "placed with a different body"}),
-    ], seen)
+    api = _api(
+        [
+            httpx.Response(503, headers={"Retry-After": "0"}, json={"title": "Temporal is unavailable"}),
+            httpx.Response(429, headers={"Retry-After": "0"}, json={"title": "Too many requests"}),
+            httpx.Response(200, json=_view(order.order_id, "completed", True)),
+            httpx.Response(409, json={"title": "Order id already used", "detail": "placed with a different body"}),
+        ],
+        seen,
+    )
 
     assert state_of(await api.outcome(order)) == "completed"
     assert len(seen) == 3  # the same order sent again: placing is idempotent

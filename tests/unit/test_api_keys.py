@@ -50,7 +50,10 @@ def test_only_the_hash_is_stored_in_a_file_only_its_owner_can_read(tmp_path):
     found = dev_store(tmp_path).authenticate(key)  # a fresh reader, as the API process is
     assert found == entry
     assert (found.name, found.scopes, found.customer_id, found.revoked) == (
-        "checkout", frozenset({"orders:write", "orders:read"}), "c-17", False
+        "checkout",
+        frozenset({"orders:write", "orders:read"}),
+        "c-17",
+        False,
     )
     assert store.authenticate(key + "x") is None and store.authenticate("cdz_" + "A" * 43) is None
 

@@ -36,7 +36,8 @@ def test_the_waits_the_api_honours(prefer, wait):
 
 
 @pytest.mark.parametrize(
-    "prefer", ["wait=nan", "wait=inf", "wait=-1", "wait=1e3", "wait", "wait=", "wait=soon", "wait=5 s", "wait=5, wait=nan"]
+    "prefer",
+    ["wait=nan", "wait=inf", "wait=-1", "wait=1e3", "wait", "wait=", "wait=soon", "wait=5 s", "wait=5, wait=nan"],
 )
 def test_a_wait_the_api_cannot_honour_is_a_422_naming_the_header(prefer):
     with pytest.raises(Problem) as refused:
@@ -54,10 +55,14 @@ def _accepted(prefer: str) -> bool:
     return True
 
 
-_PIECES = st.sampled_from(["wait", "WaIt", "=", " ", "\t", ",", ";", '"', "payment", "5", "0.5", ".", "-", "nan", "x", "e"])
+_PIECES = st.sampled_from(
+    ["wait", "WaIt", "=", " ", "\t", ",", ";", '"', "payment", "5", "0.5", ".", "-", "nan", "x", "e"]
+)
 
 
 @settings(max_examples=3000, suppress_health_check=[HealthCheck.too_slow], database=None)
-@given(st.lists(_PIECES, max_size=12).map("".join) | st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126)))
+@given(
+    st.lists(_PIECES, max_size=12).map("".join) | st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126))
+)
 def test_the_documented_pattern_and_the_parser_agree(prefer):
     assert bool(re.search(PREFER_PATTERN, prefer)) == _accepted(prefer), prefer

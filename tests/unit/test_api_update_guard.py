@@ -8,10 +8,10 @@ from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionResponse
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.holds import STREAMS_ENV, WAITS_ENV, HoldLimit, Holds
-from cadenza.settings import InvalidSetting
 from api.ownership import OrderAddress
-from cadenza.problems import Problem
 from api.update_guard import ORDER_BUSY, ORDER_HISTORY_FULL, ORDER_OUT_OF_UPDATES, UpdateGuard, temporal_refusal
+from cadenza.problems import Problem
+from cadenza.settings import InvalidSetting
 
 ADDRESS = OrderAddress("ord-1", "c-17", "ord-1_0123456789abcdef")
 # Temporal's messages, as its server words them (service/history/workflow/update).
@@ -54,7 +54,9 @@ async def test_near_temporals_history_limits_an_update_is_refused_before_tempora
         pass
 
 
-@pytest.mark.parametrize(("message", "kind"), [(OUT_OF_UPDATES, ORDER_OUT_OF_UPDATES), (TOO_MANY_IN_FLIGHT, ORDER_BUSY)])
+@pytest.mark.parametrize(
+    ("message", "kind"), [(OUT_OF_UPDATES, ORDER_OUT_OF_UPDATES), (TOO_MANY_IN_FLIGHT, ORDER_BUSY)]
+)
 async def test_temporals_refusal_at_a_limit_is_a_409_that_says_what_to_do(message, kind):
     refusal = RPCError(message, RPCStatusCode.RESOURCE_EXHAUSTED, b"")
     with pytest.raises(Problem) as answered:

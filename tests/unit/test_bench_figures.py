@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent, MarkerRecordedEventAttributes
 
@@ -16,8 +15,8 @@ from starters.bench.anatomy import LOCAL_ACTIVITY_MARKER, _count
 from starters.bench.cpu_profile import OTHER, parse_collapsed
 from starters.bench.load import Burst, Latencies, percentile, run_sequential
 from starters.bench.report import FrontDoor, GoalCheck, ProfileResult, ratios
-from starters.bench.workload import OrderSource
 from starters.bench.runner import BadBenchOptions, BenchOptions
+from starters.bench.workload import OrderSource
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -121,7 +120,10 @@ def test_worker_samples_are_named_by_their_innermost_part() -> None:
     )
 
     assert parse_collapsed(collapsed) == {
-        "conversion (pydantic, payloads)": 7, "HTTP (httpx, httpcore, h11)": 5, "tracing (OpenTelemetry)": 3, OTHER: 1
+        "conversion (pydantic, payloads)": 7,
+        "HTTP (httpx, httpcore, h11)": 5,
+        "tracing (OpenTelemetry)": 3,
+        OTHER: 1,
     }
 
 
@@ -177,7 +179,10 @@ def test_curve_levels_are_parsed_or_refused() -> None:
 def test_the_command_refuses_bad_input_with_exit_2_before_starting_anything() -> None:
     run = subprocess.run(
         [sys.executable, "-m", "starters.cli", "bench", "--curve", "10,lots"],
-        capture_output=True, text=True, timeout=60, cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
     )
     assert run.returncode == 2
     assert "whole numbers separated by commas" in run.stderr

@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 
 from activities.risk import REVIEW_LIMIT
 from cadenza.decision_keys import decision_keys
+from clients.orders import NotAwaitingReview
 from starters.chaos import DEFAULT_OUTAGE, ChaosPlan, ChaosReport, InvalidOutage, Outage, parse_outage
 from starters.chaos.cancels import MidCompensationCanceller
 from starters.chaos.mix import chaos_orders, kind_of, spread_over_kinds
@@ -32,7 +33,6 @@ from starters.chaos.stuck import Stuck, closed_or_stuck
 from starters.chaos.timeline import Timeline
 from starters.cli import app
 from starters.load import LoadReport
-from clients.orders import NotAwaitingReview
 from workflows.models import WORKFLOW_ID_PREFIX, OrderProgress, OrderState, ReviewVerdict
 from workflows.policies import STEP_RETRY_BUDGET
 

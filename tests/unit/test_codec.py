@@ -13,12 +13,17 @@ from temporalio.exceptions import ApplicationError
 
 from cadenza import codec
 from cadenza.codec import (
-    EncryptionCodec, KeyRing, KeyRingError, NamespaceMismatch, PayloadTampered, UnboundPayloadRefused,
+    EncryptionCodec,
+    KeyRing,
+    KeyRingError,
+    NamespaceMismatch,
+    PayloadTampered,
+    UnboundPayloadRefused,
     UnknownEncryptionKey,
 )
 from cadenza.settings import InvalidSetting
-from workflows.models import StoredOrder
 from tests.conftest import TEST_KEYS_FILE, make_order
+from workflows.models import StoredOrder
 
 MARKER = "Marker-7f3a-Customer"
 
@@ -41,7 +46,9 @@ async def test_round_trip_hides_data_and_encoding_and_names_the_key():
     assert MARKER.encode() not in sealed.SerializeToString()
     assert b"json/plain" not in sealed.SerializeToString()
     assert dict(sealed.metadata) == {
-        "encoding": b"binary/encrypted", "encryption-key-id": b"k1", "encryption-namespace": b"default",
+        "encoding": b"binary/encrypted",
+        "encryption-key-id": b"k1",
+        "encryption-namespace": b"default",
     }
     assert await in_default(keys).decode([sealed]) == [plaintext()]
 
@@ -85,7 +92,7 @@ async def test_payloads_written_before_the_binding_read_until_retired():
     [sealed] = await in_default(keys).encode([plaintext()])
     # What the codec wrote before namespaces were bound: the key id alone as associated data, no namespace.
     del sealed.metadata["encryption-namespace"]
-    nonce = sealed.data[:codec.NONCE_BYTES]
+    nonce = sealed.data[: codec.NONCE_BYTES]
     sealed.data = nonce + AESGCM(keys.keys["k1"]).encrypt(nonce, plaintext().SerializeToString(), b"k1")
     assert await EncryptionCodec(keys, namespace="sandbox").decode([sealed]) == [plaintext()]
     with pytest.raises(UnboundPayloadRefused, match="CADENZA_ENCRYPTION_UNBOUND=refuse"):
@@ -171,8 +178,10 @@ def test_key_lines_parse_first_active_with_comments_and_new_lines():
         ("k1=not base64!", "key line 1: the key after '=' is not standard base64"),
         (f"k1={base64.b64encode(b'short').decode()}", "key line 1: the key is 5 bytes, AES-256 needs 32"),
         ("k 1=" + base64.b64encode(bytes(32)).decode(), "key line 1: the key id before '=' must be 1-64 of"),
-        (f"k1={base64.b64encode(bytes(32)).decode()},k1={base64.b64encode(bytes(32)).decode()}",
-         "key line 2 repeats the key id of key line 1"),
+        (
+            f"k1={base64.b64encode(bytes(32)).decode()},k1={base64.b64encode(bytes(32)).decode()}",
+            "key line 2 repeats the key id of key line 1",
+        ),
     ],
 )
 def test_bad_key_lines_are_refused_with_a_reason(text: str, error: str):
@@ -185,7 +194,10 @@ def test_environment_takes_keys_then_key_file(tmp_path):
     line = KeyRing.generate_line("from-file")
     (tmp_path / "keys").write_text(line + "\n")
     assert KeyRing.configured({"CADENZA_ENCRYPTION_KEYS_FILE": str(tmp_path / "keys")}).active_id == "from-file"
-    both = {"CADENZA_ENCRYPTION_KEYS": KeyRing.generate_line("from-env"), "CADENZA_ENCRYPTION_KEYS_FILE": "/nonexistent"}
+    both = {
+        "CADENZA_ENCRYPTION_KEYS": KeyRing.generate_line("from-env"),
+        "CADENZA_ENCRYPTION_KEYS_FILE": "/nonexistent",
+    }
     assert KeyRing.configured(both).active_id == "from-env"
     assert KeyRing.configured({}) is None
 
@@ -200,7 +212,9 @@ def test_the_dev_key_file_is_made_once_private_and_kept(tmp_path):
 async def test_a_missing_key_failure_stays_readable_to_whoever_lacks_the_key():
     # The workflow task failure an operator sees when a worker misses a key: it names the key id, in clear.
     failure = Failure()
-    await codec.data_converter(ring("k1"), namespace="default").encode_failure(UnknownEncryptionKey("k0", ["k1"]), failure)
+    await codec.data_converter(ring("k1"), namespace="default").encode_failure(
+        UnknownEncryptionKey("k0", ["k1"]), failure
+    )
     assert "'k0'" in failure.message and not failure.HasField("encoded_attributes")
 
 

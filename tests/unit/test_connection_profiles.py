@@ -86,7 +86,9 @@ def test_environment_variables_override_the_file(profiles, tmp_path, monkeypatch
     monkeypatch.setenv("TEMPORAL_API_KEY", "key-from-a-secret")
     config = connect_config()
     assert (config["target_host"], config["namespace"], config["api_key"]) == (
-        "eu-west-1.aws.api.temporal.io:7233", "orders-staging.a1b2c", "key-from-a-secret"
+        "eu-west-1.aws.api.temporal.io:7233",
+        "orders-staging.a1b2c",
+        "key-from-a-secret",
     )
     # A certificate from the environment turns the API-key profile into an mTLS one, as the `temporal` CLI would.
     other_cert, other_key = tmp_path / "other.pem", tmp_path / "other.key"
@@ -115,7 +117,12 @@ def test_an_embedded_stacks_processes_ignore_the_shells_cloud_settings(profiles,
     server in plain text (cadenza.stack sets EMBEDDED_ENV in their environment), no API key, no TLS."""
     monkeypatch.setenv("TEMPORAL_PROFILE", "cloud-mtls")
     monkeypatch.setenv("TEMPORAL_API_KEY", "a-cloud-key")
-    env = StackConfig(state_dir=Path("unused"), temporal_port=7999, ui_port=None, service_ports={"erp": 1, "payment": 2, "inventory": 3}).client_env()
+    env = StackConfig(
+        state_dir=Path("unused"),
+        temporal_port=7999,
+        ui_port=None,
+        service_ports={"erp": 1, "payment": 2, "inventory": 3},
+    ).client_env()
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert connect_config() == {"target_host": "127.0.0.1:7999", "namespace": "default"}

@@ -15,8 +15,8 @@ from cadenza.decision_keys import decision_keys
 from clients.orders import DecisionNotAccepted, send_review, signed
 from tests.history_helpers import updates_recorded
 from tests.unit.fakes import FakeServices
-from tests.unit.test_manual_review import REFERRED, _approve, _awaiting_review, _start
 from tests.unit.production_worker import result_of
+from tests.unit.test_manual_review import REFERRED, _approve, _awaiting_review, _start
 from tests.unit.test_order_workflow import _worker
 from workflows.models import OrderState, ReviewDecision
 from workflows.order import REVIEW_UPDATE, OrderWorkflow

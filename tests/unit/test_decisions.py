@@ -11,9 +11,9 @@ import pytest
 
 from cadenza.codec import KeyRing, KeyRingError, ensure_key_file
 from cadenza.decision_keys import DECISION_KEYS, DecisionKeysMissing, decision_keys
+from cadenza.decisions import MAX_AGE, DecisionRefused, check, sign, subject_of
 from cadenza.stack import StackConfig
 from starters.compose_secrets import create_compose_secrets
-from cadenza.decisions import MAX_AGE, DecisionRefused, check, sign, subject_of
 from workflows.models import OperatorRetry, ReviewDecision, ReviewVerdict
 
 KEY = bytes(range(32))

@@ -30,15 +30,13 @@ def first_party_exceptions() -> dict[str, type[BaseException]]:
     for name in PACKAGES:
         package = importlib.import_module(name)
         modules = [name] + [
-            info.name for info in pkgutil.walk_packages(package.__path__, f"{name}.")
+            info.name
+            for info in pkgutil.walk_packages(package.__path__, f"{name}.")
             if not info.name.endswith("__main__")  # running one starts a process
         ]
         for module_name in modules:
             for obj in vars(importlib.import_module(module_name)).values():
-                if (
-                    inspect.isclass(obj) and issubclass(obj, BaseException)
-                    and obj.__module__.split(".")[0] in PACKAGES
-                ):
+                if inspect.isclass(obj) and issubclass(obj, BaseException) and obj.__module__.split(".")[0] in PACKAGES:
                     found[f"{obj.__module__}.{obj.__qualname__}"] = obj
     return found
 

@@ -16,9 +16,13 @@ def _answer(status: int, code: str | None = None, text: str | None = None) -> ht
 
 @pytest.mark.parametrize(
     ("status", "code", "error_type"),
-    [(402, "card_declined", "CardDeclined"), (409, "out_of_stock", "OutOfStock"),
-     (409, "request_fenced", "RequestFenced"), (404, "order_not_found", "OrderNotFound"),
-     (422, "validation_error", "ValidationError")],
+    [
+        (402, "card_declined", "CardDeclined"),
+        (409, "out_of_stock", "OutOfStock"),
+        (409, "request_fenced", "RequestFenced"),
+        (404, "order_not_found", "OrderNotFound"),
+        (422, "validation_error", "ValidationError"),
+    ],
 )
 def test_a_services_own_refusal_is_final(status, code, error_type):
     error = error_for_response("erp", _answer(status, code))

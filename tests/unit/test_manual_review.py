@@ -34,7 +34,9 @@ from workflows.models import (
 from workflows.order import REVIEW_DEADLINE_PASSED, REVIEW_EXPIRED, REVIEW_REJECTED, OrderWorkflow
 from workflows.policies import DEFAULT_REVIEW_DEADLINE, REVIEW_DEADLINE_MEMO
 
-REFERRED = {"assess_risk": lambda: RiskAssessment(approved=False, score=100, reasons=["total above"], review_required=True)}
+REFERRED = {
+    "assess_risk": lambda: RiskAssessment(approved=False, score=100, reasons=["total above"], review_required=True)
+}
 # Every step's key is fenced (workflows/order.py, LOCAL_FIRST_PATCH): nothing reserved or charged to undo.
 UNDO_WITHOUT_CHARGE = ["release_inventory", "refund_payment", "cancel_erp_order"]
 
@@ -49,7 +51,9 @@ def _reject(reason: str | None = "stolen card reported") -> ReviewDecision:
 
 async def _start(env, task_queue: str, **options) -> WorkflowHandle:
     order = make_order(unit_price=RISK_CHECK_THRESHOLD)
-    return await env.client.start_workflow(OrderWorkflow.run, order, id=order.workflow_id, task_queue=task_queue, **options)
+    return await env.client.start_workflow(
+        OrderWorkflow.run, order, id=order.workflow_id, task_queue=task_queue, **options
+    )
 
 
 async def _awaiting_review(handle: WorkflowHandle) -> OrderProgress:
@@ -89,18 +93,28 @@ async def test_an_approved_order_is_charged_only_after_the_approval_and_complete
     assert result.state == OrderState.COMPLETED and result.payment.outcome == PaymentOutcome.CHARGED
     assert fakes.calls == ["create_erp_order", "assess_risk", *FORWARD[1:]]
     review = result.review
-    assert (review.outcome, review.reviewer, review.reason) == (ReviewOutcome.APPROVED, "api-key:risk-desk", "known customer")
+    assert (review.outcome, review.reviewer, review.reason) == (
+        ReviewOutcome.APPROVED,
+        "api-key:risk-desk",
+        "known customer",
+    )
     assert [e.detail for e in events if e.kind == "review_decided"] == ["approved by api-key:risk-desk: known customer"]
 
 
-async def test_a_rejected_order_is_compensated_with_the_reviewers_reason_and_never_charged(time_skipping_env, task_queue):
+async def test_a_rejected_order_is_compensated_with_the_reviewers_reason_and_never_charged(
+    time_skipping_env, task_queue
+):
     fakes = FakeServices(results=REFERRED)
     async with _worker(time_skipping_env, task_queue, fakes):
         handle = await _start(time_skipping_env, task_queue)
         await _awaiting_review(handle)
         await send_review(handle, _reject())
         result = await result_of(handle)
-    assert (result.state, result.failed_step, result.error_type) == (OrderState.COMPENSATED, Step.CHARGE_PAYMENT, REVIEW_REJECTED)
+    assert (result.state, result.failed_step, result.error_type) == (
+        OrderState.COMPENSATED,
+        Step.CHARGE_PAYMENT,
+        REVIEW_REJECTED,
+    )
     assert result.reason == "rejected in review by cli:alice: stolen card reported"
     assert result.payment.outcome == PaymentOutcome.REFUSED
     assert fakes.calls == ["create_erp_order", "assess_risk", *UNDO_WITHOUT_CHARGE]
@@ -114,7 +128,11 @@ async def test_no_decision_within_24_hours_rejects_the_order_and_compensates_it(
         waiting = await _awaiting_review(handle)
         result = await result_of(handle)  # waiting on the result lets the server skip the 24 h
     assert _waited(waiting) == DEFAULT_REVIEW_DEADLINE
-    assert (result.state, result.error_type, result.reason) == (OrderState.COMPENSATED, REVIEW_EXPIRED, REVIEW_DEADLINE_PASSED)
+    assert (result.state, result.error_type, result.reason) == (
+        OrderState.COMPENSATED,
+        REVIEW_EXPIRED,
+        REVIEW_DEADLINE_PASSED,
+    )
     assert (result.review.outcome, result.review.reason) == (ReviewOutcome.EXPIRED, REVIEW_DEADLINE_PASSED)
     decided = datetime.fromisoformat(result.review.decided_at)
     assert decided - datetime.fromisoformat(result.review.requested_at) >= DEFAULT_REVIEW_DEADLINE

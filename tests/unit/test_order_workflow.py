@@ -16,14 +16,14 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import CancelledError
 from temporalio.worker import Worker
 
+from clients.orders import retry_compensations
+from starters.replay import new_replayer
 from tests.conftest import make_order
+from tests.history_helpers import scheduled_activities
 from tests.unit.fakes import FakeServices, permanent, unavailable
 from tests.unit.production_worker import production_worker, result_of
 from workflows.models import CompensationStatus, OrderProgress, OrderResult, OrderState, Step
 from workflows.order import OrderWorkflow
-from clients.orders import retry_compensations
-from starters.replay import new_replayer
-from tests.history_helpers import scheduled_activities
 from workflows.policies import COMPENSATION_DEADLINE, LOCAL_ATTEMPT_TIMEOUT, STEP_ATTEMPTS, activity_options
 
 FORWARD = ["create_erp_order", "charge_payment", "reserve_inventory", "confirm_erp_order", "commit_inventory"]
@@ -112,7 +112,8 @@ async def test_a_slow_local_attempt_goes_on_as_a_server_activity_with_the_same_k
     assert len(keys) == 2 and keys[0] == keys[1]
     assert [name for name in scheduled_activities(history) if name == "charge_payment"] == ["charge_payment"] * 2
     [server_attempt] = [
-        event for event in history.events
+        event
+        for event in history.events
         if event.activity_task_scheduled_event_attributes.activity_type.name == "charge_payment"
     ]
     assert server_attempt.user_metadata.HasField("summary")
@@ -304,22 +305,31 @@ async def test_every_change_of_progress_is_an_event_numbered_in_order(time_skipp
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert later == events[3:]
     assert [(e.kind.value, (e.step or e.compensation or e.state).value) for e in events] == [
-        ("step_started", "create_erp_order"), ("step_done", "create_erp_order"),
-        ("step_started", "charge_payment"), ("step_done", "charge_payment"),
-        ("step_started", "reserve_inventory"), ("step_failed", "reserve_inventory"),
+        ("step_started", "create_erp_order"),
+        ("step_done", "create_erp_order"),
+        ("step_started", "charge_payment"),
+        ("step_done", "charge_payment"),
+        ("step_started", "reserve_inventory"),
+        ("step_failed", "reserve_inventory"),
         ("state", "compensating"),
-        ("compensation_started", "release_inventory"), ("compensation_done", "release_inventory"),
-        ("compensation_started", "refund_payment"), ("compensation_done", "refund_payment"),
-        ("compensation_started", "cancel_erp_order"), ("compensation_done", "cancel_erp_order"),
+        ("compensation_started", "release_inventory"),
+        ("compensation_done", "release_inventory"),
+        ("compensation_started", "refund_payment"),
+        ("compensation_done", "refund_payment"),
+        ("compensation_started", "cancel_erp_order"),
+        ("compensation_done", "cancel_erp_order"),
         ("state", "compensated"),
     ]
 
 
 @pytest.mark.parametrize(
     ("failures", "outcome"),
-    [({}, "charged"), ({"charge_payment": [permanent("CardDeclined")]}, "declined"),
-     ({"create_erp_order": [permanent("OrderExists")]}, "not_charged"),
-     ({"reserve_inventory": [permanent("OutOfStock")]}, "charged")],
+    [
+        ({}, "charged"),
+        ({"charge_payment": [permanent("CardDeclined")]}, "declined"),
+        ({"create_erp_order": [permanent("OrderExists")]}, "not_charged"),
+        ({"reserve_inventory": [permanent("OutOfStock")]}, "charged"),
+    ],
     ids=["charged", "declined", "failed before the charge", "charged, then compensated"],
 )
 async def test_the_payment_decision_is_answered_as_soon_as_the_charge_is_decided(
@@ -331,7 +341,10 @@ async def test_the_payment_decision_is_answered_as_soon_as_the_charge_is_decided
         # its first step that a checkout waits, and ends the workflow task that decided the charge.
         order = make_order()
         start = WithStartWorkflowOperation(
-            OrderWorkflow.run, order, id=order.workflow_id, task_queue=task_queue,
+            OrderWorkflow.run,
+            order,
+            id=order.workflow_id,
+            task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         )
         decision = await time_skipping_env.client.execute_update_with_start_workflow(

@@ -63,7 +63,10 @@ async def test_a_plaintext_start_is_refused_when_encryption_is_required_and_its_
     async with _worker(time_skipping_env, task_queue, fakes):
         mallory = _without_keys(time_skipping_env.client)
         handle = await mallory.start_workflow(
-            "OrderWorkflow", order.model_dump(mode="json"), id=order.workflow_id, task_queue=task_queue,
+            "OrderWorkflow",
+            order.model_dump(mode="json"),
+            id=order.workflow_id,
+            task_queue=task_queue,
             result_type=RawValue,
         )
         with pytest.raises(WorkflowFailureError) as refused:

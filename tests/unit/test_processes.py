@@ -41,7 +41,9 @@ async def test_a_stale_ready_line_from_an_earlier_run_does_not_pass_readiness(tm
 async def test_this_runs_ready_line_passes_readiness(tmp_path: Path) -> None:
     log_path = tmp_path / "worker.log"
     log_path.write_text("earlier run\n")
-    child = python_child(log_path, f"import time; time.sleep(0.3); print({STALE.strip()!r}, flush=True); time.sleep(30)")
+    child = python_child(
+        log_path, f"import time; time.sleep(0.3); print({STALE.strip()!r}, flush=True); time.sleep(30)"
+    )
     child.start()
     try:
         await child.wait_until(EmbeddedStack._worker_polling(child), timeout=20)
@@ -103,7 +105,9 @@ def test_workers_serve_the_stacks_metrics_port_never_the_shells(
     # Exported for a `cadenza up` next door: a child inherits it unless told otherwise, and two workers cannot share it.
     monkeypatch.setenv(METRICS_PORT_ENV, "9999")
     ports = dict.fromkeys(SERVICE_NAMES, 2)
-    config = StackConfig(state_dir=tmp_path, temporal_port=1, ui_port=None, service_ports=ports, metrics_port=configured)
+    config = StackConfig(
+        state_dir=tmp_path, temporal_port=1, ui_port=None, service_ports=ports, metrics_port=configured
+    )
 
     assert config.worker_env("worker")[METRICS_PORT_ENV] == first_worker_port
     assert config.worker_env("worker-2")[METRICS_PORT_ENV] == "0"  # none: only the first worker has the port

@@ -13,7 +13,9 @@ from tests.unit.production_worker import WorkflowTaskFailed, production_worker, 
 from workflows.order import OrderWorkflow
 
 
-async def test_a_result_the_workflow_cannot_decode_fails_the_task_and_leaves_the_order_open(time_skipping_env, task_queue):
+async def test_a_result_the_workflow_cannot_decode_fails_the_task_and_leaves_the_order_open(
+    time_skipping_env, task_queue
+):
     # The charge answers in a shape `ChargeRecord` refuses: to workflow code that is an exception like any bug.
     fakes = FakeServices(results={"charge_payment": lambda: {"charge": "ch_1"}})
     order = make_order()

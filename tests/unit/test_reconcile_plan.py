@@ -5,16 +5,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from temporalio.client import WorkflowExecutionStatus
 
-from activities.order_runs import current_runs
 from activities.audit import NOTHING_LIVE_WITHOUT_EXECUTION, OrderOutcome, without_execution
-from activities.records import OrderRecords
+from activities.order_runs import current_runs
 from activities.reconcile_plan import (
     FULFILLED_NOTE,
     MAX_NOTED,
@@ -24,6 +22,7 @@ from activities.reconcile_plan import (
     stock_findings,
     survey_of,
 )
+from activities.records import OrderRecords
 from workflows.models import OrderState
 from workflows.reconcile_models import MAX_LISTED, Finding, RepairAction
 
@@ -37,28 +36,48 @@ def _stamp(when: datetime) -> str:
     return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _charge(charge_id: str, amount: int = TOTAL, *, refunded: int | bool = False, when: datetime = LONG_AGO
-            ) -> dict[str, Any]:
+def _charge(
+    charge_id: str, amount: int = TOTAL, *, refunded: int | bool = False, when: datetime = LONG_AGO
+) -> dict[str, Any]:
     """`refunded`: True for the whole amount, or how much."""
     amount_refunded = amount if refunded is True else int(refunded)
-    return {"id": charge_id, "order_id": "o-1", "amount": amount, "status": "succeeded",
-            "refunded": amount_refunded == amount, "amount_refunded": amount_refunded, "created_at": _stamp(when)}
+    return {
+        "id": charge_id,
+        "order_id": "o-1",
+        "amount": amount,
+        "status": "succeeded",
+        "refunded": amount_refunded == amount,
+        "amount_refunded": amount_refunded,
+        "created_at": _stamp(when),
+    }
 
 
 def _reservation(reservation_id: str, status: str, when: datetime = LONG_AGO) -> dict[str, Any]:
-    return {"id": reservation_id, "order_id": "o-1", "status": status, "created_at": _stamp(when),
-            "updated_at": _stamp(when), "lines": [{"sku": "SKU-BOOK", "quantity": 2}]}
+    return {
+        "id": reservation_id,
+        "order_id": "o-1",
+        "status": status,
+        "created_at": _stamp(when),
+        "updated_at": _stamp(when),
+        "lines": [{"sku": "SKU-BOOK", "quantity": 2}],
+    }
 
 
 def _erp(status: str, when: datetime = LONG_AGO) -> dict[str, Any]:
-    return {"order_id": "o-1", "status": status, "total_amount": TOTAL, "created_at": _stamp(when),
-            "updated_at": _stamp(when)}
+    return {
+        "order_id": "o-1",
+        "status": status,
+        "total_amount": TOTAL,
+        "created_at": _stamp(when),
+        "updated_at": _stamp(when),
+    }
 
 
 def _fulfilled(when: datetime = LONG_AGO, *, charges: tuple[dict[str, Any], ...] = ()) -> OrderRecords:
     """What a completed order leaves: ERP order confirmed, one live charge for the total, its stock committed."""
-    return _records(_erp("confirmed", when), charges or [_charge("ch_1", when=when)],
-                    [_reservation("res_1", "committed", when)])
+    return _records(
+        _erp("confirmed", when), charges or [_charge("ch_1", when=when)], [_reservation("res_1", "committed", when)]
+    )
 
 
 def _records(erp=None, charges=(), reservations=()) -> OrderRecords:
@@ -80,11 +99,17 @@ def _repairs(plan) -> list[tuple[RepairAction, str]]:
 
 
 def test_compensated_order_gets_every_live_record_undone_and_nothing_raised():
-    records = _records(_erp("pending"), [_charge("ch_1"), _charge("ch_2", refunded=True)],
-                       [_reservation("res_1", "held"), _reservation("res_0", "released")])
+    records = _records(
+        _erp("pending"),
+        [_charge("ch_1"), _charge("ch_2", refunded=True)],
+        [_reservation("res_1", "held"), _reservation("res_0", "released")],
+    )
     plan = _plan(_ended("compensated"), records)
-    assert _repairs(plan) == [(RepairAction.REFUND_CHARGE, "ch_1"), (RepairAction.RELEASE_RESERVATION, "res_1"),
-                              (RepairAction.CANCEL_ERP_ORDER, "o-1")]
+    assert _repairs(plan) == [
+        (RepairAction.REFUND_CHARGE, "ch_1"),
+        (RepairAction.RELEASE_RESERVATION, "res_1"),
+        (RepairAction.CANCEL_ERP_ORDER, "o-1"),
+    ]
     assert plan.problems == []
     assert plan.repairs[0].idempotency_key == "reconcile/refund_charge/ch_1"
     assert plan.repairs[0].judged_as == "compensated" and "order ended compensated" in plan.repairs[0].reason
@@ -92,11 +117,15 @@ def test_compensated_order_gets_every_live_record_undone_and_nothing_raised():
 
 def test_cancelled_order_is_repaired_like_a_compensated_one():
     # Cancelled while confirming: the ERP order confirmed, the commit never came; the saga's own undo, finished here.
-    plan = _plan(_ended("cancelled", OrderState.COMPENSATED), _records(_erp("confirmed"), [_charge("ch_1")],
-                                                                       [_reservation("res_1", "held")]))
-    assert set(_repairs(plan)) == {(RepairAction.REFUND_CHARGE, "ch_1"),
-                                                    (RepairAction.RELEASE_RESERVATION, "res_1"),
-                                                    (RepairAction.CANCEL_ERP_ORDER, "o-1")}
+    plan = _plan(
+        _ended("cancelled", OrderState.COMPENSATED),
+        _records(_erp("confirmed"), [_charge("ch_1")], [_reservation("res_1", "held")]),
+    )
+    assert set(_repairs(plan)) == {
+        (RepairAction.REFUND_CHARGE, "ch_1"),
+        (RepairAction.RELEASE_RESERVATION, "res_1"),
+        (RepairAction.CANCEL_ERP_ORDER, "o-1"),
+    }
     assert plan.repairs[0].judged_as == "cancelled"
 
 
@@ -119,8 +148,9 @@ def test_records_older_than_the_orders_execution_are_raised_never_undone():
 
 
 def test_consistent_orders_need_nothing():
-    completed = _plan(_ended("completed"), _records(_erp("confirmed"), [_charge("ch_1")],
-                                                    [_reservation("res_1", "committed")]))
+    completed = _plan(
+        _ended("completed"), _records(_erp("confirmed"), [_charge("ch_1")], [_reservation("res_1", "committed")])
+    )
     compensated = _plan(_ended("compensated"), _records(_erp("cancelled"), [_charge("ch_1", refunded=True)]))
     for plan in (completed, compensated):
         assert (plan.repairs, plan.problems, plan.orders) == ([], [], 1)
@@ -136,15 +166,22 @@ def test_charge_of_an_order_temporal_has_no_execution_of_is_refunded():
 
 def test_other_live_records_of_an_order_without_execution_are_raised_not_touched():
     # Charged, stock held, nothing that ships: undone as far as is safe, the rest raised.
-    plan = _plan(ObservedOrder("o-1", None), _records(_erp("pending"), [_charge("ch_1")], [_reservation("res_1", "held")]))
+    plan = _plan(
+        ObservedOrder("o-1", None), _records(_erp("pending"), [_charge("ch_1")], [_reservation("res_1", "held")])
+    )
     assert _repairs(plan) == [(RepairAction.REFUND_CHARGE, "ch_1")]
     [finding] = plan.problems
-    assert finding.message == "services hold live records of an order Temporal has no execution of: " \
-                              "ERP order pending, reservation res_1 held"
+    assert (
+        finding.message == "services hold live records of an order Temporal has no execution of: "
+        "ERP order pending, reservation res_1 held"
+    )
 
 
-@pytest.mark.parametrize("charges", [[_charge("ch_1")], [_charge("ch_0", refunded=True), _charge("ch_1")]],
-                         ids=["paid once", "a double charge already refunded"])
+@pytest.mark.parametrize(
+    "charges",
+    [[_charge("ch_1")], [_charge("ch_0", refunded=True), _charge("ch_1")]],
+    ids=["paid once", "a double charge already refunded"],
+)
 def test_a_fulfilled_order_whose_execution_is_gone_is_noted_and_never_undone(charges):
     # What retention does to every completed order in time: nothing to repair, nothing to raise.
     plan = _plan(ObservedOrder("o-1", None), _fulfilled(charges=tuple(charges)))
@@ -154,21 +191,37 @@ def test_a_fulfilled_order_whose_execution_is_gone_is_noted_and_never_undone(cha
     assert survey.notes == [f"order o-1: {FULFILLED_NOTE}", "stock checked"] and survey.problems_total == 0
 
 
-@pytest.mark.parametrize(("records", "wrong"), [
-    (_records(_erp("confirmed"), [_charge("ch_1")], [_reservation("res_1", "released")]),
-     "partly fulfilled, execution deleted: reservations ['released'], expected one committed"),
-    (_records(_erp("pending"), [_charge("ch_1")], [_reservation("res_1", "committed")]),
-     "partly fulfilled, execution deleted: ERP order is pending, expected confirmed"),
-    (_records(_erp("confirmed"), [_charge("ch_1", refunded=True)], [_reservation("res_1", "committed")]),
-     "partly fulfilled, execution deleted: 0 live charges, expected exactly 1"),
-    (_records(_erp("confirmed"), [_charge("ch_1", refunded=100)], [_reservation("res_1", "committed")]),
-     f"partly fulfilled, execution deleted: charge ch_1 keeps {TOTAL - 100} ({TOTAL} charged, 100 refunded), "
-     f"expected {TOTAL}"),
-    (_records(_erp("confirmed"), [_charge("ch_1"), _charge("ch_2")], [_reservation("res_1", "committed")]),
-     "fulfilled, execution deleted: charged 2 times (double charge); 2 live charges, expected exactly 1"),
-    (_records(None, [_charge("ch_1")], [_reservation("res_1", "committed")]),
-     "partly fulfilled, execution deleted: stock committed without an ERP order"),
-], ids=["stock released", "ERP order never confirmed", "refunded", "partly refunded", "charged twice", "no ERP order"])
+@pytest.mark.parametrize(
+    ("records", "wrong"),
+    [
+        (
+            _records(_erp("confirmed"), [_charge("ch_1")], [_reservation("res_1", "released")]),
+            "partly fulfilled, execution deleted: reservations ['released'], expected one committed",
+        ),
+        (
+            _records(_erp("pending"), [_charge("ch_1")], [_reservation("res_1", "committed")]),
+            "partly fulfilled, execution deleted: ERP order is pending, expected confirmed",
+        ),
+        (
+            _records(_erp("confirmed"), [_charge("ch_1", refunded=True)], [_reservation("res_1", "committed")]),
+            "partly fulfilled, execution deleted: 0 live charges, expected exactly 1",
+        ),
+        (
+            _records(_erp("confirmed"), [_charge("ch_1", refunded=100)], [_reservation("res_1", "committed")]),
+            f"partly fulfilled, execution deleted: charge ch_1 keeps {TOTAL - 100} ({TOTAL} charged, 100 refunded), "
+            f"expected {TOTAL}",
+        ),
+        (
+            _records(_erp("confirmed"), [_charge("ch_1"), _charge("ch_2")], [_reservation("res_1", "committed")]),
+            "fulfilled, execution deleted: charged 2 times (double charge); 2 live charges, expected exactly 1",
+        ),
+        (
+            _records(None, [_charge("ch_1")], [_reservation("res_1", "committed")]),
+            "partly fulfilled, execution deleted: stock committed without an ERP order",
+        ),
+    ],
+    ids=["stock released", "ERP order never confirmed", "refunded", "partly refunded", "charged twice", "no ERP order"],
+)
 def test_an_order_whose_fulfilment_began_is_raised_never_undone_once_its_execution_is_gone(records, wrong):
     # Whether it shipped, and what the customer owes, is for a person: not even its extra charge is refunded.
     plan = _plan(ObservedOrder("o-1", None), records)
@@ -176,8 +229,11 @@ def test_an_order_whose_fulfilment_began_is_raised_never_undone_once_its_executi
 
 
 def test_second_live_charge_of_a_completed_order_is_refunded_keeping_the_one_for_the_total():
-    records = _records(_erp("confirmed"), [_charge("ch_odd", 999), _charge("ch_1"), _charge("ch_2")],
-                       [_reservation("res_1", "committed")])
+    records = _records(
+        _erp("confirmed"),
+        [_charge("ch_odd", 999), _charge("ch_1"), _charge("ch_2")],
+        [_reservation("res_1", "committed")],
+    )
     plan = _plan(_ended("completed"), records)
     assert _repairs(plan) == [(RepairAction.REFUND_CHARGE, "ch_odd"), (RepairAction.REFUND_CHARGE, "ch_2")]
     assert "kept ch_1" in plan.repairs[0].reason
@@ -185,17 +241,24 @@ def test_second_live_charge_of_a_completed_order_is_refunded_keeping_the_one_for
 
 
 def test_completed_order_without_a_live_charge_is_raised_and_nothing_repaired():
-    plan = _plan(_ended("completed"), _records(_erp("confirmed"), [_charge("ch_1", refunded=True)],
-                                               [_reservation("res_1", "committed")]))
+    plan = _plan(
+        _ended("completed"),
+        _records(_erp("confirmed"), [_charge("ch_1", refunded=True)], [_reservation("res_1", "committed")]),
+    )
     assert plan.repairs == []
     assert plan.problems == [Finding(order_id="o-1", message="0 live charges, expected exactly 1")]
 
 
 def test_completed_order_whose_charges_are_all_for_the_wrong_amount_is_not_guessed_at():
-    plan = _plan(_ended("completed"), _records(_erp("confirmed"), [_charge("ch_1", 5), _charge("ch_2", 7)],
-                                               [_reservation("res_1", "committed")]))
+    plan = _plan(
+        _ended("completed"),
+        _records(_erp("confirmed"), [_charge("ch_1", 5), _charge("ch_2", 7)], [_reservation("res_1", "committed")]),
+    )
     assert plan.repairs == []
-    assert [p.message for p in plan.problems] == ["charged 2 times (double charge)", "2 live charges, expected exactly 1"]
+    assert [p.message for p in plan.problems] == [
+        "charged 2 times (double charge)",
+        "2 live charges, expected exactly 1",
+    ]
 
 
 def test_order_terminated_half_way_is_raised_and_not_repaired():
@@ -210,24 +273,32 @@ def test_open_orders_and_recent_changes_are_left_alone():
     assert (running.repairs, running.problems, running.open_orders, running.orders) == ([], [], 1, 0)
 
     just_closed = _plan(_ended("compensated", closed_at=NOW - timedelta(seconds=30)), records)
-    fresh_charge = _plan(ObservedOrder("o-1", None), _records(charges=[_charge("ch_1", when=NOW - timedelta(seconds=5))]))
+    fresh_charge = _plan(
+        ObservedOrder("o-1", None), _records(charges=[_charge("ch_1", when=NOW - timedelta(seconds=5))])
+    )
     for plan in (just_closed, fresh_charge):
         assert (plan.repairs, plan.problems, plan.deferred) == ([], [], 1)
 
 
 def test_stock_is_checked_only_when_no_reservation_just_changed():
-    stock = {"SKU-BOOK": {"on_hand": 90, "reserved": 0, "seed_quantity": 100}}  # 10 gone, but nothing committed ships them
+    stock = {
+        "SKU-BOOK": {"on_hand": 90, "reserved": 0, "seed_quantity": 100}
+    }  # 10 gone, but nothing committed ships them
     quiet = [_reservation("res_1", "released")]
     findings, notes = stock_findings(stock, quiet, now=NOW, grace=GRACE)
     assert [f.order_id for f in findings] == ["(stock)"] and notes == []
     busy = [*quiet, _reservation("res_2", "committed", when=NOW - timedelta(seconds=1))]
-    assert stock_findings(stock, busy, now=NOW, grace=GRACE) == ([], [
-        "stock not checked: reservations changed within the grace period"])
+    assert stock_findings(stock, busy, now=NOW, grace=GRACE) == (
+        [],
+        ["stock not checked: reservations changed within the grace period"],
+    )
 
 
 def test_survey_is_bounded_whatever_the_services_hold():
     views = [ObservedOrder(f"o-{i}", None) for i in range(MAX_LISTED + 10)]
-    records = {f"o-{i}": OrderRecords(f"o-{i}", _erp("pending"), [_charge(f"ch_{i}")], []) for i in range(MAX_LISTED + 10)}
+    records = {
+        f"o-{i}": OrderRecords(f"o-{i}", _erp("pending"), [_charge(f"ch_{i}")], []) for i in range(MAX_LISTED + 10)
+    }
     survey = survey_of(plan_reconciliation(views, records, now=NOW, grace=GRACE), max_repairs=7, stock=[], notes=[])
     assert len(survey.repairs) == 7 and survey.repairs_postponed == MAX_LISTED + 3
     assert len(survey.problems) == MAX_LISTED and survey.problems_total == MAX_LISTED + 10
@@ -252,14 +323,17 @@ def test_past_the_retention_a_fulfilled_or_undone_order_without_execution_is_no_
     assert without_execution(undone) == (NOTHING_LIVE_WITHOUT_EXECUTION, [])
     # The audit still names a double charge in its history, as it does for an order with its execution.
     twice = replace(undone, charges=[*undone.charges, _charge("ch_2", refunded=True, when=two_days_ago)])
-    assert without_execution(twice) == (NOTHING_LIVE_WITHOUT_EXECUTION, [
-        "nothing live, no execution: charged 2 times (double charge)"])
+    assert without_execution(twice) == (
+        NOTHING_LIVE_WITHOUT_EXECUTION,
+        ["nothing live, no execution: charged 2 times (double charge)"],
+    )
     assert (_plan_past_retention(twice).repairs, _plan_past_retention(twice).problems) == ([], [])
 
 
 def _plan_past_retention(records: OrderRecords):
-    return plan_reconciliation([ObservedOrder("o-1", None)], {"o-1": records}, now=NOW, grace=GRACE,
-                               retention=timedelta(days=1))
+    return plan_reconciliation(
+        [ObservedOrder("o-1", None)], {"o-1": records}, now=NOW, grace=GRACE, retention=timedelta(days=1)
+    )
 
 
 def test_notes_are_bounded_like_findings():

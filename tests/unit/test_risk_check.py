@@ -48,7 +48,9 @@ def test_an_order_above_the_amount_limit_goes_to_a_person():
         ((1, REVIEW_LIMIT + 1), False, "above the"),
     ],
 )
-def test_a_bulk_order_or_one_that_cannot_be_reviewed_is_refused_with_a_non_retryable_error(lines, review_allowed, reason):
+def test_a_bulk_order_or_one_that_cannot_be_reviewed_is_refused_with_a_non_retryable_error(
+    lines, review_allowed, reason
+):
     request = _request(*lines, review_allowed=review_allowed)
     assessment = assess(request)
     assert not assessment.approved and not assessment.review_required and reason in assessment.reasons[0]
@@ -78,7 +80,11 @@ async def test_a_large_order_is_risk_checked_right_before_its_charge(time_skippi
 async def test_a_refused_large_order_is_compensated_without_a_charge(time_skipping_env, task_queue):
     fakes = FakeServices(failures={"assess_risk": [permanent(REJECTED)]})
     result = await _run(time_skipping_env, task_queue, fakes, LARGE)
-    assert (result.state, result.failed_step, result.error_type) == (OrderState.COMPENSATED, Step.CHARGE_PAYMENT, REJECTED)
+    assert (result.state, result.failed_step, result.error_type) == (
+        OrderState.COMPENSATED,
+        Step.CHARGE_PAYMENT,
+        REJECTED,
+    )
     assert "charge_payment" not in fakes.calls
     assert fakes.calls[-2:] == ["refund_payment", "cancel_erp_order"]  # the refund finds nothing: harmless
     assert result.risk is None

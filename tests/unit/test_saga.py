@@ -12,8 +12,13 @@ from workflows.saga import Saga
 
 def _failed(message: str) -> ActivityError:
     error = ActivityError(
-        "activity failed", scheduled_event_id=1, started_event_id=2, identity="test", activity_type="x",
-        activity_id="1", retry_state=None,
+        "activity failed",
+        scheduled_event_id=1,
+        started_event_id=2,
+        identity="test",
+        activity_type="x",
+        activity_id="1",
+        retry_state=None,
     )
     error.__cause__ = ApplicationError(message, type="Refused", non_retryable=True)
     return error
@@ -26,7 +31,7 @@ class _Compensations:
         self.most_at_once = 0
         self._fail_first = set(fail_first)
 
-    def make(self, action: Compensation):  # noqa: ANN201
+    def make(self, action: Compensation):
         async def run() -> CompensationOutcome:
             self.started.append(action)
             self.running += 1

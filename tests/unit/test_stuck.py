@@ -57,12 +57,18 @@ async def _encoded_failure(message: str) -> Failure:
 
 async def _failed_task(cause: WorkflowTaskFailedCause.ValueType = NON_DETERMINISTIC) -> list[HistoryEvent]:
     events = _waiting_for_review()
-    _next_event(events, EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
-                workflow_task_scheduled_event_attributes=WorkflowTaskScheduledEventAttributes(attempt=1))
+    _next_event(
+        events,
+        EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+        workflow_task_scheduled_event_attributes=WorkflowTaskScheduledEventAttributes(attempt=1),
+    )
     _next_event(events, EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED)
     failure = await _encoded_failure(VALIDATION_ERROR)
-    _next_event(events, EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
-                workflow_task_failed_event_attributes=WorkflowTaskFailedEventAttributes(cause=cause, failure=failure))
+    _next_event(
+        events,
+        EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+        workflow_task_failed_event_attributes=WorkflowTaskFailedEventAttributes(cause=cause, failure=failure),
+    )
     return events
 
 
@@ -107,7 +113,9 @@ async def test_a_failing_workflow_task_is_stuck_with_its_decrypted_cause_and_the
     assert summary.startswith("stuck: workflow task failing since ") and "UTC (3 attempts)" in summary
     assert "(NON_DETERMINISTIC_ERROR: 3 validation errors for ChargeRecord approved Field required)" in summary
     assert "Encoded failure" not in summary
-    assert "next step: deploy or run the build that started it (build 0.1.0-707433cb5f12 of deployment cadenza)" in summary
+    assert (
+        "next step: deploy or run the build that started it (build 0.1.0-707433cb5f12 of deployment cadenza)" in summary
+    )
     assert (
         f"reset it to its last good workflow task: `temporal workflow reset --namespace default --workflow-id "
         f"{WORKFLOW_ID} --run-id {RUN_ID} --event-id {last_good} --reason 'stuck workflow task'`"

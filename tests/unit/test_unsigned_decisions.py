@@ -40,7 +40,9 @@ async def test_an_encrypted_review_without_proof_is_refused_and_changes_nothing(
 
 async def test_an_operator_retry_without_proof_is_refused_and_changes_nothing(time_skipping_env, task_queue):
     # A declined card whose refund is refused: the order waits in needs_attention for an operator.
-    fakes = FakeServices(failures={"charge_payment": [permanent()], "refund_payment": [permanent("ChargeNotRefundable")]})
+    fakes = FakeServices(
+        failures={"charge_payment": [permanent()], "refund_payment": [permanent("ChargeNotRefundable")]}
+    )
     async with _worker(time_skipping_env, task_queue, fakes):
         handle = await _start_small(time_skipping_env, task_queue)
         await _until_state(handle, OrderState.NEEDS_ATTENTION)

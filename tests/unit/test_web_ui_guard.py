@@ -19,7 +19,7 @@ class _Streamed(httpx.AsyncByteStream):
     def __init__(self, *chunks: bytes) -> None:
         self._chunks = chunks
 
-    async def __aiter__(self):  # noqa: ANN204
+    async def __aiter__(self):
         for chunk in self._chunks:
             yield chunk
 
@@ -27,9 +27,14 @@ class _Streamed(httpx.AsyncByteStream):
 def _web_ui(request: httpx.Request) -> httpx.Response:
     seen.append(request)
     return httpx.Response(
-        200, stream=_Streamed(b'{"echo": ', request.content or b'""', b"}"),
-        headers=[("content-type", "application/json"), ("set-cookie", "_csrf=abc; Path=/"),
-                 ("set-cookie", "other=1; Path=/"), ("connection", "close")],
+        200,
+        stream=_Streamed(b'{"echo": ', request.content or b'""', b"}"),
+        headers=[
+            ("content-type", "application/json"),
+            ("set-cookie", "_csrf=abc; Path=/"),
+            ("set-cookie", "other=1; Path=/"),
+            ("connection", "close"),
+        ],
     )
 
 
@@ -46,7 +51,8 @@ def forget_requests():
 async def test_a_write_action_goes_through_with_its_csrf_cookie_and_header():
     async with _guard(httpx.MockTransport(_web_ui)) as browser:
         answer = await browser.post(
-            "/api/v1/namespaces/default/workflows/order-1/cancel?reason=x", content=b'{"a": 1}',
+            "/api/v1/namespaces/default/workflows/order-1/cancel?reason=x",
+            content=b'{"a": 1}',
             headers={"X-CSRF-TOKEN": "abc", "Cookie": "_csrf=abc", "Content-Type": "application/json"},
         )
     assert answer.status_code == 200 and answer.json() == {"echo": {"a": 1}}
