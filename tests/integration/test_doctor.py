@@ -46,7 +46,7 @@ def up(tmp_path_factory) -> Iterator[dict[str, str]]:
     """`cadenza up` in the background, on free ports; yields the environment a user's shell would have for it.
 
     `cadenza up` itself runs in a shell that is set up for Temporal Cloud: its stack must talk to its own dev server
-    anyway (cadenza.connection.EMBEDDED_ENV), not send the key and TLS to it."""
+    anyway (cadenza.settings.EMBEDDED_ENV), not send the key and TLS to it."""
     env = _stack_env(tmp_path_factory.mktemp("doctor"))
     env["CADENZA_API_PORT"] = str(free_port())
     cloud_shell = {

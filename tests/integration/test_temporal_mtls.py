@@ -22,6 +22,7 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from cadenza import connection
 from cadenza.binaries import temporal_cli
 from cadenza.connection import TemporalUnavailable, connect
+from cadenza.settings import EMBEDDED_ENV
 from cadenza.stack import EmbeddedStack
 from starters.certs import create_certificates
 from tests.integration.mtls_proxy import MutualTlsProxy
@@ -49,7 +50,7 @@ def tls_environment(monkeypatch, tmp_path):
     """Only what a deployment sets: the address, the namespace and TEMPORAL_TLS_* (no profile file, not embedded)."""
     for name in TLS_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv(connection.EMBEDDED_ENV, raising=False)
+    monkeypatch.delenv(EMBEDDED_ENV, raising=False)
     monkeypatch.setenv(connection.CONFIG_FILE_ENV, str(tmp_path / "no-such-temporal.toml"))
     monkeypatch.setenv("TEMPORAL_NAMESPACE", "default")
 
