@@ -466,23 +466,23 @@ _UNDO: dict[Step, Undo[Compensation]] = {
     Step.CREATE_ERP_ORDER: Undo(
         Compensation.CANCEL_ERP_ORDER,
         activity_types.CANCEL_ERP_ORDER,
-        activity_types.CREATE_ERP_ORDER.name,
-        (activity_types.CONFIRM_ERP_ORDER.name,),
-        "cancel ERP order",
+        fences=activity_types.CREATE_ERP_ORDER.name,
+        summary="cancel ERP order",
+        later=(activity_types.CONFIRM_ERP_ORDER.name,),
     ),
     Step.CHARGE_PAYMENT: Undo(
         Compensation.REFUND_PAYMENT,
         activity_types.REFUND_PAYMENT,
-        activity_types.CHARGE_PAYMENT.name,
-        (),
-        "refund charges",
+        fences=activity_types.CHARGE_PAYMENT.name,
+        summary="refund charges",
+        later=(),
     ),
     Step.RESERVE_INVENTORY: Undo(
         Compensation.RELEASE_INVENTORY,
         activity_types.RELEASE_INVENTORY,
-        activity_types.RESERVE_INVENTORY.name,
-        (activity_types.COMMIT_INVENTORY.name,),
-        "release stock",
+        fences=activity_types.RESERVE_INVENTORY.name,
+        summary="release stock",
+        later=(activity_types.COMMIT_INVENTORY.name,),
     ),
 }
 

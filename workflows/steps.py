@@ -74,14 +74,14 @@ class Fence:
 @dataclass(frozen=True)
 class Undo(Generic[C]):
     """What undoes a step: the compensation's name (as reported), its activity, the operation whose key it fences
-    (the step's call), the later operations that change the same record (their keys fenced too), and its summary in
-    the Web UI. `fence_input` turns the keys into the compensation activity's input."""
+    (the step's call), its summary in the Web UI, and the later operations that change the same record (their keys
+    fenced too). The runner's `fence_input` turns the keys into the compensation activity's input."""
 
     action: C
     compensation: ActivityType[Any, Any]
     fences: str
-    later: tuple[str, ...]
     summary: str
+    later: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

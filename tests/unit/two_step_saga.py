@@ -36,8 +36,8 @@ OPTIONS = OptionsTable(
 PLAN: Plan[str, str] = Plan(
     steps=("book", "pay"),
     undo={
-        "book": Undo("unbook", UNBOOK, fences="book", later=(), summary="unbook"),
-        "pay": Undo("refund", REFUND, fences="pay", later=(), summary="refund"),
+        "book": Undo("unbook", UNBOOK, fences="book", summary="unbook"),
+        "pay": Undo("refund", REFUND, fences="pay", summary="refund"),
     },
     options=OPTIONS,
 )
