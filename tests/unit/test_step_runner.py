@@ -86,9 +86,12 @@ async def _start(env, services: Services, trip: Trip) -> tuple[Worker, WorkflowH
     return worker, handle
 
 
-async def _activity_cancel_requested(handle: WorkflowHandle[TwoStepSaga, Progress]) -> None:
-    """Wait until the workflow asked to cancel the payment in flight: answering before would race the request (the
-    time-skipping server then refuses the workflow task that asks to cancel an activity already over)."""
+async def _cancel_while_paying(handle: WorkflowHandle[TwoStepSaga, Progress], services: Services) -> None:
+    """Cancel the saga while its payment is in flight, and wait until the workflow asked to cancel the payment:
+    answering before would race the request (the time-skipping server then refuses the workflow task that asks to
+    cancel an activity already over)."""
+    await asyncio.wait_for(services.pay_started.wait(), 10)
+    await handle.cancel()
     for _ in range(200):
         async for event in handle.fetch_history_events():
             if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED:
@@ -131,9 +134,7 @@ async def test_compensations_run_newest_first_to_the_end_despite_cancels(time_sk
     services.pay_may_answer.clear()
     worker, handle = await _start(time_skipping_env, services, Trip("oslo"))
     async with worker:
-        await asyncio.wait_for(services.pay_started.wait(), 10)
-        await handle.cancel()
-        await _activity_cancel_requested(handle)
+        await _cancel_while_paying(handle, services)
         await handle.cancel()  # a second cancel changes nothing either
         # The payment in flight still finishes (its request may commit), and only then is it undone.
         services.pay_may_answer.set()
@@ -157,9 +158,7 @@ async def test_a_compensation_that_keeps_failing_waits_for_an_operator_then_runs
     services.pay_may_answer.clear()
     worker, handle = await _start(time_skipping_env, services, Trip("rome"))
     async with worker:
-        await asyncio.wait_for(services.pay_started.wait(), 10)
-        await handle.cancel()
-        await _activity_cancel_requested(handle)
+        await _cancel_while_paying(handle, services)
         services.pay_may_answer.set()
         stuck = await _until(handle, "needs_attention")
         # Every compensation was attempted; the failed one is kept, visible, and not retried on its own.
