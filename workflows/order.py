@@ -9,16 +9,12 @@ sandbox rather than re-imported per run (pydantic is heavy).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import VersioningBehavior
-from temporalio.exceptions import ActivityError, ApplicationError
-from temporalio.exceptions import TimeoutError as AttemptTimedOut
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from cadenza.errors import CadenzaError
@@ -26,16 +22,13 @@ with workflow.unsafe.imports_passed_through():
     from cadenza.search_attributes import ORDER_STATUS
     from workflows import activity_types, metrics
     from workflows.activity_types import ActivityType
-    from workflows.errors import ORDER_FAILURES, describe_failure
-    from workflows.idempotency import idempotency_key
+    from workflows.errors import ORDER_FAILURES, FailureSummary, describe_failure
     from workflows.models import (
         RISK_CHECK_THRESHOLD,
         ChargeRecord,
         ChargeRequest,
         Compensation,
-        CompensationOutcome,
         CompensationRecord,
-        CompensationStatus,
         ErpOrderRequest,
         OperatorRetry,
         OrderProgress,
@@ -59,18 +52,8 @@ with workflow.unsafe.imports_passed_through():
         StoredOrder,
         format_money,
     )
-    from workflows.policies import (
-        DEFAULT_REVIEW_DEADLINE,
-        LOCAL_ATTEMPT,
-        PARALLEL_COMPENSATION,
-        REVIEW_DEADLINE_MEMO,
-        activity_options,
-        after_local_attempt,
-        runs_local_first,
-    )
-    from workflows.saga import Saga
-
-T = TypeVar("T")
+    from workflows.policies import DEFAULT_REVIEW_DEADLINE, ORDER_OPTIONS, PARALLEL_COMPENSATION, REVIEW_DEADLINE_MEMO
+    from workflows.steps import Fence, Plan, StepRunner, Undo, timestamp, to_the_end
 
 # The patch id of the risk check. Its lifecycle: `patched()` now; `deprecate_patch()` (and the check unconditional)
 # once no open execution started before the check and no recorded history without it is kept; then neither, once
@@ -145,10 +128,14 @@ class OrderWorkflow:
         self._order = order
         self._progress = OrderProgress(order_id=order.order_id)
         self._events: list[ProgressEvent] = []
-        self._saga = Saga(
-            self._progress.compensations, parallel=PARALLEL_COMPENSATION, on_change=self._compensation_changed
+        self._steps: StepRunner[Step, Compensation, CompensationRecord] = StepRunner(
+            ORDER_PLAN,
+            progress=self._progress,
+            records=self._progress.compensations,
+            record=self._record,
+            details=self._set_details,
+            fence_input=self._fence_input,
         )
-        self._operator_retry_requested = False
         self._review_decision: ReviewDecision | None = None
         self._decision_awaited = False
         # The SDK's __contains__ takes a key; its Collection[SearchAttributePair] base makes mypy expect a pair.
@@ -164,9 +151,8 @@ class OrderWorkflow:
         # The first run id survives retries and resets of this execution but not a new execution of the same order
         # id (one placed again after the first was deleted), so keys made with it name exactly this execution.
         if self._local_first or workflow.patched(EXECUTION_KEYS_PATCH):
-            self._execution: str | None = workflow.info().first_execution_run_id
-        else:
-            self._execution = None
+            self._steps.execution = workflow.info().first_execution_run_id
+        self._steps.local_first = self._local_first
         try:
             await self._fulfil()
         except ORDER_FAILURES as err:
@@ -220,7 +206,7 @@ class OrderWorkflow:
     async def retry_compensation(self, retry: OperatorRetry | None = None) -> OrderProgress:
         """Operator's go-ahead to try the failed compensations again (after fixing their cause). `retry` says who
         relayed it; retries recorded before it existed carry none."""
-        self._operator_retry_requested = True
+        self._steps.operator_retry()
         return self._progress
 
     @workflow.update(name=REVIEW_UPDATE)
@@ -254,20 +240,21 @@ class OrderWorkflow:
 
         if self._local_first:
             # Every step's compensation before the first step: see LOCAL_FIRST_PATCH.
-            for step in Step:
-                self._register_undo(step)
-        await self._step(
+            self._steps.register_every_undo()
+        await self._steps.step(
             Step.CREATE_ERP_ORDER,
-            do=lambda: self._call(
+            do=lambda: self._steps.call(
                 create, ErpOrderRequest.of(order, self._key(create)), f"create ERP order {order.order_id}"
             ),
         )
-        charge = await self._step(Step.CHARGE_PAYMENT, do=lambda: self._charge(money))
+        charge = await self._steps.step(
+            Step.CHARGE_PAYMENT, do=lambda: self._charge(money), on_failure=self._charge_failed
+        )
         self._progress.charge_id = charge.charge_id
         self._decide_payment(PaymentOutcome.CHARGED, charge_id=charge.charge_id)
-        reservation = await self._step(
+        reservation = await self._steps.step(
             Step.RESERVE_INVENTORY,
-            do=lambda: self._call(
+            do=lambda: self._steps.call(
                 reserve,
                 ReservationRequest.of(order, self._key(reserve)),
                 f"reserve {len(order.lines)} SKU(s)",
@@ -277,31 +264,27 @@ class OrderWorkflow:
         self._progress.reservation_id = reservation.reservation_id
         # Confirming needs no compensation of its own: cancelling the ERP order and releasing the reservation
         # (already registered) also undo a confirmed order and a committed reservation.
-        await self._step(Step.CONFIRM_ORDER, do=lambda: self._confirm(reservation.reservation_id))
-
-    def _register_undo(self, step: Step) -> None:
-        """Register `step`'s compensation with the saga (confirming has none of its own)."""
-        undo = _UNDO.get(step)
-        if undo is not None:
-            self._saga.register(undo.action, self._fence(undo))
+        await self._steps.step(Step.CONFIRM_ORDER, do=lambda: self._confirm(reservation.reservation_id))
 
     def _key(self, activity: ActivityType[Any, Any]) -> str:
         """The idempotency key of `activity`'s call in this execution (see workflows/idempotency.py)."""
-        execution = (self._execution,) if self._execution else ()
-        return idempotency_key(workflow.info().workflow_id, activity.name, *execution)
+        return self._steps.key(activity)
 
-    def _fence(self, undo: _Undo) -> Callable[[], Awaitable[CompensationOutcome]]:
-        """The compensation of a step: fence the key of every call that acted on the step's record — the step's own
-        (the service undoes exactly that request, or refuses it should it arrive later) and those that changed the
-        record after it (a confirmation: refused from then on, so that its stored success is never replayed to a run
-        reset to before the compensation)."""
-        fence = StepFence(
+    def _fence_input(self, _: Undo[Compensation], fence: Fence) -> StepFence:
+        """A compensation's input: the keys it fences (workflows/steps.py), for this order."""
+        return StepFence(
             order_id=self._order.order_id,
-            step_key=self._key(undo.step),
-            later_keys=[self._key(later) for later in undo.later],
-            idempotency_key=self._key(undo.compensation),
+            step_key=fence.step_key,
+            later_keys=list(fence.later_keys),
+            idempotency_key=fence.key,
         )
-        return lambda: self._call(undo.compensation, fence, undo.summary)
+
+    def _charge_failed(self, failure: FailureSummary | None) -> None:
+        """A charge that failed (not one cancelled) decides the payment: declined by the provider, else refused."""
+        if failure is not None:
+            declined = failure.error_type in DECLINE_TYPES
+            outcome = PaymentOutcome.DECLINED if declined else PaymentOutcome.REFUSED
+            self._decide_payment(outcome, reason=failure.reason, error_type=failure.error_type)
 
     async def _charge(self, money: str) -> ChargeRecord:
         order = self._order
@@ -311,12 +294,12 @@ class OrderWorkflow:
             # small orders keep the same four steps.
             review_allowed = self._decided_at_start or workflow.patched(MANUAL_REVIEW_PATCH)
             request = RiskAssessmentRequest.of(order, review_allowed=review_allowed)
-            risk = await self._call(activity_types.ASSESS_RISK, request, f"risk check of {money}")
+            risk = await self._steps.call(activity_types.ASSESS_RISK, request, f"risk check of {money}")
             self._progress.risk = risk
             if risk.review_required:
                 await self._await_review(risk, money)
         charge = activity_types.CHARGE_PAYMENT
-        return await self._call(charge, ChargeRequest.of(order, self._key(charge)), f"charge {money}")
+        return await self._steps.call(charge, ChargeRequest.of(order, self._key(charge)), f"charge {money}")
 
     def _risk_check_applies(self) -> bool:
         """Large orders are risk-checked before their charge — but only executions that reached this point with the
@@ -339,8 +322,8 @@ class OrderWorkflow:
         )
         asked, why = workflow.now(), "; ".join(risk.reasons)
         review = self._progress.review = ReviewRecord(
-            requested_at=_timestamp(asked),
-            deadline=_timestamp(asked + timedelta(seconds=deadline_s)),
+            requested_at=timestamp(asked),
+            deadline=timestamp(asked + timedelta(seconds=deadline_s)),
             reasons=risk.reasons,
         )
         metrics.review_requested()
@@ -381,7 +364,7 @@ class OrderWorkflow:
         assert review is not None
         decided = workflow.now()
         review.outcome, review.reviewer, review.reason = outcome, reviewer, reason
-        review.decided_at = _timestamp(decided)
+        review.decided_at = timestamp(decided)
         metrics.review_decided(outcome.value, decided - asked)
         by = f" by {reviewer}" if reviewer else ""
         self._record(
@@ -395,12 +378,12 @@ class OrderWorkflow:
         confirm, commit = activity_types.CONFIRM_ERP_ORDER, activity_types.COMMIT_INVENTORY
         order_id = self._order.order_id
         calls = (
-            lambda: self._call(
+            lambda: self._steps.call(
                 confirm,
                 OrderRef(order_id=order_id, idempotency_key=self._key(confirm)),
                 f"confirm ERP order {order_id}",
             ),
-            lambda: self._call(
+            lambda: self._steps.call(
                 commit,
                 ReservationRef(reservation_id=reservation_id, idempotency_key=self._key(commit)),
                 f"commit {reservation_id}",
@@ -417,63 +400,11 @@ class OrderWorkflow:
             if isinstance(outcome, BaseException):
                 raise outcome
 
-    async def _step(self, step: Step, *, do: Callable[[], Awaitable[T]]) -> T:
-        self._progress.current_step = step
-        self._set_details(f"step {list(Step).index(step) + 1}/{len(Step)}: {step.value}")
-        if not self._local_first:
-            # Registered before the step: see workflows/saga.py for why (local first: all at the start, _fulfil).
-            self._register_undo(step)
-        workflow.logger.info("step %s started", step.value, extra={"step": step.value})
-        self._record(ProgressKind.STEP_STARTED, step=step)
-        started = workflow.now()
-        try:
-            result = await do()
-        except GeneratorExit:
-            raise  # a workflow evicted while it waits is being garbage-collected: nothing to record, no loop to do it
-        except BaseException as err:
-            metrics.step_took(step, workflow.now() - started, "failed")
-            failure = describe_failure(err) if isinstance(err, ORDER_FAILURES) else None
-            self._record(ProgressKind.STEP_FAILED, step=step, detail=failure.reason if failure else "cancelled")
-            if step == Step.CHARGE_PAYMENT and failure is not None:
-                declined = failure.error_type in DECLINE_TYPES
-                outcome = PaymentOutcome.DECLINED if declined else PaymentOutcome.REFUSED
-                self._decide_payment(outcome, reason=failure.reason, error_type=failure.error_type)
-            raise
-        metrics.step_took(step, workflow.now() - started, "ok")
-        self._progress.completed_steps.append(step)
-        self._record(ProgressKind.STEP_DONE, step=step)
-        return result
-
-    async def _call(self, activity: ActivityType[Any, T], arg: Any, summary: str, *, local: bool = True) -> T:
-        """Run `activity`: a local attempt first where the order runs local first (`local=False`: straight to the
-        server), then server-managed attempts with the activity's options."""
-        name, result_type = activity.name, activity.result
-        options = activity_options(name)
-        if local and self._local_first and runs_local_first(name):
-            attempt = workflow.start_local_activity(
-                name, arg, result_type=result_type, summary=summary, **LOCAL_ATTEMPT
-            )
-            try:
-                # Never cancelled (cancelling a local attempt would abort its request mid-flight): a cancelled order
-                # waits for it, at most LOCAL_ATTEMPT_TIMEOUT, and compensates after it.
-                return await _despite_cancellation(attempt)
-            except (ActivityError, ApplicationError, AttemptTimedOut) as err:
-                # A local attempt's failure comes as the error itself (an ActivityError only wraps server attempts).
-                failure = err.cause if isinstance(err, ActivityError) else err
-                if isinstance(failure, ApplicationError) and failure.non_retryable:
-                    raise  # a declined card is final however the attempt ran
-                backoff = _backoff_after(failure, options)
-            options = after_local_attempt(name)
-            await workflow.sleep(backoff, summary=f"retry after local attempt failed: {summary}")
-        handle = workflow.start_activity(name, arg, result_type=result_type, summary=summary, **options)
-        # A cancel stops further retries; an attempt already in flight still finishes.
-        return await _despite_cancellation(handle, on_cancel=handle.cancel)
-
     # ---- compensation -------------------------------------------------------------------------------------------
 
     async def _compensate(self) -> None:
         self._set_state(OrderState.COMPENSATING, f"compensating: {self._progress.reason}")
-        await self._saga.compensate(on_stuck=self._wait_for_operator)
+        await self._steps.compensate(on_stuck=self._wait_for_operator)
         metrics.compensations_ran(self._progress.compensations)
         self._progress.current_step = None
         self._set_state(OrderState.COMPENSATED, f"compensated: {self._progress.reason}")
@@ -482,16 +413,12 @@ class OrderWorkflow:
         """Run the compensations to the end whatever interrupts them: a cancel of an order that is already
         compensating (or waiting for an operator in needs_attention), a second cancel, an update. The execution never
         closes while a compensation is pending — closing would abandon the charge it has yet to refund."""
-        compensation = asyncio.ensure_future(self._compensate())
-        while not compensation.done():
-            try:
-                await asyncio.shield(compensation)
-            except asyncio.CancelledError:
-                workflow.logger.warning(
-                    "cancel of order %s while compensating: the compensations finish first", self._order.order_id
-                )
-                continue
-        compensation.result()
+        await to_the_end(self._compensate(), on_cancel=self._cancelled_while_compensating)
+
+    def _cancelled_while_compensating(self) -> None:
+        workflow.logger.warning(
+            "cancel of order %s while compensating: the compensations finish first", self._order.order_id
+        )
 
     async def _wait_for_operator(self) -> None:
         failed_records = [r for r in self._progress.compensations if r.status == "failed"]
@@ -499,8 +426,7 @@ class OrderWorkflow:
         failed = [r.action.value for r in failed_records]
         self._set_state(OrderState.NEEDS_ATTENTION, f"needs attention: compensation failed ({', '.join(failed)})")
         workflow.logger.error("Order %s needs an operator: compensations %s failed", self._order.order_id, failed)
-        await workflow.wait_condition(lambda: self._operator_retry_requested)
-        self._operator_retry_requested = False
+        await self._steps.wait_for_operator()
         self._set_state(OrderState.COMPENSATING, "compensating: operator asked for a retry")
 
     def _record(self, kind: ProgressKind, *, detail: str | None = None, **about: Any) -> None:
@@ -510,19 +436,10 @@ class OrderWorkflow:
                 kind=kind,
                 state=self._progress.state,
                 detail=detail,
-                at=_timestamp(workflow.now()),
+                at=timestamp(workflow.now()),
                 **about,
             )
         )
-
-    def _compensation_changed(self, record: CompensationRecord) -> None:
-        kind = {
-            CompensationStatus.RUNNING: ProgressKind.COMPENSATION_STARTED,
-            CompensationStatus.DONE: ProgressKind.COMPENSATION_DONE,
-            CompensationStatus.FAILED: ProgressKind.COMPENSATION_FAILED,
-        }.get(record.status)
-        if kind is not None:
-            self._record(kind, compensation=record.action, detail=record.detail)
 
     def _decide_payment(self, outcome: PaymentOutcome, **details: Any) -> None:
         """The first decision stands: a charge later refunded was still charged when the checkout asked."""
@@ -543,75 +460,34 @@ class OrderWorkflow:
         workflow.set_current_details(f"{self._order.describe()} — {details}")
 
 
-async def _despite_cancellation(attempt: Awaitable[T], *, on_cancel: Callable[[], object] | None = None) -> T:
-    """`attempt`'s outcome. Shielded: a workflow cancellation must not be absorbed by the attempt's own cancel handling
-    (which, when the call then succeeds, would swallow it and let the order carry on). A cancellation meanwhile calls
-    `on_cancel`, waits until the attempt in flight is over — its request may still commit, and the compensations must
-    run after it to see it — and is then raised, whatever the attempt's outcome."""
-    future = asyncio.ensure_future(attempt)
-    try:
-        return await asyncio.shield(future)
-    except asyncio.CancelledError:
-        if on_cancel is not None:
-            on_cancel()
-        while not future.done():
-            with contextlib.suppress(BaseException):
-                await asyncio.shield(future)
-        if not future.cancelled():
-            future.exception()  # retrieved: its outcome is superseded by the cancel
-        raise
-
-
-def _backoff_after(cause: BaseException | None, options: dict[str, Any]) -> timedelta:
-    """The wait before the server's first attempt after a failed local one: what a 429's Retry-After asked for, else
-    the step's first backoff interval. Also after a timeout: the wait ends the workflow task before the server attempt
-    is made, so a cancel that arrived meanwhile stops the step first — the abandoned local request may still be on
-    its way, and a second request with its key could otherwise commit what the compensation is about to undo."""
-    if isinstance(cause, ApplicationError) and cause.next_retry_delay:
-        return cause.next_retry_delay
-    interval: timedelta = options["retry_policy"].initial_interval
-    return interval
-
-
-@dataclass(frozen=True)
-class _Undo:
-    """What undoes a step: the saga's entry, the compensation activity, the step's activity whose key it fences, the
-    later steps' activities that change the same record (their keys fenced too), and the summary in the Web UI."""
-
-    action: Compensation
-    compensation: ActivityType[StepFence, CompensationOutcome]
-    step: ActivityType[Any, Any]
-    later: tuple[ActivityType[Any, Any], ...]
-    summary: str
-
-
 # Confirming needs no compensation of its own: cancelling the ERP order and releasing the reservation also undo a
 # confirmed order and a committed reservation, and fence the confirmation's and the commit's keys.
-_UNDO: dict[Step, _Undo] = {
-    Step.CREATE_ERP_ORDER: _Undo(
+_UNDO: dict[Step, Undo[Compensation]] = {
+    Step.CREATE_ERP_ORDER: Undo(
         Compensation.CANCEL_ERP_ORDER,
         activity_types.CANCEL_ERP_ORDER,
-        activity_types.CREATE_ERP_ORDER,
-        (activity_types.CONFIRM_ERP_ORDER,),
-        "cancel ERP order",
+        fences=activity_types.CREATE_ERP_ORDER.name,
+        summary="cancel ERP order",
+        later=(activity_types.CONFIRM_ERP_ORDER.name,),
     ),
-    Step.CHARGE_PAYMENT: _Undo(
+    Step.CHARGE_PAYMENT: Undo(
         Compensation.REFUND_PAYMENT,
         activity_types.REFUND_PAYMENT,
-        activity_types.CHARGE_PAYMENT,
-        (),
-        "refund charges",
+        fences=activity_types.CHARGE_PAYMENT.name,
+        summary="refund charges",
+        later=(),
     ),
-    Step.RESERVE_INVENTORY: _Undo(
+    Step.RESERVE_INVENTORY: Undo(
         Compensation.RELEASE_INVENTORY,
         activity_types.RELEASE_INVENTORY,
-        activity_types.RESERVE_INVENTORY,
-        (activity_types.COMMIT_INVENTORY,),
-        "release stock",
+        fences=activity_types.RESERVE_INVENTORY.name,
+        summary="release stock",
+        later=(activity_types.COMMIT_INVENTORY.name,),
     ),
 }
 
 
-def _timestamp(moment: datetime) -> str:
-    """Workflow time as the progress reports it: ISO-8601 UTC to the millisecond."""
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+ORDER_PLAN: Plan[Step, Compensation] = Plan(
+    steps=tuple(Step), undo=_UNDO, options=ORDER_OPTIONS, parallel_compensation=PARALLEL_COMPENSATION
+)
+"""OrderWorkflow's saga as the step runner (workflows/steps.py) runs it."""

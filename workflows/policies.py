@@ -8,6 +8,8 @@ activities, so they end the retrying immediately.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -107,11 +109,6 @@ ACTIVITY_OPTIONS: dict[str, dict[str, Any]] = {
 }
 
 
-def activity_options(name: str) -> dict[str, Any]:
-    """Keyword arguments for `workflow.execute_activity` of activity `name`."""
-    return ACTIVITY_OPTIONS[name]
-
-
 # Local first (workflows/order.py, patch "local-first-attempt"): the first attempt of a forward step runs as a local
 # activity inside the workflow task — no activity task for the server to schedule, dispatch, record and hand back, so
 # an order whose calls all answer at once is one workflow task instead of six. Only an attempt that fails retryably or
@@ -132,22 +129,58 @@ LOCAL_ATTEMPT: dict[str, Any] = {
 }
 
 
+@dataclass(frozen=True)
+class OptionsTable:
+    """A workflow's per-activity options: what `workflows/steps.py` reads for every call it makes. OrderWorkflow's is
+    ORDER_OPTIONS; another saga brings its own table (its activities, which of them run local first)."""
+
+    activities: Mapping[str, Mapping[str, Any]]
+    """Keyword arguments of `workflow.start_activity` per activity name (always a `start_to_close_timeout`)."""
+    local_first: frozenset[str] = frozenset()
+    """The activities whose first attempt runs locally: forward steps, never compensations (rare, and worth every bit
+    of the server's visibility when they run)."""
+    local_attempt: Mapping[str, Any] = field(default_factory=lambda: LOCAL_ATTEMPT)
+    """Keyword arguments of `workflow.start_local_activity` for a local first attempt."""
+
+    def options(self, name: str) -> dict[str, Any]:
+        """Keyword arguments for `workflow.start_activity` of activity `name`."""
+        return dict(self.activities[name])
+
+    def runs_local_first(self, name: str) -> bool:
+        """Whether activity `name`'s first attempt runs locally."""
+        return name in self.local_first
+
+    def after_local_attempt(self, name: str) -> dict[str, Any]:
+        """The server-managed activity that takes over a step from its failed local attempt: the step's options, its
+        attempt budget less the local attempt, and its backoff one interval on (the workflow waited the first
+        interval before scheduling it), so that the waits and the retry budget are those of the step's policy."""
+        options = self.activities[name]
+        policy: RetryPolicy = options["retry_policy"]
+        assert policy.maximum_attempts > 1, f"{name}: a local first attempt needs a budget of more than one attempt"
+        later = dataclasses.replace(
+            policy,
+            maximum_attempts=policy.maximum_attempts - 1,
+            initial_interval=policy.initial_interval * policy.backoff_coefficient,
+        )
+        return {**options, "retry_policy": later}
+
+
+ORDER_OPTIONS = OptionsTable(
+    ACTIVITY_OPTIONS, local_first=frozenset(name for name, options in ACTIVITY_OPTIONS.items() if options is _STEP)
+)
+"""OrderWorkflow's table: its forward steps run local first."""
+
+
+def activity_options(name: str) -> dict[str, Any]:
+    """Keyword arguments for `workflow.execute_activity` of OrderWorkflow's activity `name`."""
+    return ORDER_OPTIONS.options(name)
+
+
 def runs_local_first(name: str) -> bool:
-    """Whether activity `name`'s first attempt runs locally: the forward steps, not the compensations (rare, and
-    worth every bit of the server's visibility when they run)."""
-    return ACTIVITY_OPTIONS[name] is _STEP
+    """Whether OrderWorkflow's activity `name` runs its first attempt locally (ORDER_OPTIONS)."""
+    return ORDER_OPTIONS.runs_local_first(name)
 
 
 def after_local_attempt(name: str) -> dict[str, Any]:
-    """The server-managed activity that takes over a step from its failed local attempt: the step's options, its
-    attempt budget less the local attempt, and its backoff one interval on (the workflow waited the first interval
-    before scheduling it), so that the waits and STEP_RETRY_BUDGET are those of the step's policy."""
-    options = ACTIVITY_OPTIONS[name]
-    policy: RetryPolicy = options["retry_policy"]
-    assert policy.maximum_attempts > 1, f"{name}: a local first attempt needs a budget of more than one attempt"
-    later = dataclasses.replace(
-        policy,
-        maximum_attempts=policy.maximum_attempts - 1,
-        initial_interval=policy.initial_interval * policy.backoff_coefficient,
-    )
-    return {**options, "retry_policy": later}
+    """OrderWorkflow's activity `name` after its failed local attempt (ORDER_OPTIONS)."""
+    return ORDER_OPTIONS.after_local_attempt(name)

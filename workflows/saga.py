@@ -1,4 +1,7 @@
-"""A saga: the compensations of an order's steps, run in reverse when the order cannot complete.
+"""A saga: the compensations of a workflow's steps, run in reverse when the workflow cannot complete.
+
+Used through the step runner (workflows/steps.py), which registers each step's undo and reports every change; on its
+own it knows nothing of activities: a compensation is any coroutine returning a `CompensationOutcome`.
 
 Compensations are registered *before* their step runs, on purpose. A step whose request committed but whose reply
 was lost (timeout, crashed worker, cancellation mid-flight) looks failed to the workflow; had we registered only on
@@ -15,39 +18,57 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from temporalio.exceptions import ActivityError
 
 from workflows.errors import describe_failure
-from workflows.models import Compensation, CompensationOutcome, CompensationRecord, CompensationStatus
+from workflows.models import CompensationOutcome, CompensationRecord, CompensationStatus
 
 CompensationFn = Callable[[], Awaitable[CompensationOutcome]]
 
 
+class CompensationEntry(Protocol):
+    """What a workflow reports of one compensation (OrderWorkflow: `CompensationRecord`; a saga with string names
+    brings a model of its own with the same fields)."""
+
+    action: Any
+    status: CompensationStatus
+    undone: bool | None
+    detail: str | None
+
+
+R = TypeVar("R", bound=CompensationEntry)
+
+
 @dataclass
-class _Entry:
-    record: CompensationRecord
+class _Entry(Generic[R]):
+    record: R
     run: CompensationFn
 
 
-class Saga:
+class Saga(Generic[R]):
     def __init__(
         self,
-        records: list[CompensationRecord],
+        records: list[R],
         *,
         parallel: bool = False,
-        on_change: Callable[[CompensationRecord], None] = lambda _: None,
+        on_change: Callable[[R], None] = lambda _: None,
+        new_record: Callable[[Any], R] | None = None,
     ) -> None:
         """`records` is the list the workflow reports in its status: empty unless compensation started, then every
         compensation in the order it runs, with its progress. `parallel` runs them all at once instead of one by
-        one in reverse (only for compensations that do not depend on one another)."""
+        one in reverse (only for compensations that do not depend on one another). `new_record` makes the record of
+        a compensation from its name (default: an order's `CompensationRecord`)."""
         self._records = records
-        self._entries: list[_Entry] = []
+        self._entries: list[_Entry[R]] = []
         self._parallel = parallel
         self._on_change = on_change
+        self._new_record = new_record or cast(Callable[[Any], R], lambda action: CompensationRecord(action=action))
 
-    def register(self, action: Compensation, run: CompensationFn) -> None:
-        self._entries.append(_Entry(CompensationRecord(action=action), run))
+    def register(self, action: Any, run: CompensationFn) -> None:
+        """Add the compensation named `action`: it runs before every one registered earlier."""
+        self._entries.append(_Entry(self._new_record(action), run))
 
     async def compensate(self, on_stuck: Callable[[], Awaitable[None]]) -> None:
         """Run every registered compensation, last registered first.
@@ -69,7 +90,7 @@ class Saga:
             await on_stuck()
             pending = failed
 
-    async def _attempt(self, entry: _Entry) -> bool:
+    async def _attempt(self, entry: _Entry[R]) -> bool:
         entry.record.status = CompensationStatus.RUNNING
         self._on_change(entry.record)
         try:

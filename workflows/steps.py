@@ -1,0 +1,303 @@
+"""The step runner: what makes a saga's calls durable, idempotent and undoable, for any workflow.
+
+A workflow declares a `Plan` — its steps in order, each step's `Undo`, its options table (workflows/policies.py) —
+and runs each step through a `StepRunner`. For every step the runner guarantees:
+
+- **One key per call per execution.** `key(operation)` is the workflow id + the operation + the first run id
+  (workflows/idempotency.py): the same on every attempt, retry, worker crash and reset of this execution, different
+  in a new execution of the same business id. Put it in the call's input; the activity sends it downstream.
+- **The undo is registered before the step runs**, so a step whose request committed but whose reply was lost is
+  undone too. With local first attempts, every step's undo is registered before the *first* step
+  (`register_every_undo`): a lost workflow task may have made calls that a recorded cancel now stops before. The undo
+  fences the step's key and the keys of later calls that change the same record (`Undo.later`): the service undoes
+  exactly that request, or refuses it should it arrive after the undo (docs/downstream-contract.md). So an undo must
+  tolerate "the step never happened" — it answers `undone=False`.
+- **A local first attempt, then server-managed retries** (`call`): the first attempt runs inside the workflow task (no
+  activity task to schedule and record); one that fails retryably or is slow goes to the server, after one backoff
+  interval (or the 429's Retry-After), with the step's retry policy less the attempt made. A non-retryable failure is
+  final however the attempt ran.
+- **Shielded against cancellation**: a cancel lets the attempt in flight finish (its request may still commit, and
+  the undo must run after it to see it), then stops the step.
+- **Progress**: `step_started` / `step_done` / `step_failed` and `compensation_*` events through the workflow's
+  `record`, the Web UI's current details ("step 2/4: charge_payment") through `details`, activity summaries, the
+  step-duration metric.
+- **Compensation to the end** (`compensate` inside `to_the_end`): every undo runs, newest first, whatever cancels
+  arrive meanwhile; one that keeps failing is recorded, and the saga waits for an operator (`wait_for_operator`
+  returns once `operator_retry()` was called, e.g. by a `retry_compensation` update) before trying the failed ones
+  again. Never swallowed.
+
+The runner is generic over the names of steps (`S`) and compensations (`C`): OrderWorkflow uses its `Step` and
+`Compensation` enums, a declared saga plain strings; inputs are whatever its activities take (models or dicts).
+It makes no command of its own: the commands are exactly the workflow's calls, timers and upserts.
+docs/sagas.md ("The step runner") shows a workflow written on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Generic, Protocol, TypeVar
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as AttemptTimedOut
+
+with workflow.unsafe.imports_passed_through():
+    from workflows import metrics
+    from workflows.activity_types import ActivityType
+    from workflows.errors import ORDER_FAILURES, FailureSummary, describe_failure
+    from workflows.idempotency import idempotency_key
+    from workflows.models import CompensationStatus, ProgressKind
+    from workflows.policies import OptionsTable
+    from workflows.saga import R, Saga
+
+T = TypeVar("T")
+S = TypeVar("S", bound=str)
+"""A step's name: a `StrEnum` member or a plain string."""
+C = TypeVar("C", bound=str)
+"""A compensation's name: a `StrEnum` member or a plain string."""
+
+
+@dataclass(frozen=True)
+class Fence:
+    """The keys an undo fences: its step's (`step_key`), those of later calls that changed the same record
+    (`later_keys`), and the undo's own call key (`key`)."""
+
+    step_key: str
+    later_keys: tuple[str, ...]
+    key: str
+
+
+@dataclass(frozen=True)
+class Undo(Generic[C]):
+    """What undoes a step: the compensation's name (as reported), its activity, the operation whose key it fences
+    (the step's call), its summary in the Web UI, and the later operations that change the same record (their keys
+    fenced too). The runner's `fence_input` turns the keys into the compensation activity's input."""
+
+    action: C
+    compensation: ActivityType[Any, Any]
+    fences: str
+    summary: str
+    later: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Plan(Generic[S, C]):
+    """A saga's declaration: its steps in the order they run, the undo of those that have one (a step without one
+    changes nothing an earlier undo does not cover), its options table, and whether the undos may run all at once."""
+
+    steps: Sequence[S]
+    undo: Mapping[S, Undo[C]]
+    options: OptionsTable
+    parallel_compensation: bool = False
+
+
+class StepProgress(Protocol[S]):
+    """Where the workflow reports its steps (OrderWorkflow: its `OrderProgress`)."""
+
+    current_step: S | None
+    completed_steps: list[S]
+
+
+class StepRunner(Generic[S, C, R]):
+    """Runs the steps of one execution of a saga (see the module docstring for what it guarantees).
+
+    `progress` and `records` are what the workflow reports (its status); `record(kind, *, step=, compensation=,
+    detail=)` appends a progress event; `details(text)` sets the Web UI's current details; `fence_input(undo, fence)`
+    makes a compensation's input. `local_first` and `execution` (the first run id, or None for executions keyed by
+    workflow id + operation only) are set by the workflow once it asked its patches, before the first step."""
+
+    def __init__(
+        self,
+        plan: Plan[S, C],
+        *,
+        progress: StepProgress[S],
+        records: list[R],
+        record: Callable[..., None],
+        details: Callable[[str], None],
+        fence_input: Callable[[Undo[C], Fence], Any],
+        new_record: Callable[[Any], R] | None = None,
+    ) -> None:
+        self.plan = plan
+        self.local_first = False
+        self.execution: str | None = None
+        self._progress = progress
+        self._record = record
+        self._details = details
+        self._fence_input = fence_input
+        self._operator_retry = False
+        self._saga: Saga[R] = Saga(
+            records, parallel=plan.parallel_compensation, on_change=self._compensation_changed, new_record=new_record
+        )
+
+    # ---- keys and undos ---------------------------------------------------------------------------------------------
+
+    def key(self, operation: str | ActivityType[Any, Any]) -> str:
+        """The idempotency key of `operation`'s call in this execution (see workflows/idempotency.py)."""
+        name = operation if isinstance(operation, str) else operation.name
+        execution = (self.execution,) if self.execution else ()
+        return idempotency_key(workflow.info().workflow_id, name, *execution)
+
+    def register_every_undo(self) -> None:
+        """Register every step's undo, in step order, before the first step: what an execution that runs local first
+        does (a lost workflow task may have made any of its calls)."""
+        for step in self.plan.steps:
+            self.register_undo(step)
+
+    def register_undo(self, step: S) -> None:
+        """Register `step`'s undo with the saga, if it has one."""
+        undo = self.plan.undo.get(step)
+        if undo is not None:
+            self._saga.register(undo.action, self._fence(undo))
+
+    def _fence(self, undo: Undo[C]) -> Callable[[], Awaitable[Any]]:
+        """The compensation of a step: fence the key of every call that acted on the step's record — the step's own
+        (the service undoes exactly that request, or refuses it should it arrive later) and those that changed the
+        record after it (a confirmation: refused from then on, so that its stored success is never replayed to a run
+        reset to before the compensation)."""
+        fence = Fence(
+            step_key=self.key(undo.fences),
+            later_keys=tuple(self.key(later) for later in undo.later),
+            key=self.key(undo.compensation),
+        )
+        arg = self._fence_input(undo, fence)
+        return lambda: self.call(undo.compensation, arg, undo.summary)
+
+    # ---- forward steps ----------------------------------------------------------------------------------------------
+
+    async def step(
+        self,
+        step: S,
+        do: Callable[[], Awaitable[T]],
+        *,
+        on_failure: Callable[[FailureSummary | None], None] | None = None,
+    ) -> T:
+        """Run `do` as step `step`: its undo registered first (unless all were, local first), its progress reported.
+        `on_failure` hears how it failed (None: cancelled) before the error is raised on."""
+        steps = list(self.plan.steps)
+        self._progress.current_step = step
+        self._details(f"step {steps.index(step) + 1}/{len(steps)}: {step}")
+        if not self.local_first:
+            self.register_undo(step)
+        workflow.logger.info("step %s started", str(step), extra={"step": str(step)})
+        self._record(ProgressKind.STEP_STARTED, step=step)
+        started = workflow.now()
+        try:
+            result = await do()
+        except GeneratorExit:
+            raise  # a workflow evicted while it waits is being garbage-collected: nothing to record, no loop to do it
+        except BaseException as err:
+            metrics.step_took(step, workflow.now() - started, "failed")
+            failure = describe_failure(err) if isinstance(err, ORDER_FAILURES) else None
+            self._record(ProgressKind.STEP_FAILED, step=step, detail=failure.reason if failure else "cancelled")
+            if on_failure is not None:
+                on_failure(failure)
+            raise
+        metrics.step_took(step, workflow.now() - started, "ok")
+        self._progress.completed_steps.append(step)
+        self._record(ProgressKind.STEP_DONE, step=step)
+        return result
+
+    async def call(self, activity: ActivityType[Any, T], arg: Any, summary: str, *, local: bool = True) -> T:
+        """Run `activity` with `arg`: a local attempt first where the execution runs local first and the options table
+        says so (`local=False`: straight to the server), then server-managed attempts with the activity's options."""
+        name, result_type = activity.name, activity.result
+        table = self.plan.options
+        options = table.options(name)
+        if local and self.local_first and table.runs_local_first(name):
+            attempt = workflow.start_local_activity(
+                name, arg, result_type=result_type, summary=summary, **table.local_attempt
+            )
+            try:
+                # Never cancelled (cancelling a local attempt would abort its request mid-flight): a cancelled saga
+                # waits for it, at most the local attempt's timeout, and compensates after it.
+                return await despite_cancellation(attempt)
+            except (ActivityError, ApplicationError, AttemptTimedOut) as err:
+                # A local attempt's failure comes as the error itself (an ActivityError only wraps server attempts).
+                failure = err.cause if isinstance(err, ActivityError) else err
+                if isinstance(failure, ApplicationError) and failure.non_retryable:
+                    raise  # a declined card is final however the attempt ran
+                backoff = backoff_after(failure, options)
+            options = table.after_local_attempt(name)
+            await workflow.sleep(backoff, summary=f"retry after local attempt failed: {summary}")
+        handle = workflow.start_activity(name, arg, result_type=result_type, summary=summary, **options)
+        # A cancel stops further retries; an attempt already in flight still finishes.
+        return await despite_cancellation(handle, on_cancel=handle.cancel)
+
+    # ---- compensation -----------------------------------------------------------------------------------------------
+
+    async def compensate(self, on_stuck: Callable[[], Awaitable[None]]) -> None:
+        """Run every registered undo, newest first (all at once if the plan says so); when some keep failing, await
+        `on_stuck` (typically: report, then `wait_for_operator`) and run the failed ones again. Returns once all
+        succeeded. Wrap it in `to_the_end` so that cancels cannot interrupt it."""
+        await self._saga.compensate(on_stuck=on_stuck)
+
+    def operator_retry(self) -> None:
+        """An operator asked for another try of the failed undos (call it from the workflow's retry update)."""
+        self._operator_retry = True
+
+    async def wait_for_operator(self) -> None:
+        """Wait until `operator_retry()` is called (no timer: an operator's fix takes what it takes)."""
+        await workflow.wait_condition(lambda: self._operator_retry)
+        self._operator_retry = False
+
+    def _compensation_changed(self, entry: R) -> None:
+        kind = {
+            CompensationStatus.RUNNING: ProgressKind.COMPENSATION_STARTED,
+            CompensationStatus.DONE: ProgressKind.COMPENSATION_DONE,
+            CompensationStatus.FAILED: ProgressKind.COMPENSATION_FAILED,
+        }.get(entry.status)
+        if kind is not None:
+            self._record(kind, compensation=entry.action, detail=entry.detail)
+
+
+async def despite_cancellation(attempt: Awaitable[T], *, on_cancel: Callable[[], object] | None = None) -> T:
+    """`attempt`'s outcome. Shielded: a workflow cancellation must not be absorbed by the attempt's own cancel handling
+    (which, when the call then succeeds, would swallow it and let the saga carry on). A cancellation meanwhile calls
+    `on_cancel`, waits until the attempt in flight is over — its request may still commit, and the compensations must
+    run after it to see it — and is then raised, whatever the attempt's outcome."""
+    future = asyncio.ensure_future(attempt)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        if on_cancel is not None:
+            on_cancel()
+        while not future.done():
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(future)
+        if not future.cancelled():
+            future.exception()  # retrieved: its outcome is superseded by the cancel
+        raise
+
+
+async def to_the_end(work: Awaitable[T], *, on_cancel: Callable[[], object] = lambda: None) -> T:
+    """`work`'s outcome, however many cancels arrive meanwhile (each calls `on_cancel`, e.g. to log it). For
+    compensation: the execution must never close while an undo is pending — closing would abandon the charge it has
+    yet to refund."""
+    future = asyncio.ensure_future(work)
+    while not future.done():
+        try:
+            await asyncio.shield(future)
+        except asyncio.CancelledError:
+            on_cancel()
+            continue
+    return future.result()
+
+
+def backoff_after(cause: BaseException | None, options: Mapping[str, Any]) -> timedelta:
+    """The wait before the server's first attempt after a failed local one: what a 429's Retry-After asked for, else
+    the step's first backoff interval. Also after a timeout: the wait ends the workflow task before the server attempt
+    is made, so a cancel that arrived meanwhile stops the step first — the abandoned local request may still be on
+    its way, and a second request with its key could otherwise commit what the compensation is about to undo."""
+    if isinstance(cause, ApplicationError) and cause.next_retry_delay:
+        return cause.next_retry_delay
+    interval: timedelta = options["retry_policy"].initial_interval
+    return interval
+
+
+def timestamp(moment: datetime) -> str:
+    """Workflow time as progress reports it: ISO-8601 UTC to the millisecond."""
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
