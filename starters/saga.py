@@ -26,6 +26,6 @@ def lint(
     if compilation.definition is None:
         for line in compilation.lines():
             errors.print(line, markup=False, soft_wrap=True)
-        errors.print(f"{len(compilation.problems)} problem(s) in {file}", markup=False)
+        errors.print(f"{len(compilation.problems)} problem(s) in {file}", markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_PROBLEM)
     console.print(f"{file}: {compilation.summary()}", markup=False, soft_wrap=True)

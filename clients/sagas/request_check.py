@@ -78,8 +78,20 @@ def violations(target: Schema, instance: Instance) -> list[tuple[Path, str]]:
     for error in sorted(validator.iter_errors(instance.value), key=lambda e: list(map(str, e.absolute_path))):
         if _counts(error, instance):
             where = tuple(error.absolute_path)
-            found.append((where, _message(error, where, instance)))
+            message = _message(error, where, instance)
+            found.append((_pointed(error, where), message))
     return found
+
+
+def _pointed(error: ValidationError, where: Path) -> Path:
+    """Where a person fixes it: an unknown field's own entry rather than its object's."""
+    given: Any = error.instance
+    if error.validator in ("additionalProperties", "unevaluatedProperties") and isinstance(given, dict):
+        allowed = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+        extra = sorted(name for name in given if name not in allowed)
+        if extra:
+            return (*where, extra[0])
+    return where
 
 
 def _under(where: Path, roots: Iterable[Path]) -> bool:
