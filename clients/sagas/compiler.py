@@ -242,7 +242,7 @@ class Compiler:
             method=operation.method,
             path=operation.path,
             key_header=key_header,
-            request=Request.model_validate(request.model_dump()),
+            request=request,
             outcomes=outcomes or Outcomes(),
         )
 

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from workflows.saga_definition import DEFAULT_KEY_HEADER, Outcome
+from workflows.saga_definition import DEFAULT_KEY_HEADER, Outcome, Request
 
 
 class _Declared(BaseModel):
@@ -25,16 +25,10 @@ class ApiDeclaration(_Declared):
     )
 
 
-class RequestDeclaration(_Declared):
-    path: dict[str, JsonValue] = Field(default_factory=dict)
-    query: dict[str, JsonValue] = Field(default_factory=dict)
-    headers: dict[str, JsonValue] = Field(default_factory=dict)
-    body: JsonValue = None
-
-
 class CallDeclaration(_Declared):
     call: str = Field(description="<api>.<operationId>")
-    request: RequestDeclaration = Field(default_factory=RequestDeclaration)
+    # The request is declared as it is compiled: templates by section (path, query, headers, body).
+    request: Request = Field(default_factory=Request)
     key_header: str = DEFAULT_KEY_HEADER
 
 
