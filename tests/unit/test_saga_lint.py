@@ -175,3 +175,55 @@ def test_the_compiled_definition_travels_as_json_and_keeps_its_hash(tmp_path: Pa
     assert decoded == definition and decoded.content_hash == definition.content_hash
     changed = compile_file(write_saga(tmp_path, CLEAN.replace('summary: "order', 'summary: "shop order'))).definition
     assert changed is not None and changed.content_hash != definition.content_hash
+
+
+LOOKUP_UNDO = """    undo:
+      call: shop.cancelOrder
+      request:
+        path: {order_id: "${steps.create.result.id}"}
+      when_unknown: lookup
+      lookup:
+        call: shop.listOrders
+        request: {query: {reference: "${steps.create.key}"}}
+        items: orders
+        match: {id: "${steps.create.key}"}
+  - id: confirm"""
+
+
+def _with_lookup(old: str = "", new: str = "") -> str:
+    start, end = CLEAN.index("    undo:\n"), CLEAN.index("  - id: confirm")
+    text = CLEAN[:start] + LOOKUP_UNDO.replace(old, new) + CLEAN[end + len("  - id: confirm") :]
+    return text.replace("    covered_by: create\n", "    irreversible: true\n")
+
+
+def test_an_undo_by_lookup_compiles(tmp_path: Path) -> None:
+    definition = compile_file(write_saga(tmp_path, _with_lookup())).definition
+    assert definition is not None
+    undo = definition.step("create").undo
+    assert undo is not None and undo.lookup is not None and undo.fence is None
+    assert (undo.lookup.call.operation_id, undo.lookup.items, undo.lookup.match) == (
+        "listOrders",
+        ("orders",),
+        {"id": "${steps.create.key}"},
+    )
+
+
+def test_a_lookup_matching_a_field_its_records_lack(tmp_path: Path) -> None:
+    path = write_saga(tmp_path, _with_lookup('match: {id: "', 'match: {ref: "'))
+    assert [line.removeprefix(f"{path}:") for line in compile_file(path).lines()] == [
+        "28: step 'create', undo, lookup: a record of shop.listOrders has no field 'ref'"
+    ]
+
+
+def test_a_lookup_over_an_answer_without_that_list(tmp_path: Path) -> None:
+    path = write_saga(tmp_path, _with_lookup("items: orders", "items: order"))
+    assert [line.removeprefix(f"{path}:") for line in compile_file(path).lines()] == [
+        "27: step 'create', undo, lookup: shop.listOrders answers no list at its order"
+    ]
+
+
+def test_a_key_given_twice_is_unreadable(tmp_path: Path) -> None:
+    path = write_saga(tmp_path, CLEAN.replace("name: shop\n", "name: shop\nname: again\n"))
+    result = CliRunner().invoke(app, ["saga", "lint", str(path)])
+    assert result.exit_code == 2
+    assert f"{path}:2: 'name' is given twice" in " ".join(result.stderr.split())
