@@ -63,6 +63,7 @@ from starters.replay import (
     replay as replay_histories,
 )
 from starters.replay_view import failures_table, replay_progress, summary
+from starters.saga import saga_app
 from starters.stack_session import stack_for_command
 from starters.status_view import status_panel
 from starters.up import run_stack
@@ -114,6 +115,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(certs_app, name="certs")
 app.add_typer(deploy_app, name="deploy")
 app.add_typer(adversary_app, name="adversary")
+app.add_typer(saga_app, name="saga")
 app.command("codec-server")(codec_server)
 app.command("compose-secrets")(compose_secrets)
 app.command()(doctor)
