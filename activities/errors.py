@@ -11,6 +11,7 @@ import httpx
 from temporalio.exceptions import ApplicationError
 
 from cadenza import failure_types
+from workflows.saga_definition import Outcome
 
 # Answers that will be the same however often we ask: a declined card, an out-of-stock SKU, a request the service
 # considers invalid, a request fenced by its compensation. Retrying would only delay the compensation.
@@ -67,6 +68,19 @@ def error_for_response(service: str, response: httpx.Response) -> ApplicationErr
         {"service": service, "status": response.status_code, "code": code},
         type=failure_types.ROUTE_NOT_FOUND if response.status_code == 404 and not permanent else error_type(code),
         non_retryable=permanent,
+    )
+
+
+def error_for_outcome(service: str, response: httpx.Response, outcome: Outcome) -> ApplicationError:
+    """The Temporal error for an answer a declared step classified (its `outcomes`): the same message and type as
+    `error_for_response`, with the retryability the definition declares instead of ours."""
+    code, message = _error_code(response)
+    return ApplicationError(
+        f"{service} answered {response.status_code} {code}: {message}",
+        {"service": service, "status": response.status_code, "code": code},
+        type=error_type(code),
+        non_retryable=outcome is Outcome.FINAL,
+        next_retry_delay=_retry_after(response) if outcome is Outcome.RETRY_AFTER else None,
     )
 
 

@@ -84,13 +84,15 @@ class ServiceClient:
         method: str,
         path: str,
         *,
-        json: Mapping[str, Any] | None = None,
+        json: Any = None,
         params: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
         accept: Collection[int] = (),
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
-        """Send a request; return the response if it is 2xx or in `accept`, else raise the classified error."""
-        headers = dict(self._auth)
+        """Send a request; return the response if it is 2xx or in `accept`, else raise the classified error.
+        `headers` are sent as well (a declared saga's, its key among them under the header its API takes)."""
+        headers = {**(headers or {}), **self._auth}
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
         try:

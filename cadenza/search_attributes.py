@@ -23,7 +23,18 @@ ORDER_TOTAL = SearchAttributeKey.for_int("OrderTotal")  # minor units, like ever
 # Set by each reconcile run (workflows/reconcile.py) to what it could not repair: `ReconcileUnrepaired > 0`.
 RECONCILE_UNREPAIRED = SearchAttributeKey.for_int("ReconcileUnrepaired")
 
-ALL_KEYS: tuple[SearchAttributeKey, ...] = (ORDER_STATUS, CUSTOMER_ID, ORDER_TOTAL, RECONCILE_UNREPAIRED)
+# A declared saga's run (workflows/declared_saga.py): `SagaName="order" AND SagaStatus="needs_attention"`.
+SAGA_NAME = SearchAttributeKey.for_keyword("SagaName")
+SAGA_STATUS = SearchAttributeKey.for_keyword("SagaStatus")
+
+ALL_KEYS: tuple[SearchAttributeKey, ...] = (
+    ORDER_STATUS,
+    CUSTOMER_ID,
+    ORDER_TOTAL,
+    RECONCILE_UNREPAIRED,
+    SAGA_NAME,
+    SAGA_STATUS,
+)
 
 
 def initial_search_attributes(customer_id: str, total_amount: int, status: str) -> TypedSearchAttributes:
@@ -34,6 +45,10 @@ def initial_search_attributes(customer_id: str, total_amount: int, status: str) 
             SearchAttributePair(ORDER_TOTAL, total_amount),
         ]
     )
+
+
+def saga_search_attributes(name: str, status: str) -> TypedSearchAttributes:
+    return TypedSearchAttributes([SearchAttributePair(SAGA_NAME, name), SearchAttributePair(SAGA_STATUS, status)])
 
 
 def dev_server_flags() -> list[str]:

@@ -1,16 +1,24 @@
 """`cadenza saga`: declared sagas (docs/sagas.md). `lint` checks a definition against the OpenAPI documents it names;
-running one and following its progress are commands of this same group.
+`run` starts a run of it (lint first: a definition with problems never runs) and `status` shows where a run is.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from clients.sagas import compile_file
+from cadenza.connection import connect
+from cadenza.errors import InvalidInput
+from cadenza.settings import workflow_ui_link
+from clients.sagas import Compilation, compile_file
+from clients.sagas.runs import describe_run, start_run, wait_for_run
 from starters.console import EXIT_PROBLEM, console, errors
+from starters.saga_view import run_panel
+from workflows.saga_definition import SagaDefinition
 
 saga_app = typer.Typer(help="Sagas declared over your own OpenAPI documents.", no_args_is_help=True)
 
@@ -23,9 +31,69 @@ def lint(
     order, and that every mutating step says how it is undone. Exits 0 when clean, 1 listing every problem (file:line),
     2 when the file is missing or not YAML."""
     compilation = compile_file(file)  # an unreadable file raises InvalidInput: the group prints it, exit 2
+    console.print(f"{file}: {_clean(file, compilation).summary()}", markup=False, soft_wrap=True)
+
+
+@saga_app.command("run")
+def run(
+    file: Annotated[Path, typer.Argument(help="A saga definition (YAML), e.g. examples/sagas/order.yaml")],
+    input_file: Annotated[
+        Path, typer.Option("--input", help="The run's input as JSON, e.g. examples/sagas/order.input.json")
+    ],
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for the run to end and print its final state")] = False,
+) -> None:
+    """Start a run of a saga (linted first: one with problems does not run, exit 1). Prints the run id and its Web UI
+    link; with --wait, the final state and progress, exiting 0 only when the run completed (1: compensated or waiting
+    for an operator). Running the same input again attaches to the run already started."""
+    definition = _clean(file, compile_file(file)).definition
+    assert definition is not None
+    run_input = _read_input(input_file)
+    asyncio.run(_run(definition, run_input, wait))
+
+
+async def _run(definition: SagaDefinition, run_input: Any, wait: bool) -> None:
+    client = await connect()
+    started = await start_run(client, definition, run_input)
+    link = workflow_ui_link(client.namespace, started.run_id)
+    note = "already started with this input; attached" if started.duplicate else "started"
+    steps = [step.id for step in definition.steps]
+    if not wait:
+        console.print(f"Run {started.run_id} {note}\nWeb UI: {link}", markup=False, soft_wrap=True)
+        return
+    errors.print(f"Run {started.run_id} {note}; waiting for it to end… (Web UI: {link})", markup=False, soft_wrap=True)
+    view = await wait_for_run(client, started.run_id)
+    console.print(run_panel(view, link, steps))
+    console.print(f"final state: {view.state}", markup=False)
+    if view.state != "completed":
+        raise typer.Exit(EXIT_PROBLEM)
+
+
+@saga_app.command("status")
+def status(run_id: Annotated[str, typer.Argument(help="The run id `cadenza saga run` printed")]) -> None:
+    """Show where a run is: its state, each step with its result, the undos, the Web UI link."""
+
+    async def main() -> None:
+        client = await connect()
+        view = await describe_run(client, run_id)
+        console.print(run_panel(view, workflow_ui_link(client.namespace, run_id)))
+
+    asyncio.run(main())
+
+
+def _clean(file: Path, compilation: Compilation) -> Compilation:
+    """`compilation` if it has a definition; else print every problem and exit 1."""
     if compilation.definition is None:
         for line in compilation.lines():
             errors.print(line, markup=False, soft_wrap=True)
         errors.print(f"{len(compilation.problems)} problem(s) in {file}", markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_PROBLEM)
-    console.print(f"{file}: {compilation.summary()}", markup=False, soft_wrap=True)
+    return compilation
+
+
+def _read_input(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except OSError as err:
+        raise InvalidInput(f"Cannot read the input {path}: {err.strerror or err}") from None
+    except json.JSONDecodeError as err:
+        raise InvalidInput(f"The input {path} is not JSON: {err.msg} (line {err.lineno})") from None

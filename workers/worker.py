@@ -22,6 +22,7 @@ from temporalio.worker import (
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.http import ServiceClients, new_http_client
+from activities.operation_calls import OperationCalls
 from activities.orders import OrderActivities
 from activities.reconcile import ReconcileActivities
 from cadenza.build_id import build_id
@@ -38,13 +39,14 @@ from workers.decision_check import DecisionCheck
 from workers.health import health_endpoint, worker_runtime
 from workers.intake import MarkingRunner, PlaintextIntake
 from workers.metrics import ActivityAttempts
+from workflows.declared_saga import DeclaredSagaWorkflow
 from workflows.models import WORKFLOW_ID_PREFIX
 from workflows.order import OrderWorkflow
 from workflows.reconcile import ReconcileWorkflow
 
 log = logging.getLogger("cadenza.worker")
 
-WORKFLOWS = [OrderWorkflow, ReconcileWorkflow]
+WORKFLOWS = [OrderWorkflow, ReconcileWorkflow, DeclaredSagaWorkflow]
 
 
 @dataclass(frozen=True)
@@ -178,7 +180,9 @@ async def order_worker(
             client,
             task_queue=task_queue or settings().task_queue,
             workflows=list(workflows),
-            activities=activities.all() + ReconcileActivities(http, endpoints).all(),
+            activities=activities.all()
+            + ReconcileActivities(http, endpoints).all()
+            + OperationCalls(http, endpoints).all(),
             # On SIGTERM, let in-flight HTTP calls finish rather than abandon them mid-request for another worker to
             # retry: an HTTP call is bounded by its 5 s timeout.
             graceful_shutdown_timeout=WORKER_GRACEFUL_SHUTDOWN,

@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         StepFence,
     )
     from workflows.reconcile_models import ReconcileInput, Repair, RepairOutcome, Survey
+    from workflows.saga_run_models import OperationAnswer, OperationCall
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -62,6 +63,14 @@ RELEASE_INVENTORY = ActivityType("release_inventory", StepFence, CompensationOut
 CHECK_ORDERS = ActivityType("check_orders", ReconcileInput, Survey)
 REPAIR = ActivityType("repair", Repair, RepairOutcome)
 
+# ---- DeclaredSagaWorkflow: one activity under three names, so that each use has its own options (policies.py) ------
+CALL_OPERATION = ActivityType("call_operation", OperationCall, OperationAnswer)
+"""A forward step before (or without) a pivot: local first, then a bounded retry budget."""
+UNDO_OPERATION = ActivityType("undo_operation", OperationCall, OperationAnswer)
+"""A call of an undo (and an undo's lookup): server-managed, retried to the compensation deadline."""
+COMPLETE_OPERATION = ActivityType("complete_operation", OperationCall, OperationAnswer)
+"""A step after a successful pivot: retried without a budget, since nothing before it is undone any more."""
+
 ORDER_STEPS: tuple[ActivityType[Any, Any], ...] = (
     CREATE_ERP_ORDER,
     ASSESS_RISK,
@@ -74,3 +83,4 @@ ORDER_STEPS: tuple[ActivityType[Any, Any], ...] = (
     RELEASE_INVENTORY,
 )
 RECONCILE_STEPS: tuple[ActivityType[Any, Any], ...] = (CHECK_ORDERS, REPAIR)
+SAGA_CALLS: tuple[ActivityType[Any, Any], ...] = (CALL_OPERATION, UNDO_OPERATION, COMPLETE_OPERATION)

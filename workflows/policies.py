@@ -171,6 +171,25 @@ ORDER_OPTIONS = OptionsTable(
 """OrderWorkflow's table: its forward steps run local first."""
 
 
+# A declared saga's steps (workflows/declared_saga.py) all call one generic activity; what an answer means is the
+# step's declared `outcomes`, applied by the activity (a final answer is a non-retryable error), so the table only
+# tells the uses apart: forward steps as an order's (local first, the same attempt budget), undo calls as its
+# compensations, and steps after a successful pivot retried for as long as it takes — nothing before them is undone
+# any more, so giving up would leave the saga half done; a final answer there waits for an operator instead.
+COMPLETION_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=60)
+)
+SAGA_OPTIONS = OptionsTable(
+    {
+        "call_operation": _STEP,
+        "undo_operation": _COMPENSATION,
+        "complete_operation": {**_STEP, "retry_policy": COMPLETION_RETRY},
+    },
+    local_first=frozenset({"call_operation"}),
+)
+"""DeclaredSagaWorkflow's table."""
+
+
 def activity_options(name: str) -> dict[str, Any]:
     """Keyword arguments for `workflow.execute_activity` of OrderWorkflow's activity `name`."""
     return ORDER_OPTIONS.options(name)

@@ -153,6 +153,11 @@ class StepRunner(Generic[S, C, R]):
         if undo is not None:
             self._saga.register(undo.action, self._fence(undo))
 
+    def register_compensation(self, action: C, run: Callable[[], Awaitable[Any]]) -> None:
+        """Register a compensation the workflow composes itself (a declared saga's undo: several calls, or a lookup
+        first); `run` returns a `CompensationOutcome` and fails with an `ActivityError`, like a registered undo."""
+        self._saga.register(action, run)
+
     def _fence(self, undo: Undo[C]) -> Callable[[], Awaitable[Any]]:
         """The compensation of a step: fence the key of every call that acted on the step's record — the step's own
         (the service undoes exactly that request, or refuses it should it arrive later) and those that changed the

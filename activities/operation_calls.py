@@ -1,0 +1,93 @@
+"""The one generic activity of declared sagas (workflows/declared_saga.py): send a rendered request to a service, and
+let the step's declared outcomes say what its answer means.
+
+Registered under the three names of workflows/activity_types.py (`call_operation`, `undo_operation`,
+`complete_operation`) so that each use has its own options; the body is the same. The workflow renders everything:
+this side adds the service's base URL and token (by the call's `service` name, cadenza.settings) and the idempotency
+key in the header the operation takes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+from temporalio import activity
+
+from activities.errors import error_for_outcome
+from activities.http import ServiceClient
+from cadenza.settings import ServiceEndpoint, service_endpoint
+from workflows import activity_types
+from workflows.saga_definition import Outcome
+from workflows.saga_run_models import OperationAnswer, OperationCall
+
+# What a saga may want of an answer besides its body: where a created resource lives, and whether the service replayed
+# a stored answer for the key (both spellings seen in the wild).
+HEADERS_OF_INTEREST = ("location", "retry-after", "idempotent-replayed", "idempotency-replayed")
+EVERY_STATUS = range(100, 600)
+
+
+class OperationCalls:
+    """The generic activity, bound to the worker's shared HTTP client and its service endpoints."""
+
+    def __init__(self, http: httpx.AsyncClient, endpoints: Mapping[str, ServiceEndpoint]) -> None:
+        self._http = http
+        self._endpoints = dict(endpoints)
+        self._clients: dict[str, ServiceClient] = {}
+
+    def _client(self, service: str) -> ServiceClient:
+        client = self._clients.get(service)
+        if client is None:
+            # A service the worker was not given: CADENZA_<NAME>_URL / _TOKEN (or the embedded stack's port).
+            endpoint = self._endpoints.get(service) or service_endpoint(service)
+            client = self._clients[service] = ServiceClient(self._http, endpoint)
+        return client
+
+    async def call(self, request: OperationCall) -> OperationAnswer:
+        """Send `request`; return the answer when its outcome is ok, else raise the error its outcome says: final →
+        non-retryable, retry_after → retried after the answer's Retry-After, retry → retried."""
+        client = self._client(request.service)
+        headers = dict(request.headers)
+        if request.key_header and request.key:
+            headers[request.key_header] = request.key
+        response = await client.request(
+            request.method,
+            request.path,
+            json=request.body,
+            params=request.query or None,
+            headers=headers,
+            accept=EVERY_STATUS,
+        )
+        outcome = request.outcomes.classify(response.status_code)
+        if outcome is not Outcome.OK:
+            raise error_for_outcome(f"{request.service}.{request.operation}", response, outcome)
+        return OperationAnswer(
+            status=response.status_code,
+            body=_json(response),
+            headers={name: response.headers[name] for name in HEADERS_OF_INTEREST if name in response.headers},
+        )
+
+    @activity.defn(name=activity_types.CALL_OPERATION.name)
+    async def call_operation(self, request: OperationCall) -> OperationAnswer:
+        return await self.call(request)
+
+    @activity.defn(name=activity_types.UNDO_OPERATION.name)
+    async def undo_operation(self, request: OperationCall) -> OperationAnswer:
+        return await self.call(request)
+
+    @activity.defn(name=activity_types.COMPLETE_OPERATION.name)
+    async def complete_operation(self, request: OperationCall) -> OperationAnswer:
+        return await self.call(request)
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [self.call_operation, self.undo_operation, self.complete_operation]
+
+
+def _json(response: httpx.Response) -> Any:
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None

@@ -1,0 +1,216 @@
+"""Running declared sagas: what both doors call to start a run, read its progress and resume it.
+
+A run's id is its workflow id, `saga-<name>-<the definition's id template rendered over the input>`: starting the same
+input again attaches to the run already started (never a second one, even after it closed), another input under the
+same id is refused and starts nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from temporalio.client import (
+    Client,
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+)
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from cadenza.codec import KeyRing
+from cadenza.errors import CadenzaError, InvalidInput
+from cadenza.search_attributes import saga_search_attributes
+from cadenza.settings import settings
+from clients.orders import signed
+from workflows.declared_saga import RETRY_UPDATE, DeclaredSagaWorkflow
+from workflows.models import OperatorRetry
+from workflows.saga_definition import SagaDefinition
+from workflows.saga_run_models import SAGA_WORKFLOW_ID_PREFIX, SagaProgress, SagaRun, SagaState
+from workflows.saga_templates import TemplateError, render
+
+FINGERPRINT_MEMO = "saga_input_fingerprint"
+DEFINITION_MEMO = "saga_definition_hash"
+
+
+class InvalidSagaInput(InvalidInput):
+    """A run's input that its definition's input schema refuses; the message names each field."""
+
+    next_step = "Fix the input (the definition's `input` schema says what it takes) and run again."
+
+
+class RunIdTaken(CadenzaError, ValueError):
+    """Another input was already started under this run id: nothing new was started."""
+
+    def __init__(self, run_id: str, stored: str | None) -> None:
+        held = f" (it holds {stored})" if stored else ""
+        super().__init__(
+            f"Run {run_id} was already started with a different input{held}; nothing new was started. "
+            "Change what the definition's `id` is made of for a new run."
+        )
+        self.run_id = run_id
+
+
+class RunNotFound(CadenzaError, LookupError):
+    """No run under this id (in this namespace): nothing was done."""
+
+    def __init__(self, run_id: str, namespace: str) -> None:
+        super().__init__(f"No saga run {run_id!r} in namespace {namespace}: nothing was done. Check the id.")
+        self.run_id = run_id
+
+
+def validate_input(definition: SagaDefinition, run_input: Any) -> dict[str, Any]:
+    """`run_input` if its definition's input schema accepts it; else `InvalidSagaInput` naming every refused field."""
+    problems = sorted(
+        Draft202012Validator(definition.input_schema).iter_errors(run_input), key=lambda error: list(error.path)
+    )
+    if problems:
+        lines = [
+            f"  - {'.'.join(str(part) for part in error.path) or '(the input)'}: {error.message}" for error in problems
+        ]
+        raise InvalidSagaInput(f"The input of saga {definition.name} is refused:\n" + "\n".join(lines))
+    if not isinstance(run_input, dict):
+        raise InvalidSagaInput(f"The input of saga {definition.name} must be a JSON object")
+    return run_input
+
+
+def run_id_for(definition: SagaDefinition, run_input: dict[str, Any]) -> str:
+    """The run's workflow id: `saga-<name>-<rendered id>`."""
+    try:
+        rendered = render(definition.id, {"input": run_input})
+    except TemplateError as err:
+        raise InvalidSagaInput(f"The run id of saga {definition.name} cannot be made from the input: {err}") from None
+    return f"{SAGA_WORKFLOW_ID_PREFIX}{definition.name}-{rendered}"
+
+
+def input_fingerprint(run_input: dict[str, Any]) -> str:
+    canonical = json.dumps(run_input, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def run_handle(client: Client, run_id: str) -> WorkflowHandle[DeclaredSagaWorkflow, SagaProgress]:
+    return client.get_workflow_handle_for(DeclaredSagaWorkflow.run, run_id)
+
+
+@dataclass(frozen=True)
+class StartedRun:
+    handle: WorkflowHandle[DeclaredSagaWorkflow, SagaProgress]
+    duplicate: bool
+    """True when this input had been started before under the same id: nothing new was started."""
+
+    @property
+    def run_id(self) -> str:
+        return self.handle.id
+
+
+async def start_run(
+    client: Client,
+    definition: SagaDefinition,
+    run_input: Any,
+    *,
+    task_queue: str | None = None,
+    eager_start: bool = True,
+) -> StartedRun:
+    """Start a run of `definition` over `run_input` (checked against its input schema first), or attach to the one
+    already started for the same input. Another input under the same id raises `RunIdTaken` and starts nothing."""
+    checked = validate_input(definition, run_input)
+    run_id = run_id_for(definition, checked)
+    try:
+        summary = str(render(definition.summary, {"input": checked}))
+    except TemplateError:
+        summary = run_id  # lint checks the summary's references; a run is not refused for its label
+    try:
+        handle = await client.start_workflow(
+            DeclaredSagaWorkflow.run,
+            SagaRun(definition=definition, input=checked),
+            id=run_id,
+            task_queue=task_queue or settings().task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            static_summary=summary,
+            search_attributes=saga_search_attributes(definition.name, SagaState.RUNNING.value),
+            memo={FINGERPRINT_MEMO: input_fingerprint(checked), DEFINITION_MEMO: definition.content_hash},
+            request_eager_start=eager_start,
+        )
+        return StartedRun(handle, duplicate=False)
+    except WorkflowAlreadyStartedError as err:
+        existing = client.get_workflow_handle_for(DeclaredSagaWorkflow.run, run_id, run_id=err.run_id)
+        description = await existing.describe()
+        if await description.memo_value(FINGERPRINT_MEMO, None, type_hint=str) != input_fingerprint(checked):
+            raise RunIdTaken(run_id, await description.static_summary()) from None
+        return StartedRun(existing, duplicate=True)
+
+
+@dataclass(frozen=True)
+class RunView:
+    """A run as the doors show it: its own progress plus Temporal's view of the execution."""
+
+    run_id: str
+    execution_status: str
+    progress: SagaProgress | None
+    summary: str | None = None
+    note: str | None = None
+
+    @property
+    def state(self) -> str:
+        """The run's state if its progress could be read, else its execution's status (lower case)."""
+        return self.progress.state.value if self.progress else self.execution_status.lower()
+
+
+async def describe_run(client: Client, run_id: str) -> RunView:
+    """The run as the doors show it. Raises `RunNotFound` for an unknown id."""
+    handle = run_handle(client, run_id)
+    description = await _describe(client, handle)
+    status = description.status.name if description.status else "UNKNOWN"
+    summary = await description.static_summary()
+    progress, note = await _progress_of(handle, description)
+    return RunView(run_id, status, progress, summary, note)
+
+
+async def wait_for_run(client: Client, run_id: str) -> RunView:
+    """The run once its execution has closed (completed, compensated, cancelled after compensating)."""
+    handle = run_handle(client, run_id)
+    try:
+        await handle.result()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise RunNotFound(run_id, client.namespace) from None
+        raise
+    except WorkflowFailureError:
+        pass  # a cancelled run (compensated first): its progress says how it ended
+    return await describe_run(client, run_id)
+
+
+async def retry_run(client: Client, run_id: str, *, operator: str, keys: KeyRing | None = None) -> SagaProgress:
+    """Resume a run in needs_attention on behalf of `operator` (signed, like an order's retry)."""
+    handle = run_handle(client, run_id)
+    await _describe(client, handle)
+    retry = signed(RETRY_UPDATE, run_id, OperatorRetry(operator=operator), keys)
+    # As in clients/orders.py: the SDK's `update(name=...)` overload types the result as a coroutine.
+    return await handle.execute_update(DeclaredSagaWorkflow.retry_compensation, retry)  # type: ignore[arg-type]
+
+
+async def _describe(client: Client, handle: WorkflowHandle[Any, Any]) -> WorkflowExecutionDescription:
+    try:
+        return await handle.describe()
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        raise RunNotFound(handle.id, client.namespace) from None
+
+
+async def _progress_of(
+    handle: WorkflowHandle[DeclaredSagaWorkflow, SagaProgress], description: WorkflowExecutionDescription
+) -> tuple[SagaProgress | None, str | None]:
+    # A completed run's result is its final progress, in its history: read without asking a worker.
+    if description.status == WorkflowExecutionStatus.COMPLETED:
+        return await handle.result(), None
+    try:
+        return await handle.query(DeclaredSagaWorkflow.status), None
+    except RPCError:
+        return None, "no worker is answering queries: start a worker"
