@@ -1,0 +1,194 @@
+"""The order saga declared in examples/sagas/order.yaml, run by the generic workflow against the real services: what
+they recorded proves each outcome (one confirmed ERP order, one charge, a committed reservation; or nothing live)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import WorkflowFailureError
+
+from clients.sagas import load_definition
+from clients.sagas.runs import InvalidSagaInput, RunIdTaken, start_run, wait_for_run
+from tests.conftest import make_order
+from tests.integration.conftest import Harness
+from tests.integration.test_cli import _cadenza_async
+from tests.unit.test_saga_examples import EXAMPLES, ORDER_OPERATIONS, _document
+from workflows.declared_saga import DeclaredSagaWorkflow
+from workflows.saga_definition import SagaDefinition
+from workflows.saga_run_models import SagaState
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def order_saga_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """examples/sagas/order.yaml beside the services' OpenAPI documents (exported from the apps)."""
+    folder = tmp_path_factory.mktemp("order-saga")
+    (folder / "openapi").mkdir()
+    for name in ORDER_OPERATIONS:
+        (folder / "openapi" / f"{name}.json").write_text(json.dumps(_document(name, folder)))
+    return Path(shutil.copy(EXAMPLES / "order.yaml", folder / "order.yaml"))
+
+
+@pytest.fixture(scope="module")
+def order_saga(order_saga_file: Path) -> SagaDefinition:
+    return load_definition(order_saga_file)
+
+
+def saga_input(token: str = "tok_visa", skus: tuple[str, ...] = ("SKU-BOOK", "SKU-MUG")) -> dict[str, Any]:
+    """The order saga's input for a fresh order (examples/sagas/order.input.json's shape)."""
+    order = make_order(token=token, skus=skus)
+    sample = json.loads((EXAMPLES / "order.input.json").read_text())
+    lines = [line.model_dump(mode="json") for line in order.lines]
+    return {
+        **sample,
+        "order_id": order.order_id,
+        "payment_token": token,
+        "total_amount": order.total_amount,
+        "lines": lines,
+        "reservation_lines": [{"sku": line["sku"], "quantity": line["quantity"]} for line in lines],
+    }
+
+
+async def _nothing_live(harness: Harness, order_id: str) -> None:
+    records = await harness.records.for_order(order_id)
+    assert records.erp_order is None or records.erp_order["status"] == "cancelled", records.erp_order
+    assert records.live_charges == []
+    assert records.reservations_in("held", "committed") == []
+
+
+async def test_the_declared_order_saga_completes_with_one_of_each(harness: Harness, order_saga: SagaDefinition):
+    run_input = saga_input()
+    started = await start_run(harness.client, order_saga, run_input, task_queue=harness.task_queue)
+    view = await wait_for_run(harness.client, started.run_id)
+    assert view.progress is not None and view.state == "completed", view.progress
+    assert view.progress.completed_steps == [step.id for step in order_saga.steps]
+    assert view.progress.content_hash == order_saga.content_hash
+    records = await harness.records.for_order(run_input["order_id"])
+    assert records.erp_order is not None and records.erp_order["status"] == "confirmed"
+    [charge] = records.charges
+    assert (charge["amount"], charge["status"], charge["refunded"]) == (run_input["total_amount"], "succeeded", False)
+    assert [reservation["status"] for reservation in records.reservations] == ["committed"]
+    assert view.progress.results["charge"]["id"] == charge["id"]
+
+
+async def test_a_declined_card_compensates_and_leaves_nothing_live(harness: Harness, order_saga: SagaDefinition):
+    run_input = saga_input(token="tok_chargeDeclined")
+    started = await start_run(harness.client, order_saga, run_input, task_queue=harness.task_queue)
+    progress = (await wait_for_run(harness.client, started.run_id)).progress
+    assert progress is not None
+    assert (progress.state, progress.failed_step, progress.error_type) == (
+        SagaState.COMPENSATED,
+        "charge",
+        "CardDeclined",
+    )
+    await _nothing_live(harness, run_input["order_id"])
+    records = await harness.records.for_order(run_input["order_id"])
+    assert [charge["status"] for charge in records.charges] == ["failed"]  # a final answer is never retried
+    assert records.reservations == []
+
+
+async def test_the_same_input_attaches_and_another_is_refused(harness: Harness, order_saga: SagaDefinition):
+    run_input = saga_input()
+    first = await start_run(harness.client, order_saga, run_input, task_queue=harness.task_queue)
+    again = await start_run(harness.client, order_saga, run_input, task_queue=harness.task_queue)
+    assert (again.duplicate, again.run_id, again.handle.run_id) == (True, first.run_id, first.handle.result_run_id)
+    with pytest.raises(RunIdTaken):
+        await start_run(harness.client, order_saga, {**run_input, "total_amount": 1}, task_queue=harness.task_queue)
+    assert (await wait_for_run(harness.client, first.run_id)).state == "completed"
+    assert len((await harness.records.for_order(run_input["order_id"])).charges) == 1
+
+
+async def test_an_input_the_schema_refuses_names_the_field(harness: Harness, order_saga: SagaDefinition):
+    run_input = saga_input()
+    del run_input["currency"]
+    with pytest.raises(InvalidSagaInput, match="currency") as refused:
+        await start_run(harness.client, order_saga, {**run_input, "total_amount": "42"}, task_queue=harness.task_queue)
+    assert "total_amount" in str(refused.value) and refused.value.exit_code == 2
+
+
+async def test_cancel_mid_run_compensates_what_was_done(harness: Harness, order_saga: SagaDefinition, no_faults):
+    # The reservation commits, then its answer is held for 2 s; the cancel arrives meanwhile.
+    run_input = saga_input()
+    await harness.faults.set(
+        "inventory", {"stall_ms": 2000, "script": [{"kind": "stall", "times": 1, "match": "/reserve/"}]}
+    )
+    started = await start_run(harness.client, order_saga, run_input, task_queue=harness.task_queue)
+    for _ in range(100):
+        if (await harness.records.for_order(run_input["order_id"])).reservations:
+            break
+        await asyncio.sleep(0.05)
+    await started.handle.cancel()
+    with pytest.raises(WorkflowFailureError):
+        await started.handle.result()
+    progress = await started.handle.query(DeclaredSagaWorkflow.status)
+    assert progress.state == SagaState.COMPENSATED and progress.reason == "cancelled on request"
+    await _nothing_live(harness, run_input["order_id"])
+    records = await harness.records.for_order(run_input["order_id"])
+    assert [r["status"] for r in records.reservations] == ["released"]
+    assert [c["refunded"] for c in records.charges] == [True]
+
+
+async def test_a_charge_of_unknown_outcome_is_fenced_and_its_late_commit_refused(
+    harness: Harness, order_saga: SagaDefinition, no_faults
+):
+    # The charge request waits 4 s before it commits: the run is cancelled while its outcome is unknown, the undo
+    # fences the charge's key, and the late commit is refused.
+    run_input = saga_input()
+    await harness.faults.set(
+        "payment", {"slow_commit_ms": 4000, "script": [{"kind": "slow_commit", "times": 1, "match": "/charge/"}]}
+    )
+    fenced_before = (await harness.faults.stats("payment"))["fenced_requests"]  # the counter spans the session
+    started = await start_run(harness.client, order_saga, run_input, task_queue=harness.task_queue)
+    await asyncio.sleep(1.0)
+    await started.handle.cancel()
+    with pytest.raises(WorkflowFailureError):
+        await started.handle.result()
+    progress = await started.handle.query(DeclaredSagaWorkflow.status)
+    assert progress.state == SagaState.COMPENSATED and "charge" not in progress.completed_steps
+    undo = {record.action: record for record in progress.compensations}["charge"]
+    assert undo.undone is False and "fenced" in (undo.detail or "")
+    await asyncio.sleep(4.5)  # past the slow commit
+    await _nothing_live(harness, run_input["order_id"])
+    assert (await harness.records.for_order(run_input["order_id"])).charges == []
+    assert (await harness.faults.stats("payment"))["fenced_requests"] - fenced_before == 1
+
+
+async def test_cadenza_saga_run_wait_exits_0_and_status_shows_the_run(
+    harness: Harness, order_saga_file: Path, tmp_path: Path
+):
+    input_file = tmp_path / "order.input.json"
+    input_file.write_text(json.dumps(saga_input()))
+    env = harness.config.client_env()
+    ran = await _cadenza_async(["saga", "run", str(order_saga_file), "--input", str(input_file), "--wait"], env)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "final state: completed" in ran.stdout
+    run_id = next(line.split()[1] for line in ran.stderr.splitlines() if line.startswith("Run "))
+    status = await _cadenza_async(["saga", "status", run_id], env)
+    assert status.returncode == 0, status.stderr
+    assert "completed" in status.stdout and "commit_stock" in status.stdout
+
+
+async def test_cadenza_saga_run_wait_exits_1_when_compensated(harness: Harness, order_saga_file: Path, tmp_path: Path):
+    input_file = tmp_path / "declined.input.json"
+    input_file.write_text(json.dumps(saga_input(token="tok_chargeDeclined")))
+    ran = await _cadenza_async(
+        ["saga", "run", str(order_saga_file), "--input", str(input_file), "--wait"], harness.config.client_env()
+    )
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert "final state: compensated" in ran.stdout
+
+
+async def test_cadenza_saga_run_refuses_a_definition_with_problems(harness: Harness, tmp_path: Path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text((EXAMPLES / "order.yaml").read_text())  # no OpenAPI documents beside it
+    input_file = tmp_path / "in.json"
+    input_file.write_text(json.dumps(saga_input()))
+    ran = await _cadenza_async(["saga", "run", str(broken), "--input", str(input_file)], harness.config.client_env())
+    assert ran.returncode == 1 and "problem(s)" in ran.stderr, ran.stdout + ran.stderr
+    assert "cannot read openapi/erp.json" in ran.stderr
