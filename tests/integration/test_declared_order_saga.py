@@ -14,6 +14,7 @@ from temporalio.client import WorkflowFailureError
 
 from clients.sagas import load_definition
 from clients.sagas.runs import InvalidSagaInput, RunIdTaken, start_run, wait_for_run
+from starters.replay import new_replayer
 from tests.conftest import make_order
 from tests.integration.conftest import Harness
 from tests.integration.test_cli import _cadenza_async
@@ -192,3 +193,18 @@ async def test_cadenza_saga_run_refuses_a_definition_with_problems(harness: Harn
     ran = await _cadenza_async(["saga", "run", str(broken), "--input", str(input_file)], harness.config.client_env())
     assert ran.returncode == 1 and "problem(s)" in ran.stderr, ran.stdout + ran.stderr
     assert "cannot read openapi/erp.json" in ran.stderr
+
+
+async def test_runs_replay_as_the_worker_runs_them(harness: Harness, order_saga: SagaDefinition):
+    # A completed run and a compensated one, replayed from their histories with the worker's replayer: the workflow
+    # needs nothing but its history (the definition rides in its input).
+    run_ids = []
+    for token in ("tok_visa", "tok_chargeDeclined"):
+        started = await start_run(harness.client, order_saga, saga_input(token), task_queue=harness.task_queue)
+        await wait_for_run(harness.client, started.run_id)
+        run_ids.append(started.run_id)
+    replayer = new_replayer(converter=harness.config.data_converter())
+    for run_id in run_ids:
+        history = await harness.client.get_workflow_handle(run_id).fetch_history()
+        result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+        assert result.replay_failure is None, f"{run_id}: {result.replay_failure}"
