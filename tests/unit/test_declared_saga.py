@@ -158,21 +158,22 @@ async def test_a_step_covered_by_another_undo_is_fenced_by_it(time_skipping_env)
     assert services.calls[-2:] == ["hotel POST /fences", "hotel POST /fences"]
 
 
+# The hotel offers no fence: its undo looks the stay up by the step's key and deletes the one found.
+HOTEL_BY_LOOKUP = Step(
+    id="hotel",
+    call=_call("hotel", "POST", "/stays"),
+    undo=Undo(
+        call=_call("hotel", "DELETE", "/stays/{id}", path={"id": "${steps.hotel.result.id}"}),
+        when_unknown="lookup",
+        needs_result=True,
+        lookup=Lookup(call=_call("hotel", "GET", "/stays"), items=("items",), match={"id": "${steps.hotel.key}"}),
+    ),
+)
+
+
 async def test_an_undo_by_lookup_finds_what_a_lost_reply_did_and_undoes_it(time_skipping_env):
-    # The hotel offers no fence: its undo looks the stay up by the step's key and deletes the one found.
-    lookup = Lookup(call=_call("hotel", "GET", "/stays"), items=("items",), match={"id": "${steps.hotel.key}"})
-    hotel = Step(
-        id="hotel",
-        call=_call("hotel", "POST", "/stays"),
-        undo=Undo(
-            call=_call("hotel", "DELETE", "/stays/{id}", path={"id": "${steps.hotel.result.id}"}),
-            when_unknown="lookup",
-            needs_result=True,
-            lookup=lookup,
-        ),
-    )
     services = Services(lose_reply={"hotel POST /stays"})
-    worker, handle = await _run(time_skipping_env, services, _definition(FLIGHT, hotel))
+    worker, handle = await _run(time_skipping_env, services, _definition(FLIGHT, HOTEL_BY_LOOKUP))
     async with worker:
         progress = await result_of(handle)
     assert (progress.state, progress.failed_step) == (SagaState.COMPENSATED, "hotel")
@@ -187,19 +188,8 @@ async def test_an_undo_by_lookup_finds_what_a_lost_reply_did_and_undoes_it(time_
 
 
 async def test_a_lookup_that_finds_nothing_undoes_nothing(time_skipping_env):
-    lookup = Lookup(call=_call("hotel", "GET", "/stays"), items=("items",), match={"id": "${steps.hotel.key}"})
-    hotel = Step(
-        id="hotel",
-        call=_call("hotel", "POST", "/stays"),
-        undo=Undo(
-            call=_call("hotel", "DELETE", "/stays/{id}", path={"id": "${steps.hotel.result.id}"}),
-            when_unknown="lookup",
-            needs_result=True,
-            lookup=lookup,
-        ),
-    )
     services = Services(refuse={"hotel POST /stays"})  # refused before anything committed
-    worker, handle = await _run(time_skipping_env, services, _definition(hotel))
+    worker, handle = await _run(time_skipping_env, services, _definition(HOTEL_BY_LOOKUP))
     async with worker:
         progress = await result_of(handle)
     [undo] = progress.compensations
