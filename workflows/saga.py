@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar, cast
 
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.errors import describe_failure
 from workflows.models import CompensationOutcome, CompensationRecord, CompensationStatus
@@ -95,7 +95,10 @@ class Saga(Generic[R]):
         self._on_change(entry.record)
         try:
             outcome = await entry.run()
-        except ActivityError as err:
+        except (ActivityError, ApplicationError) as err:
+            # ApplicationError: a compensation the workflow composes itself refused before any call (a declared undo
+            # whose request cannot be rendered): recorded and retried by an operator like a failed call, never left
+            # to fail the execution with the undos still pending.
             entry.record.status = CompensationStatus.FAILED
             entry.record.detail = describe_failure(err).reason
             self._on_change(entry.record)

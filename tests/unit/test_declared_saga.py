@@ -212,3 +212,24 @@ async def test_an_undo_that_keeps_failing_waits_for_an_operator_then_finishes(ti
         progress = await result_of(handle)
     assert progress.state == SagaState.COMPENSATED
     assert services.live == {}
+
+
+async def test_an_undo_that_cannot_be_rendered_is_recorded_as_failed_not_dropped(time_skipping_env):
+    # Built in Python, past lint: the undo reads the step's result, which a refused step never had.
+    hotel = Step(
+        id="hotel",
+        call=_call("hotel", "POST", "/stays"),
+        undo=Undo(
+            call=_call("hotel", "DELETE", "/stays/{id}", path={"id": "${steps.hotel.result.id}"}),
+            when_unknown="fence",
+            needs_result=False,
+        ),
+    )
+    services = Services(refuse={"hotel POST /stays"})
+    worker, handle = await _run(time_skipping_env, services, _definition(FLIGHT, hotel))
+    async with worker:
+        stuck = await _until(handle, SagaState.NEEDS_ATTENTION)
+        failed = {record.action: record for record in stuck.compensations}["hotel"]
+        assert failed.status == CompensationStatus.FAILED and "has no 'result'" in (failed.detail or "")
+        assert services.live == {}  # the flight's undo still ran
+        await handle.terminate()
