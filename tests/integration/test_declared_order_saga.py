@@ -208,3 +208,13 @@ async def test_runs_replay_as_the_worker_runs_them(harness: Harness, order_saga:
         history = await harness.client.get_workflow_handle(run_id).fetch_history()
         result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
         assert result.replay_failure is None, f"{run_id}: {result.replay_failure}"
+
+
+async def test_cadenza_saga_refuses_a_bad_input_and_an_unknown_run(harness: Harness, order_saga_file: Path, tmp_path):
+    input_file = tmp_path / "bad.input.json"
+    input_file.write_text(json.dumps({**saga_input(), "total_amount": "lots"}))
+    env = harness.config.client_env()
+    refused = await _cadenza_async(["saga", "run", str(order_saga_file), "--input", str(input_file)], env)
+    assert refused.returncode == 2 and "total_amount" in refused.stderr, refused.stdout + refused.stderr
+    missing = await _cadenza_async(["saga", "status", "saga-order-nobody"], env)
+    assert missing.returncode == 1 and "No saga run 'saga-order-nobody'" in missing.stderr, missing.stderr
