@@ -1,0 +1,268 @@
+"""The travel services' own conventions, each different from the order services' on purpose: the airline's key
+header and irreversible ticket, the hotel's DELETE undo, the car rental's lookup by reference instead of a fence."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from services.common.mutations import REPLAYED_HEADER
+from tests.services.service_helpers import (
+    ClientFactory,
+    booking_body,
+    error_code,
+    key,
+    rental_body,
+    stay_body,
+)
+
+REQUEST_KEY = "X-Request-Key"
+
+
+@pytest.fixture
+def flight(make_client: ClientFactory) -> httpx.AsyncClient:
+    return make_client("flight")
+
+
+@pytest.fixture
+def hotel(make_client: ClientFactory) -> httpx.AsyncClient:
+    return make_client("hotel")
+
+
+@pytest.fixture
+def car(make_client: ClientFactory) -> httpx.AsyncClient:
+    return make_client("car")
+
+
+# --- flight: keys in X-Request-Key, ticketing is the pivot -----------------------------------------------------------
+
+
+async def test_a_booking_retried_with_the_same_request_key_is_made_once(flight: httpx.AsyncClient) -> None:
+    first = await flight.post("/bookings", json=booking_body(), headers={REQUEST_KEY: "trip-1/flight"})
+    retry = await flight.post("/bookings", json=booking_body(), headers={REQUEST_KEY: "trip-1/flight"})
+
+    assert first.status_code == retry.status_code == 201
+    assert retry.json() == first.json() and retry.headers[REPLAYED_HEADER] == "true"
+    assert [b["id"] for b in (await flight.get("/bookings", params={"trip_id": "trip-1"})).json()["bookings"]] == [
+        first.json()["id"]
+    ]
+
+
+async def test_the_airline_ignores_an_idempotency_key_header(flight: httpx.AsyncClient) -> None:
+    # The airline reads its own header only: a client sending the usual one gets two bookings, which is why a saga
+    # declares the header per operation.
+    await flight.post("/bookings", json=booking_body(), headers=key("k"))
+    await flight.post("/bookings", json=booking_body(), headers=key("k"))
+
+    assert len((await flight.get("/bookings")).json()["bookings"]) == 2
+
+
+async def test_a_request_key_reused_for_another_booking_is_refused(flight: httpx.AsyncClient) -> None:
+    await flight.post("/bookings", json=booking_body("trip-1"), headers={REQUEST_KEY: "k"})
+    reused = await flight.post("/bookings", json=booking_body("trip-2"), headers={REQUEST_KEY: "k"})
+
+    assert reused.status_code == 422 and error_code(reused) == "idempotency_key_reuse"
+    assert REQUEST_KEY in reused.json()["error"]["message"]
+
+
+async def test_a_held_booking_can_be_cancelled(flight: httpx.AsyncClient) -> None:
+    booking = (await flight.post("/bookings", json=booking_body())).json()
+
+    cancelled = await flight.post(f"/bookings/{booking['id']}/cancel")
+    again = await flight.post(f"/bookings/{booking['id']}/cancel")
+    ticket = await flight.post(f"/bookings/{booking['id']}/ticket")
+
+    assert cancelled.status_code == again.status_code == 200 and again.json()["status"] == "cancelled"
+    assert ticket.status_code == 409 and error_code(ticket) == "invalid_state"
+
+
+async def test_a_ticketed_booking_cannot_be_cancelled(flight: httpx.AsyncClient) -> None:
+    booking = (await flight.post("/bookings", json=booking_body())).json()
+
+    ticketed = await flight.post(f"/bookings/{booking['id']}/ticket", headers={REQUEST_KEY: "trip-1/ticket"})
+    again = await flight.post(f"/bookings/{booking['id']}/ticket")
+    cancel = await flight.post(f"/bookings/{booking['id']}/cancel")
+
+    assert ticketed.status_code == 200 and ticketed.json()["status"] == "ticketed"
+    assert ticketed.json()["ticket_number"].startswith("TK-")
+    assert again.json()["ticket_number"] == ticketed.json()["ticket_number"]
+    assert cancel.status_code == 409 and error_code(cancel) == "booking_ticketed"
+    assert (await flight.get(f"/bookings/{booking['id']}")).json()["status"] == "ticketed"
+
+
+async def test_fencing_a_held_booking_cancels_it_and_refuses_the_late_request(flight: httpx.AsyncClient) -> None:
+    booked = await flight.post("/bookings", json=booking_body(), headers={REQUEST_KEY: "trip-1/flight"})
+
+    fence = await flight.post("/fences", json={"key": "trip-1/flight"})
+    late = await flight.post("/bookings", json=booking_body(), headers={REQUEST_KEY: "trip-1/flight"})
+
+    assert fence.status_code == 201 and fence.json()["undone"] and fence.json()["resource_id"] == booked.json()["id"]
+    assert (await flight.get(f"/bookings/{booked.json()['id']}")).json()["status"] == "cancelled"
+    assert late.status_code == 409 and error_code(late) == "request_fenced"
+    assert REQUEST_KEY in late.json()["error"]["message"]
+
+
+async def test_fencing_an_unknown_key_tombstones_it(flight: httpx.AsyncClient) -> None:
+    fence = await flight.post("/fences", json={"key": "never-sent"})
+    late = await flight.post("/bookings", json=booking_body(), headers={REQUEST_KEY: "never-sent"})
+
+    assert fence.status_code == 201 and not fence.json()["request_found"]
+    assert late.status_code == 409 and error_code(late) == "request_fenced"
+    assert (await flight.get("/bookings")).json()["bookings"] == []
+
+
+async def test_a_ticketed_booking_cannot_be_fenced(flight: httpx.AsyncClient) -> None:
+    booking = (await flight.post("/bookings", json=booking_body(), headers={REQUEST_KEY: "create"})).json()
+    await flight.post(f"/bookings/{booking['id']}/ticket")
+
+    fence = await flight.post("/fences", json={"key": "create"})
+    replay = await flight.post("/bookings", json=booking_body(), headers={REQUEST_KEY: "create"})
+
+    # Refused, and nothing fenced: the ticket stands and the creation's key still replays its booking.
+    assert fence.status_code == 409 and error_code(fence) == "booking_ticketed"
+    assert replay.status_code == 201 and replay.json()["id"] == booking["id"]
+
+
+# --- hotel: the undo is a DELETE --------------------------------------------------------------------------------------
+
+
+async def test_deleting_a_stay_cancels_it_and_deleting_again_answers_the_same(hotel: httpx.AsyncClient) -> None:
+    stay = (await hotel.post("/stays", json=stay_body(), headers=key("trip-1/hotel"))).json()
+
+    deleted = await hotel.delete(f"/stays/{stay['id']}")
+    again = await hotel.delete(f"/stays/{stay['id']}")
+
+    assert deleted.status_code == again.status_code == 200
+    assert deleted.json() == again.json() and deleted.json()["status"] == "cancelled"
+    # The hotel keeps what it did: the record stays readable and listed.
+    assert (await hotel.get(f"/stays/{stay['id']}")).json()["status"] == "cancelled"
+    assert [s["status"] for s in (await hotel.get("/stays", params={"trip_id": "trip-1"})).json()["stays"]] == [
+        "cancelled"
+    ]
+
+
+async def test_deleting_an_unknown_stay_is_a_404(hotel: httpx.AsyncClient) -> None:
+    response = await hotel.delete(f"/stays/st_{'0' * 24}")
+
+    assert response.status_code == 404 and error_code(response) == "stay_not_found"
+
+
+async def test_a_stay_retried_with_the_same_key_is_booked_once(hotel: httpx.AsyncClient) -> None:
+    first = await hotel.post("/stays", json=stay_body(), headers=key("trip-1/hotel"))
+    retry = await hotel.post("/stays", json=stay_body(), headers=key("trip-1/hotel"))
+
+    assert retry.json() == first.json() and retry.headers[REPLAYED_HEADER] == "true"
+
+
+async def test_fencing_a_stay_cancels_it(hotel: httpx.AsyncClient) -> None:
+    stay = (await hotel.post("/stays", json=stay_body(), headers=key("trip-1/hotel"))).json()
+
+    fence = await hotel.post("/fences", json={"key": "trip-1/hotel"})
+    late = await hotel.post("/stays", json=stay_body(), headers=key("trip-1/hotel"))
+
+    assert fence.json()["undone"] and fence.json()["resource_id"] == stay["id"]
+    assert (await hotel.get(f"/stays/{stay['id']}")).json()["status"] == "cancelled"
+    assert late.status_code == 409 and error_code(late) == "request_fenced"
+
+
+async def test_a_stay_takes_a_real_calendar_date(hotel: httpx.AsyncClient) -> None:
+    answers = [
+        (await hotel.post("/stays", json=stay_body(check_in=value))).status_code
+        for value in ("2026-02-30", "20260301", 1772323200, "2026-03-01T00:00:00")
+    ]
+
+    assert answers == [422, 422, 422, 422]
+
+
+# --- car: no fence; look the rental up by its reference, then cancel it -----------------------------------------------
+
+
+async def test_a_rental_is_found_by_its_reference_and_cancelled(car: httpx.AsyncClient) -> None:
+    await car.post("/rentals", json=rental_body("trip-2-car", trip_id="trip-2"))
+    created = (await car.post("/rentals", json=rental_body("trip-1-car"), headers=key("trip-1/car"))).json()
+
+    found = (await car.get("/rentals", params={"reference": "trip-1-car"})).json()["rentals"]
+    cancelled = await car.post(f"/rentals/{found[0]['id']}/cancel")
+    again = await car.post(f"/rentals/{found[0]['id']}/cancel")
+
+    assert [rental["id"] for rental in found] == [created["id"]]
+    assert cancelled.status_code == again.status_code == 200 and again.json()["status"] == "cancelled"
+    assert (await car.get("/rentals", params={"reference": "nobody"})).json()["rentals"] == []
+
+
+async def test_a_reference_names_one_rental_for_ever(car: httpx.AsyncClient) -> None:
+    first = (await car.post("/rentals", json=rental_body("ref-1"))).json()
+    await car.post(f"/rentals/{first['id']}/cancel")
+
+    second = await car.post("/rentals", json=rental_body("ref-1", trip_id="trip-9"))
+
+    assert second.status_code == 409 and error_code(second) == "reference_exists"
+    assert second.json()["error"]["rental_id"] == first["id"]
+
+
+async def test_rentals_list_by_trip_and_reference_together(car: httpx.AsyncClient) -> None:
+    for reference, trip in (("a", "trip-1"), ("b", "trip-1"), ("c", "trip-2")):
+        await car.post("/rentals", json=rental_body(reference, trip_id=trip))
+
+    by_trip = (await car.get("/rentals", params={"trip_id": "trip-1"})).json()["rentals"]
+    both = (await car.get("/rentals", params={"trip_id": "trip-1", "reference": "c"})).json()["rentals"]
+
+    assert [r["reference"] for r in by_trip] == ["a", "b"] and both == []
+
+
+async def test_the_car_rental_has_no_fence(car: httpx.AsyncClient) -> None:
+    response = await car.post("/fences", json={"key": "k"})
+
+    assert response.status_code == 404
+
+
+# --- every travel service: faults, auth ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("service", "path", "body"),
+    [("flight", "/bookings", booking_body()), ("hotel", "/stays", stay_body()), ("car", "/rentals", rental_body())],
+)
+async def test_injected_faults_apply_nothing(make_client: ClientFactory, service: str, path: str, body: dict) -> None:
+    client = make_client(service)
+    await client.put("/admin/faults", json={"error_rate": 1.0})
+
+    failed = await client.post(path, json=body)
+    read = await client.get(path)
+    stats = (await client.get("/admin/stats")).json()
+    await client.put("/admin/faults", json={})
+    recovered = await client.post(path, json=body)
+
+    assert failed.status_code == 503 and error_code(failed) == "service_unavailable"
+    assert read.status_code == 200 and list(read.json().values()) == [[]]
+    assert stats["errors_injected"] == 1
+    assert recovered.status_code == 201
+
+
+async def test_the_hotel_delete_is_faulted_like_any_change(hotel: httpx.AsyncClient) -> None:
+    stay = (await hotel.post("/stays", json=stay_body())).json()
+    await hotel.put("/admin/faults", json={"script": [{"kind": "error", "times": 1, "match": stay["id"]}]})
+
+    faulted = await hotel.delete(f"/stays/{stay['id']}")
+    retried = await hotel.delete(f"/stays/{stay['id']}")
+
+    assert faulted.status_code == 503 and retried.status_code == 200
+    assert (await hotel.get(f"/stays/{stay['id']}")).json()["status"] == "cancelled"
+
+
+async def test_a_scripted_fault_matches_the_airline_key(flight: httpx.AsyncClient) -> None:
+    await flight.put("/admin/faults", json={"script": [{"kind": "error", "times": 1, "match": "trip-1/"}]})
+
+    faulted = await flight.post("/bookings", json=booking_body(), headers={REQUEST_KEY: "trip-1/flight"})
+    retried = await flight.post("/bookings", json=booking_body(), headers={REQUEST_KEY: "trip-1/flight"})
+
+    assert faulted.status_code == 503 and retried.status_code == 201
+
+
+@pytest.mark.parametrize(("service", "path"), [("flight", "/bookings"), ("hotel", "/stays"), ("car", "/rentals")])
+async def test_travel_services_need_the_token(make_client: ClientFactory, service: str, path: str) -> None:
+    client = make_client(service)
+
+    response = await client.get(path, headers={"Authorization": "Bearer wrong"})
+
+    assert response.status_code == 401 and error_code(response) == "unauthorized"
