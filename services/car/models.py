@@ -9,8 +9,7 @@ from pydantic import BaseModel, Field
 
 from services.common.fields import Amount, Currency, ExternalId, RequestModel, WholeNumber
 from services.common.identifiers import id_pattern
-from services.common.lifecycle import TrackedRecord
-from services.common.trips import IsoDate, Traveller, TripId
+from services.common.trips import IsoDate, Traveller, TravelRecord, TripId
 
 MAX_DAYS = 60
 
@@ -38,13 +37,11 @@ class CreateRentalRequest(RequestModel):
     currency: Currency
 
 
-class Rental(TrackedRecord):
+class Rental(TravelRecord):
     """A car for some days, as the rental company records it."""
 
     id: str = Field(pattern=id_pattern("rn"))
     reference: str
-    trip_id: str
-    traveller: Traveller
     pickup_city: str
     pickup_date: date
     days: int

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from services.car.models import CreateRentalRequest, Rental, RentalStatus
 from services.common.database import Database
 from services.common.errors import ServiceError
@@ -40,10 +38,7 @@ class CarRentals:
         )
         self._database.insert(
             "rentals",
-            {
-                **rental.model_dump(mode="json", exclude={"traveller"}),
-                "traveller_name": rental.traveller.name,
-            },
+            rental.as_row(),
         )
         return rental
 
@@ -52,19 +47,13 @@ class CarRentals:
         row = self._database.fetch_one("SELECT * FROM rentals WHERE id = ?", (rental_id,))
         if row is None:
             raise ServiceError(404, "rental_not_found", f"No rental {rental_id!r}", rental_id=rental_id)
-        return _rental(row)
+        return Rental.from_row(row)
 
     def list(self, page: Page, reference: str | None, trip_id: str | None) -> list[Rental]:
         """Rentals of every status, oldest first, optionally of one reference and/or trip."""
         rows = fetch_page(self._database, "rentals", page, reference=reference, trip_id=trip_id)
-        return [_rental(row) for row in rows]
+        return [Rental.from_row(row) for row in rows]
 
     def cancel(self, rental_id: str) -> Rental:
         """Cancel a rental (no-op if cancelled)."""
         return RENTAL_LIFECYCLE.advance(self._database, self.get(rental_id), RentalStatus.CANCELLED)
-
-
-def _rental(row: sqlite3.Row) -> Rental:
-    values = dict(row)
-    traveller = {"name": values.pop("traveller_name")}
-    return Rental.model_validate({**values, "traveller": traveller})

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any, Self
 
 from pydantic import BeforeValidator, Field
 
 from services.common.fields import ExternalId, RequestModel
+from services.common.lifecycle import TrackedRecord
 
 _FULL_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -33,3 +35,25 @@ class Traveller(RequestModel):
     """Who travels; no card or passport data is ever sent to these services."""
 
     name: str = Field(min_length=1, max_length=200, examples=["Ada Lovelace"])
+
+
+class TravelRecord(TrackedRecord):
+    """What every travel service records about a booking of its kind: the trip and who travels.
+
+    Tables keep the traveller flattened into a ``traveller_name`` column; these two methods are the only places that
+    know it.
+    """
+
+    trip_id: str
+    traveller: Traveller
+
+    def as_row(self) -> dict[str, Any]:
+        """The record as its table's columns."""
+        return {**self.model_dump(mode="json", exclude={"traveller"}), "traveller_name": self.traveller.name}
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Self:
+        """The record a row of its table holds."""
+        values = dict(row)
+        traveller = {"name": values.pop("traveller_name")}
+        return cls.model_validate({**values, "traveller": traveller})

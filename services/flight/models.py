@@ -9,8 +9,7 @@ from pydantic import BaseModel, Field
 
 from services.common.fields import Amount, Currency, RequestModel
 from services.common.identifiers import id_pattern
-from services.common.lifecycle import TrackedRecord
-from services.common.trips import IsoDate, Traveller, TripId
+from services.common.trips import IsoDate, Traveller, TravelRecord, TripId
 
 AirportCode = Field(pattern=r"^[A-Z]{3}$", description="IATA airport code", examples=["BER"])
 
@@ -35,12 +34,10 @@ class CreateBookingRequest(RequestModel):
     currency: Currency
 
 
-class Booking(TrackedRecord):
+class Booking(TravelRecord):
     """A seat on a flight, as the airline records it."""
 
     id: str = Field(pattern=id_pattern("bk"))
-    trip_id: str
-    traveller: Traveller
     origin: str
     destination: str
     departure_date: date

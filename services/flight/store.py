@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import sqlite3
 
 from services.common.database import Database
 from services.common.errors import ServiceError
@@ -44,7 +43,7 @@ class FlightBookings:
         booking = Booking(
             id=new_id("bk"), **request.model_dump(), status=BookingStatus.HELD, created_at=now, updated_at=now
         )
-        self._database.insert("bookings", _row(booking))
+        self._database.insert("bookings", booking.as_row())
         return booking
 
     def get(self, booking_id: str) -> Booking:
@@ -52,11 +51,11 @@ class FlightBookings:
         row = self._database.fetch_one("SELECT * FROM bookings WHERE id = ?", (booking_id,))
         if row is None:
             raise ServiceError(404, "booking_not_found", f"No booking {booking_id!r}", booking_id=booking_id)
-        return _booking(row)
+        return Booking.from_row(row)
 
     def list(self, page: Page, trip_id: str | None) -> list[Booking]:
         """Bookings, oldest first, optionally of one trip."""
-        return [_booking(row) for row in fetch_page(self._database, "bookings", page, trip_id=trip_id)]
+        return [Booking.from_row(row) for row in fetch_page(self._database, "bookings", page, trip_id=trip_id)]
 
     def ticket(self, booking_id: str) -> Booking:
         """Issue the ticket (no-op if issued); 409 ``invalid_state`` for a cancelled booking."""
@@ -74,16 +73,3 @@ class FlightBookings:
         if booking.status is BookingStatus.TICKETED:
             raise ticketed_error(booking)
         return BOOKING_LIFECYCLE.advance(self._database, booking, BookingStatus.CANCELLED)
-
-
-def _row(booking: Booking) -> dict[str, object]:
-    return {
-        **booking.model_dump(mode="json", exclude={"traveller"}),
-        "traveller_name": booking.traveller.name,
-    }
-
-
-def _booking(row: sqlite3.Row) -> Booking:
-    values = dict(row)
-    traveller = {"name": values.pop("traveller_name")}
-    return Booking.model_validate({**values, "traveller": traveller})

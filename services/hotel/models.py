@@ -9,8 +9,7 @@ from pydantic import BaseModel, Field
 
 from services.common.fields import Amount, Currency, RequestModel, WholeNumber
 from services.common.identifiers import id_pattern
-from services.common.lifecycle import TrackedRecord
-from services.common.trips import IsoDate, Traveller, TripId
+from services.common.trips import IsoDate, Traveller, TravelRecord, TripId
 
 MAX_NIGHTS = 60
 
@@ -34,12 +33,10 @@ class CreateStayRequest(RequestModel):
     currency: Currency
 
 
-class Stay(TrackedRecord):
+class Stay(TravelRecord):
     """A room for some nights, as the hotel records it."""
 
     id: str = Field(pattern=id_pattern("st"))
-    trip_id: str
-    traveller: Traveller
     city: str
     check_in: date
     nights: int

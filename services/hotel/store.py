@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from services.common.database import Database
 from services.common.errors import ServiceError
 from services.common.identifiers import new_id, utc_now
@@ -29,10 +27,7 @@ class HotelStays:
         stay = Stay(id=new_id("st"), **request.model_dump(), status=StayStatus.BOOKED, created_at=now, updated_at=now)
         self._database.insert(
             "stays",
-            {
-                **stay.model_dump(mode="json", exclude={"traveller"}),
-                "traveller_name": stay.traveller.name,
-            },
+            stay.as_row(),
         )
         return stay
 
@@ -41,18 +36,12 @@ class HotelStays:
         row = self._database.fetch_one("SELECT * FROM stays WHERE id = ?", (stay_id,))
         if row is None:
             raise ServiceError(404, "stay_not_found", f"No stay {stay_id!r}", stay_id=stay_id)
-        return _stay(row)
+        return Stay.from_row(row)
 
     def list(self, page: Page, trip_id: str | None) -> list[Stay]:
         """Stays of every status, oldest first, optionally of one trip."""
-        return [_stay(row) for row in fetch_page(self._database, "stays", page, trip_id=trip_id)]
+        return [Stay.from_row(row) for row in fetch_page(self._database, "stays", page, trip_id=trip_id)]
 
     def cancel(self, stay_id: str) -> Stay:
         """Cancel a stay; a cancelled one is returned as it is, so every repeat answers the same."""
         return STAY_LIFECYCLE.advance(self._database, self.get(stay_id), StayStatus.CANCELLED)
-
-
-def _stay(row: sqlite3.Row) -> Stay:
-    values = dict(row)
-    traveller = {"name": values.pop("traveller_name")}
-    return Stay.model_validate({**values, "traveller": traveller})
