@@ -3,6 +3,8 @@ header and irreversible ticket, the hotel's DELETE undo, the car rental's lookup
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -121,6 +123,21 @@ async def test_a_ticketed_booking_cannot_be_fenced(flight: httpx.AsyncClient) ->
     # Refused, and nothing fenced: the ticket stands and the creation's key still replays its booking.
     assert fence.status_code == 409 and error_code(fence) == "booking_ticketed"
     assert replay.status_code == 201 and replay.json()["id"] == booking["id"]
+
+
+async def test_a_late_ticket_whose_key_was_fenced_first_cannot_make_the_booking_irreversible(
+    flight: httpx.AsyncClient,
+) -> None:
+    booking = (await flight.post("/bookings", json=booking_body(), headers={REQUEST_KEY: "create"})).json()
+
+    # A compensation fences the later call's key first (`later_keys`), then the creation's.
+    ticket_fence = await flight.post("/fences", json={"key": "ticket"})
+    create_fence = await flight.post("/fences", json={"key": "create"})
+    late_ticket = await flight.post(f"/bookings/{booking['id']}/ticket", headers={REQUEST_KEY: "ticket"})
+
+    assert not ticket_fence.json()["request_found"] and create_fence.json()["undone"]
+    assert late_ticket.status_code == 409 and error_code(late_ticket) == "request_fenced"
+    assert (await flight.get(f"/bookings/{booking['id']}")).json()["status"] == "cancelled"
 
 
 # --- hotel: the undo is a DELETE --------------------------------------------------------------------------------------
@@ -257,3 +274,23 @@ async def test_a_scripted_fault_matches_the_airline_key(flight: httpx.AsyncClien
     retried = await flight.post("/bookings", json=booking_body(), headers={REQUEST_KEY: "trip-1/flight"})
 
     assert faulted.status_code == 503 and retried.status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("service", "path", "body", "parameter"),
+    [
+        ("flight", "/bookings", booking_body(), "booking_id"),
+        ("hotel", "/stays", stay_body(), "stay_id"),
+        ("car", "/rentals", rental_body(), "rental_id"),
+    ],
+)
+async def test_issued_ids_match_their_published_pattern(
+    make_client: ClientFactory, service: str, path: str, body: dict, parameter: str
+) -> None:
+    client = make_client(service)
+    doc = (await client.get("/openapi.json")).json()
+    created = (await client.post(path, json=body)).json()
+
+    read = doc["paths"][f"{path}/{{{parameter}}}"]["get"]["parameters"]
+    pattern = next(p["schema"]["pattern"] for p in read if p["name"] == parameter)
+    assert re.fullmatch(pattern, created["id"]), (created["id"], pattern)
