@@ -19,7 +19,7 @@ from cadenza.binaries import temporal_cli
 from cadenza.build_id import build_id
 from cadenza.decision_keys import DECISION_KEYS
 from cadenza.private_files import private_dir, tighten
-from cadenza.processes import ChildProcess, PortInUse, free_port, http_ok, port_in_use
+from cadenza.processes import ChildProcess, PortInUse, free_port, http_ok, port_in_use, stop_together
 from cadenza.search_attributes import dev_server_flags
 from cadenza.settings import (
     DEFAULT_SERVICE_TOKEN,
@@ -279,9 +279,14 @@ class EmbeddedStack:
             raise
 
     def stop(self) -> None:
-        """Worker first (it finishes in-flight activities), then the services, then Temporal."""
+        """Worker first (it finishes in-flight activities), then the services (together: none depends on another),
+        then Temporal."""
+        services = [child for child in self.children if child.name in self.config.service_ports]
         for child in reversed(self.children):
-            child.stop()
+            if child.name in self.config.service_ports:
+                stop_together(services)  # the first service reached stops them all; for the others it is a no-op
+            else:
+                child.stop()
         self.children.clear()
 
     async def __aenter__(self) -> EmbeddedStack:

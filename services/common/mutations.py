@@ -44,7 +44,7 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 """Set to ``true`` on answers served from the idempotency store."""
 
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
-"""The header that carries a request's key, unless a service names another (:func:`keyed_by`)."""
+"""The header that carries a request's key, unless a service names another (:func:`services.common.keys.keyed_by`)."""
 
 
 @dataclass(frozen=True)
