@@ -11,8 +11,8 @@ HOTEL = ServiceDefinition(
     title="Cadenza simulated hotel",
     description=(
         "Hotel stays for the travel saga. A stay is booked with `POST /stays` and cancelled with `DELETE "
-        "/stays/{stay_id}`, which keeps the record (status `cancelled`) and answers the same when repeated. Amounts "
-        "are integer minor units."
+        "/stays/{stay_id}`, which answers the same when repeated; a deleted stay answers 404 at its own URL and stays "
+        "in `GET /stays`, as `cancelled`. Amounts are integer minor units."
     ),
     schema=SCHEMA,
     build_router=build_router,

@@ -68,9 +68,16 @@ def _stay_routes(stays: HotelStays) -> APIRouter:
     async def delete_stay(stay_id: StayId, mutation: Mutation) -> JSONResponse:
         return await mutation.apply(None, lambda: Outcome.ok(stays.cancel(stay_id)))
 
-    @router.get("/{stay_id}", responses=error_docs(_UNKNOWN_STAY), summary="Read one stay", operation_id="readStay")
+    # A deleted resource is gone from its own URL (RFC 9110), so a read after a DELETE is a 404 (its own code says why);
+    # the hotel's record of it is kept in the listing, which audits read.
+    @router.get(
+        "/{stay_id}",
+        responses=error_docs(_UNKNOWN_STAY, {404: "`stay_deleted`: the stay was deleted (`deleted_at`); listed still"}),
+        summary="Read one booked stay",
+        operation_id="readStay",
+    )
     async def read_stay(stay_id: StayId) -> Stay:
-        return stays.get(stay_id)
+        return stays.get_booked(stay_id)
 
     @router.get("", summary="List stays of every status, oldest first", operation_id="listStays")
     async def list_stays(page: PageQuery, trip_id: Annotated[str | None, Query(max_length=64)] = None) -> StayList:

@@ -38,6 +38,19 @@ class HotelStays:
             raise ServiceError(404, "stay_not_found", f"No stay {stay_id!r}", stay_id=stay_id)
         return Stay.from_row(row)
 
+    def get_booked(self, stay_id: str) -> Stay:
+        """The stay while it is booked; 404 ``stay_deleted`` once deleted (it stays in the listing, as cancelled)."""
+        stay = self.get(stay_id)
+        if stay.status is StayStatus.CANCELLED:
+            raise ServiceError(
+                404,
+                "stay_deleted",
+                f"Stay {stay_id!r} was deleted at {stay.updated_at}; GET /stays?trip_id= still lists it, as cancelled",
+                stay_id=stay_id,
+                deleted_at=stay.updated_at,
+            )
+        return stay
+
     def list(self, page: Page, trip_id: str | None) -> list[Stay]:
         """Stays of every status, oldest first, optionally of one trip."""
         return [Stay.from_row(row) for row in fetch_page(self._database, "stays", page, trip_id=trip_id)]
