@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from services.common.fields import Amount, Currency, ExternalId, RequestModel, WholeNumber
+from services.common.fields import Amount, Currency, RequestModel, WholeNumber
 from services.common.identifiers import id_pattern
 from services.common.trips import IsoDate, Traveller, TravelRecord, TripId
 
@@ -24,8 +24,13 @@ class RentalStatus(StrEnum):
 class CreateRentalRequest(RequestModel):
     """Body of ``POST /rentals``."""
 
-    reference: ExternalId = Field(
-        description="The caller's unique name for this rental; `GET /rentals?reference=` finds it again",
+    # As long and as free as an idempotency key: callers (a saga) name a rental by the key of the call that made it.
+    reference: str = Field(
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="The caller's unique name for this rental (printable ASCII, no spaces, e.g. its idempotency key); "
+        "`GET /rentals?reference=` finds it again",
         examples=["trip-7-car"],
     )
     trip_id: TripId

@@ -60,7 +60,7 @@ def build_router(database: Database) -> APIRouter:
     )
     async def list_rentals(
         page: PageQuery,
-        reference: Annotated[str | None, Query(max_length=64)] = None,
+        reference: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
         trip_id: Annotated[str | None, Query(max_length=64)] = None,
     ) -> RentalList:
         return RentalList(rentals=rentals.list(page, reference, trip_id))
