@@ -10,7 +10,7 @@ RUNTIME_LOCK := requirements/runtime.txt
 UV_VERSION := 0.13.8
 LOCK_FLAGS ?=
 
-.PHONY: install demo up test test-unit test-integration lint fmt compose-check compose-secrets lock audit docs clean
+.PHONY: install demo up test test-unit test-integration lint fmt compose-check compose-secrets lock audit docs openapi clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Cadenza needs Python 3.11 or newer; run with PYTHON=python3.12 (or similar).")'
@@ -78,6 +78,10 @@ audit: install
 ## After adding or changing a setting in cadenza/settings.py: regenerate docs/operations.md's configuration table.
 docs: install
 	$(BIN)/python -m cadenza.settings --write
+
+## After changing a simulated service's API: rewrite examples/sagas/openapi/*.json, the documents sagas refer to.
+openapi: install
+	$(BIN)/python -m services.openapi --write
 
 clean:
 	rm -rf $(VENV) .cadenza .pytest_cache .hypothesis .mypy_cache .ruff_cache

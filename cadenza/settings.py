@@ -1,9 +1,10 @@
 """Every `CADENZA_*` setting, in one place: the `Settings` model, read from the environment and validated at once.
 
 Defaults describe the embedded stack (`cadenza up`): Temporal dev server on 7233 with its Web UI on 8233, the three
-simulated services on 8101-8103. Each can be overridden by an environment variable, which is how the same code
-runs against a Temporal cluster, Temporal Cloud or the docker-compose topology. Temporal's own connection variables
-(`TEMPORAL_*`) are read by `temporalio.envconfig` (cadenza.connection), OpenTelemetry's (`OTEL_*`) by OpenTelemetry.
+simulated order services on 8101-8103 and the three travel services on 8104-8106. Each can be overridden by an
+environment variable, which is how the same code runs against a Temporal cluster, Temporal Cloud or the docker-compose
+topology. Temporal's own connection variables (`TEMPORAL_*`) are read by `temporalio.envconfig`
+(cadenza.connection), OpenTelemetry's (`OTEL_*`) by OpenTelemetry.
 
 Each process entry calls `settings()` first, so that a bad value of any variable stops it before it does anything,
 with one message format naming the variable and what to set (`InvalidSetting`). Modules read their values from
@@ -41,6 +42,10 @@ DEFAULT_TEMPORAL_ADDRESS = "localhost:7233"
 DEFAULT_SERVICE_TOKEN = "cadenza-dev-token"
 
 SERVICE_NAMES = ("erp", "payment", "inventory")
+"""The services the order saga calls (and `cadenza audit`, chaos and the bench look at)."""
+TRAVEL_SERVICE_NAMES = ("flight", "hotel", "car")
+"""The second example domain's services (examples/sagas/): each with its own key header, undo and fence conventions."""
+ALL_SERVICE_NAMES = SERVICE_NAMES + TRAVEL_SERVICE_NAMES
 
 
 class InvalidSetting(InvalidInput):
@@ -184,9 +189,18 @@ class Settings(BaseSettings):
         unit="URL",
         shown="`http://127.0.0.1:<CADENZA_INVENTORY_PORT>`",
     )
+    flight_url: str | None = _setting(
+        None, "where the worker finds the flight API", unit="URL", shown="`http://127.0.0.1:<CADENZA_FLIGHT_PORT>`"
+    )
+    hotel_url: str | None = _setting(
+        None, "where the worker finds the hotel API", unit="URL", shown="`http://127.0.0.1:<CADENZA_HOTEL_PORT>`"
+    )
+    car_url: str | None = _setting(
+        None, "where the worker finds the car rental API", unit="URL", shown="`http://127.0.0.1:<CADENZA_CAR_PORT>`"
+    )
     service_token: SecretStr | None = _setting(
         None,
-        "bearer token for all three services (a secret: only in the worker's environment, never in history); with "
+        "bearer token for every simulated service (a secret: only in the worker's environment, never in history); with "
         "a service URL set and no token a process refuses to start, since the development token is public",
         unit="secret",
         shown="`cadenza-dev-token` for the embedded stack's own services only",
@@ -201,6 +215,15 @@ class Settings(BaseSettings):
     inventory_token: SecretStr | None = _setting(
         None, "the inventory API's own bearer token, instead of CADENZA_SERVICE_TOKEN", unit="secret"
     )
+    flight_token: SecretStr | None = _setting(
+        None, "the flight API's own bearer token, instead of CADENZA_SERVICE_TOKEN", unit="secret"
+    )
+    hotel_token: SecretStr | None = _setting(
+        None, "the hotel API's own bearer token, instead of CADENZA_SERVICE_TOKEN", unit="secret"
+    )
+    car_token: SecretStr | None = _setting(
+        None, "the car rental API's own bearer token, instead of CADENZA_SERVICE_TOKEN", unit="secret"
+    )
 
     # The embedded stack (`cadenza up`).
     temporal_port: Port = _setting(7233, "the embedded dev server's port", unit="port", kind="port")
@@ -208,6 +231,15 @@ class Settings(BaseSettings):
     erp_port: Port = _setting(8101, "the embedded ERP service's port", unit="port", kind="port")
     payment_port: Port = _setting(8102, "the embedded payment service's port", unit="port", kind="port")
     inventory_port: Port = _setting(8103, "the embedded inventory service's port", unit="port", kind="port")
+    flight_port: Port = _setting(
+        8104, "the embedded flight service's port (0: `cadenza up` runs no flight service)", unit="port", kind="port"
+    )
+    hotel_port: Port = _setting(
+        8105, "the embedded hotel service's port (0: `cadenza up` runs no hotel service)", unit="port", kind="port"
+    )
+    car_port: Port = _setting(
+        8106, "the embedded car rental service's port (0: `cadenza up` runs no car service)", unit="port", kind="port"
+    )
     api_port: Port = _setting(8100, "where `cadenza up` serves the Order API (0: no API)", unit="port", kind="port")
     codec_port: Port = _setting(
         8234,
@@ -244,6 +276,15 @@ class Settings(BaseSettings):
     )
     faults_inventory: str | None = _setting(
         None, "faults the simulated inventory service injects (a FaultConfig as JSON)", unit="JSON"
+    )
+    faults_flight: str | None = _setting(
+        None, "faults the simulated flight service injects (a FaultConfig as JSON)", unit="JSON"
+    )
+    faults_hotel: str | None = _setting(
+        None, "faults the simulated hotel service injects (a FaultConfig as JSON)", unit="JSON"
+    )
+    faults_car: str | None = _setting(
+        None, "faults the simulated car rental service injects (a FaultConfig as JSON)", unit="JSON"
     )
 
     # The worker.

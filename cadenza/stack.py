@@ -1,5 +1,6 @@
-"""The embedded stack: Temporal dev server (+ Web UI), the three simulated services and a worker, as child
-processes of one supervisor. `cadenza up` runs it in the foreground; `cadenza demo` and the tests start one on demand.
+"""The embedded stack: Temporal dev server (+ Web UI), the simulated services (the order saga's three and the travel
+example's three; services/README.md says why all six by default) and a worker, as child processes of one supervisor.
+`cadenza up` runs it in the foreground; `cadenza demo` and the tests start one on demand.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from cadenza.binaries import temporal_cli
 from cadenza.build_id import build_id
 from cadenza.decision_keys import DECISION_KEYS
 from cadenza.private_files import private_dir, tighten
-from cadenza.processes import ChildProcess, PortInUse, free_port, http_ok, port_in_use
+from cadenza.processes import ChildProcess, PortInUse, free_port, http_ok, port_in_use, stop_together
 from cadenza.search_attributes import dev_server_flags
 from cadenza.settings import (
     DEFAULT_SERVICE_TOKEN,
     EMBEDDED_ENV,
     METRICS_PORT_ENV,
     SERVICE_NAMES,
+    TRAVEL_SERVICE_NAMES,
     ServiceEndpoint,
     api_port,
     codec_port,
@@ -95,11 +97,13 @@ class StackConfig:
     @classmethod
     def from_settings(cls) -> StackConfig:
         ports = dev_server_ports()
+        # A travel service whose port is set to 0 is left out (CADENZA_FLIGHT_PORT=0 and so on).
+        travel = [name for name in TRAVEL_SERVICE_NAMES if settings().get(f"CADENZA_{name.upper()}_PORT")]
         return cls(
             state_dir=state_dir(),
             temporal_port=ports.frontend,
             ui_port=ports.ui,
-            service_ports={name: service_endpoint(name).port for name in SERVICE_NAMES},
+            service_ports={name: service_endpoint(name).port for name in (*SERVICE_NAMES, *travel)},
             token=service_endpoint("erp").token,
             metrics_port=metrics_port(),
             api_port=api_port(),
@@ -117,7 +121,7 @@ class StackConfig:
         return f"http://127.0.0.1:{self.service_ports[name]}"
 
     def endpoints(self) -> dict[str, ServiceEndpoint]:
-        return {name: ServiceEndpoint(name, self.service_url(name), self.token) for name in SERVICE_NAMES}
+        return {name: ServiceEndpoint(name, self.service_url(name), self.token) for name in self.service_ports}
 
     @property
     def keys_file(self) -> Path:
@@ -157,7 +161,7 @@ class StackConfig:
             env[codec.KEYS_FILE_ENV] = str(self.keys_file)
         if not codec.keys_configured(setting=DECISION_KEYS):
             env[DECISION_KEYS.file_env] = str(self.state_dir / DECISION_KEYS.state_file)
-        for name in SERVICE_NAMES:
+        for name in self.service_ports:
             env[f"CADENZA_{name.upper()}_URL"] = self.service_url(name)
         return env
 
@@ -212,7 +216,8 @@ class EmbeddedStack:
             raise PortInUse(
                 f"Port {', '.join(taken)} already in use. Another `cadenza up` may be running: stop it (Ctrl-C in its "
                 "terminal), or move this stack with CADENZA_TEMPORAL_PORT, CADENZA_TEMPORAL_UI_PORT, "
-                "CADENZA_ERP_PORT, CADENZA_PAYMENT_PORT, CADENZA_INVENTORY_PORT, CADENZA_CODEC_PORT."
+                "CADENZA_ERP_PORT, CADENZA_PAYMENT_PORT, CADENZA_INVENTORY_PORT, CADENZA_FLIGHT_PORT, "
+                "CADENZA_HOTEL_PORT, CADENZA_CAR_PORT (0: no such travel service), CADENZA_CODEC_PORT."
             )
 
     async def start(self, progress: Progress = lambda _: None) -> None:
@@ -221,7 +226,7 @@ class EmbeddedStack:
         await self._starting(self._start_all(progress))
 
     async def start_services(self, progress: Progress = lambda _: None) -> None:
-        """Only the three simulated services (`cadenza services`)."""
+        """Only the simulated services (`cadenza services`)."""
         self.check_ports_free(only=self.config.service_ports)
         await self._starting(self._start_services(progress))
 
@@ -259,14 +264,29 @@ class EmbeddedStack:
             await self._start_codec_server()
 
     async def _start_services(self, progress: Progress) -> None:
-        for name in SERVICE_NAMES:
-            progress(f"Starting {name} service on port {self.config.service_ports[name]}")
-            await self._start_service(name)
+        # All at once: each spends its start importing FastAPI and friends, and waiting for one before spawning the
+        # next would add their start-up times up instead of sharing the cores between them.
+        names = list(self.config.service_ports)
+        progress(f"Starting the {', '.join(names)} services")
+        starting = [asyncio.ensure_future(self._start_service(name)) for name in names]
+        try:
+            await asyncio.gather(*starting)
+        except BaseException:
+            # The first failure is the one reported; the others' waits end here rather than on processes being stopped.
+            for task in starting:
+                task.cancel()
+            await asyncio.gather(*starting, return_exceptions=True)
+            raise
 
     def stop(self) -> None:
-        """Worker first (it finishes in-flight activities), then the services, then Temporal."""
+        """Worker first (it finishes in-flight activities), then the services (together: none depends on another),
+        then Temporal."""
+        services = [child for child in self.children if child.name in self.config.service_ports]
         for child in reversed(self.children):
-            child.stop()
+            if child.name in self.config.service_ports:
+                stop_together(services)  # the first service reached stops them all; for the others it is a no-op
+            else:
+                child.stop()
         self.children.clear()
 
     async def __aenter__(self) -> EmbeddedStack:

@@ -1,4 +1,4 @@
-"""``python -m services {erp|payment|inventory} ...`` — see :mod:`services.cli`."""
+"""``python -m services {erp|payment|inventory|flight|hotel|car} ...`` — see :mod:`services.cli`."""
 
 from services.cli import main
 

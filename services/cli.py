@@ -1,6 +1,6 @@
 """Command line for running one simulated service as its own process.
 
-Usage: ``python -m services {erp|payment|inventory} [--port N] [--db PATH]
+Usage: ``python -m services {erp|payment|inventory|flight|hotel|car} [--port N] [--db PATH]
 [--token T] [--faults JSON] [--host HOST]``.
 """
 
@@ -14,13 +14,10 @@ from pathlib import Path
 import uvicorn
 from pydantic import ValidationError
 
-from cadenza.settings import InvalidSetting, settings
+from cadenza.settings import ALL_SERVICE_NAMES, InvalidSetting, settings
 from cadenza.telemetry import setup_tracing
 from services.common.app_factory import AppFactory
 from services.common.faults import FaultConfig
-
-DEFAULT_PORTS: dict[str, int] = {"erp": 8101, "payment": 8102, "inventory": 8103}
-"""Where each service listens unless told otherwise; the keys are the service names."""
 
 DEFAULT_TOKEN = "cadenza-dev-token"
 TOKEN_ENV_VAR = "CADENZA_SERVICE_TOKEN"
@@ -31,8 +28,8 @@ FAULTS_ENV_VAR_PREFIX = "CADENZA_FAULTS_"
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; defaults that depend on the service are resolved after parsing."""
     parser = argparse.ArgumentParser(prog="python -m services", description="Run one Cadenza simulated service.")
-    parser.add_argument("service", choices=sorted(DEFAULT_PORTS), help="which service to run")
-    parser.add_argument("--port", type=int, help="TCP port (default: erp 8101, payment 8102, inventory 8103)")
+    parser.add_argument("service", choices=ALL_SERVICE_NAMES, help="which service to run")
+    parser.add_argument("--port", type=int, help="TCP port (default: $CADENZA_<SERVICE>_PORT: erp 8101 … car 8106)")
     parser.add_argument("--db", type=Path, help="SQLite file (default: .cadenza/<service>.db)")
     parser.add_argument("--token", help=f"bearer token (default: ${TOKEN_ENV_VAR} or {DEFAULT_TOKEN!r})")
     parser.add_argument("--faults", help=f"FaultConfig as JSON (default: ${FAULTS_ENV_VAR_PREFIX}<SERVICE>)")
@@ -68,4 +65,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     # Access logs off: under load tests they would dominate the run time and
     # the saga has its own tracing.
-    uvicorn.run(app, host=args.host, port=args.port or DEFAULT_PORTS[service], access_log=False, log_level="warning")
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port or current.get(f"CADENZA_{service.upper()}_PORT"),
+        access_log=False,
+        log_level="warning",
+    )

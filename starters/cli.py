@@ -137,13 +137,13 @@ def _run_signalled(main: Callable[[asyncio.Event], Awaitable[int]]) -> None:
 
 @app.command()
 def up() -> None:
-    """Run the embedded stack in the foreground: Temporal dev server + Web UI, the three services, one worker."""
+    """Run the embedded stack in the foreground: Temporal dev server + Web UI, the simulated services, one worker."""
     _run_signalled(lambda stop: run_stack(StackConfig.from_settings(), stop))
 
 
 @app.command()
 def services() -> None:
-    """Run only the three simulated services (ERP, payment, inventory) in the foreground."""
+    """Run only the simulated services (ERP, payment, inventory; flight, hotel, car) in the foreground."""
     config = StackConfig.from_settings().with_(with_worker=False)
     _run_signalled(lambda stop: run_stack(config, stop, services_only=True))
 

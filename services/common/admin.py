@@ -23,16 +23,20 @@ def build_admin_router(injector: FaultInjector, stats: ServiceStats) -> APIRoute
     """Routes to read and replace the fault configuration and to read the counters."""
     router = APIRouter(prefix=ADMIN_PATH_PREFIX, tags=["admin"])
 
-    @router.get("/faults", summary="Current fault configuration (remaining script entries only)")
+    @router.get(
+        "/faults", summary="Current fault configuration (remaining script entries only)", operation_id="readFaults"
+    )
     async def read_faults() -> FaultConfig:
         return injector.config
 
-    @router.put("/faults", summary="Replace the fault configuration; `{}` turns every fault off")
+    @router.put(
+        "/faults", summary="Replace the fault configuration; `{}` turns every fault off", operation_id="replaceFaults"
+    )
     async def replace_faults(config: FaultConfigUpdate) -> FaultConfig:
         injector.replace(config)
         return injector.config
 
-    @router.get("/stats", summary="Request and injected-fault counters since start-up")
+    @router.get("/stats", summary="Request and injected-fault counters since start-up", operation_id="readStats")
     async def read_stats() -> ServiceStats:
         return stats
 

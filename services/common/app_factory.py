@@ -19,7 +19,7 @@ from services.common.errors import install_error_handlers
 from services.common.fault_middleware import FaultInjectionMiddleware
 from services.common.faults import FaultConfig, FaultInjector
 from services.common.idempotency import IDEMPOTENCY_SCHEMA
-from services.common.mutations import MutationRunner
+from services.common.mutations import IDEMPOTENCY_KEY_HEADER, MutationRunner
 from services.common.stats import ServiceStats
 
 SERVICE_VERSION = "1.0.0"
@@ -39,6 +39,8 @@ class ServiceDefinition:
     """Creates the service's (bearer-protected) business routes over its database."""
     seed_data: SeedData | None = None
     """Fills the tables the first time the database file is created."""
+    key_header: str = IDEMPOTENCY_KEY_HEADER
+    """The header the service's requests carry their idempotency keys in."""
 
     def create_app(
         self, db_path: str | Path, token: str, faults: FaultConfig | None = None, seed: int | None = None
@@ -65,7 +67,7 @@ class ServiceDefinition:
         )
         app.state.mutation_runner = MutationRunner(database, stats)
         install_error_handlers(app)
-        app.add_middleware(FaultInjectionMiddleware, injector=injector, stats=stats)
+        app.add_middleware(FaultInjectionMiddleware, injector=injector, stats=stats, key_header=self.key_header)
         app.include_router(_health_router(self.name, database))
         # Routes document their own 404s and conflicts; these are what any of them may answer. Admin requests are
         # never faulted (see fault_middleware), so they do not document 429 and 503.
@@ -100,7 +102,7 @@ class AppFactory(Protocol):
 def _health_router(service_name: str, database: Database) -> APIRouter:
     router = APIRouter(tags=["health"])
 
-    @router.get("/health", summary="Liveness and readiness; needs no token")
+    @router.get("/health", summary="Liveness and readiness; needs no token", operation_id="health")
     async def health() -> dict[str, str]:
         database.fetch_value("SELECT 1")  # proves the database answers, not just the process
         return {"status": "ok", "service": service_name}

@@ -23,10 +23,17 @@ FAULTED: ErrorGroup = {
     429: "`rate_limited`: injected rate limit, nothing was applied; retry after `Retry-After` seconds",
     503: "`service_unavailable`: injected outage, nothing was applied; safe to retry",
 }
-IDEMPOTENT: ErrorGroup = {
-    409: "`request_fenced`: this Idempotency-Key was fenced by a compensation; nothing was applied",
-    422: "`idempotency_key_reuse`: this Idempotency-Key was used for a different request; use a new key",
-}
+
+
+def keyed(header: str) -> ErrorGroup:
+    """What a request taking an idempotency key in ``header`` can answer because of its key, whatever the route."""
+    return {
+        409: f"`request_fenced`: this {header} was fenced by a compensation; nothing was applied",
+        422: f"`idempotency_key_reuse`: this {header} was used for a different request; use a new key",
+    }
+
+
+IDEMPOTENT: ErrorGroup = keyed("Idempotency-Key")
 """What a POST taking an ``Idempotency-Key`` can answer because of its key, whatever the route."""
 
 

@@ -24,10 +24,14 @@ ADMIN_PATH_PREFIX = "/admin"
 class FaultInjectionMiddleware:
     """Injects latency, 503s, 429s, commit-then-stall and wait-then-commit into non-admin requests."""
 
-    def __init__(self, app: ASGIApp, injector: FaultInjector, stats: ServiceStats) -> None:
+    def __init__(
+        self, app: ASGIApp, injector: FaultInjector, stats: ServiceStats, key_header: str = "Idempotency-Key"
+    ) -> None:
         self._app = app
         self._injector = injector
         self._stats = stats
+        # Scripted faults match the key as the service reads it: the flight service's arrives in X-Request-Key.
+        self._key_header = key_header.lower().encode("latin-1")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection scope."""
@@ -37,7 +41,7 @@ class FaultInjectionMiddleware:
             return
 
         self._stats.requests += 1
-        decision = self._injector.decide(scope["method"], path, _idempotency_key(scope))
+        decision = self._injector.decide(scope["method"], path, _idempotency_key(scope, self._key_header))
         if decision.latency_s:
             await asyncio.sleep(decision.latency_s)
 
@@ -112,9 +116,9 @@ def _is_admin(path: str) -> bool:
     return path == ADMIN_PATH_PREFIX or path.startswith(ADMIN_PATH_PREFIX + "/")
 
 
-def _idempotency_key(scope: Scope) -> str | None:
+def _idempotency_key(scope: Scope, header: bytes) -> str | None:
     for name, value in scope.get("headers", []):
-        if name.lower() == b"idempotency-key":
+        if name.lower() == header:
             # ASGI headers are bytes; latin-1 maps every byte, so junk never raises.
             decoded: str = value.decode("latin-1")
             return decoded

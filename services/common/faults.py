@@ -3,8 +3,9 @@
 Faults make a simulated service fail the way real ones do, so the saga's
 retries, timeouts and compensations get exercised.
 
-Random faults hit POST requests only, so audits through GET stay reliable;
-latency applies to every request. This module decides; the middleware in
+Faults hit requests that change something (POST, and DELETE, the hotel's
+undo) only, so audits through GET stay reliable; latency applies to every
+request. This module decides; the middleware in
 :mod:`services.common.fault_middleware` acts.
 """
 
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from cadenza.faults import FaultConfig, FaultKind, ScriptedFault
 
 __all__ = ["FaultConfig", "FaultDecision", "FaultInjector", "FaultKind", "ScriptedFault"]
+
+_MUTATING_METHODS = frozenset({"POST", "DELETE"})
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,7 @@ class FaultInjector:
     def decide(self, method: str, path: str, idempotency_key: str | None) -> FaultDecision:
         """Choose the treatment of one (non-admin) request."""
         latency_s = self._config.latency_ms / 1000
-        if method != "POST":
+        if method not in _MUTATING_METHODS:
             return FaultDecision(latency_s=latency_s)
         fault = self._take_scripted(path, idempotency_key) or self._roll_random()
         return FaultDecision(latency_s=latency_s, fault=fault)

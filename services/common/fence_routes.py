@@ -1,19 +1,27 @@
-"""``POST /fences``: the HTTP face of :mod:`services.common.fences`, shared by every service."""
+"""``POST /fences``: the HTTP face of :mod:`services.common.fences`, shared by every service.
 
-from __future__ import annotations
+Without ``from __future__ import annotations`` on purpose, as services.common.keys: the key header's alias is a
+closure variable, which FastAPI could not resolve from a string annotation.
+"""
 
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
-from services.common.error_docs import VALIDATED, error_docs
+from services.common.error_docs import VALIDATED, ErrorGroup, error_docs
 from services.common.fences import FenceOutcome, FenceRequest, Undoer
-from services.common.mutations import REPLAYED_HEADER, mutation_runner
+from services.common.mutations import IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER, mutation_runner
 
 
-def build_fence_router(undo: Undoer) -> APIRouter:
-    """``POST /fences`` for a service whose creations ``undo`` knows how to reverse."""
+def build_fence_router(
+    undo: Undoer, *, key_header: str = IDEMPOTENCY_KEY_HEADER, refusals: ErrorGroup | None = None
+) -> APIRouter:
+    """``POST /fences`` for a service whose creations ``undo`` knows how to reverse.
+
+    ``key_header`` is the header the service's requests carry their keys in; ``refusals`` documents what ``undo``
+    answers for a committed request it cannot void (a ticketed flight), which leaves the key unfenced.
+    """
     router = APIRouter(tags=["fences"])
 
     @router.post(
@@ -22,9 +30,10 @@ def build_fence_router(undo: Undoer) -> APIRouter:
         response_model=FenceOutcome,
         responses={
             200: {"model": FenceOutcome, "description": "The key was fenced before: the first fence's outcome"},
-            **error_docs(VALIDATED),
+            **error_docs(VALIDATED, refusals or {}),
         },
-        summary="Undo the request with this Idempotency-Key if it committed, and refuse it from now on",
+        summary=f"Undo the request with this {key_header} if it committed, and refuse it from now on",
+        operation_id="fence",
     )
     async def fence(
         body: FenceRequest,
@@ -32,7 +41,7 @@ def build_fence_router(undo: Undoer) -> APIRouter:
         _: Annotated[
             str | None,
             Header(
-                alias="Idempotency-Key",
+                alias=key_header,
                 min_length=1,
                 max_length=255,
                 description=(

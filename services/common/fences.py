@@ -44,7 +44,7 @@ class FenceRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    key: str = Field(min_length=1, max_length=255, description="The Idempotency-Key of the request to fence")
+    key: str = Field(min_length=1, max_length=255, description="The idempotency key of the request to fence")
 
 
 class FenceOutcome(BaseModel):
@@ -71,12 +71,12 @@ Undoer = Callable[[StoredAnswer], Undo]
 changed an existing record answers `nothing_to_void` (its key is fenced all the same)."""
 
 
-def fenced_error(key: str, outcome: FenceOutcome) -> ServiceError:
-    """The answer to any request that arrives with a fenced key."""
+def fenced_error(key: str, outcome: FenceOutcome, key_header: str = "Idempotency-Key") -> ServiceError:
+    """The answer to any request that arrives with a fenced key (in ``key_header``)."""
     return ServiceError(
         409,
         "request_fenced",
-        f"Idempotency-Key {key!r} was fenced at {outcome.created_at} ({outcome.detail}); this request is refused "
+        f"{key_header} {key!r} was fenced at {outcome.created_at} ({outcome.detail}); this request is refused "
         "and changed nothing. Its order was compensated: place a new order to try again",
         fenced_at=outcome.created_at,
     )

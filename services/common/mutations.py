@@ -28,9 +28,9 @@ import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -42,6 +42,9 @@ from services.common.stats import ServiceStats
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 """Set to ``true`` on answers served from the idempotency store."""
+
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+"""The header that carries a request's key, unless a service names another (:func:`services.common.keys.keyed_by`)."""
 
 
 @dataclass(frozen=True)
@@ -85,16 +88,19 @@ class MutationRunner:
         # effect ever awaits. GET routes never take it.
         self._lock = asyncio.Lock()
 
-    async def run(self, key: str | None, request: RequestIdentity, effect: Effect) -> JSONResponse:
-        """Apply ``effect`` once for ``key`` (or unconditionally when there is no key)."""
+    async def run(
+        self, key: str | None, request: RequestIdentity, effect: Effect, key_header: str = IDEMPOTENCY_KEY_HEADER
+    ) -> JSONResponse:
+        """Apply ``effect`` once for ``key`` (or unconditionally when there is no key); ``key_header`` names the
+        header the key came in, for the messages."""
         async with self._lock:
             with self._database.transaction():
                 if key is not None and (fence := self._fences.find(key)) is not None:
                     self._stats.fenced_requests += 1
-                    raise fenced_error(key, fence)
+                    raise fenced_error(key, fence, key_header)
                 stored = self._answers.find(key) if key is not None else None
                 if stored is not None:
-                    return self._replay(key, stored, request)
+                    return self._replay(key, stored, request, key_header)
                 outcome = await self._apply(effect)
                 if key is not None:
                     self._answers.save(key, request, outcome.status_code, outcome.body)
@@ -120,13 +126,13 @@ class MutationRunner:
         except ServiceError as error:
             return Outcome.failed(error)
 
-    def _replay(self, key: str | None, stored: StoredAnswer, request: RequestIdentity) -> JSONResponse:
+    def _replay(self, key: str | None, stored: StoredAnswer, request: RequestIdentity, key_header: str) -> JSONResponse:
         if stored.request != request:
             original = stored.request
             raise ServiceError(
                 422,
                 "idempotency_key_reuse",
-                f"Idempotency-Key {key!r} was already used for a different request "
+                f"{key_header} {key!r} was already used for a different request "
                 f"({original.method} {original.path} with another body); use a new key",
             )
         self._stats.idempotent_replays += 1
@@ -136,42 +142,23 @@ class MutationRunner:
 class IdempotentMutation:
     """One incoming POST, ready to have its effect applied exactly once."""
 
-    def __init__(self, runner: MutationRunner, key: str | None, method: str, path: str) -> None:
+    def __init__(
+        self, runner: MutationRunner, key: str | None, method: str, path: str, key_header: str = IDEMPOTENCY_KEY_HEADER
+    ) -> None:
         self._runner = runner
         self._key = key
         self._method = method
         self._path = path
+        self._key_header = key_header
 
     async def apply(self, payload: BaseModel | None, effect: Effect) -> JSONResponse:
         """Run ``effect`` unless this key already has an answer; ``payload`` is the validated body."""
         body = None if payload is None else payload.model_dump(mode="json")
         identity = RequestIdentity(self._method, self._path, request_hash(body))
-        return await self._runner.run(self._key, identity, effect)
+        return await self._runner.run(self._key, identity, effect, self._key_header)
 
 
 def mutation_runner(request: Request) -> MutationRunner:
     """The app's runner, installed by :meth:`services.common.app_factory.ServiceDefinition.create_app`."""
     runner: MutationRunner = request.app.state.mutation_runner
     return runner
-
-
-async def _incoming_mutation(
-    request: Request,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            min_length=1,
-            max_length=255,
-            description=(
-                "Retrying with the same key and body replays the first answer instead of acting twice. A key stands "
-                "for one request: sent with another method, path or body it answers 422 `idempotency_key_reuse`"
-            ),
-        ),
-    ] = None,
-) -> IdempotentMutation:
-    return IdempotentMutation(mutation_runner(request), idempotency_key, request.method, request.url.path)
-
-
-Mutation = Annotated[IdempotentMutation, Depends(_incoming_mutation)]
-"""Route parameter type for POST handlers: ``async def create(body: X, mutation: Mutation)``."""

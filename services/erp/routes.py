@@ -15,7 +15,8 @@ from services.common.fence_routes import build_fence_router
 from services.common.fences import Undo, nothing_to_void
 from services.common.fields import external_id_path
 from services.common.idempotency import StoredAnswer
-from services.common.mutations import Mutation, Outcome
+from services.common.keys import Mutation
+from services.common.mutations import Outcome
 from services.common.pagination import PageQuery
 from services.erp.models import CreateOrderRequest, Order, OrderList, OrderStatus
 from services.erp.store import OrderBook
@@ -54,9 +55,13 @@ def _order_routes(orders: OrderBook) -> APIRouter:
     router = APIRouter(prefix="/orders", tags=["orders"])
 
     def move_route(action: str, summary: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
-        """``POST /orders/{order_id}/<action>``, documented as a lifecycle move."""
+        """``POST /orders/{order_id}/<action>``, documented as a lifecycle move (operation ``<action>Order``)."""
         return router.post(
-            f"/{{order_id}}/{action}", response_model=Order, responses=lifecycle_move("order"), summary=summary
+            f"/{{order_id}}/{action}",
+            response_model=Order,
+            responses=lifecycle_move("order"),
+            summary=summary,
+            operation_id=f"{action}Order",
         )
 
     @router.post(
@@ -65,6 +70,7 @@ def _order_routes(orders: OrderBook) -> APIRouter:
         response_model=Order,
         responses=error_docs(VALIDATED, IDEMPOTENT, {409: "`order_exists`: an order with this `order_id` exists"}),
         summary="Create a pending order",
+        operation_id="createOrder",
     )
     async def create_order(body: CreateOrderRequest, mutation: Mutation) -> JSONResponse:
         return await mutation.apply(body, lambda: Outcome.created(orders.create(body)))
@@ -77,11 +83,13 @@ def _order_routes(orders: OrderBook) -> APIRouter:
     async def cancel_order(order_id: OrderId, mutation: Mutation) -> JSONResponse:
         return await mutation.apply(None, lambda: Outcome.ok(orders.transition(order_id, OrderStatus.CANCELLED)))
 
-    @router.get("/{order_id}", responses=error_docs(not_found("order")), summary="Read one order")
+    @router.get(
+        "/{order_id}", responses=error_docs(not_found("order")), summary="Read one order", operation_id="readOrder"
+    )
     async def read_order(order_id: OrderId) -> Order:
         return orders.get(order_id)
 
-    @router.get("", summary="List orders, oldest first")
+    @router.get("", summary="List orders, oldest first", operation_id="listOrders")
     async def list_orders(page: PageQuery) -> OrderList:
         return OrderList(orders=orders.list(page))
 

@@ -15,7 +15,8 @@ from services.common.fence_routes import build_fence_router
 from services.common.fences import Undo, nothing_to_void
 from services.common.fields import issued_id_path, record_path
 from services.common.idempotency import StoredAnswer
-from services.common.mutations import Mutation, Outcome
+from services.common.keys import Mutation
+from services.common.mutations import Outcome
 from services.common.pagination import PageQuery
 from services.inventory.models import (
     CreateReservationRequest,
@@ -63,12 +64,13 @@ def _reservation_routes(warehouse: Warehouse) -> APIRouter:
     router = APIRouter(prefix="/reservations", tags=["reservations"])
 
     def move_route(action: str, summary: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
-        """``POST /reservations/{reservation_id}/<action>``, documented as a lifecycle move."""
+        """``POST /reservations/{reservation_id}/<action>``, a lifecycle move (operation ``<action>Reservation``)."""
         return router.post(
             f"/{{reservation_id}}/{action}",
             response_model=Reservation,
             responses=lifecycle_move("reservation"),
             summary=summary,
+            operation_id=f"{action}Reservation",
         )
 
     @router.post(
@@ -85,6 +87,7 @@ def _reservation_routes(warehouse: Warehouse) -> APIRouter:
             },
         ),
         summary="Hold stock for an order, all lines or none",
+        operation_id="createReservation",
     )
     async def create_reservation(body: CreateReservationRequest, mutation: Mutation) -> JSONResponse:
         return await mutation.apply(body, lambda: Outcome.created(warehouse.reserve(body)))
@@ -97,11 +100,16 @@ def _reservation_routes(warehouse: Warehouse) -> APIRouter:
     async def release_reservation(reservation_id: ReservationId, mutation: Mutation) -> JSONResponse:
         return await mutation.apply(None, lambda: Outcome.ok(warehouse.release(reservation_id)))
 
-    @router.get("/{reservation_id}", responses=error_docs(not_found("reservation")), summary="Read one reservation")
+    @router.get(
+        "/{reservation_id}",
+        responses=error_docs(not_found("reservation")),
+        summary="Read one reservation",
+        operation_id="readReservation",
+    )
     async def read_reservation(reservation_id: ReservationId) -> Reservation:
         return warehouse.get_reservation(reservation_id)
 
-    @router.get("", summary="List reservations, oldest first")
+    @router.get("", summary="List reservations, oldest first", operation_id="listReservations")
     async def list_reservations(
         page: PageQuery, order_id: Annotated[str | None, Query(max_length=64)] = None
     ) -> ReservationList:
@@ -113,11 +121,11 @@ def _reservation_routes(warehouse: Warehouse) -> APIRouter:
 def _stock_routes(warehouse: Warehouse) -> APIRouter:
     router = APIRouter(prefix="/stock", tags=["stock"])
 
-    @router.get("", summary="Stock of every SKU")
+    @router.get("", summary="Stock of every SKU", operation_id="listStock")
     async def list_stock() -> StockList:
         return StockList(stock=warehouse.list_stock())
 
-    @router.get("/{sku}", responses=error_docs(not_found("SKU")), summary="Stock of one SKU")
+    @router.get("/{sku}", responses=error_docs(not_found("SKU")), summary="Stock of one SKU", operation_id="readStock")
     async def read_stock(sku: StockedSkuPath) -> StockLevel:
         return warehouse.get_stock(sku)
 

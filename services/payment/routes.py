@@ -14,7 +14,8 @@ from services.common.fence_routes import build_fence_router
 from services.common.fences import Undo, nothing_to_void
 from services.common.fields import issued_id_path
 from services.common.idempotency import StoredAnswer
-from services.common.mutations import Mutation, Outcome
+from services.common.keys import Mutation
+from services.common.mutations import Outcome
 from services.common.pagination import PageQuery
 from services.payment.cards import card_for_token
 from services.payment.models import Charge, ChargeList, CreateChargeRequest, CreateRefundRequest, Refund, RefundList
@@ -66,6 +67,7 @@ def build_router(database: Database) -> APIRouter:
             },
         ),
         summary="Charge a card",
+        operation_id="createCharge",
     )
     async def create_charge(body: CreateChargeRequest, mutation: Mutation) -> JSONResponse:
         return await mutation.apply(body, lambda: charge_card(body))
@@ -84,6 +86,7 @@ def build_router(database: Database) -> APIRouter:
             },
         ),
         summary="Refund a charge",
+        operation_id="refundCharge",
     )
     async def create_refund(
         charge_id: ChargeId, mutation: Mutation, body: Annotated[CreateRefundRequest | None, Body()] = None
@@ -92,15 +95,20 @@ def build_router(database: Database) -> APIRouter:
         body = body or CreateRefundRequest()
         return await mutation.apply(body, lambda: Outcome.created(ledger.refund(charge_id, body.amount)))
 
-    @router.get("/charges/{charge_id}", responses=error_docs(_UNKNOWN_CHARGE), summary="Read one charge")
+    @router.get(
+        "/charges/{charge_id}",
+        responses=error_docs(_UNKNOWN_CHARGE),
+        summary="Read one charge",
+        operation_id="readCharge",
+    )
     async def read_charge(charge_id: ChargeId) -> Charge:
         return ledger.get_charge(charge_id)
 
-    @router.get("/charges", summary="List charges of every status, oldest first")
+    @router.get("/charges", summary="List charges of every status, oldest first", operation_id="listCharges")
     async def list_charges(page: PageQuery, order_id: Annotated[str | None, Query(max_length=64)] = None) -> ChargeList:
         return ChargeList(charges=ledger.list_charges(page, order_id))
 
-    @router.get("/refunds", summary="List refunds, oldest first")
+    @router.get("/refunds", summary="List refunds, oldest first", operation_id="listRefunds")
     async def list_refunds(
         page: PageQuery, charge_id: Annotated[str | None, Query(max_length=64)] = None
     ) -> RefundList:

@@ -16,6 +16,7 @@ from temporalio.client import Client
 
 from activities.records import ServiceRecords
 from cadenza.processes import free_port
+from cadenza.settings import TRAVEL_SERVICE_NAMES, ServiceEndpoint
 from cadenza.stack import TUNED_DYNAMIC_CONFIG, VERSIONING_DYNAMIC_CONFIG, EmbeddedStack, StackConfig
 from starters.faults import FaultAdmin
 from workers.worker import order_worker
@@ -94,6 +95,39 @@ async def harness(stack: EmbeddedStack) -> AsyncIterator[Harness]:
             task_queue=config.task_queue,
             http=http,
         )
+
+
+@dataclass
+class TravelServices:
+    """The flight, hotel and car services, each its own process and SQLite file, for tests of the travel example."""
+
+    stack: EmbeddedStack
+    endpoints: dict[str, ServiceEndpoint]
+    """By service name, with the token they accept: hand them to a worker or a ServiceRecords-like reader."""
+    faults: FaultAdmin
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def travel_services(tmp_path_factory) -> AsyncIterator[TravelServices]:
+    """Started only for the tests that ask for it, so the order tests' shared stack starts no more than it did."""
+    config = StackConfig(
+        state_dir=tmp_path_factory.mktemp("travel"),
+        temporal_port=free_port(),  # not started: start_services runs the services alone
+        ui_port=None,
+        service_ports={name: free_port() for name in TRAVEL_SERVICE_NAMES},
+        token=f"test-{uuid.uuid4().hex}",
+        with_worker=False,
+        persistent_history=False,
+    )
+    travel = EmbeddedStack(config)
+    await travel.start_services()
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            yield TravelServices(
+                stack=travel, endpoints=config.endpoints(), faults=FaultAdmin(http, config.endpoints())
+            )
+    finally:
+        travel.stop()
 
 
 @pytest_asyncio.fixture(loop_scope="session")

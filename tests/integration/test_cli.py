@@ -119,8 +119,21 @@ async def test_malformed_json_is_refused_with_exit_2(harness: Harness, tmp_path)
 
 
 def _stack_env(tmp_path: Path) -> dict[str, str]:
+    # Every port the stack opens, the travel services' too: a port left at its default would meet a user's own stack.
     ports = {
-        name: free_port() for name in ("TEMPORAL", "TEMPORAL_UI", "ERP", "PAYMENT", "INVENTORY", "METRICS", "CODEC")
+        name: free_port()
+        for name in (
+            "TEMPORAL",
+            "TEMPORAL_UI",
+            "ERP",
+            "PAYMENT",
+            "INVENTORY",
+            "FLIGHT",
+            "HOTEL",
+            "CAR",
+            "METRICS",
+            "CODEC",
+        )
     }
     return {
         "CADENZA_STATE_DIR": str(tmp_path / "state"),

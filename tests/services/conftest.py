@@ -47,3 +47,21 @@ def payment_client(make_client: ClientFactory) -> httpx.AsyncClient:
 def inventory_client(make_client: ClientFactory) -> httpx.AsyncClient:
     """A client for a fresh inventory service."""
     return make_client("inventory")
+
+
+@pytest.fixture
+def flight_client(make_client: ClientFactory) -> httpx.AsyncClient:
+    """A client for a fresh airline."""
+    return make_client("flight")
+
+
+@pytest.fixture
+def hotel_client(make_client: ClientFactory) -> httpx.AsyncClient:
+    """A client for a fresh hotel."""
+    return make_client("hotel")
+
+
+@pytest.fixture
+def car_client(make_client: ClientFactory) -> httpx.AsyncClient:
+    """A client for a fresh car rental."""
+    return make_client("car")

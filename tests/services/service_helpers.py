@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from services import erp, inventory, payment
+from services import car, erp, flight, hotel, inventory, payment
 from services.common.app_factory import AppFactory
 
 TOKEN = "test-token"
@@ -19,6 +19,9 @@ SERVICE_FACTORIES: dict[str, AppFactory] = {
     "erp": erp.create_app,
     "payment": payment.create_app,
     "inventory": inventory.create_app,
+    "flight": flight.create_app,
+    "hotel": hotel.create_app,
+    "car": car.create_app,
 }
 
 
@@ -70,3 +73,49 @@ def error_code(response: httpx.Response) -> str:
 def key(value: str) -> dict[str, str]:
     """An ``Idempotency-Key`` header."""
     return {"Idempotency-Key": value}
+
+
+TRAVELLER = {"name": "Ada Lovelace"}
+
+
+def booking_body(trip_id: str = "trip-1", **overrides: Any) -> dict[str, Any]:
+    """A valid flight ``POST /bookings`` body."""
+    body = {
+        "trip_id": trip_id,
+        "traveller": TRAVELLER,
+        "origin": "BER",
+        "destination": "LIS",
+        "departure_date": "2026-03-01",
+        "amount": 18900,
+        "currency": "EUR",
+    }
+    return body | overrides
+
+
+def stay_body(trip_id: str = "trip-1", **overrides: Any) -> dict[str, Any]:
+    """A valid hotel ``POST /stays`` body."""
+    body = {
+        "trip_id": trip_id,
+        "traveller": TRAVELLER,
+        "city": "Lisbon",
+        "check_in": "2026-03-01",
+        "nights": 3,
+        "amount": 42000,
+        "currency": "EUR",
+    }
+    return body | overrides
+
+
+def rental_body(reference: str = "trip-1-car", trip_id: str = "trip-1", **overrides: Any) -> dict[str, Any]:
+    """A valid car ``POST /rentals`` body."""
+    body = {
+        "reference": reference,
+        "trip_id": trip_id,
+        "traveller": TRAVELLER,
+        "pickup_city": "Lisbon",
+        "pickup_date": "2026-03-01",
+        "days": 3,
+        "amount": 15000,
+        "currency": "EUR",
+    }
+    return body | overrides

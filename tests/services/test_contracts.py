@@ -29,7 +29,8 @@ MAX_EXAMPLES = 25
 SEED = 20261126
 
 TESTING_PHASES = ("examples", "coverage", "fuzzing", "stateful")
-IDEMPOTENCY_KEY = "Idempotency-Key"
+KEY_HEADERS = ("Idempotency-Key", "X-Request-Key")
+"""The headers the services take their idempotency keys in (the airline names its own)."""
 _MAX_KEY_LENGTH = 255
 
 
@@ -92,12 +93,13 @@ def _one_key_per_request(schema: Any) -> AbstractContextManager[None]:
     """
 
     def scope_key_to_request(case: Case) -> None:
-        key = (case.headers or {}).get(IDEMPOTENCY_KEY)
-        if not isinstance(key, str):
-            return
-        request = json.dumps([case.method, case.formatted_path, case.body], sort_keys=True, default=repr)
-        digest = hashlib.sha256(request.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-        case.headers[IDEMPOTENCY_KEY] = f"{key[: _MAX_KEY_LENGTH - len(digest) - 1]}~{digest}"
+        for header in KEY_HEADERS:
+            key = (case.headers or {}).get(header)
+            if not isinstance(key, str):
+                continue
+            request = json.dumps([case.method, case.formatted_path, case.body], sort_keys=True, default=repr)
+            digest = hashlib.sha256(request.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+            case.headers[header] = f"{key[: _MAX_KEY_LENGTH - len(digest) - 1]}~{digest}"
 
     return following_a_rule_in_words(schema, scope_key_to_request)
 

@@ -19,7 +19,14 @@ from tests.services.service_helpers import (
 )
 
 # One authenticated read per service, to probe auth without side effects.
-PROTECTED_READS = {"erp": "/orders", "payment": "/charges", "inventory": "/stock"}
+PROTECTED_READS = {
+    "erp": "/orders",
+    "payment": "/charges",
+    "inventory": "/stock",
+    "flight": "/bookings",
+    "hotel": "/stays",
+    "car": "/rentals",
+}
 SERVICES = sorted(SERVICE_FACTORIES)
 
 
