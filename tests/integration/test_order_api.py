@@ -61,8 +61,10 @@ async def _serve(app, port: int) -> tuple[uvicorn.Server, asyncio.Task]:
     return server, task
 
 
-def _app(harness: Harness, state_dir: Path, address: Callable[[], str]):
+def _app(harness: Harness, state_dir: Path, address: Callable[[], str], *, sagas=None):
+    # No sagas unless asked: this file's document is the Order API's (tests/integration/test_saga_api.py has theirs).
     app = create_app(
+        sagas=sagas or {},
         connect_temporal=lambda: connect(service_name="cadenza-api-test", address=address()),
         task_queue=harness.task_queue,
         inventory=harness.config.endpoints()["inventory"],
