@@ -170,24 +170,19 @@ def _routes(router: APIRouter, definition: SagaDefinition) -> None:
         summary=f"Progress of a running or ended run of saga {name}",
     )
     async def get_run(run_id: RunId, principal: Reader, request: Request) -> SagaRunView:
-        _no_customer_keys(principal)
-        _of_this_saga(definition, run_id)
-        client = await _client(request)
+        client = await _client_for_run(definition, run_id, principal, request)
         with unavailable_as_503(), _found(definition, run_id):
             return _view(definition, await describe_run(client, run_id), client.namespace)
 
     @router.post(
-        runs + "/{run_id}/cancel",
-        status_code=202,
-        response_model=SagaAccepted,
-        operation_id=f"cancel_{tag}_run",
-        responses=problem_responses(401, 403, 404, 409, 422, 429, 503),
-        summary=f"Cancel a run of saga {name}: what it did is undone (past its pivot it goes forward instead)",
+        **_acting(
+            runs + "/{run_id}/cancel",
+            f"cancel_{tag}_run",
+            f"Cancel a run of saga {name}: what it did is undone (past its pivot it goes forward instead)",
+        )
     )
     async def cancel(run_id: RunId, principal: Writer, request: Request) -> SagaAccepted:
-        _no_customer_keys(principal)
-        _of_this_saga(definition, run_id)
-        client = await _client(request)
+        client = await _client_for_run(definition, run_id, principal, request)
         with unavailable_as_503(), _found(definition, run_id):
             try:
                 detail = await cancel_run(client, run_id)
@@ -197,17 +192,14 @@ def _routes(router: APIRouter, definition: SagaDefinition) -> None:
         return SagaAccepted(run_id=run_id, detail=detail, links=_links(definition, run_id, client.namespace))
 
     @router.post(
-        runs + "/{run_id}/retry-compensation",
-        status_code=202,
-        response_model=SagaAccepted,
-        operation_id=f"retry_{tag}_compensation",
-        responses=problem_responses(401, 403, 404, 409, 422, 429, 503),
-        summary=f"For operators: retry the failed undos of a run of saga {name} in needs_attention",
+        **_acting(
+            runs + "/{run_id}/retry-compensation",
+            f"retry_{tag}_compensation",
+            f"For operators: retry the failed undos of a run of saga {name} in needs_attention",
+        )
     )
     async def retry_compensation(run_id: RunId, principal: Operator, request: Request) -> SagaAccepted:
-        _no_customer_keys(principal)
-        _of_this_saga(definition, run_id)
-        client = await _client(request)
+        client = await _client_for_run(definition, run_id, principal, request)
         guard: UpdateGuard = request.app.state.update_guard
         address = RunAddress(order_id=run_id, workflow_id=run_id, path=_path(definition, run_id))
         with unavailable_as_503(), _found(definition, run_id):
@@ -226,6 +218,18 @@ def _routes(router: APIRouter, definition: SagaDefinition) -> None:
         )
 
 
+def _acting(path: str, operation_id: str, summary: str) -> dict[str, Any]:
+    """The route options of a request that acts on a run: taken on (202), or refused for the run's state (409)."""
+    return {
+        "path": path,
+        "status_code": 202,
+        "response_model": SagaAccepted,
+        "operation_id": operation_id,
+        "responses": problem_responses(401, 403, 404, 409, 422, 429, 503),
+        "summary": summary,
+    }
+
+
 async def _started(
     client: Client, request: Request, definition: SagaDefinition, run_input: dict[str, Any], seconds: float | None
 ) -> SagaRunView:
@@ -233,7 +237,7 @@ async def _started(
     namespace = client.namespace
     if not started.duplicate and not seconds:  # just started: nothing has happened yet, no need to ask the worker
         progress = SagaProgress(name=definition.name, content_hash=definition.content_hash)
-        return _view(definition, RunView(started.run_id, "RUNNING", progress), namespace)
+        return _view(definition, RunView(started.run_id, "RUNNING", progress, started.summary), namespace)
     if seconds:
         # Still running, or cancelled (after compensating): its progress says which.
         with contextlib.suppress(TimeoutError, WorkflowFailureError):
@@ -266,6 +270,13 @@ async def _input(request: Request, definition: SagaDefinition) -> dict[str, Any]
         )
     assert isinstance(run_input, dict)
     return run_input
+
+
+async def _client_for_run(definition: SagaDefinition, run_id: str, principal: Principal, request: Request) -> Client:
+    """The client, once the key and the run id are known to fit this saga's routes."""
+    _no_customer_keys(principal)
+    _of_this_saga(definition, run_id)
+    return await _client(request)
 
 
 def _no_customer_keys(principal: Principal) -> None:

@@ -128,6 +128,8 @@ class StartedRun:
     handle: WorkflowHandle[DeclaredSagaWorkflow, SagaProgress]
     duplicate: bool
     """True when this input had been started before under the same id: nothing new was started."""
+    summary: str | None = None
+    """The run's summary in the Web UI, as this start rendered it."""
 
     @property
     def run_id(self) -> str:
@@ -162,7 +164,7 @@ async def start_run(
             memo={FINGERPRINT_MEMO: input_fingerprint(checked), DEFINITION_MEMO: definition.content_hash},
             request_eager_start=eager_start,
         )
-        return StartedRun(handle, duplicate=False)
+        return StartedRun(handle, duplicate=False, summary=summary)
     except WorkflowAlreadyStartedError as err:
         existing = client.get_workflow_handle_for(DeclaredSagaWorkflow.run, run_id, run_id=err.run_id)
         description = await existing.describe()

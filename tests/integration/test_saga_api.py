@@ -9,19 +9,15 @@ import uuid
 from collections.abc import AsyncIterator
 from urllib.parse import quote
 
-import httpx
 import pytest
 import pytest_asyncio
-import schemathesis
-from schemathesis.config import SchemathesisConfig
 
 from api.ratelimit import RateLimiter
-from cadenza.processes import free_port
 from clients.sagas import load_definition
-from tests.contract_checks import assert_contract_kept, execute
+from tests.contract_checks import api_schema, assert_contract_kept, execute
 from tests.integration.conftest import Harness
 from tests.integration.test_declared_order_saga import saga_input
-from tests.integration.test_order_api import Api, _app, _problem, _serve
+from tests.integration.test_order_api import Api, _app, _problem, served
 from tests.unit.test_saga_examples import EXAMPLES
 
 pytestmark = pytest.mark.integration
@@ -34,12 +30,8 @@ async def sagas_api(harness: Harness, tmp_path_factory) -> AsyncIterator[Api]:
     # The order saga only: its services are the harness's, which its worker reaches.
     sagas = {"order": load_definition(EXAMPLES / "order.yaml")}
     app = _app(harness, tmp_path_factory.mktemp("sagas-api"), lambda: harness.config.temporal_address, sagas=sagas)
-    port = free_port()
-    server, task = await _serve(app, port)
-    async with httpx.AsyncClient(timeout=90) as http:
-        yield Api(f"http://127.0.0.1:{port}", app.state.api_keys, http, app)
-    server.should_exit = True
-    await task
+    async with served(app, timeout=90) as api:
+        yield api
 
 
 def _key(api: Api, *scopes: str, customer: str | None = None) -> dict[str, str]:
@@ -88,6 +80,7 @@ async def test_a_declined_card_is_compensated_and_answered_at_once_without_a_wai
     run_input = saga_input(token="tok_chargeDeclined")
     started = await sagas_api.http.post(f"{sagas_api.url}/sagas/order/runs", json=run_input, headers=_key(sagas_api))
     assert started.status_code == 202 and started.json()["state"] == "running", started.text
+    assert started.json()["summary"].startswith(f"order {run_input['order_id']}: ")
     assert "preference-applied" not in started.headers
     async with asyncio.timeout(60):
         while not (
@@ -162,18 +155,9 @@ async def test_refusals_are_problems_that_start_nothing(sagas_api: Api, harness:
 async def test_the_saga_routes_answer_as_the_document_says(sagas_api: Api):
     sagas_api.app.state.api_rate_limiter = RateLimiter(None)
     sagas_api.app.state.anonymous_rate_limiter = RateLimiter(None)
-    config = SchemathesisConfig.from_dict(
-        {
-            "base-url": sagas_api.url,
-            "seed": 20261207,
-            "headers": _key(sagas_api),
-            "generation": {"max-examples": 8, "deterministic": True, "database": "none"},
-            "cache": {"enabled": False},
-        }
-    )
     document = (await sagas_api.http.get(f"{sagas_api.url}/openapi.json")).json()
     document["paths"] = {path: item for path, item in document["paths"].items() if path.startswith("/sagas/")}
-    schema = schemathesis.openapi.from_dict(document, config=config)
+    schema = api_schema(document, sagas_api.url, _key(sagas_api), seed=20261207, examples=8)
     run = await asyncio.to_thread(execute, schema)
     assert_contract_kept(run, phases=("coverage", "fuzzing"), min_successes=0)
     assert run.statuses[202] >= 1, run.statuses
