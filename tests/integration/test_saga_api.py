@@ -95,6 +95,33 @@ async def test_a_declined_card_is_compensated_and_answered_at_once_without_a_wai
     assert records.live_charges == [] and records.reservations_in("held", "committed") == []
 
 
+async def test_a_run_cancelled_while_a_step_fails_is_undone_at_the_services(sagas_api: Api, harness: Harness):
+    headers = _key(sagas_api)
+    run_input = saga_input()
+    run_id = f"saga-order-order-{run_input['order_id']}"
+    # The charge's key is `<run id>/charge/<first run id>` (its undo's, `<run id>/charge.undo.0/…`, is not matched).
+    match = f"{run_id}/charge/"
+    await harness.faults.script("payment", "error", times=50, match=match)
+    try:
+        started = await sagas_api.http.post(f"{sagas_api.url}/sagas/order/runs", json=run_input, headers=headers)
+        assert started.status_code == 202 and started.json()["run_id"] == run_id, started.text
+        path = f"{sagas_api.url}{started.headers['location']}"
+        async with asyncio.timeout(30):  # until it has an ERP order and is failing at the charge
+            while (await sagas_api.http.get(path, headers=headers)).json()["progress"]["current_step"] != "charge":
+                await asyncio.sleep(0.1)
+        cancelled = await sagas_api.http.post(f"{path}/cancel", headers=headers)
+        assert cancelled.status_code == 202 and "Cancellation requested" in cancelled.json()["detail"], cancelled.text
+        async with asyncio.timeout(60):
+            while not (view := (await sagas_api.http.get(path, headers=headers)).json())["closed"]:
+                await asyncio.sleep(0.2)
+    finally:
+        await harness.faults.unscript("payment", match)
+    assert (view["state"], view["progress"]["reason"]) == ("compensated", "cancelled on request")
+    records = await harness.records.for_order(run_input["order_id"])
+    assert records.erp_order is not None and records.erp_order["status"] == "cancelled"
+    assert records.live_charges == []
+
+
 async def test_cancel_asks_the_run_to_undo(sagas_api: Api, harness: Harness):
     # No worker polls this queue: the run stays where it started, so the cancel finds it running.
     sagas_api.app.state.task_queue = f"nobody-{uuid.uuid4().hex}"
