@@ -25,6 +25,7 @@ from api.metrics import ApiMetrics, RequestMetrics
 from api.openapi import state_the_rules
 from api.page_tokens import PageTokens
 from api.ratelimit import RateLimiter
+from api.sagas import saga_router
 from api.temporal import TemporalGate, unavailable_as_503
 from api.update_guard import UpdateGuard
 from cadenza.connection import connect, data_converter, encryption_summary, key_ring
@@ -35,7 +36,9 @@ from cadenza.search_attributes import ALL_KEYS
 from cadenza.settings import ServiceEndpoint, service_endpoint, settings
 from clients.api_keys import load_key_store
 from clients.catalogue import SkuCatalogue
+from clients.sagas.folder import served_sagas
 from workflows.policies import review_deadline_from_env
+from workflows.saga_definition import SagaDefinition
 
 MAX_BODY_BYTES = 1024 * 1024
 _log = logging.getLogger("cadenza.api")
@@ -52,9 +55,11 @@ def create_app(
     task_queue: str | None = None,
     inventory: ServiceEndpoint | None = None,
     page_tokens: PageTokens | None = None,
+    sagas: dict[str, SagaDefinition] | None = None,
 ) -> FastAPI:
     """The Order API. `connect_temporal` defaults to the standard connection (envconfig: TEMPORAL_ADDRESS, …);
-    `page_tokens` to the signer keyed by CADENZA_API_PAGE_TOKEN_SECRET."""
+    `page_tokens` to the signer keyed by CADENZA_API_PAGE_TOKEN_SECRET; `sagas` to the definitions of
+    CADENZA_SAGAS_DIR (clients/sagas/folder.py: one with problems stops the process here, naming each)."""
     gate = TemporalGate(connect_temporal or (lambda: connect(service_name="cadenza-api")))
 
     @asynccontextmanager
@@ -71,7 +76,8 @@ def create_app(
         version="1.0.0",
         description=(
             "Place orders and follow them to the end: fulfilment across ERP, payment and inventory, orchestrated by "
-            "Temporal. Authenticate with `Authorization: Bearer <API key>` (`cadenza api-key create`). Errors are "
+            "Temporal; start and follow runs of the declared sagas it serves (docs/your-own-apis.md). Authenticate "
+            "with `Authorization: Bearer <API key>` (`cadenza api-key create`). Errors are "
             "RFC 9457 problems (`application/problem+json`)."
         ),
         lifespan=lifespan,
@@ -88,6 +94,7 @@ def create_app(
     install_problem_handlers(app)
     app.add_exception_handler(orders.OrderStuck, orders.answer_stuck)
     app.include_router(orders.router)
+    app.include_router(saga_router(served_sagas() if sagas is None else sagas))
     app.include_router(_health_router())
     state_the_rules(app, lambda: app.state.skus.known() if hasattr(app.state, "skus") else None)
     metrics = ApiMetrics(gate.client)

@@ -247,6 +247,14 @@ class Settings(BaseSettings):
         unit="port",
         kind="port",
     )
+    sagas_dir: Path | None = _setting(
+        None,
+        "the folder of saga definitions (`*.yaml`) the API serves at /sagas/{name}/runs; each is linted when the API "
+        "starts, and one with problems stops it",
+        unit="path",
+        shown="the shipped `examples/sagas`",
+        see="your-own-apis.md",
+    )
     state_dir: Path = _setting(
         Path(".cadenza"),
         "the embedded stack's SQLite files (Temporal history, each service), logs and development "

@@ -47,7 +47,9 @@ from cadenza.errors import CadenzaError, InvalidInput
 from cadenza.settings import settings, state_dir
 from workflows.models import Identifier
 
-Scope = Literal["orders:write", "orders:read", "orders:operate", "orders:review"]
+Scope = Literal[
+    "orders:write", "orders:read", "orders:operate", "orders:review", "sagas:write", "sagas:read", "sagas:operate"
+]
 SCOPES: tuple[str, ...] = get_args(Scope)
 KEY_PREFIX = "cdz_"
 KEYS_FILE_NAME = "api-keys.json"

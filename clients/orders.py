@@ -55,6 +55,7 @@ from workflows.order import RETRY_UPDATE, REVIEW_REFUSED_BECAUSE, REVIEW_UPDATE,
 from workflows.policies import REVIEW_DEADLINE_MEMO, review_deadline_from_env
 
 D = TypeVar("D", bound=SignedDecision)
+T = TypeVar("T")
 
 
 class InvalidOrder(InvalidInput, ValueError):
@@ -360,7 +361,7 @@ async def send_review(
     review = signed(REVIEW_UPDATE, handle.id, decision, keys)
     # The SDK's `update(name=...)` overload keeps an async handler's Coroutine as its result type (the bare one unwraps
     # it), so mypy expects the update to return a coroutine; it returns an OrderProgress.
-    return await _decided(handle.execute_update(OrderWorkflow.review, review))  # type: ignore[arg-type]
+    return await decided(handle.execute_update(OrderWorkflow.review, review))  # type: ignore[arg-type]
 
 
 async def retry_compensations(
@@ -371,10 +372,11 @@ async def retry_compensations(
     the SDK's `WorkflowUpdateFailedError`; `retry_compensation` turns it into `NotAwaitingOperator`."""
     retry = signed(RETRY_UPDATE, handle.id, OperatorRetry(operator=operator), keys)
     # As in send_review: the SDK's `update(name=...)` overload types the result as a coroutine.
-    return await _decided(handle.execute_update(OrderWorkflow.retry_compensation, retry))  # type: ignore[arg-type]
+    return await decided(handle.execute_update(OrderWorkflow.retry_compensation, retry))  # type: ignore[arg-type]
 
 
-async def _decided(update: Awaitable[OrderProgress]) -> OrderProgress:
+async def decided(update: Awaitable[T]) -> T:
+    """`update`'s answer; a worker's refusal of the decision's proof or payload as `DecisionNotAccepted`."""
     try:
         return await update
     except WorkflowUpdateFailedError as err:

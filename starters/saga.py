@@ -1,10 +1,12 @@
 """`cadenza saga`: declared sagas (docs/sagas.md). `lint` checks a definition against the OpenAPI documents it names;
-`run` starts a run of it (lint first: a definition with problems never runs) and `status` shows where a run is.
+`run` starts a run of it (lint first: a definition with problems never runs), `status` shows where a run is, `cancel`
+and `retry-compensation` act on it (the same operations as the HTTP door's, clients/sagas/runs.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,7 +17,7 @@ from cadenza.connection import connect
 from cadenza.errors import InvalidInput
 from cadenza.settings import workflow_ui_link
 from clients.sagas import Compilation, compile_file
-from clients.sagas.runs import describe_run, start_run, wait_for_run
+from clients.sagas.runs import cancel_run, describe_run, retry_run, start_run, wait_for_run
 from starters.console import EXIT_PROBLEM, console, errors
 from starters.saga_view import run_panel
 from workflows.saga_definition import SagaDefinition
@@ -76,6 +78,32 @@ def status(run_id: Annotated[str, typer.Argument(help="The run id `cadenza saga 
         client = await connect()
         view = await describe_run(client, run_id)
         console.print(run_panel(view, workflow_ui_link(client.namespace, run_id)))
+
+    asyncio.run(main())
+
+
+@saga_app.command("cancel")
+def cancel(run_id: Annotated[str, typer.Argument(help="The run id `cadenza saga run` printed")]) -> None:
+    """Cancel a run: what its steps did so far is undone (a run past its pivot goes forward to completion instead).
+    Exits 1 for a run that has already ended."""
+
+    async def main() -> None:
+        client = await connect()
+        said = await cancel_run(client, run_id)
+        console.print(f"{said} Follow it with `cadenza saga status {run_id}`.", markup=False, soft_wrap=True)
+
+    asyncio.run(main())
+
+
+@saga_app.command("retry-compensation")
+def retry_compensation(run_id: Annotated[str, typer.Argument(help="The run id `cadenza saga run` printed")]) -> None:
+    """Resume a run in needs_attention (after fixing the cause): retry its failed undos, or the step that failed after
+    its pivot. Recorded with your user name; prints the run's state once it acted on the retry."""
+
+    async def main() -> None:
+        client = await connect()
+        progress = await retry_run(client, run_id, operator=f"cli:{getpass.getuser()}")
+        console.print(f"Retrying {run_id}: now {progress.state.value}.", markup=False, soft_wrap=True)
 
     asyncio.run(main())
 

@@ -9,7 +9,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import schemathesis
 from schemathesis import engine
+from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events
 from schemathesis.engine.recorder import ScenarioRecorder
 from schemathesis.generation.case import Case
@@ -90,3 +92,17 @@ def following_a_rule_in_words(schema: Any, follow: Callable[[Case], None]) -> It
         yield
     finally:
         GLOBAL_HOOK_DISPATCHER.unregister(before_call)
+
+
+def api_schema(document: dict[str, Any], base_url: str, headers: dict[str, str], *, seed: int, examples: int) -> Any:
+    """The schemathesis schema of an API's own document, for a client sending `headers`: deterministic, uncached."""
+    config = SchemathesisConfig.from_dict(
+        {
+            "base-url": base_url,
+            "seed": seed,
+            "headers": headers,
+            "generation": {"max-examples": examples, "deterministic": True, "database": "none"},
+            "cache": {"enabled": False},
+        }
+    )
+    return schemathesis.openapi.from_dict(document, config=config)

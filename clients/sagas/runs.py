@@ -19,6 +19,7 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
+    WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -26,9 +27,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from cadenza.codec import KeyRing
 from cadenza.errors import CadenzaError, InvalidInput
-from cadenza.search_attributes import saga_search_attributes
+from cadenza.search_attributes import SAGA_STATUS, saga_search_attributes
 from cadenza.settings import settings
-from clients.orders import signed
+from clients.orders import decided, signed
 from workflows.declared_saga import RETRY_UPDATE, DeclaredSagaWorkflow
 from workflows.models import OperatorRetry
 from workflows.saga_definition import SagaDefinition
@@ -65,18 +66,42 @@ class RunNotFound(CadenzaError, LookupError):
         self.run_id = run_id
 
 
-def validate_input(definition: SagaDefinition, run_input: Any) -> dict[str, Any]:
-    """`run_input` if its definition's input schema accepts it; else `InvalidSagaInput` naming every refused field."""
+class RunClosed(CadenzaError, RuntimeError):
+    """The run has already ended: cancelling it would change nothing, and its outcome is final."""
+
+    def __init__(self, run_id: str, state: str) -> None:
+        super().__init__(f"Run {run_id} has already ended ({state}); nothing was cancelled.")
+        self.run_id = run_id
+        self.state = state
+
+
+class NotNeedingAttention(CadenzaError, RuntimeError):
+    """The run is not in needs_attention: it has no failed undo (or post-pivot step) to retry; nothing was retried."""
+
+    def __init__(self, run_id: str, state: str) -> None:
+        super().__init__(f"Run {run_id} is {state}, not needs_attention: there is nothing to retry.")
+        self.run_id = run_id
+        self.state = state
+
+
+def input_problems(definition: SagaDefinition, run_input: Any) -> list[tuple[str, str]]:
+    """Each field of `run_input` its definition's input schema refuses, as (`a.0.b`, what is wrong); empty when taken.
+    The whole input is named `(the input)`."""
     problems = sorted(
         Draft202012Validator(definition.input_schema).iter_errors(run_input), key=lambda error: list(error.path)
     )
-    if problems:
-        lines = [
-            f"  - {'.'.join(str(part) for part in error.path) or '(the input)'}: {error.message}" for error in problems
-        ]
+    named = [(".".join(str(part) for part in error.path) or "(the input)", error.message) for error in problems]
+    if not named and not isinstance(run_input, dict):
+        named.append(("(the input)", "must be a JSON object"))
+    return named
+
+
+def validate_input(definition: SagaDefinition, run_input: Any) -> dict[str, Any]:
+    """`run_input` if its definition's input schema accepts it; else `InvalidSagaInput` naming every refused field."""
+    if problems := input_problems(definition, run_input):
+        lines = [f"  - {field}: {message}" for field, message in problems]
         raise InvalidSagaInput(f"The input of saga {definition.name} is refused:\n" + "\n".join(lines))
-    if not isinstance(run_input, dict):
-        raise InvalidSagaInput(f"The input of saga {definition.name} must be a JSON object")
+    assert isinstance(run_input, dict)
     return run_input
 
 
@@ -103,6 +128,8 @@ class StartedRun:
     handle: WorkflowHandle[DeclaredSagaWorkflow, SagaProgress]
     duplicate: bool
     """True when this input had been started before under the same id: nothing new was started."""
+    summary: str | None = None
+    """The run's summary in the Web UI, as this start rendered it."""
 
     @property
     def run_id(self) -> str:
@@ -137,7 +164,7 @@ async def start_run(
             memo={FINGERPRINT_MEMO: input_fingerprint(checked), DEFINITION_MEMO: definition.content_hash},
             request_eager_start=eager_start,
         )
-        return StartedRun(handle, duplicate=False)
+        return StartedRun(handle, duplicate=False, summary=summary)
     except WorkflowAlreadyStartedError as err:
         existing = client.get_workflow_handle_for(DeclaredSagaWorkflow.run, run_id, run_id=err.run_id)
         description = await existing.describe()
@@ -186,13 +213,54 @@ async def wait_for_run(client: Client, run_id: str) -> RunView:
     return await describe_run(client, run_id)
 
 
-async def retry_run(client: Client, run_id: str, *, operator: str, keys: KeyRing | None = None) -> SagaProgress:
-    """Resume a run in needs_attention on behalf of `operator` (signed, like an order's retry)."""
+async def cancel_run(client: Client, run_id: str) -> str:
+    """Ask a running run to cancel; returns what will happen, in one sentence. Raises `RunNotFound`, or `RunClosed`
+    with its state for a run that has ended (a cancel would be a silent no-op). After its pivot a run goes forward to
+    completion whatever is asked: the sentence says so."""
+    view = await describe_run(client, run_id)
+    if view.execution_status != "RUNNING":
+        raise RunClosed(run_id, view.state)
+    await run_handle(client, run_id).cancel()
+    progress = view.progress
+    if progress is not None and progress.pivoted:
+        return f"Run {run_id} is past its pivot: the cancellation is recorded, and it goes forward to completion."
+    if progress is not None and progress.state in (SagaState.COMPENSATING, SagaState.NEEDS_ATTENTION):
+        return (
+            f"Run {run_id} is already {progress.state.value}: the cancellation is recorded, and its undos run to the "
+            "end first."
+        )
+    return f"Cancellation requested for {run_id}; what its steps did is being undone."
+
+
+async def retry_run(
+    client: Client,
+    run_id: str,
+    *,
+    operator: str,
+    keys: KeyRing | None = None,
+    description: WorkflowExecutionDescription | None = None,
+) -> SagaProgress:
+    """Resume a run in needs_attention on behalf of `operator` (signed, like an order's retry); answers its progress
+    once it acted on the retry. Raises `RunNotFound`, or `NotNeedingAttention` with its state (nothing retried)."""
     handle = run_handle(client, run_id)
-    await _describe(client, handle)
+    description = description or await _describe(client, handle)
     retry = signed(RETRY_UPDATE, run_id, OperatorRetry(operator=operator), keys)
-    # As in clients/orders.py: the SDK's `update(name=...)` overload types the result as a coroutine.
-    return await handle.execute_update(DeclaredSagaWorkflow.retry_compensation, retry)  # type: ignore[arg-type]
+    try:
+        # As in clients/orders.py: the SDK's `update(name=...)` overload types the result as a coroutine.
+        return await decided(handle.execute_update(DeclaredSagaWorkflow.retry_compensation, retry))  # type: ignore[arg-type]
+    except (WorkflowUpdateFailedError, RPCError) as err:
+        # The validator's refusal, or (NOT_FOUND) the run closed: either way it was not waiting for an operator.
+        if isinstance(err, RPCError) and err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        state = description.typed_search_attributes.get(SAGA_STATUS) or (
+            description.status.name.lower() if description.status else "unknown"
+        )
+        raise NotNeedingAttention(run_id, state) from None
+
+
+async def describe_execution(client: Client, run_id: str) -> WorkflowExecutionDescription:
+    """Temporal's description of the run's execution (no worker asked). Raises `RunNotFound` for an unknown id."""
+    return await _describe(client, run_handle(client, run_id))
 
 
 async def _describe(client: Client, handle: WorkflowHandle[Any, Any]) -> WorkflowExecutionDescription:

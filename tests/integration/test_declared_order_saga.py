@@ -166,6 +166,15 @@ async def test_cadenza_saga_run_wait_exits_0_and_status_shows_the_run(
     status = await _cadenza_async(["saga", "status", run_id], env)
     assert status.returncode == 0, status.stderr
     assert "completed" in status.stdout and "commit_stock" in status.stdout
+    # An ended run is neither cancelled nor retried: each command exits 1 saying why, and changes nothing.
+    cancel = await _cadenza_async(["saga", "cancel", run_id], env)
+    said = " ".join(cancel.stderr.split())  # rich wraps long lines
+    assert cancel.returncode == 1 and "already ended (completed)" in said, cancel.stdout + cancel.stderr
+    retry = await _cadenza_async(["saga", "retry-compensation", run_id], env)
+    said = " ".join(retry.stderr.split())
+    assert retry.returncode == 1 and "completed, not needs_attention" in said, retry.stdout + retry.stderr
+    unknown = await _cadenza_async(["saga", "cancel", f"{run_id}-nothing"], env)
+    assert unknown.returncode == 1 and "No saga run" in " ".join(unknown.stderr.split()), unknown.stderr
 
 
 async def test_cadenza_saga_run_wait_exits_1_when_compensated(harness: Harness, order_saga_file: Path, tmp_path: Path):

@@ -8,15 +8,14 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 import pytest_asyncio
-import schemathesis
 import uvicorn
-from schemathesis.config import SchemathesisConfig
 
 from activities.consistency import inconsistencies
 from api.app import create_app
@@ -26,7 +25,7 @@ from cadenza.connection import connect
 from cadenza.processes import free_port
 from clients.api_keys import KeyStoreSettings, load_key_store
 from tests.conftest import make_order
-from tests.contract_checks import assert_contract_kept, execute, following_a_rule_in_words
+from tests.contract_checks import api_schema, assert_contract_kept, execute, following_a_rule_in_words
 from tests.integration.conftest import Harness
 from workflows.models import MAX_AMOUNT, Order, OrderState
 
@@ -61,8 +60,10 @@ async def _serve(app, port: int) -> tuple[uvicorn.Server, asyncio.Task]:
     return server, task
 
 
-def _app(harness: Harness, state_dir: Path, address: Callable[[], str]):
+def _app(harness: Harness, state_dir: Path, address: Callable[[], str], *, sagas=None):
+    # No sagas unless asked: this file's document is the Order API's (tests/integration/test_saga_api.py has theirs).
     app = create_app(
+        sagas=sagas or {},
         connect_temporal=lambda: connect(service_name="cadenza-api-test", address=address()),
         task_queue=harness.task_queue,
         inventory=harness.config.endpoints()["inventory"],
@@ -75,12 +76,21 @@ def _app(harness: Harness, state_dir: Path, address: Callable[[], str]):
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def api(harness: Harness, tmp_path_factory) -> AsyncIterator[Api]:
     app = _app(harness, tmp_path_factory.mktemp("api"), lambda: harness.config.temporal_address)
+    async with served(app, timeout=30) as api:
+        yield api
+
+
+@asynccontextmanager
+async def served(app, *, timeout: float) -> AsyncIterator[Api]:
+    """`app` under uvicorn on a free port, and a client for it, until the block ends."""
     port = free_port()
     server, task = await _serve(app, port)
-    async with httpx.AsyncClient(timeout=30) as http:
-        yield Api(f"http://127.0.0.1:{port}", app.state.api_keys, http, app)
-    server.should_exit = True
-    await task
+    try:
+        async with httpx.AsyncClient(timeout=timeout) as http:
+            yield Api(f"http://127.0.0.1:{port}", app.state.api_keys, http, app)
+    finally:
+        server.should_exit = True
+        await task
 
 
 async def _until_closed(api: Api, order_id: str, headers: dict[str, str]) -> dict:
@@ -328,19 +338,11 @@ async def test_the_order_api_answers_as_its_openapi_document_says(api: Api):
     # neither is what the rate limits are for.
     api.app.state.api_rate_limiter = RateLimiter(None)
     api.app.state.anonymous_rate_limiter = RateLimiter(None)
-    config = SchemathesisConfig.from_dict(
-        {
-            "base-url": api.url,
-            "seed": 20261126,
-            # Bound to a customer of its own: the generated client sees (and reuses ids of) only the orders it placed,
-            # never another test's — a placement for any other customer is the documented 403.
-            "headers": api.key(*ALL_SCOPES, customer=CONTRACT_CUSTOMER),
-            "generation": {"max-examples": 15, "deterministic": True, "database": "none"},
-            "cache": {"enabled": False},
-        }
-    )
     document = (await api.http.get(f"{api.url}/openapi.json")).json()
-    schema = schemathesis.openapi.from_dict(document, config=config)
+    # Bound to a customer of its own: the generated client sees (and reuses ids of) only the orders it placed, never
+    # another test's — a placement for any other customer is the documented 403.
+    headers = api.key(*ALL_SCOPES, customer=CONTRACT_CUSTOMER)
+    schema = api_schema(document, api.url, headers, seed=20261126, examples=15)
 
     # In a thread: the API and the worker answering it run on this event loop.
     with following_a_rule_in_words(schema, _within_the_total_cap):
