@@ -13,10 +13,9 @@ comes after the pivot, its rental retried after the pivot until the car service 
 from __future__ import annotations
 
 import asyncio
-import json
 import tempfile
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,11 +29,11 @@ from clients.sagas.runs import StartedRun, start_run, wait_for_run
 from starters.faults import FaultAdmin
 from starters.history_files import SUFFIX, write_history
 from starters.record_histories import HistoriesExist, RecordingFailed
+from starters.saga_examples import EXAMPLES, order_input, trip_input
 from workflows.declared_saga import DeclaredSagaWorkflow
 from workflows.saga_definition import SagaDefinition
 from workflows.saga_run_models import SagaProgress, SagaState
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "sagas"
 DEFAULT_SAGA_OUT = Path("tests/histories/declared-sagas")
 
 SAGA_SCENARIOS = (
@@ -57,20 +56,6 @@ _RENTAL_OUTAGE = 3
 
 def saga_history_files(out: Path) -> list[Path]:
     return [out / f"{name}{SUFFIX}" for name in SAGA_SCENARIOS]
-
-
-def order_input(order_id: str, token: str = "tok_visa") -> dict[str, Any]:
-    """The order saga's sample input (examples/sagas/order.input.json) under another order id and card."""
-    sample: dict[str, Any] = json.loads((EXAMPLES / "order.input.json").read_text())
-    return {**sample, "order_id": order_id, "payment_token": token}
-
-
-def trip_input(trip_id: str, **changes: Mapping[str, Any]) -> dict[str, Any]:
-    """The travel saga's sample input under another trip id, with parts changed (`car={"days": 0}`)."""
-    sample: dict[str, Any] = json.loads((EXAMPLES / "travel.input.json").read_text())
-    for part, fields in changes.items():
-        sample[part] = {**sample[part], **fields}
-    return {**sample, "trip_id": trip_id}
 
 
 def rental_after_the_pivot() -> SagaDefinition:

@@ -13,8 +13,8 @@ import yaml
 
 from clients.sagas import load_definition
 from clients.sagas.runs import StartedRun, start_run, wait_for_run
-from starters.record_saga_histories import order_input
 from starters.replay import new_replayer
+from starters.saga_examples import order_input
 from tests.integration.conftest import Harness
 from tests.unit.test_saga_examples import EXAMPLES
 from workflows.declared_saga import DeclaredSagaWorkflow
