@@ -34,6 +34,7 @@ def order_saga_input(order: Order) -> dict[str, Any]:
         **order.model_dump(
             mode="json",
             include={"order_id", "customer_id", "customer_name", "customer_email", "shipping_address", "currency"},
+            exclude_none=True,
         ),
         "payment_token": order.payment_token,
         "total_amount": order.total_amount,
