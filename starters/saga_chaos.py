@@ -13,17 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 from temporalio.client import Client
 
 from activities.records import ServiceRecords
 from activities.saga_audit import SagaAuditReport, SagaRunEnd, audit_saga_runs, services_of
-from cadenza.connection import connect
 from cadenza.processes import free_port
 from cadenza.settings import ALL_SERVICE_NAMES, SERVICE_NAMES, TRAVEL_SERVICE_NAMES
 from cadenza.stack import EmbeddedStack, StackConfig
 from clients.sagas.runs import start_run, wait_for_run
-from starters.faults import FaultAdmin
+from starters.chaos.run import chaos_rig
 from workflows.saga_definition import SagaDefinition
 
 # Past the worker's 8 s HTTP deadline: a slow-committed request lands after its caller gave up (outcome unknown).
@@ -110,42 +108,31 @@ async def run_saga_chaos(
 ) -> SagaChaosReport:
     """Each of `sagas` (a definition and a sample input) run `plan.runs` times on a stack of its own; then the
     audit."""
-    stack = EmbeddedStack(saga_chaos_stack_config(state_dir))
-    await stack.start(progress=log)
     report = SagaChaosReport()
-    try:
-        for n in range(2, plan.workers + 1):
-            await stack.add_worker(f"worker-{n}")
-        config = stack.config
-        client = await connect(address=config.temporal_address, converter=config.data_converter())
-        async with httpx.AsyncClient(timeout=30) as http:
-            faults = FaultAdmin(http, config.endpoints())
-            for service, settings in plan.faults.items():
-                await faults.set(service, settings)
-            tag = uuid.uuid4().hex[:6]
-            work = [
-                (definition, run_input)
-                for definition, sample in sagas
-                for run_input in chaos_inputs(definition, sample, plan, tag)
-            ]
-            monkey = asyncio.create_task(_kill_workers(stack, plan, report, log))
-            try:
-                report.ends = await _run_all(client, config.task_queue, work, plan.concurrency, log)
-            finally:
-                monkey.cancel()
-                await asyncio.gather(monkey, return_exceptions=True)
-            slow_commits = 0
-            for service in plan.faults:
-                slow_commits += (await faults.stats(service)).get("slow_commits_injected", 0)
-                await faults.set(service, {})
-            if slow_commits:
-                log("waiting for slow commits still on their way to land")
-                await asyncio.sleep(SLOW_COMMIT_MS / 1000)
-            log("auditing every run against the services' records")
-            report.audit = await audit_saga_runs(report.ends, ServiceRecords(http, config.endpoints()))
-            return report
-    finally:
-        stack.stop()
+    config = saga_chaos_stack_config(state_dir)
+    async with chaos_rig(config, workers=plan.workers, faults=plan.faults, log=log) as rig:
+        tag = uuid.uuid4().hex[:6]
+        work = [
+            (definition, run_input)
+            for definition, sample in sagas
+            for run_input in chaos_inputs(definition, sample, plan, tag)
+        ]
+        monkey = asyncio.create_task(_kill_workers(rig.stack, plan, report, log))
+        try:
+            report.ends = await _run_all(rig.client, config.task_queue, work, plan.concurrency, log)
+        finally:
+            monkey.cancel()
+            await asyncio.gather(monkey, return_exceptions=True)
+        slow_commits = 0
+        for service in plan.faults:
+            slow_commits += (await rig.faults.stats(service)).get("slow_commits_injected", 0)
+            await rig.faults.set(service, {})
+        if slow_commits:
+            log("waiting for slow commits still on their way to land")
+            await asyncio.sleep(SLOW_COMMIT_MS / 1000)
+        log("auditing every run against the services' records")
+        report.audit = await audit_saga_runs(report.ends, ServiceRecords(rig.http, config.endpoints()))
+    return report
 
 
 async def _run_all(
