@@ -131,6 +131,7 @@ def _stack_env(tmp_path: Path) -> dict[str, str]:
             "FLIGHT",
             "HOTEL",
             "CAR",
+            "API",
             "METRICS",
             "CODEC",
         )

@@ -28,12 +28,15 @@ def test_ctrl_c_during_start_up_stops_promptly_and_leaves_nothing_running(tmp_pa
         cwd=REPO,
     )
     # The dev server listening means start-up is under way and has a long way to go: Temporal's health check, then
-    # three services and a worker, each started and waited for in turn.
+    # the services and a worker.
     temporal_port = int(env["CADENZA_TEMPORAL_PORT"])
     deadline = time.monotonic() + 90
     while not port_in_use(temporal_port) and up.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert port_in_use(temporal_port), "the dev server never came up"
+    if not port_in_use(temporal_port):
+        up.kill()
+        said, _ = up.communicate(timeout=30)
+        raise AssertionError(f"the dev server never came up (cadenza up exited {up.returncode}):\n{said}")
 
     up.send_signal(signal.SIGINT)
     interrupted_at = time.monotonic()
