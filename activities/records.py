@@ -32,8 +32,24 @@ class OrderRecords:
         return [r for r in self.reservations if r["status"] in statuses]
 
 
+# Each travel service's collection, listed by trip (`?trip_id=`).
+TRIP_COLLECTIONS = {"flight": "bookings", "hotel": "stays", "car": "rentals"}
+
+
+@dataclass(frozen=True)
+class TripRecords:
+    """What the flight, hotel and car services recorded for one trip (the travel example saga)."""
+
+    trip_id: str
+    by_service: dict[str, list[dict[str, Any]]]
+
+    def statuses(self, service: str) -> list[str]:
+        return [item["status"] for item in self.by_service.get(service, [])]
+
+
 class ServiceRecords:
-    """Read-only client of the three services' own records."""
+    """Read-only client of the services' own records (the order services; the travel ones when given their
+    endpoints)."""
 
     def __init__(self, http: httpx.AsyncClient, endpoints: Mapping[str, ServiceEndpoint] | None = None) -> None:
         self._http = http
@@ -58,6 +74,15 @@ class ServiceRecords:
             erp_order=erp.json() if erp.status_code == 200 else None,
             charges=(await self._json("payment", "/charges", order_id=order_id))["charges"],
             reservations=(await self._json("inventory", "/reservations", order_id=order_id))["reservations"],
+        )
+
+    async def for_trip(self, trip_id: str) -> TripRecords:
+        return TripRecords(
+            trip_id,
+            {
+                service: (await self._json(service, f"/{collection}", trip_id=trip_id))[collection]
+                for service, collection in TRIP_COLLECTIONS.items()
+            },
         )
 
     async def stock(self) -> dict[str, dict[str, Any]]:

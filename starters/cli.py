@@ -18,7 +18,7 @@ from cadenza.connection import connect, encryption_summary, key_ring
 from cadenza.errors import CadenzaError
 from cadenza.process_exit import run_and_exit
 from cadenza.processes import hand_over_to_module
-from cadenza.settings import settings, web_ui_base, workflow_ui_link
+from cadenza.settings import ALL_SERVICE_NAMES, service_endpoint, settings, web_ui_base, workflow_ui_link
 from cadenza.signals import EXIT_INTERRUPTED, run_until_signalled
 from cadenza.stack import StackConfig
 from clients.orders import (
@@ -48,9 +48,11 @@ from starters.console import EXIT_BAD_INPUT, EXIT_PROBLEM, CommandGroup, console
 from starters.demo import Demo
 from starters.deploy import deploy_app
 from starters.doctor.command import doctor
+from starters.faults import FaultAdmin
 from starters.keys import keys_app
 from starters.preflight import check_skus_exist
 from starters.record_histories import DEFAULT_OUT, Recorder, check_out_folder
+from starters.record_saga_histories import DEFAULT_SAGA_OUT, SagaRecorder
 from starters.replay import (
     ReplayReport,
     default_query,
@@ -614,9 +616,15 @@ def replay(
 def replay_record(
     out: Annotated[Path, typer.Option("--out", help="Folder for the history files")] = DEFAULT_OUT,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace histories already in the folder")] = False,
+    sagas: Annotated[
+        bool, typer.Option("--sagas", help=f"Record the declared example sagas' runs instead (into {DEFAULT_SAGA_OUT})")
+    ] = False,
 ) -> None:
     """Play every scenario (demo ones, cancelled, large, needs_attention) and save each execution's history as JSON
     for the replay tests. Uses a running stack, or starts one for its duration. Record before changing the workflow."""
+    if sagas:
+        _record_sagas(DEFAULT_SAGA_OUT if out == DEFAULT_OUT else out, overwrite=overwrite)
+        return
 
     async def main() -> list[Path]:
         check_out_folder(out, overwrite=overwrite)
@@ -629,6 +637,21 @@ def replay_record(
 
     written = _run(main())
     console.print(f"Recorded {len(written)} histories in {out}:\n" + "\n".join(f"  {path.name}" for path in written))
+    console.print(f"Check they replay with `cadenza replay {out}`, then commit them.")
+
+
+def _record_sagas(out: Path, *, overwrite: bool) -> None:
+    async def main() -> list[Path]:
+        async with stack_for_command() as client, httpx.AsyncClient(timeout=10) as http:
+            endpoints = {name: service_endpoint(name) for name in ALL_SERVICE_NAMES}
+            with console.status("Recording…") as status:
+                recorder = SagaRecorder(
+                    client, FaultAdmin(http, endpoints), out, overwrite=overwrite, on_progress=status.update
+                )
+                return await recorder.record()
+
+    written = _run(main())
+    console.print(f"Recorded {len(written)} saga histories in {out}:\n" + "\n".join(f"  {p.name}" for p in written))
     console.print(f"Check they replay with `cadenza replay {out}`, then commit them.")
 
 

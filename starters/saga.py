@@ -1,6 +1,7 @@
 """`cadenza saga`: declared sagas (docs/sagas.md). `lint` checks a definition against the OpenAPI documents it names;
 `run` starts a run of it (lint first: a definition with problems never runs), `status` shows where a run is, `cancel`
-and `retry-compensation` act on it (the same operations as the HTTP door's, clients/sagas/runs.py).
+and `retry-compensation` act on it (the same operations as the HTTP door's, clients/sagas/runs.py), and `chaos` runs
+definitions many times under faults and worker kills, then audits every run.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import json
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +21,7 @@ from cadenza.settings import workflow_ui_link
 from clients.sagas import Compilation, compile_file
 from clients.sagas.runs import cancel_run, describe_run, retry_run, start_run, wait_for_run
 from starters.console import EXIT_PROBLEM, console, errors
+from starters.saga_chaos import SagaChaosPlan, run_saga_chaos
 from starters.saga_view import run_panel
 from workflows.saga_definition import SagaDefinition
 
@@ -125,3 +128,39 @@ def _read_input(path: Path) -> Any:
         raise InvalidInput(f"Cannot read the input {path}: {err.strerror or err}") from None
     except json.JSONDecodeError as err:
         raise InvalidInput(f"The input {path} is not JSON: {err.msg} (line {err.lineno})") from None
+
+
+@saga_app.command("chaos")
+def chaos(
+    files: Annotated[list[Path], typer.Argument(help="Saga definitions, each with <stem>.input.json beside it")],
+    runs: Annotated[int, typer.Option("--runs", min=1, help="Runs of each saga")] = SagaChaosPlan.runs,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1)] = SagaChaosPlan.concurrency,
+    kill_every: Annotated[
+        float, typer.Option("--kill-every", min=0, help="Seconds between worker SIGKILLs (0: none)")
+    ] = SagaChaosPlan.kill_every_s,
+    seed: Annotated[int, typer.Option("--seed")] = SagaChaosPlan.seed,
+) -> None:
+    """Run each saga many times on a stack of its own under faults (errors, stalls, slow commits at every service)
+    with workers SIGKILLed mid-run, a share of the inputs refused by a service for good; then audit every run against
+    the services' records. Exit 0 only if every run completed with every step's record live or compensated with
+    nothing live."""
+    sagas = []
+    for file in files:
+        definition = _clean(file, compile_file(file)).definition
+        assert definition is not None
+        sagas.append((definition, _read_input(file.with_name(f"{file.stem}.input.json"))))
+    plan = SagaChaosPlan(runs=runs, concurrency=concurrency, kill_every_s=kill_every, seed=seed)
+    with tempfile.TemporaryDirectory(prefix="cadenza-saga-chaos-") as state:
+        report = asyncio.run(
+            run_saga_chaos(plan, sagas, Path(state), log=lambda line: console.print(line, markup=False))
+        )
+    audit = report.audit
+    assert audit is not None
+    outcomes = ", ".join(f"{count} {outcome}" for outcome, count in sorted(audit.outcomes.items()))
+    console.print(f"{audit.runs} runs: {outcomes}; {report.worker_kills} worker SIGKILL(s)", markup=False)
+    for problem in audit.problems:
+        errors.print(f"  {problem.order_id}: {problem.message}", markup=False, soft_wrap=True)
+    if not report.passed:
+        errors.print(f"{len(audit.problems)} problem(s) found by the saga audit", markup=False)
+        raise typer.Exit(EXIT_PROBLEM)
+    console.print("Saga audit: clean (every run completed with its records live, or left nothing live)")

@@ -94,7 +94,9 @@ async def measure_profile(rig: Rig, orders: OrderSource, plan: Plan, progress: B
     anatomy = None
     if rig.client is not None:
         progress.status(f"{name}: reading what the server recorded of {ANATOMY_ORDERS} orders")
-        anatomy = await inspect_orders(rig.client, [order.workflow_id for order in one_at_a_time[-ANATOMY_ORDERS:]])
+        anatomy = await inspect_orders(
+            rig.client, [rig.workflow_id_of(order) for order in one_at_a_time[-ANATOMY_ORDERS:]]
+        )
     decisions = None
     if rig.decide_payment is not None:
         # Placing the same order again answers once it has closed (one order, one execution): the settle step.
@@ -110,7 +112,7 @@ async def measure_profile(rig: Rig, orders: OrderSource, plan: Plan, progress: B
     if rig.client is not None:
         # Under load a local first attempt may time out and go to the server: the burst's orders say how often.
         sampled = at_once[:: max(len(at_once) // ANATOMY_ORDERS, 1)][:ANATOMY_ORDERS]
-        burst_anatomy = await inspect_orders(rig.client, [order.workflow_id for order in sampled])
+        burst_anatomy = await inspect_orders(rig.client, [rig.workflow_id_of(order) for order in sampled])
     return ProfileResult.of(
         name,
         rig.profile.summary,

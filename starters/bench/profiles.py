@@ -23,6 +23,8 @@ class Profile:
     """Orders placed over HTTP through the Order API, served by a process of its own as `cadenza up` runs it."""
     encrypted: bool = True
     """Payloads encrypted (cadenza/codec.py) as the embedded stack always does; off only to measure the codec's cost."""
+    declared_saga: bool = False
+    """The orders run as the declared order saga (examples/sagas/order.yaml) by DeclaredSagaWorkflow."""
 
 
 DIRECT = Profile("direct", "the same HTTP calls from a plain asyncio function, no Temporal", temporal=False)
@@ -47,5 +49,13 @@ API = Profile(
     via_api=True,
 )
 
-PROFILES = {profile.name: profile for profile in (DIRECT, CADENZA, API, PLAINTEXT, CADENZA_IN_PROCESS, UNTUNED)}
+DECLARED_SAGA = Profile(
+    "declared-saga",
+    "as shipped, but each order run as the declared order saga (examples/sagas/order.yaml) by DeclaredSagaWorkflow",
+    declared_saga=True,
+)
+
+PROFILES = {
+    profile.name: profile for profile in (DIRECT, CADENZA, API, PLAINTEXT, CADENZA_IN_PROCESS, UNTUNED, DECLARED_SAGA)
+}
 DEFAULT_PROFILES = (DIRECT.name, CADENZA.name, API.name, UNTUNED.name)

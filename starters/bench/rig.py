@@ -26,8 +26,10 @@ from starters.api_client import OrderApi
 from starters.bench.api import api_environment, api_fulfil, api_payment_decision, bench_key
 from starters.bench.direct import direct_fulfil
 from starters.bench.profiles import Profile
+from starters.bench.saga import order_saga, saga_fulfil, saga_workflow_id
 from starters.bench.workload import Fulfil, temporal_fulfil
 from workers.worker import order_worker
+from workflows.models import Order
 
 # Passed explicitly so that a CADENZA_FAULTS_<SERVICE> in the user's environment cannot slow the services down.
 NO_FAULTS = "{}"
@@ -46,6 +48,8 @@ class Rig:
     """Places an order and returns at its payment decision, fulfilment going on (profiles behind the Order API)."""
     client: Client | None = None
     """A Temporal client of the profile's server, to read what it recorded of an order (None for direct)."""
+    workflow_id_of: Callable[[Order], str] = lambda order: order.workflow_id
+    """The workflow id of an order's execution (a declared saga run's differs from OrderWorkflow's)."""
 
     @property
     def worker_pid(self) -> int:
@@ -111,6 +115,8 @@ async def _temporal_fulfil(profile: Profile, config: StackConfig, client: Client
                 sdk_defaults=profile.sdk_default_worker,
             )
         )
+    if profile.declared_saga:
+        return saga_fulfil(client, config.task_queue, order_saga(), eager_start=profile.eager_start)
     return temporal_fulfil(client, config.task_queue, eager_start=profile.eager_start)
 
 
@@ -142,7 +148,9 @@ async def running(profile: Profile, state_dir: Path, run_id: str, status: Callab
                 yield Rig(profile, api_fulfil(api), roles, decide_payment=api_payment_decision(api), client=client)
             else:
                 client = await _client(profile, config)
-                yield Rig(profile, await _temporal_fulfil(profile, config, client, resources), roles, client=client)
+                fulfil = await _temporal_fulfil(profile, config, client, resources)
+                workflow_id_of = saga_workflow_id(order_saga()) if profile.declared_saga else Rig.workflow_id_of
+                yield Rig(profile, fulfil, roles, client=client, workflow_id_of=workflow_id_of)
     finally:
         status(f"Stopping the {profile.name} stack")
         await asyncio.to_thread(stack.stop)

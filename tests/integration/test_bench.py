@@ -29,31 +29,20 @@ POSITIVE_FIGURES = (
 )
 
 
-def test_bench_reports_every_figure_of_every_profile(tmp_path: Path) -> None:
-    out = tmp_path / "bench.json"
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "starters.cli",
-            "bench",
-            "--sequential",
-            "3",
-            "--burst",
-            "10",
-            "--warmup",
-            "1",
-            "--curve",
-            "2,4",
-            "--json",
-            str(out),
-        ],
+def _bench(options: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "starters.cli", "bench", *options],
         env={**os.environ, "COLUMNS": "200"},
         capture_output=True,
         text=True,
         timeout=240,
         cwd=REPO,
     )
+
+
+def test_bench_reports_every_figure_of_every_profile(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    run = _bench(["--sequential", "3", "--burst", "10", "--warmup", "1", "--curve", "2,4", "--json", str(out)])
     assert run.returncode == 0, run.stdout + run.stderr
     titles = (
         "Latency and throughput",
@@ -110,3 +99,15 @@ def test_bench_reports_every_figure_of_every_profile(tmp_path: Path) -> None:
     assert set(front_door["met"]) == {"p50_added_ms", "throughput_share", "payment_decision_share"}
     assert [point["in_flight"] for point in report["curve"]] == [2, 4]
     assert all(point["throughput"] > 0 and point["p99_ms"] >= point["p50_ms"] > 0 for point in report["curve"])
+
+
+def test_the_declared_saga_profile_runs_the_order_saga_beside_order_workflow(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    profiles = ["--profile", "cadenza", "--profile", "declared-saga"]
+    run = _bench([*profiles, "--sequential", "3", "--burst", "5", "--warmup", "1", "--json", str(out)])
+    assert run.returncode == 0, run.stdout + run.stderr
+    cadenza, saga = json.loads(out.read_text())["profiles"]
+    assert (cadenza["profile"], saga["profile"]) == ("cadenza", "declared-saga")
+    # Read from the saga runs' own histories (their workflow ids are not OrderWorkflow's): the same five calls.
+    assert saga["anatomy"]["local_activities"] + saga["anatomy"]["activity_tasks"] == 5
+    assert saga["cpu_ms_per_order"]["worker"] > 0

@@ -1,0 +1,53 @@
+"""The recorded runs of the declared example sagas (tests/histories/declared-sagas/, `cadenza replay-record --sagas`):
+every way a run ends is there, encrypted, and shows what its name says. test_recorded_histories.py replays them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from temporalio.api.enums.v1 import EventType
+
+from starters.history_files import load_history
+from starters.record_saga_histories import saga_history_files
+
+DECLARED = Path(__file__).resolve().parents[1] / "histories" / "declared-sagas"
+
+
+def _events(name: str) -> list[str]:
+    return [EventType.Name(event.event_type) for event in load_history(DECLARED / f"{name}.json").events]
+
+
+def test_every_saga_scenario_has_an_encrypted_history_of_the_generic_workflow():
+    files = saga_history_files(DECLARED)
+    assert [path for path in files if not path.exists()] == []
+    for path in files:
+        started = load_history(path).events[0].workflow_execution_started_event_attributes
+        assert started.workflow_type.name == "DeclaredSagaWorkflow", path.name
+        # The definition rides in the input: encrypted with the committed test-only key, like the orders' histories.
+        assert started.input.payloads[0].metadata["encoding"] == b"binary/encrypted", path.name
+
+
+def test_the_cancelled_runs_were_cancelled_and_compensated_before_they_closed():
+    for name in ("order_cancelled_mid_run", "order_unknown_outcome_fenced"):
+        events = _events(name)
+        assert "EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED" in events, name
+        assert events[-1] == "EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED", name
+        # Undos run as server-managed activities after the cancel arrived.
+        cancel = events.index("EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED")
+        assert "EVENT_TYPE_ACTIVITY_TASK_COMPLETED" in events[cancel:], name
+
+
+def test_the_completed_and_compensated_runs_closed_as_completed_executions():
+    for name in ("order_completed", "order_declined_card", "travel_completed", "travel_rental_refused"):
+        assert _events(name)[-1] == "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED", name
+
+
+def test_the_step_after_the_pivot_failed_and_was_retried_by_the_server():
+    history = load_history(DECLARED / "travel_pivot_then_rental_retried.json")
+    attempts = [
+        event.activity_task_started_event_attributes.attempt
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+    ]
+    assert max(attempts) > 1  # the rental's server-managed activity went through retries before it succeeded
+    assert _events("travel_pivot_then_rental_retried")[-1] == "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED"
