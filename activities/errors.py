@@ -91,3 +91,13 @@ def error_for_transport(service: str, err: httpx.TransportError) -> ApplicationE
         failure_types.SERVICE_TIMEOUT if isinstance(err, httpx.TimeoutException) else failure_types.SERVICE_UNREACHABLE
     )
     return ApplicationError(f"{service}: {type(err).__name__}: {err or 'no details'}", type=kind)
+
+
+def error_for_unsendable(service: str, err: Exception) -> ApplicationError:
+    """A request httpx refused to build: it never left the worker, and every retry would be refused the same way."""
+    return ApplicationError(
+        f"{service}: the request cannot be sent ({type(err).__name__}: {err}); nothing reached the service. "
+        "Check what the step renders into its path and headers.",
+        type=failure_types.UNSENDABLE_REQUEST,
+        non_retryable=True,
+    )

@@ -12,7 +12,7 @@ import httpx
 from opentelemetry import propagate
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
-from activities.errors import error_for_response, error_for_transport
+from activities.errors import error_for_response, error_for_transport, error_for_unsendable
 from cadenza.settings import ServiceEndpoint
 from cadenza.telemetry import spans_recorded
 
@@ -102,6 +102,8 @@ class ServiceClient:
                 )
         except httpx.TransportError as err:
             raise error_for_transport(self.name, err) from None
+        except (UnicodeEncodeError, httpx.InvalidURL) as err:
+            raise error_for_unsendable(self.name, err) from None
         except TimeoutError:
             raise error_for_transport(
                 self.name, httpx.TimeoutException(f"no answer within {HTTP_DEADLINE:g} s")

@@ -18,6 +18,9 @@ ROUTE_NOT_FOUND = "RouteNotFound"
 """A bare 404: the route is missing (a wrong CADENZA_<SERVICE>_URL), not the record; retried."""
 SERVICE_TIMEOUT = "ServiceTimeout"
 SERVICE_UNREACHABLE = "ServiceUnreachable"
+UNSENDABLE_REQUEST = "UnsendableRequest"
+"""A request that cannot be put on the wire (a header value that is not ASCII, a malformed URL): never sent, so
+never retried."""
 UNKNOWN_ERROR = "UnknownError"
 """A non-2xx answer without an error code."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -55,9 +56,29 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+# Below Linux's ephemeral range (32768-60999 by default). A port the kernel hands out for a bind to port 0 comes from
+# that range, where any outgoing connection on the machine may take it before the child binds it: under a loaded test
+# run that made stacks fail to start with "address already in use".
+_FREE_PORT_RANGE = (20000, 32000)
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    """A port nothing listens on right now (for tests and benchmarks that must not touch the user's stack)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    """A port nothing listens on right now, and not handed out before by this process (for tests and benchmarks that
+    must not touch the user's stack)."""
+    chooser = random.SystemRandom()
+    for _ in range(500):
+        port = chooser.randint(*_FREE_PORT_RANGE)
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # a machine with that whole range busy
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 

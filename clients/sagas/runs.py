@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,9 @@ from workflows.saga_run_models import SAGA_WORKFLOW_ID_PREFIX, SagaProgress, Sag
 from workflows.saga_templates import TemplateError, render
 
 FINGERPRINT_MEMO = "saga_input_fingerprint"
+# What a rendered run id may hold: it is a workflow id, one segment of /sagas/{name}/runs/{run_id}, and the head of
+# every idempotency key the run sends in an HTTP header, which only takes ASCII.
+RUN_ID_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")
 DEFINITION_MEMO = "saga_definition_hash"
 
 
@@ -111,6 +115,13 @@ def run_id_for(definition: SagaDefinition, run_input: dict[str, Any]) -> str:
         rendered = render(definition.id, {"input": run_input})
     except TemplateError as err:
         raise InvalidSagaInput(f"The run id of saga {definition.name} cannot be made from the input: {err}") from None
+    if not RUN_ID_PART.fullmatch(str(rendered)):
+        raise InvalidSagaInput(
+            f"The run id of saga {definition.name} made from the input, {str(rendered)!r}, is not usable: it may hold "
+            "only letters, digits and . _ : @ - (starting with a letter or digit, at most 128). It becomes the run's "
+            "workflow id, URL path segment and the idempotency key the services receive in a header (ASCII only). "
+            "Fix the input fields the definition's `id` is made of."
+        )
     return f"{SAGA_WORKFLOW_ID_PREFIX}{definition.name}-{rendered}"
 
 

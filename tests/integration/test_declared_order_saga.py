@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from temporalio.client import WorkflowFailureError
+from temporalio.service import RPCError, RPCStatusCode
 
 from clients.sagas import load_definition
 from clients.sagas.runs import InvalidSagaInput, RunIdTaken, start_run, wait_for_run
@@ -105,6 +106,25 @@ async def test_an_input_the_schema_refuses_names_the_field(harness: Harness, ord
     with pytest.raises(InvalidSagaInput, match="currency") as refused:
         await start_run(harness.client, order_saga, {**run_input, "total_amount": "42"}, task_queue=harness.task_queue)
     assert "total_amount" in str(refused.value) and refused.value.exit_code == 2
+
+
+@pytest.mark.parametrize("order_id", ["f\U0007a325t", "a/b", "x" * 129, "two words"])
+async def test_an_input_whose_run_id_cannot_be_a_key_is_refused_and_starts_nothing(
+    harness: Harness, order_saga: SagaDefinition, order_id: str
+):
+    # Found by fuzzing the saga API: a non-ASCII id started a run whose every call failed to encode its idempotency
+    # key header, retried forever. The id is a workflow id, a URL segment and the head of every key: refuse it early,
+    # by the shipped definition's input schema and, for a definition whose schema does not say, by the id rule itself.
+    run_input = {**saga_input(), "order_id": order_id}
+    properties = {**order_saga.input_schema["properties"], "order_id": {"type": "string"}}
+    loose = order_saga.model_copy(update={"input_schema": {**order_saga.input_schema, "properties": properties}})
+    for definition, refusal in ((order_saga, "order_id"), (loose, "run id of saga order")):
+        with pytest.raises(InvalidSagaInput, match=refusal) as refused:
+            await start_run(harness.client, definition, run_input, task_queue=harness.task_queue)
+        assert refused.value.exit_code == 2
+    with pytest.raises(RPCError) as missing:
+        await harness.client.get_workflow_handle(f"saga-order-order-{order_id}").describe()
+    assert missing.value.status == RPCStatusCode.NOT_FOUND
 
 
 async def test_cancel_mid_run_compensates_what_was_done(harness: Harness, order_saga: SagaDefinition, no_faults):

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from temporalio.exceptions import ApplicationError
 
 from activities.errors import error_for_response
+from activities.http import ServiceClient
+from cadenza.settings import ServiceEndpoint
 
 
 def _answer(status: int, code: str | None = None, text: str | None = None) -> httpx.Response:
@@ -45,3 +48,14 @@ def test_a_404_that_names_no_record_is_retried_and_says_to_check_the_url(respons
 def test_auth_failures_are_retried_for_the_steps_budget(status):
     # A rotated token is an operator's fix within minutes, not a reason to compensate every order in flight.
     assert error_for_response("erp", _answer(status, "unauthorized")).non_retryable is False
+
+
+async def test_a_request_that_cannot_be_encoded_is_final_and_never_sent():
+    # Port 9 on loopback: nothing listens, so a request that was sent would fail as unreachable (retried) instead.
+    endpoint = ServiceEndpoint(name="car", base_url="http://127.0.0.1:9", token="t0ken")
+    async with httpx.AsyncClient() as http:
+        client = ServiceClient(http, endpoint)
+        with pytest.raises(ApplicationError) as refused:
+            await client.request("POST", "/rentals", json={}, headers={"X-Request-Key": "saga-f\U0007a325t/rent/1"})
+    assert (refused.value.type, refused.value.non_retryable) == ("UnsendableRequest", True)
+    assert "nothing reached the service" in str(refused.value)
