@@ -64,9 +64,10 @@ async def test_runs_in_flight_finish_on_their_definition_when_it_changes(harness
     declaration = yaml.safe_load((EXAMPLES / "order.yaml").read_text())
     before = _write(saga_file, declaration)
     tag = f"chg-{uuid.uuid4().hex[:6]}"
-    # Every old run's reservation commits, then its answer is held: all 20 are mid-run when the file changes.
+    # Every old run's reservation commits, then its answer is held: all 20 are mid-run when the file changes. Held
+    # long enough for a loaded machine to start and query 20 runs (6 s was not, in a CI run beside other suites).
     await harness.faults.set(
-        "inventory", {"stall_ms": 6000, "script": [{"kind": "stall", "times": IN_FLIGHT, "match": f"{tag}-old"}]}
+        "inventory", {"stall_ms": 12000, "script": [{"kind": "stall", "times": IN_FLIGHT, "match": f"{tag}-old"}]}
     )
     start = lambda definition, order_id: start_run(  # noqa: E731
         harness.client, definition, order_input(order_id), task_queue=harness.task_queue
@@ -76,9 +77,9 @@ async def test_runs_in_flight_finish_on_their_definition_when_it_changes(harness
 
     after = _write(saga_file, {**declaration, "steps": [*declaration["steps"], SHIPPING]})
     assert after.content_hash != before.content_hash
-    new = list(await asyncio.gather(*(start(after, f"{tag}-new-{i}") for i in range(STARTED_AFTER))))
-    # Still in flight when the new definition's runs started (their reservations' answers are held).
+    # Still in flight when the file changed (their reservations' answers are held).
     assert {(await run.handle.query(DeclaredSagaWorkflow.status)).state for run in old} == {"running"}
+    new = list(await asyncio.gather(*(start(after, f"{tag}-new-{i}") for i in range(STARTED_AFTER))))
 
     for runs, definition, charges in ((old, before, 1), (new, after, 2)):
         for run in runs:
