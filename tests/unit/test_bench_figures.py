@@ -95,8 +95,16 @@ def test_the_persisted_profile_keeps_the_dev_servers_history_on_disk_and_cadenza
 
     assert persisted[persisted.index("--db-filename") + 1] == str(tmp_path / "persisted" / "temporal.db")
     assert "--db-filename" not in in_memory
+    # The SQLite file in write-ahead-log mode, every commit still synced (cadenza.stack.SQLITE_PRAGMAS).
+    pragmas = [persisted[i + 1] for i, arg in enumerate(persisted) if arg == "--sqlite-pragma"]
+    assert pragmas == ["journal_mode=wal", "synchronous=full"]
+    assert "--sqlite-pragma" not in in_memory
+
     # Otherwise the same server: the same dynamic config, so the two rows differ by the database alone.
-    assert [arg for arg in persisted if "=" in arg] == [arg for arg in in_memory if "=" in arg]
+    def dynamic_config(argv: list[str]) -> list[str]:
+        return [argv[i + 1] for i, arg in enumerate(argv) if arg == "--dynamic-config-value"]
+
+    assert dynamic_config(persisted) == dynamic_config(in_memory) != []
     assert "persisted" in DEFAULT_PROFILES
 
 
