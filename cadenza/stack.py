@@ -62,6 +62,13 @@ VERSIONING_DYNAMIC_CONFIG = (
     'matching.wv.VersionDrainageStatusRefreshInterval="1s"',
 )
 
+# The dev server's SQLite file (persistent history, `cadenza up`'s default): SQLite's default rollback journal makes
+# each of the server's many small transactions create, sync and delete a journal file besides syncing the database;
+# in write-ahead-log mode a commit is one append to the log. `synchronous=FULL` keeps what a commit promised: every
+# write the server acknowledged survives a crash of the machine, not just of the process. Measured in
+# docs/performance.md ("What each change did").
+SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=full")
+
 Progress = Callable[[str], None]
 
 # What the stack keeps in its state folder (a folder that may also hold a user's own files, which stay as they are).
@@ -83,6 +90,8 @@ class StackConfig:
     # History in a SQLite file survives restarts of the dev server; None keeps it in memory (tests, benchmarks).
     persistent_history: bool = True
     dynamic_config: tuple[str, ...] = TUNED_DYNAMIC_CONFIG + VERSIONING_DYNAMIC_CONFIG
+    # How the dev server keeps its SQLite file (with `persistent_history`): `--sqlite-pragma` values.
+    sqlite_pragmas: tuple[str, ...] = SQLITE_PRAGMAS
     service_faults: dict[str, str] = field(default_factory=dict)
     # Prometheus endpoint of the (first) worker; None serves no metrics (tests, chaos runs with several workers).
     metrics_port: int | None = None
@@ -341,6 +350,8 @@ class EmbeddedStack:
                 argv += ["--ui-codec-endpoint", config.codec_url]
         if config.persistent_history:
             argv += ["--db-filename", str(config.state_dir / "temporal.db")]
+            for pragma in config.sqlite_pragmas:
+                argv += ["--sqlite-pragma", pragma]
         for setting in config.dynamic_config:
             argv += ["--dynamic-config-value", setting]
         return argv + dev_server_flags()

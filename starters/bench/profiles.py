@@ -25,10 +25,19 @@ class Profile:
     """Payloads encrypted (cadenza/codec.py) as the embedded stack always does; off only to measure the codec's cost."""
     declared_saga: bool = False
     """The orders run as the declared order saga (examples/sagas/order.yaml) by DeclaredSagaWorkflow."""
+    persisted: bool = False
+    """The dev server keeps its history in a SQLite file (`--db-filename`) as `cadenza up` does, not in memory."""
 
 
 DIRECT = Profile("direct", "the same HTTP calls from a plain asyncio function, no Temporal", temporal=False)
 CADENZA = Profile("cadenza", "as shipped: `cadenza up` (tuned dev server, worker in its own process) + order place")
+# `cadenza up` keeps history on disk; the in-memory `cadenza` profile prices the orchestration without the database's
+# writes (SQLite syncs each one), the `persisted` profile with them, as a real deployment pays them.
+PERSISTED = Profile(
+    "persisted",
+    "as shipped, with the dev server's history on disk (a SQLite file, as `cadenza up` keeps it)",
+    persisted=True,
+)
 CADENZA_IN_PROCESS = Profile(
     "cadenza-in-process", "as shipped, but the worker in the starter's process with eager start", worker_in_starter=True
 )
@@ -56,6 +65,7 @@ DECLARED_SAGA = Profile(
 )
 
 PROFILES = {
-    profile.name: profile for profile in (DIRECT, CADENZA, API, PLAINTEXT, CADENZA_IN_PROCESS, UNTUNED, DECLARED_SAGA)
+    profile.name: profile
+    for profile in (DIRECT, CADENZA, PERSISTED, API, PLAINTEXT, CADENZA_IN_PROCESS, UNTUNED, DECLARED_SAGA)
 }
-DEFAULT_PROFILES = (DIRECT.name, CADENZA.name, API.name, UNTUNED.name)
+DEFAULT_PROFILES = (DIRECT.name, CADENZA.name, PERSISTED.name, API.name, UNTUNED.name)

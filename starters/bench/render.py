@@ -132,7 +132,7 @@ def _goal_table(report: BenchReport) -> Table | None:
     checks = report.goal
     if not checks:
         return None
-    table = Table(title="Against the goal (issue 15): each profile / direct, this run")
+    table = Table(title="Against the goal (issue 26): each profile / direct, this run")
     table.add_column("ratio")
     table.add_column("target", justify="right")
     for check in checks:

@@ -1,8 +1,9 @@
 """Starting one profile's stack, and handing back what the measurements need: the order function and the pids.
 
 Each profile gets a stack of its own — its own state folder, free ports (never 7233/8233/8101-8103 or a user's
-data), fault injection explicitly off, history in memory — because profiles differ in the dev server's dynamic
-config and in where the worker runs, and because no profile should inherit another's history or database.
+data), fault injection explicitly off, history in memory (in a SQLite file in the profile's state folder for the
+`persisted` profile) — because profiles differ in the dev server's dynamic config and in where the worker runs, and
+because no profile should inherit another's history or database.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def stack_config(profile: Profile, state_dir: Path, run_id: str) -> StackConfig:
         token=f"bench-{run_id}",
         task_queue=f"bench-{run_id}-{profile.name}",
         with_worker=profile.temporal and not profile.worker_in_starter,
-        persistent_history=False,
+        persistent_history=profile.persisted,
         dynamic_config=TUNED_DYNAMIC_CONFIG if profile.tuned_server else (),
         service_faults=dict.fromkeys(SERVICE_NAMES, NO_FAULTS),
         api_port=free_port() if profile.via_api else None,
