@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from cadenza.process_exit import exit_with, run_and_exit
+from cadenza.processes import PortInUse, ensure_port_free
 from cadenza.settings import codec_port, settings
 from codec_server.access import InvalidAccessSettings
 from codec_server.app import CodecUnavailable, serve
@@ -20,11 +21,13 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1", help="Address to listen on; beyond loopback needs auth")
     parser.add_argument("--port", type=int, help="Port (default CADENZA_CODEC_PORT, else 8234)")
     args = parser.parse_args()
+    port = args.port or codec_port() or 8234
     try:
-        serve(args.host, args.port or codec_port() or 8234)
+        ensure_port_free(args.host, port, "codec server")
+        serve(args.host, port)
     except (InsecureBinding, InvalidAccessSettings) as err:
         exit_with(str(err), EXIT_BAD_INPUT)
-    except CodecUnavailable as err:
+    except (CodecUnavailable, PortInUse) as err:
         exit_with(str(err))
 
 

@@ -160,13 +160,13 @@ def worker() -> None:
 
 @app.command()
 def api(
-    port: Annotated[int, typer.Option("--port", help="Port to listen on (CADENZA_API_PORT for `cadenza up`)")] = 8100,
+    port: Annotated[int | None, typer.Option("--port", help="Port (default CADENZA_API_PORT, else 8100)")] = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on (0.0.0.0 in a container)")] = "127.0.0.1",
 ) -> None:
     """Serve the Order API (HTTP front door: place, follow, list and cancel orders) against the configured Temporal.
     API keys: `cadenza api-key create`; docs at http://HOST:PORT/docs."""
     # Handed over, not imported: doors never import each other (python -m api says what it refuses).
-    hand_over_to_module("api", "--host", host, "--port", str(port))
+    hand_over_to_module("api", "--host", host, *(["--port", str(port)] if port else []))
 
 
 @app.command()
@@ -181,8 +181,12 @@ def demo(
     async def main() -> bool:
         async with stack_for_command() as client, httpx.AsyncClient(timeout=10) as http:
             demo = Demo(client, http)
-            with Live(console=console, refresh_per_second=8) as live:
-                await demo.run(live)
+            if console.is_terminal:
+                with Live(console=console, refresh_per_second=8) as live:
+                    await demo.run(live)
+            else:  # a file or a pipe: the final table once, whole (a live display off a terminal is cut and unended)
+                await demo.run()
+                console.print(demo.table())
             console.print("Each order in the Temporal Web UI:\n" + demo.links())
             for problem in demo.stock_problems:
                 console.print(f"[red]✗ {problem}[/]")

@@ -7,12 +7,43 @@ from typing import Any, NoReturn
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
 from typer.core import TyperGroup
 
 from cadenza.errors import EXIT_BAD_INPUT, EXIT_PROBLEM, CadenzaError
 
-console = Console(highlight=False)
-errors = Console(stderr=True, highlight=False)
+
+class PipeSafeConsole(Console):
+    """A console whose output is never cut when it goes to a file or a pipe: rich would render at 80 columns there
+    (or `COLUMNS`), folding links, ellipsizing build ids and table headers that a script or a reader then copies.
+    Off a terminal each `print` renders at the width its content asks for (at least the console's), so a table keeps
+    its columns whole and a link stays on one line; on a terminal nothing changes (the terminal's width rules)."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        if not self.is_terminal and kwargs.get("width") is None and objects:
+            kwargs["width"] = max(self.width, *(self._natural_width(item) for item in objects))
+            kwargs.setdefault("soft_wrap", not any(_is_framed(item) for item in objects))
+        super().print(*objects, **kwargs)
+
+    def _natural_width(self, item: Any) -> int:
+        renderable = self.render_str(item) if isinstance(item, str) else item
+        try:
+            wide = self.options.update_width(MAX_PIPE_WIDTH)
+            return min(MAX_PIPE_WIDTH, Measurement.get(self, wide, renderable).maximum)
+        except Exception:  # noqa: BLE001 - something rich cannot measure: its usual width
+            return self.width
+
+
+def _is_framed(item: Any) -> bool:
+    """Tables and panels lay themselves out in the width given; soft wrapping is for text."""
+    return not isinstance(item, str)
+
+
+MAX_PIPE_WIDTH = 1000
+"""Off a terminal, no line is laid out wider than this (a runaway cell would otherwise make every row that wide)."""
+
+console = PipeSafeConsole(highlight=False)
+errors = PipeSafeConsole(stderr=True, highlight=False)
 
 # Exit codes (cadenza.errors): 1 = the command ran and found a problem, 2 = the input was refused before anything
 # happened. Re-exported here for the commands that end without an exception.

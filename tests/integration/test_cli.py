@@ -270,3 +270,69 @@ async def test_a_load_whose_orders_do_not_all_close_says_so_and_exits_1(harness:
     assert "2 of 2 orders did not end completed or compensated" in finished.stdout
     report = json.loads(report_file.read_text())
     assert sum(report["unfinished"].values()) == 2 and report["outcomes"].get("completed", 0) == 0
+
+
+# ---- every door that serves: the same port variables, the same busy-port message, exit 1 ----------------------------
+
+_SERVING = {
+    "api": ("CADENZA_API_PORT", "Order API"),
+    "codec-server": ("CADENZA_CODEC_PORT", "codec server"),
+    "worker": ("CADENZA_METRICS_PORT", "worker metrics"),
+}
+_PORT_VARIABLES = [
+    f"CADENZA_{name}_PORT"
+    for name in ("TEMPORAL", "TEMPORAL_UI", "ERP", "PAYMENT", "INVENTORY", "FLIGHT", "HOTEL", "CAR", "API", "CODEC")
+] + ["CADENZA_METRICS_PORT"]
+
+
+def _door_env(tmp_path: Path) -> dict[str, str]:
+    # Keys so that nothing but the port can stop the door; a Temporal nobody runs: the port is checked first.
+    return {
+        "CADENZA_STATE_DIR": str(tmp_path / "state"),
+        "CADENZA_ENCRYPTION": "off",
+        "CADENZA_DECISION_KEYS_FILE": str(REPO / "tests" / "test-only-decision-keys"),
+        "CADENZA_SERVICE_TOKEN": "test-token",
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
+    }
+
+
+@pytest.mark.parametrize("command", sorted(_SERVING))
+def test_a_door_on_a_busy_port_names_every_port_variable_and_exits_1(tmp_path, command):
+    import socket
+
+    variable, name = _SERVING[command]
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        refused = _cadenza([command], {**_door_env(tmp_path), variable: str(port)}, timeout=60)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    message = " ".join(refused.stderr.split())
+    assert f"Port {port} ({name}) already in use" in message, refused.stderr
+    assert all(each in message for each in _PORT_VARIABLES), message
+    assert "Traceback" not in refused.stderr and "Errno" not in refused.stderr
+
+
+def test_cadenza_api_serves_on_cadenza_api_port(tmp_path):
+    port = free_port()
+    api = subprocess.Popen(
+        [*CADENZA, "api"],
+        env={
+            **os.environ,
+            **_door_env(tmp_path),
+            "CADENZA_API_PORT": str(port),
+            "CADENZA_API_PAGE_TOKEN_SECRET": "x" * 32,
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=REPO,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not port_in_use(port) and api.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert port_in_use(port), api.communicate(timeout=5)[0] if api.poll() is not None else "not listening"
+    finally:
+        api.send_signal(signal.SIGINT)
+        api.communicate(timeout=30)
