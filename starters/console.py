@@ -20,10 +20,17 @@ class PipeSafeConsole(Console):
     its columns whole and a link stays on one line; on a terminal nothing changes (the terminal's width rules)."""
 
     def print(self, *objects: Any, **kwargs: Any) -> None:
-        if not self.is_terminal and kwargs.get("width") is None and objects:
-            kwargs["width"] = max(self.width, *(self._natural_width(item) for item in objects))
-            kwargs.setdefault("soft_wrap", not any(_is_framed(item) for item in objects))
-        super().print(*objects, **kwargs)
+        if self.is_terminal or kwargs.get("width") is not None or not objects:
+            super().print(*objects, **kwargs)
+            return
+        kwargs.setdefault("soft_wrap", not any(_is_framed(item) for item in objects))
+        width = max(self.width, *(self._natural_width(item) for item in objects))
+        with self._lock:  # rich lays out at most at the console's width: widen it for this one print
+            saved, self._width = self._width, width
+            try:
+                super().print(*objects, **kwargs)
+            finally:
+                self._width = saved
 
     def _natural_width(self, item: Any) -> int:
         renderable = self.render_str(item) if isinstance(item, str) else item
