@@ -20,6 +20,8 @@ beside `/healthz` and `/readyz`.
 
 from __future__ import annotations
 
+import logging
+
 import os
 
 from opentelemetry import trace
@@ -27,7 +29,14 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 from temporalio.contrib.opentelemetry import OpenTelemetryPlugin, ReplaySafeTracerProvider, create_tracer_provider
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    PrometheusConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 
 _configured: ReplaySafeTracerProvider | None = None
 _recording = False
@@ -91,3 +100,17 @@ def metrics_runtime(bind_address: str) -> Runtime:
     A worker binds it to a loopback port and serves it on `CADENZA_METRICS_PORT` next to its health checks
     (workers.health): core's exporter answers every path with metrics and cannot serve anything else."""
     return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind_address)))
+
+
+def core_logs_forwarded() -> Runtime:
+    """A Temporal runtime whose Core logs (its WARNs, e.g. "Query not found" while a worker in this process starts)
+    go to Python's logger `temporalio.core` instead of straight to the console, so that wherever this process's logs
+    go (cadenza.logs.logging_to_file), the Core's go too."""
+    return Runtime(
+        telemetry=TelemetryConfig(
+            logging=LoggingConfig(
+                filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+                forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+            )
+        )
+    )

@@ -204,11 +204,21 @@ def test_up_with_a_taken_port_says_which_and_what_to_do(tmp_path):
 
 def test_demo_starts_its_own_stack_passes_every_scenario_and_stops_it(tmp_path):
     env = _stack_env(tmp_path)
-    demo = _cadenza(["demo"], env, timeout=300)
+    demo = _cadenza(["demo"], {**env, "COLUMNS": "80"}, timeout=300)  # into a pipe, at 80 columns
     assert demo.returncode == 0, demo.stdout + demo.stderr
     for scenario in ("happy path", "declined card", "out of stock", "payment 503 twice", "same order placed twice"):
         assert scenario in demo.stdout
     assert "Every scenario ended as expected" in demo.stdout
+    # Every scenario passed: nothing on the console reads like a crash (the detail is in the worker's log file).
+    for crash in ("Traceback", "Completing activity as failed", "WARN", "CardDeclined:", "…"):
+        assert crash not in demo.stdout + demo.stderr, demo.stdout + demo.stderr
+    # The order ids `cadenza order status` takes, whole; each link on its line; the table ends its line.
+    order_ids = set(re.findall(r"demo-[0-9a-f]{6}-[a-z0-9]+", demo.stdout))
+    assert {order_id.rsplit("-", 1)[1] for order_id in order_ids} == {"happy", "declined", "out", "payment", "same"}
+    for order_id in order_ids:
+        assert re.search(rf"http://localhost:\d+/namespaces/default/workflows/order-{order_id}\n", demo.stdout)
+    assert "\nEach order in the Temporal Web UI:" in demo.stdout
+    assert "Completing activity as failed" in (tmp_path / "state" / "logs" / "command-worker.log").read_text()
     assert not any(port_in_use(port) for port in _stack_ports(env))
 
 

@@ -45,3 +45,23 @@ def test_a_404_that_names_no_record_is_retried_and_says_to_check_the_url(respons
 def test_auth_failures_are_retried_for_the_steps_budget(status):
     # A rotated token is an operator's fix within minutes, not a reason to compensate every order in flight.
     assert error_for_response("erp", _answer(status, "unauthorized")).non_retryable is False
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "benign"),
+    [
+        (402, "card_declined", True),
+        (402, "insufficient_funds", True),
+        (409, "out_of_stock", True),
+        (422, "validation_error", False),  # a request the service finds invalid is a fault, logged in full
+        (409, "request_fenced", False),
+        (503, "service_unavailable", False),  # retried: each failed attempt stays a warning in the worker's log
+    ],
+)
+def test_only_a_final_business_refusal_is_benign(status, code, benign):
+    # Benign: the SDK logs the failed activity at DEBUG, without the traceback `make demo` used to print four times.
+    from temporalio.exceptions import ApplicationErrorCategory
+
+    error = error_for_response("payment", _answer(status, code))
+    expected = ApplicationErrorCategory.BENIGN if benign else ApplicationErrorCategory.UNSPECIFIED
+    assert error.category == expected
