@@ -21,7 +21,6 @@ beside `/healthz` and `/readyz`.
 from __future__ import annotations
 
 import logging
-
 import os
 
 from opentelemetry import trace
