@@ -98,7 +98,21 @@ def metrics_runtime(bind_address: str) -> Runtime:
 
     A worker binds it to a loopback port and serves it on `CADENZA_METRICS_PORT` next to its health checks
     (workers.health): core's exporter answers every path with metrics and cannot serve anything else."""
-    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind_address)))
+    return Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(bind_address=bind_address, histogram_bucket_overrides=HISTOGRAM_BUCKETS)
+        )
+    )
+
+
+_SECOND, _HOUR = 1_000, 3_600_000
+HISTOGRAM_BUCKETS: dict[str, list[float]] = {
+    # A review waits minutes to days (its deadline is 24 h by default, `CADENZA_REVIEW_DEADLINE` up to days): the
+    # Core's default buckets stop at 10 s, where every decision would land in +Inf. In milliseconds, as recorded.
+    "cadenza_review_decision_time": [s * _SECOND for s in (1, 10, 60, 5 * 60, 15 * 60, 30 * 60)]
+    + [h * _HOUR for h in (1, 2, 4, 8, 12, 24, 48, 72, 7 * 24)],
+}
+"""Bucket bounds of the workflows' histograms whose values the Core's defaults do not cover (workflows/metrics.py)."""
 
 
 def core_logs_forwarded() -> Runtime:

@@ -273,13 +273,13 @@ def order_review(
     reason: Annotated[str | None, typer.Option("--reason", help="Why, kept in the order's progress")] = None,
 ) -> None:
     """Decide an order in awaiting_review (a large order the risk rules sent to a person). Recorded with your user
-    name; refused (exit 1) for an order that is not awaiting review."""
+    name; refused (exit 1) for an order that is not awaiting review, and without exactly one decision (exit 2)."""
     from workflows.models import REVIEW_REASON_MAX, ReviewVerdict
 
     if approve == reject:
-        fail("choose exactly one of --approve or --reject")
+        fail("choose exactly one of --approve or --reject", EXIT_BAD_INPUT)
     if reason is not None and not 1 <= len(reason) <= REVIEW_REASON_MAX:
-        fail(f"--reason must be 1 to {REVIEW_REASON_MAX} characters")
+        fail(f"--reason must be 1 to {REVIEW_REASON_MAX} characters", EXIT_BAD_INPUT)
     verdict = ReviewVerdict.APPROVE if approve else ReviewVerdict.REJECT
 
     async def main() -> None:

@@ -346,3 +346,15 @@ def test_cadenza_api_serves_on_cadenza_api_port(tmp_path):
     finally:
         api.send_signal(signal.SIGINT)
         api.communicate(timeout=30)
+
+
+@pytest.mark.parametrize(
+    "decision",
+    [[], ["--approve", "--reject"], ["--approve", "--reason", ""]],
+    ids=["no decision", "both", "empty reason"],
+)
+def test_a_review_without_exactly_one_decision_is_refused_input(tmp_path, decision):
+    # Refused before anything connects (a Temporal nobody runs): bad input, exit 2, as for every other command.
+    refused = _cadenza(["order", "review", "ord-1001", *decision], _door_env(tmp_path), timeout=60)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "--approve" in refused.stderr or "--reason" in refused.stderr

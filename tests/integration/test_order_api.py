@@ -237,6 +237,7 @@ async def test_cancel_and_operator_actions_answer_with_the_orders_state(api: Api
         await harness.faults.unscript("payment", f"{order.workflow_id}/charge_payment")
     again = _problem(await api.http.post(f"{api.url}/orders/{order.order_id}/cancel", headers=headers), 409)
     assert "already ended" in again["detail"]
+    assert again["detail"].endswith(f"See GET /orders/{order.order_id}."), again
     retry = _problem(await api.http.post(f"{api.url}/orders/{order.order_id}/retry-compensation", headers=headers), 409)
     assert "not needs_attention" in retry["detail"]
     assert _problem(await api.http.post(f"{api.url}/orders/nope-{uuid.uuid4().hex[:6]}/cancel", headers=headers), 404)
@@ -285,9 +286,12 @@ async def test_bad_requests_are_problems_that_name_the_field_and_start_nothing(a
     )
     card = {**order, "payment_token": "4242 4242 4242 4242"}
     assert "card number" in _problem(await api.http.post(url, json=card, headers=headers), 422)["detail"]
-    assert _problem(
+    malformed = _problem(
         await api.http.post(url, content=b"{oops", headers=headers | {"Content-Type": "application/json"}), 422
     )
+    # As `cadenza order place` says it: the whole document, not a character offset taken for a field.
+    assert malformed["errors"][0]["field"] == "(whole document)", malformed
+    assert malformed["errors"][0]["message"].startswith("malformed JSON"), malformed
     assert _problem(await api.http.post(url, content=b"a=1", headers=headers | {"Content-Type": "text/plain"}), 415)
     assert _problem(
         await api.http.post(
