@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from cadenza.logs import configure_logging
 from cadenza.process_exit import exit_with, run_and_exit
 from cadenza.processes import PortInUse, ensure_port_free
 from cadenza.settings import codec_port, settings
@@ -17,6 +18,7 @@ EXIT_BAD_INPUT = 2  # a refused configuration: what the CLI exits with for bad i
 
 def main() -> None:
     settings()  # a bad CADENZA_* value stops the codec server here, with one line naming it
+    configure_logging()  # JSON lines on stderr, as the worker's: the access log among them
     parser = argparse.ArgumentParser(prog="python -m codec_server", description="Serve Cadenza's codec server")
     parser.add_argument("--host", default="127.0.0.1", help="Address to listen on; beyond loopback needs auth")
     parser.add_argument("--port", type=int, help="Port (default CADENZA_CODEC_PORT, else 8234)")

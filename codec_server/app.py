@@ -212,7 +212,9 @@ def _guard_without_auth(default_namespace: str) -> Callable[[Action], Guard]:
 def _guard_with_auth(authenticator: Authenticator) -> Callable[[Action], Guard]:
     def guard(action: Action) -> Guard:
         async def authorised(
-            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)], namespace: Namespace = ""
+            request: Request,
+            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+            namespace: Namespace = "",
         ) -> Access:
             if credentials is None:
                 raise _unauthorised(
@@ -228,6 +230,7 @@ def _guard_with_auth(authenticator: Authenticator) -> Callable[[Action], Guard]:
                 raise Problem(
                     503, "Cannot check tokens right now", f"{err}. Retry shortly.", headers={"Retry-After": "5"}
                 ) from None
+            request.state.caller = caller.name  # for the access log: a JWT's subject or a token's hash prefix
             if not namespace:
                 raise Problem(400, "X-Namespace missing", "Name the Temporal namespace in the X-Namespace header.")
             if not caller.may(action, namespace):
