@@ -49,6 +49,7 @@ from starters.demo import Demo
 from starters.deploy import deploy_app
 from starters.doctor.command import doctor
 from starters.faults import FaultAdmin
+from starters.faults_command import faults_app
 from starters.keys import keys_app
 from starters.preflight import check_skus_exist
 from starters.record_histories import DEFAULT_OUT, Recorder, check_out_folder
@@ -118,6 +119,7 @@ app.add_typer(certs_app, name="certs")
 app.add_typer(deploy_app, name="deploy")
 app.add_typer(adversary_app, name="adversary")
 app.add_typer(saga_app, name="saga")
+app.add_typer(faults_app, name="faults")
 app.command("codec-server")(codec_server)
 app.command("compose-secrets")(compose_secrets)
 app.command()(doctor)

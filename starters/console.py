@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, NoReturn
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.markup import escape
 from rich.measure import Measurement
@@ -78,3 +79,39 @@ class CommandGroup(TyperGroup):
             return super().invoke(ctx)
         except CadenzaError as err:
             fail(err.report(self.next_step(err)), err.exit_code)
+
+
+# ---- help text: the metavars people know ----------------------------------------------------------------------------
+# Typer (0.29) shows a flag's type as `<bool>`, every value as `<str>`/`<int>` and a required argument as `{file}`.
+# Help reads as in any other command-line tool instead: flags show no type, values TEXT, INTEGER, PATH (or the option's
+# own metavar), and a required argument is FILE in the usage line, an optional one [FILE].
+
+_TYPE_NAMES = {"str": "TEXT", "int": "INTEGER", "float": "NUMBER", "bool": "BOOLEAN", "path": "PATH"}
+
+
+def _value_type(self: Any, ctx: Any) -> str:
+    label = str(_typer_display_type(self, ctx)).removeprefix("<").removesuffix(">")
+    if label.startswith("list[") and label.endswith("]"):
+        label = label[5:-1]  # repeatable: the option's help says so
+    if "|" in label:
+        return f"[{label}]"  # choices
+    return _TYPE_NAMES.get(label, label.upper())
+
+
+def _option_type(self: Any, ctx: Any) -> str | None:
+    if self.is_flag:
+        return None
+    return _typer_option_type_rich(self, ctx)
+
+
+def _usage_name(self: Any) -> str:
+    name = self.display_name_raw.upper()
+    name = name if self.required else f"[{name}]"
+    return name + ("..." if self.nargs != 1 else "")
+
+
+_typer_display_type = typer.core._TyperParameter.display_type
+_typer_option_type_rich = typer.core.TyperOption.display_type_rich
+typer.core._TyperParameter.display_type = _value_type  # type: ignore[method-assign]
+typer.core.TyperOption.display_type_rich = _option_type  # type: ignore[method-assign]
+typer.core.TyperArgument._usage_display_name = _usage_name  # type: ignore[method-assign]
