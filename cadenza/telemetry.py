@@ -109,8 +109,8 @@ _SECOND, _HOUR = 1_000, 3_600_000
 HISTOGRAM_BUCKETS: dict[str, list[float]] = {
     # A review waits minutes to days (its deadline is 24 h by default, `CADENZA_REVIEW_DEADLINE` up to days): the
     # Core's default buckets stop at 10 s, where every decision would land in +Inf. In milliseconds, as recorded.
-    "cadenza_review_decision_time": [s * _SECOND for s in (1, 10, 60, 5 * 60, 15 * 60, 30 * 60)]
-    + [h * _HOUR for h in (1, 2, 4, 8, 12, 24, 48, 72, 7 * 24)],
+    "cadenza_review_decision_time": [float(s * _SECOND) for s in (1, 10, 60, 5 * 60, 15 * 60, 30 * 60)]
+    + [float(h * _HOUR) for h in (1, 2, 4, 8, 12, 24, 48, 72, 7 * 24)],
 }
 """Bucket bounds of the workflows' histograms whose values the Core's defaults do not cover (workflows/metrics.py)."""
 
