@@ -152,7 +152,7 @@ def test_up_serves_until_ctrl_c_then_leaves_nothing_running(tmp_path):
     env = _stack_env(tmp_path)
     up = subprocess.Popen(
         [*CADENZA, "up"],
-        env={**os.environ, "COLUMNS": "200", **env},
+        env={**os.environ, "COLUMNS": "80", **env},  # a pipe at 80 columns: every endpoint still whole
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -169,6 +169,12 @@ def test_up_serves_until_ctrl_c_then_leaves_nothing_running(tmp_path):
     text = "".join(output)
     assert "Ready." in text, text
     assert "Temporal CLI:" in text.splitlines()[0]
+    for endpoint in (
+        f"http://localhost:{env['CADENZA_METRICS_PORT']}/metrics",
+        f"OpenAPI: http://localhost:{env['CADENZA_API_PORT']}/docs",
+        f"temporal workflow show --codec-endpoint http://localhost:{env['CADENZA_CODEC_PORT']}",
+    ):
+        assert endpoint in text, text
     assert all(port_in_use(port) for port in _stack_ports(env))
 
     # Orders against it, then the worker's Prometheus endpoint reports them next to the SDK's own metrics.
@@ -199,6 +205,7 @@ def test_up_with_a_taken_port_says_which_and_what_to_do(tmp_path):
         refused = _cadenza(["up"], env, timeout=60)
     assert refused.returncode == 1
     assert f"{env['CADENZA_PAYMENT_PORT']} (payment)" in refused.stderr and "CADENZA_PAYMENT_PORT" in refused.stderr
+    assert all(variable in refused.stderr for variable in _PORT_VARIABLES), refused.stderr  # the API's, metrics' too
     assert not port_in_use(int(env["CADENZA_TEMPORAL_PORT"]))
 
 
