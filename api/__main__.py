@@ -8,7 +8,7 @@ from api.app import serve
 from cadenza.codec import EncryptionError
 from cadenza.logs import configure_logging
 from cadenza.process_exit import exit_with, run_and_exit
-from cadenza.processes import PortInUse, ensure_port_free
+from cadenza.processes import PortInUse
 from cadenza.settings import api_port, settings
 
 
@@ -21,7 +21,6 @@ def main() -> None:
     args = parser.parse_args()
     port = args.port or api_port() or 8100
     try:
-        ensure_port_free(args.host, port, "Order API")
         serve(args.host, port)
     except (EncryptionError, PortInUse) as err:
         exit_with(str(err))

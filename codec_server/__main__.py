@@ -7,7 +7,7 @@ import argparse
 
 from cadenza.logs import configure_logging
 from cadenza.process_exit import exit_with, run_and_exit
-from cadenza.processes import PortInUse, ensure_port_free
+from cadenza.processes import PortInUse
 from cadenza.settings import codec_port, settings
 from codec_server.access import InvalidAccessSettings
 from codec_server.app import CodecUnavailable, serve
@@ -25,7 +25,6 @@ def main() -> None:
     args = parser.parse_args()
     port = args.port or codec_port() or 8234
     try:
-        ensure_port_free(args.host, port, "codec server")
         serve(args.host, port)
     except (InsecureBinding, InvalidAccessSettings) as err:
         exit_with(str(err), EXIT_BAD_INPUT)

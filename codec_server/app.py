@@ -25,6 +25,7 @@ from cadenza.connection import configured_namespace
 from cadenza.errors import CadenzaError
 from cadenza.http_middleware import BodyLimit, RequestId
 from cadenza.problems import PROBLEM_JSON, Problem, ProblemDetails, install_problem_handlers
+from cadenza.processes import ensure_port_free
 from cadenza.trusted_hosts import TrustedHosts
 from codec_server.access import Action, Authenticator, AuthUnavailable, Caller, Unauthenticated
 from codec_server.payloads import MalformedPayloads, Payloads, parse_payloads, render_payloads
@@ -278,4 +279,5 @@ def serve(
     settings = settings or CodecServerSettings.from_environment()
     check_exposure(host, settings)
     app = create_codec_app(codec or default_codec(), settings)
+    ensure_port_free(host, port, "codec server")  # after the keys and the exposure rule: those are said first
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
