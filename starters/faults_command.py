@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from cadenza.errors import CadenzaError
 from cadenza.settings import ALL_SERVICE_NAMES
 from starters.console import console
 from starters.faults import FaultAdmin
@@ -27,7 +28,7 @@ faults_app = typer.Typer(
 )
 
 Service = Enum("Service", {name: name for name in ALL_SERVICE_NAMES}, type=str)  # type: ignore[misc]
-_SERVICE = typer.Argument(help="The simulated service: " + ", ".join(ALL_SERVICE_NAMES), metavar="SERVICE")
+_SERVICE = typer.Argument(help="The simulated service", metavar="SERVICE")
 
 
 def _admin(call: Any) -> Any:
@@ -38,10 +39,8 @@ def _admin(call: Any) -> Any:
     try:
         return asyncio.run(main())
     except httpx.HTTPError as err:
-        from cadenza.errors import CadenzaError
-
         raise CadenzaError(
-            f"the service's fault admin did not answer ({err})",
+            f"the service's fault admin (/admin/faults) did not accept the call: {err}",
             next_step="Start the stack (`cadenza up`) or check CADENZA_<SERVICE>_URL.",
         ) from None
 
