@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from cadenza import failure_types
 from workflows.saga_definition import Outcome
@@ -63,12 +63,23 @@ def error_for_response(service: str, response: httpx.Response) -> ApplicationErr
     )
     if response.status_code == 404 and not permanent:
         text += f" — the route does not exist there: check CADENZA_{service.upper()}_URL"
+    kind = failure_types.ROUTE_NOT_FOUND if response.status_code == 404 and not permanent else error_type(code)
     return ApplicationError(
         text,
         {"service": service, "status": response.status_code, "code": code},
-        type=failure_types.ROUTE_NOT_FOUND if response.status_code == 404 and not permanent else error_type(code),
+        type=kind,
         non_retryable=permanent,
+        category=_category(kind, final=permanent),
     )
+
+
+def _category(kind: str, *, final: bool) -> ApplicationErrorCategory:
+    """Benign: a final business refusal (a declined card, an out-of-stock SKU) is an outcome the order is designed
+    for, not a failure: the SDK logs it at DEBUG, with no traceback on anyone's console. Everything else, a 503 before
+    its retry included, stays a failure the logs show in full."""
+    if final and kind in failure_types.BUSINESS_REFUSALS:
+        return ApplicationErrorCategory.BENIGN
+    return ApplicationErrorCategory.UNSPECIFIED
 
 
 def error_for_outcome(service: str, response: httpx.Response, outcome: Outcome) -> ApplicationError:
@@ -80,6 +91,7 @@ def error_for_outcome(service: str, response: httpx.Response, outcome: Outcome) 
         {"service": service, "status": response.status_code, "code": code},
         type=error_type(code),
         non_retryable=outcome is Outcome.FINAL,
+        category=_category(error_type(code), final=outcome is Outcome.FINAL),
         next_retry_delay=_retry_after(response) if outcome is Outcome.RETRY_AFTER else None,
     )
 

@@ -15,7 +15,7 @@ The score says how close an approved order came to the amount limit (0–100).
 
 from __future__ import annotations
 
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from cadenza.failure_types import RISK_REJECTED
 from workflows.models import RiskAssessment, RiskAssessmentRequest, format_money
@@ -51,4 +51,5 @@ def rejection(request: RiskAssessmentRequest, assessment: RiskAssessment) -> App
         {"score": assessment.score, "reasons": assessment.reasons},
         type=REJECTED,
         non_retryable=True,
+        category=ApplicationErrorCategory.BENIGN,  # an outcome, not a fault: logged at DEBUG, no traceback
     )

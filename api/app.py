@@ -32,6 +32,7 @@ from cadenza.connection import connect, data_converter, encryption_summary, key_
 from cadenza.decision_keys import decision_keys
 from cadenza.http_middleware import BodyLimit, RequestId
 from cadenza.problems import Problem, install_problem_handlers, problem_responses
+from cadenza.processes import ensure_port_free
 from cadenza.search_attributes import ALL_KEYS
 from cadenza.settings import ServiceEndpoint, service_endpoint, settings
 from clients.api_keys import load_key_store
@@ -152,5 +153,6 @@ def serve(host: str, port: int) -> None:
     data_converter()  # keys first: with CADENZA_ENCRYPTION=required and none configured, refuse to start
     decision_keys()  # the API signs reviews and retries: without decision keys, refuse to start, naming the variable
     _log.log(logging.INFO if key_ring() else logging.WARNING, "%s", encryption_summary())
+    ensure_port_free(host, port, "Order API")  # after the keys: a configuration error is said first, whatever the port
 
     uvicorn.run(create_app(), host=host, port=port, log_level="warning", access_log=False)

@@ -115,6 +115,7 @@ def _authenticated(request: Request, credentials: HTTPAuthorizationCredentials |
     if wait := limiter.acquire(principal.key_id):
         raise _too_many(wait, f"API key {principal.key_id} is over its rate limit of {limiter.limit} per API replica")
     request.state.principal = principal
+    request.state.caller = f"key {principal.name} ({principal.key_id})"  # for the access log (cadenza.http_middleware)
     return principal
 
 

@@ -32,6 +32,9 @@ INCORRECT_CVC = "IncorrectCvc"
 DECLINE_TYPES = frozenset({CARD_DECLINED, INSUFFICIENT_FUNDS, EXPIRED_CARD, INCORRECT_CVC})
 """The payment provider's refusals of the card itself: the order's payment decision is `declined`."""
 OUT_OF_STOCK = "OutOfStock"
+BUSINESS_REFUSALS = DECLINE_TYPES | {OUT_OF_STOCK}
+"""A service's final "no" to the order itself, not a fault: raised as benign (activities/errors.py), so the SDK logs it
+at DEBUG without a traceback and counts no activity failure, and the order is compensated as designed."""
 
 # ---- raised by Cadenza's own code -----------------------------------------------------------------------------------
 RISK_REJECTED = "RiskRejected"

@@ -14,6 +14,10 @@ spec against it before a run starts and sends it (starters/faultspec.py, starter
   applied (a queue at the provider, a slow network path), then commits. A
   caller that gave up meanwhile — and perhaps compensated "nothing" — sees the
   effect appear *after* it moved on: the late commit a saga must fence.
+* ``refuse`` — scripted only: 409 ``refused`` before anything happens, a final answer the caller does not retry.
+  Aimed at a compensation (`match` its idempotency key, e.g. ``refund_payment``) it puts the order in
+  ``needs_attention`` within seconds, where real services would need 30 minutes of failing retries; it keeps refusing
+  until the script is cleared (``cadenza faults clear``), then ``retry-compensation`` heals the order.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ class FaultKind(StrEnum):
     RATE_LIMIT = "rate_limit"
     STALL = "stall"
     SLOW_COMMIT = "slow_commit"
+    REFUSE = "refuse"
 
 
 class ScriptedFault(BaseModel):
@@ -48,7 +53,7 @@ class ScriptedFault(BaseModel):
     # Strict: a script only ever arrives as JSON or from typed code, and "2" is not the integer its schema promises.
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    kind: Literal["error", "rate_limit", "stall", "slow_commit"]
+    kind: Literal["error", "rate_limit", "stall", "slow_commit", "refuse"]
     times: WholeNumber = Field(default=1, ge=1, le=1_000_000)
     match: str | None = Field(default=None, min_length=1, max_length=255)
 

@@ -3,13 +3,18 @@ order (from the context Temporal's replay-safe `workflow.logger` and `activity.l
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from temporalio import activity, workflow
 
+from cadenza.private_files import open_private_append, private_dir
 from cadenza.settings import settings
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "temporal_workflow", "temporal_activity"}
@@ -60,3 +65,24 @@ def configure_logging(level: int = logging.INFO, *, order_id_prefix: str | None 
         workflow.logger.workflow_info_on_message = False
         activity.logger.activity_info_on_message = False
     logging.basicConfig(level=level, handlers=[handler], force=True)
+
+
+@contextlib.contextmanager
+def logging_to_file(path: Path, *, order_id_prefix: str | None = None) -> Iterator[Path]:
+    """For the block, every log record of this process (the SDK's "Completing activity as failed" with its traceback,
+    a worker's lines, the Temporal Core's lines when forwarded: `cadenza.telemetry.core_logs_forwarded`) goes to `path`
+    as JSON lines, at INFO and above, and none to the console: a command that runs a worker inside itself keeps its
+    output for the person reading it, its logs for the file. Written 0600 (the lines name orders)."""
+    private_dir(path.parent)
+    stream = os.fdopen(open_private_append(path), "a", encoding="utf-8")
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter(order_id_prefix))
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    root.handlers, root.level = [handler], logging.INFO
+    try:
+        yield path
+    finally:
+        root.handlers, root.level = saved_handlers, saved_level
+        handler.close()
+        stream.close()

@@ -118,7 +118,7 @@ async def _answer_problem(request: Request, exc: Exception) -> JSONResponse:
 
 async def _answer_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [InvalidField(field=field_name(e.get("loc", ())), message=_message(e)) for e in exc.errors()[:20]]
+    errors = [InvalidField(field=_field(e), message=_message(e)) for e in exc.errors()[:20]]
     detail = "; ".join(f"{e.field}: {e.message}" for e in errors) or "the request is not valid"
     return Problem(422, "Invalid request", detail, errors=errors).response(request.url.path)
 
@@ -153,6 +153,12 @@ def field_name(location: Any) -> str:
     if parts and parts[0] in ("body", "query", "path", "header"):
         parts = parts[1:] if parts[0] == "body" else parts
     return ".".join(parts) or "(whole document)"
+
+
+def _field(error: Mapping[str, Any]) -> str:
+    """The field an error names; for JSON that does not parse, the whole document (its location is a character
+    offset, `body.18`, not a field), as `cadenza order place` says."""
+    return "(whole document)" if error.get("type") == "json_invalid" else field_name(error.get("loc", ()))
 
 
 def _message(error: Mapping[str, Any]) -> str:

@@ -70,7 +70,7 @@ def exit_with(message: str, code: int = 1) -> NoReturn:
     commands print for a refusal, so that a door's own entry point (`python -m api`) and the CLI command that hands
     over to it (`cadenza api`) refuse alike."""
     # Escaped: messages carry text from elsewhere that rich would otherwise take for markup and drop.
-    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {escape(message)}")
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}")
     raise SystemExit(code)
 
 

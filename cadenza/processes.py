@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import errno
 import os
 import random
 import signal
@@ -33,7 +34,31 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 
 
 class PortInUse(CadenzaError, RuntimeError):
-    pass
+    """A port this process would serve on is taken: the one message every door prints (`cadenza up`, `api`,
+    `codec-server`, `worker`), naming every port variable, with exit code 1."""
+
+    def __init__(self, taken: Sequence[str]) -> None:
+        from cadenza.settings import port_variables
+
+        super().__init__(
+            f"Port {', '.join(taken)} already in use. Another `cadenza up` may be running: stop it (Ctrl-C in its "
+            f"terminal), or move this stack with {', '.join(port_variables())} (0: none of that service)."
+        )
+
+
+def ensure_port_free(host: str, port: int, name: str) -> None:
+    """Raise `PortInUse` if `host:port` cannot be bound now, before a server tries (uvicorn would print its own lines
+    and exit 3). Binds as uvicorn does (SO_REUSEADDR), so a port left in TIME_WAIT counts as free."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET  # a name (`localhost`) is looked up as IPv4
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as err:
+            # Only a taken port is ours to report: an address this machine does not have, or a name, is the server's
+            # to refuse (after its own checks, such as the codec server's exposure rule).
+            if err.errno == errno.EADDRINUSE:
+                raise PortInUse([f"{port} ({name})"]) from None
 
 
 class ProcessFailed(CadenzaError, RuntimeError):

@@ -240,10 +240,12 @@ class Settings(BaseSettings):
     car_port: Port = _setting(
         8106, "the embedded car rental service's port (0: `cadenza up` runs no car service)", unit="port", kind="port"
     )
-    api_port: Port = _setting(8100, "where `cadenza up` serves the Order API (0: no API)", unit="port", kind="port")
+    api_port: Port = _setting(
+        8100, "where `cadenza up` and `cadenza api` serve the Order API (0: no API)", unit="port", kind="port"
+    )
     codec_port: Port = _setting(
         8234,
-        "where `cadenza up` and `python -m codec_server` serve the codec server (0: none)",
+        "where `cadenza up` and `cadenza codec-server` serve the codec server (0: none)",
         unit="port",
         kind="port",
     )
@@ -622,8 +624,17 @@ def metrics_port() -> int | None:
     return (9464 if port is None else port) or None
 
 
+def port_variables() -> list[str]:
+    """Every `CADENZA_*_PORT` variable, in the settings' order: what a "port in use" message offers to move."""
+    return [
+        f"{PREFIX}{name.upper()}"
+        for name, info in Settings.model_fields.items()
+        if (info.json_schema_extra or {}).get("kind") == "port"  # type: ignore[union-attr]
+    ]
+
+
 def api_port() -> int | None:
-    """Where `cadenza up` serves the Order API (`CADENZA_API_PORT`, default 8100; 0 = no API)."""
+    """Where `cadenza up` and `cadenza api` serve the Order API (`CADENZA_API_PORT`, default 8100; 0 = no API)."""
     return settings().api_port or None
 
 

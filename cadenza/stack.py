@@ -222,12 +222,7 @@ class EmbeddedStack:
         ports = self.config.ports() if only is None else only
         taken = [f"{port} ({name})" for name, port in ports.items() if port_in_use(port)]
         if taken:
-            raise PortInUse(
-                f"Port {', '.join(taken)} already in use. Another `cadenza up` may be running: stop it (Ctrl-C in its "
-                "terminal), or move this stack with CADENZA_TEMPORAL_PORT, CADENZA_TEMPORAL_UI_PORT, "
-                "CADENZA_ERP_PORT, CADENZA_PAYMENT_PORT, CADENZA_INVENTORY_PORT, CADENZA_FLIGHT_PORT, "
-                "CADENZA_HOTEL_PORT, CADENZA_CAR_PORT (0: no such travel service), CADENZA_CODEC_PORT."
-            )
+            raise PortInUse(taken)
 
     async def start(self, progress: Progress = lambda _: None) -> None:
         """Temporal, then the services, then (if configured) the worker; on any failure, stop what started."""

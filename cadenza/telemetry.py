@@ -20,6 +20,7 @@ beside `/healthz` and `/readyz`.
 
 from __future__ import annotations
 
+import logging
 import os
 
 from opentelemetry import trace
@@ -27,7 +28,14 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 from temporalio.contrib.opentelemetry import OpenTelemetryPlugin, ReplaySafeTracerProvider, create_tracer_provider
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    PrometheusConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 
 _configured: ReplaySafeTracerProvider | None = None
 _recording = False
@@ -90,4 +98,32 @@ def metrics_runtime(bind_address: str) -> Runtime:
 
     A worker binds it to a loopback port and serves it on `CADENZA_METRICS_PORT` next to its health checks
     (workers.health): core's exporter answers every path with metrics and cannot serve anything else."""
-    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind_address)))
+    return Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(bind_address=bind_address, histogram_bucket_overrides=HISTOGRAM_BUCKETS)
+        )
+    )
+
+
+_SECOND, _HOUR = 1_000, 3_600_000
+HISTOGRAM_BUCKETS: dict[str, list[float]] = {
+    # A review waits minutes to days (its deadline is 24 h by default, `CADENZA_REVIEW_DEADLINE` up to days): the
+    # Core's default buckets stop at 10 s, where every decision would land in +Inf. In milliseconds, as recorded.
+    "cadenza_review_decision_time": [float(s * _SECOND) for s in (1, 10, 60, 5 * 60, 15 * 60, 30 * 60)]
+    + [float(h * _HOUR) for h in (1, 2, 4, 8, 12, 24, 48, 72, 7 * 24)],
+}
+"""Bucket bounds of the workflows' histograms whose values the Core's defaults do not cover (workflows/metrics.py)."""
+
+
+def core_logs_forwarded() -> Runtime:
+    """A Temporal runtime whose Core logs (its WARNs, e.g. "Query not found" while a worker in this process starts)
+    go to Python's logger `temporalio.core` instead of straight to the console, so that wherever this process's logs
+    go (cadenza.logs.logging_to_file), the Core's go too."""
+    return Runtime(
+        telemetry=TelemetryConfig(
+            logging=LoggingConfig(
+                filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+                forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+            )
+        )
+    )

@@ -25,6 +25,7 @@ from cadenza.connection import configured_namespace
 from cadenza.errors import CadenzaError
 from cadenza.http_middleware import BodyLimit, RequestId
 from cadenza.problems import PROBLEM_JSON, Problem, ProblemDetails, install_problem_handlers
+from cadenza.processes import ensure_port_free
 from cadenza.trusted_hosts import TrustedHosts
 from codec_server.access import Action, Authenticator, AuthUnavailable, Caller, Unauthenticated
 from codec_server.payloads import MalformedPayloads, Payloads, parse_payloads, render_payloads
@@ -212,7 +213,9 @@ def _guard_without_auth(default_namespace: str) -> Callable[[Action], Guard]:
 def _guard_with_auth(authenticator: Authenticator) -> Callable[[Action], Guard]:
     def guard(action: Action) -> Guard:
         async def authorised(
-            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)], namespace: Namespace = ""
+            request: Request,
+            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+            namespace: Namespace = "",
         ) -> Access:
             if credentials is None:
                 raise _unauthorised(
@@ -228,6 +231,7 @@ def _guard_with_auth(authenticator: Authenticator) -> Callable[[Action], Guard]:
                 raise Problem(
                     503, "Cannot check tokens right now", f"{err}. Retry shortly.", headers={"Retry-After": "5"}
                 ) from None
+            request.state.caller = caller.name  # for the access log: a JWT's subject or a token's hash prefix
             if not namespace:
                 raise Problem(400, "X-Namespace missing", "Name the Temporal namespace in the X-Namespace header.")
             if not caller.may(action, namespace):
@@ -275,4 +279,5 @@ def serve(
     settings = settings or CodecServerSettings.from_environment()
     check_exposure(host, settings)
     app = create_codec_app(codec or default_codec(), settings)
+    ensure_port_free(host, port, "codec server")  # after the keys and the exposure rule: those are said first
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

@@ -49,6 +49,7 @@ from starters.demo import Demo
 from starters.deploy import deploy_app
 from starters.doctor.command import doctor
 from starters.faults import FaultAdmin
+from starters.faults_command import faults_app
 from starters.keys import keys_app
 from starters.preflight import check_skus_exist
 from starters.record_histories import DEFAULT_OUT, Recorder, check_out_folder
@@ -118,6 +119,7 @@ app.add_typer(certs_app, name="certs")
 app.add_typer(deploy_app, name="deploy")
 app.add_typer(adversary_app, name="adversary")
 app.add_typer(saga_app, name="saga")
+app.add_typer(faults_app, name="faults")
 app.command("codec-server")(codec_server)
 app.command("compose-secrets")(compose_secrets)
 app.command()(doctor)
@@ -160,13 +162,13 @@ def worker() -> None:
 
 @app.command()
 def api(
-    port: Annotated[int, typer.Option("--port", help="Port to listen on (CADENZA_API_PORT for `cadenza up`)")] = 8100,
+    port: Annotated[int | None, typer.Option("--port", help="Port (default CADENZA_API_PORT, else 8100)")] = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on (0.0.0.0 in a container)")] = "127.0.0.1",
 ) -> None:
     """Serve the Order API (HTTP front door: place, follow, list and cancel orders) against the configured Temporal.
     API keys: `cadenza api-key create`; docs at http://HOST:PORT/docs."""
     # Handed over, not imported: doors never import each other (python -m api says what it refuses).
-    hand_over_to_module("api", "--host", host, "--port", str(port))
+    hand_over_to_module("api", "--host", host, *(["--port", str(port)] if port else []))
 
 
 @app.command()
@@ -181,8 +183,12 @@ def demo(
     async def main() -> bool:
         async with stack_for_command() as client, httpx.AsyncClient(timeout=10) as http:
             demo = Demo(client, http)
-            with Live(console=console, refresh_per_second=8) as live:
-                await demo.run(live)
+            if console.is_terminal:
+                with Live(console=console, refresh_per_second=8) as live:
+                    await demo.run(live)
+            else:  # a file or a pipe: the final table once, whole (a live display off a terminal is cut and unended)
+                await demo.run()
+                console.print(demo.table())
             console.print("Each order in the Temporal Web UI:\n" + demo.links())
             for problem in demo.stock_problems:
                 console.print(f"[red]✗ {problem}[/]")
@@ -269,13 +275,13 @@ def order_review(
     reason: Annotated[str | None, typer.Option("--reason", help="Why, kept in the order's progress")] = None,
 ) -> None:
     """Decide an order in awaiting_review (a large order the risk rules sent to a person). Recorded with your user
-    name; refused (exit 1) for an order that is not awaiting review."""
+    name; refused (exit 1) for an order that is not awaiting review, and without exactly one decision (exit 2)."""
     from workflows.models import REVIEW_REASON_MAX, ReviewVerdict
 
     if approve == reject:
-        fail("choose exactly one of --approve or --reject")
+        fail("choose exactly one of --approve or --reject", EXIT_BAD_INPUT)
     if reason is not None and not 1 <= len(reason) <= REVIEW_REASON_MAX:
-        fail(f"--reason must be 1 to {REVIEW_REASON_MAX} characters")
+        fail(f"--reason must be 1 to {REVIEW_REASON_MAX} characters", EXIT_BAD_INPUT)
     verdict = ReviewVerdict.APPROVE if approve else ReviewVerdict.REJECT
 
     async def main() -> None:

@@ -207,7 +207,7 @@ def _compensation_mark(record: CompensationRecord) -> str:
 
 
 def _row(run: ScenarioRun) -> tuple[str, ...]:
-    order_id = run.order.order_id.rsplit("-", 1)[0]
+    order_id = run.order.order_id  # whole: what `cadenza order status` takes
     progress = run.progress
     if progress is None:
         return (run.scenario.name, order_id, "starting…", "", "", "", "")

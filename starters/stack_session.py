@@ -12,11 +12,14 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 from cadenza.connection import connect
+from cadenza.logs import logging_to_file
 from cadenza.processes import http_ok, port_in_use
 from cadenza.settings import SERVICE_NAMES, service_endpoint, settings
 from cadenza.stack import EmbeddedStack, StackConfig
+from cadenza.telemetry import core_logs_forwarded
 from starters.console import console
 from workers.worker import order_worker
+from workflows.models import WORKFLOW_ID_PREFIX
 
 
 async def services_healthy() -> bool:
@@ -61,13 +64,18 @@ async def stack_for_command() -> AsyncIterator[Client]:
             "Start them with `cadenza services` (or the whole stack with `cadenza up`)."
         )
     try:
-        client = await connect()
+        # The Core's own lines (a WARN while the in-process worker starts) go where this command's logs go.
+        client = await connect(runtime=core_logs_forwarded())
         if await has_workers(client):
             yield client
         else:
-            console.print("No worker polls the task queue: running one inside this command.")
-            async with order_worker(client):
-                yield client
+            log_file = config.state_dir / "logs" / "command-worker.log"
+            console.print(f"No worker polls the task queue: running one inside this command (its log: {log_file}).")
+            # Its log lines, and the tracebacks the SDK logs for every failed attempt (a declined card, a 503 before a
+            # retry), go to the file: the console is for the command's own output.
+            with logging_to_file(log_file, order_id_prefix=WORKFLOW_ID_PREFIX):
+                async with order_worker(client):
+                    yield client
     finally:
         if stack is not None:
             with console.status("Stopping the embedded stack…"):

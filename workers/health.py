@@ -37,7 +37,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
-from cadenza.processes import free_port
+from cadenza.processes import ensure_port_free, free_port
 from cadenza.settings import METRICS_PORT_ENV, settings
 from cadenza.telemetry import metrics_runtime
 
@@ -76,6 +76,14 @@ def health_settings() -> HealthSettings | None:
     if not current.metrics_port:
         return None
     return HealthSettings(current.metrics_host or DEFAULT_HOST, current.metrics_port, free_port())
+
+
+def check_health_port(settings: HealthSettings | None = None) -> None:
+    """Refuse to start (`PortInUse`: the message every door prints, exit 1) if the health port is taken: checked
+    before the worker connects anywhere, and again as the server starts."""
+    settings = settings or health_settings()
+    if settings is not None:
+        ensure_port_free(settings.host, settings.port, "worker metrics")
 
 
 def worker_runtime(settings: HealthSettings | None = None) -> Runtime | None:
@@ -202,6 +210,7 @@ async def health_endpoint(settings: HealthSettings | None = None) -> AsyncIterat
     if settings is None:
         yield health
         return
+    check_health_port(settings)
     app = health_app(health, f"http://{settings.core_address}/metrics")
     server = _EmbeddedServer(
         uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)

@@ -36,7 +36,7 @@ from cadenza.settings import ServiceEndpoint, deploy_auto_promote, deployment_na
 from cadenza.shutdown import WORKER_GRACEFUL_SHUTDOWN
 from cadenza.signals import run_until_signalled
 from workers.decision_check import DecisionCheck
-from workers.health import health_endpoint, worker_runtime
+from workers.health import check_health_port, health_endpoint, worker_runtime
 from workers.intake import MarkingRunner, PlaintextIntake
 from workers.metrics import ActivityAttempts
 from workflows.declared_saga import DeclaredSagaWorkflow
@@ -230,6 +230,7 @@ def main() -> None:
 
     async def serve(stop: asyncio.Event) -> None:
         decision_keys()  # before anything connects: a worker without them refuses to start, naming the variable
+        check_health_port()  # so does one whose health and metrics port is taken
         client = await connect(service_name="cadenza-worker", runtime=worker_runtime(), worker=True)
         (log.info if key_ring() else log.warning)("%s", encryption_summary())
         await run_worker(client, stop=stop)

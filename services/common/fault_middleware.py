@@ -62,6 +62,9 @@ class FaultInjectionMiddleware:
                 retry_after_s=retry_after_s,
             )
             await response(scope, receive, send)
+        elif decision.fault is FaultKind.REFUSE:
+            response = error_response(409, "refused", "Injected fault: request refused for good, nothing was applied")
+            await response(scope, receive, send)
         elif decision.fault is FaultKind.STALL:
             self._stats.stalls_injected += 1
             await self._app(scope, receive, _stall_before_answering(send, self._injector.config.stall_ms / 1000))

@@ -152,3 +152,14 @@ def test_oidc_settings_come_together_or_not_at_all():
 def test_a_wildcard_origin_is_refused():
     with pytest.raises(InvalidAccessSettings, match=r"\*"):
         CodecServerSettings.from_environment({"CADENZA_CODEC_CORS_ORIGINS": "*"})
+
+
+async def test_each_call_is_in_the_access_log_with_its_caller_but_never_its_token(guarded_client, caplog):
+    caplog.set_level("INFO", logger="cadenza.api")
+    answer = await call(guarded_client, "/decode", READ_WRITE_TOKEN)
+    assert answer.status_code == 200
+    line = next(record for record in caplog.records if getattr(record, "access", False))
+    assert (line.method, line.route, line.status) == ("POST", "/decode", 200)  # type: ignore[attr-defined]
+    assert line.request_id == answer.headers["x-request-id"]  # type: ignore[attr-defined]
+    assert line.caller.startswith("token sha256:")  # type: ignore[attr-defined]
+    assert READ_WRITE_TOKEN not in caplog.text

@@ -152,7 +152,7 @@ def test_up_serves_until_ctrl_c_then_leaves_nothing_running(tmp_path):
     env = _stack_env(tmp_path)
     up = subprocess.Popen(
         [*CADENZA, "up"],
-        env={**os.environ, "COLUMNS": "200", **env},
+        env={**os.environ, "COLUMNS": "80", **env},  # a pipe at 80 columns: every endpoint still whole
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -169,6 +169,12 @@ def test_up_serves_until_ctrl_c_then_leaves_nothing_running(tmp_path):
     text = "".join(output)
     assert "Ready." in text, text
     assert "Temporal CLI:" in text.splitlines()[0]
+    for endpoint in (
+        f"http://localhost:{env['CADENZA_METRICS_PORT']}/metrics",
+        f"OpenAPI: http://localhost:{env['CADENZA_API_PORT']}/docs",
+        f"temporal workflow show --codec-endpoint http://localhost:{env['CADENZA_CODEC_PORT']}",
+    ):
+        assert endpoint in text, text
     assert all(port_in_use(port) for port in _stack_ports(env))
 
     # Orders against it, then the worker's Prometheus endpoint reports them next to the SDK's own metrics.
@@ -199,16 +205,27 @@ def test_up_with_a_taken_port_says_which_and_what_to_do(tmp_path):
         refused = _cadenza(["up"], env, timeout=60)
     assert refused.returncode == 1
     assert f"{env['CADENZA_PAYMENT_PORT']} (payment)" in refused.stderr and "CADENZA_PAYMENT_PORT" in refused.stderr
+    assert all(variable in refused.stderr for variable in _PORT_VARIABLES), refused.stderr  # the API's, metrics' too
     assert not port_in_use(int(env["CADENZA_TEMPORAL_PORT"]))
 
 
 def test_demo_starts_its_own_stack_passes_every_scenario_and_stops_it(tmp_path):
     env = _stack_env(tmp_path)
-    demo = _cadenza(["demo"], env, timeout=300)
+    demo = _cadenza(["demo"], {**env, "COLUMNS": "80"}, timeout=300)  # into a pipe, at 80 columns
     assert demo.returncode == 0, demo.stdout + demo.stderr
     for scenario in ("happy path", "declined card", "out of stock", "payment 503 twice", "same order placed twice"):
         assert scenario in demo.stdout
     assert "Every scenario ended as expected" in demo.stdout
+    # Every scenario passed: nothing on the console reads like a crash (the detail is in the worker's log file).
+    for crash in ("Traceback", "Completing activity as failed", "WARN", "CardDeclined:", "…"):
+        assert crash not in demo.stdout + demo.stderr, demo.stdout + demo.stderr
+    # The order ids `cadenza order status` takes, whole; each link on its line; the table ends its line.
+    order_ids = set(re.findall(r"demo-[0-9a-f]{6}-[a-z0-9]+", demo.stdout))
+    assert {order_id.rsplit("-", 1)[1] for order_id in order_ids} == {"happy", "declined", "out", "payment", "same"}
+    for order_id in order_ids:
+        assert re.search(rf"http://localhost:\d+/namespaces/default/workflows/order-{order_id}\n", demo.stdout)
+    assert "\nEach order in the Temporal Web UI:" in demo.stdout
+    assert "Completing activity as failed" in (tmp_path / "state" / "logs" / "command-worker.log").read_text()
     assert not any(port_in_use(port) for port in _stack_ports(env))
 
 
@@ -270,3 +287,95 @@ async def test_a_load_whose_orders_do_not_all_close_says_so_and_exits_1(harness:
     assert "2 of 2 orders did not end completed or compensated" in finished.stdout
     report = json.loads(report_file.read_text())
     assert sum(report["unfinished"].values()) == 2 and report["outcomes"].get("completed", 0) == 0
+
+
+# ---- every door that serves: the same port variables, the same busy-port message, exit 1 ----------------------------
+
+_SERVING = {
+    "api": ("CADENZA_API_PORT", "Order API"),
+    "codec-server": ("CADENZA_CODEC_PORT", "codec server"),
+    "worker": ("CADENZA_METRICS_PORT", "worker metrics"),
+}
+_PORT_VARIABLES = [
+    f"CADENZA_{name}_PORT"
+    for name in ("TEMPORAL", "TEMPORAL_UI", "ERP", "PAYMENT", "INVENTORY", "FLIGHT", "HOTEL", "CAR", "API", "CODEC")
+] + ["CADENZA_METRICS_PORT"]
+
+
+def _door_env(tmp_path: Path) -> dict[str, str]:
+    # Keys so that nothing but the port can stop the door; a Temporal nobody runs: the port is checked first.
+    return {
+        "CADENZA_STATE_DIR": str(tmp_path / "state"),
+        "CADENZA_ENCRYPTION": "off",
+        "CADENZA_DECISION_KEYS_FILE": str(REPO / "tests" / "test-only-decision-keys"),
+        "CADENZA_SERVICE_TOKEN": "test-token",
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
+    }
+
+
+@pytest.mark.parametrize("command", sorted(_SERVING))
+def test_a_door_on_a_busy_port_names_every_port_variable_and_exits_1(tmp_path, command):
+    import socket
+
+    variable, name = _SERVING[command]
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        refused = _cadenza([command], {**_door_env(tmp_path), variable: str(port)}, timeout=60)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    message = " ".join(refused.stderr.split())
+    assert f"Port {port} ({name}) already in use" in message, refused.stderr
+    assert all(each in message for each in _PORT_VARIABLES), message
+    assert "Traceback" not in refused.stderr and "Errno" not in refused.stderr
+
+
+def test_cadenza_api_serves_on_cadenza_api_port_and_logs_each_request(tmp_path):
+    env = {**_door_env(tmp_path), "CADENZA_API_PAGE_TOKEN_SECRET": "x" * 32}
+    created = _cadenza(["api-key", "create", "--scope", "orders:read", "--name", "checkout"], env, timeout=60)
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip()
+    port = free_port()
+    api = subprocess.Popen(
+        [*CADENZA, "api"],
+        env={**os.environ, **env, "CADENZA_API_PORT": str(port)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not port_in_use(port) and api.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert port_in_use(port), "the Order API is not listening on CADENZA_API_PORT"
+        url = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{url}/orders/ord-1001", headers={"X-Request-ID": "req-unknown-key"}).status_code == 401
+        known = httpx.get(
+            f"{url}/orders/ord-1001",
+            headers={"Authorization": f"Bearer {key}", "X-Request-ID": "req-known-key"},
+            timeout=30,
+        )
+        assert known.status_code in (404, 503), known.text  # no Temporal runs: the answer does not matter here
+    finally:
+        api.send_signal(signal.SIGINT)
+        _, logged = api.communicate(timeout=30)
+    lines = [json.loads(line) for line in logged.splitlines() if line.startswith("{")]
+    access = {line["request_id"]: line for line in lines if line.get("access")}
+    assert access["req-unknown-key"]["status"] == 401 and access["req-unknown-key"]["caller"] is None, logged
+    seen = access["req-known-key"]
+    assert (seen["method"], seen["route"], seen["status"]) == ("GET", "/orders/{order_id}", known.status_code)
+    assert seen["duration_ms"] >= 0 and seen["caller"].startswith("key checkout (")
+    assert key not in logged and "ord-1001" not in json.dumps(list(access.values()))  # never the key; no ids in routes
+
+
+@pytest.mark.parametrize(
+    "decision",
+    [[], ["--approve", "--reject"], ["--approve", "--reason", ""]],
+    ids=["no decision", "both", "empty reason"],
+)
+def test_a_review_without_exactly_one_decision_is_refused_input(tmp_path, decision):
+    # Refused before anything connects (a Temporal nobody runs): bad input, exit 2, as for every other command.
+    refused = _cadenza(["order", "review", "ord-1001", *decision], _door_env(tmp_path), timeout=60)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "--approve" in refused.stderr or "--reason" in refused.stderr

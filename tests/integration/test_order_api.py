@@ -237,6 +237,7 @@ async def test_cancel_and_operator_actions_answer_with_the_orders_state(api: Api
         await harness.faults.unscript("payment", f"{order.workflow_id}/charge_payment")
     again = _problem(await api.http.post(f"{api.url}/orders/{order.order_id}/cancel", headers=headers), 409)
     assert "already ended" in again["detail"]
+    assert again["detail"].endswith(f"See GET /orders/{order.order_id}."), again
     retry = _problem(await api.http.post(f"{api.url}/orders/{order.order_id}/retry-compensation", headers=headers), 409)
     assert "not needs_attention" in retry["detail"]
     assert _problem(await api.http.post(f"{api.url}/orders/nope-{uuid.uuid4().hex[:6]}/cancel", headers=headers), 404)
@@ -285,9 +286,12 @@ async def test_bad_requests_are_problems_that_name_the_field_and_start_nothing(a
     )
     card = {**order, "payment_token": "4242 4242 4242 4242"}
     assert "card number" in _problem(await api.http.post(url, json=card, headers=headers), 422)["detail"]
-    assert _problem(
+    malformed = _problem(
         await api.http.post(url, content=b"{oops", headers=headers | {"Content-Type": "application/json"}), 422
     )
+    # As `cadenza order place` says it: the whole document, not a character offset taken for a field.
+    assert malformed["errors"][0]["field"] == "(whole document)", malformed
+    assert malformed["errors"][0]["message"].startswith("malformed JSON"), malformed
     assert _problem(await api.http.post(url, content=b"a=1", headers=headers | {"Content-Type": "text/plain"}), 415)
     assert _problem(
         await api.http.post(
@@ -370,3 +374,48 @@ def _within_the_total_cap(case) -> None:
         line["unit_price"] //= factor
     if not any(line["unit_price"] for line in lines):  # the schema's other rule: some line has a price
         lines[0]["unit_price"] = 1
+
+
+async def test_needs_attention_on_demand_and_healed_by_retry_compensation_from_the_api_and_the_cli(api: Api, harness):
+    """Practice for the state an operator most needs to know: a refund refused for good (`cadenza faults refuse`)
+    puts an order in needs_attention within seconds; once the fault is cleared, retry-compensation heals it, over
+    HTTP and from the CLI alike, and the services' records agree."""
+    from tests.integration.test_cli import _cadenza_async
+
+    env = harness.config.client_env()
+    headers = api.key()
+    run = uuid.uuid4().hex[:6]
+    orders = {door: make_order(order_id=f"na-{run}-{door}", skus=("SKU-BOOK", "SKU-OOS")) for door in ("api", "cli")}
+    matches = {door: f"{order.workflow_id}/refund_payment" for door, order in orders.items()}
+    try:
+        for match in matches.values():
+            refused = await _cadenza_async(["faults", "refuse", "payment", "--match", match], env)
+            assert refused.returncode == 0, refused.stderr
+        started = asyncio.get_running_loop().time()
+        for order in orders.values():
+            assert (await api.place(order, headers)).status_code in (201, 202)
+        for order in orders.values():
+            async with asyncio.timeout(30):
+                while (body := (await api.http.get(f"{api.url}/orders/{order.order_id}", headers=headers)).json())[
+                    "state"
+                ] != "needs_attention":
+                    assert not body["closed"], body
+                    await asyncio.sleep(0.2)
+        assert asyncio.get_running_loop().time() - started < 30  # seconds, not COMPENSATION_DEADLINE's 30 minutes
+        status = await _cadenza_async(["order", "status", orders["cli"].order_id], env)
+        assert "needs_attention" in status.stdout and "409 refused" in status.stdout, status.stdout
+    finally:
+        for match in matches.values():
+            cleared = await _cadenza_async(["faults", "clear", "payment", "--match", match], env)
+            assert cleared.returncode == 0, cleared.stderr
+
+    healed = await api.http.post(f"{api.url}/orders/{orders['api'].order_id}/retry-compensation", headers=headers)
+    assert healed.status_code == 202, healed.text
+    retried = await _cadenza_async(["order", "retry-compensation", orders["cli"].order_id], env)
+    assert retried.returncode == 0, retried.stderr
+    for order in orders.values():
+        closed = await _until_closed(api, order.order_id, headers)
+        assert closed["state"] == "compensated", closed
+        records = await harness.records.for_order(order.order_id)
+        assert records.succeeded_charges and not records.live_charges, records  # refunded once the fault was cleared
+        assert not inconsistencies(OrderState.COMPENSATED, order.total_amount, records)

@@ -59,3 +59,23 @@ async def test_a_request_that_cannot_be_encoded_is_final_and_never_sent():
             await client.request("POST", "/rentals", json={}, headers={"X-Request-Key": "saga-f\U0007a325t/rent/1"})
     assert (refused.value.type, refused.value.non_retryable) == ("UnsendableRequest", True)
     assert "nothing reached the service" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "benign"),
+    [
+        (402, "card_declined", True),
+        (402, "insufficient_funds", True),
+        (409, "out_of_stock", True),
+        (422, "validation_error", False),  # a request the service finds invalid is a fault, logged in full
+        (409, "request_fenced", False),
+        (503, "service_unavailable", False),  # retried: each failed attempt stays a warning in the worker's log
+    ],
+)
+def test_only_a_final_business_refusal_is_benign(status, code, benign):
+    # Benign: the SDK logs the failed activity at DEBUG, without the traceback `make demo` used to print four times.
+    from temporalio.exceptions import ApplicationErrorCategory
+
+    error = error_for_response("payment", _answer(status, code))
+    expected = ApplicationErrorCategory.BENIGN if benign else ApplicationErrorCategory.UNSPECIFIED
+    assert error.category == expected
