@@ -14,6 +14,17 @@ spec against it before a run starts and sends it (starters/faultspec.py, starter
   applied (a queue at the provider, a slow network path), then commits. A
   caller that gave up meanwhile — and perhaps compensated "nothing" — sees the
   effect appear *after* it moved on: the late commit a saga must fence.
+
+Besides faults, ``idempotency`` switches the service's key handling to one of the ways real libraries get it wrong
+(off by default; only `PUT /admin/faults` or `--faults` turn it on, so `cadenza verify` can be shown to catch each):
+
+* ``ignore_keys`` — every request runs, keyed or not;
+* ``replay_successes_only`` — refusals (4xx) are not stored: a retry of a refused request runs again;
+* ``concurrent_duplicates`` — the stored answers are checked, then the effect runs a moment later, outside the lock:
+  two requests with one key that arrive together both run;
+* ``reuse_executes`` — the body is part of the key: the same key with another body runs as a new request;
+* ``key_ignores_path`` — a key is bound to the method and body only: the same key and body on another path (another
+  charge's refund) replays the first path's answer, and the second request never runs.
 """
 
 from __future__ import annotations
@@ -36,6 +47,12 @@ class FaultKind(StrEnum):
     RATE_LIMIT = "rate_limit"
     STALL = "stall"
     SLOW_COMMIT = "slow_commit"
+
+
+IdempotencyMisbehaviour = Literal[
+    "ignore_keys", "replay_successes_only", "concurrent_duplicates", "reuse_executes", "key_ignores_path"
+]
+"""The broken key handlings a simulated service can be switched to (module docstring)."""
 
 
 class ScriptedFault(BaseModel):
@@ -79,3 +96,6 @@ class FaultConfig(BaseModel):
     )
     seed: WholeNumber | None = Field(default=None, description="Seed for the random faults, for reproducible runs")
     script: list[ScriptedFault] = Field(default_factory=list, max_length=1000)
+    idempotency: IdempotencyMisbehaviour | None = Field(
+        default=None, description="Break the key handling on purpose (for `cadenza verify`'s own tests); null: correct"
+    )

@@ -47,6 +47,7 @@ from starters.compose_secrets import compose_secrets
 from starters.console import EXIT_BAD_INPUT, EXIT_PROBLEM, CommandGroup, console, errors, fail
 from starters.demo import Demo
 from starters.deploy import deploy_app
+from starters.verify import verify_command
 from starters.doctor.command import doctor
 from starters.faults import FaultAdmin
 from starters.keys import keys_app
@@ -121,6 +122,7 @@ app.add_typer(saga_app, name="saga")
 app.command("codec-server")(codec_server)
 app.command("compose-secrets")(compose_secrets)
 app.command()(doctor)
+app.command("verify")(verify_command)
 
 T = TypeVar("T")
 
