@@ -69,6 +69,14 @@ def render(report: VerifyReport) -> None:
             f"{o.service}.{o.operation} ({', '.join(r.probe.value for r in o.failed)})" for o in failed
         )
         console.print(f"[bold red]{escape(summary)}not kept by {escape(names)}[/]")
+        for operation in failed:
+            for result in operation.failed:
+                console.print(
+                    f"FAIL {operation.service}.{operation.operation} {result.probe.value}: {result.rule} — "
+                    f"{result.evidence} → {result.consequence}",
+                    markup=False,
+                    soft_wrap=True,
+                )
     else:
         console.print(f"[green]{escape(summary)}every promise a saga relies on holds[/]")
 

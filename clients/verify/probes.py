@@ -51,7 +51,8 @@ class Answer:
         return 200 <= self.status < 300
 
     def replay_header(self) -> str | None:
-        return next((name for name in REPLAY_HEADERS if name in self.headers), None)
+        present = {name.lower() for name in self.headers}
+        return next((name for name in REPLAY_HEADERS if name.lower() in present), None)
 
     def __str__(self) -> str:
         marker = self.replay_header()

@@ -128,6 +128,8 @@ class MutationRunner:
         if misbehaviour == "concurrent_duplicates" and key is not None:
             # Check, then act later without the lock: the gap real libraries leave between lookup and insert.
             with self._database.transaction():
+                if (fence := self._fences.find(key)) is not None:
+                    raise fenced_error(key, fence, key_header)
                 stored = self._answers.find(key)
             if stored is not None:
                 return self._replay(key, stored, request, key_header)
