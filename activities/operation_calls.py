@@ -18,8 +18,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities.errors import error_for_outcome
 from activities.http import ServiceClient
-from cadenza.settings import ServiceEndpoint, service_endpoint
 from cadenza import failure_types
+from cadenza.settings import ServiceEndpoint, service_endpoint
 from workflows import activity_types
 from workflows.saga_definition import Outcome
 from workflows.saga_run_models import OperationAnswer, OperationCall

@@ -47,7 +47,6 @@ from starters.compose_secrets import compose_secrets
 from starters.console import EXIT_BAD_INPUT, EXIT_PROBLEM, CommandGroup, console, errors, fail
 from starters.demo import Demo
 from starters.deploy import deploy_app
-from starters.verify import verify_command
 from starters.doctor.command import doctor
 from starters.faults import FaultAdmin
 from starters.keys import keys_app
@@ -70,6 +69,7 @@ from starters.saga import saga_app
 from starters.stack_session import stack_for_command
 from starters.status_view import status_panel
 from starters.up import run_stack
+from starters.verify import verify_command
 
 
 def _order_next_step(err: CadenzaError) -> str:

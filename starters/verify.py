@@ -24,7 +24,9 @@ _MARKS = {
 
 
 def verify_command(
-    config: Annotated[Path, typer.Argument(help="The probes' configuration (YAML), e.g. examples/verify/services.yaml")],
+    config: Annotated[
+        Path, typer.Argument(help="The probes' configuration (YAML), e.g. examples/verify/services.yaml")
+    ],
     json_file: Annotated[
         Path | None, typer.Option("--json", help="Also write the report (and each operation's profile) as JSON here")
     ] = None,
@@ -65,9 +67,7 @@ def render(report: VerifyReport) -> None:
     failed = [operation for operation in report.operations if operation.failed]
     summary = f"{len(report.operations)} operations, {report.requests} requests, {report.seconds:g} s: "
     if failed:
-        names = ", ".join(
-            f"{o.service}.{o.operation} ({', '.join(r.probe.value for r in o.failed)})" for o in failed
-        )
+        names = ", ".join(f"{o.service}.{o.operation} ({', '.join(r.probe.value for r in o.failed)})" for o in failed)
         console.print(f"[bold red]{escape(summary)}not kept by {escape(names)}[/]")
         for operation in failed:
             for result in operation.failed:

@@ -7,7 +7,6 @@ Inputs and results are recorded in every history: fields are only ever added, wi
 from __future__ import annotations
 
 from enum import StrEnum
-
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, SerializerFunctionWrapHandler, model_serializer

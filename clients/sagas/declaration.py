@@ -66,7 +66,8 @@ class StepDeclaration(CallDeclaration):
     irreversible: bool = False
     covered_by: str | None = None
     idempotency: IdempotencyDeclaration | None = Field(
-        default=None, description="Overrides the API's `profile` for this step; unsafe: an ambiguous failure is not retried"
+        default=None,
+        description="Overrides the API's `profile` for this step; unsafe: an ambiguous failure is not retried",
     )
 
 

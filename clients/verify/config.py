@@ -54,7 +54,9 @@ class OperationConfig(_Strict):
     path_params: dict[str, str] = Field(default_factory=dict)
     sample: Sample = Field(default_factory=Sample)
     other_body: JsonValue = Field(default=None, description="Another body for the reuse probe (None: probe skipped)")
-    failing: Sample | None = Field(default=None, description="A request the API refuses (a declined card): errors probe")
+    failing: Sample | None = Field(
+        default=None, description="A request the API refuses (a declined card): errors probe"
+    )
     count: Counter
 
 

@@ -76,9 +76,7 @@ class Prober:
         self._http = http
         self.sent = 0
 
-    async def send(
-        self, service: ServiceConfig, method: str, path: str, body: Any, key: str | None
-    ) -> Answer:
+    async def send(self, service: ServiceConfig, method: str, path: str, body: Any, key: str | None) -> Answer:
         if self.sent >= self._config.max_requests:
             raise RequestBudgetSpent(
                 f"stopped after {self.sent} requests (max_requests in the configuration)",
@@ -123,9 +121,7 @@ class Prober:
         if not isinstance(records, list):
             raise CadenzaError(f"counting effects: no list at {counter.items or 'the body'} of GET {counter.path}")
         wanted = render(counter.match, values)
-        return sum(
-            1 for item in records if isinstance(item, dict) and all(item.get(k) == v for k, v in wanted.items())
-        )
+        return sum(1 for item in records if isinstance(item, dict) and all(item.get(k) == v for k, v in wanted.items()))
 
     async def target(self, service: ServiceConfig, operation: OperationConfig, body: Any = None) -> _Target:
         """Fresh values for one probe: a new `${unique}`, and the `before` operation run with them (new key)."""
@@ -168,7 +164,10 @@ def _with_query(path: str, query: Mapping[str, str]) -> str:
 
 def _result(probe: Probe, ok: bool, rule: str, evidence: str, good: str, bad: str) -> ProbeResult:
     return ProbeResult(
-        probe=probe, verdict=Verdict.PASS if ok else Verdict.FAIL, rule=rule, evidence=evidence,
+        probe=probe,
+        verdict=Verdict.PASS if ok else Verdict.FAIL,
+        rule=rule,
+        evidence=evidence,
         consequence=good if ok else bad,
     )
 
@@ -231,15 +230,25 @@ class OperationProbes:
         evidence = f"statuses {first}, {second}; effects {effects}"
         if not first.ok:
             return ProbeResult(
-                probe=Probe.REPLAY, verdict=Verdict.FAIL, rule="configuration", evidence=evidence,
+                probe=Probe.REPLAY,
+                verdict=Verdict.FAIL,
+                rule="configuration",
+                evidence=evidence,
                 consequence="the sample request was refused: fix it in the configuration, nothing was probed",
             )
         ok = _same(first, second) and effects == 1
         return _result(
-            Probe.REPLAY, ok, "draft SHOULD: a retry after completion replays the first result", evidence,
+            Probe.REPLAY,
+            ok,
+            "draft SHOULD: a retry after completion replays the first result",
+            evidence,
             SAFE_RETRY + ("" if self._replay_header else " (no replay marker header)"),
-            UNSAFE_RETRY + (f"; a retry executed again ({effects} effects)" if effects > 1 else
-                            "; a retry got another answer than the first"),
+            UNSAFE_RETRY
+            + (
+                f"; a retry executed again ({effects} effects)"
+                if effects > 1
+                else "; a retry got another answer than the first"
+            ),
         )
 
     async def in_flight(self) -> ProbeResult:
@@ -249,12 +258,16 @@ class OperationProbes:
         effects = await self._count(target)
         allowed = all(a.ok or a.status in (409, 429) for a in (first, second))
         return _result(
-            Probe.IN_FLIGHT, effects == 1 and allowed,
+            Probe.IN_FLIGHT,
+            effects == 1 and allowed,
             "draft SHOULD: a retry while the first is in flight gets 409 (or waits and replays); never two effects",
             f"two concurrent requests, one key: statuses {first}, {second}; effects {effects}",
             "a retry racing a slow first attempt is safe"
-            + (" (answered 409: map it to a retry in activities/errors.py)" if 409 in (first.status, second.status)
-               else " (it waited and replayed)"),
+            + (
+                " (answered 409: map it to a retry in activities/errors.py)"
+                if 409 in (first.status, second.status)
+                else " (it waited and replayed)"
+            ),
             f"not safe: concurrent duplicates executed {effects} times; a retry after a timeout can double the effect",
         )
 
@@ -269,11 +282,17 @@ class OperationProbes:
         refused = second.status in KEY_REFUSALS
         evidence = f"statuses {first}, {second} (other body); effects {effects}"
         return _result(
-            Probe.REUSE, refused and effects <= 1,
-            "draft SHOULD: a key reused with another payload is refused (422), never executed", evidence,
+            Probe.REUSE,
+            refused and effects <= 1,
+            "draft SHOULD: a key reused with another payload is refused (422), never executed",
+            evidence,
             f"a key reused by mistake is refused ({second.status})",
-            "not safe: " + (f"the other body was executed ({effects} effects)" if effects > 1 else
-                            f"the other body got answer {second.status}, not a refusal")
+            "not safe: "
+            + (
+                f"the other body was executed ({effects} effects)"
+                if effects > 1
+                else f"the other body got answer {second.status}, not a refusal"
+            )
             + "; a bug that reuses keys goes unnoticed — Cadenza will not retry it automatically",
         )
 
@@ -283,10 +302,17 @@ class OperationProbes:
         effects = await self._count(target)
         evidence = f"status {answer}; effects {effects}"
         if answer.status == 400:
-            return ProbeResult(probe=Probe.MISSING_KEY, verdict=Verdict.PASS, rule="draft SHOULD: 400",
-                               evidence=evidence, consequence="a client that forgets the key is told")
+            return ProbeResult(
+                probe=Probe.MISSING_KEY,
+                verdict=Verdict.PASS,
+                rule="draft SHOULD: 400",
+                evidence=evidence,
+                consequence="a client that forgets the key is told",
+            )
         return ProbeResult(
-            probe=Probe.MISSING_KEY, verdict=Verdict.INFO, rule="draft SHOULD: 400 when a key is required",
+            probe=Probe.MISSING_KEY,
+            verdict=Verdict.INFO,
+            rule="draft SHOULD: 400 when a key is required",
             evidence=evidence,
             consequence="a request without a key runs unprotected; Cadenza always sends one, so no saga relies on it",
         )
@@ -301,12 +327,20 @@ class OperationProbes:
         effects = await self._count(target)
         evidence = f"statuses {first}, {second}; effects {effects}"
         if first.ok:
-            return ProbeResult(probe=Probe.ERRORS, verdict=Verdict.INFO, rule="configuration", evidence=evidence,
-                               consequence="the failing sample succeeded: nothing learnt about replayed errors")
+            return ProbeResult(
+                probe=Probe.ERRORS,
+                verdict=Verdict.INFO,
+                rule="configuration",
+                evidence=evidence,
+                consequence="the failing sample succeeded: nothing learnt about replayed errors",
+            )
         marked = self._replay_header is None or second.replay_header() is not None
         replayed = _same(first, second) and effects <= 1 and marked
         return _result(
-            Probe.ERRORS, replayed, "draft SHOULD: a retry after an error replays the error", evidence,
+            Probe.ERRORS,
+            replayed,
+            "draft SHOULD: a retry after an error replays the error",
+            evidence,
             f"a refusal ({first.status}) is final: its retry replays it",
             "not safe: the retry of a refused request was executed again"
             + (f" ({effects} effects)" if effects > 1 else " (no replay marker)")
@@ -314,8 +348,10 @@ class OperationProbes:
         )
 
     async def scope(self) -> ProbeResult:
-        other_name = self._name if self._op.path_params else next(
-            (name for name in self._service.operations if name != self._name), None
+        other_name = (
+            self._name
+            if self._op.path_params
+            else next((name for name in self._service.operations if name != self._name), None)
         )
         if other_name is None:
             return _skipped(Probe.SCOPE, "no other operation or path to reuse the key on")
@@ -333,10 +369,14 @@ class OperationProbes:
         refused = second.status in KEY_REFUSALS
         ok = refused or (second.ok and effects == 1)
         return _result(
-            Probe.SCOPE, ok, "draft: a key identifies one request (method, path and payload)", evidence,
+            Probe.SCOPE,
+            ok,
+            "draft: a key identifies one request (method, path and payload)",
+            evidence,
             f"a key used on another path is {'refused' if refused else 'a request of its own there'}",
             "not safe: the other path got the first request's answer and was never executed"
-            if second.ok else f"not safe: the other path answered {second.status} with {effects} effects",
+            if second.ok
+            else f"not safe: the other path answered {second.status} with {effects} effects",
         )
 
     async def fence(self) -> ProbeResult:
@@ -356,16 +396,25 @@ class OperationProbes:
         tomb_undone = isinstance(tombstone.body, dict) and tombstone.body.get("undone")
         creation = not self._op.path_params
         ok = (
-            done.ok and fenced.ok and (undone or not creation) and late.status == 409
-            and tombstone.ok and not tomb_undone and refused.status == 409 and never == 0
+            done.ok
+            and fenced.ok
+            and (undone or not creation)
+            and late.status == 409
+            and tombstone.ok
+            and not tomb_undone
+            and refused.status == 409
+            and never == 0
         )
         evidence = (
             f"request {done}, fence {fenced} undone={undone}, retry {late}; unknown key: fence {tombstone}, "
             f"later request {refused}, effects {never}"
         )
         return _result(
-            Probe.FENCE, ok, "Cadenza contract: the fence undoes the keyed request, tombstones an unknown key, "
-            "refuses later requests with 409", evidence,
+            Probe.FENCE,
+            ok,
+            "Cadenza contract: the fence undoes the keyed request, tombstones an unknown key, "
+            "refuses later requests with 409",
+            evidence,
             "compensation by fence is exact, and a late request after the undo is refused",
             "not safe to undo by fence: declare `when_unknown: lookup` and run the reconciler "
             "(docs/downstream-contract.md, 'An API that offers less')",

@@ -122,7 +122,7 @@ class MutationRunner:
     async def _run_broken(
         self, misbehaviour: str, key: str | None, request: RequestIdentity, effect: Effect, key_header: str
     ) -> JSONResponse:
-        """:meth:`run` as a library that gets keys wrong does it (cadenza/faults.py names each way); fences still hold."""
+        """:meth:`run` as a library that gets keys wrong does it (cadenza/faults.py names each way)."""
         if misbehaviour == "ignore_keys":
             key = None
         if misbehaviour == "concurrent_duplicates" and key is not None:
