@@ -4,17 +4,24 @@ refunded. The same stall without the profile charges twice — what the profile 
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from temporalio.exceptions import ApplicationError
 
+from activities.http import new_http_client
+from activities.operation_calls import OUTCOME_UNKNOWN, OperationCalls
+from cadenza.processes import free_port
+from cadenza.settings import ServiceEndpoint
 from clients.sagas import load_definition
 from clients.sagas.runs import start_run, wait_for_run
 from tests.integration.conftest import Harness
 from tests.integration.test_declared_order_saga import saga_input
 from tests.unit.test_saga_examples import EXAMPLES
+from workflows.saga_run_models import OperationCall
 
 pytestmark = pytest.mark.integration
 
@@ -83,3 +90,39 @@ async def test_without_the_profile_the_same_stall_charges_twice(harness: Harness
     assert view.state == "completed", view.progress
     records = await harness.records.for_order(run_input["order_id"])
     assert len(records.succeeded_charges) == 2
+
+
+async def test_the_activity_makes_only_a_possibly_applied_failure_final(harness: Harness):
+    """A read timeout (the request reached the service) is final for a replay-unsafe call; a refused connection (it
+    never did) stays retryable, as does any failure of a call whose replay is safe."""
+    endpoints = harness.config.endpoints()
+    closed = ServiceEndpoint("nowhere", f"http://127.0.0.1:{free_port()}", "unused")
+    http = new_http_client(traced=False)  # the worker's client: its 5 s read timeout is what the stall outlasts
+    calls = OperationCalls(http, {**endpoints, "nowhere": closed})
+    charge = OperationCall(
+        service="payment",
+        operation="createCharge",
+        method="POST",
+        path="/charges",
+        body={
+            "order_id": f"unsafe-{uuid.uuid4().hex[:8]}",
+            "amount": 100,
+            "currency": "EUR",
+            "payment_token": "tok_visa",
+        },
+        key_header="Idempotency-Key",
+        key=f"unsafe-{uuid.uuid4()}",
+        replay_unsafe=True,
+    )
+    await harness.faults.set("payment", {"stall_ms": 6500, "script": [{"kind": "stall", "match": "/charges"}]})
+    try:
+        with pytest.raises(ApplicationError) as stalled:
+            await calls.call(charge)
+    finally:
+        await harness.faults.set("payment", {})
+    assert (stalled.value.type, stalled.value.non_retryable) == (OUTCOME_UNKNOWN, True)
+
+    with pytest.raises(ApplicationError) as refused:
+        await calls.call(charge.model_copy(update={"service": "nowhere"}))
+    assert (refused.value.type, refused.value.non_retryable) == ("ServiceUnreachable", False)
+    await http.aclose()
