@@ -192,15 +192,22 @@ class Compiler:
         """The step's idempotency profile: its own `idempotency`, else its API's `profile` (a `cadenza verify` report);
         unsafe needs an undo that can find what an ambiguous call did (`when_unknown: lookup` or `fence`)."""
         where: Location = ("steps", number)
+        api_name, _, operation_id = step.call.partition(".")
+        api = self._declaration.apis.get(api_name)
+        entry = self._profiles(api_name).get(api.service, {}).get(operation_id) if api is not None else None
+        profile = entry if isinstance(entry, dict) else {}
         if step.idempotency is not None:
             unsafe = step.idempotency.replay == "unsafe"
         else:
-            api_name, _, operation_id = step.call.partition(".")
-            api = self._declaration.apis.get(api_name)
-            profiles = self._profiles(api_name)
-            entry = profiles.get(api.service, {}).get(operation_id) if api is not None else None
-            unsafe = isinstance(entry, dict) and entry.get("replay") == "unsafe"
-        if unsafe and (undo is None or undo.when_unknown == "none") and not (step.pivot or step.irreversible):
+            unsafe = profile.get("replay") == "unsafe"
+        exempt = step.pivot or step.irreversible or step.covered_by is not None  # nothing, or another step, undoes it
+        if undo is not None and undo.when_unknown == "fence" and profile.get("fence") == "broken":
+            self.report(
+                where,
+                f"step {step.id!r}: its API's fence does not hold for {step.call} (idempotency profile): an undo with "
+                "`when_unknown: fence` would undo nothing or let a late request through; declare `when_unknown: lookup`",
+            )
+        elif unsafe and (undo is None or undo.when_unknown == "none") and not exempt:
             self.report(
                 where,
                 f"step {step.id!r}: its API does not replay {step.call} safely (idempotency profile), so an ambiguous "

@@ -70,3 +70,11 @@ def test_an_unreadable_profile_is_a_problem(tmp_path: Path) -> None:
     (tmp_path / "verify.json").write_text("not json")
     lines = _compile(tmp_path, CLEAN.replace("fence: fence}", "fence: fence, profile: verify.json}")).lines()
     assert any("profile verify.json is not a `cadenza verify --json` report" in line for line in lines), lines
+
+
+def test_lint_refuses_an_undo_by_fence_where_the_fence_was_found_broken(tmp_path: Path) -> None:
+    (tmp_path / "verify.json").write_text(
+        json.dumps({"profiles": {"shop": {"createOrder": {"replay": "unsafe", "fence": "broken"}}}})
+    )
+    [problem] = _compile(tmp_path, CLEAN.replace("fence: fence}", "fence: fence, profile: verify.json}")).lines()
+    assert "its API's fence does not hold for shop.createOrder" in problem
