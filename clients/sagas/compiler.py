@@ -205,7 +205,8 @@ class Compiler:
             self.report(
                 where,
                 f"step {step.id!r}: its API's fence does not hold for {step.call} (idempotency profile): an undo with "
-                "`when_unknown: fence` would undo nothing or let a late request through; declare `when_unknown: lookup`",
+                "`when_unknown: fence` would undo nothing or let a late request through; declare "
+                "`when_unknown: lookup`",
             )
         elif unsafe and (undo is None or undo.when_unknown == "none") and not exempt:
             self.report(
