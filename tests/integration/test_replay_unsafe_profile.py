@@ -18,6 +18,7 @@ from cadenza.processes import free_port
 from cadenza.settings import ServiceEndpoint
 from clients.sagas import load_definition
 from clients.sagas.runs import start_run, wait_for_run
+from starters.replay import new_replayer
 from tests.integration.conftest import Harness
 from tests.integration.test_declared_order_saga import saga_input
 from tests.unit.test_saga_examples import EXAMPLES
@@ -76,6 +77,12 @@ async def test_a_replay_unsafe_charge_is_not_retried_after_a_stall(harness: Harn
     [charge] = records.charges  # never a second effect
     assert charge["refunded"], charge  # found by the lookup, undone
     assert records.live_charges == []
+    # The new path is deterministic: its history replays against this code.
+    history = await harness.client.get_workflow_handle(started.run_id).fetch_history()
+    replayed = await new_replayer(converter=harness.config.data_converter()).replay_workflow(
+        history, raise_on_replay_failure=False
+    )
+    assert replayed.replay_failure is None, replayed.replay_failure
 
 
 @pytest.mark.usefixtures("no_faults")
