@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
 from cadenza.errors import InvalidInput
+from clients.sagas.openapi import OpenApiDocument
 
 _ENV = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}")
 
@@ -72,7 +73,10 @@ class VerifyConfig(_Strict):
     environment: Literal["local", "staging", "production"] = Field(
         description="What the base URLs point at; probes write, so production is refused unless asked for"
     )
-    openapi: dict[str, str] = Field(default_factory=dict, description="Service -> its OpenAPI document (informative)")
+    openapi: dict[str, str] = Field(
+        default_factory=dict,
+        description="Service -> its OpenAPI document, relative to the file: each operation is checked against it",
+    )
     timeout_s: float = Field(default=5.0, gt=0, le=60, description="Per request")
     max_requests: int = Field(default=400, ge=1, le=MAX_REQUESTS_CEILING, description="For the whole run")
     services: dict[str, ServiceConfig] = Field(min_length=1)
@@ -96,7 +100,31 @@ def load_config(path: Path, environ: dict[str, str] | None = None) -> VerifyConf
         for operation, spec in service.operations.items():
             if spec.before is not None and spec.before not in service.operations:
                 raise InvalidInput(f"{path}: {name}.{operation}: before names no operation of {name}: {spec.before}")
+    for name, document in config.openapi.items():
+        _check_against_openapi(config, name, path.parent / document, path)
     return config
+
+
+def _check_against_openapi(config: VerifyConfig, name: str, document_path: Path, path: Path) -> None:
+    """Each configured operation of service `name` is in its OpenAPI document, with that method and path: the profile
+    is stored under the operationId a saga definition calls."""
+    service = config.services.get(name)
+    if service is None:
+        raise InvalidInput(f"{path}: openapi names {name!r}, which is not among the services")
+    try:
+        document = OpenApiDocument.read(document_path)
+    except (OSError, ValueError) as err:
+        raise InvalidInput(f"{path}: the OpenAPI document of {name} ({document_path}) cannot be read: {err}") from None
+    for operation, spec in service.operations.items():
+        declared = document.operations.get(operation)
+        if declared is None:
+            known = ", ".join(sorted(document.operations))
+            raise InvalidInput(f"{path}: {name}.{operation}: no such operationId in {document_path.name} ({known})")
+        if (declared.method, declared.path) != (spec.method, spec.path):
+            raise InvalidInput(
+                f"{path}: {name}.{operation} is {declared.method} {declared.path} in {document_path.name}, "
+                f"not {spec.method} {spec.path}"
+            )
 
 
 def _expand(value: Any, env: dict[str, str], path: Path) -> Any:

@@ -169,3 +169,19 @@ def test_production_is_refused_and_a_missing_variable_named(tmp_path: Path):
     broken.write_text(CONFIG.read_text().replace("${CADENZA_ERP_URL:-http://127.0.0.1:8101}", "${NO_SUCH_URL}"))
     with pytest.raises(InvalidInput, match="NO_SUCH_URL"):
         load_config(broken, {})
+
+
+def test_an_operation_its_openapi_document_lacks_is_refused(tmp_path: Path):
+    text = CONFIG.read_text().replace("../sagas/openapi/", str(CONFIG.parents[1] / "sagas" / "openapi") + "/")
+    renamed = tmp_path / "renamed.yaml"
+    renamed.write_text(
+        text.replace("      createCharge:\n", "      createChrge:\n").replace(
+            "before: createCharge", "before: createChrge"
+        )
+    )
+    with pytest.raises(InvalidInput, match=r"payment.createChrge: no such operationId in payment.json"):
+        load_config(renamed, {})
+    moved = tmp_path / "moved.yaml"
+    moved.write_text(text.replace("path: /charges\n", "path: /charge\n", 1))
+    with pytest.raises(InvalidInput, match=r"payment.createCharge is POST /charges in payment.json, not POST /charge"):
+        load_config(moved, {})
