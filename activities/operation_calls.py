@@ -14,9 +14,11 @@ from typing import Any
 
 import httpx
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.errors import error_for_outcome
 from activities.http import ServiceClient
+from cadenza import failure_types
 from cadenza.settings import ServiceEndpoint, service_endpoint
 from workflows import activity_types
 from workflows.saga_definition import Outcome
@@ -26,6 +28,8 @@ from workflows.saga_run_models import OperationAnswer, OperationCall
 # a stored answer for the key (both spellings seen in the wild).
 HEADERS_OF_INTEREST = ("location", "retry-after", "idempotent-replayed", "idempotency-replayed")
 EVERY_STATUS = range(100, 600)
+OUTCOME_UNKNOWN = "OutcomeUnknown"
+"""A replay-unsafe call failed after it may have been applied: final, the saga compensates by lookup."""
 
 
 class OperationCalls:
@@ -51,14 +55,24 @@ class OperationCalls:
         headers = dict(request.headers)
         if request.key_header and request.key:
             headers[request.key_header] = request.key
-        response = await client.request(
-            request.method,
-            request.path,
-            json=request.body,
-            params=request.query or None,
-            headers=headers,
-            accept=EVERY_STATUS,
-        )
+        try:
+            response = await client.request(
+                request.method,
+                request.path,
+                json=request.body,
+                params=request.query or None,
+                headers=headers,
+                accept=EVERY_STATUS,
+            )
+        except ApplicationError as err:
+            if request.replay_unsafe and _maybe_applied(err):
+                raise ApplicationError(
+                    f"{request.describe()}: {err.message}; the request may have been applied and the API does not "
+                    "replay it safely (its idempotency profile): not retried",
+                    type=OUTCOME_UNKNOWN,
+                    non_retryable=True,
+                ) from None
+            raise
         outcome = request.outcomes.classify(response.status_code)
         if outcome is not Outcome.OK:
             raise error_for_outcome(f"{request.service}.{request.operation}", response, outcome)
@@ -82,6 +96,14 @@ class OperationCalls:
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.call_operation, self.undo_operation, self.complete_operation]
+
+
+def _maybe_applied(err: ApplicationError) -> bool:
+    """Whether a transport failure may have reached the service: anything but a connection never made."""
+    if err.type not in (failure_types.SERVICE_TIMEOUT, failure_types.SERVICE_UNREACHABLE):
+        return False
+    # activities/http.py raises the classified error from the transport error (context kept, cause hidden).
+    return not isinstance(err.__context__, httpx.ConnectError | httpx.ConnectTimeout)
 
 
 def _json(response: httpx.Response) -> Any:

@@ -18,6 +18,17 @@ spec against it before a run starts and sends it (starters/faultspec.py, starter
   Aimed at a compensation (`match` its idempotency key, e.g. ``refund_payment``) it puts the order in
   ``needs_attention`` within seconds, where real services would need 30 minutes of failing retries; it keeps refusing
   until the script is cleared (``cadenza faults clear``), then ``retry-compensation`` heals the order.
+
+Besides faults, ``idempotency`` switches the service's key handling to one of the ways real libraries get it wrong
+(off by default; only `PUT /admin/faults` or `--faults` turn it on, so `cadenza verify` can be shown to catch each):
+
+* ``ignore_keys`` — every request runs, keyed or not;
+* ``replay_successes_only`` — refusals (4xx) are not stored: a retry of a refused request runs again;
+* ``concurrent_duplicates`` — the stored answers are checked, then the effect runs a moment later, outside the lock:
+  two requests with one key that arrive together both run;
+* ``reuse_executes`` — the body is part of the key: the same key with another body runs as a new request;
+* ``key_ignores_path`` — a key is bound to the method and body only: the same key and body on another path (another
+  charge's refund) replays the first path's answer, and the second request never runs.
 """
 
 from __future__ import annotations
@@ -41,6 +52,12 @@ class FaultKind(StrEnum):
     STALL = "stall"
     SLOW_COMMIT = "slow_commit"
     REFUSE = "refuse"
+
+
+IdempotencyMisbehaviour = Literal[
+    "ignore_keys", "replay_successes_only", "concurrent_duplicates", "reuse_executes", "key_ignores_path"
+]
+"""The broken key handlings a simulated service can be switched to (module docstring)."""
 
 
 class ScriptedFault(BaseModel):
@@ -84,3 +101,6 @@ class FaultConfig(BaseModel):
     )
     seed: WholeNumber | None = Field(default=None, description="Seed for the random faults, for reproducible runs")
     script: list[ScriptedFault] = Field(default_factory=list, max_length=1000)
+    idempotency: IdempotencyMisbehaviour | None = Field(
+        default=None, description="Break the key handling on purpose (for `cadenza verify`'s own tests); null: correct"
+    )

@@ -70,6 +70,7 @@ from starters.saga import saga_app
 from starters.stack_session import stack_for_command
 from starters.status_view import status_panel
 from starters.up import run_stack
+from starters.verify import verify_command
 
 
 def _order_next_step(err: CadenzaError) -> str:
@@ -123,6 +124,7 @@ app.add_typer(faults_app, name="faults")
 app.command("codec-server")(codec_server)
 app.command("compose-secrets")(compose_secrets)
 app.command()(doctor)
+app.command("verify")(verify_command)
 
 T = TypeVar("T")
 

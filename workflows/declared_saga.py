@@ -137,8 +137,15 @@ class DeclaredSagaWorkflow:
     async def _forward(self, step: Step, activity: ActivityType[Any, OperationAnswer]) -> Any:
         scope = self._scope()
         call = self._render(step.call, scope, self._steps.key(step.id))
+        if step.replay_unsafe:
+            # The API's profile says a retry may act twice: no local first attempt (a lost workflow task would re-send
+            # it), and the activity makes an ambiguous failure final. Only definitions that declare it come here.
+            call = call.model_copy(update={"replay_unsafe": True})
         answer = await self._steps.call(
-            activity, call, f"{step.id}: {call.method} {call.path}", local=activity is CALL_OPERATION
+            activity,
+            call,
+            f"{step.id}: {call.method} {call.path}",
+            local=activity is CALL_OPERATION and not step.replay_unsafe,
         )
         try:
             result = projected(step.result, scope, answer.body)

@@ -25,7 +25,15 @@ import json
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 DEFAULT_KEY_HEADER = "Idempotency-Key"
@@ -126,6 +134,21 @@ class Step(_Model):
     pivot: bool = False
     irreversible: bool = False
     covered_by: str | None = None
+    replay_unsafe: bool = Field(
+        default=False,
+        description="The API does not replay this operation safely (its idempotency profile, `cadenza verify`): never "
+        "run local first, and an ambiguous failure (timeout, connection lost after sending) is not retried — the "
+        "saga compensates with the outcome unknown (lookup, then undo)",
+    )
+
+    @model_serializer(mode="wrap")
+    def _profile_only_when_unsafe(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # Left out when False: every definition compiled before the field existed keeps its content hash and its
+        # recorded input.
+        data = handler(self)
+        if isinstance(data, dict) and data.get("replay_unsafe") is False:
+            del data["replay_unsafe"]
+        return data
 
 
 class SagaDefinition(_Model):

@@ -7,8 +7,9 @@ Inputs and results are recorded in every history: fields are only ever added, wi
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, SerializerFunctionWrapHandler, model_serializer
 
 from workflows.models import CompensationStatus, ProgressKind
 from workflows.saga_definition import Outcomes, SagaDefinition
@@ -42,6 +43,16 @@ class OperationCall(BaseModel):
     key_header: str | None = None
     key: str | None = None
     outcomes: Outcomes = Field(default_factory=Outcomes)
+    replay_unsafe: bool = Field(
+        default=False, description="An ambiguous failure is final (OutcomeUnknown), never retried: Step.replay_unsafe"
+    )
+
+    @model_serializer(mode="wrap")
+    def _profile_only_when_unsafe(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)  # left out when False: the calls of every other step are recorded as before
+        if isinstance(data, dict) and data.get("replay_unsafe") is False:
+            del data["replay_unsafe"]
+        return data
 
     def describe(self) -> str:
         return f"{self.service}.{self.operation}: {self.method} {self.path}"

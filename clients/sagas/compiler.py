@@ -6,6 +6,7 @@ means. Problems are collected, not raised: a team fixes them all in one pass.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,6 +71,7 @@ class Compiler:
         self._index = {step.id: number for number, step in enumerate(declaration.steps)}
         self._results: dict[str, Schema | None] = {}
         self._input = Schema(dict(declaration.input), dict(declaration.input))
+        self._profile_cache: dict[str, dict[str, Any]] = {}
 
     def report(self, where: Location, message: str) -> None:
         problem = Problem(self._line(where), message)
@@ -174,6 +176,7 @@ class Compiler:
             self._check_cover(number, step)
         if call is None or (step.undo is not None and undo is None):
             return None
+        replay_unsafe = self._replay_unsafe(number, step, undo)
         return Step(
             id=step.id,
             call=call,
@@ -182,7 +185,57 @@ class Compiler:
             pivot=step.pivot,
             irreversible=step.irreversible,
             covered_by=step.covered_by,
+            replay_unsafe=replay_unsafe,
         )
+
+    def _replay_unsafe(self, number: int, step: StepDeclaration, undo: Undo | None) -> bool:
+        """The step's idempotency profile: its own `idempotency`, else its API's `profile` (a `cadenza verify` report);
+        unsafe needs an undo that can find what an ambiguous call did (`when_unknown: lookup` or `fence`)."""
+        where: Location = ("steps", number)
+        api_name, _, operation_id = step.call.partition(".")
+        api = self._declaration.apis.get(api_name)
+        entry = self._profiles(api_name).get(api.service, {}).get(operation_id) if api is not None else None
+        profile = entry if isinstance(entry, dict) else {}
+        if step.idempotency is not None:
+            unsafe = step.idempotency.replay == "unsafe"
+        else:
+            unsafe = profile.get("replay") == "unsafe"
+        exempt = step.pivot or step.irreversible or step.covered_by is not None  # nothing, or another step, undoes it
+        if undo is not None and undo.when_unknown == "fence" and profile.get("fence") == "broken":
+            self.report(
+                where,
+                f"step {step.id!r}: its API's fence does not hold for {step.call} (idempotency profile): an undo with "
+                "`when_unknown: fence` would undo nothing or let a late request through; declare "
+                "`when_unknown: lookup`",
+            )
+        elif unsafe and (undo is None or undo.when_unknown == "none") and not exempt:
+            self.report(
+                where,
+                f"step {step.id!r}: its API does not replay {step.call} safely (idempotency profile), so an ambiguous "
+                "failure is not retried and the saga compensates not knowing whether it acted: declare an undo with "
+                "`when_unknown: lookup` (or `fence`, where the API's fence holds)",
+            )
+        return unsafe
+
+    def _profiles(self, api_name: str) -> dict[str, Any]:
+        """The `profiles` of the `cadenza verify --json` report an API names (read once; a problem if unreadable)."""
+        cached = self._profile_cache.get(api_name)
+        if cached is not None:
+            return cached
+        api = self._declaration.apis.get(api_name)
+        profiles: dict[str, Any] = {}
+        if api is not None and api.profile is not None:
+            path = (self._base / api.profile).resolve()
+            try:
+                report = json.loads(path.read_text(encoding="utf-8"))
+                profiles = report["profiles"] if isinstance(report.get("profiles"), dict) else {}
+            except (OSError, ValueError, KeyError, AttributeError) as err:
+                self.report(
+                    ("apis", api_name, "profile"),
+                    f"api {api_name!r}: profile {api.profile} is not a `cadenza verify --json` report ({err})",
+                )
+        self._profile_cache[api_name] = profiles
+        return profiles
 
     def _outcomes(self, step: StepDeclaration, where: Location, label: str) -> Outcomes:
         table = dict(DEFAULT_OUTCOMES)

@@ -23,6 +23,11 @@ class ApiDeclaration(_Declared):
     fence: str | None = Field(
         default=None, description="operationId of the API's fence (docs/downstream-contract.md), if it offers one"
     )
+    profile: str | None = Field(
+        default=None,
+        description="A `cadenza verify --json` report, relative to the definition's file: its idempotency profiles "
+        "of this API's operations (under `service`) apply to every step that calls them",
+    )
 
 
 class CallDeclaration(_Declared):
@@ -43,6 +48,12 @@ class UndoDeclaration(CallDeclaration):
     lookup: LookupDeclaration | None = None
 
 
+class IdempotencyDeclaration(_Declared):
+    """What a step may rely on of its API's idempotency (a `cadenza verify` profile, or the team's own knowledge)."""
+
+    replay: Literal["safe", "unsafe"]
+
+
 OUTCOME_STATUS = r"^[1-5]([0-9]{2}|xx)$"
 
 
@@ -54,6 +65,10 @@ class StepDeclaration(CallDeclaration):
     pivot: bool = False
     irreversible: bool = False
     covered_by: str | None = None
+    idempotency: IdempotencyDeclaration | None = Field(
+        default=None,
+        description="Overrides the API's `profile` for this step; unsafe: an ambiguous failure is not retried",
+    )
 
 
 class SagaDeclaration(_Declared):

@@ -65,7 +65,7 @@ class ServiceDefinition:
         app = FastAPI(
             title=self.title, description=self.description, version=SERVICE_VERSION, lifespan=close_database_on_shutdown
         )
-        app.state.mutation_runner = MutationRunner(database, stats)
+        app.state.mutation_runner = MutationRunner(database, stats, misbehaviour=lambda: injector.idempotency)
         install_error_handlers(app)
         app.add_middleware(FaultInjectionMiddleware, injector=injector, stats=stats, key_header=self.key_header)
         app.include_router(_health_router(self.name, database))

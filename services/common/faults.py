@@ -44,6 +44,11 @@ class FaultInjector:
         """The configuration in force; ``script`` shows only what is left to consume."""
         return self._config.model_copy(update={"script": [entry.model_copy() for entry in self._script]})
 
+    @property
+    def idempotency(self) -> str | None:
+        """The broken key handling switched on, if any (cadenza/faults.py)."""
+        return self._config.idempotency
+
     def replace(self, config: FaultConfig) -> None:
         """Install a new configuration, restarting its script and random sequence."""
         self._config = config

@@ -74,10 +74,12 @@ class IdempotencyStore:
             body=json.loads(row["response_json"]),
         )
 
-    def save(self, key: str, request: RequestIdentity, status_code: int, body: Any) -> None:
-        """Remember the answer to ``request`` under ``key``."""
+    def save(self, key: str, request: RequestIdentity, status_code: int, body: Any, *, replace: bool = False) -> None:
+        """Remember the answer to ``request`` under ``key`` (``replace``: over an earlier one, which only a service
+        switched to a broken key handling ever does)."""
+        verb = "INSERT OR REPLACE" if replace else "INSERT"
         self._database.execute(
-            "INSERT INTO idempotency_keys (key, method, path, request_hash, status_code, response_json, created_at)"
+            f"{verb} INTO idempotency_keys (key, method, path, request_hash, status_code, response_json, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (key, request.method, request.path, request.request_hash, status_code, json.dumps(body), utc_now()),
         )

@@ -75,10 +75,20 @@ Effect = Callable[[], Outcome | Awaitable[Outcome]]
 effects are synchronous; an awaiting one (tests/services/test_service_idempotency.py) relies on the lock."""
 
 
-class MutationRunner:
-    """Serialises a service's mutations and makes them idempotent. One per app."""
+CONCURRENT_DUPLICATE_WINDOW_S = 0.3
+"""Under the ``concurrent_duplicates`` misbehaviour: how long after its check of the stored answers a request runs."""
 
-    def __init__(self, database: Database, stats: ServiceStats) -> None:
+
+class MutationRunner:
+    """Serialises a service's mutations and makes them idempotent. One per app.
+
+    ``misbehaviour`` names a broken key handling switched on for `cadenza verify`'s tests (cadenza/faults.py); it
+    answers None — the correct handling below — unless `PUT /admin/faults` asked otherwise."""
+
+    def __init__(
+        self, database: Database, stats: ServiceStats, misbehaviour: Callable[[], str | None] = lambda: None
+    ) -> None:
+        self._misbehaviour = misbehaviour
         self._database = database
         self._answers = IdempotencyStore(database)
         self._fences = FenceStore(database)
@@ -93,6 +103,9 @@ class MutationRunner:
     ) -> JSONResponse:
         """Apply ``effect`` once for ``key`` (or unconditionally when there is no key); ``key_header`` names the
         header the key came in, for the messages."""
+        misbehaviour = self._misbehaviour()
+        if misbehaviour is not None:
+            return await self._run_broken(misbehaviour, key, request, effect, key_header)
         async with self._lock:
             with self._database.transaction():
                 if key is not None and (fence := self._fences.find(key)) is not None:
@@ -103,6 +116,48 @@ class MutationRunner:
                     return self._replay(key, stored, request, key_header)
                 outcome = await self._apply(effect)
                 if key is not None:
+                    self._answers.save(key, request, outcome.status_code, outcome.body)
+        return JSONResponse(outcome.body, status_code=outcome.status_code)
+
+    async def _run_broken(
+        self, misbehaviour: str, key: str | None, request: RequestIdentity, effect: Effect, key_header: str
+    ) -> JSONResponse:
+        """:meth:`run` as a library that gets keys wrong does it (cadenza/faults.py names each way)."""
+        if misbehaviour == "ignore_keys":
+            key = None
+        if misbehaviour == "concurrent_duplicates" and key is not None:
+            # Check, then act later without the lock: the gap real libraries leave between lookup and insert.
+            with self._database.transaction():
+                if (fence := self._fences.find(key)) is not None:
+                    raise fenced_error(key, fence, key_header)
+                stored = self._answers.find(key)
+            if stored is not None:
+                return self._replay(key, stored, request, key_header)
+            await asyncio.sleep(CONCURRENT_DUPLICATE_WINDOW_S)
+            async with self._lock:
+                with self._database.transaction():
+                    if (fence := self._fences.find(key)) is not None:
+                        raise fenced_error(key, fence, key_header)
+                    outcome = await self._apply(effect)
+                    self._answers.save(key, request, outcome.status_code, outcome.body, replace=True)
+            return JSONResponse(outcome.body, status_code=outcome.status_code)
+        async with self._lock:
+            with self._database.transaction():
+                if key is not None and (fence := self._fences.find(key)) is not None:
+                    raise fenced_error(key, fence, key_header)
+                stored = self._answers.find(key) if key is not None else None
+                if stored is not None and misbehaviour == "key_ignores_path":
+                    stored = StoredAnswer(
+                        RequestIdentity(stored.request.method, request.path, stored.request.request_hash),
+                        stored.status_code,
+                        stored.body,
+                    )
+                fresh = stored is not None and misbehaviour == "reuse_executes" and stored.request != request
+                if stored is not None and not fresh:
+                    return self._replay(key, stored, request, key_header)
+                outcome = await self._apply(effect)
+                refused = outcome.status_code >= 400 and misbehaviour == "replay_successes_only"
+                if key is not None and not fresh and not refused:
                     self._answers.save(key, request, outcome.status_code, outcome.body)
         return JSONResponse(outcome.body, status_code=outcome.status_code)
 
