@@ -15,10 +15,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.worker import Worker
 
 from cadenza.connection import data_converter
+from clients.orders import compensated_result
 from workers.worker import WORKFLOWS, worker_options
 
 T = TypeVar("T")
@@ -53,9 +54,19 @@ async def workflow_task_failure(handle: WorkflowHandle) -> str | None:
     return None
 
 
+async def _result(handle: WorkflowHandle[Any, T]) -> T:
+    try:
+        return await handle.result()
+    except WorkflowFailureError as err:
+        if (compensated := compensated_result(err)) is None:
+            raise
+        return compensated  # type: ignore[return-value]  # an order's handle: its result is an OrderResult
+
+
 async def result_of(handle: WorkflowHandle[Any, T]) -> T:
-    """`handle.result()`, except that a failed workflow task raises `WorkflowTaskFailed` at once with its message."""
-    outcome = asyncio.ensure_future(handle.result())
+    """`order_result(handle)` (a compensated order's failure is its result; any other workflow's result as it is),
+    except that a failed workflow task raises `WorkflowTaskFailed` at once with its message."""
+    outcome = asyncio.ensure_future(_result(handle))
     try:
         while True:
             done, _ = await asyncio.wait([outcome], timeout=WATCH_EVERY)
