@@ -116,10 +116,23 @@ async def test_a_declined_order_is_failed_in_the_list_with_its_reason_on_its_pag
     assert "completed" in happy_row.lower() and "failed" not in happy_row.lower(), happy_row
     await page.screenshot(path=str(IMAGES / "web-ui-failed-order-in-list.png"))
 
-    # The saved view for operators: failed orders only.
+    # The saved view for operators (docs/operations.md): failed orders only, with Cadenza's search attributes as
+    # columns instead of the run id and the type.
     await page.goto(f"{ui}?query={urllib.parse.quote(FAILED_ORDERS)}")
     await _row(page, orders.declined.workflow_id)
     assert await page.locator("tr", has_text=orders.happy.workflow_id).count() == 0
+    await page.get_by_label("Configure Columns").click()
+    for column in ("Run ID", "Type"):
+        await page.get_by_label(f"Remove {column} column").click()
+    for column in ("OrderStatus", "OrderTotal", "CustomerId"):
+        await page.get_by_label(f"Add {column} column").click()
+    await page.get_by_label("Close").locator("visible=true").first.click()  # the drawer's ×
+    await page.get_by_text("Save as New").first.click()
+    await page.get_by_test_id("workflow-save-view-modal-input").fill("Failed orders")
+    await page.get_by_role("button", name="Save", exact=True).locator("visible=true").first.click()
+    row = await _row(page, orders.declined.workflow_id)
+    assert "compensated" in row and "c-17" in row, row  # OrderStatus and CustomerId, in clear
+    await _shows(page, "Failed orders")
     await page.screenshot(path=str(IMAGES / "web-ui-failed-orders-view.png"))
 
     # Its page: Failed, and why — the failure's message, read through the codec server.
