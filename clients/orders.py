@@ -309,12 +309,12 @@ async def order_result(handle: WorkflowHandle[Any, Any]) -> OrderResult:
     API, the demo, load, bench and chaos runs all get an `OrderResult` for every order that ran to its end. Raises
     `WorkflowFailureError` for a cancelled order (it has no result) and any other failure."""
     try:
-        result = await handle.result()
+        result: OrderResult = await handle.result()
     except WorkflowFailureError as err:
         if (compensated := compensated_result(err)) is None:
             raise
         return compensated
-    return result if isinstance(result, OrderResult) else OrderResult.model_validate(result)
+    return result
 
 
 _ENDED = (OrderState.COMPLETED, OrderState.COMPENSATED)
