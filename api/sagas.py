@@ -44,6 +44,7 @@ from clients.sagas.runs import (
     input_problems,
     retry_run,
     run_handle,
+    run_result,
     start_run,
 )
 from workflows.saga_definition import SagaDefinition
@@ -241,7 +242,7 @@ async def _started(
     if seconds:
         # Still running, or cancelled (after compensating): its progress says which.
         with contextlib.suppress(TimeoutError, WorkflowFailureError):
-            await asyncio.wait_for(run_handle(client, started.run_id).result(), seconds)
+            await asyncio.wait_for(run_result(run_handle(client, started.run_id)), seconds)
     return _view(definition, await describe_run(client, started.run_id), namespace)
 
 

@@ -39,6 +39,7 @@ from cadenza.errors import CadenzaError, InvalidInput
 from cadenza.failure_types import DECISION_REFUSED, ORDER_COMPENSATED, PLAINTEXT_REFUSED
 from cadenza.search_attributes import ORDER_STATUS, initial_search_attributes
 from cadenza.settings import settings
+from clients.results import carried_result, result_or_carried
 from workflows.models import (
     OperatorRetry,
     Order,
@@ -297,24 +298,15 @@ RESULT_STATUSES = (WorkflowExecutionStatus.COMPLETED, WorkflowExecutionStatus.FA
 def compensated_result(err: BaseException) -> OrderResult | None:
     """The `OrderResult` a compensated order's execution failed with (`OrderCompensated`, workflows/order.py), from a
     `WorkflowFailureError` or its cause; None for any other failure."""
-    cause = err.cause if isinstance(err, WorkflowFailureError) else err
-    if isinstance(cause, ApplicationError) and cause.type == ORDER_COMPENSATED and cause.details:
-        return OrderResult.model_validate(cause.details[0])
-    return None
+    return carried_result(err, ORDER_COMPENSATED, OrderResult)
 
 
 async def order_result(handle: WorkflowHandle[Any, Any]) -> OrderResult:
     """The order's result, whichever way it closed with one: completed, or compensated — which ends the execution
-    Failed (so the Web UI shows it failed), its result in the failure. The one place results are read: the CLI, the
-    API, the demo, load, bench and chaos runs all get an `OrderResult` for every order that ran to its end. Raises
-    `WorkflowFailureError` for a cancelled order (it has no result) and any other failure."""
-    try:
-        result: OrderResult = await handle.result()
-    except WorkflowFailureError as err:
-        if (compensated := compensated_result(err)) is None:
-            raise
-        return compensated
-    return result
+    Failed (so the Web UI shows it failed), its result in the failure. The one place order results are read: the CLI,
+    the API, the demo, load, bench and chaos runs all get an `OrderResult` for every order that ran to its end.
+    Raises `WorkflowFailureError` for a cancelled order (it has no result) and any other failure."""
+    return await result_or_carried(handle, ORDER_COMPENSATED, OrderResult)
 
 
 _ENDED = (OrderState.COMPLETED, OrderState.COMPENSATED)

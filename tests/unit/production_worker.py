@@ -14,13 +14,17 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.worker import Worker
 
 from cadenza.connection import data_converter
-from clients.orders import compensated_result
+from cadenza.failure_types import ORDER_COMPENSATED, SAGA_COMPENSATED
+from clients.results import carried_result
 from workers.worker import WORKFLOWS, worker_options
+from workflows.models import OrderResult
+from workflows.saga_run_models import SagaProgress
 
 T = TypeVar("T")
 
@@ -58,9 +62,17 @@ async def _result(handle: WorkflowHandle[Any, T]) -> T:
     try:
         return await handle.result()
     except WorkflowFailureError as err:
-        if (compensated := compensated_result(err)) is None:
-            raise
-        return compensated  # type: ignore[return-value]  # an order's handle: its result is an OrderResult
+        for failure_type, model in _CARRIED:
+            if (carried := carried_result(err, failure_type, model)) is not None:
+                return carried  # type: ignore[return-value]  # the handle's own result type
+        raise
+
+
+# A compensated order's and a compensated saga run's failures carry their results (clients/results.py).
+_CARRIED: tuple[tuple[str, type[BaseModel]], ...] = (
+    (ORDER_COMPENSATED, OrderResult),
+    (SAGA_COMPENSATED, SagaProgress),
+)
 
 
 async def result_of(handle: WorkflowHandle[Any, T]) -> T:
