@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import urllib.parse
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,11 +14,11 @@ import pytest
 import pytest_asyncio
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from cadenza.processes import free_port
-from cadenza.stack import EmbeddedStack, StackConfig
+from cadenza.stack import EmbeddedStack
 from clients.orders import order_handle, place_order, wait_for_result
 from tests.conftest import make_order
 from tests.integration.browser import browser_page  # noqa: F401 - a fixture
+from tests.integration.codec_stack import codec_stack
 from tests.integration.test_manual_review import _big_order
 from tests.integration.test_web_ui import _shows
 from workers.worker import order_worker
@@ -47,33 +46,15 @@ class Orders:
 async def orders(tmp_path_factory) -> AsyncIterator[Orders]:
     """A stack as `cadenza up` starts it (the UI told the codec server's endpoint), and three orders: one completed,
     one declined (compensated), one awaiting review (left open)."""
-    state = tmp_path_factory.mktemp("failed-orders-stack")
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("CADENZA_STATE_DIR", str(state))  # the codec server child reads the stack's keys from here
-        config = StackConfig(
-            state_dir=state,
-            temporal_port=free_port(),
-            ui_port=free_port(),
-            codec_port=free_port(),
-            service_ports={name: free_port() for name in ("erp", "payment", "inventory")},
-            token=f"test-{uuid.uuid4().hex}",
-            task_queue=f"failed-orders-{uuid.uuid4().hex}",
-            with_worker=False,
-            persistent_history=False,
-        )
-        stack = EmbeddedStack(config)
-        await stack.start()
-        try:
-            client = await Client.connect(config.temporal_address, data_converter=config.data_converter())
-            happy, declined, waiting = make_order(), make_order(token="tok_chargeDeclined"), _big_order()
-            async with order_worker(client, task_queue=config.task_queue, endpoints=config.endpoints()):
-                for order in (happy, declined):
-                    await wait_for_result((await place_order(client, order, task_queue=config.task_queue)).handle)
-                await place_order(client, waiting, task_queue=config.task_queue)
-                await _until_state(client, waiting, OrderState.AWAITING_REVIEW)
-                yield Orders(stack, client, happy, declined, waiting)
-        finally:
-            stack.stop()
+    async with codec_stack(tmp_path_factory.mktemp("failed-orders-stack"), "failed-orders") as (stack, client):
+        queue, endpoints = stack.config.task_queue, stack.config.endpoints()
+        happy, declined, waiting = make_order(), make_order(token="tok_chargeDeclined"), _big_order()
+        async with order_worker(client, task_queue=queue, endpoints=endpoints):
+            for order in (happy, declined):
+                await wait_for_result((await place_order(client, order, task_queue=queue)).handle)
+            await place_order(client, waiting, task_queue=queue)
+            await _until_state(client, waiting, OrderState.AWAITING_REVIEW)
+            yield Orders(stack, client, happy, declined, waiting)
 
 
 async def _until_state(client: Client, order: Order, state: OrderState) -> None:
