@@ -22,9 +22,16 @@ _STATE_STYLE = {
 # Why an execution's status differs from what its order's state suggests: said next to it, so that nobody reads
 # "failed" or "canceled" as a fault of Cadenza's.
 _AS_DESIGNED = {
-    ("compensated", "failed"): "a compensated order's execution fails, as designed",
+    ("compensated", "failed"): "compensated, it fails as designed",
     ("compensated", "canceled"): "cancelled on request",
 }
+
+
+def execution_text(state: str, execution_status: str) -> str:
+    """The execution's status as the panels show it, after the state: "execution failed: a compensated …"."""
+    execution = execution_status.lower()
+    designed = _AS_DESIGNED.get((state, execution))
+    return f"execution {execution}" + (f": {designed}" if designed else "")
 
 
 def headline(view: OrderView) -> str:
@@ -43,9 +50,7 @@ def status_panel(view: OrderView, link: str) -> Panel:
         summary.add_row("reason", f"{progress.reason} ({progress.error_type})")
     if view.summary:
         summary.add_row("order", view.summary)
-    execution = view.execution_status.lower()
-    designed = _AS_DESIGNED.get((view.state, execution))
-    summary.add_row("workflow", f"{view.workflow_id} (execution {execution}" + (f": {designed})" if designed else ")"))
+    summary.add_row("workflow", f"{view.workflow_id} ({execution_text(view.state, view.execution_status)})")
     parts: list = [f"[bold]{escape(headline(view))}[/]", summary]
     if progress is not None:
         if progress.risk is not None:

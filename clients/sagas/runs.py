@@ -252,17 +252,19 @@ async def retry_run(
     once it acted on the retry. Raises `RunNotFound`, or `NotNeedingAttention` with its state (nothing retried)."""
     handle = run_handle(client, run_id)
     description = description or await _describe(client, handle)
+    state = description.typed_search_attributes.get(SAGA_STATUS) or (
+        description.status.name.lower() if description.status else "unknown"
+    )
+    if description.status != WorkflowExecutionStatus.RUNNING:
+        raise NotNeedingAttention(run_id, state)  # closed: in the run's words, as clients/orders.py does for orders
     retry = signed(RETRY_UPDATE, run_id, OperatorRetry(operator=operator), keys)
     try:
         # As in clients/orders.py: the SDK's `update(name=...)` overload types the result as a coroutine.
         return await decided(handle.execute_update(DeclaredSagaWorkflow.retry_compensation, retry))  # type: ignore[arg-type]
     except (WorkflowUpdateFailedError, RPCError) as err:
-        # The validator's refusal, or (NOT_FOUND) the run closed: either way it was not waiting for an operator.
-        if isinstance(err, RPCError) and err.status != RPCStatusCode.NOT_FOUND:
+        # The validator's refusal, or the run closed since: either way it was not waiting for an operator.
+        if isinstance(err, RPCError) and err.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
             raise
-        state = description.typed_search_attributes.get(SAGA_STATUS) or (
-            description.status.name.lower() if description.status else "unknown"
-        )
         raise NotNeedingAttention(run_id, state) from None
 
 
