@@ -73,7 +73,9 @@ class SagaRunView(BaseModel):
     run_id: str
     saga: str
     state: str = Field(description="The run's state (running, compensating, needs_attention, completed, …)")
-    execution_status: str = Field(description="Temporal's execution status: RUNNING, COMPLETED, CANCELED, …")
+    execution_status: str = Field(
+        description="Temporal's execution status: RUNNING, COMPLETED, FAILED (when compensated), CANCELED, …"
+    )
     closed: bool
     summary: str | None = None
     note: str | None = Field(default=None, description="Why the progress is missing, if it is")
