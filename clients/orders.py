@@ -457,8 +457,9 @@ async def retry_compensation(
     try:
         return await retry_compensations(handle, operator=operator, keys=keys)
     except (WorkflowUpdateFailedError, RPCError) as err:
-        # The validator's refusal, or the order closed since: either way it was not waiting for an operator.
-        if isinstance(err, RPCError) and err.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+        # The validator's refusal, or (NOT_FOUND) the order closed since: either way it was not waiting for an
+        # operator. Any other refusal (an execution out of updates) is the caller's to word.
+        if isinstance(err, RPCError) and err.status != RPCStatusCode.NOT_FOUND:
             raise
         raise NotAwaitingOperator(shown_as or order_id, state) from None
 

@@ -262,8 +262,8 @@ async def retry_run(
         # As in clients/orders.py: the SDK's `update(name=...)` overload types the result as a coroutine.
         return await decided(handle.execute_update(DeclaredSagaWorkflow.retry_compensation, retry))  # type: ignore[arg-type]
     except (WorkflowUpdateFailedError, RPCError) as err:
-        # The validator's refusal, or the run closed since: either way it was not waiting for an operator.
-        if isinstance(err, RPCError) and err.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+        # The validator's refusal, or (NOT_FOUND) the run closed since: either way it was not waiting for an operator.
+        if isinstance(err, RPCError) and err.status != RPCStatusCode.NOT_FOUND:
             raise
         raise NotNeedingAttention(run_id, state) from None
 
