@@ -10,6 +10,7 @@ limits (api/update_guard.py); and Temporal unreachable is a 503 with Retry-After
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -23,7 +24,6 @@ from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowExecutionDescription,
     WorkflowExecutionStatus,
-    WorkflowFailureError,
     WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
@@ -53,8 +53,9 @@ from clients.orders import (
     OrderStuck,
     cancel_order,
     ensure_same_order,
+    order_result,
     place_order,
-    progress_of,
+    read_order,
     refuse_if_stuck,
     review_order,
     start_options,
@@ -235,37 +236,42 @@ async def _start_until_paid(
             OrderWorkflow.payment_decision, start_workflow_operation=start, rpc_timeout=timedelta(seconds=MAX_WAIT_S)
         )
     except (WorkflowAlreadyStartedError, WorkflowUpdateFailedError, RPCError) as err:
+        _retrieve_start_error(start)
         if is_unreachable(err):
             raise
         return client.get_workflow_handle_for(OrderWorkflow.run, options["id"]), None
     return await start.workflow_handle(), decision
 
 
+def _retrieve_start_error(start: WithStartWorkflowOperation[Any, Any]) -> None:
+    """Take the start's failure out of its handle future, which the SDK sets alongside raising it from the update: left
+    there, asyncio logs "Future exception was never retrieved" for every order placed again after it closed. Read
+    without awaiting — the SDK may never set it (an update that failed after the start), and a cancelled await would
+    cancel the SDK's own future."""
+    # No public way to ask whether the SDK set it: WithStartWorkflowOperation.workflow_handle() awaits it.
+    future = start._workflow_handle
+    if future.done() and not future.cancelled():
+        future.exception()
+
+
 async def _answer(client: Client, placed: _Placed, wait: Wait | None) -> OrderStatusView:
     address, handle, namespace = placed.address, placed.handle, client.namespace
     running = placed.description is None or placed.description.status == WorkflowExecutionStatus.RUNNING
-    if placed.decision is not None and running:
-        # The answer a checkout waits for, without asking the worker again: fulfilment carries on.
-        return status_view(address, "RUNNING", _decided(address, placed.decision), namespace)
     if placed.fresh and not wait:  # just started: nothing has happened yet, no need to ask the worker
         return status_view(address, "RUNNING", OrderProgress(order_id=address.order_id), namespace)
-    if isinstance(wait, float) and (result := await _result_within(handle, wait)) is not None:
-        # Closed within the wait: its result is its final progress, no need to ask again.
-        return status_view(address, "COMPLETED", result, namespace)
-    if wait == PAYMENT and running:
+    if isinstance(wait, float):
+        await _until_closed_or_waiting(handle, wait)
+    if wait == PAYMENT and running and placed.decision is None:
         await _until_payment_decided(handle, MAX_WAIT_S)
-    description = await handle.describe()
-    progress, note = await progress_of(client, handle, description)
+    # Read as GET reads it, at this moment: the same steps, risk and review a GET a moment later shows, and a state
+    # that agrees with `closed`.
+    description, progress, note = await read_order(client, handle, await handle.describe())
     if wait == PAYMENT and progress is not None and progress.payment is None:
-        progress = progress.model_copy(update={"payment": _pending_review(progress)})
+        # The update's answer for an order waiting for a person (the workflow keeps no decision then).
+        decision = placed.decision if placed.decision is not None else _pending_review(progress)
+        progress = progress.model_copy(update={"payment": decision})
     status = description.status.name if description.status else "UNKNOWN"
     return status_view(address, status, progress, namespace, note)
-
-
-def _decided(address: OrderAddress, decision: PaymentDecision) -> OrderProgress:
-    waits = decision.outcome == PaymentOutcome.PENDING_REVIEW
-    state = OrderState.AWAITING_REVIEW if waits else OrderState.RUNNING
-    return OrderProgress(order_id=address.order_id, payment=decision, state=state)
 
 
 def _pending_review(progress: OrderProgress) -> PaymentDecision | None:
@@ -295,13 +301,35 @@ async def _until_payment_decided(handle: WorkflowHandle, seconds: float) -> None
         await asyncio.sleep(POLL_S)
 
 
-async def _result_within(handle: WorkflowHandle, seconds: float) -> OrderProgress | None:
-    """The order's result if it completes within `seconds`; None if it is still running — or was cancelled, which
-    leaves no result (its final progress is then read like any other order's)."""
+async def _until_closed_or_waiting(handle: WorkflowHandle, seconds: float) -> None:
+    """Wait up to `seconds` for the order to close — or to wait for a person (awaiting review, needs attention), which
+    can take days: `wait=N` answers then, not after N seconds."""
+    closed = asyncio.ensure_future(order_result(handle))
     try:
-        return await asyncio.wait_for(handle.result(), seconds)
-    except (TimeoutError, WorkflowFailureError):
-        return None
+        deadline = asyncio.get_running_loop().time() + seconds
+        while (left := deadline - asyncio.get_running_loop().time()) > 0:
+            await asyncio.wait({closed}, timeout=min(POLL_S, left))
+            if closed.done():
+                return
+            try:
+                progress: OrderProgress = await handle.query(OrderWorkflow.status)
+            except (WorkflowQueryFailedError, RPCError) as err:
+                if isinstance(err, RPCError) and is_unreachable(err):
+                    raise
+                return  # stuck, closed, or no worker answers: its progress (read next) says so
+            if progress.state in _WAITS_FOR_A_PERSON:
+                return
+    finally:
+        if closed.done():
+            if not closed.cancelled():
+                closed.exception()  # retrieved: a cancelled order has no result, and its progress is read next
+        else:
+            closed.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await closed
+
+
+_WAITS_FOR_A_PERSON = (OrderState.AWAITING_REVIEW, OrderState.NEEDS_ATTENTION)
 
 
 # ---- whose order ----------------------------------------------------------------------------------------------------
@@ -362,8 +390,8 @@ async def get_order(
 ) -> OrderStatusView:
     with unavailable_as_503():
         found = await _owned(client, order_id, customer_id, principal)
-        progress, note = await progress_of(client, found.handle, found.description)
-    status = found.description.status.name if found.description.status else "UNKNOWN"
+        description, progress, note = await read_order(client, found.handle, found.description)
+    status = description.status.name if description.status else "UNKNOWN"
     return status_view(found.address, status, progress, client.namespace, note)
 
 

@@ -44,6 +44,7 @@ from clients.sagas.runs import (
     input_problems,
     retry_run,
     run_handle,
+    run_result,
     start_run,
 )
 from workflows.saga_definition import SagaDefinition
@@ -72,7 +73,9 @@ class SagaRunView(BaseModel):
     run_id: str
     saga: str
     state: str = Field(description="The run's state (running, compensating, needs_attention, completed, …)")
-    execution_status: str = Field(description="Temporal's execution status: RUNNING, COMPLETED, CANCELED, …")
+    execution_status: str = Field(
+        description="Temporal's execution status: RUNNING, COMPLETED, FAILED (when compensated), CANCELED, …"
+    )
     closed: bool
     summary: str | None = None
     note: str | None = Field(default=None, description="Why the progress is missing, if it is")
@@ -241,7 +244,7 @@ async def _started(
     if seconds:
         # Still running, or cancelled (after compensating): its progress says which.
         with contextlib.suppress(TimeoutError, WorkflowFailureError):
-            await asyncio.wait_for(run_handle(client, started.run_id).result(), seconds)
+            await asyncio.wait_for(run_result(run_handle(client, started.run_id)), seconds)
     return _view(definition, await describe_run(client, started.run_id), namespace)
 
 

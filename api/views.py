@@ -22,7 +22,9 @@ class OrderStatusView(OrderProgress):
 
     # Wider than OrderProgress.state on purpose: a view can exist before any worker answered; nothing takes it for one.
     state: OrderState | None = Field(description="Cadenza's state; null when no worker could be asked yet")  # type: ignore[assignment]
-    execution_status: str = Field(description="Temporal's execution status: RUNNING, COMPLETED, CANCELED, …")
+    execution_status: str = Field(
+        description="Temporal's execution status: RUNNING, COMPLETED, FAILED (when compensated), CANCELED, …"
+    )
     closed: bool
     note: str | None = Field(default=None, description="Why some of the progress is missing, if it is")
     links: OrderLinks

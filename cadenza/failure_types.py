@@ -42,6 +42,12 @@ RISK_REJECTED = "RiskRejected"
 REVIEW_REJECTED = "ReviewRejected"
 REVIEW_EXPIRED = "ReviewExpired"
 """An order refused in manual review, by a person or by its deadline (workflows/order.py)."""
+ORDER_COMPENSATED = "OrderCompensated"
+"""A compensated order's execution failure (non-retryable; its details carry the order's `OrderResult`): a declined,
+out-of-stock or refused order ends Failed, not Completed (workflows/order.py, COMPENSATED_FAILS_PATCH)."""
+SAGA_COMPENSATED = "SagaCompensated"
+"""A compensated declared saga run's execution failure (non-retryable; its details carry the run's `SagaProgress`)
+(workflows/declared_saga.py, COMPENSATED_FAILS_PATCH)."""
 CANCELLED = "Cancelled"
 """An order cancelled on request (its `error_type`, never raised)."""
 TIMEOUT = "Timeout"

@@ -36,9 +36,10 @@ from cadenza.codec import KeyRing
 from cadenza.decision_keys import decision_keys
 from cadenza.decisions import sign, subject_of
 from cadenza.errors import CadenzaError, InvalidInput
-from cadenza.failure_types import DECISION_REFUSED, PLAINTEXT_REFUSED
+from cadenza.failure_types import DECISION_REFUSED, ORDER_COMPENSATED, PLAINTEXT_REFUSED
 from cadenza.search_attributes import ORDER_STATUS, initial_search_attributes
 from cadenza.settings import settings
+from clients.results import carried_result, result_or_carried
 from workflows.models import (
     OperatorRetry,
     Order,
@@ -243,9 +244,9 @@ async def describe_order(
             if err.status != RPCStatusCode.NOT_FOUND:
                 raise
             raise OrderNotFound(order_id, client.namespace) from None
-    status = description.status.name if description.status else "UNKNOWN"
     summary = await description.static_summary()
-    progress, note = await progress_of(client, handle, description)
+    description, progress, note = await read_order(client, handle, description)
+    status = description.status.name if description.status else "UNKNOWN"
     return OrderView(order_id, handle.id, status, progress, summary, note)
 
 
@@ -271,10 +272,14 @@ async def progress_of(
 ) -> tuple[OrderProgress | None, str | None]:
     """The order's progress and, when some of it cannot be had, why (a note for people). Raises `OrderStuck` for an
     order whose workflow task cannot run."""
-    # A completed order's result is its final progress, in its history: read without asking a worker — which may
-    # no longer exist (an order is pinned to the build it ran on, and a retired build's queries go unanswered).
-    if description.status == WorkflowExecutionStatus.COMPLETED:
-        return await handle.result(), None
+    # A closed order's result is its final progress, in its history: read without asking a worker — which may no
+    # longer exist (an order is pinned to the build it ran on, and a retired build's queries go unanswered). A
+    # compensated order's execution failed, carrying its result; a cancelled one has none and is queried.
+    if description.status in RESULT_STATUSES:
+        try:
+            return await order_result(handle), None
+        except WorkflowFailureError:
+            pass  # a failure that carries no result (not one Cadenza raises): ask the worker
     await refuse_if_stuck(client, description)
     try:
         return await handle.query(OrderWorkflow.status), None
@@ -284,6 +289,41 @@ async def progress_of(
         if is_failed_task_refusal(err):  # its task started failing since our describe
             await refuse_if_stuck(client, await handle.describe())
         return None, "no worker is answering queries: start a worker"
+
+
+RESULT_STATUSES = (WorkflowExecutionStatus.COMPLETED, WorkflowExecutionStatus.FAILED)
+"""The execution statuses of an order that closed with its `OrderResult` (completed, or failed as compensated)."""
+
+
+def compensated_result(err: BaseException) -> OrderResult | None:
+    """The `OrderResult` a compensated order's execution failed with (`OrderCompensated`, workflows/order.py), from a
+    `WorkflowFailureError` or its cause; None for any other failure."""
+    return carried_result(err, ORDER_COMPENSATED, OrderResult)
+
+
+async def order_result(handle: WorkflowHandle[Any, Any]) -> OrderResult:
+    """The order's result, whichever way it closed with one: completed, or compensated — which ends the execution
+    Failed (so the Web UI shows it failed), its result in the failure. The one place order results are read: the CLI,
+    the API, the demo, load, bench and chaos runs all get an `OrderResult` for every order that ran to its end.
+    Raises `WorkflowFailureError` for a cancelled order (it has no result) and any other failure."""
+    return await result_or_carried(handle, ORDER_COMPENSATED, OrderResult)
+
+
+_ENDED = (OrderState.COMPLETED, OrderState.COMPENSATED)
+
+
+async def read_order(
+    client: Client, handle: WorkflowHandle[Any, Any], description: WorkflowExecutionDescription
+) -> tuple[WorkflowExecutionDescription, OrderProgress | None, str | None]:
+    """The order's execution and progress as of one moment: `progress_of`, and — when the progress says the order
+    ended but `description` was taken while it still ran — the execution described again, so that a door never
+    shows "completed" next to "not closed". Raises `OrderStuck` as `progress_of` does."""
+    progress, note = await progress_of(client, handle, description)
+    running = description.status == WorkflowExecutionStatus.RUNNING
+    if running and progress is not None and progress.state in _ENDED:
+        # It closed between the describe and the query: the query answers from its last task, which closed it.
+        description = await handle.describe()
+    return description, progress, note
 
 
 class OrderClosed(CadenzaError, RuntimeError):
@@ -406,16 +446,21 @@ async def retry_compensation(
             if err.status != RPCStatusCode.NOT_FOUND:
                 raise
             raise OrderNotFound(shown_as or order_id, client.namespace) from None
+    state = description.typed_search_attributes.get(ORDER_STATUS) or (
+        description.status.name.lower() if description.status else "unknown"
+    )
+    if description.status != WorkflowExecutionStatus.RUNNING:
+        # Closed: refused here, in the order's own words, rather than by whatever the server says of an update sent
+        # to a closed execution — so the CLI and the API say the same.
+        raise NotAwaitingOperator(shown_as or order_id, state)
     await refuse_if_stuck(client, description)
     try:
         return await retry_compensations(handle, operator=operator, keys=keys)
     except (WorkflowUpdateFailedError, RPCError) as err:
-        # The validator's refusal, or (NOT_FOUND) the order closed: either way it was not waiting for an operator.
+        # The validator's refusal, or (NOT_FOUND) the order closed since: either way it was not waiting for an
+        # operator. Any other refusal (an execution out of updates) is the caller's to word.
         if isinstance(err, RPCError) and err.status != RPCStatusCode.NOT_FOUND:
             raise
-        state = description.typed_search_attributes.get(ORDER_STATUS) or (
-            description.status.name.lower() if description.status else "unknown"
-        )
         raise NotAwaitingOperator(shown_as or order_id, state) from None
 
 
@@ -452,9 +497,10 @@ async def review_order(
 
 
 async def wait_for_result(handle: WorkflowHandle[OrderWorkflow, OrderResult]) -> OrderProgress:
-    """The final state: the result, or (for a cancelled order, which has none) the status query's answer."""
+    """The final state: the result (completed or compensated), or (for a cancelled order, which has none) the status
+    query's answer."""
     try:
-        return await handle.result()
+        return await order_result(handle)
     except WorkflowFailureError:
         return await handle.query(OrderWorkflow.status)
 

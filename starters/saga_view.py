@@ -11,6 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from clients.sagas.runs import RunView
+from starters.status_view import execution_text
 
 _STATE_STYLE = {
     "completed": "green",
@@ -24,17 +25,19 @@ _RESULT_WIDTH = 60
 def run_panel(view: RunView, link: str, steps: list[str] | None = None) -> Panel:
     """`steps`: the definition's step ids in order (known to `run`); without them, those the run reported."""
     summary = Table(show_header=False, box=None, padding=(0, 2))
-    summary.add_row("run", f"{escape(view.run_id)} ({view.execution_status.lower()})")
+    progress = view.progress
+    # The run's state first, as an order's panel leads with the order's (starters/status_view.py).
+    state = progress.state.value if progress is not None else view.execution_status.lower()
+    why = f" ({progress.reason})" if progress is not None and progress.reason else ""
+    parts: list[RenderableType] = [f"[bold]{escape(f'Run {view.run_id}: {state}{why}')}[/]", summary]
+    summary.add_row("state", f"[{_STATE_STYLE.get(state, 'cyan')}]{state}[/]")
+    if progress is not None and progress.reason:
+        summary.add_row("reason", escape(f"{progress.reason} ({progress.error_type})"))
+    summary.add_row("run", f"{escape(view.run_id)} ({execution_text(state, view.execution_status)})")
     if view.summary:
         summary.add_row("saga", escape(view.summary))
-    parts: list[RenderableType] = [summary]
-    progress = view.progress
     if progress is not None:
-        style = _STATE_STYLE.get(progress.state.value, "cyan")
-        summary.add_row("state", f"[{style}]{progress.state.value}[/]")
         summary.add_row("definition", progress.content_hash)
-        if progress.reason:
-            summary.add_row("reason", escape(f"{progress.reason} ({progress.error_type})"))
         table = Table("step", "status", "result", box=None, padding=(0, 2))
         known = steps or _reported_steps(progress.completed_steps, progress.current_step, progress.failed_step)
         for step in known:

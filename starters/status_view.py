@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Group
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -18,18 +19,40 @@ _STATE_STYLE = {
 }
 
 
+# Why an execution's status differs from what its order's state suggests: said next to it, so that nobody reads
+# "failed" or "canceled" as a fault of Cadenza's.
+_AS_DESIGNED = {
+    ("compensated", "failed"): "compensated, it fails as designed",
+    ("compensated", "canceled"): "cancelled on request",
+}
+
+
+def execution_text(state: str, execution_status: str) -> str:
+    """The execution's status as the panels show it, after the state: "execution failed: a compensated …"."""
+    execution = execution_status.lower()
+    designed = _AS_DESIGNED.get((state, execution))
+    return f"execution {execution}" + (f": {designed}" if designed else "")
+
+
+def headline(view: OrderView) -> str:
+    """The order's state first, with why when it did not complete: "Order ord-1: compensated (card declined)"."""
+    progress = view.progress
+    why = f" ({progress.reason})" if progress is not None and progress.reason else ""
+    return f"Order {view.order_id}: {view.state}{why}"
+
+
 def status_panel(view: OrderView, link: str) -> Panel:
     summary = Table(show_header=False, box=None, padding=(0, 2))
-    summary.add_row("workflow", f"{view.workflow_id} ({view.execution_status.lower()})")
+    progress = view.progress
+    style = _STATE_STYLE.get(view.state, "cyan")
+    summary.add_row("state", f"[{style}]{view.state}[/]")
+    if progress is not None and progress.reason:
+        summary.add_row("reason", f"{progress.reason} ({progress.error_type})")
     if view.summary:
         summary.add_row("order", view.summary)
-    parts: list = [summary]
-    progress = view.progress
+    summary.add_row("workflow", f"{view.workflow_id} ({execution_text(view.state, view.execution_status)})")
+    parts: list = [f"[bold]{escape(headline(view))}[/]", summary]
     if progress is not None:
-        style = _STATE_STYLE.get(progress.state.value, "cyan")
-        summary.add_row("state", f"[{style}]{progress.state.value}[/]")
-        if progress.reason:
-            summary.add_row("reason", f"{progress.reason} ({progress.error_type})")
         if progress.risk is not None:
             verdict = "referred to review" if progress.risk.review_required else "approved"
             summary.add_row("risk check", f"{verdict} (score {progress.risk.score}/100)")

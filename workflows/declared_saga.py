@@ -29,6 +29,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from cadenza.errors import CadenzaError
+    from cadenza.failure_types import SAGA_COMPENSATED
     from cadenza.search_attributes import SAGA_STATUS
     from workflows.activity_types import CALL_OPERATION, COMPLETE_OPERATION, UNDO_OPERATION, ActivityType
     from workflows.errors import ORDER_FAILURES, describe_failure
@@ -49,6 +50,12 @@ with workflow.unsafe.imports_passed_through():
 
 RETRY_UPDATE = "retry_compensation"
 """The operator's go-ahead, signed like an order's (workers/decision_check.py checks every update of this name)."""
+
+# The patch id of compensated runs ending Failed, as compensated orders do (workflows/order.py,
+# COMPENSATED_FAILS_PATCH): a run that compensated raises a non-retryable `SagaCompensated` failure carrying its
+# `SagaProgress`, so the Web UI shows it failed with its reason; readers map it back (clients/sagas/runs.py). Runs
+# recorded before it ended Completed. Asked first, before any local attempt (see DECIDED_AT_START_PATCH there).
+COMPENSATED_FAILS_PATCH = "compensated-saga-fails"
 
 TEMPLATE_FAILED = "TemplateFailed"
 """A request that could not be rendered from what the run holds: final for the step (the saga compensates)."""
@@ -83,6 +90,7 @@ class DeclaredSagaWorkflow:
 
     @workflow.run
     async def run(self, run: SagaRun) -> SagaProgress:
+        compensated_fails = workflow.patched(COMPENSATED_FAILS_PATCH)
         self._steps.local_first = True
         self._steps.execution = workflow.info().first_execution_run_id
         for step in self._definition.steps:
@@ -107,6 +115,11 @@ class DeclaredSagaWorkflow:
                 await to_the_end(self._complete(steps[pivot + 1 :]), on_cancel=self._cancel_after_pivot)
             self._progress.current_step = None
             self._set_state(SagaState.COMPLETED, "completed")
+        if compensated_fails and self._progress.state == SagaState.COMPENSATED:
+            # Failed, not Completed: what the run was for did not happen. The progress travels in the details.
+            at = f" at {self._progress.failed_step}" if self._progress.failed_step else ""
+            message = f"{self._definition.name} compensated{at}: {self._progress.reason or 'no reason recorded'}"
+            raise ApplicationError(message, self._progress, type=SAGA_COMPENSATED, non_retryable=True)
         return self._progress
 
     # ---- queries and updates ------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from cadenza.errors import CadenzaError
-    from cadenza.failure_types import CANCELLED, DECLINE_TYPES, REVIEW_EXPIRED, REVIEW_REJECTED
+    from cadenza.failure_types import CANCELLED, DECLINE_TYPES, ORDER_COMPENSATED, REVIEW_EXPIRED, REVIEW_REJECTED
     from cadenza.search_attributes import ORDER_STATUS
     from workflows import activity_types, metrics
     from workflows.activity_types import ActivityType
@@ -94,10 +94,34 @@ LOCAL_FIRST_PATCH = "local-first-attempt"
 # polled by queries during its first task: its create-ERP marker in the first task, the risk-check and manual-review
 # markers in the second; on replay the local activity resolved inside the first task, the risk check was skipped and
 # the execution wedged for good). Only a patch asked before anything else the run does is safe from that. So an
-# execution that takes this one — asked first, at the start — asks no other: local first attempts, keys per
-# execution, the risk check and manual review all came before it and are implied. tests/replay/test_task_splits.py
-# replays histories split at every point a workflow task can end.
+# execution that takes this one — asked first, at the start — asks none of the patches before it: local first
+# attempts, keys per execution, the risk check and manual review all came before it and are implied.
+# tests/replay/test_task_splits.py replays histories split at every point a workflow task can end.
 DECIDED_AT_START_PATCH = "decided-at-start"
+
+# The patch id of compensated orders ending Failed: an order that was compensated (declined, out of stock, refused in
+# review) raises a non-retryable `OrderCompensated` failure carrying its `OrderResult` after its compensations, so the
+# Web UI shows it red, in the "Failures" count, with its reason on its page — as Temporal's saga samples do, which
+# re-raise after compensating. Readers map the failure back to the result (clients/orders.py, `order_result`).
+# Executions recorded before it ended Completed and replay that way. Asked at the start, next to DECIDED_AT_START_PATCH
+# and for the same reason (a patch asked after a local activity can land in another workflow task on replay).
+COMPENSATED_FAILS_PATCH = "compensated-order-fails"
+
+
+def compensated_message(result: OrderResult) -> str:
+    """The failure's message, what the Web UI shows on a compensated order's page: why, at which step, what was
+    undone."""
+    step = f" at {result.failed_step.value}" if result.failed_step else ""
+    kind = f" ({result.error_type})" if result.error_type else ""
+    undone = ", ".join(f"{c.action.value} {_undo_outcome(c)}" for c in result.compensations) or "none"
+    return f"order compensated{step}: {result.reason or 'no reason recorded'}{kind}; compensations: {undone}"
+
+
+def _undo_outcome(record: CompensationRecord) -> str:
+    if record.undone is None:
+        return record.status.value
+    return "undone" if record.undone else "nothing to undo"
+
 
 # The reason of an order whose review deadline passed (its `error_type` is REVIEW_EXPIRED).
 REVIEW_DEADLINE_PASSED = "review deadline passed"
@@ -147,6 +171,8 @@ class OrderWorkflow:
         # TemporalChangeVersion. Executions recorded before it ask, and replay, the patches they asked; an execution
         # that runs local first started after keys per execution too, so it does not ask that one either.
         self._decided_at_start = workflow.patched(DECIDED_AT_START_PATCH)
+        # The one patch asked besides it, also before anything else (see COMPENSATED_FAILS_PATCH).
+        self._compensated_fails = workflow.patched(COMPENSATED_FAILS_PATCH)
         self._local_first = self._decided_at_start or workflow.patched(LOCAL_FIRST_PATCH)
         # The first run id survives retries and resets of this execution but not a new execution of the same order
         # id (one placed again after the first was deleted), so keys made with it name exactly this execution.
@@ -173,7 +199,12 @@ class OrderWorkflow:
         else:
             self._set_state(OrderState.COMPLETED, "completed")
         metrics.order_closed(self._progress.state.value)
-        return OrderResult.model_validate(self._progress.model_dump())
+        result = OrderResult.model_validate(self._progress.model_dump())
+        if self._compensated_fails and result.state == OrderState.COMPENSATED:
+            # Failed, not Completed: the order did not happen. Non-retryable (a retry would place it again); the
+            # result travels in the failure's details, so every reader still gets the whole OrderResult.
+            raise ApplicationError(compensated_message(result), result, type=ORDER_COMPENSATED, non_retryable=True)
+        return result
 
     # ---- queries and updates ------------------------------------------------------------------------------------
 

@@ -28,9 +28,11 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from cadenza.codec import KeyRing
 from cadenza.errors import CadenzaError, InvalidInput
+from cadenza.failure_types import SAGA_COMPENSATED
 from cadenza.search_attributes import SAGA_STATUS, saga_search_attributes
 from cadenza.settings import settings
 from clients.orders import decided, signed
+from clients.results import result_or_carried
 from workflows.declared_saga import RETRY_UPDATE, DeclaredSagaWorkflow
 from workflows.models import OperatorRetry
 from workflows.saga_definition import SagaDefinition
@@ -200,6 +202,12 @@ class RunView:
         return self.progress.state.value if self.progress else self.execution_status.lower()
 
 
+async def run_result(handle: WorkflowHandle[Any, Any]) -> SagaProgress:
+    """The run's final progress, completed or compensated (`SagaCompensated` carries it). Raises `WorkflowFailureError`
+    for a cancelled run (it has no result)."""
+    return await result_or_carried(handle, SAGA_COMPENSATED, SagaProgress)
+
+
 async def describe_run(client: Client, run_id: str) -> RunView:
     """The run as the doors show it. Raises `RunNotFound` for an unknown id."""
     handle = run_handle(client, run_id)
@@ -214,7 +222,7 @@ async def wait_for_run(client: Client, run_id: str) -> RunView:
     """The run once its execution has closed (completed, compensated, cancelled after compensating)."""
     handle = run_handle(client, run_id)
     try:
-        await handle.result()
+        await run_result(handle)
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             raise RunNotFound(run_id, client.namespace) from None
@@ -255,17 +263,19 @@ async def retry_run(
     once it acted on the retry. Raises `RunNotFound`, or `NotNeedingAttention` with its state (nothing retried)."""
     handle = run_handle(client, run_id)
     description = description or await _describe(client, handle)
+    state = description.typed_search_attributes.get(SAGA_STATUS) or (
+        description.status.name.lower() if description.status else "unknown"
+    )
+    if description.status != WorkflowExecutionStatus.RUNNING:
+        raise NotNeedingAttention(run_id, state)  # closed: in the run's words, as clients/orders.py does for orders
     retry = signed(RETRY_UPDATE, run_id, OperatorRetry(operator=operator), keys)
     try:
         # As in clients/orders.py: the SDK's `update(name=...)` overload types the result as a coroutine.
         return await decided(handle.execute_update(DeclaredSagaWorkflow.retry_compensation, retry))  # type: ignore[arg-type]
     except (WorkflowUpdateFailedError, RPCError) as err:
-        # The validator's refusal, or (NOT_FOUND) the run closed: either way it was not waiting for an operator.
+        # The validator's refusal, or (NOT_FOUND) the run closed since: either way it was not waiting for an operator.
         if isinstance(err, RPCError) and err.status != RPCStatusCode.NOT_FOUND:
             raise
-        state = description.typed_search_attributes.get(SAGA_STATUS) or (
-            description.status.name.lower() if description.status else "unknown"
-        )
         raise NotNeedingAttention(run_id, state) from None
 
 
@@ -286,9 +296,13 @@ async def _describe(client: Client, handle: WorkflowHandle[Any, Any]) -> Workflo
 async def _progress_of(
     handle: WorkflowHandle[DeclaredSagaWorkflow, SagaProgress], description: WorkflowExecutionDescription
 ) -> tuple[SagaProgress | None, str | None]:
-    # A completed run's result is its final progress, in its history: read without asking a worker.
-    if description.status == WorkflowExecutionStatus.COMPLETED:
-        return await handle.result(), None
+    # A closed run's result is its final progress, in its history: read without asking a worker. A compensated run's
+    # execution failed, carrying it; a cancelled one has none and is queried.
+    if description.status in (WorkflowExecutionStatus.COMPLETED, WorkflowExecutionStatus.FAILED):
+        try:
+            return await run_result(handle), None
+        except WorkflowFailureError:
+            pass  # a failure that carries no progress: ask the worker
     try:
         return await handle.query(DeclaredSagaWorkflow.status), None
     except RPCError:

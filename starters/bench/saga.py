@@ -8,7 +8,7 @@ from collections.abc import Callable
 from temporalio.client import Client
 
 from clients.sagas import load_definition
-from clients.sagas.runs import run_id_for, start_run
+from clients.sagas.runs import run_id_for, run_result, start_run
 from starters.bench.workload import BenchOrderFailed, Fulfil
 from starters.saga_examples import EXAMPLES, order_saga_input
 from workflows.models import Order
@@ -27,7 +27,7 @@ def saga_fulfil(client: Client, task_queue: str, definition: SagaDefinition, *, 
         started = await start_run(
             client, definition, order_saga_input(order), task_queue=task_queue, eager_start=eager_start
         )
-        result = await started.handle.result()
+        result = await run_result(started.handle)
         if result.state != SagaState.COMPLETED:
             raise BenchOrderFailed(f"saga run {started.run_id} ended {result.state}: {result.reason}")
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from temporalio.client import Client
 
 from cadenza.errors import CadenzaError
-from clients.orders import place_order
+from clients.orders import order_result, place_order
 from starters.demo import SAMPLE_CONTACT
 from workflows.models import Order, OrderLine, OrderState
 
@@ -52,7 +52,7 @@ def temporal_fulfil(client: Client, task_queue: str, *, eager_start: bool) -> Fu
 
     async def fulfil(order: Order) -> None:
         placed = await place_order(client, order, task_queue=task_queue, eager_start=eager_start)
-        result = await placed.handle.result()
+        result = await order_result(placed.handle)
         if result.state != OrderState.COMPLETED:
             raise BenchOrderFailed(f"order {order.order_id} ended {result.state}: {result.reason}")
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -27,9 +29,10 @@ class EncryptedOrder:
     """Appears in the order's input only: readable through the codec server, nowhere else."""
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def encrypted_order(tmp_path_factory) -> AsyncIterator[EncryptedOrder]:
-    state = tmp_path_factory.mktemp("codec-stack")
+@asynccontextmanager
+async def codec_stack(state: Path, name: str) -> AsyncIterator[tuple[EmbeddedStack, Client]]:
+    """A stack as `cadenza up` starts it (the UI told the codec server's endpoint), on free ports, with its state in
+    `state`, and a client that encrypts with the same codec; no worker (the caller runs one on the stack's queue)."""
     with pytest.MonkeyPatch.context() as env:
         # The codec server child and this test's client must find the same keys: both read this stack's state folder.
         env.setenv("CADENZA_STATE_DIR", str(state))
@@ -40,17 +43,23 @@ async def encrypted_order(tmp_path_factory) -> AsyncIterator[EncryptedOrder]:
             codec_port=free_port(),
             service_ports={name: free_port() for name in ("erp", "payment", "inventory")},
             token=f"test-{uuid.uuid4().hex}",
-            task_queue=f"codec-{uuid.uuid4().hex}",
+            task_queue=f"{name}-{uuid.uuid4().hex}",
             with_worker=False,
             persistent_history=False,
         )
         stack = EmbeddedStack(config)
         await stack.start()
         try:
-            client = await Client.connect(config.temporal_address, data_converter=config.data_converter())
-            order = make_order(token=f"tok_{uuid.uuid4().hex}")
-            async with order_worker(client, task_queue=config.task_queue, endpoints=config.endpoints()):
-                await wait_for_result((await place_order(client, order, task_queue=config.task_queue)).handle)
-            yield EncryptedOrder(stack, order.workflow_id, order.payment_token)
+            yield stack, await Client.connect(config.temporal_address, data_converter=config.data_converter())
         finally:
             stack.stop()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def encrypted_order(tmp_path_factory) -> AsyncIterator[EncryptedOrder]:
+    async with codec_stack(tmp_path_factory.mktemp("codec-stack"), "codec") as (stack, client):
+        config = stack.config
+        order = make_order(token=f"tok_{uuid.uuid4().hex}")
+        async with order_worker(client, task_queue=config.task_queue, endpoints=config.endpoints()):
+            await wait_for_result((await place_order(client, order, task_queue=config.task_queue)).handle)
+        yield EncryptedOrder(stack, order.workflow_id, order.payment_token)

@@ -67,6 +67,33 @@ async def test_order_place_wait_prints_the_result_and_status_shows_it(harness: H
     assert len((await harness.records.for_order(order_id)).charges) == 1
 
 
+async def test_a_declined_order_is_shown_by_its_state_and_refused_a_retry_in_the_api_s_words(
+    harness: Harness, tmp_path
+):
+    order_id, path = _example_order(tmp_path, payment_token="tok_chargeDeclined")
+    env = harness.config.client_env()
+    placed = await _cadenza_async(["order", "place", str(path), "--wait"], env)
+    assert placed.returncode == 0, placed.stderr
+    result = json.loads(placed.stdout)  # the whole OrderResult, though the execution failed
+    assert (result["state"], result["error_type"], result["failed_step"]) == (
+        "compensated",
+        "CardDeclined",
+        "charge_payment",
+    )
+
+    status = await _cadenza_async(["order", "status", order_id], env)
+    assert status.returncode == 0, status.stderr
+    lines = [line.strip(" │") for line in status.stdout.splitlines()[1:]]  # under the panel's title
+    assert lines[0].startswith(f"Order {order_id}: compensated (") and "declined" in lines[0], lines
+    assert "(execution failed: compensated, it fails as designed)" in " ".join(status.stdout.split())
+
+    retry = await _cadenza_async(["order", "retry-compensation", order_id], env)
+    assert retry.returncode == 1, retry.stdout
+    said = " ".join((retry.stderr + retry.stdout).split())
+    assert f"Order {order_id} is compensated, not needs_attention" in said, said
+    assert "already completed" not in said
+
+
 async def test_an_order_id_placed_again_with_another_body_is_refused_as_the_api_refuses_it(harness: Harness, tmp_path):
     order_id, path = _example_order(tmp_path)
     env = harness.config.client_env()

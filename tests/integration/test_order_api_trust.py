@@ -21,6 +21,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from api.ownership import scoped_order_id
 from clients.orders import place_order
 from tests.conftest import make_order
 from tests.integration.conftest import Harness
@@ -280,13 +281,19 @@ async def _first_status(api: Api, url: str, headers: dict[str, str]) -> int:
         return response.status_code
 
 
-async def test_over_its_cap_of_waits_a_key_is_answered_at_once(api: Api, theirs: TheirOrder):
+async def test_over_its_cap_of_waits_a_key_is_answered_at_once(api: Api, harness: Harness, theirs: TheirOrder):
     from api.holds import HoldLimit, Holds
 
     saved, api.app.state.holds = api.app.state.holds, Holds(streams=HoldLimit(10), waits=HoldLimit(1))
+    # An order whose confirmation is held for 5 s cannot close within a 3 s wait (one awaiting review would not do:
+    # a wait answers as soon as an order waits for a person).
+    slow = _for(make_order(), theirs.order.customer_id)
+    filed = scoped_order_id(slow.customer_id, slow.order_id)  # placed with a key bound to its customer
+    stall = {"kind": "stall", "times": 1, "match": f"{filed}/confirm_erp_order"}
+    await harness.faults.set("erp", {"stall_ms": 5000, "script": [stall]})
     try:
-        # One wait held (B's order awaits review: it cannot close within the wait) ...
-        holding = asyncio.create_task(api.place(theirs.order, theirs.headers, Prefer="wait=3"))
+        # One wait held ...
+        holding = asyncio.create_task(api.place(slow, theirs.headers, Prefer="wait=3"))
         await asyncio.sleep(0.5)
         started = time.perf_counter()
         at_once = await api.place(_for(make_order(), theirs.order.customer_id), theirs.headers, Prefer="wait=30")
@@ -296,6 +303,7 @@ async def test_over_its_cap_of_waits_a_key_is_answered_at_once(api: Api, theirs:
         assert (await holding).headers["preference-applied"] == "wait=3"
     finally:
         api.app.state.holds = saved
+        await harness.faults.set("erp", {})
 
 
 async def test_an_order_whose_history_is_near_temporals_limit_takes_no_more_updates(

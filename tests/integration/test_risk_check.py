@@ -1,5 +1,6 @@
 """New executions take the patched path: a large order placed now is risk-checked before its charge, for real, and
-its history holds one patch marker, asked at its start (workflows/order.py, DECIDED_AT_START_PATCH)."""
+its history holds the patch markers asked at its start (workflows/order.py, DECIDED_AT_START_PATCH and
+COMPENSATED_FAILS_PATCH) and no other."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ from tests.conftest import make_order
 from tests.history_helpers import patch_ids, scheduled_activities
 from tests.integration.test_order_fulfilment import _assert_consistent
 from workflows.models import RISK_CHECK_THRESHOLD, OrderState, Step
-from workflows.order import DECIDED_AT_START_PATCH
+from workflows.order import COMPENSATED_FAILS_PATCH, DECIDED_AT_START_PATCH
 
 pytestmark = pytest.mark.integration
+
+# The patches every new order asks, at its start and nowhere else (workflows/order.py).
+AT_START = [DECIDED_AT_START_PATCH, COMPENSATED_FAILS_PATCH]
 
 
 async def test_a_large_order_is_risk_checked_before_its_charge_with_every_patch_decided_at_its_start(harness):
@@ -23,7 +27,7 @@ async def test_a_large_order_is_risk_checked_before_its_charge_with_every_patch_
     assert result.state == OrderState.COMPLETED and result.risk is not None and result.risk.approved
     history = await placed.handle.fetch_history()
     assert scheduled_activities(history)[:3] == ["create_erp_order", "assess_risk", "charge_payment"]
-    assert patch_ids(history) == [DECIDED_AT_START_PATCH]
+    assert patch_ids(history) == AT_START
     await _assert_consistent(harness, order, OrderState.COMPLETED)
 
 
@@ -45,8 +49,8 @@ async def test_a_large_order_the_risk_check_refuses_is_never_charged(harness):
     assert records.charges == [] and records.erp_order["status"] == "cancelled"
 
 
-async def test_a_small_order_is_not_risk_checked_and_records_the_same_one_patch(harness):
+async def test_a_small_order_is_not_risk_checked_and_records_the_same_patches(harness):
     placed = await place_order(harness.client, make_order(), task_queue=harness.task_queue)
     await wait_for_result(placed.handle)
     history = await placed.handle.fetch_history()
-    assert "assess_risk" not in scheduled_activities(history) and patch_ids(history) == [DECIDED_AT_START_PATCH]
+    assert "assess_risk" not in scheduled_activities(history) and patch_ids(history) == AT_START

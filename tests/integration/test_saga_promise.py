@@ -66,7 +66,8 @@ async def test_cancelling_an_order_that_is_compensating_lets_its_compensations_f
         ("refund_payment", "done", True),
         ("cancel_erp_order", "done", True),
     ]
-    assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
+    # Ended by its failure, not by the cancel: Failed (a compensated order), not Canceled.
+    assert (await handle.describe()).status == WorkflowExecutionStatus.FAILED
     await _nothing_live(harness, order)
     records = await harness.records.for_order(order.order_id)
     assert records.erp_order["status"] == "cancelled" and len(records.charges) == 1

@@ -39,7 +39,8 @@ _PATCH_MARKER = "core_patch"
 def cut_points(history: WorkflowHistory) -> list[int]:
     """Every index i such that a workflow task can end after event i: i and i + 1 are commands of the same task.
     Not between a patch marker and the search-attribute upsert the SDK issues with it (one call of workflow code
-    makes both), and not between an update's acceptance and what the same handler call wrote with it."""
+    makes both), nor between two patches asked back to back, and not between an update's acceptance and what the same
+    handler call wrote with it."""
     events, task = history.events, _tasks(history.events)
     points = []
     for index in range(len(events) - 1):
@@ -47,6 +48,11 @@ def cut_points(history: WorkflowHistory) -> list[int]:
         if task[index] is None or task[index] != task[index + 1]:
             continue
         if _is_patch_marker(this) and following.event_type == _E.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+            continue
+        upsert = this.event_type == _E.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
+        if upsert and index > 0 and _is_patch_marker(events[index - 1]) and _is_patch_marker(following):
+            # Two patches asked one after the other, with nothing awaited between (OrderWorkflow asks decided-at-start
+            # and compensated-order-fails together, first thing in its run): no task can end between them.
             continue
         if this.event_type == _E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
             continue

@@ -7,18 +7,21 @@ from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
 
+from cadenza.failure_types import SAGA_COMPENSATED
 from starters.history_files import load_history
 from starters.record_saga_histories import saga_history_files
 
 DECLARED = Path(__file__).resolve().parents[1] / "histories" / "declared-sagas"
+# Recorded since compensated runs end Failed (workflows/declared_saga.py, COMPENSATED_FAILS_PATCH).
+COMPENSATED_FAILS = DECLARED.with_name("declared-sagas-compensated-fails")
 
 
-def _events(name: str) -> list[str]:
-    return [EventType.Name(event.event_type) for event in load_history(DECLARED / f"{name}.json").events]
+def _events(name: str, folder: Path = DECLARED) -> list[str]:
+    return [EventType.Name(event.event_type) for event in load_history(folder / f"{name}.json").events]
 
 
 def test_every_saga_scenario_has_an_encrypted_history_of_the_generic_workflow():
-    files = saga_history_files(DECLARED)
+    files = saga_history_files(DECLARED) + saga_history_files(COMPENSATED_FAILS)
     assert [path for path in files if not path.exists()] == []
     for path in files:
         started = load_history(path).events[0].workflow_execution_started_event_attributes
@@ -37,9 +40,21 @@ def test_the_cancelled_runs_were_cancelled_and_compensated_before_they_closed():
         assert "EVENT_TYPE_ACTIVITY_TASK_COMPLETED" in events[cancel:], name
 
 
-def test_the_completed_and_compensated_runs_closed_as_completed_executions():
+def test_before_the_patch_the_completed_and_compensated_runs_closed_as_completed_executions():
     for name in ("order_completed", "order_declined_card", "travel_completed", "travel_rental_refused"):
         assert _events(name)[-1] == "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED", name
+
+
+def test_since_the_patch_a_compensated_run_fails_carrying_its_progress_and_the_others_end_as_before():
+    for name in ("order_declined_card", "travel_rental_refused"):
+        failed = load_history(COMPENSATED_FAILS / f"{name}.json").events[-1]
+        assert failed.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED, name
+        info = failed.workflow_execution_failed_event_attributes.failure.application_failure_info
+        assert (info.type, info.non_retryable, len(info.details.payloads)) == (SAGA_COMPENSATED, True, 1), name
+    for name in ("order_completed", "travel_completed", "travel_pivot_then_rental_retried"):
+        assert _events(name, COMPENSATED_FAILS)[-1] == "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED", name
+    for name in ("order_cancelled_mid_run", "order_unknown_outcome_fenced"):
+        assert _events(name, COMPENSATED_FAILS)[-1] == "EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED", name
 
 
 def test_the_step_after_the_pivot_failed_and_was_retried_by_the_server():

@@ -12,6 +12,7 @@ from temporalio.api.enums.v1 import EventType
 from cadenza import codec
 from cadenza.codec import KeyRing
 from cadenza.connection import data_converter
+from cadenza.failure_types import ORDER_COMPENSATED
 from cadenza.telemetry import temporal_plugins
 from starters.history_files import history_files, load_history
 from starters.record_histories import SCENARIOS_BEFORE_REVIEW, planned_files
@@ -25,6 +26,7 @@ ENCRYPTED = HISTORIES / "encrypted"
 MANUAL_REVIEW = HISTORIES / "manual-review"
 LOCAL_FIRST = HISTORIES / "local-first"
 DECIDED_AT_START = HISTORIES / "decided-at-start"
+COMPENSATED_FAILS = HISTORIES / "compensated-fails"
 RECORDED = history_files([HISTORIES])
 BEFORE_ENCRYPTION = sorted(HISTORIES.glob("*.json"))
 
@@ -34,10 +36,11 @@ def test_every_scenario_has_a_recorded_history():
     # fencing compensations (keys-per-execution/), and with encrypted payloads and customer contacts (encrypted/, under
     # the committed test-only key), and with manual review (manual-review/, encrypted too), and with local first
     # attempts (local-first/, encrypted too), and with every patch decided at the start (decided-at-start/, encrypted
-    # too): every kind of execution may be open when a new version deploys.
+    # too), and with compensated orders ending Failed (compensated-fails/, encrypted too): every kind of execution may
+    # be open when a new version deploys.
     for folder in (HISTORIES, HISTORIES / "risk-check", HISTORIES / "keys-per-execution", ENCRYPTED):
         assert [path for path in planned_files(folder, SCENARIOS_BEFORE_REVIEW) if not path.exists()] == []
-    for folder in (MANUAL_REVIEW, LOCAL_FIRST, DECIDED_AT_START):
+    for folder in (MANUAL_REVIEW, LOCAL_FIRST, DECIDED_AT_START, COMPENSATED_FAILS):
         assert [path for path in planned_files(folder) if not path.exists()] == []
 
 
@@ -52,6 +55,25 @@ def test_the_local_first_histories_ran_their_calls_inside_the_workflow_task():
     assert happy.count("EVENT_TYPE_MARKER_RECORDED") == 1 + 5  # one patch marker, five local attempts
     assert "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED" not in happy
     assert "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED" in kinds("payment_503_twice_then_ok")
+
+
+def test_compensated_orders_recorded_since_the_patch_end_failed_with_their_result():
+    # What their replay proves: a compensated order's execution fails (OrderCompensated, its result in the details);
+    # a completed one completes, a cancelled one is cancelled, as before.
+    def last(name: str) -> str:
+        return EventType.Name(load_history(COMPENSATED_FAILS / f"{name}.json").events[-1].event_type)
+
+    for name in ("declined_card", "out_of_stock", "needs_attention", "review_rejected", "review_expired"):
+        assert last(name) == "EVENT_TYPE_WORKFLOW_EXECUTION_FAILED", name
+        failed = load_history(COMPENSATED_FAILS / f"{name}.json").events[-1]
+        failure = failed.workflow_execution_failed_event_attributes.failure
+        assert failure.application_failure_info.type == ORDER_COMPENSATED
+        assert failure.application_failure_info.non_retryable
+        assert failure.application_failure_info.details.payloads, "the OrderResult travels in the details"
+    for name in ("happy_path", "large_order", "review_approved", "payment_503_twice_then_ok"):
+        assert last(name) == "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED", name
+    for name in ("cancelled", "review_cancelled"):
+        assert last(name) == "EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED", name
 
 
 def test_the_replayer_runs_workflows_as_the_worker_does():

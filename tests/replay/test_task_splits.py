@@ -19,10 +19,11 @@ from tests.history_helpers import scheduled_activities
 from tests.replay.task_splits import cut_after, cut_points
 
 HISTORIES = Path(__file__).resolve().parents[1] / "histories"
-DECIDED_AT_START = history_files([HISTORIES / "decided-at-start"])
+# Since compensated-order-fails (COMPENSATED_FAILS_PATCH), asked at the start too, next to decided-at-start.
+DECIDED_AT_START = history_files([HISTORIES / "decided-at-start", HISTORIES / "compensated-fails"])
 
 
-@pytest.mark.parametrize("path", DECIDED_AT_START, ids=lambda path: path.stem)
+@pytest.mark.parametrize("path", DECIDED_AT_START, ids=lambda path: f"{path.parent.name}/{path.stem}")
 async def test_every_cut_of_a_history_recorded_since_replays(path: Path):
     history = load_history(path)
     points = cut_points(history)

@@ -14,12 +14,17 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.worker import Worker
 
 from cadenza.connection import data_converter
+from cadenza.failure_types import ORDER_COMPENSATED, SAGA_COMPENSATED
+from clients.results import carried_result
 from workers.worker import WORKFLOWS, worker_options
+from workflows.models import OrderResult
+from workflows.saga_run_models import SagaProgress
 
 T = TypeVar("T")
 
@@ -53,9 +58,27 @@ async def workflow_task_failure(handle: WorkflowHandle) -> str | None:
     return None
 
 
+async def _result(handle: WorkflowHandle[Any, T]) -> T:
+    try:
+        return await handle.result()
+    except WorkflowFailureError as err:
+        for failure_type, model in _CARRIED:
+            if (carried := carried_result(err, failure_type, model)) is not None:
+                return carried  # type: ignore[return-value]  # the handle's own result type
+        raise
+
+
+# A compensated order's and a compensated saga run's failures carry their results (clients/results.py).
+_CARRIED: tuple[tuple[str, type[BaseModel]], ...] = (
+    (ORDER_COMPENSATED, OrderResult),
+    (SAGA_COMPENSATED, SagaProgress),
+)
+
+
 async def result_of(handle: WorkflowHandle[Any, T]) -> T:
-    """`handle.result()`, except that a failed workflow task raises `WorkflowTaskFailed` at once with its message."""
-    outcome = asyncio.ensure_future(handle.result())
+    """`order_result(handle)` (a compensated order's failure is its result; any other workflow's result as it is),
+    except that a failed workflow task raises `WorkflowTaskFailed` at once with its message."""
+    outcome = asyncio.ensure_future(_result(handle))
     try:
         while True:
             done, _ = await asyncio.wait([outcome], timeout=WATCH_EVERY)

@@ -16,7 +16,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import CancelledError
 from temporalio.worker import Worker
 
-from clients.orders import retry_compensations
+from clients.orders import order_result, retry_compensations
 from starters.replay import new_replayer
 from tests.conftest import make_order
 from tests.history_helpers import scheduled_activities
@@ -216,7 +216,7 @@ async def test_cancel_of_an_order_waiting_for_an_operator_keeps_it_open_until_it
         await asyncio.sleep(0.5)
         assert (await handle.query(OrderWorkflow.status)).state == OrderState.NEEDS_ATTENTION
         await retry_compensations(handle, operator="cli:ops")
-        result = await handle.result()
+        result = await order_result(handle)
     assert result.state == OrderState.COMPENSATED and result.error_type == "CardDeclined"
     assert [(c.action, c.status) for c in result.compensations] == [
         ("release_inventory", CompensationStatus.DONE),
@@ -231,7 +231,7 @@ async def test_cancel_while_compensating_after_a_failure_lets_the_compensations_
         handle = await _start(time_skipping_env, task_queue)
         await asyncio.wait_for(fakes.started["refund_payment"].wait(), 10)
         await handle.cancel()
-        result = await handle.result()
+        result = await order_result(handle)
     assert result.state == OrderState.COMPENSATED
     assert fakes.calls[-2:] == ["refund_payment", "cancel_erp_order"]
 
@@ -299,7 +299,7 @@ async def test_every_change_of_progress_is_an_event_numbered_in_order(time_skipp
     fakes = FakeServices(failures={"reserve_inventory": [permanent("OutOfStock")]})
     async with _worker(time_skipping_env, task_queue, fakes):
         handle = await _start(time_skipping_env, task_queue)
-        await handle.result()
+        await order_result(handle)
         events = await handle.query(OrderWorkflow.events, 0)
         later = await handle.query(OrderWorkflow.events, 3)
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
@@ -351,7 +351,7 @@ async def test_the_payment_decision_is_answered_as_soon_as_the_charge_is_decided
             OrderWorkflow.payment_decision, start_workflow_operation=start
         )
         answered_before_the_end = "commit_inventory" not in fakes.calls
-        await (await start.workflow_handle()).result()
+        await order_result(await start.workflow_handle())
     assert decision.outcome.value == outcome
     assert answered_before_the_end
     assert (decision.charge_id == "ch_fake") == (outcome == "charged")
