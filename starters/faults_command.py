@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import json
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 import httpx
 import typer
 
 from cadenza.errors import CadenzaError
+from cadenza.faults import IdempotencyMisbehaviour
 from cadenza.settings import ALL_SERVICE_NAMES
 from starters.console import console
 from starters.faults import FaultAdmin
@@ -29,6 +30,10 @@ faults_app = typer.Typer(
 
 Service = Enum("Service", {name: name for name in ALL_SERVICE_NAMES}, type=str)  # type: ignore[misc]
 _SERVICE = typer.Argument(help="The simulated service", metavar="SERVICE")
+KEY_HANDLING_OFF = "off"
+KeyHandling = Enum(  # type: ignore[misc]
+    "KeyHandling", {mode: mode for mode in (*get_args(IdempotencyMisbehaviour), KEY_HANDLING_OFF)}, type=str
+)
 
 
 def _admin(call: Any) -> Any:
@@ -94,3 +99,34 @@ def clear(
         return
     _admin(lambda admin: admin.unscript(service.value, match))
     console.print(f"{service.value} no longer refuses or fails requests matching {match!r}.")
+
+
+@faults_app.command("idempotency")
+def idempotency(
+    service: Annotated[Service, _SERVICE],
+    mode: Annotated[
+        KeyHandling,
+        typer.Argument(
+            metavar="MODE",
+            help="ignore_keys, replay_successes_only, concurrent_duplicates, reuse_executes, key_ignores_path; "
+            "or off (correct key handling again)",
+        ),
+    ],
+) -> None:
+    """Switch the service's idempotency-key handling to one of the ways real APIs get it wrong, so that `cadenza
+    verify` can be seen to catch it (docs/downstream-contract.md); `off` restores the correct handling. Other faults
+    stay as they are."""
+
+    async def switch(admin: FaultAdmin) -> None:
+        config = await admin.get(service.value)
+        config["idempotency"] = None if mode.value == KEY_HANDLING_OFF else mode.value
+        await admin.set(service.value, config)
+
+    _admin(switch)
+    if mode.value == KEY_HANDLING_OFF:
+        console.print(f"{service.value} handles idempotency keys correctly again.")
+    else:
+        console.print(
+            f"{service.value} now handles keys as {mode.value!r}: `cadenza verify examples/verify/services.yaml` "
+            f"should fail on it. Undo with `cadenza faults idempotency {service.value} off`."
+        )

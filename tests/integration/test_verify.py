@@ -147,6 +147,24 @@ async def test_the_command_exits_0_then_1_naming_operation_probe_and_evidence(se
 
 
 @pytest.mark.asyncio(loop_scope="session")
+async def test_cadenza_faults_switches_a_misbehaviour_that_verify_then_names(services: Services):
+    # What a newcomer types to see verify catch a broken API (docs/downstream-contract.md, "Showing it can tell").
+    switched = await _cadenza_async(["faults", "idempotency", "payment", "key_ignores_path"], services.env)
+    try:
+        assert switched.returncode == 0, switched.stdout + switched.stderr
+        bad = await _cadenza_async(["verify", str(CONFIG)], services.env)
+    finally:
+        healed = await _cadenza_async(["faults", "idempotency", "payment", "off"], services.env)
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert "FAIL payment.refundCharge scope" in bad.stdout or "FAIL payment.createCharge scope" in bad.stdout
+    assert healed.returncode == 0, healed.stdout + healed.stderr
+    good = await _cadenza_async(["verify", str(CONFIG)], services.env)
+    assert good.returncode == 0, good.stdout + good.stderr
+    refused = await _cadenza_async(["faults", "idempotency", "payment", "bogus"], services.env)
+    assert refused.returncode == 2 and "bogus" in refused.stderr
+
+
+@pytest.mark.asyncio(loop_scope="session")
 async def test_a_teams_ci_can_assert_it(services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     for name, value in services.env.items():
         monkeypatch.setenv(name, value)
