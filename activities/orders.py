@@ -15,9 +15,11 @@ from typing import Any
 
 from temporalio import activity
 
+from activities.first_attempts import Call, make_first_attempts
 from activities.http import ServiceClient, ServiceClients
 from activities.risk import assess, rejection
 from workflows import activity_types
+from workflows.first_attempts import FirstAttempts, FirstAttemptsDone
 from workflows.idempotency import idempotency_key
 from workflows.models import (
     ChargeRecord,
@@ -110,6 +112,21 @@ class OrderActivities:
         )
         return ReservationRecord(reservation_id=reservation.reservation_id, status=response.json()["status"])
 
+    @activity.defn(name=activity_types.FIRST_ATTEMPTS.name)
+    async def first_attempts(self, batch: FirstAttempts) -> FirstAttemptsDone:
+        """The first attempts of several forward steps in one local activity (workflows/first_attempts.py)."""
+        steps: dict[str, Call] = {
+            activity_types.CREATE_ERP_ORDER.name: self.create_erp_order,
+            activity_types.ASSESS_RISK.name: self.assess_risk,
+            activity_types.CHARGE_PAYMENT.name: self.charge_payment,
+            activity_types.RESERVE_INVENTORY.name: self.reserve_inventory,
+            activity_types.CONFIRM_ERP_ORDER.name: self.confirm_erp_order,
+            activity_types.COMMIT_INVENTORY.name: self.commit_inventory,
+        }
+        return await make_first_attempts(
+            batch, steps, activity_types.ORDER_STEP_INPUTS, activity_types.ORDER_STEP_RESULTS
+        )
+
     # ---- compensations: each fences the key of the step it undoes ---------------------------------------------
 
     @activity.defn(name=activity_types.CANCEL_ERP_ORDER.name)
@@ -133,6 +150,7 @@ class OrderActivities:
             self.reserve_inventory,
             self.confirm_erp_order,
             self.commit_inventory,
+            self.first_attempts,
             self.cancel_erp_order,
             self.refund_payment,
             self.release_inventory,

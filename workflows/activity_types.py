@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.first_attempts import FirstAttempts, FirstAttemptsDone
     from workflows.models import (
         ChargeRecord,
         ChargeRequest,
@@ -53,6 +54,8 @@ CHARGE_PAYMENT = ActivityType("charge_payment", ChargeRequest, ChargeRecord)
 RESERVE_INVENTORY = ActivityType("reserve_inventory", ReservationRequest, ReservationRecord)
 CONFIRM_ERP_ORDER = ActivityType("confirm_erp_order", OrderRef, ErpOrderRecord)
 COMMIT_INVENTORY = ActivityType("commit_inventory", ReservationRef, ReservationRecord)
+FIRST_ATTEMPTS = ActivityType("first_attempts", FirstAttempts, FirstAttemptsDone)
+"""Consecutive first attempts of the steps above in one local activity (workflows/first_attempts.py)."""
 
 # ---- OrderWorkflow: compensations (each fences the key of the step it undoes) -------------------------------------
 CANCEL_ERP_ORDER = ActivityType("cancel_erp_order", StepFence, CompensationOutcome)
@@ -78,9 +81,15 @@ ORDER_STEPS: tuple[ActivityType[Any, Any], ...] = (
     RESERVE_INVENTORY,
     CONFIRM_ERP_ORDER,
     COMMIT_INVENTORY,
+    FIRST_ATTEMPTS,
     CANCEL_ERP_ORDER,
     REFUND_PAYMENT,
     RELEASE_INVENTORY,
 )
+FORWARD_STEPS = (CREATE_ERP_ORDER, ASSESS_RISK, CHARGE_PAYMENT, RESERVE_INVENTORY, CONFIRM_ERP_ORDER, COMMIT_INVENTORY)
+ORDER_STEP_INPUTS: dict[str, Any] = {step.name: step.arg for step in FORWARD_STEPS}
+"""The input model of each forward step, by name: what a batch of first attempts validates each call's input with."""
+ORDER_STEP_RESULTS: dict[str, Any] = {step.name: step.result for step in FORWARD_STEPS}
+"""The result model of each forward step, by name: what a batch checks each answer against."""
 RECONCILE_STEPS: tuple[ActivityType[Any, Any], ...] = (CHECK_ORDERS, REPAIR)
 SAGA_CALLS: tuple[ActivityType[Any, Any], ...] = (CALL_OPERATION, UNDO_OPERATION, COMPLETE_OPERATION)

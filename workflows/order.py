@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import activity_types, metrics
     from workflows.activity_types import ActivityType
     from workflows.errors import ORDER_FAILURES, FailureSummary, describe_failure
+    from workflows.first_attempts import FillFrom, FirstCall
     from workflows.models import (
         RISK_CHECK_THRESHOLD,
         ChargeRecord,
@@ -107,6 +108,13 @@ DECIDED_AT_START_PATCH = "decided-at-start"
 # and for the same reason (a patch asked after a local activity can land in another workflow task on replay).
 COMPENSATED_FAILS_PATCH = "compensated-order-fails"
 
+# The patch id of first attempts together (workflows/first_attempts.py): an order with no risk check makes the first
+# attempts of all its calls — create the ERP order, charge, reserve, then confirm and commit together — in one local
+# activity, and each step takes its call's outcome from it. One hand-over between the workflow and its calls instead
+# of five, one marker instead of five (docs/performance.md). Asked first, alone: it implies every patch before it
+# (decided-at-start and compensated-order-fails included), so a new execution records one patch marker, not two.
+FIRST_ATTEMPTS_TOGETHER_PATCH = "first-attempts-together"
+
 
 def compensated_message(result: OrderResult) -> str:
     """The failure's message, what the Web UI shows on a compensated order's page: why, at which step, what was
@@ -167,12 +175,13 @@ class OrderWorkflow:
 
     @workflow.run
     async def run(self, order: StoredOrder) -> OrderResult:
-        # Asked first, and alone when it is taken (see DECIDED_AT_START_PATCH): one marker, one upsert of
-        # TemporalChangeVersion. Executions recorded before it ask, and replay, the patches they asked; an execution
-        # that runs local first started after keys per execution too, so it does not ask that one either.
-        self._decided_at_start = workflow.patched(DECIDED_AT_START_PATCH)
-        # The one patch asked besides it, also before anything else (see COMPENSATED_FAILS_PATCH).
-        self._compensated_fails = workflow.patched(COMPENSATED_FAILS_PATCH)
+        # Asked first, and alone when it is taken (see DECIDED_AT_START_PATCH and FIRST_ATTEMPTS_TOGETHER_PATCH): one
+        # marker, one upsert of TemporalChangeVersion. Executions recorded before it ask, and replay, the patches they
+        # asked; an execution that runs local first started after keys per execution too, so it does not ask that one.
+        self._together = workflow.patched(FIRST_ATTEMPTS_TOGETHER_PATCH)
+        self._decided_at_start = self._together or workflow.patched(DECIDED_AT_START_PATCH)
+        # Also before anything else (see COMPENSATED_FAILS_PATCH).
+        self._compensated_fails = self._together or workflow.patched(COMPENSATED_FAILS_PATCH)
         self._local_first = self._decided_at_start or workflow.patched(LOCAL_FIRST_PATCH)
         # The first run id survives retries and resets of this execution but not a new execution of the same order
         # id (one placed again after the first was deleted), so keys made with it name exactly this execution.
@@ -272,6 +281,10 @@ class OrderWorkflow:
         if self._local_first:
             # Every step's compensation before the first step: see LOCAL_FIRST_PATCH.
             self._steps.register_every_undo()
+        if self._together and not self._risk_check_applies() and not self._decision_awaited:
+            # Not with a risk check (it may wait for a person between two calls), nor when a checkout waits for the
+            # payment decision (its answer leaves with the task after the charge, see LOCAL_FIRST_PATCH).
+            await self._steps.first_attempts(self._first_calls())
         await self._steps.step(
             Step.CREATE_ERP_ORDER,
             do=lambda: self._steps.call(
@@ -296,6 +309,39 @@ class OrderWorkflow:
         # Confirming needs no compensation of its own: cancelling the ERP order and releasing the reservation
         # (already registered) also undo a confirmed order and a committed reservation.
         await self._steps.step(Step.CONFIRM_ORDER, do=lambda: self._confirm(reservation.reservation_id))
+
+    def _first_calls(self) -> list[FirstCall]:
+        """Every call of a happy order, as its steps below make them, for `first_attempts`."""
+        order = self._order
+        create, charge = activity_types.CREATE_ERP_ORDER, activity_types.CHARGE_PAYMENT
+        reserve, confirm, commit = (
+            activity_types.RESERVE_INVENTORY,
+            activity_types.CONFIRM_ERP_ORDER,
+            activity_types.COMMIT_INVENTORY,
+        )
+        money = format_money(order.total_amount, order.currency)
+        return [
+            FirstCall.of(
+                create.name, ErpOrderRequest.of(order, self._key(create)), f"create ERP order {order.order_id}"
+            ),
+            FirstCall.of(charge.name, ChargeRequest.of(order, self._key(charge)), f"charge {money}"),
+            FirstCall.of(
+                reserve.name, ReservationRequest.of(order, self._key(reserve)), f"reserve {len(order.lines)} SKU(s)"
+            ),
+            FirstCall.of(
+                confirm.name,
+                OrderRef(order_id=order.order_id, idempotency_key=self._key(confirm)),
+                f"confirm ERP order {order.order_id}",
+            ),
+            FirstCall.of(
+                commit.name,
+                # The reservation's id comes from the reservation's answer, in the batch.
+                ReservationRef(reservation_id="", idempotency_key=self._key(commit)),
+                "commit the reservation",
+                fill={"reservation_id": FillFrom(ref=reserve.name, field="reservation_id")},
+                with_previous=True,
+            ),
+        ]
 
     def _key(self, activity: ActivityType[Any, Any]) -> str:
         """The idempotency key of `activity`'s call in this execution (see workflows/idempotency.py)."""

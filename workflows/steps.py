@@ -47,14 +47,19 @@ from temporalio.exceptions import TimeoutError as AttemptTimedOut
 
 with workflow.unsafe.imports_passed_through():
     from workflows import metrics
-    from workflows.activity_types import ActivityType
+    from workflows.activity_types import FIRST_ATTEMPTS, ActivityType
     from workflows.errors import ORDER_FAILURES, FailureSummary, describe_failure
+    from workflows.first_attempts import FIRST_ATTEMPTS_FAILED, CallFailure, CallOutcome, FirstAttempts, FirstCall
     from workflows.idempotency import idempotency_key
     from workflows.models import CompensationStatus, ProgressKind
-    from workflows.policies import OptionsTable
+    from workflows.policies import LOCAL_ATTEMPT_TIMEOUT, OptionsTable
     from workflows.saga import R, Saga
 
 T = TypeVar("T")
+
+# What a batch of first attempts may take beyond its calls' own deadlines (each a local attempt's, enforced by the
+# activity): the activity's own start and the hand-over of its result. Past it the batch is given up as a whole.
+FIRST_ATTEMPTS_MARGIN = timedelta(milliseconds=500)
 S = TypeVar("S", bound=str)
 """A step's name: a `StrEnum` member or a plain string."""
 C = TypeVar("C", bound=str)
@@ -129,6 +134,8 @@ class StepRunner(Generic[S, C, R]):
         self._details = details
         self._fence_input = fence_input
         self._operator_retry = False
+        # The outcomes of first attempts made together (`first_attempts`), by call, until each step takes its own.
+        self._first: dict[str, CallOutcome] = {}
         self._saga: Saga[R] = Saga(
             records, parallel=plan.parallel_compensation, on_change=self._compensation_changed, new_record=new_record
         )
@@ -206,13 +213,57 @@ class StepRunner(Generic[S, C, R]):
         self._record(ProgressKind.STEP_DONE, step=step)
         return result
 
-    async def call(self, activity: ActivityType[Any, T], arg: Any, summary: str, *, local: bool = True) -> T:
+    async def first_attempts(self, calls: Sequence[FirstCall]) -> None:
+        """Make the first attempts of `calls` — the next steps' calls, in order — in one local activity
+        (workflows/first_attempts.py); each step's `call` then takes its call's outcome instead of making it. For an
+        execution that runs local first, with every undo registered. Shielded like a local attempt: a cancel waits
+        for the batch to end, then stops the saga before its next step."""
+        assert self.local_first, "first attempts together are local first attempts"
+        batch = FirstAttempts(calls=list(calls), call_timeout_ms=int(LOCAL_ATTEMPT_TIMEOUT.total_seconds() * 1000))
+        rounds = len(batch.rounds())
+        local = dict(self.plan.options.local_attempt)
+        local["start_to_close_timeout"] = LOCAL_ATTEMPT_TIMEOUT * rounds + FIRST_ATTEMPTS_MARGIN
+        summary = "first attempts: " + "; ".join(call.summary for call in calls)
+        self._details(f"first attempts of {rounds} round(s) of calls")
+        attempt = workflow.start_local_activity(
+            FIRST_ATTEMPTS.name, batch, result_type=FIRST_ATTEMPTS.result, summary=summary[:400], **local
+        )
+        try:
+            done = await despite_cancellation(attempt)
+        except (ActivityError, ApplicationError, AttemptTimedOut) as err:
+            # The batch as a whole failed (its deadline passed): what its calls did is unknown. The first call goes on
+            # as after a failed local attempt (a backoff, then the server, with its key); the others as usual.
+            first = calls[0]
+            failure = CallFailure(type=FIRST_ATTEMPTS_FAILED, message=f"{first.summary}: the batch failed: {err}")
+            self._first = {first.ref: CallOutcome(ref=first.ref, activity=first.activity, failure=failure)}
+            return
+        self._first = {outcome.ref: outcome for outcome in done.outcomes}
+
+    async def call(
+        self,
+        activity: ActivityType[Any, T],
+        arg: Any,
+        summary: str,
+        *,
+        local: bool = True,
+        ref: str | None = None,
+    ) -> T:
         """Run `activity` with `arg`: a local attempt first where the execution runs local first and the options table
-        says so (`local=False`: straight to the server), then server-managed attempts with the activity's options."""
+        says so (`local=False`: straight to the server), then server-managed attempts with the activity's options. A
+        call whose first attempt was made together with others (`first_attempts`, found by `ref`, default the
+        activity's name) takes that attempt's outcome."""
         name, result_type = activity.name, activity.result
         table = self.plan.options
         options = table.options(name)
-        if local and self.local_first and table.runs_local_first(name):
+        made = self._first.pop(ref or name, None)
+        failure: BaseException | None = None
+        if made is not None:
+            if made.failure is None:
+                return _decoded(result_type, made.result)
+            failure = made.failure.error()
+            if made.failure.non_retryable:
+                raise failure  # a declined card is final however the attempt ran
+        elif local and self.local_first and table.runs_local_first(name):
             attempt = workflow.start_local_activity(
                 name, arg, result_type=result_type, summary=summary, **table.local_attempt
             )
@@ -225,7 +276,8 @@ class StepRunner(Generic[S, C, R]):
                 failure = err.cause if isinstance(err, ActivityError) else err
                 if isinstance(failure, ApplicationError) and failure.non_retryable:
                     raise  # a declined card is final however the attempt ran
-                backoff = backoff_after(failure, options)
+        if made is not None or failure is not None:
+            backoff = backoff_after(failure, options)
             options = table.after_local_attempt(name)
             await workflow.sleep(backoff, summary=f"retry after local attempt failed: {summary}")
         handle = workflow.start_activity(name, arg, result_type=result_type, summary=summary, **options)
@@ -290,6 +342,12 @@ async def to_the_end(work: Awaitable[T], *, on_cancel: Callable[[], object] = la
             on_cancel()
             continue
     return future.result()
+
+
+def _decoded(result_type: type[T], result: Any) -> T:
+    """A batched call's result (JSON) as its activity's result type, as the data converter would decode it."""
+    validate = getattr(result_type, "model_validate", None)
+    return validate(result) if validate is not None else result  # type: ignore[no-any-return]
 
 
 def backoff_after(cause: BaseException | None, options: Mapping[str, Any]) -> timedelta:

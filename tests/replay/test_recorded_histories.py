@@ -18,6 +18,7 @@ from starters.history_files import history_files, load_history
 from starters.record_histories import SCENARIOS_BEFORE_REVIEW, planned_files
 from starters.replay import new_replayer
 from tests.conftest import TEST_KEYS_FILE
+from tests.history_helpers import scheduled_activities
 from workers.intake import PlaintextIntake
 from workers.worker import WORKFLOWS, workflow_runner
 
@@ -27,6 +28,7 @@ MANUAL_REVIEW = HISTORIES / "manual-review"
 LOCAL_FIRST = HISTORIES / "local-first"
 DECIDED_AT_START = HISTORIES / "decided-at-start"
 COMPENSATED_FAILS = HISTORIES / "compensated-fails"
+TOGETHER = HISTORIES / "first-attempts-together"
 RECORDED = history_files([HISTORIES])
 BEFORE_ENCRYPTION = sorted(HISTORIES.glob("*.json"))
 
@@ -36,11 +38,12 @@ def test_every_scenario_has_a_recorded_history():
     # fencing compensations (keys-per-execution/), and with encrypted payloads and customer contacts (encrypted/, under
     # the committed test-only key), and with manual review (manual-review/, encrypted too), and with local first
     # attempts (local-first/, encrypted too), and with every patch decided at the start (decided-at-start/, encrypted
-    # too), and with compensated orders ending Failed (compensated-fails/, encrypted too): every kind of execution may
-    # be open when a new version deploys.
+    # too), and with compensated orders ending Failed (compensated-fails/, encrypted too), and with a happy order's
+    # first attempts made together (first-attempts-together/, encrypted too): every kind of execution may be open when
+    # a new version deploys.
     for folder in (HISTORIES, HISTORIES / "risk-check", HISTORIES / "keys-per-execution", ENCRYPTED):
         assert [path for path in planned_files(folder, SCENARIOS_BEFORE_REVIEW) if not path.exists()] == []
-    for folder in (MANUAL_REVIEW, LOCAL_FIRST, DECIDED_AT_START, COMPENSATED_FAILS):
+    for folder in (MANUAL_REVIEW, LOCAL_FIRST, DECIDED_AT_START, COMPENSATED_FAILS, TOGETHER):
         assert [path for path in planned_files(folder) if not path.exists()] == []
 
 
@@ -55,6 +58,24 @@ def test_the_local_first_histories_ran_their_calls_inside_the_workflow_task():
     assert happy.count("EVENT_TYPE_MARKER_RECORDED") == 1 + 5  # one patch marker, five local attempts
     assert "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED" not in happy
     assert "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED" in kinds("payment_503_twice_then_ok")
+
+
+def test_the_histories_since_first_attempts_together_made_a_happy_orders_calls_in_one_local_activity():
+    # What their replay proves: a happy order is one workflow task with one patch marker and one local activity (its
+    # five calls); a risk-checked order calls one by one; a call that failed in the batch went on to the server.
+    def kinds(name: str) -> list[str]:
+        return [EventType.Name(event.event_type) for event in load_history(TOGETHER / f"{name}.json").events]
+
+    happy = kinds("happy_path")
+    assert len(happy) == 9 and happy.count("EVENT_TYPE_WORKFLOW_TASK_COMPLETED") == 1
+    assert happy.count("EVENT_TYPE_MARKER_RECORDED") == 1 + 1  # one patch marker, one batch of first attempts
+    assert "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED" not in happy
+    assert scheduled_activities(load_history(TOGETHER / "happy_path.json")) == ["first_attempts"]
+    assert scheduled_activities(load_history(TOGETHER / "payment_503_twice_then_ok.json"))[:2] == [
+        "first_attempts",
+        "charge_payment",
+    ]
+    assert "first_attempts" not in scheduled_activities(load_history(TOGETHER / "large_order.json"))
 
 
 def test_compensated_orders_recorded_since_the_patch_end_failed_with_their_result():

@@ -19,8 +19,11 @@ from tests.history_helpers import scheduled_activities
 from tests.replay.task_splits import cut_after, cut_points
 
 HISTORIES = Path(__file__).resolve().parents[1] / "histories"
-# Since compensated-order-fails (COMPENSATED_FAILS_PATCH), asked at the start too, next to decided-at-start.
-DECIDED_AT_START = history_files([HISTORIES / "decided-at-start", HISTORIES / "compensated-fails"])
+# Since compensated-order-fails (COMPENSATED_FAILS_PATCH), asked at the start too, next to decided-at-start; and since
+# first-attempts-together (FIRST_ATTEMPTS_TOGETHER_PATCH), asked first and alone.
+DECIDED_AT_START = history_files(
+    [HISTORIES / "decided-at-start", HISTORIES / "compensated-fails", HISTORIES / "first-attempts-together"]
+)
 
 
 @pytest.mark.parametrize("path", DECIDED_AT_START, ids=lambda path: f"{path.parent.name}/{path.stem}")

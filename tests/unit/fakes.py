@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.first_attempts import make_first_attempts
+from workflows.activity_types import FIRST_ATTEMPTS, ORDER_STEP_INPUTS, ORDER_STEP_RESULTS
+from workflows.first_attempts import FirstAttempts, FirstAttemptsDone
 from workflows.models import ChargeRecord, CompensationOutcome, ErpOrderRecord, ReservationRecord, RiskAssessment
 
 _RESULTS: dict[str, Callable[[], Any]] = {
@@ -22,6 +26,13 @@ _RESULTS: dict[str, Callable[[], Any]] = {
     "refund_payment": lambda: CompensationOutcome(undone=True, detail="refunded"),
     "release_inventory": lambda: CompensationOutcome(undone=True, detail="released"),
 }
+
+
+def _taking_json(fake: Callable[[Any], Awaitable[Any]]) -> Callable[[BaseModel], Awaitable[Any]]:
+    async def call(arg: BaseModel) -> Any:
+        return await fake(arg.model_dump(mode="json"))
+
+    return call
 
 
 def permanent(error_type: str = "CardDeclined") -> ApplicationError:
@@ -49,10 +60,23 @@ class FakeServices:
         self.calls: list[str] = []
         self.arguments: list[tuple[str, Any]] = []
         """Every call's activity name and argument, in call order."""
+        self.batches: list[list[str]] = []
+        """The activities of each batch of first attempts handed over, in order."""
         self.started: dict[str, asyncio.Event] = {name: asyncio.Event() for name in _RESULTS}
 
     def activities(self) -> list[Callable[..., Any]]:
-        return [self._fake(name) for name in _RESULTS]
+        fakes = {name: self._fake(name) for name in _RESULTS}
+
+        # The real batch of first attempts (activities/first_attempts.py), over these fakes: each batched call is
+        # recorded, fails and waits as the fake says.
+        @activity.defn(name=FIRST_ATTEMPTS.name)
+        async def first_attempts(batch: FirstAttempts) -> FirstAttemptsDone:
+            self.batches.append([call.activity for call in batch.calls])
+            # Each fake gets its input as JSON, as the data converter hands it to an activity taking `Any`.
+            as_json = {name: _taking_json(fake) for name, fake in fakes.items()}
+            return await make_first_attempts(batch, as_json, ORDER_STEP_INPUTS, ORDER_STEP_RESULTS)
+
+        return [*fakes.values(), first_attempts]
 
     def _fake(self, name: str) -> Callable[..., Any]:
         @activity.defn(name=name)
