@@ -4,14 +4,17 @@ activity would be made — its input model, its key, its deadline, its trace spa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 from opentelemetry import trace
 from pydantic import BaseModel, ValidationError
 from temporalio.exceptions import ApplicationError
 
+from cadenza.telemetry import spans_recorded
 from workflows.first_attempts import (
     LOCAL_ATTEMPT_TIMED_OUT,
     CallFailure,
@@ -66,8 +69,7 @@ async def _attempt(
     started = time.monotonic()
     failure: CallFailure | None = None
     result: Any = None
-    # Named as the worker's tracing names an activity attempt, so that a trace reads the same batched or not.
-    with _tracer.start_as_current_span(f"RunActivity:{call.activity}"):
+    with _span(call):
         try:
             arg = inputs[call.activity].model_validate(_filled(call, results))
             async with asyncio.timeout(deadline):
@@ -89,6 +91,14 @@ async def _attempt(
         failure=failure,
         took_ms=round((time.monotonic() - started) * 1000, 1),
     )
+
+
+def _span(call: FirstCall) -> AbstractContextManager[object]:
+    """A span per call, named as the worker's tracing names an activity attempt, so that a trace reads the same batched
+    or not; none where this process's spans go nowhere (cadenza/telemetry.py: the context propagates anyway)."""
+    if not spans_recorded():
+        return contextlib.nullcontext()
+    return _tracer.start_as_current_span(f"RunActivity:{call.activity}")
 
 
 def _filled(call: FirstCall, results: Mapping[str, Any]) -> dict[str, Any]:

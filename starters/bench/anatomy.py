@@ -6,12 +6,17 @@ server: an order at 6 workflow tasks and 5 activity tasks costs the server about
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import MarkerRecordedEventAttributes
 from temporalio.client import Client
+
+from workflows.activity_types import FIRST_ATTEMPTS
+from workflows.first_attempts import FirstAttemptsDone
 
 # The SDK records a local activity's outcome as a marker of this name in the workflow task that ran it.
 LOCAL_ACTIVITY_MARKER = "core_local_activity"
@@ -30,6 +35,9 @@ class OrderAnatomy:
     the result)."""
     local_activities: float
     """Activities run inside a workflow task (a marker each, nothing scheduled)."""
+    calls: float
+    """Calls made: each activity task, each local activity, and each call of a batch of first attempts (one local
+    activity making several calls, workflows/first_attempts.py)."""
     upserts: float
     """Search-attribute upserts."""
     events: float
@@ -38,7 +46,7 @@ class OrderAnatomy:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
-def _count(events: Sequence[object]) -> Counter[str]:
+async def _count(client: Client, events: Sequence[object]) -> Counter[str]:
     counts: Counter[str] = Counter()
     for event in events:
         kind = event.event_type  # type: ignore[attr-defined]
@@ -47,6 +55,7 @@ def _count(events: Sequence[object]) -> Counter[str]:
             counts["workflow_tasks"] += 1
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             counts["activity_tasks"] += 1
+            counts["calls"] += 1
         elif kind == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
             counts["upserts"] += 1
         elif (
@@ -54,13 +63,24 @@ def _count(events: Sequence[object]) -> Counter[str]:
             and event.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER  # type: ignore[attr-defined]
         ):
             counts["local_activities"] += 1
+            counts["calls"] += await _calls_in(client, event.marker_recorded_event_attributes)  # type: ignore[attr-defined]
     return counts
+
+
+async def _calls_in(client: Client, marker: MarkerRecordedEventAttributes) -> int:
+    """1 for a local activity; for a batch of first attempts, the calls its result records (decoded as the client
+    decodes any payload: the codec's keys are the client's)."""
+    [data] = marker.details["data"].payloads
+    if json.loads(data.data).get("activity_type") != FIRST_ATTEMPTS.name or "result" not in marker.details:
+        return 1
+    [done] = await client.data_converter.decode(marker.details["result"].payloads, [FirstAttemptsDone])
+    return len(done.outcomes)
 
 
 async def _one(client: Client, workflow_id: str) -> Counter[str]:
     handle = client.get_workflow_handle(workflow_id)
     history, description = await asyncio.gather(handle.fetch_history(), handle.describe())
-    counts = _count(history.events)
+    counts = await _count(client, history.events)
     counts["state_transitions"] = description.raw_description.workflow_execution_info.state_transition_count
     return counts
 

@@ -100,6 +100,7 @@ _ANATOMY_COLUMNS = {
     "workflow_tasks": "workflow\ntasks",
     "activity_tasks": "activity\ntasks",
     "local_activities": "local\nactivities",
+    "calls": "calls",
     "upserts": "search attr.\nupserts",
     "events": "history\nevents",
 }

@@ -1,6 +1,6 @@
 """New executions take the patched path: a large order placed now is risk-checked before its charge, for real, and
-its history holds the patch markers asked at its start (workflows/order.py, DECIDED_AT_START_PATCH and
-COMPENSATED_FAILS_PATCH) and no other."""
+its history holds the one patch marker asked at its start (workflows/order.py, FIRST_ATTEMPTS_TOGETHER_PATCH, which
+implies every patch before it) and no other."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from tests.conftest import make_order
 from tests.history_helpers import patch_ids, scheduled_activities
 from tests.integration.test_order_fulfilment import _assert_consistent
 from workflows.models import RISK_CHECK_THRESHOLD, OrderState, Step
-from workflows.order import COMPENSATED_FAILS_PATCH, DECIDED_AT_START_PATCH
+from workflows.order import FIRST_ATTEMPTS_TOGETHER_PATCH
 
 pytestmark = pytest.mark.integration
 
 # The patches every new order asks, at its start and nowhere else (workflows/order.py).
-AT_START = [DECIDED_AT_START_PATCH, COMPENSATED_FAILS_PATCH]
+AT_START = [FIRST_ATTEMPTS_TOGETHER_PATCH]
 
 
 async def test_a_large_order_is_risk_checked_before_its_charge_with_every_patch_decided_at_its_start(harness):
