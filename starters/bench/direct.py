@@ -13,8 +13,12 @@ longer than a call's deadline (`HTTP_DEADLINE`, which counts the wait) on a slow
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
-from activities.http import ServiceClients
+import httpx
+from temporalio.exceptions import ApplicationError
+
+from activities.http import ServiceClient, ServiceClients
 from starters.bench.workload import Fulfil
 from workers.worker import LOCAL_ACTIVITY_SLOTS
 from workflows.idempotency import idempotency_key
@@ -38,11 +42,21 @@ async def _calls(clients: ServiceClients, order: Order) -> None:
         return idempotency_key(order.workflow_id, operation)
 
     erp, payment, inventory = clients.erp, clients.payment, clients.inventory
-    await erp.post("/orders", ErpOrderRequest.of(order).body(), idempotency_key=key("create_erp_order"))
-    await payment.post("/charges", ChargeRequest.of(order).body(), idempotency_key=key("charge_payment"))
-    reservation = await inventory.post(
-        "/reservations", ReservationRequest.of(order).body(), idempotency_key=key("reserve_inventory")
-    )
-    await erp.post(f"/orders/{order.order_id}/confirm", None, idempotency_key=key("confirm_erp_order"))
+    await _post(erp, "/orders", ErpOrderRequest.of(order).body(), key("create_erp_order"))
+    await _post(payment, "/charges", ChargeRequest.of(order).body(), key("charge_payment"))
+    reservation = await _post(inventory, "/reservations", ReservationRequest.of(order).body(), key("reserve_inventory"))
+    await _post(erp, f"/orders/{order.order_id}/confirm", None, key("confirm_erp_order"))
     reservation_id = reservation.json()["id"]
-    await inventory.post(f"/reservations/{reservation_id}/commit", None, idempotency_key=key("commit_inventory"))
+    await _post(inventory, f"/reservations/{reservation_id}/commit", None, key("commit_inventory"))
+
+
+async def _post(service: ServiceClient, path: str, body: dict[str, Any] | None, key: str) -> httpx.Response:
+    """One call, tried again once if it failed retryably — a connection the service closed just as the call reused
+    it (a `ReadError` on a loaded machine) — as any script that makes idempotent calls would; the key makes it safe.
+    Without it one dropped connection in a 500-order burst aborted the whole benchmark."""
+    try:
+        return await service.post(path, body, idempotency_key=key)
+    except ApplicationError as err:
+        if err.non_retryable:
+            raise
+        return await service.post(path, body, idempotency_key=key)
