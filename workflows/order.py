@@ -283,7 +283,9 @@ class OrderWorkflow:
             self._steps.register_every_undo()
         if self._together and not self._risk_check_applies() and not self._decision_awaited:
             # Not with a risk check (it may wait for a person between two calls), nor when a checkout waits for the
-            # payment decision (its answer leaves with the task after the charge, see LOCAL_FIRST_PATCH).
+            # payment decision (its answer leaves with the task after the charge, see LOCAL_FIRST_PATCH). The batch is
+            # the first step's attempt as much as the others': a cancel meanwhile stops the order there.
+            self._progress.current_step = Step.CREATE_ERP_ORDER
             await self._steps.first_attempts(self._first_calls())
         await self._steps.step(
             Step.CREATE_ERP_ORDER,
