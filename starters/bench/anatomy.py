@@ -15,7 +15,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import MarkerRecordedEventAttributes
 from temporalio.client import Client
 
-from workflows.activity_types import FIRST_ATTEMPTS
+from workflows.activity_types import BATCHES
 from workflows.first_attempts import FirstAttemptsDone
 
 # The SDK records a local activity's outcome as a marker of this name in the workflow task that ran it.
@@ -68,10 +68,10 @@ async def _count(client: Client, events: Sequence[object]) -> Counter[str]:
 
 
 async def _calls_in(client: Client, marker: MarkerRecordedEventAttributes) -> int:
-    """1 for a local activity; for a batch of first attempts, the calls its result records (decoded as the client
-    decodes any payload: the codec's keys are the client's)."""
+    """1 for a local activity; for a batch of first attempts (an order's or a declared saga's), the calls its result
+    records (decoded as the client decodes any payload: the codec's keys are the client's)."""
     [data] = marker.details["data"].payloads
-    if json.loads(data.data).get("activity_type") != FIRST_ATTEMPTS.name or "result" not in marker.details:
+    if json.loads(data.data).get("activity_type") not in BATCHES or "result" not in marker.details:
         return 1
     [done] = await client.data_converter.decode(marker.details["result"].payloads, [FirstAttemptsDone])
     return len(done.outcomes)
