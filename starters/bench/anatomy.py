@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import MarkerRecordedEventAttributes
 from temporalio.client import Client
+from temporalio.converter import DataConverter
 
 from workflows.activity_types import BATCHES
 from workflows.first_attempts import FirstAttemptsDone
@@ -46,7 +47,7 @@ class OrderAnatomy:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
-async def _count(client: Client, events: Sequence[object]) -> Counter[str]:
+async def _count(converter: DataConverter, events: Sequence[object]) -> Counter[str]:
     counts: Counter[str] = Counter()
     for event in events:
         kind = event.event_type  # type: ignore[attr-defined]
@@ -63,24 +64,26 @@ async def _count(client: Client, events: Sequence[object]) -> Counter[str]:
             and event.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER  # type: ignore[attr-defined]
         ):
             counts["local_activities"] += 1
-            counts["calls"] += await _calls_in(client, event.marker_recorded_event_attributes)  # type: ignore[attr-defined]
+            counts["calls"] += await _calls_in(converter, event.marker_recorded_event_attributes)  # type: ignore[attr-defined]
     return counts
 
 
-async def _calls_in(client: Client, marker: MarkerRecordedEventAttributes) -> int:
+async def _calls_in(converter: DataConverter, marker: MarkerRecordedEventAttributes) -> int:
     """1 for a local activity; for a batch of first attempts (an order's or a declared saga's), the calls its result
-    records (decoded as the client decodes any payload: the codec's keys are the client's)."""
+    records (decoded with the client's converter: the codec's keys are the client's)."""
+    if "data" not in marker.details or "result" not in marker.details:
+        return 1  # a failed local activity records no result: one call, whatever it was
     [data] = marker.details["data"].payloads
-    if json.loads(data.data).get("activity_type") not in BATCHES or "result" not in marker.details:
+    if json.loads(data.data).get("activity_type") not in BATCHES:
         return 1
-    [done] = await client.data_converter.decode(marker.details["result"].payloads, [FirstAttemptsDone])
+    [done] = await converter.decode(marker.details["result"].payloads, [FirstAttemptsDone])
     return len(done.outcomes)
 
 
 async def _one(client: Client, workflow_id: str) -> Counter[str]:
     handle = client.get_workflow_handle(workflow_id)
     history, description = await asyncio.gather(handle.fetch_history(), handle.describe())
-    counts = await _count(client, history.events)
+    counts = await _count(client.data_converter, history.events)
     counts["state_transitions"] = description.raw_description.workflow_execution_info.state_transition_count
     return counts
 

@@ -11,6 +11,7 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent, MarkerRecordedEventAttributes
 
+from cadenza.connection import data_converter
 from cadenza.stack import EmbeddedStack
 from starters.bench.anatomy import LOCAL_ACTIVITY_MARKER, _count
 from starters.bench.cpu_profile import OTHER, parse_collapsed
@@ -20,6 +21,9 @@ from starters.bench.report import FrontDoor, GoalCheck, ProfileResult, ratios
 from starters.bench.rig import stack_config
 from starters.bench.runner import BadBenchOptions, BenchOptions
 from starters.bench.workload import OrderSource
+from starters.history_files import load_history
+
+HISTORIES = Path(__file__).resolve().parents[1] / "histories"
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -108,12 +112,13 @@ def test_the_persisted_profile_keeps_the_dev_servers_history_on_disk_and_cadenza
     assert "persisted" in DEFAULT_PROFILES
 
 
-def test_the_anatomy_counts_what_the_server_recorded() -> None:
+async def test_the_anatomy_counts_what_the_server_recorded() -> None:
     def event(kind: int, marker: str = "") -> HistoryEvent:
         attributes = {"marker_recorded_event_attributes": MarkerRecordedEventAttributes(marker_name=marker)}
         return HistoryEvent(event_type=kind, **(attributes if marker else {}))  # type: ignore[arg-type]
 
-    counts = _count(
+    counts = await _count(
+        data_converter(),
         [
             event(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED),
             event(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED),
@@ -122,10 +127,25 @@ def test_the_anatomy_counts_what_the_server_recorded() -> None:
             event(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED),
             event(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED),
             event(EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES),
-        ]
+        ],
     )
 
-    assert counts == {"events": 7, "workflow_tasks": 2, "local_activities": 1, "activity_tasks": 1, "upserts": 1}
+    assert counts == {
+        "events": 7,
+        "workflow_tasks": 2,
+        "local_activities": 1,
+        "activity_tasks": 1,
+        "calls": 2,
+        "upserts": 1,
+    }
+
+
+async def test_the_anatomy_counts_each_call_of_a_batch_of_first_attempts() -> None:
+    # A happy order recorded since first-attempts-together: one local activity, its five calls (read from its
+    # encrypted result with the test key the replay tests hold).
+    history = load_history(HISTORIES / "first-attempts-together" / "happy_path.json")
+    counts = await _count(data_converter(), history.events)
+    assert counts["local_activities"] == 1 and counts["calls"] == 5 and counts["events"] == 9
 
 
 def test_worker_samples_are_named_by_their_innermost_part() -> None:
