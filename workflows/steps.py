@@ -16,9 +16,10 @@ and runs each step through a `StepRunner`. For every step the runner guarantees:
   activity task to schedule and record); one that fails retryably or is slow goes to the server, after one backoff
   interval (or the 429's Retry-After), with the step's retry policy less the attempt made. A non-retryable failure is
   final however the attempt ran.
-- **First attempts together** (`first_attempts`): a workflow that knows its next calls up front may hand their first
-  attempts to one local activity (workflows/first_attempts.py); each step's `call` then takes its call's outcome —
-  a result, a failure handled as its local attempt's, or nothing (never made: the call runs as usual).
+- **First attempts together** (`made_together`; OrderWorkflow's batch: `first_attempts`): a workflow that knows its
+  next calls up front may hand their first attempts to one local activity (workflows/first_attempts.py) that answers
+  a `FirstAttemptsDone`; each step's `call` then takes its call's outcome, found by `ref` — a result, a failure
+  handled as its local attempt's, or nothing (never made: the call runs as usual).
 - **Shielded against cancellation**: a cancel lets the attempt in flight finish (its request may still commit, and
   the undo must run after it to see it), then stops the step.
 - **Progress**: `step_started` / `step_done` / `step_failed` and `compensation_*` events through the workflow's
