@@ -275,7 +275,12 @@ async def test_an_undo_that_cannot_be_rendered_is_recorded_as_failed_not_dropped
 CAR = Step(id="car", call=_call("car", "POST", "/rentals"), undo=_fenced("car", "car"))
 
 
+def _how_it_ended(progress: SagaProgress) -> tuple[SagaState, str | None, str | None]:
+    return progress.state, progress.failed_step, progress.error_type
+
+
 def _local_and_server_activities(history: WorkflowHistory) -> tuple[list[str], list[str]]:
+    """The activities run inside a workflow task (a marker each) and those scheduled on the server, each in order."""
     local = scheduled_activities(history)
     server = [
         event.activity_task_scheduled_event_attributes.activity_type.name
@@ -326,7 +331,7 @@ async def test_a_step_refused_for_good_in_the_batch_compensates_without_another_
     async with worker:
         progress = await result_of(handle)
         history = await handle.fetch_history()
-    assert (progress.state, progress.failed_step, progress.error_type) == (SagaState.COMPENSATED, "hotel", "Refused")
+    assert _how_it_ended(progress) == (SagaState.COMPENSATED, "hotel", "Refused")
     assert services.calls[:2] == ["flight POST /bookings", "hotel POST /stays"]
     assert "car POST /rentals" not in services.calls and services.live == {}
     assert _local_and_server_activities(history)[0] == ["saga_first_attempts"]  # the undos: server activities only
@@ -396,11 +401,7 @@ async def test_a_call_the_batch_cannot_render_fails_its_step_as_a_template_error
     worker, handle = await _run(time_skipping_env, services, _definition(FLIGHT, confirm, CAR))
     async with worker:
         progress = await result_of(handle)
-    assert (progress.state, progress.failed_step, progress.error_type) == (
-        SagaState.COMPENSATED,
-        "confirm",
-        TEMPLATE_FAILED,
-    )
+    assert _how_it_ended(progress) == (SagaState.COMPENSATED, "confirm", TEMPLATE_FAILED)
     assert services.calls[0] == "flight POST /bookings"
     assert not any(call.startswith(("hotel", "car POST /rentals")) for call in services.calls)
     assert services.live == {}
@@ -414,11 +415,7 @@ async def test_the_batch_stops_after_an_answer_it_cannot_project(time_skipping_e
     worker, handle = await _run(time_skipping_env, services, _definition(flight, HOTEL))
     async with worker:
         progress = await result_of(handle)
-    assert (progress.state, progress.failed_step, progress.error_type) == (
-        SagaState.COMPENSATED,
-        "flight",
-        TEMPLATE_FAILED,
-    )
+    assert _how_it_ended(progress) == (SagaState.COMPENSATED, "flight", TEMPLATE_FAILED)
     assert services.batches == [["flight", "hotel"]]
     # Newest undo first: the hotel's fence finds nothing, the flight's undoes the booking.
     assert services.calls == ["flight POST /bookings", "hotel POST /fences", "flight POST /fences"]
