@@ -125,6 +125,7 @@ class DeclaredSagaWorkflow:
             self._failed(err)
             await to_the_end(self._compensate())
         except asyncio.CancelledError:
+            self._answered_before_cancel(steps[: pivot + 1])
             self._progress.failed_step = self._progress.current_step
             self._progress.reason, self._progress.error_type = "cancelled on request", "Cancelled"
             await to_the_end(self._compensate())
@@ -206,6 +207,20 @@ class DeclaredSagaWorkflow:
             steps=tuple(batch), input=self._input, keys=self._keys(), call_timeout_ms=BATCHED_CALL_TIMEOUT_MS
         )
         await self._steps.made_together(SAGA_FIRST_ATTEMPTS, first, calls)
+
+    def _answered_before_cancel(self, steps: Sequence[Step]) -> None:
+        """The results of the steps whose calls the batch made before a cancel stopped the run ahead of them: known,
+        so that their undos run as for steps that answered (`before`, then `call`), not as for an unknown outcome
+        (a step declaring `when_unknown: none` would otherwise stay done)."""
+        for step in steps:
+            answer = self._steps.answered(step.id, OperationAnswer)
+            if answer is None:
+                continue  # not made together, or already taken by its step
+            try:
+                result = projected(step.result, self._scope(), answer.body)
+            except TemplateError:
+                return  # the batch stopped there: nothing after it was made
+            self._results[step.id] = result  # not in the progress's results: the step itself never ran
 
     async def _complete(self, steps: Sequence[Step]) -> None:
         """The steps after a successful pivot: each retried until it succeeds; one refused for good waits for an

@@ -258,6 +258,12 @@ class StepRunner(Generic[S, C, R]):
         )
         try:
             done = await despite_cancellation(attempt)
+        except asyncio.CancelledError:
+            # The batch is over (a cancel waits for it): what its calls answered is known, and `answered` tells it to
+            # a workflow whose undos depend on it.
+            if not attempt.cancelled() and attempt.exception() is None:
+                self._first = {outcome.ref: outcome for outcome in attempt.result().outcomes}
+            raise
         except (ActivityError, ApplicationError, AttemptTimedOut) as err:
             # The batch as a whole failed (its deadline passed): what its calls did is unknown. The first call goes on
             # as after a failed local attempt (a backoff, then the server, with its key); the others as usual.
@@ -266,6 +272,13 @@ class StepRunner(Generic[S, C, R]):
             self._first = {first.ref: CallOutcome(ref=first.ref, activity=first.activity, failure=failure)}
             return
         self._first = {outcome.ref: outcome for outcome in done.outcomes}
+
+    def answered(self, ref: str, result_type: type[T]) -> T | None:
+        """What the call `ref`, made together with others, answered — None if it failed or was not made — for a
+        workflow stopped before its step took it (a cancel during the batch): its undo can then run as for a step
+        that answered. Taken once, like `call` takes it."""
+        made = self._first.pop(ref, None)
+        return _decoded(result_type, made.result) if made is not None and made.failure is None else None
 
     async def call(
         self,

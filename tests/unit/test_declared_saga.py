@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
+import pytest
 from temporalio import activity
-from temporalio.client import WorkflowHandle, WorkflowHistory
+from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowHistory
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
@@ -61,6 +62,7 @@ class Services:
         refuse: set[str] = frozenset(),
         lose_reply: set[str] = frozenset(),
         unavailable: dict[str, int] | None = None,
+        slow: set[str] = frozenset(),
     ) -> None:
         self.live: dict[str, str] = {}
         self.calls: list[str] = []
@@ -70,6 +72,10 @@ class Services:
         self.lose_reply = set(lose_reply)
         self.unavailable = dict(unavailable or {})
         """How many more times each call answers 503 (retryably) before it goes through."""
+        self.slow = set(slow)
+        """Calls answered after 100 ms (within a local attempt's deadline): a cancel can arrive meanwhile."""
+        self.sent: list[str] = []
+        """The calls the batch started, as they started."""
         self.batches: list[list[str]] = []
         """The steps of each batch of first attempts handed over, in order."""
 
@@ -90,6 +96,10 @@ class Services:
         return [*(make(activity_type.name) for activity_type in SAGA_CALLS), first_attempts]
 
     async def send(self, request: OperationCall) -> OperationAnswer:
+        where = f"{request.service} {request.method} {request.path}"
+        self.sent.append(where)
+        if where in self.slow:
+            await asyncio.sleep(0.1)
         return self.answer(request)
 
     def answer(self, request: OperationCall) -> OperationAnswer:
@@ -419,4 +429,39 @@ async def test_the_batch_stops_after_an_answer_it_cannot_project(time_skipping_e
     assert services.batches == [["flight", "hotel"]]
     # Newest undo first: the hotel's fence finds nothing, the flight's undoes the booking.
     assert services.calls == ["flight POST /bookings", "hotel POST /fences", "flight POST /fences"]
+    assert services.live == {}
+
+
+async def test_a_cancel_during_the_batch_undoes_what_its_calls_answered_as_answered(time_skipping_env):
+    # The flight's undo needs its result and does nothing when the outcome is unknown: after a cancel that arrived
+    # while the batch was making the car's call, the flight's answer is known and its booking is deleted.
+    flight = Step(
+        id="flight",
+        call=_call("flight", "POST", "/bookings"),
+        undo=Undo(
+            call=_call("flight", "DELETE", "/bookings/{id}", path={"id": "${steps.flight.result.id}"}),
+            when_unknown="none",
+            needs_result=True,
+        ),
+    )
+    services = Services(slow={"car POST /rentals"})
+    worker, handle = await _run(time_skipping_env, services, _definition(flight, HOTEL, CAR))
+    async with worker:
+        for _ in range(100):
+            if "car POST /rentals" in services.sent:
+                break
+            await asyncio.sleep(0.01)
+        await handle.cancel()
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+        progress: SagaProgress = await handle.query(DeclaredSagaWorkflow.status)
+    # The cancel arrived during the run's first workflow task: the server refuses that task's completion, and the task
+    # that handles the cancel makes the batch again (same keys: the services answer what they did).
+    assert services.batches and all(batch == ["flight", "hotel", "car"] for batch in services.batches)
+    assert (progress.state, progress.reason, progress.completed_steps) == (
+        SagaState.COMPENSATED,
+        "cancelled on request",
+        [],
+    )
+    assert "flight DELETE /bookings/" + quote(services.requests[0].key or "", safe="") in services.calls
     assert services.live == {}
