@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote, unquote
 
 import pytest
@@ -51,6 +51,13 @@ def _fence(service: str, step: str) -> Call:
 
 def _fenced(step: str, service: str, **more: Any) -> Undo:
     return Undo(call=_fence(service, step), when_unknown="fence", needs_result=False, **more)
+
+
+def _deleted(step: str, route: str, when_unknown: Literal["fence", "none"]) -> Undo:
+    """An undo that deletes what the step made, by the id in its result (`needs_result` left False, as a definition
+    built in Python past lint may: the tests show what the run does then)."""
+    call = _call(step, "DELETE", route + "/{id}", path={"id": f"${{steps.{step}.result.id}}"})
+    return Undo(call=call, when_unknown=when_unknown, needs_result=False)
 
 
 class Services:
@@ -261,15 +268,7 @@ async def test_an_undo_that_keeps_failing_waits_for_an_operator_then_finishes(ti
 
 async def test_an_undo_that_cannot_be_rendered_is_recorded_as_failed_not_dropped(time_skipping_env):
     # Built in Python, past lint: the undo reads the step's result, which a refused step never had.
-    hotel = Step(
-        id="hotel",
-        call=_call("hotel", "POST", "/stays"),
-        undo=Undo(
-            call=_call("hotel", "DELETE", "/stays/{id}", path={"id": "${steps.hotel.result.id}"}),
-            when_unknown="fence",
-            needs_result=False,
-        ),
-    )
+    hotel = Step(id="hotel", call=_call("hotel", "POST", "/stays"), undo=_deleted("hotel", "/stays", "fence"))
     services = Services(refuse={"hotel POST /stays"})
     worker, handle = await _run(time_skipping_env, services, _definition(FLIGHT, hotel))
     async with worker:
@@ -435,15 +434,7 @@ async def test_the_batch_stops_after_an_answer_it_cannot_project(time_skipping_e
 async def test_a_cancel_during_the_batch_undoes_what_its_calls_answered_as_answered(time_skipping_env):
     # The flight's undo needs its result and does nothing when the outcome is unknown: after a cancel that arrived
     # while the batch was making the car's call, the flight's answer is known and its booking is deleted.
-    flight = Step(
-        id="flight",
-        call=_call("flight", "POST", "/bookings"),
-        undo=Undo(
-            call=_call("flight", "DELETE", "/bookings/{id}", path={"id": "${steps.flight.result.id}"}),
-            when_unknown="none",
-            needs_result=True,
-        ),
-    )
+    flight = Step(id="flight", call=_call("flight", "POST", "/bookings"), undo=_deleted("flight", "/bookings", "none"))
     services = Services(slow={"car POST /rentals"})
     worker, handle = await _run(time_skipping_env, services, _definition(flight, HOTEL, CAR))
     async with worker:
