@@ -4,7 +4,9 @@ let the step's declared outcomes say what its answer means.
 Registered under the three names of workflows/activity_types.py (`call_operation`, `undo_operation`,
 `complete_operation`) so that each use has its own options; the body is the same. The workflow renders everything:
 this side adds the service's base URL and token (by the call's `service` name, cadenza.settings) and the idempotency
-key in the header the operation takes.
+key in the header the operation takes. `saga_first_attempts` makes the first attempts of a run's first steps in one
+local activity, rendering each step's call as the workflow does and sending it as `call_operation` does
+(activities/first_attempts.py).
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import error_for_outcome
+from activities.first_attempts import make_saga_first_attempts
 from activities.http import ServiceClient
 from cadenza import failure_types
 from cadenza.settings import ServiceEndpoint, service_endpoint
 from workflows import activity_types
+from workflows.first_attempts import FirstAttemptsDone
 from workflows.saga_definition import Outcome
-from workflows.saga_run_models import OperationAnswer, OperationCall
+from workflows.saga_run_models import OperationAnswer, OperationCall, SagaFirstAttempts
 
 # What a saga may want of an answer besides its body: where a created resource lives, and whether the service replayed
 # a stored answer for the key (both spellings seen in the wild).
@@ -94,8 +98,14 @@ class OperationCalls:
     async def complete_operation(self, request: OperationCall) -> OperationAnswer:
         return await self.call(request)
 
+    @activity.defn(name=activity_types.SAGA_FIRST_ATTEMPTS.name)
+    async def saga_first_attempts(self, batch: SagaFirstAttempts) -> FirstAttemptsDone:
+        """The first attempts of a run's first steps in one local activity, each sent as `call_operation` sends it
+        (workflows/first_attempts.py)."""
+        return await make_saga_first_attempts(batch, self.call)
+
     def all(self) -> list[Callable[..., Any]]:
-        return [self.call_operation, self.undo_operation, self.complete_operation]
+        return [self.call_operation, self.undo_operation, self.complete_operation, self.saga_first_attempts]
 
 
 def _maybe_applied(err: ApplicationError) -> bool:

@@ -31,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
         StepFence,
     )
     from workflows.reconcile_models import ReconcileInput, Repair, RepairOutcome, Survey
-    from workflows.saga_run_models import OperationAnswer, OperationCall
+    from workflows.saga_run_models import OperationAnswer, OperationCall, SagaFirstAttempts
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -73,6 +73,8 @@ UNDO_OPERATION = ActivityType("undo_operation", OperationCall, OperationAnswer)
 """A call of an undo (and an undo's lookup): server-managed, retried to the compensation deadline."""
 COMPLETE_OPERATION = ActivityType("complete_operation", OperationCall, OperationAnswer)
 """A step after a successful pivot: retried without a budget, since nothing before it is undone any more."""
+SAGA_FIRST_ATTEMPTS = ActivityType("saga_first_attempts", SagaFirstAttempts, FirstAttemptsDone)
+"""The first attempts of a run's first steps (those `call_operation` makes local first) in one local activity."""
 
 ORDER_STEPS: tuple[ActivityType[Any, Any], ...] = (
     CREATE_ERP_ORDER,
@@ -93,3 +95,6 @@ ORDER_STEP_RESULTS: dict[str, Any] = {step.name: step.result for step in FORWARD
 """The result model of each forward step, by name: what a batch checks each answer against."""
 RECONCILE_STEPS: tuple[ActivityType[Any, Any], ...] = (CHECK_ORDERS, REPAIR)
 SAGA_CALLS: tuple[ActivityType[Any, Any], ...] = (CALL_OPERATION, UNDO_OPERATION, COMPLETE_OPERATION)
+SAGA_ACTIVITIES: tuple[ActivityType[Any, Any], ...] = (*SAGA_CALLS, SAGA_FIRST_ATTEMPTS)
+BATCHES: frozenset[str] = frozenset({FIRST_ATTEMPTS.name, SAGA_FIRST_ATTEMPTS.name})
+"""The activities that make several calls' first attempts at once: their result, a `FirstAttemptsDone`, lists them."""

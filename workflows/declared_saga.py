@@ -3,7 +3,9 @@
 The run carries its definition in its input, so a changed file never reaches a run in flight and replay needs nothing
 but the history. Every template is rendered here, deterministically (workflows/saga_calls.py); the one generic
 activity (activities/operation_calls.py) only sends the rendered request and classifies the answer by the step's
-declared outcomes.
+declared outcomes. The first attempts of the first steps are made together by one local activity, which renders each
+call with the same functions over the same scope (`_first_attempts`, FIRST_ATTEMPTS_TOGETHER_PATCH); each step then
+takes its call's outcome, renders its request and projects its result here as before.
 
 What it guarantees, as OrderWorkflow does:
 - one key per step per execution (`steps.<id>.key`: workflow id + step id + first run id), and one per undo call;
@@ -20,6 +22,7 @@ What it guarantees, as OrderWorkflow does:
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -31,8 +34,15 @@ with workflow.unsafe.imports_passed_through():
     from cadenza.errors import CadenzaError
     from cadenza.failure_types import SAGA_COMPENSATED
     from cadenza.search_attributes import SAGA_STATUS
-    from workflows.activity_types import CALL_OPERATION, COMPLETE_OPERATION, UNDO_OPERATION, ActivityType
+    from workflows.activity_types import (
+        CALL_OPERATION,
+        COMPLETE_OPERATION,
+        SAGA_FIRST_ATTEMPTS,
+        UNDO_OPERATION,
+        ActivityType,
+    )
     from workflows.errors import ORDER_FAILURES, describe_failure
+    from workflows.first_attempts import BatchedCall
     from workflows.models import CompensationOutcome, OperatorRetry, ProgressKind
     from workflows.policies import SAGA_OPTIONS
     from workflows.saga_calls import found, projected, rendered, scope_of, with_result
@@ -41,12 +51,13 @@ with workflow.unsafe.imports_passed_through():
         OperationAnswer,
         SagaCompensation,
         SagaEvent,
+        SagaFirstAttempts,
         SagaProgress,
         SagaRun,
         SagaState,
     )
     from workflows.saga_templates import TemplateError
-    from workflows.steps import Plan, StepRunner, timestamp, to_the_end
+    from workflows.steps import BATCHED_CALL_TIMEOUT_MS, Plan, StepRunner, timestamp, to_the_end
 
 RETRY_UPDATE = "retry_compensation"
 """The operator's go-ahead, signed like an order's (workers/decision_check.py checks every update of this name)."""
@@ -56,6 +67,12 @@ RETRY_UPDATE = "retry_compensation"
 # `SagaProgress`, so the Web UI shows it failed with its reason; readers map it back (clients/sagas/runs.py). Runs
 # recorded before it ended Completed. Asked first, before any local attempt (see DECIDED_AT_START_PATCH there).
 COMPENSATED_FAILS_PATCH = "compensated-saga-fails"
+
+# The patch id of first attempts together (workflows/first_attempts.py), as for orders (workflows/order.py,
+# FIRST_ATTEMPTS_TOGETHER_PATCH): the first attempts of a run's first steps — from the first, up to and including the
+# pivot, before any replay-unsafe one — are made by one local activity (SAGA_FIRST_ATTEMPTS), and each step takes its
+# call's outcome from it. Asked first and alone: it implies COMPENSATED_FAILS_PATCH, so a new run records one marker.
+FIRST_ATTEMPTS_TOGETHER_PATCH = "saga-first-attempts-together"
 
 TEMPLATE_FAILED = "TemplateFailed"
 """A request that could not be rendered from what the run holds: final for the step (the saga compensates)."""
@@ -90,7 +107,8 @@ class DeclaredSagaWorkflow:
 
     @workflow.run
     async def run(self, run: SagaRun) -> SagaProgress:
-        compensated_fails = workflow.patched(COMPENSATED_FAILS_PATCH)
+        together = workflow.patched(FIRST_ATTEMPTS_TOGETHER_PATCH)
+        compensated_fails = together or workflow.patched(COMPENSATED_FAILS_PATCH)
         self._steps.local_first = True
         self._steps.execution = workflow.info().first_execution_run_id
         for step in self._definition.steps:
@@ -99,12 +117,15 @@ class DeclaredSagaWorkflow:
         steps = list(self._definition.steps)
         pivot = next((index for index, step in enumerate(steps) if step.pivot), len(steps))
         try:
+            if together:
+                await self._first_attempts(steps[: pivot + 1])
             for step in steps[: pivot + 1]:
                 await self._steps.step(step.id, self._doing(step, CALL_OPERATION))
         except ORDER_FAILURES as err:
             self._failed(err)
             await to_the_end(self._compensate())
         except asyncio.CancelledError:
+            self._answered_before_cancel(steps[: pivot + 1])
             self._progress.failed_step = self._progress.current_step
             self._progress.reason, self._progress.error_type = "cancelled on request", "Cancelled"
             await to_the_end(self._compensate())
@@ -159,6 +180,7 @@ class DeclaredSagaWorkflow:
             call,
             f"{step.id}: {call.method} {call.path}",
             local=activity is CALL_OPERATION and not step.replay_unsafe,
+            ref=step.id,  # its outcome, if its first attempt was made together with others (`_first_attempts`)
         )
         try:
             result = projected(step.result, scope, answer.body)
@@ -167,6 +189,38 @@ class DeclaredSagaWorkflow:
         self._results[step.id] = result
         self._progress.results[step.id] = result
         return result
+
+    async def _first_attempts(self, steps: Sequence[Step]) -> None:
+        """The first attempts of `steps`' first calls together, up to the first replay-unsafe step (never a local
+        attempt: a lost workflow task would send it again). Rendered and projected by the activity as `_forward`
+        does; a batch of one call would only replace that call's own local attempt, so there is none."""
+        batch = list(itertools.takewhile(lambda step: not step.replay_unsafe, steps))
+        if len(batch) < 2:
+            return
+        calls = [
+            BatchedCall(
+                ref=step.id, activity=CALL_OPERATION.name, summary=f"{step.id}: {step.call.method} {step.call.path}"
+            )
+            for step in batch
+        ]
+        first = SagaFirstAttempts(
+            steps=tuple(batch), input=self._input, keys=self._keys(), call_timeout_ms=BATCHED_CALL_TIMEOUT_MS
+        )
+        await self._steps.made_together(SAGA_FIRST_ATTEMPTS, first, calls)
+
+    def _answered_before_cancel(self, steps: Sequence[Step]) -> None:
+        """The results of the steps whose calls the batch made before a cancel stopped the run ahead of them: known,
+        so that their undos run as for steps that answered (`before`, then `call`), not as for an unknown outcome
+        (a step declaring `when_unknown: none` would otherwise stay done)."""
+        for step in steps:
+            answer = self._steps.answered(step.id, OperationAnswer)
+            if answer is None:
+                continue  # not made together, or already taken by its step
+            try:
+                result = projected(step.result, self._scope(), answer.body)
+            except TemplateError:
+                return  # the batch stopped there: nothing after it was made
+            self._results[step.id] = result  # not in the progress's results: the step itself never ran
 
     async def _complete(self, steps: Sequence[Step]) -> None:
         """The steps after a successful pivot: each retried until it succeeds; one refused for good waits for an
@@ -247,8 +301,11 @@ class DeclaredSagaWorkflow:
     # ---- reporting ----------------------------------------------------------------------------------------------
 
     def _scope(self) -> dict[str, Any]:
-        keys = {step.id: self._steps.key(step.id) for step in self._definition.steps}
-        return scope_of(self._input, keys, self._results)
+        return scope_of(self._input, self._keys(), self._results)
+
+    def _keys(self) -> dict[str, str]:
+        """Every step's key (`steps.<id>.key`), known before any step runs."""
+        return {step.id: self._steps.key(step.id) for step in self._definition.steps}
 
     def _render(self, call: Call, scope: dict[str, Any], key: str | None) -> Any:
         try:

@@ -43,13 +43,19 @@ class FillFrom(BaseModel):
     field: str
 
 
-class FirstCall(BaseModel):
-    """One call of the batch: which call it is to the workflow (`ref`), the activity it is and its input, as the Web UI
-    names it; `with_previous`: made at the same time as the call before it (independent calls to two services)."""
+class BatchedCall(BaseModel):
+    """A call of a batch as the workflow names it: which call it is to the workflow (`ref`, what the step's `call`
+    finds its outcome by), the activity it stands for, and its summary in the Web UI."""
 
     ref: str
     activity: str
     summary: str
+
+
+class FirstCall(BatchedCall):
+    """One call of OrderWorkflow's batch: its activity's input too; `with_previous`: made at the same time as the call
+    before it (independent calls to two services)."""
+
     arg: dict[str, Any]
     fill: dict[str, FillFrom] = Field(default_factory=dict)
     with_previous: bool = False

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, SerializerFunctionWrapHandler, model_serializer
 
 from workflows.models import CompensationStatus, ProgressKind
-from workflows.saga_definition import Outcomes, SagaDefinition
+from workflows.saga_definition import Outcomes, SagaDefinition, Step
 
 SAGA_WORKFLOW_ID_PREFIX = "saga-"
 
@@ -56,6 +56,20 @@ class OperationCall(BaseModel):
 
     def describe(self) -> str:
         return f"{self.service}.{self.operation}: {self.method} {self.path}"
+
+
+class SagaFirstAttempts(BaseModel):
+    """The first attempts of a run's first steps, made together by one local activity (workflows/first_attempts.py;
+    the activity: activities/first_attempts.py, `make_saga_first_attempts`). The activity renders each step's call as
+    the workflow would (workflows/saga_calls.py) over the run's input, every step's key and the results of the steps
+    before it in the batch, and answers a `FirstAttemptsDone` whose outcomes are named by step id."""
+
+    model_config = ConfigDict(frozen=True)
+
+    steps: tuple[Step, ...] = Field(description="The batch's steps, in order: none replay-unsafe, none after the pivot")
+    input: dict[str, JsonValue]
+    keys: dict[str, str] = Field(description="Every step's key (`steps.<id>.key`): a template may name any step's")
+    call_timeout_ms: int = Field(description="Each call's deadline: a local attempt's")
 
 
 class OperationAnswer(BaseModel):

@@ -16,9 +16,10 @@ and runs each step through a `StepRunner`. For every step the runner guarantees:
   activity task to schedule and record); one that fails retryably or is slow goes to the server, after one backoff
   interval (or the 429's Retry-After), with the step's retry policy less the attempt made. A non-retryable failure is
   final however the attempt ran.
-- **First attempts together** (`first_attempts`): a workflow that knows its next calls up front may hand their first
-  attempts to one local activity (workflows/first_attempts.py); each step's `call` then takes its call's outcome —
-  a result, a failure handled as its local attempt's, or nothing (never made: the call runs as usual).
+- **First attempts together** (`made_together`; OrderWorkflow's batch: `first_attempts`): a workflow that knows its
+  next calls up front may hand their first attempts to one local activity (workflows/first_attempts.py) that answers
+  a `FirstAttemptsDone`; each step's `call` then takes its call's outcome, found by `ref` — a result, a failure
+  handled as its local attempt's, or nothing (never made: the call runs as usual).
 - **Shielded against cancellation**: a cancel lets the attempt in flight finish (its request may still commit, and
   the undo must run after it to see it), then stops the step.
 - **Progress**: `step_started` / `step_done` / `step_failed` and `compensation_*` events through the workflow's
@@ -52,17 +53,28 @@ with workflow.unsafe.imports_passed_through():
     from workflows import metrics
     from workflows.activity_types import FIRST_ATTEMPTS, ActivityType
     from workflows.errors import ORDER_FAILURES, FailureSummary, describe_failure
-    from workflows.first_attempts import FIRST_ATTEMPTS_FAILED, CallFailure, CallOutcome, FirstAttempts, FirstCall
+    from workflows.first_attempts import (
+        FIRST_ATTEMPTS_FAILED,
+        BatchedCall,
+        CallFailure,
+        CallOutcome,
+        FirstAttempts,
+        FirstAttemptsDone,
+        FirstCall,
+    )
     from workflows.idempotency import idempotency_key
     from workflows.models import CompensationStatus, ProgressKind
     from workflows.policies import LOCAL_ATTEMPT_TIMEOUT, OptionsTable
     from workflows.saga import R, Saga
 
 T = TypeVar("T")
+In = TypeVar("In")
 
 # What a batch of first attempts may take beyond its calls' own deadlines (each a local attempt's, enforced by the
 # activity): the activity's own start and the hand-over of its result. Past it the batch is given up as a whole.
 FIRST_ATTEMPTS_MARGIN = timedelta(milliseconds=500)
+BATCHED_CALL_TIMEOUT_MS = int(LOCAL_ATTEMPT_TIMEOUT / timedelta(milliseconds=1))
+"""Each call's deadline in a batch of first attempts: a local attempt's."""
 S = TypeVar("S", bound=str)
 """A step's name: a `StrEnum` member or a plain string."""
 C = TypeVar("C", bound=str)
@@ -218,21 +230,40 @@ class StepRunner(Generic[S, C, R]):
 
     async def first_attempts(self, calls: Sequence[FirstCall]) -> None:
         """Make the first attempts of `calls` — the next steps' calls, in order — in one local activity
-        (workflows/first_attempts.py); each step's `call` then takes its call's outcome instead of making it. For an
+        (workflows/first_attempts.py): OrderWorkflow's batch, `made_together` with FIRST_ATTEMPTS."""
+        batch = FirstAttempts(calls=list(calls), call_timeout_ms=BATCHED_CALL_TIMEOUT_MS)
+        await self.made_together(FIRST_ATTEMPTS, batch, calls, rounds=len(batch.rounds()))
+
+    async def made_together(
+        self,
+        activity: ActivityType[In, FirstAttemptsDone],
+        batch: In,
+        calls: Sequence[BatchedCall],
+        *,
+        rounds: int | None = None,
+    ) -> None:
+        """Run `activity`, a batch of first attempts taking `batch`, as one local activity; `calls` name what it makes
+        (in order: refs, summaries) and `rounds` says how many deadlines it may take one after the other (default:
+        one per call). Each step's `call` then takes its call's outcome (by `ref`) instead of making it. For an
         execution that runs local first, with every undo registered. Shielded like a local attempt: a cancel waits
         for the batch to end, then stops the saga before its next step."""
         assert self.local_first, "first attempts together are local first attempts"
-        batch = FirstAttempts(calls=list(calls), call_timeout_ms=int(LOCAL_ATTEMPT_TIMEOUT.total_seconds() * 1000))
-        rounds = len(batch.rounds())
+        rounds = len(calls) if rounds is None else rounds
         local = dict(self.plan.options.local_attempt)
         local["start_to_close_timeout"] = LOCAL_ATTEMPT_TIMEOUT * rounds + FIRST_ATTEMPTS_MARGIN
         summary = "first attempts: " + "; ".join(call.summary for call in calls)
         self._details(f"first attempts of {rounds} round(s) of calls")
         attempt = workflow.start_local_activity(
-            FIRST_ATTEMPTS.name, batch, result_type=FIRST_ATTEMPTS.result, summary=summary[:400], **local
+            activity.name, batch, result_type=activity.result, summary=summary[:400], **local
         )
         try:
             done = await despite_cancellation(attempt)
+        except asyncio.CancelledError:
+            # The batch is over (a cancel waits for it): what its calls answered is known, and `answered` tells it to
+            # a workflow whose undos depend on it.
+            if not attempt.cancelled() and attempt.exception() is None:
+                self._first = {outcome.ref: outcome for outcome in attempt.result().outcomes}
+            raise
         except (ActivityError, ApplicationError, AttemptTimedOut) as err:
             # The batch as a whole failed (its deadline passed): what its calls did is unknown. The first call goes on
             # as after a failed local attempt (a backoff, then the server, with its key); the others as usual.
@@ -241,6 +272,13 @@ class StepRunner(Generic[S, C, R]):
             self._first = {first.ref: CallOutcome(ref=first.ref, activity=first.activity, failure=failure)}
             return
         self._first = {outcome.ref: outcome for outcome in done.outcomes}
+
+    def answered(self, ref: str, result_type: type[T]) -> T | None:
+        """What the call `ref`, made together with others, answered — None if it failed or was not made — for a
+        workflow stopped before its step took it (a cancel during the batch): its undo can then run as for a step
+        that answered. Taken once, like `call` takes it."""
+        made = self._first.pop(ref, None)
+        return _decoded(result_type, made.result) if made is not None and made.failure is None else None
 
     async def call(
         self,
@@ -293,6 +331,9 @@ class StepRunner(Generic[S, C, R]):
         """Run every registered undo, newest first (all at once if the plan says so); when some keep failing, await
         `on_stuck` (typically: report, then `wait_for_operator`) and run the failed ones again. Returns once all
         succeeded. Wrap it in `to_the_end` so that cancels cannot interrupt it."""
+        # The forward steps are over: an outcome of first attempts made together that no step took must never stand
+        # in for an undo's call.
+        self._first.clear()
         await self._saga.compensate(on_stuck=on_stuck)
 
     def operator_retry(self) -> None:

@@ -16,7 +16,7 @@ from temporalio.api.history.v1 import MarkerRecordedEventAttributes
 from temporalio.client import Client
 from temporalio.converter import DataConverter
 
-from workflows.activity_types import FIRST_ATTEMPTS
+from workflows.activity_types import BATCHES
 from workflows.first_attempts import FirstAttemptsDone
 
 # The SDK records a local activity's outcome as a marker of this name in the workflow task that ran it.
@@ -69,12 +69,12 @@ async def _count(converter: DataConverter, events: Sequence[object]) -> Counter[
 
 
 async def _calls_in(converter: DataConverter, marker: MarkerRecordedEventAttributes) -> int:
-    """1 for a local activity; for a batch of first attempts, the calls its result records (decoded with the client's
-    converter: the codec's keys are the client's)."""
+    """1 for a local activity; for a batch of first attempts (an order's or a declared saga's), the calls its result
+    records (decoded with the client's converter: the codec's keys are the client's)."""
     if "data" not in marker.details or "result" not in marker.details:
         return 1  # a failed local activity records no result: one call, whatever it was
     [data] = marker.details["data"].payloads
-    if json.loads(data.data).get("activity_type") != FIRST_ATTEMPTS.name:
+    if json.loads(data.data).get("activity_type") not in BATCHES:
         return 1
     [done] = await converter.decode(marker.details["result"].payloads, [FirstAttemptsDone])
     return len(done.outcomes)

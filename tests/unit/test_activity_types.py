@@ -7,13 +7,14 @@ from __future__ import annotations
 import pytest
 from temporalio.activity import _Definition
 
+from activities.operation_calls import OperationCalls
 from activities.orders import OrderActivities
 from activities.reconcile import ReconcileActivities
 from workflows import activity_types
 
-REGISTERED = [*vars(OrderActivities).values(), *vars(ReconcileActivities).values()]
+REGISTERED = [*vars(OrderActivities).values(), *vars(ReconcileActivities).values(), *vars(OperationCalls).values()]
 DEFINITIONS = {d.name: d for d in (_Definition.from_callable(fn) for fn in REGISTERED if callable(fn)) if d is not None}
-DECLARED = [*activity_types.ORDER_STEPS, *activity_types.RECONCILE_STEPS]
+DECLARED = [*activity_types.ORDER_STEPS, *activity_types.RECONCILE_STEPS, *activity_types.SAGA_ACTIVITIES]
 
 
 def test_every_registered_activity_is_declared_and_every_declared_one_registered():

@@ -231,3 +231,10 @@ def test_the_command_refuses_bad_input_with_exit_2_before_starting_anything() ->
     )
     assert run.returncode == 2
     assert "whole numbers separated by commas" in run.stderr
+
+
+async def test_the_anatomy_counts_each_call_of_a_declared_sagas_batch_too() -> None:
+    # A happy order saga recorded since saga-first-attempts-together: one local activity, its five calls.
+    history = load_history(HISTORIES / "declared-sagas-first-attempts-together" / "order_completed.json")
+    counts = await _count(data_converter(), history.events)
+    assert counts["local_activities"] == 1 and counts["calls"] == 5 and counts["events"] == 9
