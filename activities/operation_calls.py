@@ -28,8 +28,7 @@ from workflows.saga_run_models import OperationAnswer, OperationCall
 # a stored answer for the key (both spellings seen in the wild).
 HEADERS_OF_INTEREST = ("location", "retry-after", "idempotent-replayed", "idempotency-replayed")
 EVERY_STATUS = range(100, 600)
-OUTCOME_UNKNOWN = "OutcomeUnknown"
-"""A replay-unsafe call failed after it may have been applied: final, the saga compensates by lookup."""
+OUTCOME_UNKNOWN = failure_types.OUTCOME_UNKNOWN
 
 
 class OperationCalls:
@@ -66,12 +65,14 @@ class OperationCalls:
             )
         except ApplicationError as err:
             if request.replay_unsafe and _maybe_applied(err):
-                raise ApplicationError(
-                    f"{request.describe()}: {err.message}; the request may have been applied and the API does not "
-                    "replay it safely (its idempotency profile): not retried",
-                    type=OUTCOME_UNKNOWN,
-                    non_retryable=True,
-                ) from None
+                raise _outcome_unknown(request, err.message) from None
+            raise
+        except Exception as err:
+            # Not a failure the HTTP layer classified (a bug, a body that fails to decode): it may have come after
+            # the request went out. A replay-unsafe call's retryable failures must be clean ones (the workflow sends
+            # the request again after them, workflows/at_most_once.py), so this one is final.
+            if request.replay_unsafe:
+                raise _outcome_unknown(request, f"{type(err).__name__}: {err}") from None
             raise
         outcome = request.outcomes.classify(response.status_code)
         if outcome is not Outcome.OK:
@@ -96,6 +97,15 @@ class OperationCalls:
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.call_operation, self.undo_operation, self.complete_operation]
+
+
+def _outcome_unknown(request: OperationCall, what: str) -> ApplicationError:
+    return ApplicationError(
+        f"{request.describe()}: {what}; the request may have been applied and the API does not replay it safely (its "
+        "idempotency profile): not retried",
+        type=OUTCOME_UNKNOWN,
+        non_retryable=True,
+    )
 
 
 def _maybe_applied(err: ApplicationError) -> bool:

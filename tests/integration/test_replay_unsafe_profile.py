@@ -34,7 +34,7 @@ STALLED_CHARGE = {
 }
 
 
-def _definition(tmp_path: Path, *, profile: dict[str, Any] | None) -> Path:
+def unsafe_charge_definition(tmp_path: Path, *, profile: dict[str, Any] | None) -> Path:
     """examples/sagas/order.yaml with the charge undone by lookup (a refund of what the lookup finds), and `profile`
     as the charge's idempotency."""
     declared = yaml.safe_load((EXAMPLES / "order.yaml").read_text())
@@ -61,7 +61,7 @@ def _definition(tmp_path: Path, *, profile: dict[str, Any] | None) -> Path:
 
 @pytest.mark.usefixtures("no_faults")
 async def test_a_replay_unsafe_charge_is_not_retried_after_a_stall(harness: Harness, tmp_path: Path):
-    definition = load_definition(_definition(tmp_path, profile={"replay": "unsafe"}))
+    definition = load_definition(unsafe_charge_definition(tmp_path, profile={"replay": "unsafe"}))
     assert definition.step("charge").replay_unsafe
     await harness.faults.set("payment", STALLED_CHARGE)
     run_input = saga_input()
@@ -88,7 +88,7 @@ async def test_a_replay_unsafe_charge_is_not_retried_after_a_stall(harness: Harn
 @pytest.mark.usefixtures("no_faults")
 async def test_without_the_profile_the_same_stall_charges_twice(harness: Harness, tmp_path: Path):
     """The control: the API ignores keys, the runtime believes it replays them, and the retry charges again."""
-    definition = load_definition(_definition(tmp_path, profile=None))
+    definition = load_definition(unsafe_charge_definition(tmp_path, profile=None))
     assert not definition.step("charge").replay_unsafe
     await harness.faults.set("payment", STALLED_CHARGE)
     run_input = saga_input()
