@@ -21,6 +21,7 @@ from activities.http import ServiceClient
 from cadenza import failure_types
 from cadenza.settings import ServiceEndpoint, service_endpoint
 from workflows import activity_types
+from workflows.at_most_once import not_applied
 from workflows.saga_definition import Outcome
 from workflows.saga_run_models import OperationAnswer, OperationCall
 
@@ -49,31 +50,37 @@ class OperationCalls:
 
     async def call(self, request: OperationCall) -> OperationAnswer:
         """Send `request`; return the answer when its outcome is ok, else raise the error its outcome says: final →
-        non-retryable, retry_after → retried after the answer's Retry-After, retry → retried."""
+        non-retryable, retry_after → retried after the answer's Retry-After, retry → retried.
+
+        A replay-unsafe call (its API's profile) raises a retryable error only for a failure that applied nothing —
+        an answer its outcomes retry (a 503, a 429), a connection never made — marked so (`not_applied`): the
+        workflow sends the request again only after those (workflows/at_most_once.py). A timeout or a connection lost
+        after sending may have come after the request was applied: final, `OutcomeUnknown`."""
+        if not request.replay_unsafe:
+            return await self._send(request)
+        try:
+            return await self._send(request)
+        except ApplicationError as err:
+            if err.non_retryable:
+                raise
+            if _maybe_applied(err):
+                raise _outcome_unknown(request, err.message) from None
+            raise not_applied(err) from None
+        # Anything else (a bug, a body that fails to decode) reaches the workflow unmarked: OutcomeUnknown there.
+
+    async def _send(self, request: OperationCall) -> OperationAnswer:
         client = self._client(request.service)
         headers = dict(request.headers)
         if request.key_header and request.key:
             headers[request.key_header] = request.key
-        try:
-            response = await client.request(
-                request.method,
-                request.path,
-                json=request.body,
-                params=request.query or None,
-                headers=headers,
-                accept=EVERY_STATUS,
-            )
-        except ApplicationError as err:
-            if request.replay_unsafe and _maybe_applied(err):
-                raise _outcome_unknown(request, err.message) from None
-            raise
-        except Exception as err:
-            # Not a failure the HTTP layer classified (a bug, a body that fails to decode): it may have come after
-            # the request went out. A replay-unsafe call's retryable failures must be clean ones (the workflow sends
-            # the request again after them, workflows/at_most_once.py), so this one is final.
-            if request.replay_unsafe:
-                raise _outcome_unknown(request, f"{type(err).__name__}: {err}") from None
-            raise
+        response = await client.request(
+            request.method,
+            request.path,
+            json=request.body,
+            params=request.query or None,
+            headers=headers,
+            accept=EVERY_STATUS,
+        )
         outcome = request.outcomes.classify(response.status_code)
         if outcome is not Outcome.OK:
             raise error_for_outcome(f"{request.service}.{request.operation}", response, outcome)

@@ -6,11 +6,13 @@ send the request again. So every attempt here is an activity of its own with a b
 workflow decides what comes next from how the attempt ended:
 
 - answered, or refused for good (a non-retryable error): that is the step's outcome;
-- failed cleanly — a 503 or a 429 the step's outcomes retry, a connection refused before anything was sent (the
-  activity reports every failure that may have reached the service as a final `OutcomeUnknown`): a timer with the
-  step's backoff (or the 429's Retry-After), then a new activity with the same key, within the step's attempt budget;
-- timed out by the server (its worker died, or it outran its start-to-close timeout): the request may have been
-  applied and nobody knows; the step ends with `OutcomeUnknown`, final, and the saga compensates (lookup, then undo).
+- failed cleanly — a 503 or a 429 the step's outcomes retry, a connection refused before anything was sent: the
+  activity says so by marking the error (`not_applied`); then a timer with the step's backoff (or the 429's
+  Retry-After), and a new activity with the same key, within the step's attempt budget;
+- anything else — timed out by the server (its worker SIGKILLed, or the attempt outran its start-to-close timeout),
+  a retryable failure the activity did not mark (a worker shut down mid-request, an activity paused or reset): the
+  request may have been applied and nobody knows; the step ends with `OutcomeUnknown`, final, and the saga compensates
+  (lookup, then undo).
 
 History shows each attempt as its activity and each wait as a timer named after the failure it waits out.
 """
@@ -34,6 +36,8 @@ with workflow.unsafe.imports_passed_through():
 T = TypeVar("T")
 
 ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)
+NOT_APPLIED = "not-applied"
+"""The last detail of a failure that applied nothing (`not_applied`): recorded in histories, never change it."""
 
 
 async def call_at_most_once(table: OptionsTable, activity: ActivityType[Any, T], arg: Any, summary: str) -> T:
@@ -56,26 +60,47 @@ async def call_at_most_once(table: OptionsTable, activity: ActivityType[Any, T],
             return await despite_cancellation(handle, on_cancel=handle.cancel)
         except ActivityError as err:
             failure = err.cause
-            if isinstance(failure, AttemptTimedOut):
-                raise ApplicationError(
-                    f"{summary}: the attempt timed out ({failure.type.name if failure.type else 'timeout'}) with its "
-                    "request possibly applied, and the API does not replay it safely (its idempotency profile): not "
-                    "sent again",
-                    type=OUTCOME_UNKNOWN,
-                    non_retryable=True,
-                ) from None
-            if not clean(failure) or (budget.maximum_attempts and attempt >= budget.maximum_attempts):
+            if isinstance(failure, ApplicationError) and failure.non_retryable:
+                raise  # answered for good, or already known to be unknown (the activity's OutcomeUnknown)
+            if not isinstance(failure, ApplicationError) or not clean(failure):
+                raise outcome_unknown(summary, failure) from None
+            if budget.maximum_attempts and attempt >= budget.maximum_attempts:
                 raise
-            assert isinstance(failure, ApplicationError)
             await workflow.sleep(
                 backoff(budget, attempt, failure), summary=f"retry after {failure.type or 'a failure'}: {summary}"
             )
 
 
-def clean(failure: BaseException | None) -> bool:
-    """Whether a failed attempt certainly left nothing behind, so that the request may be sent again: a retryable
-    error the activity raised (it makes every failure that may have reached the service a final OutcomeUnknown)."""
-    return isinstance(failure, ApplicationError) and not failure.non_retryable
+def not_applied(err: ApplicationError) -> ApplicationError:
+    """`err` (retryable) marked as a failure that certainly applied nothing — what the activity raises for a
+    replay-unsafe call's clean failures, and the only failures after which the request is sent again."""
+    return ApplicationError(
+        err.message,
+        *err.details,
+        NOT_APPLIED,
+        type=err.type,
+        next_retry_delay=err.next_retry_delay,
+        category=err.category,
+    )
+
+
+def clean(failure: ApplicationError) -> bool:
+    """Whether a retryable failure was marked by the activity as having applied nothing (`not_applied`)."""
+    return bool(failure.details) and failure.details[-1] == NOT_APPLIED
+
+
+def outcome_unknown(summary: str, failure: BaseException | None) -> ApplicationError:
+    """The step's final failure when an attempt ended in a way that says nothing of what the service did."""
+    if isinstance(failure, AttemptTimedOut):
+        how = f"the attempt timed out ({failure.type.name if failure.type else 'timeout'}), its worker gone or stuck"
+    else:
+        how = f"the attempt ended without an answer ({type(failure).__name__}: {failure})"
+    return ApplicationError(
+        f"{summary}: {how}; the request may have been applied and the API does not replay it safely (its "
+        "idempotency profile): not sent again",
+        type=OUTCOME_UNKNOWN,
+        non_retryable=True,
+    )
 
 
 def backoff(policy: RetryPolicy, attempt: int, failure: ApplicationError) -> timedelta:

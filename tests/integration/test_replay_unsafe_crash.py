@@ -15,13 +15,12 @@ from temporalio.api.enums.v1 import EventType
 
 from activities.records import ServiceRecords
 from cadenza.failure_types import OUTCOME_UNKNOWN
-from clients.sagas import load_definition
 from clients.sagas.runs import start_run, wait_for_run
 from starters.chaos.run import chaos_rig
 from starters.replay import new_replayer
 from starters.saga_chaos import replace_a_worker, saga_chaos_stack_config
+from starters.saga_examples import order_with_unsafe_charge
 from tests.integration.test_declared_order_saga import saga_input
-from tests.integration.test_replay_unsafe_profile import unsafe_charge_definition
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +31,7 @@ SLOW_COMMIT_MS = 3000
 
 
 async def test_a_worker_killed_mid_request_never_sends_a_replay_unsafe_charge_twice(tmp_path: Path):
-    definition = load_definition(unsafe_charge_definition(tmp_path, profile={"replay": "unsafe"}))
+    definition = order_with_unsafe_charge({"replay": "unsafe"})
     assert definition.step("charge").replay_unsafe
     config = replace(saga_chaos_stack_config(tmp_path / "stack"), task_queue=f"unsafe-crash-{uuid.uuid4().hex[:8]}")
     held, slow = saga_input(), saga_input()

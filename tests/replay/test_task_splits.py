@@ -20,7 +20,11 @@ from tests.replay.task_splits import cut_after, cut_points
 
 HISTORIES = Path(__file__).resolve().parents[1] / "histories"
 # Since compensated-order-fails (COMPENSATED_FAILS_PATCH), asked at the start too, next to decided-at-start.
-DECIDED_AT_START = history_files([HISTORIES / "decided-at-start", HISTORIES / "compensated-fails"])
+# Declared sagas ask theirs at the start too (workflows/declared_saga.py): those recorded since replay-unsafe steps are
+# sent at most once (AT_MOST_ONCE_PATCH, asked next to COMPENSATED_FAILS_PATCH) replay cut anywhere as well.
+DECIDED_AT_START = history_files(
+    [HISTORIES / "decided-at-start", HISTORIES / "compensated-fails", HISTORIES / "declared-sagas-at-most-once"]
+)
 
 
 @pytest.mark.parametrize("path", DECIDED_AT_START, ids=lambda path: f"{path.parent.name}/{path.stem}")

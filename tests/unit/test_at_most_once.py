@@ -18,7 +18,7 @@ from cadenza.failure_types import OUTCOME_UNKNOWN, RATE_LIMITED, SERVICE_UNREACH
 from tests.unit.production_worker import result_of
 from tests.unit.test_declared_saga import FLIGHT, HOTEL_BY_LOOKUP, Services, _definition, _run
 from workflows.activity_types import SAGA_CALLS
-from workflows.at_most_once import backoff
+from workflows.at_most_once import backoff, not_applied
 from workflows.declared_saga import AT_MOST_ONCE_PATCH
 from workflows.models import CompensationStatus
 from workflows.policies import STEP_ATTEMPTS, STEP_RETRY
@@ -29,7 +29,10 @@ STAYS = "hotel POST /stays"
 
 
 def _unavailable() -> ApplicationError:
-    return ApplicationError("hotel answered 503 service_unavailable: nothing was applied", type="ServiceUnavailable")
+    """A 503 before processing, as the activity raises it for a replay-unsafe call: marked as applying nothing."""
+    return not_applied(
+        ApplicationError("hotel answered 503 service_unavailable: nothing was applied", type="ServiceUnavailable")
+    )
 
 
 class FlakyServices(Services):
@@ -88,8 +91,10 @@ def _timers(events: list[Any]) -> list[timedelta]:
 
 
 async def test_clean_failures_are_retried_by_the_workflow_with_the_steps_backoff_then_it_completes(time_skipping_env):
-    rate_limited = ApplicationError("hotel answered 429", type=RATE_LIMITED, next_retry_delay=timedelta(seconds=7))
-    refused = ApplicationError("hotel: ConnectError: connection refused", type=SERVICE_UNREACHABLE)
+    rate_limited = not_applied(
+        ApplicationError("hotel answered 429", type=RATE_LIMITED, next_retry_delay=timedelta(seconds=7))
+    )
+    refused = not_applied(ApplicationError("hotel: ConnectError: connection refused", type=SERVICE_UNREACHABLE))
     services = FlakyServices([_unavailable(), rate_limited, refused])
     worker, handle = await _run(time_skipping_env, services, _definition(FLIGHT, UNSAFE_HOTEL))
     async with worker:
@@ -141,6 +146,23 @@ async def test_an_attempt_the_server_times_out_is_never_sent_again_and_is_undone
     events = await _events(handle)
     kinds = [event.event_type for event in events]
     assert kinds.count(EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT) == 1
+
+
+async def test_a_retryable_failure_the_activity_did_not_mark_clean_is_never_sent_again(time_skipping_env):
+    # What the SDK reports for an attempt its worker gave up on while shutting down (or an activity paused or reset):
+    # retryable, and nothing says whether the request had gone out.
+    shutdown = ApplicationError("Worker is shutting down and this activity did not complete in time", type="Shutdown")
+    services = FlakyServices([shutdown])
+    worker, handle = await _run(time_skipping_env, services, _definition(FLIGHT, UNSAFE_HOTEL))
+    async with worker:
+        progress = await result_of(handle)
+    assert (progress.state, progress.failed_step, progress.error_type) == (
+        SagaState.COMPENSATED,
+        "hotel",
+        OUTCOME_UNKNOWN,
+    ), progress
+    assert len(services.sent) == 1
+    assert _timers(await _events(handle)) == []
 
 
 async def test_a_definition_without_replay_unsafe_steps_asks_no_patch(time_skipping_env):
