@@ -16,13 +16,14 @@ from temporalio.exceptions import ApplicationError
 
 from cadenza.failure_types import OUTCOME_UNKNOWN, RATE_LIMITED, SERVICE_UNREACHABLE
 from tests.unit.production_worker import result_of
-from tests.unit.test_declared_saga import FLIGHT, HOTEL_BY_LOOKUP, Services, _definition, _run
+from tests.unit.test_declared_saga import FLIGHT, HOTEL_BY_LOOKUP, Services, _call, _definition, _run, _until
 from workflows.activity_types import SAGA_CALLS
 from workflows.at_most_once import backoff, not_applied
-from workflows.declared_saga import AT_MOST_ONCE_PATCH
-from workflows.models import CompensationStatus
+from workflows.declared_saga import AT_MOST_ONCE_PATCH, DeclaredSagaWorkflow
+from workflows.models import CompensationStatus, OperatorRetry
 from workflows.policies import STEP_ATTEMPTS, STEP_RETRY
-from workflows.saga_run_models import OperationAnswer, OperationCall, SagaState
+from workflows.saga_definition import Step
+from workflows.saga_run_models import OperationAnswer, OperationCall, SagaProgress, SagaState
 
 UNSAFE_HOTEL = HOTEL_BY_LOOKUP.model_copy(update={"replay_unsafe": True})
 STAYS = "hotel POST /stays"
@@ -73,6 +74,25 @@ async def _events(handle: WorkflowHandle[Any, Any]) -> list[Any]:
     return list((await handle.fetch_history()).events)
 
 
+async def _book(env: Any, failures: list[ApplicationError | str]) -> tuple[FlakyServices, SagaProgress, list[Any]]:
+    """A flight, then the replay-unsafe hotel failing first as `failures` say: the services, the run's progress and
+    its history."""
+    services = FlakyServices(failures)
+    worker, handle = await _run(env, services, _definition(FLIGHT, UNSAFE_HOTEL))
+    async with worker:
+        progress: SagaProgress = await result_of(handle)
+    return services, progress, await _events(handle)
+
+
+def _unknown(progress: SagaProgress) -> bool:
+    """Whether the hotel ended with its outcome unknown and the run compensated."""
+    return (progress.state, progress.failed_step, progress.error_type) == (
+        SagaState.COMPENSATED,
+        "hotel",
+        OUTCOME_UNKNOWN,
+    )
+
+
 def _one_attempt_each(events: list[Any]) -> list[int]:
     """The attempt budget of every activity scheduled."""
     return [
@@ -95,14 +115,10 @@ async def test_clean_failures_are_retried_by_the_workflow_with_the_steps_backoff
         ApplicationError("hotel answered 429", type=RATE_LIMITED, next_retry_delay=timedelta(seconds=7))
     )
     refused = not_applied(ApplicationError("hotel: ConnectError: connection refused", type=SERVICE_UNREACHABLE))
-    services = FlakyServices([_unavailable(), rate_limited, refused])
-    worker, handle = await _run(time_skipping_env, services, _definition(FLIGHT, UNSAFE_HOTEL))
-    async with worker:
-        progress = await result_of(handle)
+    services, progress, events = await _book(time_skipping_env, [_unavailable(), rate_limited, refused])
     assert progress.state == SagaState.COMPLETED, progress
     assert len(services.sent) == 4 and len({request.key for request in services.sent}) == 1  # one key, every send
     assert all(request.replay_unsafe for request in services.sent)
-    events = await _events(handle)
     assert AT_MOST_ONCE_PATCH in str(events)  # the patch's marker
     # The flight ran local first (a marker, no activity); each hotel attempt an activity the server never retries.
     assert _one_attempt_each(events) == [1, 1, 1, 1]
@@ -111,10 +127,7 @@ async def test_clean_failures_are_retried_by_the_workflow_with_the_steps_backoff
 
 
 async def test_a_step_that_keeps_failing_cleanly_gives_up_after_its_attempt_budget(time_skipping_env):
-    services = FlakyServices([_unavailable() for _ in range(STEP_ATTEMPTS + 5)])
-    worker, handle = await _run(time_skipping_env, services, _definition(FLIGHT, UNSAFE_HOTEL))
-    async with worker:
-        progress = await result_of(handle)
+    services, progress, events = await _book(time_skipping_env, [_unavailable() for _ in range(STEP_ATTEMPTS + 5)])
     assert (progress.state, progress.failed_step, progress.error_type) == (
         SagaState.COMPENSATED,
         "hotel",
@@ -122,28 +135,20 @@ async def test_a_step_that_keeps_failing_cleanly_gives_up_after_its_attempt_budg
     )
     assert len(services.sent) == STEP_ATTEMPTS
     assert services.live == {}  # the flight undone, the hotel never booked
-    waits = _timers(await _events(handle))
+    waits = _timers(events)
     assert waits == [backoff(STEP_RETRY, attempt, _unavailable()) for attempt in range(1, STEP_ATTEMPTS)]
     assert max(waits) == STEP_RETRY.maximum_interval
 
 
 async def test_an_attempt_the_server_times_out_is_never_sent_again_and_is_undone_by_lookup(time_skipping_env):
-    services = FlakyServices(["hang"])
-    worker, handle = await _run(time_skipping_env, services, _definition(FLIGHT, UNSAFE_HOTEL))
-    async with worker:
-        progress = await result_of(handle)
-    assert (progress.state, progress.failed_step, progress.error_type) == (
-        SagaState.COMPENSATED,
-        "hotel",
-        OUTCOME_UNKNOWN,
-    ), progress
+    services, progress, events = await _book(time_skipping_env, ["hang"])
+    assert _unknown(progress), progress
     assert len(services.sent) == 1  # never sent again
     assert {record.action: record.status for record in progress.compensations} == {
         "hotel": CompensationStatus.DONE,
         "flight": CompensationStatus.DONE,
     }
     assert services.live == {}  # what the lost attempt committed was found by the lookup and deleted
-    events = await _events(handle)
     kinds = [event.event_type for event in events]
     assert kinds.count(EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT) == 1
 
@@ -152,17 +157,27 @@ async def test_a_retryable_failure_the_activity_did_not_mark_clean_is_never_sent
     # What the SDK reports for an attempt its worker gave up on while shutting down (or an activity paused or reset):
     # retryable, and nothing says whether the request had gone out.
     shutdown = ApplicationError("Worker is shutting down and this activity did not complete in time", type="Shutdown")
-    services = FlakyServices([shutdown])
-    worker, handle = await _run(time_skipping_env, services, _definition(FLIGHT, UNSAFE_HOTEL))
-    async with worker:
-        progress = await result_of(handle)
-    assert (progress.state, progress.failed_step, progress.error_type) == (
-        SagaState.COMPENSATED,
-        "hotel",
-        OUTCOME_UNKNOWN,
-    ), progress
+    services, progress, events = await _book(time_skipping_env, [shutdown])
+    assert _unknown(progress), progress
     assert len(services.sent) == 1
-    assert _timers(await _events(handle)) == []
+    assert _timers(events) == []
+
+
+async def test_after_the_pivot_an_unknown_outcome_waits_for_an_operator_whose_retry_sends_it_again(
+    time_skipping_env,
+):
+    pay = Step(id="pay", call=_call("payment", "POST", "/charges"), pivot=True)
+    hotel = Step(id="hotel", call=_call("hotel", "POST", "/stays"), replay_unsafe=True)
+    services = FlakyServices(["hang"])
+    worker, handle = await _run(time_skipping_env, services, _definition(FLIGHT, pay, hotel))
+    async with worker:
+        stuck = await _until(handle, SagaState.NEEDS_ATTENTION)
+        assert (stuck.pivoted, stuck.failed_step, stuck.error_type) == (True, "hotel", OUTCOME_UNKNOWN)
+        assert len(services.sent) == 1  # not sent again until someone has looked
+        await handle.execute_update(DeclaredSagaWorkflow.retry_compensation, OperatorRetry(operator="ops"))
+        progress = await result_of(handle)
+    assert progress.state == SagaState.COMPLETED
+    assert len(services.sent) == 2 and progress.compensations == []
 
 
 async def test_a_definition_without_replay_unsafe_steps_asks_no_patch(time_skipping_env):
