@@ -2,7 +2,7 @@
 key, `cadenza verify`).
 
 The server would retry an activity attempt it timed out — a worker SIGKILLed while the request was in flight — and
-send the request again. So every attempt here is an activity of its own with a budget of one (`one_attempt`), and the
+send the request again. So every attempt here is an activity of its own with a budget of one (`ONE_ATTEMPT`), and the
 workflow decides what comes next from how the attempt ended:
 
 - answered, or refused for good (a non-retryable error): that is the step's outcome;
