@@ -24,6 +24,7 @@ from activities.http import ServiceClient
 from cadenza import failure_types
 from cadenza.settings import ServiceEndpoint, service_endpoint
 from workflows import activity_types
+from workflows.at_most_once import not_applied
 from workflows.first_attempts import FirstAttemptsDone
 from workflows.saga_definition import Outcome
 from workflows.saga_run_models import OperationAnswer, OperationCall, SagaFirstAttempts
@@ -32,8 +33,7 @@ from workflows.saga_run_models import OperationAnswer, OperationCall, SagaFirstA
 # a stored answer for the key (both spellings seen in the wild).
 HEADERS_OF_INTEREST = ("location", "retry-after", "idempotent-replayed", "idempotency-replayed")
 EVERY_STATUS = range(100, 600)
-OUTCOME_UNKNOWN = "OutcomeUnknown"
-"""A replay-unsafe call failed after it may have been applied: final, the saga compensates by lookup."""
+OUTCOME_UNKNOWN = failure_types.OUTCOME_UNKNOWN
 
 
 class OperationCalls:
@@ -54,29 +54,37 @@ class OperationCalls:
 
     async def call(self, request: OperationCall) -> OperationAnswer:
         """Send `request`; return the answer when its outcome is ok, else raise the error its outcome says: final →
-        non-retryable, retry_after → retried after the answer's Retry-After, retry → retried."""
+        non-retryable, retry_after → retried after the answer's Retry-After, retry → retried.
+
+        A replay-unsafe call (its API's profile) raises a retryable error only for a failure that applied nothing —
+        an answer its outcomes retry (a 503, a 429), a connection never made — marked so (`not_applied`): the
+        workflow sends the request again only after those (workflows/at_most_once.py). A timeout or a connection lost
+        after sending may have come after the request was applied: final, `OutcomeUnknown`."""
+        if not request.replay_unsafe:
+            return await self._send(request)
+        try:
+            return await self._send(request)
+        except ApplicationError as err:
+            if err.non_retryable:
+                raise
+            if _maybe_applied(err):
+                raise _outcome_unknown(request, err.message) from None
+            raise not_applied(err) from None
+        # Anything else (a bug, a body that fails to decode) reaches the workflow unmarked: OutcomeUnknown there.
+
+    async def _send(self, request: OperationCall) -> OperationAnswer:
         client = self._client(request.service)
         headers = dict(request.headers)
         if request.key_header and request.key:
             headers[request.key_header] = request.key
-        try:
-            response = await client.request(
-                request.method,
-                request.path,
-                json=request.body,
-                params=request.query or None,
-                headers=headers,
-                accept=EVERY_STATUS,
-            )
-        except ApplicationError as err:
-            if request.replay_unsafe and _maybe_applied(err):
-                raise ApplicationError(
-                    f"{request.describe()}: {err.message}; the request may have been applied and the API does not "
-                    "replay it safely (its idempotency profile): not retried",
-                    type=OUTCOME_UNKNOWN,
-                    non_retryable=True,
-                ) from None
-            raise
+        response = await client.request(
+            request.method,
+            request.path,
+            json=request.body,
+            params=request.query or None,
+            headers=headers,
+            accept=EVERY_STATUS,
+        )
         outcome = request.outcomes.classify(response.status_code)
         if outcome is not Outcome.OK:
             raise error_for_outcome(f"{request.service}.{request.operation}", response, outcome)
@@ -106,6 +114,15 @@ class OperationCalls:
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.call_operation, self.undo_operation, self.complete_operation, self.saga_first_attempts]
+
+
+def _outcome_unknown(request: OperationCall, what: str) -> ApplicationError:
+    return ApplicationError(
+        f"{request.describe()}: {what}; the request may have been applied and the API does not replay it safely (its "
+        "idempotency profile): not retried",
+        type=OUTCOME_UNKNOWN,
+        non_retryable=True,
+    )
 
 
 def _maybe_applied(err: ApplicationError) -> bool:

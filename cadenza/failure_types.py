@@ -21,6 +21,10 @@ SERVICE_UNREACHABLE = "ServiceUnreachable"
 UNSENDABLE_REQUEST = "UnsendableRequest"
 """A request that cannot be put on the wire (a header value that is not ASCII, a malformed URL): never sent, so
 never retried."""
+OUTCOME_UNKNOWN = "OutcomeUnknown"
+"""A replay-unsafe call (a declared saga step whose API does not replay a key safely) may have been applied and is not
+sent again: a timeout or a connection lost after sending (activities/operation_calls.py), or an attempt the server
+timed out, its worker gone (workflows/at_most_once.py). Final: the saga compensates by lookup."""
 UNKNOWN_ERROR = "UnknownError"
 """A non-2xx answer without an error code."""
 

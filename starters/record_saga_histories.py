@@ -7,13 +7,14 @@ prove that a definition edited or deleted since never matters to a run already r
 Scenarios (file names): the order saga completed, compensated by a declined card, cancelled mid-run while its
 reservation's answer is held, and cancelled while its charge's outcome is unknown (the undo fences the key); the travel
 saga completed, compensated by a refused rental (an undo by DELETE and one by lookup), and, in a variant whose rental
-comes after the pivot, its rental retried after the pivot until the car service answers.
+comes after the pivot, its rental retried after the pivot until the car service answers; the order saga with a
+replay-unsafe charge (undone by lookup) retried by the workflow after two 503s, ending with its outcome unknown after
+a stall, and SIGKILLed with its worker mid-request (the server times the attempt out; nothing sends it again).
 """
 
 from __future__ import annotations
 
 import asyncio
-import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,20 +24,23 @@ from typing import Any
 import yaml
 from temporalio.client import Client
 
+from cadenza.failure_types import OUTCOME_UNKNOWN
 from cadenza.settings import settings
+from cadenza.stack import EmbeddedStack, StackConfig
 from clients.sagas import load_definition
 from clients.sagas.runs import StartedRun, start_run, wait_for_run
 from starters.faults import FaultAdmin
 from starters.history_files import SUFFIX, write_history
 from starters.record_histories import HistoriesExist, RecordingFailed
-from starters.saga_examples import EXAMPLES, order_input, trip_input
+from starters.saga_chaos import replace_a_worker
+from starters.saga_examples import EXAMPLES, compiled_copy, order_input, order_with_unsafe_charge, trip_input
 from workflows.declared_saga import DeclaredSagaWorkflow
 from workflows.saga_definition import SagaDefinition
 from workflows.saga_run_models import SagaProgress, SagaState
 
 DEFAULT_SAGA_OUT = Path("tests/histories/declared-sagas")
 
-SAGA_SCENARIOS = (
+SCENARIOS_BEFORE_AT_MOST_ONCE = (
     "order_completed",
     "order_declined_card",
     "order_cancelled_mid_run",
@@ -45,6 +49,13 @@ SAGA_SCENARIOS = (
     "travel_rental_refused",
     "travel_pivot_then_rental_retried",
 )
+"""What the folders recorded before replay-unsafe steps were sent at most once hold."""
+SAGA_SCENARIOS = (
+    *SCENARIOS_BEFORE_AT_MOST_ONCE,
+    "order_unsafe_charge_retried",
+    "order_unsafe_charge_unknown",
+    "order_unsafe_charge_worker_killed",
+)
 
 # Held long enough for a cancel to arrive while the reservation's answer is on its way.
 _RESERVE_STALL_MS = 2000
@@ -52,10 +63,17 @@ _RESERVE_STALL_MS = 2000
 _CHARGE_SLOW_COMMIT_MS = 9000
 # Failed rental attempts after the pivot: the local one and a server-managed retry or two.
 _RENTAL_OUTAGE = 3
+# 503s before a replay-unsafe charge goes through: each retried by the workflow, after a timer.
+_CHARGE_OUTAGE = 2
+# A replay-unsafe charge committed with its answer held past the 8 s HTTP deadline: the activity's OutcomeUnknown.
+_CHARGE_STALL_MS = 9000
+# A replay-unsafe charge committed with its answer held until well after its worker was SIGKILLed and the server
+# timed the attempt out (10 s).
+_CHARGE_HELD_MS = 30_000
 
 
-def saga_history_files(out: Path) -> list[Path]:
-    return [out / f"{name}{SUFFIX}" for name in SAGA_SCENARIOS]
+def saga_history_files(out: Path, scenarios: tuple[str, ...] = SAGA_SCENARIOS) -> list[Path]:
+    return [out / f"{name}{SUFFIX}" for name in scenarios]
 
 
 def rental_after_the_pivot() -> SagaDefinition:
@@ -66,11 +84,7 @@ def rental_after_the_pivot() -> SagaDefinition:
     order = ("book_flight", "book_hotel", "ticket", "rent_car")
     declaration["name"] = "travel-car-after-ticket"
     declaration["steps"] = [steps[name] for name in order]
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "travel_car_after_ticket.yaml"
-        (Path(folder) / "openapi").symlink_to(EXAMPLES / "openapi")
-        path.write_text(yaml.safe_dump(declaration, sort_keys=False))
-        return load_definition(path)
+    return compiled_copy(declaration, "travel_car_after_ticket.yaml")
 
 
 @dataclass
@@ -108,6 +122,7 @@ class SagaRecorder:
                 travel, trip_input(self._id("nocar"), car={"days": 0}), SagaState.COMPENSATED
             ),
             "travel_pivot_then_rental_retried": await self._rental_retried_after_the_pivot(),
+            **await self._unsafe_charges(),
         }
         written = []
         for name, run_id in runs.items():
@@ -174,6 +189,53 @@ class SagaRecorder:
             raise RecordingFailed(f"{started.run_id}: completed without passing its pivot")
         return started.run_id
 
+    async def _unsafe_charges(self) -> dict[str, str]:
+        """The order saga with a replay-unsafe charge (starters/saga_examples.py): two 503s, each retried by the
+        workflow after a timer, then charged; a charge whose answer outlives the HTTP deadline (OutcomeUnknown, the
+        refund by lookup); a charge whose worker is SIGKILLed while the answer is held (the server times the attempt
+        out, nothing sends it again, a new worker refunds it by lookup)."""
+        unsafe = order_with_unsafe_charge({"replay": "unsafe"})
+        retried = order_input(self._id("unsafe-retried"))
+        await self.faults.script("payment", "error", times=_CHARGE_OUTAGE, match=_charge_of(retried))
+        try:
+            retried_run = await self._ends(unsafe, retried, SagaState.COMPLETED)
+        finally:
+            await self.faults.unscript("payment", _charge_of(retried))
+        unknown = order_input(self._id("unsafe-unknown"))
+        async with self._faults_on(
+            "payment", stall_ms=_CHARGE_STALL_MS, kind="stall", times=1, match=_charge_of(unknown)
+        ):
+            unknown_run = await self._ends(unsafe, unknown, SagaState.COMPENSATED)
+        return {
+            "order_unsafe_charge_retried": retried_run,
+            "order_unsafe_charge_unknown": _refunded_once(unknown_run, await self._ended(unknown_run)),
+            "order_unsafe_charge_worker_killed": await self._unsafe_charge_worker_killed(unsafe),
+        }
+
+    async def _unsafe_charge_worker_killed(self, unsafe: SagaDefinition) -> str:
+        run_input = order_input(self._id("unsafe-killed"))
+        # Worker processes of their own, on a task queue of their own: the command's worker must not take the run.
+        workers = EmbeddedStack(StackConfig.from_settings().with_(task_queue=f"{self.task_queue}-{self._tag}-killed"))
+        held = self._faults_on("payment", stall_ms=_CHARGE_HELD_MS, kind="stall", times=1, match=_charge_of(run_input))
+        try:
+            async with held:
+                await workers.add_worker("worker-recording")
+                stalls = (await self.faults.stats("payment"))["stalls_injected"]
+                started = await start_run(self.client, unsafe, run_input, task_queue=workers.config.task_queue)
+                async with asyncio.timeout(30):
+                    while (await self.faults.stats("payment"))["stalls_injected"] == stalls:
+                        await asyncio.sleep(0.1)
+                self.on_progress(f"SIGKILL the worker of {run_input['order_id']} while its charge is in flight")
+                await replace_a_worker(workers, "worker-recording-2")
+                progress = (await wait_for_run(self.client, started.run_id)).progress
+        finally:
+            await asyncio.to_thread(workers.stop)
+        _expect(started.run_id, progress, SagaState.COMPENSATED)
+        return _refunded_once(started.run_id, progress)
+
+    async def _ended(self, run_id: str) -> SagaProgress | None:
+        return (await wait_for_run(self.client, run_id)).progress
+
     def _faults_on(self, service: str, *, kind: str, times: int, match: str, **config: int) -> _Faults:
         return _Faults(self.faults, service, {**config, "script": [{"kind": kind, "times": times, "match": match}]})
 
@@ -198,6 +260,19 @@ class _Faults:
 
     async def __aexit__(self, *_: object) -> None:
         await self.admin.set(self.service, self._before)
+
+
+def _charge_of(run_input: dict[str, Any]) -> str:
+    """What a scripted fault matches to hit only this run's charge: its key (`order-<id>/charge/<run id>`)."""
+    return f"{run_input['order_id']}/charge/"
+
+
+def _refunded_once(run_id: str, progress: SagaProgress | None) -> str:
+    """`run_id`, after checking its charge's outcome was unknown and the undo by lookup found it and refunded it."""
+    undo = {record.action: record for record in progress.compensations}.get("charge") if progress else None
+    if progress is None or progress.error_type != OUTCOME_UNKNOWN or undo is None or not undo.undone:
+        raise RecordingFailed(f"{run_id}: the charge was meant to end with its outcome unknown, then be refunded")
+    return run_id
 
 
 def _expect(run_id: str, progress: SagaProgress | None, state: SagaState, *, reason: str | None = None) -> None:

@@ -17,7 +17,7 @@ from temporalio.client import Client
 
 from activities.records import ServiceRecords
 from activities.saga_audit import SagaAuditReport, SagaRunEnd, audit_saga_runs, services_of
-from cadenza.processes import free_port
+from cadenza.processes import ChildProcess, free_port
 from cadenza.settings import ALL_SERVICE_NAMES, SERVICE_NAMES, TRAVEL_SERVICE_NAMES
 from cadenza.stack import EmbeddedStack, StackConfig
 from clients.sagas.runs import start_run, wait_for_run
@@ -165,11 +165,20 @@ async def _kill_workers(
     names = (f"worker-k{n}" for n in range(1, 1_000_000))
     while plan.max_kills is None or report.worker_kills < plan.max_kills:
         await asyncio.sleep(plan.kill_every_s)
-        victim = next((c for c in stack.children if c.name.startswith("worker") and c.exit_code() is None), None)
+        victim = await replace_a_worker(stack, next(names))
         if victim is None:
             continue
-        victim.kill()
-        stack.children.remove(victim)
         report.worker_kills += 1
         log(f"SIGKILL {victim.name} (pid {victim.pid})")
-        await stack.add_worker(next(names))
+
+
+async def replace_a_worker(stack: EmbeddedStack, name: str) -> ChildProcess | None:
+    """SIGKILL one of `stack`'s running workers and start another, `name`, in its place; the one killed, None (and
+    nothing started) when no worker was running."""
+    victim = next((c for c in stack.children if c.name.startswith("worker") and c.exit_code() is None), None)
+    if victim is None:
+        return None
+    victim.kill()
+    stack.children.remove(victim)
+    await stack.add_worker(name)
+    return victim

@@ -4,11 +4,16 @@ what the recorder, the saga chaos run and the benchmark start."""
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from clients.sagas import load_definition
 from workflows.models import Order
+from workflows.saga_definition import SagaDefinition
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "sagas"
 
@@ -41,3 +46,36 @@ def order_saga_input(order: Order) -> dict[str, Any]:
         "lines": lines,
         "reservation_lines": [{"sku": line["sku"], "quantity": line["quantity"]} for line in lines],
     }
+
+
+def order_with_unsafe_charge(profile: Mapping[str, Any] | None = None) -> SagaDefinition:
+    """The order saga (examples/sagas/order.yaml) with its charge undone by lookup (a refund of the succeeded charge
+    the lookup finds) instead of a fence, and `profile` as the charge's idempotency (`{"replay": "unsafe"}`: an API
+    that re-executes a retried key; None: the API's profile, safe). Compiled from a copy beside the examples'
+    OpenAPI documents."""
+    declared = yaml.safe_load((EXAMPLES / "order.yaml").read_text())
+    declared["name"] = "order-unsafe-charge"
+    charge = next(step for step in declared["steps"] if step["id"] == "charge")
+    charge["undo"] = {
+        "call": "payment.refundCharge",
+        "request": {"path": {"charge_id": "${steps.charge.result.id}"}, "body": {}},
+        "when_unknown": "lookup",
+        "lookup": {
+            "call": "payment.listCharges",
+            "request": {"query": {"order_id": "${input.order_id}"}},
+            "items": "charges",
+            "match": {"order_id": "${input.order_id}", "status": "succeeded"},
+        },
+    }
+    if profile is not None:
+        charge["idempotency"] = dict(profile)
+    return compiled_copy(declared, "order_unsafe_charge.yaml")
+
+
+def compiled_copy(declaration: Mapping[str, Any], file_name: str) -> SagaDefinition:
+    """A variant of an example's declaration, compiled from a copy written beside the examples' OpenAPI documents."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / file_name
+        (Path(folder) / "openapi").symlink_to(EXAMPLES / "openapi")
+        path.write_text(yaml.safe_dump(dict(declaration), sort_keys=False))
+        return load_definition(path)

@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         UNDO_OPERATION,
         ActivityType,
     )
+    from workflows.at_most_once import call_at_most_once
     from workflows.errors import ORDER_FAILURES, describe_failure
     from workflows.first_attempts import BatchedCall
     from workflows.models import CompensationOutcome, OperatorRetry, ProgressKind
@@ -74,6 +75,12 @@ COMPENSATED_FAILS_PATCH = "compensated-saga-fails"
 # call's outcome from it. Asked first and alone: it implies COMPENSATED_FAILS_PATCH, so a new run records one marker.
 FIRST_ATTEMPTS_TOGETHER_PATCH = "saga-first-attempts-together"
 
+# The patch id of replay-unsafe steps sent at most once (workflows/at_most_once.py): each attempt an activity with a
+# budget of one, an attempt the server times out (its worker killed mid-request) ending the step with OutcomeUnknown
+# instead of being retried by the server. Runs recorded before it let the server retry those activities. Asked only by
+# runs whose definition has such a step (no marker in any other run's history), first thing, with the other patch.
+AT_MOST_ONCE_PATCH = "replay-unsafe-at-most-once"
+
 TEMPLATE_FAILED = "TemplateFailed"
 """A request that could not be rendered from what the run holds: final for the step (the saga compensates)."""
 
@@ -102,6 +109,7 @@ class DeclaredSagaWorkflow:
             fence_input=lambda undo, fence: None,  # the plan has no undos of its kind: each is composed here
             new_record=lambda action: SagaCompensation(action=str(action)),
         )
+        self._at_most_once = False
         # The SDK's __contains__ takes a key; its Collection[SearchAttributePair] base makes mypy expect a pair.
         self._indexed = SAGA_STATUS in workflow.info().typed_search_attributes  # type: ignore[comparison-overlap]
 
@@ -109,6 +117,10 @@ class DeclaredSagaWorkflow:
     async def run(self, run: SagaRun) -> SagaProgress:
         together = workflow.patched(FIRST_ATTEMPTS_TOGETHER_PATCH)
         compensated_fails = together or workflow.patched(COMPENSATED_FAILS_PATCH)
+        # Right after, with nothing awaited between (no task can end there), and only where it matters.
+        self._at_most_once = any(step.replay_unsafe for step in run.definition.steps) and workflow.patched(
+            AT_MOST_ONCE_PATCH
+        )
         self._steps.local_first = True
         self._steps.execution = workflow.info().first_execution_run_id
         for step in self._definition.steps:
@@ -173,15 +185,20 @@ class DeclaredSagaWorkflow:
         call = self._render(step.call, scope, self._steps.key(step.id))
         if step.replay_unsafe:
             # The API's profile says a retry may act twice: no local first attempt (a lost workflow task would re-send
-            # it), and the activity makes an ambiguous failure final. Only definitions that declare it come here.
+            # it), the activity makes an ambiguous failure final, and each attempt is an activity of its own that the
+            # server never retries (a worker killed mid-request). Only definitions that declare it come here.
             call = call.model_copy(update={"replay_unsafe": True})
-        answer = await self._steps.call(
-            activity,
-            call,
-            f"{step.id}: {call.method} {call.path}",
-            local=activity is CALL_OPERATION and not step.replay_unsafe,
-            ref=step.id,  # its outcome, if its first attempt was made together with others (`_first_attempts`)
-        )
+        summary = f"{step.id}: {call.method} {call.path}"
+        if step.replay_unsafe and self._at_most_once:
+            answer = await call_at_most_once(SAGA_OPTIONS, activity, call, summary)
+        else:
+            answer = await self._steps.call(
+                activity,
+                call,
+                summary,
+                local=activity is CALL_OPERATION and not step.replay_unsafe,
+                ref=step.id,  # its outcome, if its first attempt was made together with others (`_first_attempts`)
+            )
         try:
             result = projected(step.result, scope, answer.body)
         except TemplateError as err:

@@ -6,22 +6,20 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 from temporalio.exceptions import ApplicationError
 
 from activities.http import new_http_client
 from activities.operation_calls import OUTCOME_UNKNOWN, OperationCalls
 from cadenza.processes import free_port
 from cadenza.settings import ServiceEndpoint
-from clients.sagas import load_definition
 from clients.sagas.runs import start_run, wait_for_run
 from starters.replay import new_replayer
+from starters.saga_examples import order_with_unsafe_charge
 from tests.integration.conftest import Harness
 from tests.integration.test_declared_order_saga import saga_input
-from tests.unit.test_saga_examples import EXAMPLES
+from workflows.at_most_once import NOT_APPLIED
 from workflows.saga_run_models import OperationCall
 
 pytestmark = pytest.mark.integration
@@ -34,34 +32,9 @@ STALLED_CHARGE = {
 }
 
 
-def _definition(tmp_path: Path, *, profile: dict[str, Any] | None) -> Path:
-    """examples/sagas/order.yaml with the charge undone by lookup (a refund of what the lookup finds), and `profile`
-    as the charge's idempotency."""
-    declared = yaml.safe_load((EXAMPLES / "order.yaml").read_text())
-    for api in declared["apis"].values():
-        api["openapi"] = str((EXAMPLES / api["openapi"]).resolve())
-    charge = next(step for step in declared["steps"] if step["id"] == "charge")
-    charge["undo"] = {
-        "call": "payment.refundCharge",
-        "request": {"path": {"charge_id": "${steps.charge.result.id}"}, "body": {}},
-        "when_unknown": "lookup",
-        "lookup": {
-            "call": "payment.listCharges",
-            "request": {"query": {"order_id": "${input.order_id}"}},
-            "items": "charges",
-            "match": {"order_id": "${input.order_id}", "status": "succeeded"},
-        },
-    }
-    if profile is not None:
-        charge["idempotency"] = profile
-    path = tmp_path / "order-unsafe.yaml"
-    path.write_text(yaml.safe_dump(declared, sort_keys=False))
-    return path
-
-
 @pytest.mark.usefixtures("no_faults")
 async def test_a_replay_unsafe_charge_is_not_retried_after_a_stall(harness: Harness, tmp_path: Path):
-    definition = load_definition(_definition(tmp_path, profile={"replay": "unsafe"}))
+    definition = order_with_unsafe_charge({"replay": "unsafe"})
     assert definition.step("charge").replay_unsafe
     await harness.faults.set("payment", STALLED_CHARGE)
     run_input = saga_input()
@@ -88,7 +61,7 @@ async def test_a_replay_unsafe_charge_is_not_retried_after_a_stall(harness: Harn
 @pytest.mark.usefixtures("no_faults")
 async def test_without_the_profile_the_same_stall_charges_twice(harness: Harness, tmp_path: Path):
     """The control: the API ignores keys, the runtime believes it replays them, and the retry charges again."""
-    definition = load_definition(_definition(tmp_path, profile=None))
+    definition = order_with_unsafe_charge()
     assert not definition.step("charge").replay_unsafe
     await harness.faults.set("payment", STALLED_CHARGE)
     run_input = saga_input()
@@ -132,4 +105,5 @@ async def test_the_activity_makes_only_a_possibly_applied_failure_final(harness:
     with pytest.raises(ApplicationError) as refused:
         await calls.call(charge.model_copy(update={"service": "nowhere"}))
     assert (refused.value.type, refused.value.non_retryable) == ("ServiceUnreachable", False)
+    assert refused.value.details[-1] == NOT_APPLIED  # the workflow may send it again (workflows/at_most_once.py)
     await http.aclose()

@@ -4,20 +4,24 @@ every way a run ends is there, encrypted, and shows what its name says. test_rec
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType
 
-from cadenza.failure_types import SAGA_COMPENSATED
+from cadenza.failure_types import OUTCOME_UNKNOWN, SAGA_COMPENSATED
 from starters.history_files import load_history
-from starters.record_saga_histories import saga_history_files
+from starters.record_saga_histories import SCENARIOS_BEFORE_AT_MOST_ONCE, saga_history_files
 from tests.history_helpers import patch_ids, scheduled_activities
+from workflows.declared_saga import AT_MOST_ONCE_PATCH
 
 DECLARED = Path(__file__).resolve().parents[1] / "histories" / "declared-sagas"
 # Recorded since compensated runs end Failed (workflows/declared_saga.py, COMPENSATED_FAILS_PATCH).
 COMPENSATED_FAILS = DECLARED.with_name("declared-sagas-compensated-fails")
 # Recorded since a run's first attempts are made together (workflows/declared_saga.py, FIRST_ATTEMPTS_TOGETHER_PATCH).
 TOGETHER = DECLARED.with_name("declared-sagas-first-attempts-together")
+# Recorded since replay-unsafe steps are sent at most once (AT_MOST_ONCE_PATCH), with the scenarios of such a step.
+AT_MOST_ONCE = DECLARED.with_name("declared-sagas-at-most-once")
 
 
 def _events(name: str, folder: Path = DECLARED) -> list[str]:
@@ -25,7 +29,12 @@ def _events(name: str, folder: Path = DECLARED) -> list[str]:
 
 
 def test_every_saga_scenario_has_an_encrypted_history_of_the_generic_workflow():
-    files = saga_history_files(DECLARED) + saga_history_files(COMPENSATED_FAILS) + saga_history_files(TOGETHER)
+    files = (
+        saga_history_files(DECLARED, SCENARIOS_BEFORE_AT_MOST_ONCE)
+        + saga_history_files(COMPENSATED_FAILS, SCENARIOS_BEFORE_AT_MOST_ONCE)
+        + saga_history_files(TOGETHER, SCENARIOS_BEFORE_AT_MOST_ONCE)
+        + saga_history_files(AT_MOST_ONCE)
+    )
     assert [path for path in files if not path.exists()] == []
     for path in files:
         started = load_history(path).events[0].workflow_execution_started_event_attributes
@@ -93,3 +102,64 @@ def test_since_first_attempts_together_a_happy_run_is_one_local_activity_and_one
         assert activities[0] == "saga_first_attempts" and set(activities[1:]) == {"undo_operation"}, name
     pivot = scheduled_activities(load_history(TOGETHER / "travel_pivot_then_rental_retried.json"))
     assert pivot == ["saga_first_attempts", "complete_operation"]
+
+
+def _history(name: str) -> list[Any]:
+    return list(load_history(AT_MOST_ONCE / f"{name}.json").events)
+
+
+def _of_type(events: list[Any], kind: EventType.ValueType) -> list[Any]:
+    return [event for event in events if event.event_type == kind]
+
+
+def test_only_runs_with_a_replay_unsafe_step_ask_the_at_most_once_patch():
+    for name in SCENARIOS_BEFORE_AT_MOST_ONCE:
+        assert AT_MOST_ONCE_PATCH not in str(_history(name)), name
+    for name in ("order_unsafe_charge_retried", "order_unsafe_charge_unknown", "order_unsafe_charge_worker_killed"):
+        events = _history(name)
+        marker = next(index for index, event in enumerate(events) if AT_MOST_ONCE_PATCH in str(event))
+        # Asked in the first workflow task, before anything else was done (workflows/order.py, DECIDED_AT_START_PATCH).
+        first_task = [index for index, event in enumerate(events) if event.event_type in _TASK_OR_CALL][:2]
+        assert events[first_task[0]].event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, name
+        assert first_task[0] < marker < first_task[1], name
+
+
+_TASK_OR_CALL = (
+    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
+    EventType.EVENT_TYPE_TIMER_STARTED,
+)
+
+
+def test_the_unsafe_charge_failing_cleanly_was_retried_by_the_workflow_one_attempt_per_activity():
+    events = _history("order_unsafe_charge_retried")
+    assert events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
+    charges = [
+        event.activity_task_scheduled_event_attributes
+        for event in _of_type(events, EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
+        if event.activity_task_scheduled_event_attributes.retry_policy.maximum_attempts == 1
+    ]
+    assert len(charges) == 3  # two 503s, then the charge: three activities of one attempt each
+    assert len(_of_type(events, EventType.EVENT_TYPE_TIMER_STARTED)) == 2  # the step's backoff between them
+    assert {
+        e.activity_task_started_event_attributes.attempt
+        for e in _of_type(events, EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED)
+    } == {1}
+
+
+def test_the_unsafe_charge_whose_worker_was_killed_timed_out_once_and_was_compensated():
+    events = _history("order_unsafe_charge_worker_killed")
+    assert len(_of_type(events, EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT)) == 1
+    started = _of_type(events, EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED)
+    assert {event.activity_task_started_event_attributes.attempt for event in started} == {1}  # never sent again
+    failed = events[-1]
+    assert failed.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED
+    assert failed.workflow_execution_failed_event_attributes.failure.application_failure_info.type == SAGA_COMPENSATED
+
+
+def test_the_unsafe_charge_that_stalled_ended_with_its_outcome_unknown():
+    events = _history("order_unsafe_charge_unknown")
+    [charge] = _of_type(events, EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED)
+    info = charge.activity_task_failed_event_attributes.failure.application_failure_info
+    assert (info.type, info.non_retryable) == (OUTCOME_UNKNOWN, True)
+    assert events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED
