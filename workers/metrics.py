@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
+
+from activities.attempts import count_attempt, outcome_of
 
 
 class ActivityAttempts(Interceptor):
@@ -23,15 +24,11 @@ class ActivityAttempts(Interceptor):
 
 class _CountingInbound(ActivityInboundInterceptor):
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
-        counter = activity.metric_meter().create_counter("cadenza_activity_attempts", "Activity attempts by outcome")
         name = activity.info().activity_type
         try:
             result = await super().execute_activity(input)
-        except ApplicationError as err:
-            counter.add(1, {"activity": name, "outcome": err.type or "ApplicationError"})
-            raise
         except BaseException as err:
-            counter.add(1, {"activity": name, "outcome": type(err).__name__})
+            count_attempt(name, outcome_of(err))
             raise
-        counter.add(1, {"activity": name, "outcome": "ok"})
+        count_attempt(name, outcome_of(None))
         return result

@@ -251,7 +251,9 @@ class StepRunner(Generic[S, C, R]):
         rounds = len(calls) if rounds is None else rounds
         local = dict(self.plan.options.local_attempt)
         local["start_to_close_timeout"] = LOCAL_ATTEMPT_TIMEOUT * rounds + FIRST_ATTEMPTS_MARGIN
-        summary = "first attempts: " + "; ".join(call.summary for call in calls)
+        # Each call by its own summary, led by what names it (an order's activity, a saga's step) unless it is already.
+        named = (call.summary if call.summary.startswith(call.ref) else f"{call.ref}: {call.summary}" for call in calls)
+        summary = "first attempts: " + "; ".join(named)
         self._details(f"first attempts of {rounds} round(s) of calls")
         attempt = workflow.start_local_activity(
             activity.name, batch, result_type=activity.result, summary=summary[:400], **local

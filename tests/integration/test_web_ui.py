@@ -39,7 +39,9 @@ async def test_web_ui_lists_and_filters_orders_but_cannot_read_them_without_a_co
     # static summary are readable — user metadata is encrypted like every payload (docs/encryption.md). With
     # `cadenza codec-server` behind the UI's codec endpoint they read like the business process again.
     await page.goto(f"{ui}/{declined.workflow_id}")
-    await _shows(page, "charge_payment")  # the timeline has rendered its activities (type names stay in clear)
+    # The timeline has rendered its activities (type names stay in clear): the batch of first attempts, the undos.
+    await _shows(page, "first_attempts")
+    await _shows(page, "refund_payment")
     money = declined.describe().split(", ")[1]  # e.g. "42.00 EUR"
     await page.screenshot(path=str(SCREENSHOTS / "web-ui-order-encrypted.png"), full_page=True)
     for text in (f"charge {money}", "refund charges", declined.describe()):
