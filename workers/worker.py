@@ -147,9 +147,8 @@ def worker_options(*, sdk_defaults: bool = False, versioning: Versioning | None 
         # workflow task always comes on the task queue itself, never on this worker's sticky queue, which only gets an
         # order's later tasks (a review's decision, an escalated attempt's result, a query). The SDK's ratio (0.2)
         # leaves one of the five pollers on the task queue and four on the sticky queue, so every new order waits for
-        # that one poller, and in a burst the server hands tasks between the task queue's partitions to reach it. At
-        # 1.0 all five poll the task queue; the sticky queue keeps the one poller the SDK always gives it. Measured
-        # side by side in docs/performance.md ("What each change did").
+        # that one poller. At 1.0 all five poll the task queue; the sticky queue keeps the one poller the SDK always
+        # gives it. Measured side by side in docs/performance.md ("What each change did").
         "nonsticky_to_sticky_poll_ratio": 1.0,
         "activity_task_poller_behavior": PollerBehaviorSimpleMaximum(maximum=5),
         # Eager activity dispatch: the first attempt of each activity comes back with the workflow task's reply instead
