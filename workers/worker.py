@@ -136,13 +136,20 @@ def worker_options(*, sdk_defaults: bool = False, versioning: Versioning | None 
         # Sized with `cadenza bench` on 2 cores shared with the server and the services (docs/performance.md). One
         # cached workflow per order in flight, so that a burst of 1000 runs without evictions (no history replays).
         # Other slot and poller counts, and autoscaling pollers, moved nothing beyond the run-to-run noise, so slots
-        # and pollers keep the SDK's values; they are spelled out so that a new SDK default cannot change Cadenza
+        # and poller counts keep the SDK's values; they are spelled out so that a new SDK default cannot change Cadenza
         # unnoticed.
         "max_cached_workflows": 1000,
         "max_concurrent_workflow_tasks": 100,
         "max_concurrent_activities": 100,
         "max_concurrent_local_activities": LOCAL_ACTIVITY_SLOTS,
         "workflow_task_poller_behavior": PollerBehaviorSimpleMaximum(maximum=5),
+        # Where the workflow-task pollers wait. A happy order is a single workflow task, and an execution's first
+        # workflow task always comes on the task queue itself, never on this worker's sticky queue, which only gets an
+        # order's later tasks (a review's decision, an escalated attempt's result, a query). The SDK's ratio (0.2)
+        # leaves one of the five pollers on the task queue and four on the sticky queue, so every new order waits for
+        # that one poller. At 1.0 all five poll the task queue; the sticky queue keeps the one poller the SDK always
+        # gives it. Measured side by side in docs/performance.md ("What each change did").
+        "nonsticky_to_sticky_poll_ratio": 1.0,
         "activity_task_poller_behavior": PollerBehaviorSimpleMaximum(maximum=5),
         # Eager activity dispatch: the first attempt of each activity comes back with the workflow task's reply instead
         # of through matching, while the server still schedules, times and retries it (cadenza.stack enables it on

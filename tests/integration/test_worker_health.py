@@ -15,7 +15,7 @@ from cadenza.processes import free_port
 from cadenza.stack import EmbeddedStack
 from workers import health as health_module
 from workers.health import HealthSettings, health_endpoint, worker_runtime
-from workers.worker import order_worker
+from workers.worker import order_worker, worker_options
 
 pytestmark = pytest.mark.integration
 
@@ -64,3 +64,43 @@ async def test_probes_and_metrics_follow_the_worker(stack: EmbeddedStack, monkey
         assert gone.status_code == 503 and gone.json()["reason"] == "worker is not running (shut down)"
         dead = await http.get(f"{base}/healthz")
         assert (dead.status_code, dead.json()) == (503, {"reason": "worker has shut down"})
+
+
+async def _scraped_pollers(http: httpx.AsyncClient, port: int, task_queue: str) -> dict[str, float]:
+    """`temporal_num_pollers` of `task_queue` by poller type, from the worker's /metrics (the Core's gauges)."""
+    metrics = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+    counts: dict[str, float] = {}
+    for line in metrics.splitlines():
+        if line.startswith("temporal_num_pollers{") and f'task_queue="{task_queue}"' in line:
+            poller_type = line.split('poller_type="', 1)[1].split('"', 1)[0]
+            counts[poller_type] = float(line.rsplit(" ", 1)[1])
+    return counts
+
+
+async def test_every_workflow_task_poller_may_poll_the_task_queue_where_new_orders_arrive(stack: EmbeddedStack):
+    """A happy order is one workflow task, and a first workflow task never comes on the sticky queue: with the SDK's
+    ratio (0.2) four of a worker's five workflow-task pollers would wait on the sticky queue and one would fetch every
+    new order (docs/performance.md, "What each change did"). The sticky queue keeps its one poller."""
+    settings = HealthSettings("127.0.0.1", free_port(), free_port())
+    config = stack.config
+    client = await connect(
+        service_name="pollers-test",
+        address=config.temporal_address,
+        converter=config.data_converter(),
+        runtime=worker_runtime(settings),
+    )
+    task_queue = f"pollers-{uuid.uuid4().hex}"
+    options = worker_options()
+    maximum = options["workflow_task_poller_behavior"].maximum
+    async with (
+        httpx.AsyncClient(timeout=10) as http,
+        health_endpoint(settings),
+        order_worker(client, task_queue=task_queue, endpoints=config.endpoints()),
+    ):
+        # The Core opens its polls one after the other: look until the task queue has all of them, or 30 s have passed.
+        for _ in range(60):
+            pollers = await _scraped_pollers(http, settings.port, task_queue)
+            if pollers.get("workflow_task") == maximum and pollers.get("sticky_workflow_task", 0) >= 1:
+                break
+            await asyncio.sleep(0.5)
+        assert (pollers.get("workflow_task"), pollers.get("sticky_workflow_task")) == (maximum, 1), pollers
