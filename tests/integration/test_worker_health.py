@@ -9,6 +9,7 @@ import uuid
 
 import httpx
 import pytest
+from temporalio.client import Client
 
 from cadenza.connection import connect
 from cadenza.processes import free_port
@@ -27,16 +28,21 @@ async def _until_ready(http: httpx.AsyncClient, url: str) -> httpx.Response:
     return answer
 
 
-async def test_probes_and_metrics_follow_the_worker(stack: EmbeddedStack, monkeypatch):
-    monkeypatch.setattr(health_module, "READY_CACHE", 0.0)  # every probe asks Temporal: the test sees each change
+async def _worker_client(stack: EmbeddedStack, service_name: str) -> tuple[HealthSettings, Client]:
+    """Health and metrics on free ports, and a client on the worker runtime that serves the metrics there."""
     settings = HealthSettings("127.0.0.1", free_port(), free_port())
-    config = stack.config
     client = await connect(
-        service_name="health-test",
-        address=config.temporal_address,
-        converter=config.data_converter(),
+        service_name=service_name,
+        address=stack.config.temporal_address,
+        converter=stack.config.data_converter(),
         runtime=worker_runtime(settings),
     )
+    return settings, client
+
+
+async def test_probes_and_metrics_follow_the_worker(stack: EmbeddedStack, monkeypatch):
+    monkeypatch.setattr(health_module, "READY_CACHE", 0.0)  # every probe asks Temporal: the test sees each change
+    settings, client = await _worker_client(stack, "health-test")
     task_queue = f"health-{uuid.uuid4().hex}"
     base = f"http://127.0.0.1:{settings.port}"
     async with httpx.AsyncClient(timeout=10) as http, health_endpoint(settings) as health:
@@ -44,7 +50,7 @@ async def test_probes_and_metrics_follow_the_worker(stack: EmbeddedStack, monkey
         assert not_yet.status_code == 503 and "not running" in not_yet.json()["reason"]
         assert (await http.get(f"{base}/healthz")).status_code == 200
 
-        async with order_worker(client, task_queue=task_queue, endpoints=config.endpoints()) as worker:
+        async with order_worker(client, task_queue=task_queue, endpoints=stack.config.endpoints()) as worker:
             health.watch(worker)
             ready = await _until_ready(http, f"{base}/readyz")
             assert ready.json() == {"task_queue": task_queue, "identity": client.identity, "status": "ready"}
@@ -81,21 +87,14 @@ async def test_every_workflow_task_poller_may_poll_the_task_queue_where_new_orde
     """A happy order is one workflow task, and a first workflow task never comes on the sticky queue: with the SDK's
     ratio (0.2) four of a worker's five workflow-task pollers would wait on the sticky queue and one would fetch every
     new order (docs/performance.md, "What each change did"). The sticky queue keeps its one poller."""
-    settings = HealthSettings("127.0.0.1", free_port(), free_port())
-    config = stack.config
-    client = await connect(
-        service_name="pollers-test",
-        address=config.temporal_address,
-        converter=config.data_converter(),
-        runtime=worker_runtime(settings),
-    )
+    settings, client = await _worker_client(stack, "pollers-test")
     task_queue = f"pollers-{uuid.uuid4().hex}"
     options = worker_options()
     maximum = options["workflow_task_poller_behavior"].maximum
     async with (
         httpx.AsyncClient(timeout=10) as http,
         health_endpoint(settings),
-        order_worker(client, task_queue=task_queue, endpoints=config.endpoints()),
+        order_worker(client, task_queue=task_queue, endpoints=stack.config.endpoints()),
     ):
         # The Core opens its polls one after the other: look until the task queue has all of them, or 30 s have passed.
         for _ in range(60):
