@@ -18,7 +18,8 @@ from workflows.declared_saga import AT_MOST_ONCE_PATCH
 DECLARED = Path(__file__).resolve().parents[1] / "histories" / "declared-sagas"
 # Recorded since compensated runs end Failed (workflows/declared_saga.py, COMPENSATED_FAILS_PATCH).
 COMPENSATED_FAILS = DECLARED.with_name("declared-sagas-compensated-fails")
-# Recorded since a run's first attempts are made together (workflows/declared_saga.py, FIRST_ATTEMPTS_TOGETHER_PATCH).
+# Recorded since a run's first attempts are made together (workflows/declared_saga.py, FIRST_ATTEMPTS_TOGETHER_PATCH);
+# its replay-unsafe scenarios since, in the same runs, such a step is also sent at most once (both patches asked).
 TOGETHER = DECLARED.with_name("declared-sagas-first-attempts-together")
 # Recorded since replay-unsafe steps are sent at most once (AT_MOST_ONCE_PATCH), with the scenarios of such a step.
 AT_MOST_ONCE = DECLARED.with_name("declared-sagas-at-most-once")
@@ -32,7 +33,7 @@ def test_every_saga_scenario_has_an_encrypted_history_of_the_generic_workflow():
     files = (
         saga_history_files(DECLARED, SCENARIOS_BEFORE_AT_MOST_ONCE)
         + saga_history_files(COMPENSATED_FAILS, SCENARIOS_BEFORE_AT_MOST_ONCE)
-        + saga_history_files(TOGETHER, SCENARIOS_BEFORE_AT_MOST_ONCE)
+        + saga_history_files(TOGETHER)
         + saga_history_files(AT_MOST_ONCE)
     )
     assert [path for path in files if not path.exists()] == []
@@ -102,6 +103,13 @@ def test_since_first_attempts_together_a_happy_run_is_one_local_activity_and_one
         assert activities[0] == "saga_first_attempts" and set(activities[1:]) == {"undo_operation"}, name
     pivot = scheduled_activities(load_history(TOGETHER / "travel_pivot_then_rental_retried.json"))
     assert pivot == ["saga_first_attempts", "complete_operation"]
+    # A run with a replay-unsafe charge second: one step before it (its own local attempt: a batch of one is no
+    # cheaper), then the charge as an activity of its own, never retried by the server (its one attempt timed out when
+    # its worker was killed); both patches asked at the start.
+    killed = load_history(TOGETHER / "order_unsafe_charge_worker_killed.json")
+    assert patch_ids(killed) == ["saga-first-attempts-together", AT_MOST_ONCE_PATCH]
+    assert scheduled_activities(killed)[:2] == ["call_operation", "call_operation"]
+    assert any(event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT for event in killed.events)
 
 
 def _history(name: str) -> list[Any]:
