@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from pydantic import BaseModel
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 
 from activities.first_attempts import make_first_attempts
@@ -73,6 +74,31 @@ async def test_a_retryable_failure_in_the_batch_goes_to_the_server_with_its_key_
     # The batch, the charge on the server (after its backoff), then each later call's own local attempt.
     assert scheduled_activities(history) == ["first_attempts", *FORWARD[1:]]
     assert fakes.batches == [FORWARD]
+
+
+async def test_a_cancel_during_the_batch_lets_it_finish_its_calls_then_undoes_them_all(time_skipping_env, task_queue):
+    # Shielded like a local attempt (workflows/steps.py, despite_cancellation): a cancel does not abort the batch; it
+    # makes its calls to the end, then every one is undone.
+    fakes = FakeServices(delays={"create_erp_order": 0.2})
+    placed = make_order()
+    async with production_worker(time_skipping_env.client, task_queue, fakes.activities()):
+        handle: WorkflowHandle = await time_skipping_env.client.start_workflow(
+            OrderWorkflow.run, placed, id=placed.workflow_id, task_queue=task_queue
+        )
+        await asyncio.wait_for(fakes.started["create_erp_order"].wait(), timeout=10)
+        await handle.cancel()
+        # Not `result_of`: the server refuses the task that ran the batch (the cancel arrived meanwhile, an "unhandled
+        # command"), and the order runs again from its start with the cancel first — a failed task that is no bug.
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+        progress = await handle.query(OrderWorkflow.status)
+    assert progress.state == OrderState.COMPENSATED and progress.failed_step == Step.CREATE_ERP_ORDER
+    # The batch twice: in the task the server refused, and in the run that counted, which had the cancel before its
+    # first await and still made its batch to the end (shielded, not aborted), with the same keys (replays at a real
+    # service); then every undo.
+    assert fakes.calls == [*FORWARD, *FORWARD, *UNDO_ALL]
+    keys = [argument["idempotency_key"] for name, argument in fakes.arguments if name in FORWARD]
+    assert keys[: len(FORWARD)] == keys[len(FORWARD) :]
 
 
 async def test_an_order_with_a_risk_check_calls_one_by_one(time_skipping_env, task_queue):
