@@ -114,7 +114,9 @@ def replay_checks() -> list[Interceptor]:
     return [PlaintextIntake(refuse=encryption_required())]
 
 
-def worker_options(*, sdk_defaults: bool = False, versioning: Versioning | None = None) -> dict[str, Any]:
+def worker_options(
+    *, sdk_defaults: bool = False, versioning: Versioning | None = None, decisions: KeyRing | None = None
+) -> dict[str, Any]:
     """Every tuning option of a Cadenza worker, in this one place: `cadenza up`, `cadenza worker`, docker and the tests
     all build their worker with `order_worker`, which takes its options from here.
 
@@ -125,6 +127,8 @@ def worker_options(*, sdk_defaults: bool = False, versioning: Versioning | None 
     too: a server refuses the workflow tasks of an unversioned worker running a workflow that declares a versioning
     behaviour, as OrderWorkflow does ("versioning behavior cannot be specified without deployment options being set
     with versioned mode"). The time-skipping test server ignores it.
+
+    `decisions`: the keys the worker checks decision proofs with (`workflow_checks`), default this process's.
     """
     deployment = {"deployment_config": (versioning or Versioning.from_settings()).deployment_config()}
     if sdk_defaults:
@@ -132,7 +136,7 @@ def worker_options(*, sdk_defaults: bool = False, versioning: Versioning | None 
     return {
         **deployment,
         "workflow_runner": workflow_runner(),
-        "interceptors": workflow_checks(),
+        "interceptors": workflow_checks(decisions=decisions),
         # Sized with `cadenza bench` on 2 cores shared with the server and the services (docs/performance.md). One
         # cached workflow per order in flight, so that a burst of 1000 runs without evictions (no history replays).
         # Other slot and poller counts, and autoscaling pollers, moved nothing beyond the run-to-run noise, so slots
@@ -166,6 +170,7 @@ async def order_worker(
     endpoints: Mapping[str, ServiceEndpoint] | None = None,
     sdk_defaults: bool = False,
     versioning: Versioning | None = None,
+    decisions: KeyRing | None = None,
     workflows: Sequence[type] = WORKFLOWS,
 ) -> AsyncIterator[Worker]:
     """A running worker with the real activities and one shared HTTP client, closed on exit.
@@ -175,10 +180,12 @@ async def order_worker(
     default `Versioning.from_settings()`); with `auto_promote` it makes itself current
     before it is handed out if the deployment has no current version with workers (cadenza.deployment.promote_if_first),
     so a fresh or restarted dev stack takes orders at once.
+    `decisions`: the keys decision proofs are checked with, default this process's (`cadenza.decision_keys`); a
+    worker beside a stack of its own (`cadenza bench`'s in-process profiles) passes the stack's.
     `workflows` other than `WORKFLOWS` only for tests (a changed build of the same workflow).
     """
     versioning = versioning or Versioning.from_settings()
-    options = worker_options(sdk_defaults=sdk_defaults, versioning=versioning)
+    options = worker_options(sdk_defaults=sdk_defaults, versioning=versioning, decisions=decisions)
     await ensure_search_attributes(client)
     endpoints = endpoints or service_endpoints()
     async with new_http_client(endpoints, traced=not sdk_defaults) as http:

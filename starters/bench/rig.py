@@ -114,6 +114,8 @@ async def _temporal_fulfil(profile: Profile, config: StackConfig, client: Client
                 task_queue=config.task_queue,
                 endpoints=config.endpoints(),
                 sdk_defaults=profile.sdk_default_worker,
+                # The stack's own keys, as its worker process would read them: the user's shell need not have any.
+                decisions=config.decision_keys(),
             )
         )
     if profile.declared_saga:

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from cadenza.codec import ENCRYPTION_KEYS, KEYS_FILE_ENV
+from cadenza.decision_keys import DECISION_KEYS
+
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,10 +32,10 @@ POSITIVE_FIGURES = (
 )
 
 
-def _bench(options: list[str]) -> subprocess.CompletedProcess[str]:
+def _bench(options: list[str], environ: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "starters.cli", "bench", *options],
-        env={**os.environ, "COLUMNS": "200"},
+        env={**(os.environ if environ is None else environ), "COLUMNS": "200"},
         capture_output=True,
         text=True,
         timeout=240,
@@ -112,3 +115,22 @@ def test_the_declared_saga_profile_runs_the_order_saga_beside_order_workflow(tmp
     # Read from the saga runs' own histories (their workflow ids are not OrderWorkflow's): the same five calls.
     assert saga["anatomy"]["calls"] == 5
     assert saga["cpu_ms_per_order"]["worker"] > 0
+
+
+def test_the_in_process_profile_runs_in_a_shell_without_keys(tmp_path: Path) -> None:
+    """A newcomer's shell has no encryption or decision keys: each profile's stack makes its own, and a worker in the
+    bench's own process must check decisions with the stack's keys, as the stack's worker process does."""
+    keyless = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in {DECISION_KEYS.keys_env, DECISION_KEYS.file_env, ENCRYPTION_KEYS.keys_env, KEYS_FILE_ENV}
+    }
+    out = tmp_path / "bench.json"
+    run = _bench(
+        ["--profile", "cadenza-in-process", "--sequential", "2", "--burst", "3", "--warmup", "1", "--json", str(out)],
+        keyless,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    (profile,) = json.loads(out.read_text())["profiles"]
+    assert profile["profile"] == "cadenza-in-process" and profile["worker_in_starter"]
+    assert profile["anatomy"]["calls"] == 5
