@@ -319,7 +319,7 @@ class StepRunner(Generic[S, C, R]):
                 failure = err.cause if isinstance(err, ActivityError) else err
                 if isinstance(failure, ApplicationError) and failure.non_retryable:
                     raise  # a declined card is final however the attempt ran
-        if made is not None or failure is not None:
+        if failure is not None:  # the first attempt (alone or in a batch) failed retryably: the server's turn
             backoff = backoff_after(failure, options)
             options = table.after_local_attempt(name)
             await workflow.sleep(backoff, summary=f"retry after local attempt failed: {summary}")
