@@ -20,7 +20,7 @@ from opentelemetry import trace
 from pydantic import BaseModel, ValidationError
 from temporalio.exceptions import ApplicationError
 
-from activities.attempts import count_attempt
+from activities.attempts import count_attempt, outcome_of
 from cadenza.telemetry import spans_recorded
 from workflows.activity_types import CALL_OPERATION
 from workflows.first_attempts import (
@@ -128,7 +128,7 @@ async def attempt(call: BatchedCall, make: Callable[[], Awaitable[Any]], deadlin
         except Exception as err:  # noqa: BLE001 — as its own activity attempt would: a failure the server retries
             failure = CallFailure(type=type(err).__name__, message=f"{call.summary}: {err}")
     # Counted as its own attempt would be (cadenza_activity_attempts), under the call's activity.
-    count_attempt(call.activity, (failure.type or "ApplicationError") if failure else "ok")
+    count_attempt(call.activity, outcome_of(failure.error() if failure else None))
     return CallOutcome(
         ref=call.ref,
         activity=call.activity,
