@@ -12,6 +12,7 @@ import httpx
 from opentelemetry import propagate
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
+from activities.connection_pool import CancelSafePool
 from activities.errors import error_for_response, error_for_transport, error_for_unsendable
 from cadenza.settings import ServiceEndpoint
 from cadenza.telemetry import spans_recorded
@@ -42,11 +43,15 @@ def new_http_client(
     (cadenza.telemetry.spans_recorded), is a client span of its own under the attempt (`traced=False` only for the
     benchmark's untraced baseline). With `endpoints`, each service gets its own pool of `CONNECTIONS_PER_SERVICE`
     (environment proxies do not apply to those); anything else shares a default pool."""
-    per_service = {
-        _origin(endpoint.base_url): httpx.AsyncHTTPTransport(limits=CONNECTIONS_PER_SERVICE)
+    # Every pool is a CancelSafePool: the worker cancels requests as a matter of course (deadlines, timeouts,
+    # shutdown), which can wedge a plain httpx pool for good (activities/connection_pool.py).
+    per_service: dict[str, httpx.AsyncBaseTransport] = {
+        _origin(endpoint.base_url): CancelSafePool(CONNECTIONS_PER_SERVICE, name=endpoint.name)
         for endpoint in (endpoints or {}).values()
     }
-    client = httpx.AsyncClient(timeout=HTTP_TIMEOUT, limits=HTTP_LIMITS, mounts=per_service)
+    client = httpx.AsyncClient(
+        timeout=HTTP_TIMEOUT, transport=CancelSafePool(HTTP_LIMITS, name="default"), mounts=per_service
+    )
     if traced and spans_recorded():
         HTTPXClientInstrumentor.instrument_client(client)
     elif traced:
