@@ -25,8 +25,11 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
+from temporalio import activity
 
 log = logging.getLogger(__name__)
+
+POOLS_REPLACED_METRIC = "cadenza_http_pools_replaced"
 
 # How long a request that got past the semaphore may wait inside httpx's pool before that pool is taken to have lost
 # slots. Such a request should not wait at all (module docstring); this only has to outlast a busy event loop's delay.
@@ -132,6 +135,7 @@ class CancelSafePool(httpx.AsyncBaseTransport):
             self._name,
         )
         self.replaced += 1
+        _count_replaced(self._name)
         self._pool = _Pool(self._limits)
         self._retired.add(lost)
         await self._settle(lost)
@@ -146,3 +150,13 @@ class CancelSafePool(httpx.AsyncBaseTransport):
         for pool in (*self._retired, self._pool):
             await pool.transport.aclose()
         self._retired.clear()
+
+
+def _count_replaced(service: str) -> None:
+    """`cadenza_http_pools_replaced{service}` through the SDK's meter of the activity making the call (so it reaches the
+    worker's Prometheus endpoint, docs/operations.md); outside an activity, nothing to count it with."""
+    if activity.in_activity():
+        counter = activity.metric_meter().create_counter(
+            POOLS_REPLACED_METRIC, "Connection pools replaced after losing slots"
+        )
+        counter.add(1, {"service": service})

@@ -102,7 +102,9 @@ async def test_every_slot_comes_back_however_its_request_ended() -> None:
             assert pool._pool.carrying == 0 and not pool._retired
 
 
-async def test_a_pool_that_lost_its_slots_is_replaced_and_the_request_sent_once() -> None:
+async def test_a_pool_that_lost_its_slots_is_replaced_and_the_request_sent_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     async with running(Server(jitter=0.01)) as server:
         pool = CancelSafePool(CONNECTIONS_PER_SERVICE, name="erp")
         async with httpx.AsyncClient(transport=pool, timeout=httpx.Timeout(5.0, connect=2.0)) as http:
@@ -119,6 +121,11 @@ async def test_a_pool_that_lost_its_slots_is_replaced_and_the_request_sent_once(
 
             assert answer.json() == {}
             assert pool.replaced == 1
+            assert [
+                record.getMessage().split(":")[0]
+                for record in caplog.records
+                if "lost connections" in record.getMessage()
+            ] == ["erp"]
             assert server.received["/after"] == 1  # the wait in the lost pool sent nothing
             assert pool._pool.transport is not lost and not pool._retired  # the lost pool, carrying nothing, is closed
 
