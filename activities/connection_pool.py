@@ -128,7 +128,8 @@ class CancelSafePool(httpx.AsyncBaseTransport):
 
     async def _replace(self, lost: _Pool) -> None:
         if lost is not self._pool:
-            return  # another request replaced it already
+            await self._settle(lost)  # another request replaced it already: close it if this was its last request
+            return
         log.warning(
             "%s: the connection pool lost connections to cancelled requests (encode/httpcore#1093); "
             "replaced it with a fresh one (no request was lost)",

@@ -117,8 +117,12 @@ async def test_a_pool_that_lost_its_slots_is_replaced_and_the_request_sent_once(
                 await behind.get(server.url + "/wedged")
             assert server.received["/wedged"] == 0
 
+            # Several requests at once find the pool lost: one replaces it, each is sent once on the new one.
+            answers = await asyncio.gather(*(http.get(f"{server.url}/after/{i}") for i in range(5)))
             answer = await http.get(server.url + "/after")
 
+            assert [answer.json() for answer in answers] == [{}] * 5
+            assert all(server.received[f"/after/{i}"] == 1 for i in range(5))
             assert answer.json() == {}
             assert pool.replaced == 1
             assert [
