@@ -66,6 +66,7 @@ from starters.replay import (
     replay as replay_histories,
 )
 from starters.replay_view import failures_table, replay_progress, summary
+from starters.reports import report_file
 from starters.saga import saga_app
 from starters.stack_session import stack_for_command
 from starters.status_view import status_panel
@@ -311,7 +312,9 @@ def load(
         str | None, typer.Option("--faults", help="e.g. 'payment:error_rate=0.3,stall_rate=0.1;erp:rate_limit=0.1'")
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the order mix")] = 1,
-    json_file: Annotated[Path | None, typer.Option("--json", help="Write the report to this file")] = None,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Write the report to this file", callback=report_file)
+    ] = None,
     via: Annotated[
         LoadVia,
         typer.Option(
@@ -470,7 +473,7 @@ def chaos(
         ),
     ] = ChaosPlan.resets,
     seed: Annotated[int, typer.Option("--seed")] = 1,
-    json_file: Annotated[Path | None, typer.Option("--json")] = None,
+    json_file: Annotated[Path | None, typer.Option("--json", callback=report_file)] = None,
 ) -> None:
     """The large run on a stack of its own: load with faults (slow commits included), an outage of one service,
     cancels mid-compensation, workers killed on a schedule and during compensation, one dev-server restart during
@@ -675,9 +678,14 @@ def bench(
         typer.Option("--profile", help=f"{', '.join(PROFILES)}; repeatable (default: {', '.join(DEFAULT_PROFILES)})"),
     ] = None,
     warmup: Annotated[int, typer.Option("--warmup", help="Unmeasured orders first, per profile")] = 5,
-    json_file: Annotated[Path | None, typer.Option("--json", help="Write every figure to this file")] = None,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Write every figure to this file", callback=report_file)
+    ] = None,
     profile_worker: Annotated[
-        Path | None, typer.Option("--profile-worker", help="Write the cadenza worker's CPU by part here (py-spy)")
+        Path | None,
+        typer.Option(
+            "--profile-worker", help="Write the cadenza worker's CPU by part here (py-spy)", callback=report_file
+        ),
     ] = None,
 ) -> None:
     """Measure what orchestration costs: the same order's HTTP calls made directly, by Cadenza as shipped, through
