@@ -9,9 +9,11 @@ order by the customer's own id, Temporal knows it by the id it is filed under), 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -494,6 +496,48 @@ async def review_order(
         if err.status != RPCStatusCode.NOT_FOUND:
             raise
         raise NotAwaitingReview(name, (await describe_order(client, order_id)).state) from None
+
+
+WAITS_FOR_A_PERSON = (OrderState.AWAITING_REVIEW, OrderState.NEEDS_ATTENTION)
+"""An order in one of these states moves only when someone acts (a review, a retry of its compensations): it can wait
+there for days, so whoever waits for its outcome answers at once instead."""
+
+
+async def until_closed_or_waiting(
+    handle: WorkflowHandle[Any, Any],
+    seconds: float,
+    *,
+    poll_s: float,
+    fatal: Callable[[BaseException], bool] = lambda _err: False,
+) -> OrderProgress | None:
+    """Wait up to `seconds` for the order to close — or to wait for a person (`WAITS_FOR_A_PERSON`), which can take
+    days: the Order API's `wait=N` and `cadenza order place --wait` answer then, and this returns its progress. A
+    status query that fails returns too (stuck, closed, or no worker answers: the order's progress, read next, says
+    so), unless `fatal` says to raise it."""
+    closed = asyncio.ensure_future(order_result(handle))
+    try:
+        deadline = asyncio.get_running_loop().time() + seconds
+        while (left := deadline - asyncio.get_running_loop().time()) > 0:
+            await asyncio.wait({closed}, timeout=min(poll_s, left))
+            if closed.done():
+                return None
+            try:
+                progress: OrderProgress = await handle.query(OrderWorkflow.status)
+            except (WorkflowQueryFailedError, RPCError) as err:
+                if fatal(err):
+                    raise
+                return None
+            if progress.state in WAITS_FOR_A_PERSON:
+                return progress
+        return None
+    finally:
+        if closed.done():
+            if not closed.cancelled():
+                closed.exception()  # retrieved: a cancelled order has no result, and its progress is read next
+        else:
+            closed.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await closed
 
 
 async def wait_for_result(handle: WorkflowHandle[OrderWorkflow, OrderResult]) -> OrderProgress:

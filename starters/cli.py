@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
+import math
 from collections.abc import Awaitable, Callable
 from enum import Enum
 from pathlib import Path
@@ -35,6 +36,7 @@ from clients.orders import (
     place_order,
     retry_compensation,
     review_order,
+    until_closed_or_waiting,
     wait_for_result,
 )
 from starters.adversary.command import adversary_app
@@ -72,6 +74,7 @@ from starters.stack_session import stack_for_command
 from starters.status_view import status_panel
 from starters.up import run_stack
 from starters.verify import verify_command
+from workflows.models import OrderState
 
 
 def _order_next_step(err: CadenzaError) -> str:
@@ -229,9 +232,29 @@ def order_place(
             console.print(f"Order {order.order_id} {note}: {order.describe()}\nWeb UI: {link}")
             return
         typer.echo(f"Order {order.order_id} {note}; waiting for the outcome… (Web UI: {link})", err=True)
-        print(order_json(await wait_for_result(placed.handle)))
+        # An order waiting for a person can wait for days: answered then, as the Order API's `Prefer: wait` is.
+        waiting = await until_closed_or_waiting(placed.handle, math.inf, poll_s=WAIT_POLL_S)
+        print(order_json(waiting or await wait_for_result(placed.handle)))
+        if waiting is not None:
+            typer.echo(_waits_for_a_person(order.order_id, waiting.state), err=True)
 
     _run(main())
+
+
+WAIT_POLL_S = 0.5
+"""How often `order place --wait` asks a running order whether it now waits for a person."""
+
+
+def _waits_for_a_person(order_id: str, state: OrderState) -> str:
+    next_step = (
+        f"decide it with `cadenza order review {order_id} --approve` (or --reject)"
+        if state == OrderState.AWAITING_REVIEW
+        else f"fix what its failed compensation met, then `cadenza order retry-compensation {order_id}`"
+    )
+    return (
+        f"Order {order_id} waits in {state.value} for a person: {next_step}. "
+        f"Follow it with `cadenza order status {order_id}`."
+    )
 
 
 @order_app.command("status")
