@@ -624,7 +624,8 @@ def replay(
     ] = default_workers(),
 ) -> None:
     """Replay histories against the current workflow code: from files, or open and closed executions from the
-    server. Exit 1 if the code cannot replay one of them (a non-deterministic change)."""
+    server. Exit 1 if the code cannot replay one of them (a non-deterministic change), 2 if a file given is not a
+    history."""
 
     async def main() -> ReplayReport:
         if paths:
@@ -638,11 +639,17 @@ def replay(
     console.print(summary(report))
     if report.failures:
         console.print(failures_table(report.failures))
+        unreadable = sum(failure.unreadable for failure in report.failures)
+        not_histories = (
+            f"{unreadable} of the files given {'is' if unreadable == 1 else 'are'} not a workflow history exported "
+            "as JSON (`temporal workflow show --output json`, `cadenza replay-record`): fix or leave out"
+        )
+        if unreadable == len(report.failures):
+            fail(f"{not_histories}, then replay again.", EXIT_BAD_INPUT)
         fail(
-            f"{len(report.failures)} of {report.replayed} histories cannot be replayed by this code: "
-            "a worker running it "
-            "would get stuck on those executions. Guard the change with workflow.patched() (docs/change-safety.md), "
-            "or revert it."
+            f"{len(report.failures) - unreadable} of {report.replayed} histories cannot be replayed by this code: "
+            "a worker running it would get stuck on those executions. Guard the change with workflow.patched() "
+            "(docs/change-safety.md), or revert it." + (f" Also, {not_histories}." if unreadable else "")
         )
 
 

@@ -56,6 +56,8 @@ class ReplayOutcome:
     error: str | None = None
     event_id: int | None = None
     """The history event the code disagreed with, when the error names it (best effort)."""
+    unreadable: bool = False
+    """The file is not a workflow history: nothing was replayed, the code is not at fault."""
 
 
 @dataclass
@@ -220,7 +222,7 @@ async def replay_items(
         try:
             histories.append(_to_history(item))
         except HistoryFileError as err:
-            outcomes.append(ReplayOutcome(workflow_id=str(item), run_id=None, error=str(err)))
+            outcomes.append(ReplayOutcome(workflow_id=str(item), run_id=None, error=str(err), unreadable=True))
 
     async def each() -> AsyncIterator[WorkflowHistory]:
         for history in histories:

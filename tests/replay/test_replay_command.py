@@ -100,6 +100,25 @@ def test_cli_exits_1_naming_each_history_it_cannot_replay(tmp_path):
     assert "1 of 2 histories cannot be replayed" in failed.stderr
 
 
+def test_cli_refuses_a_file_that_is_not_a_history_with_exit_2_without_blaming_the_code(tmp_path):
+    """It once said the code cannot replay it and to guard a change with workflow.patched() (exit 1)."""
+    (tmp_path / "empty.json").write_text("{}")
+    (tmp_path / "malformed.json").write_text("{bad")
+    refused = _cadenza_replay(str(tmp_path), "tests/histories/happy_path.json")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "2 of the files given are not a workflow history" in refused.stderr
+    assert "workflow.patched" not in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_cli_names_both_a_history_it_cannot_replay_and_a_file_that_is_none(tmp_path):
+    _broken_history(tmp_path)
+    (tmp_path / "empty.json").write_text("{}")
+    failed = _cadenza_replay(str(tmp_path))
+    assert failed.returncode == 1
+    assert "1 of 2 histories cannot be replayed" in failed.stderr
+    assert "1 of the files given is not a workflow history" in failed.stderr
+
+
 def test_cli_refuses_a_path_that_does_not_exist_with_exit_2():
     refused = _cadenza_replay("tests/no-such-folder")
     assert refused.returncode == 2 and "tests/no-such-folder does not exist" in refused.stderr
