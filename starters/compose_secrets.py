@@ -73,17 +73,10 @@ def compose_secrets(
 ) -> None:
     """Create the Temporal database password and the mutual-TLS certificates docker-compose.yml needs (once; kept on
     later runs). Then: docker compose up -d --build."""
-    if out.exists() and not out.is_dir():
-        fail(f"--out {out} is a file: give a folder (made if missing)", EXIT_BAD_INPUT)
     try:
         written = create_compose_secrets(out, progress=lambda step: console.print(f"==> {step}"))
     except CertificatesExist as err:
         fail(f"{err} (a run was interrupted: delete {out / TLS_FOLDER} and run this again)", EXIT_BAD_INPUT)
-    except OSError as err:  # a parent that is a file, a folder not ours: nothing for a traceback to add
-        fail(
-            f"cannot write the secrets under {out}: {err.strerror or err}; give --out a folder you can write",
-            EXIT_BAD_INPUT,
-        )
     console.print(
         f"{len(written)} file(s) written under {out} (folder 0700). Next: docker compose up -d --build. "
         "A database created with an older password keeps it: `docker compose down -v` starts over."

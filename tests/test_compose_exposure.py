@@ -175,19 +175,23 @@ def test_read_secret_exports_a_file_and_names_the_fix_when_it_is_missing(tmp_pat
     assert missing.returncode == 1 and "make compose-secrets" in missing.stderr
 
 
+@pytest.mark.parametrize(
+    "command", [["compose-secrets", "--out"], ["certs", "create"]], ids=["compose-secrets", "certs"]
+)
 @pytest.mark.parametrize("out", ["a file", "below a file"])
-def test_compose_secrets_refuses_an_out_folder_it_cannot_make_with_exit_2(tmp_path, out):
-    """It once ended with `error: [Errno 17] File exists` and exit 1, as for a bug."""
+def test_an_output_folder_that_cannot_be_made_is_refused_with_exit_2(tmp_path, command, out):
+    """`compose-secrets --out` and `certs create` once ended with `error: [Errno 17] File exists` and exit 1, as for
+    a bug."""
     taken = tmp_path / "taken"
     taken.write_text("not a folder\n")
     target = taken if out == "a file" else taken / "secrets"
     run = subprocess.run(
-        [sys.executable, "-m", "starters.cli", "compose-secrets", "--out", str(target)],
+        [sys.executable, "-m", "starters.cli", *command, str(target)],
         capture_output=True,
         text=True,
         timeout=60,
         cwd=REPO_ROOT,
     )
     assert run.returncode == 2, run.stdout + run.stderr
-    assert str(target) in run.stderr and "--out" in run.stderr and "Traceback" not in run.stderr
+    assert f"{target} is not a folder" in run.stderr and "Traceback" not in run.stderr
     assert taken.read_text() == "not a folder\n"
