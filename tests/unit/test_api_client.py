@@ -8,8 +8,8 @@ import json
 import httpx
 import pytest
 
-from starters import api_client
 from cadenza.processes import free_port
+from starters import api_client
 from starters.api_client import ApiUnreachable, OrderApi, OrderRefused, state_of
 from tests.conftest import make_order
 
