@@ -34,7 +34,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.stuck import StuckExecution, is_failed_task_refusal, stuck_execution, stuck_from_query_failure
-from cadenza.codec import KeyRing
+from cadenza.codec import KeyRing, missing_keys
 from cadenza.decision_keys import decision_keys
 from cadenza.decisions import sign, subject_of
 from cadenza.errors import CadenzaError, InvalidInput
@@ -540,12 +540,21 @@ async def until_closed_or_waiting(
                 await closed
 
 
+class OrderRefusedUnencrypted(CadenzaError, RuntimeError):
+    """The worker refused the order at its start: it arrived in plain text where encryption is required (this
+    process has no encryption keys). Nothing was done; the message is the worker's, readable without keys."""
+
+
 async def wait_for_result(handle: WorkflowHandle[OrderWorkflow, OrderResult]) -> OrderProgress:
     """The final state: the result (completed or compensated), or (for a cancelled order, which has none) the status
-    query's answer."""
+    query's answer. `OrderRefusedUnencrypted` for an order a worker refused for its plain-text input."""
     try:
         return await order_result(handle)
-    except WorkflowFailureError:
+    except WorkflowFailureError as err:
+        if isinstance(err.cause, ApplicationError) and err.cause.type == PLAINTEXT_REFUSED:
+            raise OrderRefusedUnencrypted(
+                str(err.cause), next_step=f"This process has no encryption keys: {missing_keys()}."
+            ) from None
         return await handle.query(OrderWorkflow.status)
 
 
