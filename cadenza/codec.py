@@ -125,6 +125,10 @@ class KeyRingError(EncryptionError):
     """Key configuration that cannot be used (malformed line, wrong key length, duplicate id)."""
 
 
+UNKNOWN_KEY = "Payload encrypted with key id"
+"""How `UnknownEncryptionKey`'s message begins: a replay reports the worker's failure as text only."""
+
+
 class UnknownEncryptionKey(EncryptionError):
     """A payload names a key id this process does not hold."""
 
@@ -132,7 +136,7 @@ class UnknownEncryptionKey(EncryptionError):
         self.key_id = key_id
         holding = f"holds only {', '.join(held)}" if held else f"holds no keys at all ({missing_keys()})"
         super().__init__(
-            f"Payload encrypted with key id {key_id!r}, but this process's key ring {holding}. Add the key line "
+            f"{UNKNOWN_KEY} {key_id!r}, but this process's key ring {holding}. Add the key line "
             f"'{key_id}=…' to {KEYS_ENV} (or {KEYS_FILE_ENV}) of this process, after the active key: old keys must "
             "stay for as long as histories written under them are read."
         )

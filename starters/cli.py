@@ -639,18 +639,36 @@ def replay(
     console.print(summary(report))
     if report.failures:
         console.print(failures_table(report.failures))
-        unreadable = sum(failure.unreadable for failure in report.failures)
-        not_histories = (
+        message, code = _replay_verdict(report)
+        fail(message, code)
+
+
+def _replay_verdict(report: ReplayReport) -> tuple[str, int]:
+    """What the failures say, and the exit code: the code at fault (1), histories encrypted with a key this process
+    lacks (1: not replayed, nothing said about the code), files that are no history (2)."""
+    unreadable = sum(failure.unreadable for failure in report.failures)
+    keyless = sum(failure.key_missing for failure in report.failures)
+    broken = len(report.failures) - unreadable - keyless
+    notes = []
+    if keyless:
+        notes.append(
+            f"{keyless} of the histories {'is' if keyless == 1 else 'are'} encrypted with a key this process does not "
+            f"hold and {'was' if keyless == 1 else 'were'} not replayed: give it that key (named above; for the "
+            "committed tests/histories, CADENZA_ENCRYPTION_KEYS_FILE=tests/test-only-encryption-keys)"
+        )
+    if unreadable:
+        notes.append(
             f"{unreadable} of the files given {'is' if unreadable == 1 else 'are'} not a workflow history exported "
             "as JSON (`temporal workflow show --output json`, `cadenza replay-record`): fix or leave out"
         )
-        if unreadable == len(report.failures):
-            fail(f"{not_histories}, then replay again.", EXIT_BAD_INPUT)
-        fail(
-            f"{len(report.failures) - unreadable} of {report.replayed} histories cannot be replayed by this code: "
-            "a worker running it would get stuck on those executions. Guard the change with workflow.patched() "
-            "(docs/change-safety.md), or revert it." + (f" Also, {not_histories}." if unreadable else "")
+    if broken:
+        return (
+            f"{broken} of {report.replayed} histories cannot be replayed by this code: a worker running it would get "
+            "stuck on those executions. Guard the change with workflow.patched() (docs/change-safety.md), or revert "
+            "it." + "".join(f" Also, {note}." for note in notes),
+            EXIT_PROBLEM,
         )
+    return "; ".join(notes) + ", then replay again.", EXIT_PROBLEM if keyless else EXIT_BAD_INPUT
 
 
 @app.command("replay-record")

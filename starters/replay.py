@@ -28,6 +28,7 @@ from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, Telemetr
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer
 
+from cadenza.codec import UNKNOWN_KEY
 from cadenza.connection import data_converter
 from cadenza.errors import InvalidInput
 from cadenza.telemetry import setup_tracing, temporal_plugins
@@ -58,6 +59,8 @@ class ReplayOutcome:
     """The history event the code disagreed with, when the error names it (best effort)."""
     unreadable: bool = False
     """The file is not a workflow history: nothing was replayed, the code is not at fault."""
+    key_missing: bool = False
+    """Its payloads are encrypted with a key this process lacks: not replayed, the code is not at fault."""
 
 
 @dataclass
@@ -232,7 +235,12 @@ async def replay_items(
         async for result in results:
             history, failure = result.history, result.replay_failure
             error = _first_line(failure) if failure else None
-            outcomes.append(ReplayOutcome(history.workflow_id, history.run_id, error, _event_id(error, history)))
+            keyless = error is not None and UNKNOWN_KEY in error
+            outcomes.append(
+                ReplayOutcome(
+                    history.workflow_id, history.run_id, error, _event_id(error, history), key_missing=keyless
+                )
+            )
     return outcomes
 
 
