@@ -390,10 +390,12 @@ def audit(
 ) -> None:
     """Reconcile every order's outcome with the ERP, payment and inventory records; exit 1 on any inconsistency."""
     from activities.audit import run_audit
+    from activities.order_runs import checked_prefix
     from activities.records import ServiceRecords
     from starters.reports import print_audit
 
     async def main() -> bool:
+        checked_prefix(prefix)  # refused before Temporal is asked (exit 2)
         client = await connect()
         async with httpx.AsyncClient(timeout=30) as http:
             with console.status("Auditing orders against the services' records…"):
@@ -567,6 +569,7 @@ def reconcile_run(
 ) -> None:
     """Run the reconciler once now (needs a worker: `cadenza up` or `cadenza worker`) and print what it repaired
     and what it left for a person; exit 1 if something is left."""
+    from activities.order_runs import checked_prefix
     from starters.reconcile.command import parse_duration, print_report, run_once
     from workflows.reconcile_models import ReconcileInput
 
@@ -574,7 +577,7 @@ def reconcile_run(
         params = ReconcileInput(
             window=parse_duration("--window", window, allow_zero=False),
             grace=parse_duration("--grace", grace),
-            prefix=prefix,
+            prefix=checked_prefix(prefix),  # before a run starts: its query would fail run after run
         )
         client = await connect()
         with console.status(f"Reconciling: waiting for a worker on task queue {settings().task_queue} to run it…"):
