@@ -623,7 +623,7 @@ def replay(
         ),
     ] = "7d",
     workers: Annotated[
-        int, typer.Option("--workers", "-j", help="Replay processes (default: one per core)")
+        int, typer.Option("--workers", "-j", min=1, help="Replay processes (default: one per core)")
     ] = default_workers(),
 ) -> None:
     """Replay histories against the current workflow code: from files, or open and closed executions from the

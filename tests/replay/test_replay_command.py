@@ -133,6 +133,12 @@ def test_cli_says_a_history_it_has_no_key_for_was_not_replayed_without_blaming_t
     assert "cannot be replayed by this code" not in failed.stderr and "workflow.patched" not in failed.stderr
 
 
+@pytest.mark.parametrize("workers", ["0", "-3"])
+def test_cli_refuses_fewer_than_one_replay_process_with_exit_2(workers):
+    refused = _cadenza_replay("tests/histories/happy_path.json", "-j", workers)
+    assert refused.returncode == 2 and "Invalid value for '--workers'" in refused.stderr
+
+
 def test_cli_refuses_a_path_that_does_not_exist_with_exit_2():
     refused = _cadenza_replay("tests/no-such-folder")
     assert refused.returncode == 2 and "tests/no-such-folder does not exist" in refused.stderr
