@@ -7,13 +7,27 @@ new one, and visibility lists every run, the superseded ones too, in an order no
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime
 
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from cadenza.errors import InvalidInput
 from workflows.models import WORKFLOW_ID_PREFIX, workflow_id_for
+
+_ORDER_ID_PREFIX = re.compile(r"[A-Za-z0-9_-]{0,64}")
+"""The start of an order id (letters, digits, `_` and `-`): what `--prefix` may be, quoted into a visibility query."""
+
+
+def checked_prefix(prefix: str) -> str:
+    """`prefix` if it can begin an order id; `InvalidInput` (exit 2) otherwise, before any query is built with it."""
+    if not _ORDER_ID_PREFIX.fullmatch(prefix):
+        raise InvalidInput(
+            f"--prefix {prefix!r} cannot begin an order id: use letters, digits, '_' and '-' only (at most 64)"
+        )
+    return prefix
 
 
 def current_runs(executions: Iterable[WorkflowExecution]) -> dict[str, WorkflowExecution]:
@@ -39,7 +53,7 @@ def orders_query(*, prefix: str = "", started_since: datetime | None = None) -> 
     if started_since is not None:
         query += f' AND StartTime >= "{started_since.strftime("%Y-%m-%dT%H:%M:%SZ")}"'
     if prefix:
-        query += f' AND WorkflowId STARTS_WITH "{WORKFLOW_ID_PREFIX}{prefix}"'
+        query += f' AND WorkflowId STARTS_WITH "{WORKFLOW_ID_PREFIX}{checked_prefix(prefix)}"'
     return query
 
 

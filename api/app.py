@@ -154,5 +154,5 @@ def serve(host: str, port: int) -> None:
     decision_keys()  # the API signs reviews and retries: without decision keys, refuse to start, naming the variable
     _log.log(logging.INFO if key_ring() else logging.WARNING, "%s", encryption_summary())
     ensure_port_free(host, port, "Order API")  # after the keys: a configuration error is said first, whatever the port
-
+    _log.info("Order API on http://%s:%d (OpenAPI: http://%s:%d/docs)", host, port, host, port)
     uvicorn.run(create_app(), host=host, port=port, log_level="warning", access_log=False)

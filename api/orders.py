@@ -10,7 +10,6 @@ limits (api/update_guard.py); and Temporal unreachable is a 503 with Retry-After
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -53,12 +52,12 @@ from clients.orders import (
     OrderStuck,
     cancel_order,
     ensure_same_order,
-    order_result,
     place_order,
     read_order,
     refuse_if_stuck,
     review_order,
     start_options,
+    until_closed_or_waiting,
 )
 from workflows.models import (
     Identifier,
@@ -260,7 +259,7 @@ async def _answer(client: Client, placed: _Placed, wait: Wait | None) -> OrderSt
     if placed.fresh and not wait:  # just started: nothing has happened yet, no need to ask the worker
         return status_view(address, "RUNNING", OrderProgress(order_id=address.order_id), namespace)
     if isinstance(wait, float):
-        await _until_closed_or_waiting(handle, wait)
+        await until_closed_or_waiting(handle, wait, poll_s=POLL_S, fatal=is_unreachable)
     if wait == PAYMENT and running and placed.decision is None:
         await _until_payment_decided(handle, MAX_WAIT_S)
     # Read as GET reads it, at this moment: the same steps, risk and review a GET a moment later shows, and a state
@@ -299,37 +298,6 @@ async def _until_payment_decided(handle: WorkflowHandle, seconds: float) -> None
         if progress.payment is not None or progress.state not in (OrderState.RUNNING, None):
             return
         await asyncio.sleep(POLL_S)
-
-
-async def _until_closed_or_waiting(handle: WorkflowHandle, seconds: float) -> None:
-    """Wait up to `seconds` for the order to close — or to wait for a person (awaiting review, needs attention), which
-    can take days: `wait=N` answers then, not after N seconds."""
-    closed = asyncio.ensure_future(order_result(handle))
-    try:
-        deadline = asyncio.get_running_loop().time() + seconds
-        while (left := deadline - asyncio.get_running_loop().time()) > 0:
-            await asyncio.wait({closed}, timeout=min(POLL_S, left))
-            if closed.done():
-                return
-            try:
-                progress: OrderProgress = await handle.query(OrderWorkflow.status)
-            except (WorkflowQueryFailedError, RPCError) as err:
-                if isinstance(err, RPCError) and is_unreachable(err):
-                    raise
-                return  # stuck, closed, or no worker answers: its progress (read next) says so
-            if progress.state in _WAITS_FOR_A_PERSON:
-                return
-    finally:
-        if closed.done():
-            if not closed.cancelled():
-                closed.exception()  # retrieved: a cancelled order has no result, and its progress is read next
-        else:
-            closed.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await closed
-
-
-_WAITS_FOR_A_PERSON = (OrderState.AWAITING_REVIEW, OrderState.NEEDS_ATTENTION)
 
 
 # ---- whose order ----------------------------------------------------------------------------------------------------

@@ -106,6 +106,17 @@ ENCRYPTION_KEYS = KeySetting(
 )
 
 
+def missing_keys(setting: KeySetting = ENCRYPTION_KEYS) -> str:
+    """Where a process without `setting`'s keys looked for them, and where the embedded stack keeps its own: a shell
+    in another folder than `cadenza up`'s finds none (the state folder is `./.cadenza`)."""
+    looked = state_dir() / setting.state_file
+    return (
+        f"neither {setting.keys_env} nor {setting.file_env} is set, and there is no {looked}; `cadenza up` keeps its "
+        "development keys in its state folder (CADENZA_STATE_DIR, by default .cadenza in the folder it runs in): run "
+        f"this there, or set {setting.file_env}=<that state folder>/{setting.state_file}"
+    )
+
+
 class EncryptionError(CadenzaError, RuntimeError):
     """A payload could not be encrypted or decrypted; the message says what to do."""
 
@@ -114,14 +125,18 @@ class KeyRingError(EncryptionError):
     """Key configuration that cannot be used (malformed line, wrong key length, duplicate id)."""
 
 
+UNKNOWN_KEY = "Payload encrypted with key id"
+"""How `UnknownEncryptionKey`'s message begins: a replay reports the worker's failure as text only."""
+
+
 class UnknownEncryptionKey(EncryptionError):
     """A payload names a key id this process does not hold."""
 
     def __init__(self, key_id: str, held: Sequence[str]) -> None:
         self.key_id = key_id
-        holding = f"holds only {', '.join(held)}" if held else f"holds no keys at all ({KEYS_ENV} is not set)"
+        holding = f"holds only {', '.join(held)}" if held else f"holds no keys at all ({missing_keys()})"
         super().__init__(
-            f"Payload encrypted with key id {key_id!r}, but this process's key ring {holding}. Add the key line "
+            f"{UNKNOWN_KEY} {key_id!r}, but this process's key ring {holding}. Add the key line "
             f"'{key_id}=…' to {KEYS_ENV} (or {KEYS_FILE_ENV}) of this process, after the active key: old keys must "
             "stay for as long as histories written under them are read."
         )

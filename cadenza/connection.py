@@ -85,9 +85,9 @@ def encryption_summary() -> str:
     ring = key_ring()
     if ring is None:
         return (
-            f"payloads are NOT encrypted: no {codec.KEYS_ENV} / {codec.KEYS_FILE_ENV}; inputs, results and failure "
-            "messages (customer names, addresses, e-mails) are stored in Temporal in plain text. "
-            "Create a key with `cadenza keys generate`."
+            f"payloads are NOT encrypted ({codec.missing_keys()}); inputs, results and failure messages (customer "
+            "names, addresses, e-mails) are stored in Temporal in plain text, and a worker that requires encryption "
+            "refuses them. Elsewhere, create a key with `cadenza keys generate`."
         )
     return f"payloads encrypted with key {ring.active_id!r} (decrypts: {', '.join(ring.ids)}; from {ring.source})"
 

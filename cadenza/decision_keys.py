@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from cadenza.codec import KeyRing, KeyRingError, KeySetting
+from cadenza.codec import KeyRing, KeyRingError, KeySetting, missing_keys
 
 DECISION_KEYS = KeySetting(
     keys_env="CADENZA_DECISION_KEYS",
@@ -37,8 +37,8 @@ def decision_keys(environ: Mapping[str, str] | None = None) -> KeyRing:
     ring = KeyRing.from_environment(environ, DECISION_KEYS)
     if ring is None:
         raise DecisionKeysMissing(
-            f"No decision keys: set {DECISION_KEYS.keys_env} (a line from `cadenza keys generate`) or "
-            f"{DECISION_KEYS.file_env} — the same keys on every worker, the Order API and wherever `cadenza order "
-            "review` or `retry-compensation` runs. Only the embedded stack (`cadenza up`) makes its own."
+            f"No decision keys: {missing_keys(DECISION_KEYS)}. Elsewhere set {DECISION_KEYS.keys_env} (a line from "
+            f"`cadenza keys generate`) or {DECISION_KEYS.file_env}: the same keys on every worker, the Order API and "
+            "wherever `cadenza order review` or `retry-compensation` runs."
         )
     return ring

@@ -14,14 +14,22 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 
+from cadenza.errors import InvalidInput
+
 PRIVATE_UMASK = 0o077
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 
 
 def private_dir(path: Path) -> Path:
-    """`path` as a folder only its owner can enter, created if missing (parents too) and tightened if it exists."""
-    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    """`path` as a folder only its owner can enter, created if missing (parents too) and tightened if it exists.
+    `InvalidInput` naming it when it cannot be: a file is in the way, or the folder is not ours to make."""
+    try:
+        path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise InvalidInput(f"{path} is not a folder (a file is in the way): give a folder, made if missing") from None
+    except PermissionError:
+        raise InvalidInput(f"cannot make the folder {path} (permission denied): give one you can write") from None
     _restrict(path, DIR_MODE)
     return path
 

@@ -9,9 +9,11 @@ order by the customer's own id, Temporal knows it by the id it is filed under), 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,7 +34,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.stuck import StuckExecution, is_failed_task_refusal, stuck_execution, stuck_from_query_failure
-from cadenza.codec import KeyRing
+from cadenza.codec import KeyRing, missing_keys
 from cadenza.decision_keys import decision_keys
 from cadenza.decisions import sign, subject_of
 from cadenza.errors import CadenzaError, InvalidInput
@@ -496,12 +498,63 @@ async def review_order(
         raise NotAwaitingReview(name, (await describe_order(client, order_id)).state) from None
 
 
+WAITS_FOR_A_PERSON = (OrderState.AWAITING_REVIEW, OrderState.NEEDS_ATTENTION)
+"""An order in one of these states moves only when someone acts (a review, a retry of its compensations): it can wait
+there for days, so whoever waits for its outcome answers at once instead."""
+
+
+async def until_closed_or_waiting(
+    handle: WorkflowHandle[Any, Any],
+    seconds: float,
+    *,
+    poll_s: float,
+    fatal: Callable[[BaseException], bool] = lambda _err: False,
+) -> OrderProgress | None:
+    """Wait up to `seconds` for the order to close — or to wait for a person (`WAITS_FOR_A_PERSON`), which can take
+    days: the Order API's `wait=N` and `cadenza order place --wait` answer then, and this returns its progress. A
+    status query that fails returns too (stuck, closed, or no worker answers: the order's progress, read next, says
+    so), unless `fatal` says to raise it."""
+    closed = asyncio.ensure_future(order_result(handle))
+    try:
+        deadline = asyncio.get_running_loop().time() + seconds
+        while (left := deadline - asyncio.get_running_loop().time()) > 0:
+            await asyncio.wait({closed}, timeout=min(poll_s, left))
+            if closed.done():
+                return None
+            try:
+                progress: OrderProgress = await handle.query(OrderWorkflow.status)
+            except (WorkflowQueryFailedError, RPCError) as err:
+                if fatal(err):
+                    raise
+                return None
+            if progress.state in WAITS_FOR_A_PERSON:
+                return progress
+        return None
+    finally:
+        if closed.done():
+            if not closed.cancelled():
+                closed.exception()  # retrieved: a cancelled order has no result, and its progress is read next
+        else:
+            closed.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await closed
+
+
+class OrderRefusedUnencrypted(CadenzaError, RuntimeError):
+    """The worker refused the order at its start: it arrived in plain text where encryption is required (this
+    process has no encryption keys). Nothing was done; the message is the worker's, readable without keys."""
+
+
 async def wait_for_result(handle: WorkflowHandle[OrderWorkflow, OrderResult]) -> OrderProgress:
     """The final state: the result (completed or compensated), or (for a cancelled order, which has none) the status
-    query's answer."""
+    query's answer. `OrderRefusedUnencrypted` for an order a worker refused for its plain-text input."""
     try:
         return await order_result(handle)
-    except WorkflowFailureError:
+    except WorkflowFailureError as err:
+        if isinstance(err.cause, ApplicationError) and err.cause.type == PLAINTEXT_REFUSED:
+            raise OrderRefusedUnencrypted(
+                str(err.cause), next_step=f"This process has no encryption keys: {missing_keys()}."
+            ) from None
         return await handle.query(OrderWorkflow.status)
 
 

@@ -280,4 +280,5 @@ def serve(
     check_exposure(host, settings)
     app = create_codec_app(codec or default_codec(), settings)
     ensure_port_free(host, port, "codec server")  # after the keys and the exposure rule: those are said first
+    _log.info("codec server on http://%s:%d: the Web UI and `temporal --codec-endpoint` decode through it", host, port)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from cadenza.errors import CadenzaError
+from cadenza.settings import api_port
 from workflows.models import Order
 
 WAIT_S = 60
@@ -95,7 +96,7 @@ class OrderApi:
         except httpx.TransportError as err:
             raise ApiUnreachable(
                 f"Cannot reach the Order API at {self.url} ({type(err).__name__}). Start it with `cadenza up` (it "
-                "serves the API on port 8100) or `cadenza api`, or pass --api-url."
+                f"serves the API on port {api_port() or 8100}, CADENZA_API_PORT) or `cadenza api`, or pass --api-url."
             ) from None
         if health.status_code != 200:
             raise ApiUnreachable(

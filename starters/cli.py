@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
+import math
 from collections.abc import Awaitable, Callable
 from enum import Enum
 from pathlib import Path
@@ -35,6 +36,7 @@ from clients.orders import (
     place_order,
     retry_compensation,
     review_order,
+    until_closed_or_waiting,
     wait_for_result,
 )
 from starters.adversary.command import adversary_app
@@ -66,11 +68,13 @@ from starters.replay import (
     replay as replay_histories,
 )
 from starters.replay_view import failures_table, replay_progress, summary
+from starters.reports import report_file
 from starters.saga import saga_app
 from starters.stack_session import stack_for_command
 from starters.status_view import status_panel
 from starters.up import run_stack
 from starters.verify import verify_command
+from workflows.models import OrderState
 
 
 def _order_next_step(err: CadenzaError) -> str:
@@ -228,9 +232,29 @@ def order_place(
             console.print(f"Order {order.order_id} {note}: {order.describe()}\nWeb UI: {link}")
             return
         typer.echo(f"Order {order.order_id} {note}; waiting for the outcome… (Web UI: {link})", err=True)
-        print(order_json(await wait_for_result(placed.handle)))
+        # An order waiting for a person can wait for days: answered then, as the Order API's `Prefer: wait` is.
+        waiting = await until_closed_or_waiting(placed.handle, math.inf, poll_s=WAIT_POLL_S)
+        print(order_json(waiting or await wait_for_result(placed.handle)))
+        if waiting is not None:
+            typer.echo(_waits_for_a_person(order.order_id, waiting.state), err=True)
 
     _run(main())
+
+
+WAIT_POLL_S = 0.5
+"""How often `order place --wait` asks a running order whether it now waits for a person."""
+
+
+def _waits_for_a_person(order_id: str, state: OrderState) -> str:
+    next_step = (
+        f"decide it with `cadenza order review {order_id} --approve` (or --reject)"
+        if state == OrderState.AWAITING_REVIEW
+        else f"fix what its failed compensation met, then `cadenza order retry-compensation {order_id}`"
+    )
+    return (
+        f"Order {order_id} waits in {state.value} for a person: {next_step}. "
+        f"Follow it with `cadenza order status {order_id}`."
+    )
 
 
 @order_app.command("status")
@@ -311,7 +335,9 @@ def load(
         str | None, typer.Option("--faults", help="e.g. 'payment:error_rate=0.3,stall_rate=0.1;erp:rate_limit=0.1'")
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the order mix")] = 1,
-    json_file: Annotated[Path | None, typer.Option("--json", help="Write the report to this file")] = None,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Write the report to this file", callback=report_file)
+    ] = None,
     via: Annotated[
         LoadVia,
         typer.Option(
@@ -364,10 +390,12 @@ def audit(
 ) -> None:
     """Reconcile every order's outcome with the ERP, payment and inventory records; exit 1 on any inconsistency."""
     from activities.audit import run_audit
+    from activities.order_runs import checked_prefix
     from activities.records import ServiceRecords
     from starters.reports import print_audit
 
     async def main() -> bool:
+        checked_prefix(prefix)  # refused before Temporal is asked (exit 2)
         client = await connect()
         async with httpx.AsyncClient(timeout=30) as http:
             with console.status("Auditing orders against the services' records…"):
@@ -470,7 +498,7 @@ def chaos(
         ),
     ] = ChaosPlan.resets,
     seed: Annotated[int, typer.Option("--seed")] = 1,
-    json_file: Annotated[Path | None, typer.Option("--json")] = None,
+    json_file: Annotated[Path | None, typer.Option("--json", callback=report_file)] = None,
 ) -> None:
     """The large run on a stack of its own: load with faults (slow commits included), an outage of one service,
     cancels mid-compensation, workers killed on a schedule and during compensation, one dev-server restart during
@@ -541,6 +569,7 @@ def reconcile_run(
 ) -> None:
     """Run the reconciler once now (needs a worker: `cadenza up` or `cadenza worker`) and print what it repaired
     and what it left for a person; exit 1 if something is left."""
+    from activities.order_runs import checked_prefix
     from starters.reconcile.command import parse_duration, print_report, run_once
     from workflows.reconcile_models import ReconcileInput
 
@@ -548,7 +577,7 @@ def reconcile_run(
         params = ReconcileInput(
             window=parse_duration("--window", window, allow_zero=False),
             grace=parse_duration("--grace", grace),
-            prefix=prefix,
+            prefix=checked_prefix(prefix),  # before a run starts: its query would fail run after run
         )
         client = await connect()
         with console.status(f"Reconciling: waiting for a worker on task queue {settings().task_queue} to run it…"):
@@ -594,11 +623,12 @@ def replay(
         ),
     ] = "7d",
     workers: Annotated[
-        int, typer.Option("--workers", "-j", help="Replay processes (default: one per core)")
+        int, typer.Option("--workers", "-j", min=1, help="Replay processes (default: one per core)")
     ] = default_workers(),
 ) -> None:
     """Replay histories against the current workflow code: from files, or open and closed executions from the
-    server. Exit 1 if the code cannot replay one of them (a non-deterministic change)."""
+    server. Exit 1 if the code cannot replay one of them (a non-deterministic change), 2 if a file given is not a
+    history."""
 
     async def main() -> ReplayReport:
         if paths:
@@ -612,12 +642,36 @@ def replay(
     console.print(summary(report))
     if report.failures:
         console.print(failures_table(report.failures))
-        fail(
-            f"{len(report.failures)} of {report.replayed} histories cannot be replayed by this code: "
-            "a worker running it "
-            "would get stuck on those executions. Guard the change with workflow.patched() (docs/change-safety.md), "
-            "or revert it."
+        message, code = _replay_verdict(report)
+        fail(message, code)
+
+
+def _replay_verdict(report: ReplayReport) -> tuple[str, int]:
+    """What the failures say, and the exit code: the code at fault (1), histories encrypted with a key this process
+    lacks (1: not replayed, nothing said about the code), files that are no history (2)."""
+    unreadable = sum(failure.unreadable for failure in report.failures)
+    keyless = sum(failure.key_missing for failure in report.failures)
+    broken = len(report.failures) - unreadable - keyless
+    notes = []
+    if keyless:
+        notes.append(
+            f"{keyless} of the histories {'is' if keyless == 1 else 'are'} encrypted with a key this process does not "
+            f"hold and {'was' if keyless == 1 else 'were'} not replayed: give it that key (named above; for the "
+            "committed tests/histories, CADENZA_ENCRYPTION_KEYS_FILE=tests/test-only-encryption-keys)"
         )
+    if unreadable:
+        notes.append(
+            f"{unreadable} of the files given {'is' if unreadable == 1 else 'are'} not a workflow history exported "
+            "as JSON (`temporal workflow show --output json`, `cadenza replay-record`): fix or leave out"
+        )
+    if broken:
+        return (
+            f"{broken} of {report.replayed} histories cannot be replayed by this code: a worker running it would get "
+            "stuck on those executions. Guard the change with workflow.patched() (docs/change-safety.md), or revert "
+            "it." + "".join(f" Also, {note}." for note in notes),
+            EXIT_PROBLEM,
+        )
+    return "; ".join(notes) + ", then replay again.", EXIT_PROBLEM if keyless else EXIT_BAD_INPUT
 
 
 @app.command("replay-record")
@@ -675,9 +729,14 @@ def bench(
         typer.Option("--profile", help=f"{', '.join(PROFILES)}; repeatable (default: {', '.join(DEFAULT_PROFILES)})"),
     ] = None,
     warmup: Annotated[int, typer.Option("--warmup", help="Unmeasured orders first, per profile")] = 5,
-    json_file: Annotated[Path | None, typer.Option("--json", help="Write every figure to this file")] = None,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Write every figure to this file", callback=report_file)
+    ] = None,
     profile_worker: Annotated[
-        Path | None, typer.Option("--profile-worker", help="Write the cadenza worker's CPU by part here (py-spy)")
+        Path | None,
+        typer.Option(
+            "--profile-worker", help="Write the cadenza worker's CPU by part here (py-spy)", callback=report_file
+        ),
     ] = None,
 ) -> None:
     """Measure what orchestration costs: the same order's HTTP calls made directly, by Cadenza as shipped, through

@@ -7,16 +7,17 @@ from typing import Any
 
 import httpx
 
-from cadenza.settings import ServiceEndpoint, service_endpoints
+from cadenza.settings import ServiceEndpoint, service_endpoint
 
 
 class FaultAdmin:
     def __init__(self, http: httpx.AsyncClient, endpoints: Mapping[str, ServiceEndpoint] | None = None) -> None:
+        """`endpoints` by service name; without them, each service's as configured (the travel services' too)."""
         self._http = http
-        self._endpoints = endpoints or service_endpoints()
+        self._endpoints = endpoints
 
     async def _call(self, method: str, service: str, path: str, body: Any = None) -> dict[str, Any]:
-        endpoint = self._endpoints[service]
+        endpoint = service_endpoint(service) if self._endpoints is None else self._endpoints[service]
         response = await self._http.request(method, endpoint.base_url + path, json=body, headers=endpoint.auth_headers)
         response.raise_for_status()
         return response.json()

@@ -28,6 +28,7 @@ from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, Telemetr
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer
 
+from cadenza.codec import UNKNOWN_KEY
 from cadenza.connection import data_converter
 from cadenza.errors import InvalidInput
 from cadenza.telemetry import setup_tracing, temporal_plugins
@@ -56,6 +57,10 @@ class ReplayOutcome:
     error: str | None = None
     event_id: int | None = None
     """The history event the code disagreed with, when the error names it (best effort)."""
+    unreadable: bool = False
+    """The file is not a workflow history: nothing was replayed, the code is not at fault."""
+    key_missing: bool = False
+    """Its payloads are encrypted with a key this process lacks: not replayed, the code is not at fault."""
 
 
 @dataclass
@@ -220,7 +225,7 @@ async def replay_items(
         try:
             histories.append(_to_history(item))
         except HistoryFileError as err:
-            outcomes.append(ReplayOutcome(workflow_id=str(item), run_id=None, error=str(err)))
+            outcomes.append(ReplayOutcome(workflow_id=str(item), run_id=None, error=str(err), unreadable=True))
 
     async def each() -> AsyncIterator[WorkflowHistory]:
         for history in histories:
@@ -230,7 +235,12 @@ async def replay_items(
         async for result in results:
             history, failure = result.history, result.replay_failure
             error = _first_line(failure) if failure else None
-            outcomes.append(ReplayOutcome(history.workflow_id, history.run_id, error, _event_id(error, history)))
+            keyless = error is not None and UNKNOWN_KEY in error
+            outcomes.append(
+                ReplayOutcome(
+                    history.workflow_id, history.run_id, error, _event_id(error, history), key_missing=keyless
+                )
+            )
     return outcomes
 
 

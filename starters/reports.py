@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -85,6 +87,21 @@ def print_audit(report: AuditReport) -> None:
     for problem in report.problems:
         table.add_row(problem.order_id, Text(problem.message))  # as written: a failure's "[…]" is not markup
     console.print(table)
+
+
+def report_file(path: Path | None) -> Path | None:
+    """The callback of a `--json FILE` option: refused at once (exit 2) when the file cannot be written, instead of
+    after a long run whose report would then be lost."""
+    if path is None:
+        return None
+    folder = path.parent
+    if path.is_dir():
+        raise typer.BadParameter(f"{path} is a folder: give the name of a file in it")
+    if not folder.is_dir():
+        raise typer.BadParameter(f"{path}: the folder {folder} does not exist; create it first, or write elsewhere")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise typer.BadParameter(f"{path} cannot be written (permission denied); write elsewhere")
+    return path
 
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:

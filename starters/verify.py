@@ -14,6 +14,7 @@ from rich.table import Table
 
 from clients.verify import OperationReport, Verdict, VerifyReport, load_config, verify
 from starters.console import EXIT_PROBLEM, console
+from starters.reports import report_file
 
 _MARKS = {
     Verdict.PASS: "[green]pass[/]",
@@ -28,7 +29,10 @@ def verify_command(
         Path, typer.Argument(help="The probes' configuration (YAML), e.g. examples/verify/services.yaml")
     ],
     json_file: Annotated[
-        Path | None, typer.Option("--json", help="Also write the report (and each operation's profile) as JSON here")
+        Path | None,
+        typer.Option(
+            "--json", help="Also write the report (and each operation's profile) as JSON here", callback=report_file
+        ),
     ] = None,
     allow_production: Annotated[
         bool, typer.Option("--allow-production", help="Probe an API the configuration says is production")

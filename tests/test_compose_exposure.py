@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -172,3 +173,25 @@ def test_read_secret_exports_a_file_and_names_the_fix_when_it_is_missing(tmp_pat
     assert (read.returncode, read.stdout) == (0, "s3cret")
     missing = subprocess.run(["sh", "-c", script], env={}, capture_output=True, text=True)
     assert missing.returncode == 1 and "make compose-secrets" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    "command", [["compose-secrets", "--out"], ["certs", "create"]], ids=["compose-secrets", "certs"]
+)
+@pytest.mark.parametrize("out", ["a file", "below a file"])
+def test_an_output_folder_that_cannot_be_made_is_refused_with_exit_2(tmp_path, command, out):
+    """`compose-secrets --out` and `certs create` once ended with `error: [Errno 17] File exists` and exit 1, as for
+    a bug."""
+    taken = tmp_path / "taken"
+    taken.write_text("not a folder\n")
+    target = taken if out == "a file" else taken / "secrets"
+    run = subprocess.run(
+        [sys.executable, "-m", "starters.cli", *command, str(target)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO_ROOT,
+    )
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert f"{target} is not a folder" in run.stderr and "Traceback" not in run.stderr
+    assert taken.read_text() == "not a folder\n"

@@ -1,8 +1,9 @@
 """The `cadenza verify` configuration: which API to probe, where, with which credentials, and for each mutating
 operation a sample request and the read that counts its effects (docs/downstream-contract.md, "Checking an API").
 
-Strings may name environment variables as `${NAME}` or `${NAME:-default}` (credentials come from the environment,
-never from the file); `${unique}` in a sample is replaced by a fresh value for every probe, so that each probe counts
+Strings may name environment variables as `${NAME}` or `${NAME:-default}`, the default naming one in turn
+(`${CADENZA_ERP_URL:-http://127.0.0.1:${CADENZA_ERP_PORT:-8101}}`; credentials come from the environment, never from
+the file); `${unique}` in a sample is replaced by a fresh value for every probe, so that each probe counts
 only its own effects.
 """
 
@@ -19,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 from cadenza.errors import InvalidInput
 from clients.sagas.openapi import OpenApiDocument
 
-_ENV = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}")
+# A default holds plain text and `${…}` of its own (no other braces): one level of nesting, as the examples need.
+_ENV = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?::-((?:\$\{[^{}]*\}|[^{}])*))?\}")
 
 MAX_REQUESTS_CEILING = 2000
 
@@ -135,7 +137,7 @@ def _expand(value: Any, env: dict[str, str], path: Path) -> Any:
             if name in env:
                 return env[name]
             if default is not None:
-                return default
+                return _ENV.sub(variable, default)
             raise InvalidInput(f"{path}: environment variable {name} is not set (and has no :-default)")
 
         return _ENV.sub(variable, value)

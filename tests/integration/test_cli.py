@@ -396,6 +396,30 @@ def test_cadenza_api_serves_on_cadenza_api_port_and_logs_each_request(tmp_path):
     assert key not in logged and "ord-1001" not in json.dumps(list(access.values()))  # never the key; no ids in routes
 
 
+@pytest.mark.parametrize("command", ["api", "codec-server"])
+def test_a_door_says_where_it_serves(tmp_path, command):
+    """Both once started without a word about where (the codec server printed nothing at all)."""
+    variable, name = _SERVING[command]
+    port = free_port()
+    env = {
+        **_door_env(tmp_path),
+        "CADENZA_API_PAGE_TOKEN_SECRET": "x" * 32,
+        "CADENZA_ENCRYPTION_KEYS_FILE": str(REPO / "tests" / "test-only-encryption-keys"),
+        variable: str(port),
+    }
+    door = subprocess.Popen([*CADENZA, command], env={**os.environ, **env}, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        deadline = time.monotonic() + 30
+        while not port_in_use(port) and door.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert port_in_use(port), f"the {name} is not listening on {variable}"
+    finally:
+        door.send_signal(signal.SIGINT)
+        _, logged = door.communicate(timeout=30)
+    said = [json.loads(line)["message"] for line in logged.splitlines() if line.startswith("{")]
+    assert any(message.startswith(f"{name} on http://127.0.0.1:{port}") for message in said), logged
+
+
 @pytest.mark.parametrize(
     "decision",
     [[], ["--approve", "--reject"], ["--approve", "--reason", ""]],

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import secrets
 import subprocess
 import uuid
@@ -22,12 +23,15 @@ import pytest
 import pytest_asyncio
 from temporalio.client import WorkflowHandle
 
+from cadenza import codec
 from cadenza.binaries import temporal_cli
 from cadenza.codec import KeyRing
+from cadenza.decision_keys import DECISION_KEYS
+from cadenza.settings import EMBEDDED_ENV
 from clients.orders import place_order, wait_for_result
 from tests.history_helpers import updates_recorded
 from tests.integration.conftest import Harness
-from tests.integration.test_cli import _cadenza_async
+from tests.integration.test_cli import CADENZA, _cadenza_async, _example_order
 from tests.integration.test_manual_review import _big_order
 from tests.integration.test_order_fulfilment import _assert_consistent
 from workers.worker import order_worker
@@ -115,3 +119,40 @@ async def test_the_cli_with_a_key_the_workers_do_not_hold_decides_nothing_and_wi
     assert (await wait_for_result(handle)).state == OrderState.COMPLETED
     [charge] = (await _assert_consistent(harness, order, OrderState.COMPLETED)).charges
     assert charge["amount"] == order.total_amount
+
+
+async def test_an_order_placed_without_the_stacks_keys_is_refused_and_says_where_the_keys_are(
+    harness: Harness, strict_queue: str, tmp_path
+):
+    """A second terminal in another folder than `cadenza up`'s has none of its keys (they are in `./.cadenza`): the
+    order goes out in plain text and the stack's worker refuses it. `--wait` once ended with an undecryptable payload
+    instead; it must give the worker's reason and where the keys are."""
+    keys = {codec.KEYS_ENV, codec.KEYS_FILE_ENV, DECISION_KEYS.keys_env, DECISION_KEYS.file_env}
+    plain_shell = {name: value for name, value in os.environ.items() if name not in keys}
+    # Not the stack's own process: no `required` encryption, no embedded flag (a newcomer's shell has neither).
+    stack = {
+        name: value
+        for name, value in harness.config.client_env().items()
+        if name not in keys | {codec.ENCRYPTION_ENV, EMBEDDED_ENV}
+    } | {"CADENZA_TASK_QUEUE": strict_queue}  # a worker that requires encryption, as `cadenza up`'s does
+    order_id, path = _example_order(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    def place() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*CADENZA, "order", "place", str(path), "--wait"],
+            env={**plain_shell, "COLUMNS": "200", **stack, codec.ENCRYPTION_ENV: "optional"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=elsewhere,
+        )
+
+    placed = await asyncio.to_thread(place)
+    assert placed.returncode == 1, placed.stdout + placed.stderr
+    assert "arrived unencrypted" in placed.stderr
+    assert f"there is no {elsewhere / '.cadenza' / 'encryption-keys'}" in placed.stderr
+    assert f"{codec.KEYS_FILE_ENV}=<that state folder>/encryption-keys" in placed.stderr
+    records = await harness.records.for_order(order_id)
+    assert records.erp_order is None and records.charges == []

@@ -5,6 +5,7 @@ outcome is checked on the services' own records."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import httpx
 import pytest
@@ -13,7 +14,7 @@ from activities.audit import run_audit
 from clients.orders import order_handle, place_order, wait_for_result
 from tests.conftest import make_order
 from tests.integration.conftest import Harness
-from tests.integration.test_cli import _cadenza_async
+from tests.integration.test_cli import _cadenza, _cadenza_async
 from tests.integration.test_order_api import Api, api  # noqa: F401 — the Order API on a free port, as a fixture
 from tests.integration.test_order_fulfilment import _assert_consistent
 from workflows.models import Order, OrderState, Step
@@ -162,3 +163,23 @@ async def test_cli_review_approves_as_the_user_and_refuses_a_second_decision(har
     assert result.state == OrderState.COMPLETED and result.review.reviewer.startswith("cli:")
     [charge] = (await _assert_consistent(harness, order, OrderState.COMPLETED)).charges
     assert charge["amount"] == order.total_amount
+
+
+async def test_cli_place_wait_answers_once_the_order_waits_for_review(harness: Harness, tmp_path):
+    """`order place --wait` answers when the order waits for a person, as the Order API's `Prefer: wait` does; it once
+    waited silently until the review deadline (24 h)."""
+    order = _big_order()
+    path = tmp_path / "order.json"
+    path.write_text(order.model_dump_json())
+    env = harness.config.client_env()
+    # In a thread, the harness's worker serving on this loop meanwhile; well under the deadline, or it hung.
+    placed = await asyncio.to_thread(_cadenza, ["order", "place", str(path), "--wait"], env, 60)
+    assert placed.returncode == 0, placed.stderr
+    assert json.loads(placed.stdout)["state"] == OrderState.AWAITING_REVIEW
+    assert f"cadenza order review {order.order_id} --approve" in placed.stderr
+    assert (await harness.records.for_order(order.order_id)).charges == []
+
+    rejected = await _cadenza_async(["order", "review", order.order_id, "--reject", "--reason", "test"], env)
+    assert rejected.returncode == 0, rejected.stderr
+    result = await wait_for_result(order_handle(harness.client, order.order_id))
+    assert result.state == OrderState.COMPENSATED

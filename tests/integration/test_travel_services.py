@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
 from cadenza.settings import TRAVEL_SERVICE_NAMES
 from tests.integration.conftest import TravelServices
+from tests.integration.test_cli import _cadenza_async
 from tests.services.service_helpers import booking_body, rental_body, stay_body
 
 pytestmark = pytest.mark.integration
@@ -79,3 +82,22 @@ async def test_faults_are_steered_at_run_time(travel_services: TravelServices) -
 
     assert failed.status_code == 503
     assert (await travel_services.faults.stats("hotel"))["errors_injected"] == 1
+
+
+async def test_cadenza_faults_steers_each_travel_service_as_it_steers_the_order_services(
+    travel_services: TravelServices,
+) -> None:
+    """`cadenza faults` offers the travel services by name: each must be reached at its configured URL (it once
+    failed with `error: 'flight'`, looking the name up among the order services only)."""
+    env = travel_services.stack.config.client_env()
+    for name in TRAVEL_SERVICE_NAMES:
+        refused = await _cadenza_async(["faults", "refuse", name, "--match", "newcomer-probe"], env)
+        assert refused.returncode == 0, refused.stdout + refused.stderr
+        try:
+            shown = await _cadenza_async(["faults", "show", name], env)
+            assert shown.returncode == 0, shown.stdout + shown.stderr
+            assert [entry["match"] for entry in json.loads(shown.stdout)["script"]] == ["newcomer-probe"]
+        finally:
+            cleared = await _cadenza_async(["faults", "clear", name], env)
+        assert cleared.returncode == 0, cleared.stdout + cleared.stderr
+        assert (await travel_services.faults.get(name))["script"] == []

@@ -184,7 +184,9 @@ def test_production_is_refused_and_a_missing_variable_named(tmp_path: Path):
     with pytest.raises(InvalidInput, match="production"):
         asyncio.run(verify(load_config(config, {})))
     broken = tmp_path / "broken.yaml"
-    broken.write_text(CONFIG.read_text().replace("${CADENZA_ERP_URL:-http://127.0.0.1:8101}", "${NO_SUCH_URL}"))
+    broken.write_text(
+        CONFIG.read_text().replace("${CADENZA_ERP_URL:-http://127.0.0.1:${CADENZA_ERP_PORT:-8101}}", "${NO_SUCH_URL}")
+    )
     with pytest.raises(InvalidInput, match="NO_SUCH_URL"):
         load_config(broken, {})
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import starters.replay as replay_module
+from cadenza.codec import KEYS_ENV, KEYS_FILE_ENV
 from starters.history_files import history_files
 from starters.replay import BadReplayInput, default_query, histories_from_files, parse_since, replay
 
@@ -75,14 +76,16 @@ def test_the_default_query_takes_every_open_order_and_closed_ones_started_within
         parse_since("a week")
 
 
-def _cadenza_replay(*args: str) -> subprocess.CompletedProcess[str]:
+def _cadenza_replay(*args: str, cwd: Path = REPO, keys: bool = True) -> subprocess.CompletedProcess[str]:
+    """`keys=False`: a plain shell's environment, without the test-only keys the committed histories need."""
+    env = {name: value for name, value in os.environ.items() if keys or name not in (KEYS_ENV, KEYS_FILE_ENV)}
     return subprocess.run(
         [sys.executable, "-m", "starters.cli", "replay", *args],
-        env={**os.environ, "COLUMNS": "200"},
+        env={**env, "COLUMNS": "200"},
         capture_output=True,
         text=True,
         timeout=120,
-        cwd=REPO,
+        cwd=cwd,
     )
 
 
@@ -98,6 +101,42 @@ def test_cli_exits_1_naming_each_history_it_cannot_replay(tmp_path):
     assert failed.returncode == 1
     assert workflow_id in failed.stdout and f" {event_id} " in failed.stdout and "charge_card" in failed.stdout
     assert "1 of 2 histories cannot be replayed" in failed.stderr
+
+
+def test_cli_refuses_a_file_that_is_not_a_history_with_exit_2_without_blaming_the_code(tmp_path):
+    """It once said the code cannot replay it and to guard a change with workflow.patched() (exit 1)."""
+    (tmp_path / "empty.json").write_text("{}")
+    (tmp_path / "malformed.json").write_text("{bad")
+    refused = _cadenza_replay(str(tmp_path), "tests/histories/happy_path.json")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "2 of the files given are not a workflow history" in refused.stderr
+    assert "workflow.patched" not in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_cli_names_both_a_history_it_cannot_replay_and_a_file_that_is_none(tmp_path):
+    _broken_history(tmp_path)
+    (tmp_path / "empty.json").write_text("{}")
+    failed = _cadenza_replay(str(tmp_path))
+    assert failed.returncode == 1
+    assert "1 of 2 histories cannot be replayed" in failed.stderr
+    assert "1 of the files given is not a workflow history" in failed.stderr
+
+
+def test_cli_says_a_history_it_has_no_key_for_was_not_replayed_without_blaming_the_code(tmp_path):
+    """The committed histories replayed in a plain shell (docs/change-safety.md): it once called each encrypted one a
+    history this code cannot replay, and advised workflow.patched()."""
+    encrypted = REPO / "tests" / "histories" / "encrypted"
+    failed = _cadenza_replay(str(encrypted), cwd=tmp_path, keys=False)  # no .cadenza there: no key at all
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert f"{len(history_files([encrypted]))} of the histories are encrypted with a key" in failed.stderr
+    assert "CADENZA_ENCRYPTION_KEYS_FILE=tests/test-only-encryption-keys" in failed.stderr
+    assert "cannot be replayed by this code" not in failed.stderr and "workflow.patched" not in failed.stderr
+
+
+@pytest.mark.parametrize("workers", ["0", "-3"])
+def test_cli_refuses_fewer_than_one_replay_process_with_exit_2(workers):
+    refused = _cadenza_replay("tests/histories/happy_path.json", "-j", workers)
+    assert refused.returncode == 2 and "Invalid value for '--workers'" in refused.stderr
 
 
 def test_cli_refuses_a_path_that_does_not_exist_with_exit_2():

@@ -8,8 +8,9 @@ import json
 import httpx
 import pytest
 
+from cadenza.processes import free_port
 from starters import api_client
-from starters.api_client import OrderApi, OrderRefused, state_of
+from starters.api_client import ApiUnreachable, OrderApi, OrderRefused, state_of
 from tests.conftest import make_order
 
 
@@ -72,3 +73,12 @@ async def test_a_busy_api_is_asked_again_and_a_refused_order_is_not():
     with pytest.raises(OrderRefused, match="409 Order id already used: placed with a different body"):
         await api.outcome(order)
     assert len(seen) == 4
+
+
+async def test_an_api_that_does_not_answer_is_named_with_the_port_cadenza_up_serves_it_on(monkeypatch):
+    """A newcomer who moved the stack (CADENZA_API_PORT) is told that port, not the default."""
+    monkeypatch.setenv("CADENZA_API_PORT", "28555")
+    async with OrderApi.open(f"http://127.0.0.1:{free_port()}", "cdz_key") as api:
+        with pytest.raises(ApiUnreachable) as refused:
+            await api.check()
+    assert "on port 28555, CADENZA_API_PORT" in str(refused.value)

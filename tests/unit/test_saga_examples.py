@@ -135,3 +135,10 @@ def _body_validator(path: Path, definition: SagaDefinition, api: str, operation_
                 schema = operation["requestBody"]["content"]["application/json"]["schema"]
                 return Draft202012Validator({**schema, "components": document["components"]})
     raise AssertionError(f"{operation_id} is not in {api}.json")
+
+
+def test_the_order_saga_sample_is_another_order_than_the_order_example() -> None:
+    """A newcomer places examples/order.json (README), then runs the order saga on its sample (docs/sagas.md): with
+    the same order id the saga met the first order at the ERP (409 order_exists) and ended compensated."""
+    placed = json.loads((EXAMPLES.parent / "order.json").read_text())["order_id"]
+    assert json.loads((EXAMPLES / "order.input.json").read_text())["order_id"] != placed
