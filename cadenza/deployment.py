@@ -14,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TypedDict
+from typing import TypedDict, TypeVar
 
 from temporalio.api.enums.v1 import (
     RoutingConfigUpdateState,
@@ -91,12 +92,30 @@ def _when(timestamp) -> datetime | None:
     return timestamp.ToDatetime(tzinfo=UTC) if timestamp.seconds or timestamp.nanos else None
 
 
+# The server answers for a deployment from the deployment's own system workflow; while that workflow is busy with a
+# routing change (seen right after `cadenza deploy promote --force`), a describe can come back CANCELLED or
+# DEADLINE_EXCEEDED. Describing is a read: asked again, a few times, before the error is the caller's.
+_TRANSIENT = frozenset({RPCStatusCode.CANCELLED, RPCStatusCode.DEADLINE_EXCEEDED})
+_DESCRIBE_TRIES = 5
+_Answer = TypeVar("_Answer")
+
+
+async def _asked_again_if_busy(ask: Callable[[], Awaitable[_Answer]]) -> _Answer:
+    for tries_left in range(_DESCRIBE_TRIES - 1, -1, -1):
+        try:
+            return await ask()
+        except RPCError as err:
+            if err.status not in _TRANSIENT or not tries_left:
+                raise
+            await asyncio.sleep(_RETRY_EVERY_SECONDS)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 async def describe_deployment(client: Client, name: str, *, with_pollers: bool = True) -> DeploymentState | None:
     """The deployment `name` with every version, or None if no worker of it has ever polled this namespace."""
+    request = DescribeWorkerDeploymentRequest(namespace=client.namespace, deployment_name=name)
     try:
-        described = await client.workflow_service.describe_worker_deployment(
-            DescribeWorkerDeploymentRequest(namespace=client.namespace, deployment_name=name)
-        )
+        described = await _asked_again_if_busy(lambda: client.workflow_service.describe_worker_deployment(request))
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             return None
@@ -135,12 +154,12 @@ async def describe_deployment(client: Client, name: str, *, with_pollers: bool =
 
 async def _with_pollers(client: Client, name: str, version: VersionState) -> VersionState:
     """The version's task queues and the last poll any of them saw from a worker of this build id."""
+    request = DescribeWorkerDeploymentVersionRequest(
+        namespace=client.namespace, deployment_version=WorkerDeploymentVersion(name, version.build_id)._to_proto()
+    )
     try:
-        described = await client.workflow_service.describe_worker_deployment_version(
-            DescribeWorkerDeploymentVersionRequest(
-                namespace=client.namespace,
-                deployment_version=WorkerDeploymentVersion(name, version.build_id)._to_proto(),
-            )
+        described = await _asked_again_if_busy(
+            lambda: client.workflow_service.describe_worker_deployment_version(request)
         )
     except RPCError as err:
         # Listed in the deployment's summary a moment before the version itself can be described (a worker of it
