@@ -25,9 +25,7 @@ from temporalio.api.enums.v1 import (
     VersionDrainageStatus,
     WorkerDeploymentVersionStatus,
 )
-from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import (
-    DescribeTaskQueueRequest,
     DescribeWorkerDeploymentRequest,
     DescribeWorkerDeploymentVersionRequest,
     SetWorkerDeploymentCurrentVersionRequest,
@@ -38,6 +36,7 @@ from temporalio.common import WorkerDeploymentVersion
 from temporalio.service import RPCError, RPCStatusCode
 
 from cadenza.errors import CadenzaError
+from cadenza.pollers import describe_queue
 
 log = logging.getLogger("cadenza.deployment")
 
@@ -176,13 +175,7 @@ async def _with_pollers(client: Client, name: str, version: VersionState) -> Ver
     )
     polls = []
     for queue in queues:
-        pollers = await client.workflow_service.describe_task_queue(
-            DescribeTaskQueueRequest(
-                namespace=client.namespace,
-                task_queue=TaskQueue(name=queue),
-                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-            )
-        )
+        pollers = await describe_queue(client, queue)
         polls += [
             _when(poller.last_access_time)
             for poller in pollers.pollers

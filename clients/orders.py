@@ -42,6 +42,7 @@ from cadenza.failure_types import DECISION_REFUSED, ORDER_COMPENSATED, PLAINTEXT
 from cadenza.search_attributes import ORDER_STATUS, initial_search_attributes
 from cadenza.settings import settings
 from clients.results import carried_result, result_or_carried
+from clients.status_query import NoWorkerPolls, ask_status
 from workflows.models import (
     OperatorRetry,
     Order,
@@ -284,9 +285,11 @@ async def progress_of(
             pass  # a failure that carries no result (not one Cadenza raises): ask the worker
     await refuse_if_stuck(client, description)
     try:
-        return await handle.query(OrderWorkflow.status), None
+        return await ask_status(client, handle, OrderWorkflow.status), None
     except WorkflowQueryFailedError as err:  # the worker could not rebuild the workflow from its history
         raise OrderStuck(await stuck_from_query_failure(client, description, err)) from None
+    except NoWorkerPolls as err:
+        return None, f"{err}: {err.next_step}"
     except RPCError as err:
         if is_failed_task_refusal(err):  # its task started failing since our describe
             await refuse_if_stuck(client, await handle.describe())

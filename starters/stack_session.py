@@ -6,13 +6,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from temporalio.api.enums.v1 import TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 from cadenza.connection import connect
 from cadenza.logs import logging_to_file
+from cadenza.pollers import live_pollers
 from cadenza.processes import http_ok, port_in_use
 from cadenza.settings import SERVICE_NAMES, service_endpoint, settings
 from cadenza.stack import EmbeddedStack, StackConfig
@@ -30,15 +28,7 @@ async def services_healthy() -> bool:
 
 
 async def has_workers(client: Client, task_queue: str | None = None) -> bool:
-    task_queue = task_queue or settings().task_queue
-    response = await client.workflow_service.describe_task_queue(
-        DescribeTaskQueueRequest(
-            namespace=client.namespace,
-            task_queue=TaskQueue(name=task_queue),
-            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-        )
-    )
-    return len(response.pollers) > 0
+    return bool(await live_pollers(client, task_queue or settings().task_queue))
 
 
 @asynccontextmanager

@@ -23,7 +23,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import httpx
 import uvicorn
@@ -31,12 +31,11 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from temporalio.api.enums.v1 import TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
+from cadenza import pollers
+from cadenza.pollers import ACTIVITY, WORKFLOW, describe_queue, fresh
 from cadenza.processes import ensure_port_free, free_port
 from cadenza.settings import METRICS_PORT_ENV, settings
 from cadenza.telemetry import metrics_runtime
@@ -48,8 +47,6 @@ HOST_ENV = "CADENZA_METRICS_HOST"
 DEFAULT_HOST = "127.0.0.1"
 READY_CACHE = 5.0
 """Seconds a readiness answer is reused: probes every few seconds cost one pair of describe calls, not one each."""
-POLLER_FRESH = timedelta(seconds=90)
-"""A live poller is seen again within a long poll (about 60 s on the server) plus margin."""
 LOOP_STALL = 10.0
 """Seconds without a tick of the event loop after which the process counts as hung."""
 DESCRIBE_TIMEOUT = 5.0
@@ -135,32 +132,26 @@ async def _polling(worker: Worker) -> tuple[bool, dict[str, object]]:
     """Whether Temporal has seen this worker's workflow and activity pollers recently."""
     client = worker.client
     identity = worker.config().get("identity") or client.identity
-    kinds = {"workflow": TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, "activity": TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY}
+    kinds = {"workflow": WORKFLOW, "activity": ACTIVITY}
     try:
         described = await asyncio.gather(
             *(
-                client.workflow_service.describe_task_queue(
-                    DescribeTaskQueueRequest(
-                        namespace=client.namespace, task_queue=TaskQueue(name=worker.task_queue), task_queue_type=kind
-                    ),
-                    timeout=timedelta(seconds=DESCRIBE_TIMEOUT),
-                )
+                describe_queue(client, worker.task_queue, kind, timeout=timedelta(seconds=DESCRIBE_TIMEOUT))
                 for kind in kinds.values()
             )
         )
     except Exception as err:  # noqa: BLE001 - any failure to ask is "not ready", with the reason: never a 500 to a probe
         return False, {"reason": f"cannot ask Temporal about task queue {worker.task_queue}: {err}"}
-    cutoff = datetime.now(UTC) - POLLER_FRESH
     stale = [
         kind
         for kind, response in zip(kinds, described, strict=True)
-        if not any(p.identity == identity and p.last_access_time.ToDatetime(UTC) >= cutoff for p in response.pollers)
+        if not any(poller.identity == identity for poller in fresh(response.pollers))
     ]
     detail: dict[str, object] = {"task_queue": worker.task_queue, "identity": identity}
     if stale:
         return False, detail | {
             "reason": f"Temporal has seen no {' or '.join(stale)} poller of this worker on the task queue in the last "
-            f"{POLLER_FRESH.seconds} s"
+            f"{pollers.POLLER_FRESH.seconds} s"
         }
     return True, detail | {"status": "ready"}
 

@@ -33,6 +33,7 @@ from cadenza.search_attributes import SAGA_STATUS, saga_search_attributes
 from cadenza.settings import settings
 from clients.orders import decided, signed
 from clients.results import result_or_carried
+from clients.status_query import NoWorkerPolls, ask_status
 from workflows.declared_saga import RETRY_UPDATE, DeclaredSagaWorkflow
 from workflows.models import OperatorRetry
 from workflows.saga_definition import SagaDefinition
@@ -214,7 +215,7 @@ async def describe_run(client: Client, run_id: str) -> RunView:
     description = await _describe(client, handle)
     status = description.status.name if description.status else "UNKNOWN"
     summary = await description.static_summary()
-    progress, note = await _progress_of(handle, description)
+    progress, note = await _progress_of(client, handle, description)
     return RunView(run_id, status, progress, summary, note)
 
 
@@ -294,7 +295,9 @@ async def _describe(client: Client, handle: WorkflowHandle[Any, Any]) -> Workflo
 
 
 async def _progress_of(
-    handle: WorkflowHandle[DeclaredSagaWorkflow, SagaProgress], description: WorkflowExecutionDescription
+    client: Client,
+    handle: WorkflowHandle[DeclaredSagaWorkflow, SagaProgress],
+    description: WorkflowExecutionDescription,
 ) -> tuple[SagaProgress | None, str | None]:
     # A closed run's result is its final progress, in its history: read without asking a worker. A compensated run's
     # execution failed, carrying it; a cancelled one has none and is queried.
@@ -304,6 +307,8 @@ async def _progress_of(
         except WorkflowFailureError:
             pass  # a failure that carries no progress: ask the worker
     try:
-        return await handle.query(DeclaredSagaWorkflow.status), None
+        return await ask_status(client, handle, DeclaredSagaWorkflow.status), None
+    except NoWorkerPolls as err:
+        return None, f"{err}: {err.next_step}"
     except RPCError:
         return None, "no worker is answering queries: start a worker"

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from temporalio.api.enums.v1 import NamespaceState, TaskQueueType
-from temporalio.api.taskqueue.v1 import PollerInfo, TaskQueue
+from temporalio.api.enums.v1 import NamespaceState
+from temporalio.api.taskqueue.v1 import PollerInfo
 from temporalio.api.workflowservice.v1 import (
     DescribeNamespaceRequest,
-    DescribeTaskQueueRequest,
     DescribeTaskQueueResponse,
     GetSystemInfoRequest,
 )
@@ -25,10 +22,10 @@ from cadenza.connection import (
     connect,
     connect_config,
 )
+from cadenza.pollers import ACTIVITY, WORKFLOW, describe_queue, fresh
 from cadenza.search_attributes import create_commands, missing_search_attributes
 from cadenza.settings import dev_server_ports, settings
 from starters.doctor.model import Check, Context, Outcome, failed, passed
-from workers.health import POLLER_FRESH
 
 _PROFILE_FIX = (
     f"Point {PROFILE_ENV} / {CONFIG_FILE_ENV} at a profile (examples/temporal.toml), or set TEMPORAL_ADDRESS, "
@@ -123,22 +120,11 @@ async def workers_polling(ctx: Context) -> Outcome:
     assert ctx.client is not None
     client = ctx.client
     task_queue = settings().task_queue
-    kinds = (TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY)
-    described: list[DescribeTaskQueueResponse] = [
-        await client.workflow_service.describe_task_queue(
-            DescribeTaskQueueRequest(
-                namespace=client.namespace, task_queue=TaskQueue(name=task_queue), task_queue_type=kind
-            )
-        )
-        for kind in kinds
-    ]
-    # The server lists a poller for minutes after it stopped: only recently seen ones are workers that run now.
-    cutoff = datetime.now(UTC) - POLLER_FRESH
+    described = [await describe_queue(client, task_queue, kind) for kind in (WORKFLOW, ACTIVITY)]
     workers: dict[str, str] = {}
     for response in described:
-        for poller in response.pollers:
-            if poller.last_access_time.ToDatetime(UTC) >= cutoff:
-                workers.setdefault(poller.identity, _build(poller))
+        for poller in fresh(response.pollers):
+            workers.setdefault(poller.identity, _build(poller))
     if not workers:
         return failed(
             f"no worker polls task queue {task_queue} in namespace {client.namespace}",

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 
 import httpx
 import pytest
 from temporalio.client import Client
 
+from cadenza import pollers
 from cadenza.connection import connect
 from cadenza.processes import free_port
 from cadenza.stack import EmbeddedStack
@@ -61,7 +63,7 @@ async def test_probes_and_metrics_follow_the_worker(stack: EmbeddedStack, monkey
             assert f'task_queue="{task_queue}"' in metrics.text and "temporal_num_pollers" in metrics.text
 
             # Readiness is Temporal's view, not the worker object's: a poller not seen recently is not ready.
-            monkeypatch.setattr(health_module, "POLLER_FRESH", health_module.timedelta(0))
+            monkeypatch.setattr(pollers, "POLLER_FRESH", timedelta(0))
             unseen = await http.get(f"{base}/readyz")
             assert unseen.status_code == 503 and "has seen no workflow or activity poller" in unseen.json()["reason"]
             monkeypatch.undo()

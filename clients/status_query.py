@@ -1,0 +1,48 @@
+"""Asking a running execution for its status without waiting out a query that no worker will take.
+
+Temporal answers a query through a worker of the execution's task queue. With none polling, the server holds the
+query until the caller gives up: 30 s, the client's default deadline. A status read (`cadenza order status`, the Order
+API's GET, a saga run's page) would hang that long and then say "no worker". So the first ask gets `FIRST_ANSWER`; a
+query still unanswered by then is asked again with the full deadline only if a worker polls the queue (a busy worker, or
+a long first workflow task that the query waits behind, answers late but answers). With no live poller the read says so
+at once: `NoWorkerPolls`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
+
+from cadenza.errors import CadenzaError
+from cadenza.pollers import live_pollers
+
+FIRST_ANSWER = timedelta(seconds=5)
+"""How long a status query may go unanswered before we look for a worker: a worker that polls answers in
+milliseconds, or once the workflow task in flight completes."""
+
+_GAVE_UP = (RPCStatusCode.CANCELLED, RPCStatusCode.DEADLINE_EXCEEDED)
+
+
+class NoWorkerPolls(CadenzaError, RuntimeError):
+    """No worker polls the execution's task queue, so nothing can answer a query now. The execution itself is fine:
+    it goes on once a worker starts."""
+
+
+async def ask_status(client: Client, handle: WorkflowHandle[Any, Any], query: Any) -> Any:
+    """The answer to `query` (a status query of the workflow); `NoWorkerPolls` when no worker polls its task queue.
+    Any other failure of the query is raised as the SDK raises it."""
+    try:
+        return await handle.query(query, rpc_timeout=FIRST_ANSWER)
+    except RPCError as err:
+        if err.status not in _GAVE_UP:
+            raise
+    task_queue = (await handle.describe()).task_queue
+    if not await live_pollers(client, task_queue):
+        raise NoWorkerPolls(
+            f"no worker polls task queue {task_queue}, so nothing can answer for {handle.id} now",
+            next_step="start a worker on that task queue (`cadenza worker`, or `cadenza up` locally)",
+        )
+    return await handle.query(query)

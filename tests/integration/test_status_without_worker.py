@@ -1,0 +1,64 @@
+"""A status read answers at once when no worker polls the order's task queue, and still waits for a worker that polls
+but answers late (clients/status_query.py). Before, every read of such an order hung for the client's 30 s deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from clients import status_query
+from clients.orders import describe_order, place_order, wait_for_result
+from tests.conftest import make_order
+from tests.integration.conftest import Harness
+from workflows.models import OrderState
+from workflows.order import OrderWorkflow
+
+# 2 lines × 2 units × 3,000.00: 12,000.00 EUR, above what the risk check approves without a person (10,000.00).
+_FOR_REVIEW = 300_000
+
+
+async def test_an_order_no_worker_polls_for_reads_within_seconds_and_says_why(harness: Harness):
+    nobody = f"nobody-{uuid.uuid4().hex}"
+    order = make_order()
+    placed = await place_order(harness.client, order, task_queue=nobody, eager_start=False)
+    try:
+        began = time.monotonic()
+        view = await describe_order(harness.client, order.order_id)
+        took = time.monotonic() - began
+
+        assert view.progress is None
+        assert f"no worker polls task queue {nobody}" in (view.note or "") and "start a worker" in (view.note or "")
+        # The first ask, then one describe of the queue: far from the 30 s a query nobody takes is held for.
+        assert took < status_query.FIRST_ANSWER.total_seconds() + 5, took
+        records = await harness.records.for_order(order.order_id)
+        assert records.erp_order is None and records.charges == []  # reading changed nothing
+    finally:
+        await placed.handle.terminate("test cleanup: no worker runs it")
+
+
+async def test_a_query_unanswered_at_first_is_asked_again_when_a_worker_polls(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+):
+    order = make_order(unit_price=_FOR_REVIEW)  # waits for a person: running, so its status is a query
+    placed = await place_order(harness.client, order, task_queue=harness.task_queue)
+    try:
+        for _ in range(100):
+            view = await describe_order(harness.client, order.order_id)
+            if view.progress is not None and view.progress.state == OrderState.AWAITING_REVIEW:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            pytest.fail(f"order never reached awaiting_review: {view}")
+        # A first ask too short for any worker: every query gives up on its first try, as one behind a long workflow
+        # task would. The worker polls, so the query is asked again, and answered.
+        monkeypatch.setattr(status_query, "FIRST_ANSWER", timedelta(microseconds=1))
+        progress = await status_query.ask_status(harness.client, placed.handle, OrderWorkflow.status)
+        assert progress.state == OrderState.AWAITING_REVIEW
+        assert (await describe_order(harness.client, order.order_id)).note is None
+    finally:
+        await placed.handle.cancel()
+        assert (await wait_for_result(placed.handle)).state == OrderState.COMPENSATED
