@@ -33,7 +33,7 @@ from activities.consistency import (
     live_records,
     stock_inconsistencies,
 )
-from activities.order_runs import order_runs, orders_query
+from activities.order_runs import described_run, order_runs, orders_query
 from activities.records import OrderRecords, ServiceRecords
 from activities.stuck import stuck_orders
 from cadenza.search_attributes import ORDER_STATUS, ORDER_TOTAL
@@ -128,6 +128,16 @@ def _as_completed(records: OrderRecords) -> list[str]:
 STUCK = "stuck"
 
 
+async def _closed_since_listed(client: Client, order_id: str, listed: WorkflowExecution) -> WorkflowExecution | None:
+    """The run to judge the order by. Visibility is written after the fact and can list a run as open moments after
+    it closed (more so on a busy server), which would make a just-finished order a problem. A run listed as anything
+    but a finished order is asked of the server itself (`described_run`, never behind); None when its execution is
+    gone by now."""
+    if order_outcome(listed).state is not None:
+        return listed
+    return await described_run(client, order_id)
+
+
 async def run_audit(client: Client, records: ServiceRecords, *, prefix: str = "") -> AuditReport:
     """Reconcile the orders whose id starts with `prefix` (all by default)."""
     report = AuditReport()
@@ -139,8 +149,8 @@ async def run_audit(client: Client, records: ServiceRecords, *, prefix: str = ""
         order_records = service_records.get(order_id) or OrderRecords(order_id, None, [], [])
         if order_id in stuck:  # its OrderStatus is what it was doing when it wedged: no rule of that state applies
             standing, problems = STUCK, [stuck[order_id].summary()]
-        elif order_id in runs:
-            outcome = order_outcome(runs[order_id])
+        elif order_id in runs and (run := await _closed_since_listed(client, order_id, runs[order_id])) is not None:
+            outcome = order_outcome(run)
             standing, problems = outcome.description, order_problems(outcome, order_records)
         else:
             standing, problems = without_execution(order_records)

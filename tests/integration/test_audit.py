@@ -7,8 +7,9 @@ import asyncio
 import uuid
 
 import pytest
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 
+from activities import audit as audit_module
 from activities.audit import AuditReport, run_audit
 from clients.orders import place_order, wait_for_result
 from starters.adversary.resets import reset_points, reset_to
@@ -88,3 +89,31 @@ async def test_a_partial_refund_of_a_completed_order_fails_the_audit(harness: Ha
         f"charge {result.charge_id} keeps {order.total_amount - 1} ({order.total_amount} charged, 1 refunded), "
         f"expected {order.total_amount}"
     ]
+
+
+async def test_an_order_visibility_still_lists_as_running_is_judged_as_it_closed(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+):
+    """Visibility is written after the fact: an audit right after a burst can be handed an order as running that has
+    closed since. The audit must judge it as the server keeps it, not report a finished order as a problem."""
+    order = make_order()
+    queue = f"audit-later-{uuid.uuid4().hex}"  # no worker yet: the order stays open until visibility has listed it
+    placed = await place_order(harness.client, order, task_queue=queue, eager_start=False)
+    listed_open = None
+    for _ in range(100):
+        async for execution in harness.client.list_workflows(f'WorkflowId="{order.workflow_id}"'):
+            listed_open = execution
+        if listed_open is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert listed_open is not None and listed_open.status == WorkflowExecutionStatus.RUNNING
+    async with order_worker(harness.client, task_queue=queue, endpoints=harness.config.endpoints()):
+        assert (await wait_for_result(placed.handle)).state == OrderState.COMPLETED
+
+    async def behind(_client, _query):  # what visibility said before the order closed
+        return {order.order_id: listed_open}
+
+    monkeypatch.setattr(audit_module, "order_runs", behind)
+    report = await run_audit(harness.client, harness.records, prefix=order.order_id)
+
+    assert (dict(report.outcomes), report.problems) == ({"completed": 1}, [])
