@@ -33,8 +33,11 @@ up: install
 	$(BIN)/cadenza up
 
 ## Every test: workflow unit tests, services, integration against a real dev server, compose validation.
+## On TEST_PROCESSES processes (pytest-xdist), each with its own dev server and services on free ports: most of an
+## integration test's time is spent waiting on them, so three share two cores well. TEST_PROCESSES=0 runs in this one.
+TEST_PROCESSES ?= 3
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES)
 
 test-unit: install
 	$(BIN)/python -m pytest tests/unit tests/services
