@@ -88,6 +88,15 @@ _FREE_PORT_RANGE = (20000, 32000)
 _handed_out: set[int] = set()
 
 
+def share_free_ports(index: int, count: int) -> None:
+    """Hand out ports from slice `index` of `count` of the range only: processes that pick ports side by side (the
+    test suite's processes) then never pick the same port in the moment before its server binds it."""
+    global _FREE_PORT_RANGE
+    low, high = _FREE_PORT_RANGE
+    size = (high - low) // count
+    _FREE_PORT_RANGE = (low + index * size, low + (index + 1) * size - 1)
+
+
 def free_port() -> int:
     """A port nothing listens on right now, and not handed out before by this process (for tests and benchmarks that
     must not touch the user's stack)."""

@@ -10,6 +10,7 @@ import pytest
 
 from cadenza.codec import KEYS_ENV, KEYS_FILE_ENV
 from cadenza.decision_keys import DECISION_KEYS
+from cadenza.processes import share_free_ports
 from workflows.models import Order, OrderLine
 
 TEST_KEYS_FILE = Path(__file__).with_name("test-only-encryption-keys")
@@ -22,6 +23,12 @@ os.environ.pop(KEYS_ENV, None)
 os.environ[KEYS_FILE_ENV] = str(TEST_KEYS_FILE)
 os.environ.pop(DECISION_KEYS.keys_env, None)
 os.environ[DECISION_KEYS.file_env] = str(TEST_DECISION_KEYS_FILE)
+
+
+# `make test` runs the suite on several processes (pytest-xdist), each starting stacks on free ports: each picks them
+# from a slice of its own, so two processes never choose the same port before its server has bound it.
+if (_worker := os.environ.get("PYTEST_XDIST_WORKER", "")).startswith("gw"):
+    share_free_ports(int(_worker[2:]), int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
 
 
 def make_order(

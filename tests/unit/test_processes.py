@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from cadenza import processes
 from cadenza.process_exit import SPAN_FLUSH_TIMEOUT_SECONDS
 from cadenza.processes import ChildProcess, ProcessFailed
 from cadenza.settings import METRICS_PORT_ENV, SERVICE_NAMES
@@ -111,3 +112,18 @@ def test_workers_serve_the_stacks_metrics_port_never_the_shells(
 
     assert config.worker_env("worker")[METRICS_PORT_ENV] == first_worker_port
     assert config.worker_env("worker-2")[METRICS_PORT_ENV] == "0"  # none: only the first worker has the port
+
+
+def test_processes_sharing_the_free_ports_pick_from_slices_that_never_overlap(monkeypatch: pytest.MonkeyPatch) -> None:
+    full = processes._FREE_PORT_RANGE
+    picked: list[set[int]] = []
+    for index in range(3):
+        monkeypatch.setattr(processes, "_FREE_PORT_RANGE", full)
+        monkeypatch.setattr(processes, "_handed_out", set())
+        processes.share_free_ports(index, 3)
+        low, high = processes._FREE_PORT_RANGE
+        ports = {processes.free_port() for _ in range(50)}
+        assert full[0] <= low < high <= full[1] and high - low < (full[1] - full[0]) // 3
+        assert all(low <= port <= high for port in ports)
+        picked.append(ports)
+    assert not (picked[0] & picked[1]) and not (picked[1] & picked[2]) and not (picked[0] & picked[2])
