@@ -10,6 +10,7 @@ limits (api/update_guard.py); and Temporal unreachable is a 503 with Retry-After
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -59,6 +60,7 @@ from clients.orders import (
     start_options,
     until_closed_or_waiting,
 )
+from clients.status_query import NoWorkerPolls
 from workflows.models import (
     Identifier,
     Order,
@@ -259,7 +261,8 @@ async def _answer(client: Client, placed: _Placed, wait: Wait | None) -> OrderSt
     if placed.fresh and not wait:  # just started: nothing has happened yet, no need to ask the worker
         return status_view(address, "RUNNING", OrderProgress(order_id=address.order_id), namespace)
     if isinstance(wait, float):
-        await until_closed_or_waiting(handle, wait, poll_s=POLL_S, fatal=is_unreachable)
+        with contextlib.suppress(NoWorkerPolls):  # the order cannot move: answered now, with a note that says why
+            await until_closed_or_waiting(client, handle, wait, poll_s=POLL_S, fatal=is_unreachable)
     if wait == PAYMENT and running and placed.decision is None:
         await _until_payment_decided(handle, MAX_WAIT_S)
     # Read as GET reads it, at this moment: the same steps, risk and review a GET a moment later shows, and a state

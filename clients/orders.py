@@ -507,6 +507,7 @@ there for days, so whoever waits for its outcome answers at once instead."""
 
 
 async def until_closed_or_waiting(
+    client: Client,
     handle: WorkflowHandle[Any, Any],
     seconds: float,
     *,
@@ -515,8 +516,9 @@ async def until_closed_or_waiting(
 ) -> OrderProgress | None:
     """Wait up to `seconds` for the order to close — or to wait for a person (`WAITS_FOR_A_PERSON`), which can take
     days: the Order API's `wait=N` and `cadenza order place --wait` answer then, and this returns its progress. A
-    status query that fails returns too (stuck, closed, or no worker answers: the order's progress, read next, says
-    so), unless `fatal` says to raise it."""
+    status query that fails returns too (stuck, or closed: the order's progress, read next, says so), unless `fatal`
+    says to raise it. Raises `NoWorkerPolls` as soon as it is clear that no worker polls the order's task queue: the
+    order cannot move until one starts, whatever the wait."""
     closed = asyncio.ensure_future(order_result(handle))
     try:
         deadline = asyncio.get_running_loop().time() + seconds
@@ -525,7 +527,9 @@ async def until_closed_or_waiting(
             if closed.done():
                 return None
             try:
-                progress: OrderProgress = await handle.query(OrderWorkflow.status)
+                progress: OrderProgress = await ask_status(
+                    client, handle, OrderWorkflow.status, within=deadline - asyncio.get_running_loop().time()
+                )
             except (WorkflowQueryFailedError, RPCError) as err:
                 if fatal(err):
                     raise

@@ -31,11 +31,17 @@ class NoWorkerPolls(CadenzaError, RuntimeError):
     it goes on once a worker starts."""
 
 
-async def ask_status(client: Client, handle: WorkflowHandle[Any, Any], query: Any) -> Any:
+async def ask_status(
+    client: Client, handle: WorkflowHandle[Any, Any], query: Any, *, within: float | None = None
+) -> Any:
     """The answer to `query` (a status query of the workflow); `NoWorkerPolls` when no worker polls its task queue.
-    Any other failure of the query is raised as the SDK raises it."""
+    `within` (seconds) shortens the first ask for a caller with less time left. Any other failure of the query is
+    raised as the SDK raises it."""
+    first = FIRST_ANSWER
+    if within is not None and within < first.total_seconds():
+        first = timedelta(seconds=max(within, 0.05))
     try:
-        return await handle.query(query, rpc_timeout=FIRST_ANSWER)
+        return await handle.query(query, rpc_timeout=first)
     except RPCError as err:
         if err.status not in _GAVE_UP:
             raise

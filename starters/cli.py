@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 import httpx
 import typer
 from rich.live import Live
+from temporalio.client import Client, WorkflowHandle
 
 from cadenza.connection import connect, encryption_summary, key_ring
 from cadenza.errors import CadenzaError
@@ -39,6 +40,7 @@ from clients.orders import (
     until_closed_or_waiting,
     wait_for_result,
 )
+from clients.status_query import NoWorkerPolls
 from starters.adversary.command import adversary_app
 from starters.api_keys import api_key_app
 from starters.bench.profiles import DEFAULT_PROFILES, PROFILES
@@ -74,7 +76,7 @@ from starters.stack_session import stack_for_command
 from starters.status_view import status_panel
 from starters.up import run_stack
 from starters.verify import verify_command
-from workflows.models import OrderState
+from workflows.models import OrderProgress, OrderState
 
 
 def _order_next_step(err: CadenzaError) -> str:
@@ -233,7 +235,7 @@ def order_place(
             return
         typer.echo(f"Order {order.order_id} {note}; waiting for the outcome… (Web UI: {link})", err=True)
         # An order waiting for a person can wait for days: answered then, as the Order API's `Prefer: wait` is.
-        waiting = await until_closed_or_waiting(placed.handle, math.inf, poll_s=WAIT_POLL_S)
+        waiting = await _until_closed_or_waiting(client, placed.handle)
         print(order_json(waiting or await wait_for_result(placed.handle)))
         if waiting is not None:
             typer.echo(_waits_for_a_person(order.order_id, waiting.state), err=True)
@@ -243,6 +245,24 @@ def order_place(
 
 WAIT_POLL_S = 0.5
 """How often `order place --wait` asks a running order whether it now waits for a person."""
+NO_WORKER_POLL_S = 5.0
+"""How often `order place --wait` looks again for a worker when none polls the order's task queue."""
+
+
+async def _until_closed_or_waiting(client: Client, handle: WorkflowHandle[Any, Any]) -> OrderProgress | None:
+    """`until_closed_or_waiting` without a deadline. While no worker polls the order's task queue, the order cannot
+    move: say so once, with what to do, and keep waiting (Ctrl-C leaves the order placed, to be run by a worker)."""
+    told = False
+    while True:
+        try:
+            return await until_closed_or_waiting(client, handle, math.inf, poll_s=WAIT_POLL_S)
+        except NoWorkerPolls as err:
+            if not told:
+                typer.echo(
+                    f"{err}: {err.next_step}. Still waiting; Ctrl-C stops waiting, the order stays placed.", err=True
+                )
+                told = True
+            await asyncio.sleep(NO_WORKER_POLL_S)
 
 
 def _waits_for_a_person(order_id: str, state: OrderState) -> str:

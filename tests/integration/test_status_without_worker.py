@@ -1,12 +1,15 @@
-"""A status read answers at once when no worker polls the order's task queue, and still waits for a worker that polls
-but answers late (clients/status_query.py). Before, every read of such an order hung for the client's 30 s deadline."""
+"""A status read answers within seconds when no worker polls the order's task queue, and still waits for a worker that
+polls but answers late (clients/status_query.py); a wait for the outcome ends at its deadline, or (`--wait`, which has
+none) says why the order does not move. Before, every query of such an order was held for the client's 30 s deadline."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +17,8 @@ from clients import status_query
 from clients.orders import describe_order, place_order, wait_for_result
 from tests.conftest import make_order
 from tests.integration.conftest import Harness
+from tests.integration.test_cli import CADENZA, REPO
+from tests.integration.test_order_api import Api, api  # noqa: F401 - the Order API's fixture
 from workflows.models import OrderState
 from workflows.order import OrderWorkflow
 
@@ -62,3 +67,57 @@ async def test_a_query_unanswered_at_first_is_asked_again_when_a_worker_polls(
     finally:
         await placed.handle.cancel()
         assert (await wait_for_result(placed.handle)).state == OrderState.COMPENSATED
+
+
+async def test_the_api_s_wait_ends_at_its_deadline_with_why_when_no_worker_polls(api: Api, harness: Harness):
+    nobody = f"nobody-{uuid.uuid4().hex}"
+    api.app.state.task_queue = nobody
+    order = make_order()
+    try:
+        began = time.monotonic()
+        placed = await api.place(order, api.key(), Prefer="wait=3")
+        took = time.monotonic() - began
+    finally:
+        api.app.state.task_queue = harness.task_queue
+    try:
+        assert placed.status_code == 202, placed.text
+        body = placed.json()
+        assert (body["state"], body["closed"]) == (None, False)  # its progress cannot be had: the note says why
+        assert f"no worker polls task queue {nobody}" in body["note"]
+        # The 3 s asked for and one status read: a query nobody takes held each poll for 30 s before.
+        assert took < 3 + status_query.FIRST_ANSWER.total_seconds() + 4, took
+    finally:
+        await harness.client.get_workflow_handle(order.workflow_id).terminate("test cleanup: no worker runs it")
+
+
+async def test_order_place_wait_says_no_worker_polls_and_keeps_waiting(harness: Harness, tmp_path: Path):
+    nobody = f"nobody-{uuid.uuid4().hex}"
+    order = make_order()
+    path = tmp_path / "order.json"
+    path.write_text(order.model_dump_json())
+    process = await asyncio.create_subprocess_exec(
+        *CADENZA,
+        "order",
+        "place",
+        str(path),
+        "--wait",
+        cwd=REPO,
+        env={**os.environ, **harness.config.client_env(), "CADENZA_TASK_QUEUE": nobody, "COLUMNS": "300"},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    said: list[str] = []
+    try:
+        assert process.stderr is not None
+        async with asyncio.timeout(30):
+            while f"no worker polls task queue {nobody}" not in "".join(said):
+                line = await process.stderr.readline()
+                assert line, f"cadenza exited without saying no worker polls: {''.join(said)}"
+                said.append(line.decode())
+        assert "start a worker" in said[-1] and "Still waiting" in said[-1]
+        assert process.returncode is None  # still waiting: the order goes on once a worker starts
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
+        await harness.client.get_workflow_handle(order.workflow_id).terminate("test cleanup: no worker runs it")
