@@ -35,9 +35,10 @@ up: install
 ## Every test: workflow unit tests, services, integration against a real dev server, compose validation.
 ## On TEST_PROCESSES processes (pytest-xdist), each with its own dev server and services on free ports: most of an
 ## integration test's time is spent waiting on them, so three share two cores well. TEST_PROCESSES=0 runs in this one.
+## worksteal: a process that runs out of tests takes some of another's, so one slow file does not leave a long tail.
 TEST_PROCESSES ?= 3
 test: install
-	$(BIN)/python -m pytest -n $(TEST_PROCESSES)
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist worksteal
 
 test-unit: install
 	$(BIN)/python -m pytest tests/unit tests/services

@@ -64,21 +64,22 @@ async def test_runs_in_flight_finish_on_their_definition_when_it_changes(harness
     declaration = yaml.safe_load((EXAMPLES / "order.yaml").read_text())
     before = _write(saga_file, declaration)
     tag = f"chg-{uuid.uuid4().hex[:6]}"
-    # Every old run's reservation commits, then its answer is held: all 20 are mid-run when the file changes. Held
-    # long enough for a loaded machine to start and query 20 runs (6 s was not, in a CI run beside other suites).
-    await harness.faults.set(
-        "inventory", {"stall_ms": 12000, "script": [{"kind": "stall", "times": IN_FLIGHT, "match": f"{tag}-old"}]}
-    )
+    # Every old run's reservation is refused (503, nothing applied; retried with backoff) until the test lets it
+    # through: all 20 are mid-run, charged and not reserved, when the file changes, however slow the machine. (A
+    # commit-then-stall for a fixed time ended before a loaded machine had started and queried all 20.)
+    old_runs = f"{tag}-old"
+    await harness.faults.script("inventory", "error", times=100_000, match=old_runs)
     start = lambda definition, order_id: start_run(  # noqa: E731
         harness.client, definition, order_input(order_id), task_queue=harness.task_queue
     )
-    old = list(await asyncio.gather(*(start(before, f"{tag}-old-{i}") for i in range(IN_FLIGHT))))
+    old = list(await asyncio.gather(*(start(before, f"{old_runs}-{i}") for i in range(IN_FLIGHT))))
     await _all_past(old, "reserve")
 
     after = _write(saga_file, {**declaration, "steps": [*declaration["steps"], SHIPPING]})
     assert after.content_hash != before.content_hash
-    # Still in flight when the file changed (their reservations' answers are held).
+    # Still in flight when the file changed (their reservations refused until now).
     assert {(await run.handle.query(DeclaredSagaWorkflow.status)).state for run in old} == {"running"}
+    await harness.faults.unscript("inventory", old_runs)
     new = list(await asyncio.gather(*(start(after, f"{tag}-new-{i}") for i in range(STARTED_AFTER))))
 
     for runs, definition, charges in ((old, before, 1), (new, after, 2)):
