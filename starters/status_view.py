@@ -82,6 +82,6 @@ def status_panel(view: OrderView, link: str) -> Panel:
                 compensations.add_row(record.action.value, record.status.value, record.detail or "")
             parts.append(compensations)
     if view.note:
-        parts.append(f"[dim]{view.note}[/]")
+        parts.append(f"[dim]{escape(view.note)}[/]")
     parts.append(f"Web UI: {link}")
     return Panel(Group(*parts), title=f"order {view.order_id}", title_align="left")
