@@ -57,8 +57,8 @@ class PlaintextRefused(ReadableFailure, ApplicationError):
         super().__init__(
             f"Refused {what}: its payload arrived unencrypted and this worker requires encryption "
             f"({ENCRYPTION_ENV}=required). Nothing was done. "
-            "Send it through `cadenza` or the Order API, which encrypt; "
-            "with the `temporal` CLI, pass --codec-endpoint.",
+            "Send it from a process that has the encryption keys (`cadenza` and the Order API encrypt with them "
+            "when they can read the keys); with the `temporal` CLI, pass --codec-endpoint.",
             type=PLAINTEXT_REFUSED,
             non_retryable=True,
         )
