@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from clients.verify import OperationReport, Verdict, VerifyReport, load_config, verify
+from clients.verify import Cleanup, OperationReport, Probe, Verdict, VerifyReport, load_config, verify
 from starters.console import EXIT_PROBLEM, console
 from starters.reports import report_file
 
@@ -37,11 +37,18 @@ def verify_command(
     allow_production: Annotated[
         bool, typer.Option("--allow-production", help="Probe an API the configuration says is production")
     ] = False,
+    keep_records: Annotated[
+        bool,
+        typer.Option(
+            "--keep-records", help="Leave what the probes wrote at the services (to inspect it); fenced otherwise"
+        ),
+    ] = False,
 ) -> None:
     """Probe each configured operation of a running API: replay, in-flight duplicate, key reuse, missing key, replayed
     errors, key scope, and Cadenza's fence where the API offers one. Probes write (they charge, order, reserve): point
     it at a local or staging URL, never production. Exits 0 when everything a saga relies on holds, 1 naming each
-    operation, probe and evidence that does not, 2 when the configuration is refused."""
+    operation, probe and evidence that does not, 2 when the configuration is refused. Afterwards every request of the
+    probes that wrote is fenced by its key, which undoes what it made, unless --keep-records."""
     loaded = load_config(config)  # InvalidInput: the group prints it, exit 2
     console.print(
         f"cadenza verify: {loaded.environment} API ({', '.join(s.base_url for s in loaded.services.values())}); "
@@ -49,7 +56,7 @@ def verify_command(
         markup=False,
         soft_wrap=True,
     )
-    report = asyncio.run(verify(loaded, allow_production=allow_production))
+    report = asyncio.run(verify(loaded, allow_production=allow_production, keep_records=keep_records))
     render(report)
     if json_file is not None:
         payload = report.model_dump(mode="json")
@@ -83,6 +90,40 @@ def render(report: VerifyReport) -> None:
                 )
     else:
         console.print(f"[green]{escape(summary)}every promise a saga relies on holds[/]")
+    duplicated = any(result.probe in _DUPLICATING for operation in failed for result in operation.failed)
+    _render_cleanup(report.cleanup, duplicated=duplicated)
+
+
+_DUPLICATING = frozenset({Probe.REPLAY, Probe.IN_FLIGHT, Probe.REUSE, Probe.ERRORS})
+"""Probes whose failure means the API carried out a second request under a key it had seen."""
+
+
+def _render_cleanup(cleanup: Cleanup | None, *, duplicated: bool) -> None:
+    if cleanup is None:
+        console.print("records kept (--keep-records): what the probes wrote stays at the services", markup=False)
+        return
+    console.print(
+        f"cleanup: fenced the probes' {cleanup.fenced} writing requests, {cleanup.undone} records undone",
+        markup=False,
+    )
+    left = [f"{name}: no fence, the probes' records stay" for name in cleanup.kept]
+    left += [f"{request}: made without a key, nothing to fence it by" for request in cleanup.unkeyed]
+    left += cleanup.refused
+    for line in left:
+        console.print(f"[yellow]left behind[/] {escape(line)}")
+    if duplicated:
+        console.print(
+            "[yellow]left behind[/] the second effects of requests the API carried out twice under one key (the "
+            "failed replay, in-flight, reuse or error probes above): a fence undoes one record per key"
+        )
+        left.append("duplicates")
+    if left:
+        console.print(
+            "An audit or reconciler of these services counts what was left behind (ids verify-…): probe a stack of "
+            "its own, or audit your orders with --prefix (docs/downstream-contract.md).",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 def _table(operation: OperationReport) -> Table:

@@ -15,9 +15,10 @@ from pathlib import Path
 
 from clients.verify.config import VerifyConfig, load_config
 from clients.verify.probes import verify
-from clients.verify.report import OperationReport, Probe, ProbeResult, Profile, Verdict, VerifyReport
+from clients.verify.report import Cleanup, OperationReport, Probe, ProbeResult, Profile, Verdict, VerifyReport
 
 __all__ = [
+    "Cleanup",
     "OperationReport",
     "Probe",
     "ProbeResult",

@@ -23,6 +23,7 @@ from clients.verify.report import (
     REPLAY_PROBES,
     SAFE_RETRY,
     UNSAFE_RETRY,
+    Cleanup,
     OperationReport,
     Probe,
     ProbeResult,
@@ -69,15 +70,23 @@ class _Target:
 
 
 class Prober:
-    """Sends the probes' requests (counting them against the budget) and renders their templates."""
+    """Sends the probes' requests (counting them against the budget) and renders their templates; remembers each
+    request that wrote, by its key, for the cleanup."""
 
     def __init__(self, config: VerifyConfig, http: httpx.AsyncClient) -> None:
         self._config = config
         self._http = http
         self.sent = 0
+        self.written: list[tuple[str, str]] = []
+        """(service name, key) of every keyed request that answered 2xx, in the order sent."""
+        self.unkeyed: list[str] = []
+        """The creations sent without a key that the API carried out (the missing-key probe's): nothing to fence them
+        by. A keyless change of a record made with a key is undone with that record."""
 
-    async def send(self, service: ServiceConfig, method: str, path: str, body: Any, key: str | None) -> Answer:
-        if self.sent >= self._config.max_requests:
+    async def send(
+        self, service: ServiceConfig, method: str, path: str, body: Any, key: str | None, *, budgeted: bool = True
+    ) -> Answer:
+        if budgeted and self.sent >= self._config.max_requests:
             raise RequestBudgetSpent(
                 f"stopped after {self.sent} requests (max_requests in the configuration)",
                 next_step="raise max_requests if the API needs more, or probe fewer operations",
@@ -103,7 +112,35 @@ class Prober:
             answer_body = response.json() if response.content else None
         except ValueError:
             answer_body = response.text
-        return Answer(response.status_code, answer_body, dict(response.headers))
+        answer = Answer(response.status_code, answer_body, dict(response.headers))
+        if key is not None and method != "GET" and answer.ok and path != service.fence:
+            self.written.append((self._name_of(service), key))
+        return answer
+
+    def _name_of(self, service: ServiceConfig) -> str:
+        return next(name for name, config in self._config.services.items() if config is service)
+
+    async def clean_up(self) -> Cleanup:
+        """Fence every request of the probes that wrote, last first: what it created is undone (refunded, cancelled,
+        released) as a saga's compensation undoes it, so the probes leave nothing live for an audit or a reconciler
+        of the same services to find. Outside the budget, which bounds the probes. A service without a fence keeps
+        the probes' records, and so does a request sent without a key (nothing to fence it by); a fence that fails
+        is reported, never retried."""
+        fenced = undone = 0
+        kept: set[str] = set()
+        refused: list[str] = []
+        for name, key in reversed(self.written):
+            service = self._config.services[name]
+            if service.fence is None:
+                kept.add(name)
+                continue
+            answer = await self.send(service, "POST", service.fence, {"key": key}, new_key(), budgeted=False)
+            if not answer.ok:
+                refused.append(f"{name}: fence of {key} answered {answer}")
+                continue
+            fenced += 1
+            undone += isinstance(answer.body, dict) and answer.body.get("undone") is True
+        return Cleanup(fenced=fenced, undone=undone, kept=sorted(kept), refused=refused, unkeyed=self.unkeyed)
 
     async def count(self, service: ServiceConfig, counter: Counter, values: Mapping[str, Any]) -> int:
         answer = await self.send(
@@ -301,6 +338,8 @@ class OperationProbes:
         answer = await self._send(target, None)
         effects = await self._count(target)
         evidence = f"status {answer}; effects {effects}"
+        if answer.ok and effects and not self._op.path_params:  # a creation made without a key
+            self._p.unkeyed.append(f"{self._service_name}.{self._name}: {self._op.method} {target.path}")
         if answer.status == 400:
             return ProbeResult(
                 probe=Probe.MISSING_KEY,
@@ -426,9 +465,14 @@ def _skipped(probe: Probe, why: str) -> ProbeResult:
 
 
 async def verify(
-    config: VerifyConfig, *, allow_production: bool = False, http: httpx.AsyncClient | None = None
+    config: VerifyConfig,
+    *,
+    allow_production: bool = False,
+    keep_records: bool = False,
+    http: httpx.AsyncClient | None = None,
 ) -> VerifyReport:
-    """Probe every configured operation, one after the other; the report says what holds."""
+    """Probe every configured operation, one after the other, then undo what the probes wrote (`Prober.clean_up`)
+    unless `keep_records`; the report says what holds."""
     if config.environment == "production" and not allow_production:
         raise InvalidInput(
             "the configuration says environment: production; probes write (charges, orders) and refunds are not free",
@@ -442,11 +486,13 @@ async def verify(
             for service_name, service in config.services.items()
             for name in service.operations
         ]
+        cleanup = None if keep_records else await prober.clean_up()
     return VerifyReport(
         environment=config.environment,
         requests=prober.sent,
         seconds=round(time.monotonic() - started, 2),
         operations=reports,
+        cleanup=cleanup,
     )
 
 

@@ -60,11 +60,32 @@ class OperationReport(BaseModel):
         return [result for result in self.probes if result.verdict is Verdict.FAIL]
 
 
+class Cleanup(BaseModel):
+    """What was undone after the probes: each request of theirs that wrote, fenced by its key, last first (a
+    confirmation before the creation it confirmed), as a saga's compensation would undo it."""
+
+    fenced: int = Field(description="The probes' writing requests fenced after the run")
+    undone: int = Field(description="Of those, the ones whose fence undid a record (refund, cancel, release)")
+    kept: list[str] = Field(description="Services without a fence: the probes' records stay there")
+    refused: list[str] = Field(description="Fences that answered an error, with the answer: records left behind")
+    unkeyed: list[str] = Field(
+        description="Creations the API carried out without a key (the missing-key probe's): no key to fence them "
+        "by, so their records stay"
+    )
+
+    @property
+    def left_behind(self) -> bool:
+        return bool(self.kept or self.refused or self.unkeyed)
+
+
 class VerifyReport(BaseModel):
     environment: str
-    requests: int = Field(description="Requests sent in all")
+    requests: int = Field(description="Requests sent in all, the cleanup's fences included")
     seconds: float
     operations: list[OperationReport]
+    cleanup: Cleanup | None = Field(
+        default=None, description="What was undone after the probes; none with --keep-records"
+    )
 
     @property
     def ok(self) -> bool:

@@ -16,6 +16,8 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from activities.audit import without_execution
+from activities.records import ServiceRecords
 from cadenza.errors import InvalidInput
 from cadenza.processes import free_port
 from cadenza.stack import EmbeddedStack, StackConfig
@@ -33,6 +35,8 @@ class Services:
     env: dict[str, str]
     """CADENZA_<NAME>_URL and CADENZA_SERVICE_TOKEN: what the example configuration reads."""
     http: httpx.AsyncClient
+    records: ServiceRecords
+    """The services' own records, read as `cadenza audit` reads them."""
 
     async def misbehave(self, mode: str | None) -> None:
         for name in SERVICES:
@@ -44,8 +48,16 @@ class Services:
             )
             assert answer.status_code == 200, answer.text
 
-    async def verify(self) -> VerifyReport:
-        return await verify(load_config(CONFIG, self.env))
+    async def verify(self, *, keep_records: bool = False) -> VerifyReport:
+        return await verify(load_config(CONFIG, self.env), keep_records=keep_records)
+
+    async def live_orders(self, since: set[str]) -> set[str]:
+        """The order ids, other than `since`, whose records an audit of these services would report as live."""
+        return {
+            order_id
+            for order_id, records in (await self.records.everything()).items()
+            if order_id not in since and without_execution(records)[1]
+        }
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -66,7 +78,7 @@ async def services(tmp_path_factory) -> AsyncIterator[Services]:
     env["CADENZA_SERVICE_TOKEN"] = config.token
     try:
         async with httpx.AsyncClient(timeout=10) as http:
-            yield Services(env, http)
+            yield Services(env, http, ServiceRecords(http, config.endpoints()))
     finally:
         stack.stop()
 
@@ -89,6 +101,26 @@ async def test_the_three_services_keep_every_promise_within_a_minute(services: S
         verdicts = {result.probe: result.verdict for result in operation.probes}
         assert verdicts[Probe.REPLAY] is verdicts[Probe.IN_FLIGHT] is verdicts[Probe.FENCE] is Verdict.PASS
         assert verdicts[Probe.MISSING_KEY] is Verdict.INFO  # they run a keyless request: recorded, not relied on
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_what_the_probes_wrote_is_fenced_afterwards_and_what_had_no_key_is_named(services: Services):
+    await services.misbehave(None)
+    earlier = set((await services.records.everything()).keys())
+    kept = await services.verify(keep_records=True)
+    left_by_a_kept_run = await services.live_orders(earlier)
+    assert kept.cleanup is None and len(left_by_a_kept_run) >= 20  # charges, pending ERP orders, held stock
+
+    earlier = set((await services.records.everything()).keys())
+    report = await services.verify()
+
+    assert report.ok and report.cleanup is not None, _failures(report)
+    cleanup = report.cleanup
+    assert (cleanup.kept, cleanup.refused) == ([], [])
+    assert cleanup.fenced >= 40 and cleanup.undone >= 20, cleanup
+    # Only what the missing-key probe created can stay, one order per service, each named.
+    assert sorted(request.split(".")[0] for request in cleanup.unkeyed) == sorted(SERVICES), cleanup.unkeyed
+    assert len(await services.live_orders(earlier)) == len(SERVICES)
 
 
 # Each misbehaviour, an operation where it shows, the probe that must catch it there and words of its consequence.
