@@ -123,6 +123,19 @@ async def test_what_the_probes_wrote_is_fenced_afterwards_and_what_had_no_key_is
     assert len(await services.live_orders(earlier)) == len(SERVICES)
 
 
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_service_without_a_fence_keeps_the_probes_records_and_is_named(services: Services):
+    await services.misbehave(None)
+    config = load_config(CONFIG, services.env)
+    unfenced = config.services["erp"].model_copy(update={"fence": None})
+    config = config.model_copy(update={"services": {**config.services, "erp": unfenced}})
+
+    report = await verify(config)
+
+    assert report.cleanup is not None and report.cleanup.kept == ["erp"] and report.cleanup.left_behind
+    assert report.cleanup.fenced > 0  # the other two services' requests still are
+
+
 # Each misbehaviour, an operation where it shows, the probe that must catch it there and words of its consequence.
 MISBEHAVIOURS = [
     ("ignore_keys", "payment.createCharge", Probe.REPLAY, "a retry executed again (2 effects)"),
