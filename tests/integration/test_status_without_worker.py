@@ -22,6 +22,8 @@ from tests.integration.test_order_api import Api, api  # noqa: F401 - the Order 
 from workflows.models import OrderState
 from workflows.order import OrderWorkflow
 
+HELD_BEFORE = 30.0
+"""Seconds the server held a query that no worker takes: the client's default deadline, what every read waited."""
 # 2 lines × 2 units × 3,000.00: 12,000.00 EUR, above what the risk check approves without a person (10,000.00).
 _FOR_REVIEW = 300_000
 
@@ -37,8 +39,9 @@ async def test_an_order_no_worker_polls_for_reads_within_seconds_and_says_why(ha
 
         assert view.progress is None
         assert f"no worker polls task queue {nobody}" in (view.note or "") and "start a worker" in (view.note or "")
-        # The first ask, then one describe of the queue: far from the 30 s a query nobody takes is held for.
-        assert took < status_query.FIRST_ANSWER.total_seconds() + 5, took
+        # The first ask (5 s), then a look at the queue's pollers: well under the 30 s each query nobody takes was
+        # held for, with room for a loaded CI machine (10.1 s seen there, 5.3 s on a quiet one).
+        assert took < HELD_BEFORE - 10, took
         records = await harness.records.for_order(order.order_id)
         assert records.erp_order is None and records.charges == []  # reading changed nothing
     finally:
@@ -84,8 +87,9 @@ async def test_the_api_s_wait_ends_at_its_deadline_with_why_when_no_worker_polls
         body = placed.json()
         assert (body["state"], body["closed"]) == (None, False)  # its progress cannot be had: the note says why
         assert f"no worker polls task queue {nobody}" in body["note"]
-        # The 3 s asked for and one status read: a query nobody takes held each poll for 30 s before.
-        assert took < 3 + status_query.FIRST_ANSWER.total_seconds() + 4, took
+        # The 3 s asked for and one status read (8.2 s on a quiet machine): a query nobody takes held each poll for
+        # 30 s before, and the read after it as long again.
+        assert took < HELD_BEFORE - 10, took
     finally:
         await harness.client.get_workflow_handle(order.workflow_id).terminate("test cleanup: no worker runs it")
 
