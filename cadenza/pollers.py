@@ -8,7 +8,6 @@ runs, and the doors' status reads (which answer "no worker" instead of waiting o
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
@@ -42,9 +41,6 @@ def fresh(pollers: Iterable[PollerInfo]) -> list[PollerInfo]:
     return [poller for poller in pollers if poller.last_access_time.ToDatetime(UTC) >= cutoff]
 
 
-async def live_pollers(
-    client: Client, task_queue: str, kinds: tuple[TaskQueueType.ValueType, ...] = (WORKFLOW,)
-) -> list[PollerInfo]:
-    """The pollers of `task_queue` seen within `POLLER_FRESH`, over the given kinds of tasks."""
-    described = await asyncio.gather(*(describe_queue(client, task_queue, kind) for kind in kinds))
-    return [poller for response in described for poller in fresh(response.pollers)]
+async def live_pollers(client: Client, task_queue: str) -> list[PollerInfo]:
+    """The workflow-task pollers of `task_queue` seen within `POLLER_FRESH`: the workers that can run its workflows."""
+    return fresh((await describe_queue(client, task_queue)).pollers)

@@ -33,10 +33,16 @@ class NoWorkerPolls(CadenzaError, RuntimeError):
 
 
 async def ask_status(
-    client: Client, handle: WorkflowHandle[Any, Any], query: Any, *, within: float | None = None
+    client: Client,
+    handle: WorkflowHandle[Any, Any],
+    query: Any,
+    *,
+    within: float | None = None,
+    task_queue: str | None = None,
 ) -> Any:
     """The answer to `query` (a status query of the workflow); `NoWorkerPolls` when no worker polls its task queue.
-    `within` (seconds) shortens the first ask for a caller with less time left. Any other failure of the query is
+    `within` (seconds) shortens the first ask for a caller with less time left; `task_queue` is the execution's, for a
+    caller that has described it already (otherwise it is described when needed). Any other failure of the query is
     raised as the SDK raises it."""
     first = FIRST_ANSWER
     if within is not None and within < first.total_seconds():
@@ -51,7 +57,7 @@ async def ask_status(
     except RPCError as err:
         if err.status not in _GAVE_UP:
             raise
-    task_queue = (await handle.describe()).task_queue
+    task_queue = task_queue or (await handle.describe()).task_queue
     if not await live_pollers(client, task_queue):
         raise NoWorkerPolls(
             f"no worker polls task queue {task_queue}, so nothing can answer for {handle.id} now",

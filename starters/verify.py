@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from clients.verify import Cleanup, OperationReport, Probe, Verdict, VerifyReport, load_config, verify
+from clients.verify import Cleanup, OperationReport, Verdict, VerifyReport, load_config, verify
 from starters.console import EXIT_PROBLEM, console
 from starters.reports import report_file
 
@@ -90,12 +90,7 @@ def render(report: VerifyReport) -> None:
                 )
     else:
         console.print(f"[green]{escape(summary)}every promise a saga relies on holds[/]")
-    duplicated = any(result.probe in _DUPLICATING for operation in failed for result in operation.failed)
-    _render_cleanup(report.cleanup, duplicated=duplicated)
-
-
-_DUPLICATING = frozenset({Probe.REPLAY, Probe.IN_FLIGHT, Probe.REUSE, Probe.ERRORS})
-"""Probes whose failure means the API carried out a second request under a key it had seen."""
+    _render_cleanup(report.cleanup, duplicated=report.carried_out_twice)
 
 
 def _render_cleanup(cleanup: Cleanup | None, *, duplicated: bool) -> None:
@@ -116,8 +111,7 @@ def _render_cleanup(cleanup: Cleanup | None, *, duplicated: bool) -> None:
             "[yellow]left behind[/] the second effects of requests the API carried out twice under one key (the "
             "failed replay, in-flight, reuse or error probes above): a fence undoes one record per key"
         )
-        left.append("duplicates")
-    if left:
+    if cleanup.left_behind or duplicated:
         console.print(
             "An audit or reconciler of these services counts what was left behind (ids verify-…): probe a stack of "
             "its own, or audit your orders with --prefix (docs/downstream-contract.md).",

@@ -29,6 +29,9 @@ class Probe(StrEnum):
 
 REPLAY_PROBES = frozenset({Probe.REPLAY, Probe.IN_FLIGHT, Probe.REUSE, Probe.ERRORS, Probe.SCOPE})
 """What a retry with the same key relies on: any of them failing makes the operation's replay unsafe."""
+DUPLICATING_PROBES = REPLAY_PROBES - {Probe.SCOPE}
+"""The replay probes whose failure means the API carried out a second request under a key it had seen (a scope failure
+is a request never carried out)."""
 
 
 class ProbeResult(BaseModel):
@@ -90,6 +93,11 @@ class VerifyReport(BaseModel):
     @property
     def ok(self) -> bool:
         return not any(operation.failed for operation in self.operations)
+
+    @property
+    def carried_out_twice(self) -> bool:
+        """Whether the API carried out a request twice under one key somewhere: a fence undoes one record per key."""
+        return any(result.probe in DUPLICATING_PROBES for o in self.operations for result in o.failed)
 
     def profiles(self) -> dict[str, dict[str, Profile]]:
         """Service -> operationId -> profile: what `profile:` in a saga definition's API reads."""
