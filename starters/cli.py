@@ -759,9 +759,9 @@ def bench(
         ),
     ] = None,
 ) -> None:
-    """Measure what orchestration costs: the same order's HTTP calls made directly, by Cadenza as shipped, through
-    its Order API and by an untuned sample-style setup, each on a stack of its own (temporary folder, free ports;
-    never your data)."""
+    """Measure what orchestration costs: the same order's HTTP calls made directly, by the barest Temporal workflow
+    (Temporal's floor), by Cadenza as shipped, through its Order API and by an untuned sample-style setup, each on a
+    stack of its own (temporary folder, free ports; never your data)."""
     from starters.bench.command import bench_command
 
     bench_command(

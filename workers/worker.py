@@ -137,6 +137,18 @@ def worker_options(
         **deployment,
         "workflow_runner": workflow_runner(),
         "interceptors": workflow_checks(decisions=decisions),
+        **capacity_options(),
+        # Eager activity dispatch: the first attempt of each activity comes back with the workflow task's reply instead
+        # of through matching, while the server still schedules, times and retries it (cadenza.stack enables it on
+        # the dev server).
+        "disable_eager_activity_execution": False,
+    }
+
+
+def capacity_options() -> dict[str, Any]:
+    """How much a Cadenza worker may run at once and where it polls: also the benchmark's floor worker's
+    (starters/bench/floor.py), so that the two differ in what runs, not in how much of it may run at once."""
+    return {
         # Sized with `cadenza bench` on 2 cores shared with the server and the services (docs/performance.md). One
         # cached workflow per order in flight, so that a burst of 1000 runs without evictions (no history replays).
         # Other slot and poller counts, and autoscaling pollers, moved nothing beyond the run-to-run noise, so slots
@@ -155,10 +167,6 @@ def worker_options(
         # gives it. Measured side by side in docs/performance.md ("What each change did").
         "nonsticky_to_sticky_poll_ratio": 1.0,
         "activity_task_poller_behavior": PollerBehaviorSimpleMaximum(maximum=5),
-        # Eager activity dispatch: the first attempt of each activity comes back with the workflow task's reply instead
-        # of through matching, while the server still schedules, times and retries it (cadenza.stack enables it on
-        # the dev server).
-        "disable_eager_activity_execution": False,
     }
 
 

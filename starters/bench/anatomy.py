@@ -16,6 +16,7 @@ from temporalio.api.history.v1 import MarkerRecordedEventAttributes
 from temporalio.client import Client
 from temporalio.converter import DataConverter
 
+from starters.bench.floor import CALLS as FLOOR_CALLS
 from workflows.activity_types import BATCHES
 from workflows.first_attempts import FirstAttemptsDone
 
@@ -70,11 +71,16 @@ async def _count(converter: DataConverter, events: Sequence[object]) -> Counter[
 
 async def _calls_in(converter: DataConverter, marker: MarkerRecordedEventAttributes) -> int:
     """1 for a local activity; for a batch of first attempts (an order's or a declared saga's), the calls its result
-    records (decoded with the client's converter: the codec's keys are the client's)."""
+    records (decoded with the client's converter: the codec's keys are the client's); for the floor's one local
+    activity, the calls whose statuses it returns."""
     if "data" not in marker.details or "result" not in marker.details:
         return 1  # a failed local activity records no result: one call, whatever it was
     [data] = marker.details["data"].payloads
-    if json.loads(data.data).get("activity_type") not in BATCHES:
+    activity_type = json.loads(data.data).get("activity_type")
+    if activity_type == FLOOR_CALLS:
+        [statuses] = await converter.decode(marker.details["result"].payloads, [list[int]])
+        return len(statuses)
+    if activity_type not in BATCHES:
         return 1
     [done] = await converter.decode(marker.details["result"].payloads, [FirstAttemptsDone])
     return len(done.outcomes)

@@ -30,24 +30,25 @@ def direct_fulfil(clients: ServiceClients) -> Fulfil:
 
     async def fulfil(order: Order) -> None:
         async with in_flight:
-            await _calls(clients, order)
+            await order_calls(clients, order)
 
     return fulfil
 
 
-async def _calls(clients: ServiceClients, order: Order) -> None:
-    """One order's five calls, one after the other, as OrderWorkflow makes them."""
+async def order_calls(clients: ServiceClients, order: Order) -> list[httpx.Response]:
+    """One order's five calls, one after the other, as OrderWorkflow makes them; their responses, in order."""
 
     def key(operation: str) -> str:
         return idempotency_key(order.workflow_id, operation)
 
     erp, payment, inventory = clients.erp, clients.payment, clients.inventory
-    await _post(erp, "/orders", ErpOrderRequest.of(order).body(), key("create_erp_order"))
-    await _post(payment, "/charges", ChargeRequest.of(order).body(), key("charge_payment"))
+    created = await _post(erp, "/orders", ErpOrderRequest.of(order).body(), key("create_erp_order"))
+    charged = await _post(payment, "/charges", ChargeRequest.of(order).body(), key("charge_payment"))
     reservation = await _post(inventory, "/reservations", ReservationRequest.of(order).body(), key("reserve_inventory"))
-    await _post(erp, f"/orders/{order.order_id}/confirm", None, key("confirm_erp_order"))
+    confirmed = await _post(erp, f"/orders/{order.order_id}/confirm", None, key("confirm_erp_order"))
     reservation_id = reservation.json()["id"]
-    await _post(inventory, f"/reservations/{reservation_id}/commit", None, key("commit_inventory"))
+    committed = await _post(inventory, f"/reservations/{reservation_id}/commit", None, key("commit_inventory"))
+    return [created, charged, reservation, confirmed, committed]
 
 
 async def _post(service: ServiceClient, path: str, body: dict[str, Any] | None, key: str) -> httpx.Response:

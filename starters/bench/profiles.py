@@ -27,6 +27,13 @@ class Profile:
     """The orders run as the declared order saga (examples/sagas/order.yaml) by DeclaredSagaWorkflow."""
     persisted: bool = False
     """The dev server keeps its history in a SQLite file (`--db-filename`) as `cadenza up` does, not in memory."""
+    floor: bool = False
+    """Not Cadenza's workflow: the least a Temporal workflow making the same calls costs (starters/bench/floor.py)."""
+
+    @property
+    def traced(self) -> bool:
+        """Cadenza's client is traced as `cadenza order place` is; the sample-style reference and the floor are not."""
+        return not (self.sdk_default_worker or self.floor)
 
 
 DIRECT = Profile("direct", "the same HTTP calls from a plain asyncio function, no Temporal", temporal=False)
@@ -64,8 +71,18 @@ DECLARED_SAGA = Profile(
     declared_saga=True,
 )
 
+# Temporal's own cost for one workflow and one local activity making the five calls, and nothing of Cadenza's: the
+# part of `cadenza`'s cost no Cadenza code can remove. Its worker runs in the benchmark's process, as `direct`'s do.
+FLOOR = Profile(
+    "floor",
+    "Temporal's floor: one bare workflow per order, one local activity making direct's five calls, nothing else",
+    worker_in_starter=True,
+    encrypted=False,
+    floor=True,
+)
+
 PROFILES = {
     profile.name: profile
-    for profile in (DIRECT, CADENZA, PERSISTED, API, PLAINTEXT, CADENZA_IN_PROCESS, UNTUNED, DECLARED_SAGA)
+    for profile in (DIRECT, FLOOR, CADENZA, PERSISTED, API, PLAINTEXT, CADENZA_IN_PROCESS, UNTUNED, DECLARED_SAGA)
 }
-DEFAULT_PROFILES = (DIRECT.name, CADENZA.name, PERSISTED.name, API.name, UNTUNED.name)
+DEFAULT_PROFILES = (DIRECT.name, FLOOR.name, CADENZA.name, PERSISTED.name, API.name, UNTUNED.name)

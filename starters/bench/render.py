@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console, Group
 from rich.table import Table
 
+from starters.bench.profiles import FLOOR
 from starters.bench.report import CPU_ROLES, RATIO_METRICS, BenchReport, FrontDoor, GoalCheck, ProfileResult
 
 # Above this share of the machine taken by other processes during a burst, the run says its timings are unreliable.
@@ -146,6 +147,11 @@ def _goal_table(report: BenchReport) -> Table | None:
             for check, met in zip(checks, verdicts, strict=True)
         ]
         table.add_row(label, f"{sign} {bound:g}×", *cells)
+    if any(check.profile == FLOOR.name for check in checks):
+        table.caption = (
+            "floor: Temporal alone, with nothing of Cadenza's (starters/bench/floor.py); a target the floor misses "
+            "cannot be met on this machine by any code of Cadenza's."
+        )
     return table
 
 

@@ -25,7 +25,14 @@ RATIO_METRICS = (
     "cpu_worker_ms_per_order",
     "worker_peak_mib",
 )
-RATIO_PAIRS = (("cadenza", "direct"), ("persisted", "direct"), ("cadenza", "untuned"), ("api", "cadenza"))
+RATIO_PAIRS = (
+    ("cadenza", "direct"),
+    ("persisted", "direct"),
+    ("floor", "direct"),
+    ("cadenza", "floor"),
+    ("cadenza", "untuned"),
+    ("api", "cadenza"),
+)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from cadenza.stack import TUNED_DYNAMIC_CONFIG, EmbeddedStack, StackConfig
 from starters.api_client import OrderApi
 from starters.bench.api import api_environment, api_fulfil, api_payment_decision, bench_key
 from starters.bench.direct import direct_fulfil
+from starters.bench.floor import floor_fulfil, floor_worker
 from starters.bench.profiles import Profile
 from starters.bench.saga import order_saga, saga_fulfil, saga_workflow_id
 from starters.bench.workload import Fulfil, temporal_fulfil
@@ -97,16 +98,21 @@ def _roles(stack: EmbeddedStack, profile: Profile) -> dict[str, list[int]]:
 
 
 async def _client(profile: Profile, config: StackConfig) -> Client:
-    # Cadenza's client is traced as `cadenza order place` and `cadenza worker` are; the sample-style one is not.
     return await connect(
         service_name="cadenza-bench",
         address=config.temporal_address,
         converter=config.data_converter(),
-        traced=not profile.sdk_default_worker,
+        traced=profile.traced,
     )
 
 
 async def _temporal_fulfil(profile: Profile, config: StackConfig, client: Client, resources: AsyncExitStack) -> Fulfil:
+    if profile.floor:
+        http = await resources.enter_async_context(new_http_client(config.endpoints(), traced=False))
+        await resources.enter_async_context(
+            floor_worker(client, config.task_queue, ServiceClients(http, config.endpoints()))
+        )
+        return floor_fulfil(client, config.task_queue)
     if profile.worker_in_starter:
         await resources.enter_async_context(
             order_worker(

@@ -20,7 +20,7 @@ from cadenza.decision_keys import DECISION_KEYS
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-PROFILES = ["direct", "cadenza", "persisted", "api", "untuned"]
+PROFILES = ["direct", "floor", "cadenza", "persisted", "api", "untuned"]
 POSITIVE_FIGURES = (
     "sequential_p50_ms",
     "sequential_p99_ms",
@@ -77,8 +77,8 @@ def test_bench_reports_every_figure_of_every_profile(tmp_path: Path) -> None:
         decided = profile["payment_decision_p50_ms"]
         assert (decided is not None) == (profile["profile"] == "api")
         assert cpu["total"] == pytest.approx(sum(value for role, value in cpu.items() if role != "total"))
-    # The untuned reference and the direct baseline run their orders in the benchmark's own process.
-    assert [profile["worker_in_starter"] for profile in report["profiles"]] == [True, False, False, False, True]
+    # The direct baseline, Temporal's floor and the untuned reference run their orders in the benchmark's own process.
+    assert [profile["worker_in_starter"] for profile in report["profiles"]] == [True, True, False, False, False, True]
 
     # What the server recorded of each order: read from the histories of every profile that has a server.
     for profile in report["profiles"]:
@@ -92,7 +92,14 @@ def test_bench_reports_every_figure_of_every_profile(tmp_path: Path) -> None:
     assert [check["profile"] for check in report["goal"]] == PROFILES[1:]
     assert all(set(check["met"]) == {"p50_ratio", "throughput_ratio", "cpu_ratio"} for check in report["goal"])
 
-    for pair in ("cadenza/direct", "persisted/direct", "cadenza/untuned", "api/cadenza"):
+    for pair in (
+        "cadenza/direct",
+        "persisted/direct",
+        "floor/direct",
+        "cadenza/floor",
+        "cadenza/untuned",
+        "api/cadenza",
+    ):
         assert all(value > 0 for value in report["ratios"][pair].values()), pair
     api = next(profile for profile in report["profiles"] if profile["profile"] == "api")
     assert api["payment_decision_p50_ms"] > 0 and api["payment_decision_p99_ms"] >= api["payment_decision_p50_ms"]

@@ -17,7 +17,7 @@ from starters.bench.anatomy import LOCAL_ACTIVITY_MARKER, _count
 from starters.bench.cpu_profile import OTHER, parse_collapsed
 from starters.bench.load import Burst, Latencies, percentile, run_sequential
 from starters.bench.profiles import DEFAULT_PROFILES, PROFILES
-from starters.bench.report import FrontDoor, GoalCheck, ProfileResult, ratios
+from starters.bench.report import RATIO_PAIRS, FrontDoor, GoalCheck, ProfileResult, ratios
 from starters.bench.rig import stack_config
 from starters.bench.runner import BadBenchOptions, BenchOptions
 from starters.bench.workload import OrderSource
@@ -110,6 +110,14 @@ def test_the_persisted_profile_keeps_the_dev_servers_history_on_disk_and_cadenza
 
     assert dynamic_config(persisted) == dynamic_config(in_memory) != []
     assert "persisted" in DEFAULT_PROFILES
+
+
+def test_the_floor_runs_by_default_beside_cadenza_and_is_priced_against_both() -> None:
+    # A goal stated against `direct` is read beside what Temporal alone costs (starters/bench/floor.py).
+    assert DEFAULT_PROFILES[:3] == ("direct", "floor", "cadenza")
+    assert ("floor", "direct") in RATIO_PAIRS and ("cadenza", "floor") in RATIO_PAIRS
+    floor = PROFILES["floor"]
+    assert floor.floor and floor.worker_in_starter and not floor.traced and not floor.encrypted
 
 
 async def test_the_anatomy_counts_what_the_server_recorded() -> None:
