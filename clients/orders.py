@@ -285,7 +285,7 @@ async def progress_of(
             pass  # a failure that carries no result (not one Cadenza raises): ask the worker
     await refuse_if_stuck(client, description)
     try:
-        return await ask_status(client, handle, OrderWorkflow.status, task_queue=description.task_queue), None
+        return await ask_status(client, handle, OrderWorkflow.status, description=description), None
     except WorkflowQueryFailedError as err:  # the worker could not rebuild the workflow from its history
         raise OrderStuck(await stuck_from_query_failure(client, description, err)) from None
     except NoWorkerPolls as err:

@@ -307,7 +307,7 @@ async def _progress_of(
         except WorkflowFailureError:
             pass  # a failure that carries no progress: ask the worker
     try:
-        return await ask_status(client, handle, DeclaredSagaWorkflow.status, task_queue=description.task_queue), None
+        return await ask_status(client, handle, DeclaredSagaWorkflow.status, description=description), None
     except NoWorkerPolls as err:
         return None, f"{err}: {err.next_step}"
     except RPCError:
