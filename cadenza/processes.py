@@ -84,17 +84,38 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
 # Below Linux's ephemeral range (32768-60999 by default). A port the kernel hands out for a bind to port 0 comes from
 # that range, where any outgoing connection on the machine may take it before the child binds it: under a loaded test
 # run that made stacks fail to start with "address already in use".
-_FREE_PORT_RANGE = (20000, 32000)
+_FULL_PORT_RANGE = (20000, 32000)
+
+# Set by `share_free_ports`: the children a process starts (its stack's worker, a `cadenza bench` a test runs) inherit
+# the environment, and so pick from their parent's slice too.
+FREE_PORT_SLICE_ENV = "CADENZA_FREE_PORT_SLICE"
+
+
+def _slice(index: int, count: int) -> tuple[int, int]:
+    low, high = _FULL_PORT_RANGE
+    size = (high - low) // count
+    return (low + index * size, low + (index + 1) * size - 1)
+
+
+def _range_from_environment() -> tuple[int, int]:
+    try:
+        index, count = (int(part) for part in os.environ.get(FREE_PORT_SLICE_ENV, "").split("/"))
+    except ValueError:
+        return _FULL_PORT_RANGE
+    return _slice(index, count) if 0 <= index < count else _FULL_PORT_RANGE
+
+
+_FREE_PORT_RANGE = _range_from_environment()
 _handed_out: set[int] = set()
 
 
 def share_free_ports(index: int, count: int) -> None:
-    """Hand out ports from slice `index` of `count` of the range only: processes that pick ports side by side (the
-    test suite's processes) then never pick the same port in the moment before its server binds it."""
+    """Hand out ports from slice `index` of `count` of the range only, in this process and the children it starts:
+    processes that pick ports side by side (the test suite's processes) then never pick the same port in the moment
+    before its server binds it."""
     global _FREE_PORT_RANGE
-    low, high = _FREE_PORT_RANGE
-    size = (high - low) // count
-    _FREE_PORT_RANGE = (low + index * size, low + (index + 1) * size - 1)
+    _FREE_PORT_RANGE = _slice(index, count)
+    os.environ[FREE_PORT_SLICE_ENV] = f"{index}/{count}"
 
 
 def free_port() -> int:

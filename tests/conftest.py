@@ -26,7 +26,8 @@ os.environ[DECISION_KEYS.file_env] = str(TEST_DECISION_KEYS_FILE)
 
 
 # `make test` runs the suite on several processes (pytest-xdist), each starting stacks on free ports: each picks them
-# from a slice of its own, so two processes never choose the same port before its server has bound it.
+# from a slice of its own, so two processes never choose the same port before its server has bound it. The children
+# it starts inherit the slice through their environment.
 if (_worker := os.environ.get("PYTEST_XDIST_WORKER", "")).startswith("gw"):
     share_free_ports(int(_worker[2:]), int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -13,6 +15,8 @@ from cadenza.processes import ChildProcess, ProcessFailed
 from cadenza.settings import METRICS_PORT_ENV, SERVICE_NAMES
 from cadenza.shutdown import WORKER_GRACEFUL_SHUTDOWN
 from cadenza.stack import EmbeddedStack, StackConfig
+
+REPO = Path(__file__).resolve().parents[2]
 
 STALE = '{"level": "info", "logger": "cadenza.worker", "message": "worker polling task queue \'cadenza-orders\'"}\n'
 
@@ -115,11 +119,12 @@ def test_workers_serve_the_stacks_metrics_port_never_the_shells(
 
 
 def test_processes_sharing_the_free_ports_pick_from_slices_that_never_overlap(monkeypatch: pytest.MonkeyPatch) -> None:
-    full = processes._FREE_PORT_RANGE
+    full = processes._FULL_PORT_RANGE
     picked: list[set[int]] = []
     for index in range(3):
         monkeypatch.setattr(processes, "_FREE_PORT_RANGE", full)
         monkeypatch.setattr(processes, "_handed_out", set())
+        monkeypatch.delenv(processes.FREE_PORT_SLICE_ENV, raising=False)
         processes.share_free_ports(index, 3)
         low, high = processes._FREE_PORT_RANGE
         ports = {processes.free_port() for _ in range(50)}
@@ -127,3 +132,25 @@ def test_processes_sharing_the_free_ports_pick_from_slices_that_never_overlap(mo
         assert all(low <= port <= high for port in ports)
         picked.append(ports)
     assert not (picked[0] & picked[1]) and not (picked[1] & picked[2]) and not (picked[0] & picked[2])
+
+
+def test_the_children_of_a_process_sharing_the_free_ports_pick_from_its_slice(monkeypatch: pytest.MonkeyPatch) -> None:
+    def child_picks() -> tuple[list[int], list[int]]:
+        code = (
+            "import json; from cadenza import processes; "
+            "print(json.dumps([processes._FREE_PORT_RANGE, [processes.free_port() for _ in range(20)]]))"
+        )
+        child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+        port_range, ports = json.loads(child.stdout)
+        return port_range, ports
+
+    monkeypatch.setattr(processes, "_FREE_PORT_RANGE", processes._FULL_PORT_RANGE)
+    monkeypatch.delenv(processes.FREE_PORT_SLICE_ENV, raising=False)
+    processes.share_free_ports(2, 3)
+    (low, high), ports = child_picks()
+
+    assert (low, high) == processes._FREE_PORT_RANGE != processes._FULL_PORT_RANGE
+    assert all(low <= port <= high for port in ports)
+    # Without the slice in its environment a child picks from the whole range.
+    monkeypatch.delenv(processes.FREE_PORT_SLICE_ENV)
+    assert tuple(child_picks()[0]) == processes._FULL_PORT_RANGE
