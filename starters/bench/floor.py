@@ -1,4 +1,4 @@
-"""Temporal's floor: the least any Temporal workflow that makes an order's five calls costs on this stack.
+"""Temporal's floor: the barest Temporal workflow that makes an order's five calls, what Temporal itself costs here.
 
 One workflow per order, started and waited for as `cadenza order place --wait` does, and one local activity that
 makes the five calls exactly as the `direct` baseline does. Nothing else: no encryption, no search attributes, no
