@@ -272,6 +272,14 @@ class Settings(BaseSettings):
         kind="flag",
         shown="off",
     )
+    free_port_slice: str | None = _setting(
+        None,
+        "set by the test suite's processes for themselves and the processes they start: the slice of the free-port "
+        "range (20000-32000) they pick test and benchmark ports from, so that processes side by side never pick the "
+        "same port",
+        unit="index/count",
+        shown="unset: the whole range",
+    )
     web_ui: str | None = _setting(
         None,
         "base of the Web UI links the CLI prints",
