@@ -66,6 +66,7 @@ from workflows.models import (
     Order,
     OrderProgress,
     OrderState,
+    PaymentAnswer,
     PaymentDecision,
     PaymentOutcome,
     ReviewReason,
@@ -177,8 +178,8 @@ class _Placed:
     description: WorkflowExecutionDescription | None
     fresh: bool
     """Started by this request (nothing has happened to it yet)."""
-    decision: PaymentDecision | None = None
-    """The payment decision, when update-with-start waited for it."""
+    answer: PaymentAnswer | None = None
+    """The payment decision, and the order's progress as it left it, when update-with-start waited for it."""
 
 
 async def _unknown_skus(catalogue: SkuCatalogue, order: Order) -> list[InvalidField]:
@@ -218,22 +219,22 @@ async def _start(client: Client, request: Request, address: OrderAddress, order:
         return _Placed(address, started.handle, None, fresh=not started.duplicate)
     options = start_options(filed, task_queue, memo=address.start_memo())
     async with _guard(request).update(address, None):
-        handle, decision = await _start_until_paid(client, filed, options)
+        handle, answer = await _start_until_paid(client, filed, options)
     # Update-with-start attaches to an order that got there first (the same customer's, placing it twice at once):
     # whether it is this one is checked after, as for any order found under the id.
-    return _Placed(address, handle, None, fresh=False, decision=decision)
+    return _Placed(address, handle, None, fresh=False, answer=answer)
 
 
 async def _start_until_paid(
     client: Client, order: Order, options: dict[str, Any]
-) -> tuple[WorkflowHandle, PaymentDecision | None]:
+) -> tuple[WorkflowHandle, PaymentAnswer | None]:
     """Start the order and wait for its payment decision, in one round trip: update-with-start. None for an order
     that closed before (REJECT_DUPLICATE refuses a new run): its progress says how the payment went."""
     start = WithStartWorkflowOperation(
         OrderWorkflow.run, order, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING, **options
     )
     try:
-        decision = await client.execute_update_with_start_workflow(
+        answer = await client.execute_update_with_start_workflow(
             OrderWorkflow.payment_decision, start_workflow_operation=start, rpc_timeout=timedelta(seconds=MAX_WAIT_S)
         )
     except (WorkflowAlreadyStartedError, WorkflowUpdateFailedError, RPCError) as err:
@@ -241,7 +242,7 @@ async def _start_until_paid(
         if is_unreachable(err):
             raise
         return client.get_workflow_handle_for(OrderWorkflow.run, options["id"]), None
-    return await start.workflow_handle(), decision
+    return await start.workflow_handle(), answer
 
 
 def _retrieve_start_error(start: WithStartWorkflowOperation[Any, Any]) -> None:
@@ -263,17 +264,34 @@ async def _answer(client: Client, placed: _Placed, wait: Wait | None) -> OrderSt
     if isinstance(wait, float):
         with contextlib.suppress(NoWorkerPolls):  # the order cannot move: answered now, with a note that says why
             await until_closed_or_waiting(client, handle, wait, poll_s=POLL_S, fatal=is_unreachable)
-    if wait == PAYMENT and running and placed.decision is None:
+    if wait == PAYMENT and running and placed.answer is None:
         await _until_payment_decided(handle, MAX_WAIT_S)
-    # Read as GET reads it, at this moment: the same steps, risk and review a GET a moment later shows, and a state
-    # that agrees with `closed`.
-    description, progress, note = await read_order(client, handle, await handle.describe())
+    progress: OrderProgress | None
+    if (decided := _as_decided(placed)) is not None:
+        description, progress, note = decided
+    else:
+        # Read as GET reads it, at this moment: the same steps, risk and review a GET a moment later shows, and a state
+        # that agrees with `closed`.
+        description, progress, note = await read_order(client, handle, await handle.describe())
     if wait == PAYMENT and progress is not None and progress.payment is None:
         # The update's answer for an order waiting for a person (the workflow keeps no decision then).
-        decision = placed.decision if placed.decision is not None else _pending_review(progress)
+        decision = placed.answer.decision if placed.answer is not None else _pending_review(progress)
         progress = progress.model_copy(update={"payment": decision})
     status = description.status.name if description.status else "UNKNOWN"
     return status_view(address, status, progress, namespace, note)
+
+
+def _as_decided(placed: _Placed) -> tuple[WorkflowExecutionDescription, OrderProgress, None] | None:
+    """The order as its payment decision left it, when update-with-start answered with its progress and the order was
+    still running when described after it: answered without a query, which would wait behind the order's next
+    workflow task (the rest of its calls) and took longer than the decision itself. None otherwise (an answer from an
+    older build has no progress; an order that closed meanwhile is read from its result)."""
+    answer, description = placed.answer, placed.description
+    if answer is None or answer.progress is None or description is None:
+        return None
+    if description.status != WorkflowExecutionStatus.RUNNING:
+        return None
+    return description, answer.progress, None
 
 
 def _pending_review(progress: OrderProgress) -> PaymentDecision | None:

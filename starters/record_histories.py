@@ -24,7 +24,8 @@ from pathlib import Path
 
 import httpx
 from temporalio import activity
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
@@ -33,7 +34,7 @@ from activities.orders import OrderActivities
 from cadenza.errors import CadenzaError, InvalidInput
 from cadenza.failure_types import REFUND_REFUSED
 from cadenza.settings import ServiceEndpoint, service_endpoints, settings
-from clients.orders import place_order, retry_compensations, send_review, wait_for_result
+from clients.orders import place_order, retry_compensations, send_review, start_options, wait_for_result
 from starters.demo import SAMPLE_CONTACT, SCENARIOS, Demo
 from starters.faults import FaultAdmin
 from starters.history_files import SUFFIX, write_history
@@ -44,6 +45,7 @@ from workflows.models import (
     OrderLine,
     OrderProgress,
     OrderState,
+    PaymentOutcome,
     ReviewDecision,
     ReviewVerdict,
     Step,
@@ -57,7 +59,9 @@ DEFAULT_OUT = Path("tests/histories")
 CANCELLED, LARGE, VERY_LARGE, NEEDS_ATTENTION = "cancelled", "large_order", "very_large_order", "needs_attention"
 REVIEW_APPROVED, REVIEW_REJECTED = "review_approved", "review_rejected"
 REVIEW_EXPIRED, REVIEW_CANCELLED = "review_expired", "review_cancelled"
-EXTRA_SCENARIOS = (
+PAYMENT_DECIDED = "payment_decided"
+# What folders recorded before the payment decision was recorded hold (every folder up to first-attempts-together).
+SCENARIOS_BEFORE_PAYMENT_DECIDED = (
     CANCELLED,
     LARGE,
     NEEDS_ATTENTION,
@@ -66,6 +70,7 @@ EXTRA_SCENARIOS = (
     REVIEW_EXPIRED,
     REVIEW_CANCELLED,
 )
+EXTRA_SCENARIOS = (*SCENARIOS_BEFORE_PAYMENT_DECIDED, PAYMENT_DECIDED)
 # What folders recorded before manual review hold: there, a very large order was refused by the risk check.
 SCENARIOS_BEFORE_REVIEW = (CANCELLED, LARGE, VERY_LARGE, NEEDS_ATTENTION)
 
@@ -135,6 +140,7 @@ class Recorder:
         workflow_ids[REVIEW_REJECTED] = await self._reviewed(REVIEW_REJECTED, OrderState.COMPENSATED, decide=reject)
         workflow_ids[REVIEW_EXPIRED] = await self._reviewed(REVIEW_EXPIRED, OrderState.COMPENSATED)
         workflow_ids[REVIEW_CANCELLED] = await self._reviewed(REVIEW_CANCELLED, OrderState.COMPENSATED, cancel=True)
+        workflow_ids[PAYMENT_DECIDED] = await self.payment_decided()
         written = []
         for name, workflow_id in workflow_ids.items():
             path = self.out / f"{name}{SUFFIX}"
@@ -194,6 +200,25 @@ class Recorder:
         elif cancel:
             await placed.handle.cancel()
         _expect(name, await wait_for_result(placed.handle), ends)
+        return order.workflow_id
+
+    async def payment_decided(self) -> str:
+        """Placed as the Order API's `Prefer: wait=payment` places it: started together with its `payment_decision`
+        update (update-with-start), which answers at the charge while the order carries on to its end."""
+        self.on_progress("Placing an order and waiting for its payment decision")
+        order = self._order(PAYMENT_DECIDED)
+        start = WithStartWorkflowOperation(
+            OrderWorkflow.run,
+            order,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            **start_options(order, self.task_queue),
+        )
+        decision = await self.client.execute_update_with_start_workflow(
+            OrderWorkflow.payment_decision, start_workflow_operation=start
+        )
+        if decision.outcome != PaymentOutcome.CHARGED:
+            raise RecordingFailed(f"{PAYMENT_DECIDED}: the payment was {decision.outcome.value}, not charged")
+        _expect(PAYMENT_DECIDED, await wait_for_result(await start.workflow_handle()), OrderState.COMPLETED)
         return order.workflow_id
 
     async def _needs_attention(self) -> str:

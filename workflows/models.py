@@ -519,9 +519,22 @@ class PaymentDecision(BaseModel):
     error_type: str | None = None
 
 
+class PaymentAnswer(PaymentDecision):
+    """The `payment_decision` update's answer: the decision, and the order's progress as the decision left it, so
+    that a checkout's answer needs no query after it (a query waits behind the order's next workflow task, which
+    can take longer than the decision did). An answer from a build before it carries no progress."""
+
+    progress: OrderProgress | None = None
+
+    @property
+    def decision(self) -> PaymentDecision:
+        return PaymentDecision(**self.model_dump(exclude={"progress"}))
+
+
 class OrderResult(OrderProgress):
     """The workflow's result: `state` is `completed` or `compensated`."""
 
 
 OrderProgress.model_rebuild()
+PaymentAnswer.model_rebuild()
 OrderResult.model_rebuild()

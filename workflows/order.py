@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         OrderRef,
         OrderResult,
         OrderState,
+        PaymentAnswer,
         PaymentDecision,
         PaymentOutcome,
         ProgressEvent,
@@ -228,10 +229,12 @@ class OrderWorkflow:
         return self._events[after:]
 
     @workflow.update
-    async def payment_decision(self) -> PaymentDecision:
+    async def payment_decision(self) -> PaymentAnswer:
         """Returns as soon as the charge is decided — charged, declined or refused — or the order ended without one:
         what a checkout tells its customer while fulfilment carries on (the Order API's `Prefer: wait=payment`, with
-        update-with-start). Updates leave a record in history only when they are sent, so existing histories replay."""
+        update-with-start), with the order's progress at that moment. Updates leave a record in history only when they
+        are sent, so existing histories replay; what an update answers is not compared on replay (its answer grew the
+        progress without a patch, tests/histories/first-attempts-together/payment_decided.json)."""
         self._decision_awaited = True
         await workflow.wait_condition(
             lambda: self._progress.payment is not None or self._progress.state == OrderState.AWAITING_REVIEW
@@ -239,8 +242,13 @@ class OrderWorkflow:
         if self._progress.payment is None:
             assert self._progress.risk is not None, "only the risk check's referral puts an order under review"
             # Not a decision (so not kept): the checkout can tell the customer their order is being reviewed.
-            return PaymentDecision(outcome=PaymentOutcome.PENDING_REVIEW, reason="; ".join(self._progress.risk.reasons))
-        return self._progress.payment
+            reason = "; ".join(self._progress.risk.reasons)
+            return PaymentAnswer(outcome=PaymentOutcome.PENDING_REVIEW, reason=reason, progress=self._snapshot())
+        return PaymentAnswer(**self._progress.payment.model_dump(), progress=self._snapshot())
+
+    def _snapshot(self) -> OrderProgress:
+        """The progress as of now, not a view the rest of the order goes on changing."""
+        return self._progress.model_copy(deep=True)
 
     @workflow.update(name=RETRY_UPDATE)
     async def retry_compensation(self, retry: OperatorRetry | None = None) -> OrderProgress:

@@ -11,11 +11,13 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
 import uvicorn
+from temporalio.client import WorkflowHandle
 
 from activities.consistency import inconsistencies
 from api.app import create_app
@@ -187,6 +189,38 @@ async def test_the_payment_decision_answers_before_fulfilment_ends(api: Api, har
         decided = await api.place(order, headers, Prefer="wait=payment")
         assert decided.status_code == 200 and decided.json()["payment"]["outcome"] == "charged"
         assert decided.json()["closed"] is False
+        assert (await _until_closed(api, order.order_id, headers))["state"] == "completed"
+    finally:
+        await harness.faults.set("erp", {})
+
+
+async def test_the_payment_answer_is_the_order_as_its_decision_left_it_without_a_query(
+    api: Api, harness, monkeypatch: pytest.MonkeyPatch
+):
+    # The answer comes from the decision's own progress. A query after it waited behind the order's next workflow
+    # task (the rest of its calls) and made the answer slower than the whole order (docs/performance.md). The confirm
+    # call stalls so that the order is still running when the API describes it after the decision.
+    headers = api.key()
+    order = make_order()
+    asked: list[str] = []
+    query = WorkflowHandle.query
+
+    async def counted(handle: WorkflowHandle, *args: Any, **kwargs: Any) -> Any:
+        asked.append(handle.id)
+        return await query(handle, *args, **kwargs)
+
+    await harness.faults.script("erp", "stall", times=1, match=f"{order.workflow_id}/confirm_erp_order")
+    try:
+        with monkeypatch.context() as patched:  # the API runs in this process: its queries are counted here
+            patched.setattr(WorkflowHandle, "query", counted)
+            decided = await api.place(order, headers, Prefer="wait=payment")
+        assert decided.status_code == 200, decided.text
+        assert order.workflow_id not in asked
+        body = decided.json()
+        assert (body["state"], body["closed"], body["execution_status"]) == ("running", False, "RUNNING")
+        assert body["payment"]["outcome"] == "charged" and body["payment"]["charge_id"]
+        assert body["completed_steps"] == ["create_erp_order", "charge_payment"]
+        assert body["current_step"] == "reserve_inventory"
         assert (await _until_closed(api, order.order_id, headers))["state"] == "completed"
     finally:
         await harness.faults.set("erp", {})

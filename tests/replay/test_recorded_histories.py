@@ -15,12 +15,13 @@ from cadenza.connection import data_converter
 from cadenza.failure_types import ORDER_COMPENSATED
 from cadenza.telemetry import temporal_plugins
 from starters.history_files import history_files, load_history
-from starters.record_histories import SCENARIOS_BEFORE_REVIEW, planned_files
+from starters.record_histories import SCENARIOS_BEFORE_PAYMENT_DECIDED, SCENARIOS_BEFORE_REVIEW, planned_files
 from starters.replay import new_replayer
 from tests.conftest import TEST_KEYS_FILE
 from tests.history_helpers import scheduled_activities
 from workers.intake import PlaintextIntake
 from workers.worker import WORKFLOWS, workflow_runner
+from workflows.models import PaymentAnswer, PaymentOutcome
 
 HISTORIES = Path(__file__).resolve().parents[1] / "histories"
 ENCRYPTED = HISTORIES / "encrypted"
@@ -29,6 +30,7 @@ LOCAL_FIRST = HISTORIES / "local-first"
 DECIDED_AT_START = HISTORIES / "decided-at-start"
 COMPENSATED_FAILS = HISTORIES / "compensated-fails"
 TOGETHER = HISTORIES / "first-attempts-together"
+PAYMENT_ANSWER = HISTORIES / "payment-answer"
 RECORDED = history_files([HISTORIES])
 BEFORE_ENCRYPTION = sorted(HISTORIES.glob("*.json"))
 
@@ -39,12 +41,35 @@ def test_every_scenario_has_a_recorded_history():
     # the committed test-only key), and with manual review (manual-review/, encrypted too), and with local first
     # attempts (local-first/, encrypted too), and with every patch decided at the start (decided-at-start/, encrypted
     # too), and with compensated orders ending Failed (compensated-fails/, encrypted too), and with a happy order's
-    # first attempts made together (first-attempts-together/, encrypted too): every kind of execution may be open when
-    # a new version deploys.
+    # first attempts made together (first-attempts-together/, encrypted too, with an order placed with its payment
+    # decision recorded later), and with the payment decision answering with the order's progress (payment-answer/):
+    # every kind of execution may be open when a new version deploys.
     for folder in (HISTORIES, HISTORIES / "risk-check", HISTORIES / "keys-per-execution", ENCRYPTED):
         assert [path for path in planned_files(folder, SCENARIOS_BEFORE_REVIEW) if not path.exists()] == []
     for folder in (MANUAL_REVIEW, LOCAL_FIRST, DECIDED_AT_START, COMPENSATED_FAILS, TOGETHER):
-        assert [path for path in planned_files(folder) if not path.exists()] == []
+        assert [path for path in planned_files(folder, SCENARIOS_BEFORE_PAYMENT_DECIDED) if not path.exists()] == []
+    assert [path for path in planned_files(PAYMENT_ANSWER) if not path.exists()] == []
+    assert (TOGETHER / "payment_decided.json").exists()
+
+
+async def _payment_answer(folder: Path) -> PaymentAnswer:
+    """What the `payment_decision` update answered in the folder's recorded payment decision."""
+    history = load_history(folder / "payment_decided.json")
+    kind = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED
+    [completed] = [event for event in history.events if event.event_type == kind]
+    outcome = completed.workflow_execution_update_completed_event_attributes.outcome.success
+    [answer] = await data_converter().decode(outcome.payloads, [PaymentAnswer])
+    return answer
+
+
+async def test_the_payment_decision_answers_with_the_orders_progress_since_payment_answer():
+    # What the two recordings prove on replay: an execution whose update answered with the decision alone (before)
+    # and one whose answer carries the order's progress at the decision (since) both replay with the current code.
+    before, since = await _payment_answer(TOGETHER), await _payment_answer(PAYMENT_ANSWER)
+    assert before.outcome == since.outcome == PaymentOutcome.CHARGED
+    assert before.progress is None
+    assert since.progress is not None and since.progress.payment == since.decision
+    assert [step.value for step in since.progress.completed_steps] == ["create_erp_order", "charge_payment"]
 
 
 def test_the_local_first_histories_ran_their_calls_inside_the_workflow_task():

@@ -22,12 +22,14 @@ HISTORIES = Path(__file__).resolve().parents[1] / "histories"
 # Since compensated-order-fails (COMPENSATED_FAILS_PATCH), asked at the start too, next to decided-at-start; and since
 # first-attempts-together (FIRST_ATTEMPTS_TOGETHER_PATCH), asked first and alone; and the declared sagas' runs since
 # saga-first-attempts-together (workflows/declared_saga.py), asked first and alone too, and those since replay-unsafe
-# steps are sent at most once (AT_MOST_ONCE_PATCH, asked next to the patch before it).
+# steps are sent at most once (AT_MOST_ONCE_PATCH, asked next to the patch before it); and the orders recorded since the
+# payment decision answers with the order's progress (payment-answer/, no patch).
 DECIDED_AT_START = history_files(
     [
         HISTORIES / "decided-at-start",
         HISTORIES / "compensated-fails",
         HISTORIES / "first-attempts-together",
+        HISTORIES / "payment-answer",
         HISTORIES / "declared-sagas-first-attempts-together",
         HISTORIES / "declared-sagas-at-most-once",
     ]

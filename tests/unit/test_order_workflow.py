@@ -357,3 +357,5 @@ async def test_the_payment_decision_is_answered_as_soon_as_the_charge_is_decided
     assert decision.outcome.value == outcome
     assert answered_before_the_end
     assert (decision.charge_id == "ch_fake") == (outcome == "charged")
+    # With the order's progress as the decision left it: a checkout's answer needs no query after it.
+    assert decision.progress is not None and decision.progress.payment == decision.decision
