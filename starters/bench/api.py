@@ -16,9 +16,16 @@ from workflows.models import Order
 SCOPES = ("orders:write", "orders:read")
 
 # The API process inherits this process's environment (cadenza.processes.ChildProcess); these override what a user's
-# environment may say: no per-key rate limit (the bench is one key with hundreds of orders at once), and the keys
-# read from the stack's state folder, where `bench_key` wrote the bench's key, not from a production secret.
-API_ENVIRONMENT = {"CADENZA_API_RATE_LIMIT": "off", "CADENZA_API_KEYS_FILE": "", "CADENZA_API_KEYS": ""}
+# environment may say: no per-key rate limit and no cap on the waits one key may hold (the bench is one key with
+# hundreds of orders at once: capped at its default 100, the rest of a burst was answered at once and polled with
+# GETs, and the profile priced the bench's polling instead of the front door), and the keys read from the stack's
+# state folder, where `bench_key` wrote the bench's key, not from a production secret.
+API_ENVIRONMENT = {
+    "CADENZA_API_RATE_LIMIT": "off",
+    "CADENZA_API_MAX_WAITS_PER_KEY": str(1_000_000),
+    "CADENZA_API_KEYS_FILE": "",
+    "CADENZA_API_KEYS": "",
+}
 
 
 def bench_key(state_dir: Path) -> str:
