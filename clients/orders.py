@@ -501,6 +501,10 @@ async def review_order(
         raise NotAwaitingReview(name, (await describe_order(client, order_id)).state) from None
 
 
+POLL_CAP_S = 2.0
+"""The longest interval between two asks of `until_closed_or_waiting`: how late, at most, a wait learns that an order
+it holds now waits for a person."""
+
 WAITS_FOR_A_PERSON = (OrderState.AWAITING_REVIEW, OrderState.NEEDS_ATTENTION)
 """An order in one of these states moves only when someone acts (a review, a retry of its compensations): it can wait
 there for days, so whoever waits for its outcome answers at once instead."""
@@ -518,12 +522,20 @@ async def until_closed_or_waiting(
     days: the Order API's `wait=N` and `cadenza order place --wait` answer then, and this returns its progress. A
     status query that fails returns too (stuck, or closed: the order's progress, read next, says so), unless `fatal`
     says to raise it. Raises `NoWorkerPolls` as soon as it is clear that no worker polls the order's task queue: the
-    order cannot move until one starts, whatever the wait."""
+    order cannot move until one starts, whatever the wait.
+
+    The close is waited for by a long poll; whether a person is needed, by asking the order's status after `poll_s`,
+    then at intervals that double up to `POLL_CAP_S`. An order is referred to a person at its risk check, early in its
+    first workflow task, so the first asks find it; an order still running after them is one a burst or a retry
+    slowed, which is asked seldom: each ask is a query the server and the worker answer, and asking every `poll_s`
+    for the whole of a 500-order burst cost more CPU than the orders' own calls (docs/performance.md)."""
     closed = asyncio.ensure_future(order_result(handle))
     try:
         deadline = asyncio.get_running_loop().time() + seconds
+        interval = poll_s
         while (left := deadline - asyncio.get_running_loop().time()) > 0:
-            await asyncio.wait({closed}, timeout=min(poll_s, left))
+            await asyncio.wait({closed}, timeout=min(interval, left))
+            interval = min(interval * 2, max(POLL_CAP_S, poll_s))
             if closed.done():
                 return None
             try:
