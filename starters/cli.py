@@ -244,7 +244,8 @@ def order_place(
 
 
 WAIT_POLL_S = 0.5
-"""How often `order place --wait` asks a running order whether it now waits for a person."""
+"""When `order place --wait` first asks a running order whether it now waits for a person; then at doubling intervals,
+up to `clients.orders.POLL_CAP_S`."""
 NO_WORKER_POLL_S = 5.0
 """How often `order place --wait` looks again for a worker when none polls the order's task queue."""
 
