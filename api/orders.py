@@ -46,6 +46,7 @@ from cadenza.search_attributes import CUSTOMER_ID, ORDER_STATUS, ORDER_TOTAL
 from clients import orders as operations
 from clients.catalogue import SkuCatalogue
 from clients.orders import (
+    ClosedOrder,
     NotAwaitingOperator,
     NotAwaitingReview,
     OrderClosed,
@@ -261,27 +262,33 @@ async def _answer(client: Client, placed: _Placed, wait: Wait | None) -> OrderSt
     running = placed.description is None or placed.description.status == WorkflowExecutionStatus.RUNNING
     if placed.fresh and not wait:  # just started: nothing has happened yet, no need to ask the worker
         return status_view(address, "RUNNING", OrderProgress(order_id=address.order_id), namespace)
+    waited = None
     if isinstance(wait, float):
         with contextlib.suppress(NoWorkerPolls):  # the order cannot move: answered now, with a note that says why
-            await until_closed_or_waiting(client, handle, wait, poll_s=POLL_S, fatal=is_unreachable)
+            waited = await until_closed_or_waiting(client, handle, wait, poll_s=POLL_S, fatal=is_unreachable)
     if wait == PAYMENT and running and placed.answer is None:
         await _until_payment_decided(handle, MAX_WAIT_S)
     progress: OrderProgress | None
-    if (decided := _as_decided(placed)) is not None:
-        description, progress, note = decided
+    status: WorkflowExecutionStatus | None
+    note: str | None = None
+    if isinstance(waited, ClosedOrder):
+        # Closed while waited for: its result, and its status as the way it closed says it, are what a GET reads.
+        status, progress = waited.status, waited.result
+    elif (decided := _as_decided(placed)) is not None:
+        status, progress = decided
     else:
         # Read as GET reads it, at this moment: the same steps, risk and review a GET a moment later shows, and a state
         # that agrees with `closed`.
         description, progress, note = await read_order(client, handle, await handle.describe())
+        status = description.status
     if wait == PAYMENT and progress is not None and progress.payment is None:
         # The update's answer for an order waiting for a person (the workflow keeps no decision then).
         decision = placed.answer.decision if placed.answer is not None else _pending_review(progress)
         progress = progress.model_copy(update={"payment": decision})
-    status = description.status.name if description.status else "UNKNOWN"
-    return status_view(address, status, progress, namespace, note)
+    return status_view(address, status.name if status else "UNKNOWN", progress, namespace, note)
 
 
-def _as_decided(placed: _Placed) -> tuple[WorkflowExecutionDescription, OrderProgress, None] | None:
+def _as_decided(placed: _Placed) -> tuple[WorkflowExecutionStatus, OrderProgress] | None:
     """The order as its payment decision left it, when update-with-start answered with its progress and the order was
     still running when described after it: answered without a query, which would wait behind the order's next
     workflow task (the rest of its calls) and took longer than the decision itself. None otherwise (an answer from an
@@ -291,7 +298,7 @@ def _as_decided(placed: _Placed) -> tuple[WorkflowExecutionDescription, OrderPro
         return None
     if description.status != WorkflowExecutionStatus.RUNNING:
         return None
-    return description, answer.progress, None
+    return description.status, answer.progress
 
 
 def _pending_review(progress: OrderProgress) -> PaymentDecision | None:

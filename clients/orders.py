@@ -41,7 +41,7 @@ from cadenza.errors import CadenzaError, InvalidInput
 from cadenza.failure_types import DECISION_REFUSED, ORDER_COMPENSATED, PLAINTEXT_REFUSED
 from cadenza.search_attributes import ORDER_STATUS, initial_search_attributes
 from cadenza.settings import settings
-from clients.results import carried_result, result_or_carried
+from clients.results import carried_result, result_and_status, result_or_carried
 from clients.status_query import NoWorkerPolls, ask_status
 from workflows.models import (
     OperatorRetry,
@@ -314,6 +314,15 @@ async def order_result(handle: WorkflowHandle[Any, Any]) -> OrderResult:
     return await result_or_carried(handle, ORDER_COMPENSATED, OrderResult)
 
 
+@dataclass(frozen=True)
+class ClosedOrder:
+    """An order that closed while it was waited for: its result, and its execution's status as the way it closed
+    says it (`clients.results.result_and_status`), so that whoever waited need not read the order again."""
+
+    result: OrderResult
+    status: WorkflowExecutionStatus
+
+
 _ENDED = (OrderState.COMPLETED, OrderState.COMPENSATED)
 
 
@@ -517,19 +526,20 @@ async def until_closed_or_waiting(
     *,
     poll_s: float,
     fatal: Callable[[BaseException], bool] = lambda _err: False,
-) -> OrderProgress | None:
+) -> OrderProgress | ClosedOrder | None:
     """Wait up to `seconds` for the order to close — or to wait for a person (`WAITS_FOR_A_PERSON`), which can take
-    days: the Order API's `wait=N` and `cadenza order place --wait` answer then, and this returns its progress. A
-    status query that fails returns too (stuck, or closed: the order's progress, read next, says so), unless `fatal`
-    says to raise it. Raises `NoWorkerPolls` as soon as it is clear that no worker polls the order's task queue: the
-    order cannot move until one starts, whatever the wait.
+    days: the Order API's `wait=N` and `cadenza order place --wait` answer then, and this returns its progress. An
+    order that closed with a result returns it (`ClosedOrder`). None when the wait ran out, or the order closed
+    without a result (a cancelled one). A status query that fails returns None too (stuck, or closed: the order's
+    progress, read next, says so), unless `fatal` says to raise it. Raises `NoWorkerPolls` as soon as it is clear
+    that no worker polls the order's task queue: the order cannot move until one starts, whatever the wait.
 
     The close is waited for by a long poll; whether a person is needed, by asking the order's status after `poll_s`,
     then at intervals that double up to `POLL_CAP_S`. An order is referred to a person at its risk check, early in its
     first workflow task, so the first asks find it; an order still running after them is one a burst or a retry
     slowed, which is asked seldom: each ask is a query the server and the worker answer, and asking every `poll_s`
     for the whole of a 500-order burst cost more CPU than the orders' own calls (docs/performance.md)."""
-    closed = asyncio.ensure_future(order_result(handle))
+    closed = asyncio.ensure_future(result_and_status(handle, ORDER_COMPENSATED, OrderResult))
     try:
         deadline = asyncio.get_running_loop().time() + seconds
         interval = poll_s
@@ -537,7 +547,9 @@ async def until_closed_or_waiting(
             await asyncio.wait({closed}, timeout=min(interval, left))
             interval = min(interval * 2, max(POLL_CAP_S, poll_s))
             if closed.done():
-                return None
+                if closed.cancelled() or closed.exception() is not None:
+                    return None  # a cancelled order has no result: its progress, read next, says how it ended
+                return ClosedOrder(*closed.result())
             try:
                 progress: OrderProgress = await ask_status(
                     client, handle, OrderWorkflow.status, within=deadline - asyncio.get_running_loop().time()

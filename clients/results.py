@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from temporalio.client import WorkflowFailureError, WorkflowHandle
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 
 M = TypeVar("M", bound=BaseModel)
@@ -25,10 +25,19 @@ def carried_result(err: BaseException, failure_type: str, model: type[M]) -> M |
 async def result_or_carried(handle: WorkflowHandle[Any, Any], failure_type: str, model: type[M]) -> M:
     """The execution's result: the one it completed with, or the one its `failure_type` failure carries. Raises
     `WorkflowFailureError` for any other ending (a cancelled run has no result)."""
+    result, _ = await result_and_status(handle, failure_type, model)
+    return result
+
+
+async def result_and_status(
+    handle: WorkflowHandle[Any, Any], failure_type: str, model: type[M]
+) -> tuple[M, WorkflowExecutionStatus]:
+    """`result_or_carried`, with the execution's status as the way it closed says it: COMPLETED for a result it
+    returned, FAILED for one its `failure_type` failure carries. No describe needed."""
     try:
         result: M = await handle.result()
     except WorkflowFailureError as err:
         if (carried := carried_result(err, failure_type, model)) is None:
             raise
-        return carried
-    return result
+        return carried, WorkflowExecutionStatus.FAILED
+    return result, WorkflowExecutionStatus.COMPLETED

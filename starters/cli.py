@@ -24,6 +24,7 @@ from cadenza.settings import ALL_SERVICE_NAMES, service_endpoint, settings, web_
 from cadenza.signals import EXIT_INTERRUPTED, run_until_signalled
 from cadenza.stack import StackConfig
 from clients.orders import (
+    ClosedOrder,
     InvalidOrder,
     NotAwaitingOperator,
     NotAwaitingReview,
@@ -235,10 +236,14 @@ def order_place(
             return
         typer.echo(f"Order {order.order_id} {note}; waiting for the outcome… (Web UI: {link})", err=True)
         # An order waiting for a person can wait for days: answered then, as the Order API's `Prefer: wait` is.
-        waiting = await _until_closed_or_waiting(client, placed.handle)
-        print(order_json(waiting or await wait_for_result(placed.handle)))
-        if waiting is not None:
-            typer.echo(_waits_for_a_person(order.order_id, waiting.state), err=True)
+        waited = await _until_closed_or_waiting(client, placed.handle)
+        if isinstance(waited, ClosedOrder):
+            print(order_json(waited.result))
+        elif waited is not None:
+            print(order_json(waited))
+            typer.echo(_waits_for_a_person(order.order_id, waited.state), err=True)
+        else:  # closed without a result (cancelled): its final progress
+            print(order_json(await wait_for_result(placed.handle)))
 
     _run(main())
 
@@ -250,7 +255,9 @@ NO_WORKER_POLL_S = 5.0
 """How often `order place --wait` looks again for a worker when none polls the order's task queue."""
 
 
-async def _until_closed_or_waiting(client: Client, handle: WorkflowHandle[Any, Any]) -> OrderProgress | None:
+async def _until_closed_or_waiting(
+    client: Client, handle: WorkflowHandle[Any, Any]
+) -> OrderProgress | ClosedOrder | None:
     """`until_closed_or_waiting` without a deadline. While no worker polls the order's task queue, the order cannot
     move: say so once, with what to do, and keep waiting (Ctrl-C leaves the order placed, to be run by a worker)."""
     told = False

@@ -226,6 +226,36 @@ async def test_the_payment_answer_is_the_order_as_its_decision_left_it_without_a
         await harness.faults.set("erp", {})
 
 
+async def test_a_wait_that_sees_the_order_close_answers_from_its_result_without_reading_it_again(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+):
+    # The wait's long poll returns the order's result; how it returned (completed, or failed carrying a compensated
+    # result) is its execution's status. Reading the order again after it, as a GET does (a describe, then the result
+    # once more), cost every placement that waited two more round trips to the server.
+    headers = api.key()
+    order = make_order()
+    describes: list[str] = []
+    describe = WorkflowHandle.describe
+
+    async def counted(handle: WorkflowHandle, *args: Any, **kwargs: Any) -> Any:
+        describes.append(handle.id)
+        return await describe(handle, *args, **kwargs)
+
+    with monkeypatch.context() as patched:  # the API runs in this process: its describes are counted here
+        patched.setattr(WorkflowHandle, "describe", counted)
+        answer = await api.place(order, headers, Prefer="wait=30")
+        looked_up = describes.count(order.workflow_id)
+        describes.clear()
+        got = await api.http.get(f"{api.url}/orders/{order.order_id}", headers=headers)
+
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["state"], body["closed"], body["execution_status"]) == ("completed", True, "COMPLETED")
+    assert looked_up <= 1, looked_up  # the owner's lookup before the start, and nothing after the close
+    assert describes.count(order.workflow_id) == 1  # a GET describes it, once
+    assert {key: value for key, value in got.json().items() if value != body[key]} == {}
+
+
 async def test_the_event_stream_delivers_every_step_and_ends_and_resumes(api: Api):
     headers = api.key()
     order = make_order()
