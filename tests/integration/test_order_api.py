@@ -11,13 +11,11 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
 import uvicorn
-from temporalio.client import WorkflowHandle
 
 from activities.consistency import inconsistencies
 from api.app import create_app
@@ -29,6 +27,7 @@ from clients.api_keys import KeyStoreSettings, load_key_store
 from tests.conftest import make_order
 from tests.contract_checks import api_schema, assert_contract_kept, execute, following_a_rule_in_words
 from tests.integration.conftest import Harness
+from tests.integration.handle_calls import calls_of
 from workflows.models import MAX_AMOUNT, Order, OrderState
 
 pytestmark = pytest.mark.integration
@@ -194,25 +193,15 @@ async def test_the_payment_decision_answers_before_fulfilment_ends(api: Api, har
         await harness.faults.set("erp", {})
 
 
-async def test_the_payment_answer_is_the_order_as_its_decision_left_it_without_a_query(
-    api: Api, harness, monkeypatch: pytest.MonkeyPatch
-):
+async def test_the_payment_answer_is_the_order_as_its_decision_left_it_without_a_query(api: Api, harness):
     # The answer comes from the decision's own progress. A query after it waited behind the order's next workflow
     # task (the rest of its calls) and made the answer slower than the whole order (docs/performance.md). The confirm
     # call stalls so that the order is still running when the API describes it after the decision.
     headers = api.key()
     order = make_order()
-    asked: list[str] = []
-    query = WorkflowHandle.query
-
-    async def counted(handle: WorkflowHandle, *args: Any, **kwargs: Any) -> Any:
-        asked.append(handle.id)
-        return await query(handle, *args, **kwargs)
-
     await harness.faults.script("erp", "stall", times=1, match=f"{order.workflow_id}/confirm_erp_order")
     try:
-        with monkeypatch.context() as patched:  # the API runs in this process: its queries are counted here
-            patched.setattr(WorkflowHandle, "query", counted)
+        with calls_of("query") as asked:
             decided = await api.place(order, headers, Prefer="wait=payment")
         assert decided.status_code == 200, decided.text
         assert order.workflow_id not in asked
@@ -226,23 +215,13 @@ async def test_the_payment_answer_is_the_order_as_its_decision_left_it_without_a
         await harness.faults.set("erp", {})
 
 
-async def test_a_wait_that_sees_the_order_close_answers_from_its_result_without_reading_it_again(
-    api: Api, monkeypatch: pytest.MonkeyPatch
-):
+async def test_a_wait_that_sees_the_order_close_answers_from_its_result_without_reading_it_again(api: Api):
     # The wait's long poll returns the order's result; how it returned (completed, or failed carrying a compensated
     # result) is its execution's status. Reading the order again after it, as a GET does (a describe, then the result
     # once more), cost every placement that waited two more round trips to the server.
     headers = api.key()
     order = make_order()
-    describes: list[str] = []
-    describe = WorkflowHandle.describe
-
-    async def counted(handle: WorkflowHandle, *args: Any, **kwargs: Any) -> Any:
-        describes.append(handle.id)
-        return await describe(handle, *args, **kwargs)
-
-    with monkeypatch.context() as patched:  # the API runs in this process: its describes are counted here
-        patched.setattr(WorkflowHandle, "describe", counted)
+    with calls_of("describe") as describes:
         answer = await api.place(order, headers, Prefer="wait=30")
         looked_up = describes.count(order.workflow_id)
         describes.clear()

@@ -4,36 +4,24 @@ worker answer, and a 500-order burst waited on with an ask every 0.2 s cost more
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from temporalio.client import WorkflowHandle
 
 from clients.orders import place_order, until_closed_or_waiting, wait_for_result
 from tests.conftest import make_order
 from tests.integration.conftest import Harness
+from tests.integration.handle_calls import calls_of
 from workflows.models import OrderState
 
 pytestmark = pytest.mark.integration
 
 
-async def test_a_long_wait_asks_the_orders_status_at_doubling_intervals(
-    harness: Harness, monkeypatch: pytest.MonkeyPatch
-):
+async def test_a_long_wait_asks_the_orders_status_at_doubling_intervals(harness: Harness):
     order = make_order()
     match = f"{order.workflow_id}/charge_payment"
     await harness.faults.script("payment", "error", times=1000, match=match)  # the charge is retried until unscripted
     placed = await place_order(harness.client, order, task_queue=harness.task_queue)
-    asked: list[str] = []
-    query = WorkflowHandle.query
-
-    async def counted(handle: WorkflowHandle, *args: Any, **kwargs: Any) -> Any:
-        asked.append(handle.id)
-        return await query(handle, *args, **kwargs)
-
     try:
-        with monkeypatch.context() as patched:
-            patched.setattr(WorkflowHandle, "query", counted)
+        with calls_of("query") as asked:
             progress = await until_closed_or_waiting(harness.client, placed.handle, 5.0, poll_s=0.2)
         assert progress is None  # still running, waiting for no one: the wait ran out
         # After 0.2, 0.6, 1.4, 3.0 s and then every POLL_CAP_S (2 s): 5 asks in 5 s, where one every 0.2 s made 25.
