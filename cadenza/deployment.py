@@ -36,7 +36,7 @@ from temporalio.common import WorkerDeploymentVersion
 from temporalio.service import RPCError, RPCStatusCode
 
 from cadenza.errors import CadenzaError
-from cadenza.pollers import describe_queue
+from cadenza.pollers import describe_queue, polls_as
 
 log = logging.getLogger("cadenza.deployment")
 
@@ -153,8 +153,9 @@ async def describe_deployment(client: Client, name: str, *, with_pollers: bool =
 
 async def _with_pollers(client: Client, name: str, version: VersionState) -> VersionState:
     """The version's task queues and the last poll any of them saw from a worker of this build id."""
+    this_version = WorkerDeploymentVersion(name, version.build_id)
     request = DescribeWorkerDeploymentVersionRequest(
-        namespace=client.namespace, deployment_version=WorkerDeploymentVersion(name, version.build_id)._to_proto()
+        namespace=client.namespace, deployment_version=this_version._to_proto()
     )
     try:
         described = await _asked_again_if_busy(
@@ -176,12 +177,7 @@ async def _with_pollers(client: Client, name: str, version: VersionState) -> Ver
     polls = []
     for queue in queues:
         pollers = await describe_queue(client, queue)
-        polls += [
-            _when(poller.last_access_time)
-            for poller in pollers.pollers
-            if poller.deployment_options.deployment_name == name
-            and poller.deployment_options.build_id == version.build_id
-        ]
+        polls += [_when(poller.last_access_time) for poller in pollers.pollers if polls_as(poller, this_version)]
     last_poll = max((poll for poll in polls if poll is not None), default=None)
     return replace(version, task_queues=tuple(queues), last_poll=last_poll)
 

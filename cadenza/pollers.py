@@ -50,14 +50,13 @@ async def live_pollers(
     """The workflow-task pollers of `task_queue` seen within `POLLER_FRESH`: the workers that can run its workflows;
     with `version`, only that build's (those that can take a run pinned to it)."""
     pollers = fresh((await describe_queue(client, task_queue)).pollers)
-    if version is None:
-        return pollers
-    return [
-        poller
-        for poller in pollers
-        if (poller.deployment_options.deployment_name, poller.deployment_options.build_id)
-        == (version.deployment_name, version.build_id)
-    ]
+    return pollers if version is None else [poller for poller in pollers if polls_as(poller, version)]
+
+
+def polls_as(poller: PollerInfo, version: WorkerDeploymentVersion) -> bool:
+    """Whether the poller is a worker of that Worker Deployment version (deployment name and build id)."""
+    options = poller.deployment_options
+    return (options.deployment_name, options.build_id) == (version.deployment_name, version.build_id)
 
 
 def pinned_to(execution: WorkflowExecutionInfo) -> WorkerDeploymentVersion | None:

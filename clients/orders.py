@@ -41,7 +41,7 @@ from cadenza.errors import CadenzaError, InvalidInput
 from cadenza.failure_types import DECISION_REFUSED, ORDER_COMPENSATED, PLAINTEXT_REFUSED
 from cadenza.search_attributes import ORDER_STATUS, initial_search_attributes
 from cadenza.settings import settings
-from clients.results import carried_result, result_and_status, result_or_carried
+from clients.results import carried_result, result_and_status
 from clients.status_query import NoWorkerPolls, ask_status
 from workflows.models import (
     OperatorRetry,
@@ -306,21 +306,26 @@ def compensated_result(err: BaseException) -> OrderResult | None:
     return carried_result(err, ORDER_COMPENSATED, OrderResult)
 
 
-async def order_result(handle: WorkflowHandle[Any, Any]) -> OrderResult:
+@dataclass(frozen=True)
+class ClosedOrder:
+    """An order that closed with its result: the result, and its execution's status as the way it closed says it
+    (`clients.results.result_and_status`), so that whoever waited for it need not read the order again."""
+
+    result: OrderResult
+    status: WorkflowExecutionStatus
+
+
+async def closed_order(handle: WorkflowHandle[Any, Any]) -> ClosedOrder:
     """The order's result, whichever way it closed with one: completed, or compensated — which ends the execution
     Failed (so the Web UI shows it failed), its result in the failure. The one place order results are read: the CLI,
     the API, the demo, load, bench and chaos runs all get an `OrderResult` for every order that ran to its end.
     Raises `WorkflowFailureError` for a cancelled order (it has no result) and any other failure."""
-    return await result_or_carried(handle, ORDER_COMPENSATED, OrderResult)
+    return ClosedOrder(*await result_and_status(handle, ORDER_COMPENSATED, OrderResult))
 
 
-@dataclass(frozen=True)
-class ClosedOrder:
-    """An order that closed while it was waited for: its result, and its execution's status as the way it closed
-    says it (`clients.results.result_and_status`), so that whoever waited need not read the order again."""
-
-    result: OrderResult
-    status: WorkflowExecutionStatus
+async def order_result(handle: WorkflowHandle[Any, Any]) -> OrderResult:
+    """`closed_order`'s result alone."""
+    return (await closed_order(handle)).result
 
 
 _ENDED = (OrderState.COMPLETED, OrderState.COMPENSATED)
@@ -539,7 +544,7 @@ async def until_closed_or_waiting(
     first workflow task, so the first asks find it; an order still running after them is one a burst or a retry
     slowed, which is asked seldom: each ask is a query the server and the worker answer, and asking every `poll_s`
     for the whole of a 500-order burst cost more CPU than the orders' own calls (docs/performance.md)."""
-    closed = asyncio.ensure_future(result_and_status(handle, ORDER_COMPENSATED, OrderResult))
+    closed = asyncio.ensure_future(closed_order(handle))
     try:
         deadline = asyncio.get_running_loop().time() + seconds
         interval = poll_s
@@ -549,7 +554,7 @@ async def until_closed_or_waiting(
             if closed.done():
                 if closed.cancelled() or closed.exception() is not None:
                     return None  # a cancelled order has no result: its progress, read next, says how it ended
-                return ClosedOrder(*closed.result())
+                return closed.result()
             try:
                 progress: OrderProgress = await ask_status(
                     client, handle, OrderWorkflow.status, within=deadline - asyncio.get_running_loop().time()
